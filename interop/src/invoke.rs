@@ -1,0 +1,75 @@
+//! An invoke, the event the runtime receives for it, and its outcome.
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+/// One invoke as the front door received it.
+#[derive(Debug, Clone)]
+pub struct Invoke {
+    pub request_id: String,
+    pub payload: Bytes,
+    /// `Content-Type` of the invoke; the runtime sees `application/json` when absent.
+    pub content_type: Option<String>,
+    /// Decoded client context JSON.
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<String>,
+    /// X-Ray trace header, always present (generated when the invoker sent none).
+    pub trace_id: String,
+    pub tenant_id: Option<String>,
+    /// The invoker asked for the tail of this invoke's log (`X-Amz-Log-Type: Tail`).
+    pub log_tail: bool,
+}
+
+/// What the runtime's `next` returns for an invoke.
+#[derive(Debug, Clone)]
+pub struct RuntimeEvent {
+    pub invoke: Invoke,
+    /// Deadline as Unix epoch milliseconds.
+    pub deadline_ms: u64,
+    pub function_arn: std::sync::Arc<str>,
+}
+
+/// A successful response, byte for byte as the runtime posted it.
+#[derive(Debug, Clone)]
+pub struct InvokeResponse {
+    pub body: Bytes,
+    pub content_type: Option<String>,
+}
+
+/// A function error: what the invoker receives and the (scrubbed) type rapid records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionError {
+    /// Scrubbed error type, for REPORT lines and telemetry.
+    pub error_type: String,
+    /// The JSON body the invoker receives.
+    pub body: Bytes,
+}
+
+impl FunctionError {
+    /// An error rapid produces itself: `{"errorType": ..., "errorMessage": ...}`.
+    pub fn new(error_type: &str, message: &str) -> Self {
+        let body = serde_json::json!({ "errorType": error_type, "errorMessage": message });
+        Self {
+            error_type: error_type.to_owned(),
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    /// An error whose body came from the runtime; `error_type` must already be scrubbed.
+    pub fn from_runtime(error_type: &str, body: Bytes) -> Self {
+        Self {
+            error_type: error_type.to_owned(),
+            body,
+        }
+    }
+}
+
+/// The result of an invoke, handed to the front door as soon as it is known.
+#[derive(Debug)]
+pub struct InvokeOutcome {
+    pub request_id: String,
+    pub result: Result<InvokeResponse, FunctionError>,
+    /// When the invoke asked for it: the last 4 KB of its log, sent once the
+    /// REPORT line is written.
+    pub log_tail: Option<oneshot::Receiver<Bytes>>,
+}

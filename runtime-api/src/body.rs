@@ -1,0 +1,106 @@
+//! Reading a request body under a size limit, frame by frame.
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+
+/// A body read under a limit.
+#[derive(Debug, PartialEq)]
+pub enum LimitedBody {
+    /// The whole body, at most `limit` bytes.
+    Complete(Bytes),
+    /// The body was longer than the limit. Its bytes past the limit were read
+    /// and dropped (so the total size is known), never kept.
+    TooLarge { size: u64 },
+}
+
+/// Reads `body` keeping at most `limit` bytes in memory.
+pub async fn read_limited<B>(mut body: B, limit: u64) -> Result<LimitedBody, B::Error>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let mut kept = BytesMut::new();
+    let mut first: Option<Bytes> = None;
+    let mut size: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue; // trailers carry no payload
+        };
+        size += data.len() as u64;
+        if size > limit {
+            continue;
+        }
+        // The common case is a single frame: keep it without copying.
+        match first.take() {
+            None if kept.is_empty() => first = Some(data),
+            None => kept.extend_from_slice(&data),
+            Some(previous) => {
+                kept.extend_from_slice(&previous);
+                kept.extend_from_slice(&data);
+            }
+        }
+    }
+    if size > limit {
+        return Ok(LimitedBody::TooLarge { size });
+    }
+    Ok(LimitedBody::Complete(match first {
+        Some(only) => only,
+        None => kept.freeze(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::Full;
+    use hyper::body::Frame;
+    use std::collections::VecDeque;
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A body that yields one frame per part, as a chunked upload does.
+    struct Chunks(VecDeque<&'static str>);
+
+    impl hyper::body::Body for Chunks {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Ready(
+                self.0
+                    .pop_front()
+                    .map(|p| Ok(Frame::data(Bytes::from_static(p.as_bytes())))),
+            )
+        }
+    }
+
+    fn chunks(parts: &[&'static str]) -> Chunks {
+        Chunks(parts.iter().copied().collect())
+    }
+
+    #[tokio::test]
+    async fn keeps_a_body_at_the_limit() {
+        let got = read_limited(Full::new(Bytes::from_static(b"12345")), 5).await;
+        assert_eq!(got, Ok(LimitedBody::Complete(Bytes::from_static(b"12345"))));
+    }
+
+    #[tokio::test]
+    async fn joins_frames() {
+        let got = read_limited(chunks(&["ab", "cd", "e"]), 10).await;
+        assert_eq!(got, Ok(LimitedBody::Complete(Bytes::from_static(b"abcde"))));
+    }
+
+    #[tokio::test]
+    async fn counts_the_whole_size_past_the_limit() {
+        let got = read_limited(chunks(&["abc", "def", "gh"]), 4).await;
+        assert_eq!(got, Ok(LimitedBody::TooLarge { size: 8 }));
+    }
+
+    #[tokio::test]
+    async fn empty_body_is_empty() {
+        let got = read_limited(chunks(&[]), 4).await;
+        assert_eq!(got, Ok(LimitedBody::Complete(Bytes::new())));
+    }
+}

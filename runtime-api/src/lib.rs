@@ -1,0 +1,54 @@
+//! HTTP adapter for the Runtime API (`/2018-06-01/runtime/*`, spec §3).
+//!
+//! This crate parses and validates what the runtime sends, enforces the size
+//! limits while reading, and turns every failure into the Lambda-style JSON
+//! error. It decides nothing about the lifecycle: it calls the engine through
+//! the [`RuntimeEngine`] trait, which `rapid` implements. It must never import
+//! `rapid` or hold lifecycle state of its own.
+
+mod body;
+mod error;
+mod routes;
+
+pub use body::{read_limited, LimitedBody};
+pub use error::ApiError;
+pub use routes::{handle, RuntimeErrorReport, BUFFERED_RESPONSE_LIMIT};
+
+use interop::RuntimeEvent;
+use std::future::Future;
+
+/// What the Runtime API needs from the engine.
+pub trait RuntimeEngine: Clone + Send + Sync + 'static {
+    /// `GET /invocation/next`: resolves when an invoke is assigned.
+    fn next(&self) -> impl Future<Output = Result<RuntimeEvent, ApiError>> + Send;
+    /// `POST /invocation/{id}/response`, buffered.
+    fn response(
+        &self,
+        request_id: String,
+        body: bytes::Bytes,
+        content_type: Option<String>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// A response for `request_id` that was over the limit (`size` bytes in all).
+    fn response_too_large(
+        &self,
+        request_id: String,
+        size: u64,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// A response in a mode rapid does not serve.
+    fn unsupported_response_mode(
+        &self,
+        request_id: String,
+        mode: String,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// `POST /invocation/{id}/error`.
+    fn error(
+        &self,
+        request_id: String,
+        report: RuntimeErrorReport,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// `POST /init/error`.
+    fn init_error(
+        &self,
+        report: RuntimeErrorReport,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}

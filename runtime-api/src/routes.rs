@@ -1,0 +1,272 @@
+//! Routing and parsing of the Runtime API requests.
+
+use crate::body::{read_limited, LimitedBody};
+use crate::{ApiError, RuntimeEngine};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use interop::{scrub_error_type, RuntimeEvent};
+
+/// Largest buffered response: 6 MB + 100 bytes (spec §3.2).
+pub const BUFFERED_RESPONSE_LIMIT: u64 = 6 * 1024 * 1024 + 100;
+
+const PREFIX: &str = "/2018-06-01/runtime/";
+const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
+const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
+const ERROR_CAUSE_CONTENT_TYPE: &str = "application/vnd.aws.lambda.error.cause+json";
+
+/// An error the runtime reported, ready for the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeErrorReport {
+    /// Scrubbed error type (spec §3.4), for what rapid records.
+    pub error_type: String,
+    /// The body the invoker receives.
+    pub body: Bytes,
+}
+
+/// Serves one Runtime API request.
+pub async fn handle<E, B>(engine: E, req: Request<B>) -> Response<Full<Bytes>>
+where
+    E: RuntimeEngine,
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let result = route(engine, req).await;
+    match result {
+        Ok(response) => response,
+        Err(err) => json(err.status(), err.body()),
+    }
+}
+
+async fn route<E, B>(engine: E, req: Request<B>) -> Result<Response<Full<Bytes>>, ApiError>
+where
+    E: RuntimeEngine,
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let path = req.uri().path().to_owned();
+    let Some(rest) = path.strip_prefix(PREFIX) else {
+        return Err(ApiError::NotFound { path });
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let method = req.method().clone();
+    match (segments.as_slice(), &method) {
+        (["invocation", "next"], &Method::GET) => next(engine).await,
+        (["invocation", id, "response"], &Method::POST) => {
+            let id = (*id).to_owned();
+            response(engine, id, req).await
+        }
+        (["invocation", id, "error"], &Method::POST) => {
+            let id = (*id).to_owned();
+            let report = read_error_report(req).await?;
+            engine.error(id, report).await?;
+            Ok(accepted())
+        }
+        (["init", "error"], &Method::POST) => {
+            let report = read_error_report(req).await?;
+            engine.init_error(report).await?;
+            Ok(accepted())
+        }
+        (["invocation", "next"], _)
+        | (["invocation", _, "response" | "error"], _)
+        | (["init", "error"], _) => Err(ApiError::MethodNotAllowed {
+            method: method.to_string(),
+            path,
+        }),
+        _ => Err(ApiError::NotFound { path }),
+    }
+}
+
+async fn next<E: RuntimeEngine>(engine: E) -> Result<Response<Full<Bytes>>, ApiError> {
+    let event = engine.next().await?;
+    Ok(next_response(event))
+}
+
+fn next_response(event: RuntimeEvent) -> Response<Full<Bytes>> {
+    let invoke = event.invoke;
+    let mut response = Response::new(Full::new(invoke.payload));
+    let headers = response.headers_mut();
+    let mut put = |name: &'static str, value: &str| {
+        // A value that is not a valid header (control characters) is left out
+        // rather than failing the whole event.
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    put("lambda-runtime-aws-request-id", &invoke.request_id);
+    put("lambda-runtime-deadline-ms", &event.deadline_ms.to_string());
+    put("lambda-runtime-invoked-function-arn", &event.function_arn);
+    put("lambda-runtime-trace-id", &invoke.trace_id);
+    if let Some(value) = &invoke.client_context {
+        put("lambda-runtime-client-context", value);
+    }
+    if let Some(value) = &invoke.cognito_identity {
+        put("lambda-runtime-cognito-identity", value);
+    }
+    if let Some(value) = &invoke.tenant_id {
+        put("lambda-runtime-aws-tenant-id", value);
+    }
+    put(
+        "content-type",
+        invoke.content_type.as_deref().unwrap_or("application/json"),
+    );
+    response
+}
+
+async fn response<E, B>(
+    engine: E,
+    request_id: String,
+    req: Request<B>,
+) -> Result<Response<Full<Bytes>>, ApiError>
+where
+    E: RuntimeEngine,
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    if let Some(mode) = req.headers().get(RESPONSE_MODE_HEADER) {
+        let mode = String::from_utf8_lossy(mode.as_bytes()).into_owned();
+        engine
+            .unsupported_response_mode(request_id, mode.clone())
+            .await?;
+        return Err(ApiError::InvalidFunctionResponseMode { mode });
+    }
+    let content_type = header_str(&req, CONTENT_TYPE.as_str()).map(str::to_owned);
+    match read_limited(req.into_body(), BUFFERED_RESPONSE_LIMIT).await {
+        Ok(LimitedBody::Complete(body)) => {
+            engine.response(request_id, body, content_type).await?;
+            Ok(accepted())
+        }
+        Ok(LimitedBody::TooLarge { size }) => {
+            engine.response_too_large(request_id, size).await?;
+            Err(ApiError::RequestEntityTooLarge {
+                limit: BUFFERED_RESPONSE_LIMIT,
+            })
+        }
+        Err(_) => {
+            let report = RuntimeErrorReport {
+                error_type: "Runtime.TruncatedResponse".to_owned(),
+                body: interop::FunctionError::new(
+                    "Runtime.TruncatedResponse",
+                    "The runtime's connection closed before the whole response was received.",
+                )
+                .body,
+            };
+            engine.error(request_id, report).await?;
+            Err(ApiError::InvalidRequestFormat {
+                message: "truncated response body".to_owned(),
+            })
+        }
+    }
+}
+
+async fn read_error_report<B>(req: Request<B>) -> Result<RuntimeErrorReport, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let header_type = header_str(&req, ERROR_TYPE_HEADER).map(str::to_owned);
+    let is_cause = header_str(&req, CONTENT_TYPE.as_str())
+        .is_some_and(|ct| ct.starts_with(ERROR_CAUSE_CONTENT_TYPE));
+    let body = match read_limited(req.into_body(), BUFFERED_RESPONSE_LIMIT).await {
+        Ok(LimitedBody::Complete(body)) => body,
+        Ok(LimitedBody::TooLarge { .. }) => {
+            return Err(ApiError::RequestEntityTooLarge {
+                limit: BUFFERED_RESPONSE_LIMIT,
+            })
+        }
+        Err(_) => {
+            return Err(ApiError::InvalidRequestFormat {
+                message: "truncated error body".to_owned(),
+            })
+        }
+    };
+    Ok(error_report(header_type.as_deref(), body, is_cause))
+}
+
+/// Builds the report from the header, the body, and the body's content type.
+fn error_report(header_type: Option<&str>, body: Bytes, is_cause: bool) -> RuntimeErrorReport {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let body_type = parsed
+        .as_ref()
+        .and_then(|v| v.get("errorType"))
+        .and_then(|v| v.as_str());
+    let raw_type = header_type.or(body_type).unwrap_or("");
+    let error_type = scrub_error_type(raw_type).to_owned();
+    let body = match (is_cause, &parsed) {
+        // An error-cause document: the invoker gets the compact error only.
+        (true, Some(value)) => {
+            let mut compact = serde_json::Map::new();
+            for key in ["errorMessage", "errorType", "stackTrace"] {
+                if let Some(v) = value.get(key) {
+                    compact.insert(key.to_owned(), v.clone());
+                }
+            }
+            Bytes::from(serde_json::Value::Object(compact).to_string())
+        }
+        _ if body.is_empty() => {
+            let shown = if raw_type.is_empty() {
+                "Unhandled"
+            } else {
+                raw_type
+            };
+            interop::FunctionError::new(shown, "").body
+        }
+        _ => body,
+    };
+    RuntimeErrorReport { error_type, body }
+}
+
+fn header_str<'a, B>(req: &'a Request<B>, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn accepted() -> Response<Full<Bytes>> {
+    json(
+        StatusCode::ACCEPTED,
+        Bytes::from_static(br#"{"status":"OK"}"#),
+    )
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_type_comes_from_the_header_then_the_body() {
+        let body = Bytes::from_static(br#"{"errorType":"Function.FromBody","errorMessage":"x"}"#);
+        let r = error_report(Some("Runtime.FromHeader"), body.clone(), false);
+        assert_eq!(r.error_type, "Runtime.FromHeader");
+        assert_eq!(r.body, body);
+        let r = error_report(None, body.clone(), false);
+        assert_eq!(r.error_type, "Function.FromBody");
+        let r = error_report(Some("Unhandled"), body.clone(), false);
+        assert_eq!(r.error_type, "Runtime.Unknown");
+        assert_eq!(r.body, body, "the invoker still gets the runtime's body");
+    }
+
+    #[test]
+    fn error_cause_is_compacted() {
+        let body = Bytes::from_static(
+            br#"{"errorMessage":"m","errorType":"Function.E","stackTrace":["a"],"cause":{"x":1}}"#,
+        );
+        let r = error_report(None, body, true);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["errorMessage"], "m");
+        assert_eq!(v["stackTrace"][0], "a");
+        assert!(v.get("cause").is_none());
+    }
+
+    #[test]
+    fn empty_error_body_gets_a_lambda_body() {
+        let r = error_report(Some("Unhandled"), Bytes::new(), false);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["errorType"], "Unhandled");
+        assert_eq!(r.error_type, "Runtime.Unknown");
+    }
+}

@@ -1,0 +1,14 @@
+//! What rapid says about the functions it runs: the captured log lines of the
+//! runtime (echoed, framed, kept for `X-Amz-Log-Type: Tail`), the START / END /
+//! REPORT lines, and the measurements behind them (durations, peak memory).
+//!
+//! This crate never decides anything about the lifecycle; the engine tells it
+//! what happened and it records and prints.
+
+mod logs;
+mod memory;
+mod report;
+
+pub use logs::{LogHub, TAIL_BYTES};
+pub use memory::peak_rss_mb;
+pub use report::{end_line, report_line, start_line, timeout_line, InvokeReport, InvokeStatus};

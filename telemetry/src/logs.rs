@@ -1,0 +1,305 @@
+//! The log hub: one task that reads every captured pipe, frames lines, echoes
+//! them to stdout, and keeps the tail of the current invoke's log.
+//!
+//! Platform lines (START, END, REPORT...) go through the same task, and before
+//! writing one the hub drains every pipe: whatever the runtime wrote before it
+//! called `next` is in its pipe already, so the function's lines always come
+//! before the END line that follows them, and the Tail log holds them.
+
+use bytes::Bytes;
+use std::future::poll_fn;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::task::Poll;
+use tokio::net::unix::pipe;
+use tokio::sync::{mpsc, oneshot};
+
+/// How much of an invoke's log `X-Amz-Log-Type: Tail` returns.
+pub const TAIL_BYTES: usize = 4096;
+/// A line longer than this is cut into pieces of this size.
+const MAX_LINE: usize = 256 * 1024;
+
+enum Message {
+    Source(pipe::Receiver),
+    /// Start capturing the tail, then write the line.
+    Start {
+        line: String,
+        capture_tail: bool,
+    },
+    Line(String),
+    /// Write the lines, stop capturing, and hand the tail over.
+    End {
+        lines: Vec<String>,
+        tail: Option<oneshot::Sender<Bytes>>,
+    },
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to the hub task. Cheap to clone.
+#[derive(Clone)]
+pub struct LogHub {
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl LogHub {
+    /// Starts the hub; it writes to `out` and runs until every handle is dropped.
+    pub fn start<W: Write + Send + 'static>(out: W) -> (LogHub, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(Hub::new(out).run(rx));
+        (LogHub { tx }, task)
+    }
+
+    /// Captures the read end of a child's stdout or stderr.
+    pub fn add_source(&self, fd: OwnedFd) -> std::io::Result<()> {
+        let receiver = pipe::Receiver::from_owned_fd(fd)?;
+        let _ = self.tx.send(Message::Source(receiver));
+        Ok(())
+    }
+
+    pub fn start_invoke(&self, line: String, capture_tail: bool) {
+        let _ = self.tx.send(Message::Start { line, capture_tail });
+    }
+
+    pub fn line(&self, line: String) {
+        let _ = self.tx.send(Message::Line(line));
+    }
+
+    pub fn end_invoke(&self, lines: Vec<String>, tail: Option<oneshot::Sender<Bytes>>) {
+        let _ = self.tx.send(Message::End { lines, tail });
+    }
+
+    /// Resolves once everything sent so far, and everything in the pipes, is written.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Message::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Read {
+    /// The reactor said the pipe is readable.
+    Readiness,
+    /// Read whatever the kernel holds now.
+    Forced,
+}
+
+struct Source {
+    pipe: pipe::Receiver,
+    partial: Vec<u8>,
+}
+
+struct Hub<W> {
+    out: W,
+    sources: Vec<Source>,
+    tail: Option<Vec<u8>>,
+    scratch: Vec<u8>,
+}
+
+impl<W: Write> Hub<W> {
+    fn new(out: W) -> Self {
+        Hub {
+            out,
+            sources: Vec::new(),
+            tail: None,
+            scratch: vec![0; 64 * 1024],
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
+        loop {
+            tokio::select! {
+                message = rx.recv() => match message {
+                    Some(message) => self.handle(message),
+                    None => {
+                        self.drain_all();
+                        let _ = self.out.flush();
+                        return;
+                    }
+                },
+                index = ready_source(&self.sources) => {
+                    self.drain(index, Read::Readiness);
+                }
+            }
+            let _ = self.out.flush();
+        }
+    }
+
+    fn handle(&mut self, message: Message) {
+        match message {
+            Message::Source(pipe) => self.sources.push(Source {
+                pipe,
+                partial: Vec::new(),
+            }),
+            Message::Start { line, capture_tail } => {
+                self.drain_all();
+                self.tail = capture_tail.then(Vec::new);
+                self.write_line(line.as_bytes());
+            }
+            Message::Line(line) => {
+                self.drain_all();
+                self.write_line(line.as_bytes());
+            }
+            Message::End { lines, tail } => {
+                self.drain_all();
+                for line in &lines {
+                    self.write_line(line.as_bytes());
+                }
+                let captured = self.tail.take().unwrap_or_default();
+                if let Some(tail) = tail {
+                    let from = captured.len().saturating_sub(TAIL_BYTES);
+                    let _ = tail.send(Bytes::copy_from_slice(&captured[from..]));
+                }
+            }
+            Message::Flush(done) => {
+                self.drain_all();
+                let _ = self.out.flush();
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn drain_all(&mut self) {
+        let mut index = 0;
+        while index < self.sources.len() {
+            if self.drain(index, Read::Forced) {
+                index += 1;
+            }
+        }
+    }
+
+    /// Reads what source `index` has; returns false when it closed (and was removed).
+    fn drain(&mut self, index: usize, how: Read) -> bool {
+        loop {
+            let pipe = &self.sources[index].pipe;
+            let read = match how {
+                Read::Readiness => pipe.try_read(&mut self.scratch),
+                // tokio's try_read answers WouldBlock until the reactor has
+                // seen the pipe become readable; a forced drain must see
+                // bytes written a moment ago, so it asks the kernel directly.
+                Read::Forced => nix::unistd::read(pipe.as_raw_fd(), &mut self.scratch)
+                    .map_err(std::io::Error::from),
+            };
+            match read {
+                Ok(0) => {
+                    let source = self.sources.swap_remove(index);
+                    if !source.partial.is_empty() {
+                        self.write_line(&source.partial);
+                    }
+                    return false;
+                }
+                Ok(n) => self.take_lines(index, n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.sources.swap_remove(index);
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn take_lines(&mut self, index: usize, n: usize) {
+        let mut partial = std::mem::take(&mut self.sources[index].partial);
+        partial.extend_from_slice(&self.scratch[..n]);
+        let mut start = 0;
+        while let Some(pos) = partial[start..].iter().position(|&b| b == b'\n') {
+            let end = start + pos;
+            let line = &partial[start..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            self.write_line(line);
+            start = end + 1;
+        }
+        partial.drain(..start);
+        while partial.len() >= MAX_LINE {
+            let rest = partial.split_off(MAX_LINE);
+            self.write_line(&partial);
+            partial = rest;
+        }
+        self.sources[index].partial = partial;
+    }
+
+    fn write_line(&mut self, line: &[u8]) {
+        let _ = self.out.write_all(line);
+        let _ = self.out.write_all(b"\n");
+        if let Some(tail) = &mut self.tail {
+            tail.extend_from_slice(line);
+            tail.push(b'\n');
+            // Keep the buffer bounded: only the last TAIL_BYTES are ever returned.
+            if tail.len() > 4 * TAIL_BYTES {
+                let cut = tail.len() - TAIL_BYTES;
+                tail.drain(..cut);
+            }
+        }
+    }
+}
+
+/// Resolves with the index of a source that has something to read (or closed).
+async fn ready_source(sources: &[Source]) -> usize {
+    poll_fn(|cx| {
+        for (index, source) in sources.iter().enumerate() {
+            if source.pipe.poll_read_ready(cx).is_ready() {
+                return Poll::Ready(index);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn pipe_pair() -> (OwnedFd, std::fs::File) {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        (r, std::fs::File::from(w))
+    }
+
+    #[tokio::test]
+    async fn function_lines_come_before_end_and_fill_the_tail() {
+        let out = Shared::default();
+        let (hub, _task) = LogHub::start(out.clone());
+        let (r, mut w) = pipe_pair();
+        hub.add_source(r).unwrap();
+        hub.start_invoke("START".into(), true);
+        hub.flush().await; // the runtime only writes once it has the event
+        w.write_all(b"one\r\ntwo\npartial").unwrap();
+        let (tx, rx) = oneshot::channel();
+        hub.end_invoke(vec!["END".into(), "REPORT".into()], Some(tx));
+        let tail = rx.await.unwrap();
+        assert_eq!(&tail[..], b"START\none\ntwo\nEND\nREPORT\n");
+        drop(w);
+        hub.flush().await;
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "START\none\ntwo\nEND\nREPORT\npartial\n");
+    }
+
+    #[tokio::test]
+    async fn tail_keeps_the_last_4_kb() {
+        let (hub, _task) = LogHub::start(std::io::sink());
+        hub.start_invoke("START".into(), true);
+        for i in 0..1000 {
+            hub.line(format!("line {i:04}"));
+        }
+        let (tx, rx) = oneshot::channel();
+        hub.end_invoke(vec!["END".into()], Some(tx));
+        let tail = rx.await.unwrap();
+        assert_eq!(tail.len(), TAIL_BYTES);
+        assert!(tail.ends_with(b"line 0999\nEND\n"));
+    }
+}
