@@ -1,1 +1,140 @@
-fn main() {}
+//! The `rapid` binary: reads the command line and environment, starts the
+//! Runtime API and the invoke front door, and shuts everything down cleanly
+//! on SIGTERM / SIGINT (also as a container's PID 1).
+
+mod cli;
+mod front_door;
+
+use clap::Parser;
+use cli::Cli;
+use front_door::FrontDoor;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rapid::{FunctionConfig, Sandbox};
+use std::convert::Infallible;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli::tracing_level(&cli.log_level) {
+        Ok(level) => level,
+        Err(message) => return fail(&message),
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
+    if cli.enable_init_caching {
+        return fail("--enable-init-caching (Restore / SnapStart) is not supported by this version of rapid");
+    }
+    let config = match FunctionConfig::from_env(
+        std::env::vars(),
+        cli.command.clone(),
+        Duration::from_secs(cli.init_timeout),
+    ) {
+        Ok(config) => config,
+        Err(err) => return fail(&err.to_string()),
+    };
+    // One thread: an invoke's critical path is a few loopback round trips,
+    // and cross-thread wakeups would only add to them.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    match runtime.block_on(run(cli, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("rapid: {message}");
+    ExitCode::from(2)
+}
+
+async fn run(cli: Cli, config: FunctionConfig) -> Result<(), String> {
+    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+
+    let api_listener = bind(&cli.runtime_api_address, "--runtime-api-address").await?;
+    let api_address = api_listener
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .to_string();
+    let (logs, log_task) = telemetry::LogHub::start(std::io::stdout());
+    let function_version = config.function_version.clone();
+    let (sandbox, engine_task) =
+        Sandbox::start(config, api_address.clone(), logs.clone()).map_err(|e| e.to_string())?;
+    let api_task = tokio::spawn(rapid::serve_runtime_api(api_listener, sandbox.clone()));
+    eprintln!("rapid: runtime API listening on {api_address}");
+
+    let door_listener = bind(
+        &cli.runtime_interface_emulator_address,
+        "--runtime-interface-emulator-address",
+    )
+    .await?;
+    let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
+    if cli.eager_init {
+        sandbox.init().map_err(|e| e.to_string())?;
+    }
+    let door = Arc::new(FrontDoor {
+        sandbox: sandbox.clone(),
+        function_version,
+    });
+    eprintln!("rapid: invokes listening on {door_address}");
+
+    tokio::select! {
+        _ = serve_front_door(door_listener, door) => {}
+        _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    sandbox.shutdown().await;
+    api_task.abort();
+    drop(sandbox);
+    drop(logs);
+    let _ = engine_task.await;
+    let _ = log_task.await;
+    Ok(())
+}
+
+async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|err| format!("cannot listen on {address} ({flag}): {err}"))
+}
+
+async fn serve_front_door(listener: TcpListener, door: Arc<FrontDoor>) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!(%err, "front door accept failed");
+                tokio::task::yield_now().await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let door = door.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let door = door.clone();
+                async move { Ok::<_, Infallible>(front_door::handle(door, req).await) }
+            });
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%err, "front door connection ended");
+            }
+        });
+    }
+}

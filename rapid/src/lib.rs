@@ -1,1 +1,19 @@
-//! placeholder
+//! The engine of rapid: the lifecycle of one execution environment.
+//!
+//! It owns the runtime process (spawn, process group, reaping, kill on
+//! reset), the queue of invokes, the deadlines, and the state machine that
+//! says which call of the runtime is allowed when. It composes the loopback
+//! API server out of the API crates and implements the traits they declare.
+//! It must never parse HTTP itself (that is the API crates' job) nor talk to
+//! invokers (that is the front door's, in `cmd`).
+
+pub mod config;
+mod engine;
+pub mod lifecycle;
+mod sandbox;
+mod server;
+pub mod supervisor;
+
+pub use config::{Bootstrap, ConfigError, FunctionConfig};
+pub use sandbox::{Sandbox, SandboxError};
+pub use server::serve_runtime_api;

@@ -1,0 +1,95 @@
+//! The command line, compatible with aws-lambda-rie's.
+
+use clap::Parser;
+
+/// rapid: runs a Lambda function's runtime the way Lambda does, and serves
+/// the Invoke API for it. A drop-in replacement for aws-lambda-rie.
+///
+/// Example: rapid python3 -m awslambdaric app.handler
+#[derive(Debug, Parser)]
+#[command(name = "rapid", version, about, long_about = None)]
+pub struct Cli {
+    /// Address of the invoke API (POST /2015-03-31/functions/function/invocations).
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "0.0.0.0:8080",
+        env = "RAPID_RUNTIME_INTERFACE_EMULATOR_ADDRESS"
+    )]
+    pub runtime_interface_emulator_address: String,
+
+    /// Address of the Runtime API the function's runtime talks to (its
+    /// AWS_LAMBDA_RUNTIME_API).
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:9001",
+        env = "RAPID_RUNTIME_API_ADDRESS"
+    )]
+    pub runtime_api_address: String,
+
+    /// rapid's own log level on stderr: trace, debug, info, warn, error.
+    #[arg(long, value_name = "LEVEL", default_value = "info", env = "RAPID_LOG_LEVEL")]
+    pub log_level: String,
+
+    /// SnapStart-style init caching (Restore). Not supported yet: rapid
+    /// refuses to start rather than ignore it.
+    #[arg(long)]
+    pub enable_init_caching: bool,
+
+    /// Start the runtime at once instead of on the first invoke.
+    #[arg(long, env = "RAPID_EAGER_INIT")]
+    pub eager_init: bool,
+
+    /// Seconds the runtime has to become ready (its first `next`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, env = "RAPID_INIT_TIMEOUT")]
+    pub init_timeout: u64,
+
+    /// The runtime's command and arguments; the last of two or more is the
+    /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
+    /// /var/runtime/bootstrap is run.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// Maps aws-lambda-rie's level names onto tracing's.
+pub fn tracing_level(level: &str) -> Result<tracing::Level, String> {
+    match level.to_ascii_lowercase().as_str() {
+        "trace" => Ok(tracing::Level::TRACE),
+        "debug" => Ok(tracing::Level::DEBUG),
+        "info" => Ok(tracing::Level::INFO),
+        "warn" | "warning" => Ok(tracing::Level::WARN),
+        "error" | "fatal" | "panic" => Ok(tracing::Level::ERROR),
+        other => Err(format!(
+            "invalid --log-level {other:?}: use trace, debug, info, warn or error"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_keeps_its_own_flags() {
+        let cli = Cli::try_parse_from([
+            "rapid",
+            "--runtime-api-address",
+            "127.0.0.1:0",
+            "python3",
+            "-m",
+            "awslambdaric",
+            "app.handler",
+        ])
+        .unwrap();
+        assert_eq!(cli.runtime_api_address, "127.0.0.1:0");
+        assert_eq!(cli.command, ["python3", "-m", "awslambdaric", "app.handler"]);
+        assert_eq!(cli.runtime_interface_emulator_address, "0.0.0.0:8080");
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(tracing_level("DEBUG"), Ok(tracing::Level::DEBUG));
+        assert!(tracing_level("loud").is_err());
+    }
+}

@@ -1,0 +1,289 @@
+//! The invoke front door: the subset of Lambda's Invoke API that callers use
+//! (curl, the AWS SDKs), spec §2.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use interop::{Invoke, InvokeOutcome};
+use rapid::Sandbox;
+use runtime_api::{read_limited, LimitedBody};
+use std::sync::Arc;
+
+/// Largest invoke payload: 6 MB.
+pub const REQUEST_LIMIT: u64 = 6 * 1024 * 1024;
+
+const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
+const STREAM_PREFIX: &str = "/2021-11-15/functions/";
+
+/// What the front door needs besides the sandbox.
+pub struct FrontDoor {
+    pub sandbox: Sandbox,
+    pub function_version: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum InvokeError {
+    #[error("Could not parse request body into json: {0}")]
+    NotJson(String),
+    #[error("Request must be smaller than {REQUEST_LIMIT} bytes for the InvokeFunction operation")]
+    TooLarge,
+    #[error("Client context must be a valid Base64-encoded JSON object.")]
+    ClientContext,
+    #[error("1 validation error detected: Value '{0}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")]
+    InvocationType(String),
+    #[error("Unknown operation {method} {path}")]
+    UnknownOperation { method: String, path: String },
+    #[error("InvokeWithResponseStream is not supported by this version of rapid yet")]
+    StreamingNotSupported,
+    #[error("The execution environment has shut down")]
+    Gone,
+    #[error("could not read the request body")]
+    BodyRead,
+}
+
+impl InvokeError {
+    fn status(&self) -> StatusCode {
+        match self {
+            InvokeError::NotJson(_)
+            | InvokeError::ClientContext
+            | InvokeError::InvocationType(_)
+            | InvokeError::BodyRead => StatusCode::BAD_REQUEST,
+            InvokeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            InvokeError::UnknownOperation { .. } => StatusCode::NOT_FOUND,
+            InvokeError::StreamingNotSupported => StatusCode::NOT_IMPLEMENTED,
+            InvokeError::Gone => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self {
+            InvokeError::NotJson(_) | InvokeError::ClientContext | InvokeError::BodyRead => {
+                "InvalidRequestContentException"
+            }
+            InvokeError::TooLarge => "RequestTooLargeException",
+            InvokeError::InvocationType(_) => "InvalidParameterValueException",
+            InvokeError::UnknownOperation { .. } => "UnknownOperationException",
+            InvokeError::StreamingNotSupported => "NotImplemented",
+            InvokeError::Gone => "ServiceException",
+        }
+    }
+
+    fn response(&self) -> Response<Full<Bytes>> {
+        let kind = match self {
+            InvokeError::Gone => "Service",
+            _ => "User",
+        };
+        let body = serde_json::json!({ "Type": kind, "message": self.to_string() });
+        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            HeaderName::from_static("x-amzn-errortype"),
+            HeaderValue::from_static(self.error_type()),
+        );
+        response
+    }
+}
+
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+/// Serves one request on the front door.
+pub async fn handle<B>(door: Arc<FrontDoor>, req: Request<B>) -> Response<Full<Bytes>>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    match invoke(&door, req).await {
+        Ok(response) => response,
+        Err(err) => err.response(),
+    }
+}
+
+async fn invoke<B>(door: &FrontDoor, req: Request<B>) -> Result<Response<Full<Bytes>>, InvokeError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let path = req.uri().path();
+    let is_invoke = req.method() == Method::POST
+        && path
+            .strip_prefix(INVOKE_PREFIX)
+            .and_then(|rest| rest.strip_suffix("/invocations"))
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'));
+    if !is_invoke {
+        if path.starts_with(STREAM_PREFIX) && path.ends_with("/response-streaming-invocations") {
+            return Err(InvokeError::StreamingNotSupported);
+        }
+        return Err(InvokeError::UnknownOperation {
+            method: req.method().to_string(),
+            path: path.to_owned(),
+        });
+    }
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let invocation_type = match header("x-amz-invocation-type").as_deref() {
+        None | Some("RequestResponse") => InvocationType::RequestResponse,
+        Some("Event") => InvocationType::Event,
+        Some("DryRun") => InvocationType::DryRun,
+        Some(other) => return Err(InvokeError::InvocationType(other.to_owned())),
+    };
+    let client_context = header("x-amz-client-context")
+        .map(|encoded| decode_client_context(&encoded))
+        .transpose()?;
+    let log_tail = header("x-amz-log-type").is_some_and(|v| v.eq_ignore_ascii_case("Tail"));
+    let trace_id = header("x-amzn-trace-id").unwrap_or_else(new_trace_id);
+    let tenant_id = header("x-amz-tenant-id");
+
+    let payload = match read_limited(req.into_body(), REQUEST_LIMIT).await {
+        Ok(LimitedBody::Complete(body)) => body,
+        Ok(LimitedBody::TooLarge { .. }) => return Err(InvokeError::TooLarge),
+        Err(_) => return Err(InvokeError::BodyRead),
+    };
+    let payload = if payload.iter().all(u8::is_ascii_whitespace) {
+        // Lambda hands an empty invoke to the function as an empty object.
+        Bytes::from_static(b"{}")
+    } else {
+        serde_json::from_slice::<serde::de::IgnoredAny>(&payload)
+            .map_err(|e| InvokeError::NotJson(e.to_string()))?;
+        payload
+    };
+
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let invoke = Invoke {
+        request_id: request_id.clone(),
+        payload,
+        // The invoke API's own content type is not the event's: the
+        // runtime always gets JSON.
+        content_type: None,
+        client_context,
+        cognito_identity: None,
+        trace_id,
+        tenant_id,
+        log_tail,
+    };
+    match invocation_type {
+        InvocationType::DryRun => Ok(empty(StatusCode::NO_CONTENT, &request_id)),
+        InvocationType::Event => {
+            door.sandbox
+                .invoke_async(invoke)
+                .map_err(|_| InvokeError::Gone)?;
+            Ok(empty(StatusCode::ACCEPTED, &request_id))
+        }
+        InvocationType::RequestResponse => {
+            let outcome = door
+                .sandbox
+                .invoke(invoke)
+                .await
+                .map_err(|_| InvokeError::Gone)?;
+            Ok(outcome_response(door, outcome).await)
+        }
+    }
+}
+
+async fn outcome_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<Full<Bytes>> {
+    let (body, content_type, function_error) = match outcome.result {
+        Ok(ok) => (ok.body, ok.content_type, false),
+        Err(err) => (err.body, None, true),
+    };
+    let log_result = match outcome.log_tail {
+        Some(tail) => tail.await.ok(),
+        None => None,
+    };
+    let mut response = Response::new(Full::new(body));
+    let headers = response.headers_mut();
+    let content_type = content_type
+        .and_then(|ct| HeaderValue::from_str(&ct).ok())
+        .unwrap_or(HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, content_type);
+    insert(headers, "x-amzn-requestid", &outcome.request_id);
+    insert(headers, "x-amz-executed-version", &door.function_version);
+    if function_error {
+        headers.insert(
+            HeaderName::from_static("x-amz-function-error"),
+            HeaderValue::from_static("Unhandled"),
+        );
+    }
+    if let Some(tail) = log_result {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&tail);
+        insert(headers, "x-amz-log-result", &encoded);
+    }
+    response
+}
+
+fn empty(status: StatusCode, request_id: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    insert(response.headers_mut(), "x-amzn-requestid", request_id);
+    response
+}
+
+fn insert(headers: &mut http::HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// Decodes `X-Amz-Client-Context`: base64 of a JSON object.
+fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| InvokeError::ClientContext)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| InvokeError::ClientContext)?;
+    if !value.is_object() {
+        return Err(InvokeError::ClientContext);
+    }
+    // Compact, so that it is always a valid header value.
+    Ok(value.to_string())
+}
+
+/// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`
+fn new_trace_id() -> String {
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{epoch:08x}-{};Parent={};Sampled=0",
+        &random[..24],
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_id_shape() {
+        let id = new_trace_id();
+        let parts: Vec<&str> = id.split(';').collect();
+        assert_eq!(parts.len(), 3, "{id}");
+        let root = parts[0].strip_prefix("Root=1-").unwrap();
+        let (epoch, rest) = root.split_once('-').unwrap();
+        assert_eq!(epoch.len(), 8);
+        assert_eq!(rest.len(), 24);
+        assert!(rest.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(parts[1].strip_prefix("Parent=").unwrap().len(), 16);
+        assert_eq!(parts[2], "Sampled=0");
+    }
+
+    #[test]
+    fn client_context_is_decoded_and_compacted() {
+        let encoded = base64::engine::general_purpose::STANDARD.encode("{\n \"custom\": {\"a\": 1}\n}");
+        assert_eq!(decode_client_context(&encoded).unwrap(), r#"{"custom":{"a":1}}"#);
+        assert!(decode_client_context("not base64!").is_err());
+        let not_object = base64::engine::general_purpose::STANDARD.encode("[1]");
+        assert!(decode_client_context(&not_object).is_err());
+    }
+}

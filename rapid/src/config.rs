@@ -1,0 +1,253 @@
+//! What the sandbox runs and with which environment (spec §1).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the bootstrap is looked for when no command is given, in order.
+pub const BOOTSTRAP_PATHS: [&str; 3] = [
+    "/var/task/bootstrap",
+    "/opt/bootstrap",
+    "/var/runtime/bootstrap",
+];
+
+/// rapid's fake account id, the one aws-lambda-rie uses.
+pub const ACCOUNT_ID: &str = "012345678912";
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{name} must be a whole number, got {value:?}")]
+    NotANumber { name: &'static str, value: String },
+    #[error("{name} must be at least {min}, got {value}")]
+    TooSmall {
+        name: &'static str,
+        value: u64,
+        min: u64,
+    },
+}
+
+/// The runtime's command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bootstrap {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+}
+
+/// Everything about the function that does not change while rapid runs.
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    pub function_name: String,
+    pub function_version: String,
+    pub memory_size_mb: u64,
+    pub timeout: Duration,
+    pub init_timeout: Duration,
+    pub region: String,
+    /// The bootstrap, or the message that says why there is none.
+    pub bootstrap: Result<Bootstrap, String>,
+    pub handler: String,
+    pub function_arn: Arc<str>,
+    /// The runtime's environment, except `AWS_LAMBDA_RUNTIME_API` (set at spawn).
+    pub environment: Vec<(String, String)>,
+}
+
+impl FunctionConfig {
+    /// Builds the configuration from rapid's environment and its trailing
+    /// command-line arguments.
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+        command: Vec<String>,
+        init_timeout: Duration,
+    ) -> Result<Self, ConfigError> {
+        let vars: BTreeMap<String, String> = vars.into_iter().collect();
+        let get = |name: &str| vars.get(name).filter(|v| !v.is_empty()).cloned();
+
+        let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or("test_function".into());
+        let function_version = get("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or("$LATEST".into());
+        let memory_size_mb = number(&get, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 3008, 1)?;
+        let timeout_secs = number(&get, "AWS_LAMBDA_FUNCTION_TIMEOUT", 300, 1)?;
+        let region = get("AWS_REGION")
+            .or_else(|| get("AWS_DEFAULT_REGION"))
+            .unwrap_or("us-east-1".into());
+        let default_region = get("AWS_DEFAULT_REGION").unwrap_or(region.clone());
+        let handler = if command.len() >= 2 {
+            command.last().cloned().unwrap_or_default()
+        } else {
+            get("AWS_LAMBDA_FUNCTION_HANDLER")
+                .or_else(|| get("_HANDLER"))
+                .unwrap_or_default()
+        };
+        let bootstrap = find_bootstrap(command);
+        let function_arn: Arc<str> =
+            format!("arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}").into();
+
+        // Defaults first, then rapid's own environment (the customer's
+        // variables win), then what rapid decides.
+        let mut env: BTreeMap<String, String> = [
+            ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function_name}")),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "$LATEST".to_owned()),
+            ("LAMBDA_TASK_ROOT", "/var/task".to_owned()),
+            ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_owned()),
+            ("TZ", ":UTC".to_owned()),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+            ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".to_owned()),
+            ("LANG", "en_US.UTF-8".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        env.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), function_name.clone());
+        env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), function_version.clone());
+        env.insert(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+            memory_size_mb.to_string(),
+        );
+        env.insert("AWS_REGION".into(), region.clone());
+        env.insert("AWS_DEFAULT_REGION".into(), default_region);
+        if !handler.is_empty() {
+            env.insert("_HANDLER".into(), handler.clone());
+        }
+        env.remove("AWS_LAMBDA_RUNTIME_API");
+
+        Ok(FunctionConfig {
+            function_name,
+            function_version,
+            memory_size_mb,
+            timeout: Duration::from_secs(timeout_secs),
+            init_timeout,
+            region,
+            bootstrap,
+            handler,
+            function_arn,
+            environment: env.into_iter().collect(),
+        })
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    min: u64,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    let value: u64 = raw.trim().parse().map_err(|_| ConfigError::NotANumber {
+        name,
+        value: raw.clone(),
+    })?;
+    if value < min {
+        return Err(ConfigError::TooSmall { name, value, min });
+    }
+    Ok(value)
+}
+
+fn find_bootstrap(mut command: Vec<String>) -> Result<Bootstrap, String> {
+    if !command.is_empty() {
+        let program = command.remove(0);
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        return Ok(Bootstrap {
+            program,
+            args: command,
+            cwd,
+        });
+    }
+    match BOOTSTRAP_PATHS.iter().find(|p| Path::new(p).exists()) {
+        Some(path) => {
+            let task = Path::new("/var/task");
+            Ok(Bootstrap {
+                program: (*path).to_owned(),
+                args: Vec::new(),
+                cwd: if task.is_dir() { task.into() } else { "/".into() },
+            })
+        }
+        None => Err(format!(
+            "Couldn't find valid bootstrap(s): [{}]",
+            BOOTSTRAP_PATHS.join(" ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn lookup<'a>(c: &'a FunctionConfig, name: &str) -> Option<&'a str> {
+        c.environment
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = FunctionConfig::from_env(vec![], vec!["/bin/fn".into()], Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(c.function_name, "test_function");
+        assert_eq!(c.memory_size_mb, 3008);
+        assert_eq!(c.timeout, Duration::from_secs(300));
+        assert_eq!(
+            &*c.function_arn,
+            "arn:aws:lambda:us-east-1:012345678912:function:test_function"
+        );
+        assert_eq!(lookup(&c, "AWS_REGION"), Some("us-east-1"));
+        assert_eq!(lookup(&c, "AWS_DEFAULT_REGION"), Some("us-east-1"));
+        assert_eq!(lookup(&c, "TZ"), Some(":UTC"));
+        assert_eq!(
+            lookup(&c, "AWS_LAMBDA_LOG_GROUP_NAME"),
+            Some("/aws/lambda/test_function")
+        );
+        assert_eq!(lookup(&c, "_HANDLER"), None, "one argument is no handler");
+    }
+
+    #[test]
+    fn customer_variables_win_except_reserved() {
+        let c = FunctionConfig::from_env(
+            env(&[
+                ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+                ("AWS_DEFAULT_REGION", "eu-west-1"),
+                ("TZ", "Europe/Paris"),
+                ("AWS_LAMBDA_RUNTIME_API", "elsewhere:1"),
+                ("_HANDLER", "from.env"),
+                ("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"),
+            ]),
+            vec!["python3".into(), "-m".into(), "app.handler".into()],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(c.region, "eu-west-1");
+        assert_eq!(lookup(&c, "AWS_REGION"), Some("eu-west-1"));
+        assert_eq!(lookup(&c, "TZ"), Some("Europe/Paris"));
+        assert_eq!(lookup(&c, "AWS_LAMBDA_RUNTIME_API"), None);
+        assert_eq!(lookup(&c, "_HANDLER"), Some("app.handler"));
+        assert_eq!(c.timeout, Duration::from_secs(3));
+        assert_eq!(&*c.function_arn, "arn:aws:lambda:eu-west-1:012345678912:function:f");
+        let b = c.bootstrap.unwrap();
+        assert_eq!(b.program, "python3");
+        assert_eq!(b.args, vec!["-m", "app.handler"]);
+    }
+
+    #[test]
+    fn bad_numbers_are_named() {
+        let err = FunctionConfig::from_env(
+            env(&[("AWS_LAMBDA_FUNCTION_TIMEOUT", "soon")]),
+            vec!["x".into()],
+            Duration::from_secs(10),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT must be a whole number, got \"soon\""
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! The handle the rest of the world holds on a sandbox: the front door asks
+//! it to run invokes, the Runtime API adapter reports the runtime's calls
+//! through it. Every call is a message to the engine task.
+
+use crate::config::FunctionConfig;
+use crate::engine::{Engine, Message, Reply};
+use crate::supervisor;
+use bytes::Bytes;
+use interop::{Invoke, InvokeOutcome, RuntimeEvent};
+use runtime_api::{ApiError, RuntimeEngine, RuntimeErrorReport};
+use std::sync::Arc;
+use telemetry::LogHub;
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("the execution environment has shut down")]
+    Gone,
+    #[error("cannot install the SIGCHLD handler: {0}")]
+    Signals(#[source] std::io::Error),
+}
+
+/// A cheap, cloneable handle on one sandbox's engine.
+#[derive(Clone)]
+pub struct Sandbox {
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+impl Sandbox {
+    /// Starts the engine (and the reaper that feeds it process exits).
+    /// `api_address` is what the runtime finds in `AWS_LAMBDA_RUNTIME_API`.
+    pub fn start(
+        cfg: FunctionConfig,
+        api_address: String,
+        logs: LogHub,
+    ) -> Result<(Sandbox, tokio::task::JoinHandle<()>), SandboxError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (exit_tx, mut exit_rx) = mpsc::unbounded_channel();
+        supervisor::become_subreaper();
+        supervisor::start_reaper(exit_tx).map_err(SandboxError::Signals)?;
+        let forward = tx.clone();
+        tokio::spawn(async move {
+            while let Some(exit) = exit_rx.recv().await {
+                if forward.send(Message::Exited(exit)).is_err() {
+                    return;
+                }
+            }
+        });
+        let engine = Engine::new(Arc::new(cfg), api_address, logs);
+        let task = tokio::spawn(engine.run(rx));
+        Ok((Sandbox { tx }, task))
+    }
+
+    /// Runs `invoke` (after those queued before it) and returns its outcome
+    /// as soon as the runtime answered.
+    pub async fn invoke(&self, invoke: Invoke) -> Result<InvokeOutcome, SandboxError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Message::Invoke {
+            invoke,
+            reply: Some(reply),
+        })?;
+        rx.await.map_err(|_| SandboxError::Gone)
+    }
+
+    /// Queues `invoke` without waiting for it (`X-Amz-Invocation-Type: Event`).
+    pub fn invoke_async(&self, invoke: Invoke) -> Result<(), SandboxError> {
+        self.send(Message::Invoke {
+            invoke,
+            reply: None,
+        })
+    }
+
+    /// Starts the runtime now rather than on the first invoke.
+    pub fn init(&self) -> Result<(), SandboxError> {
+        self.send(Message::Init)
+    }
+
+    /// Kills the runtime, waits until it is reaped, and stops the engine.
+    pub async fn shutdown(&self) {
+        let (done, rx) = oneshot::channel();
+        if self.send(Message::Shutdown(done)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    fn send(&self, message: Message) -> Result<(), SandboxError> {
+        self.tx.send(message).map_err(|_| SandboxError::Gone)
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Message) -> Result<T, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .map_err(|_| ApiError::ShuttingDown)?;
+        rx.await.map_err(|_| ApiError::ShuttingDown)?
+    }
+}
+
+impl RuntimeEngine for Sandbox {
+    async fn next(&self) -> Result<RuntimeEvent, ApiError> {
+        self.ask(Message::Next).await
+    }
+
+    async fn response(
+        &self,
+        request_id: String,
+        body: Bytes,
+        content_type: Option<String>,
+    ) -> Result<(), ApiError> {
+        self.ask(|reply| Message::Response {
+            request_id,
+            body,
+            content_type,
+            reply,
+        })
+        .await
+    }
+
+    async fn response_too_large(&self, request_id: String, size: u64) -> Result<(), ApiError> {
+        self.ask(|reply| Message::ResponseTooLarge {
+            request_id,
+            size,
+            reply,
+        })
+        .await
+    }
+
+    async fn unsupported_response_mode(
+        &self,
+        request_id: String,
+        mode: String,
+    ) -> Result<(), ApiError> {
+        self.ask(|reply| Message::BadResponseMode {
+            request_id,
+            mode,
+            reply,
+        })
+        .await
+    }
+
+    async fn error(&self, request_id: String, report: RuntimeErrorReport) -> Result<(), ApiError> {
+        self.ask(|reply| Message::Error {
+            request_id,
+            report,
+            reply,
+        })
+        .await
+    }
+
+    async fn init_error(&self, report: RuntimeErrorReport) -> Result<(), ApiError> {
+        self.ask(|reply| Message::InitError { report, reply }).await
+    }
+}

@@ -1,0 +1,38 @@
+//! The loopback API server the runtime talks to.
+
+use crate::sandbox::Sandbox;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use tokio::net::TcpListener;
+
+/// Serves the Runtime API on `listener` until the task is dropped. Each
+/// connection gets its own task; a long poll holds only its own connection.
+pub async fn serve_runtime_api(listener: TcpListener, sandbox: Sandbox) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // EMFILE and friends: keep serving the connections we have.
+                tracing::warn!(%err, "runtime API accept failed");
+                tokio::task::yield_now().await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let sandbox = sandbox.clone();
+                async move { Ok::<_, Infallible>(runtime_api::handle(sandbox, req).await) }
+            });
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%err, "runtime API connection ended");
+            }
+        });
+    }
+}
