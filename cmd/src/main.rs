@@ -13,6 +13,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rapid::{FunctionConfig, Sandbox};
 use std::convert::Infallible;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_max_level(level)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     if cli.enable_init_caching {
         return fail("--enable-init-caching (Restore / SnapStart) is not supported by this version of rapid");
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(err) => return fail(&err.to_string()),
     };
+    warn_about_extensions();
     // One thread: an invoke's critical path is a few loopback round trips,
     // and cross-thread wakeups would only add to them.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -53,6 +56,15 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
+    }
+}
+
+/// Extensions are not run yet: say so rather than ignore them silently.
+fn warn_about_extensions() {
+    let dir = "/opt/extensions";
+    let count = std::fs::read_dir(dir).map_or(0, |entries| entries.count());
+    if count > 0 {
+        tracing::warn!("{dir} holds {count} entries, but this version of rapid does not run extensions yet: they are not started");
     }
 }
 
