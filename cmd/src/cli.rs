@@ -29,7 +29,12 @@ pub struct Cli {
     pub runtime_api_address: String,
 
     /// rapid's own log level on stderr: trace, debug, info, warn, error.
-    #[arg(long, value_name = "LEVEL", default_value = "info", env = "RAPID_LOG_LEVEL")]
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        default_value = "info",
+        env = "RAPID_LOG_LEVEL"
+    )]
     pub log_level: String,
 
     /// SnapStart-style init caching (Restore). Not supported yet: rapid
@@ -42,13 +47,22 @@ pub struct Cli {
     pub eager_init: bool,
 
     /// Seconds the runtime has to become ready (its first `next`).
-    #[arg(long, value_name = "SECONDS", default_value_t = 10, env = "RAPID_INIT_TIMEOUT")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        env = "RAPID_INIT_TIMEOUT"
+    )]
     pub init_timeout: u64,
 
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<String>,
 }
 
@@ -83,7 +97,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.runtime_api_address, "127.0.0.1:0");
-        assert_eq!(cli.command, ["python3", "-m", "awslambdaric", "app.handler"]);
+        assert_eq!(
+            cli.command,
+            ["python3", "-m", "awslambdaric", "app.handler"]
+        );
         assert_eq!(cli.runtime_interface_emulator_address, "0.0.0.0:8080");
     }
 

@@ -1,12 +1,12 @@
 //! The invoke front door: the subset of Lambda's Invoke API that callers use
 //! (curl, the AWS SDKs), spec §2.
 
+use crate::body::{DoorBody, Framing, ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
-use interop::{Invoke, InvokeOutcome};
+use interop::{Invoke, InvokeBody, InvokeOutcome};
 use rapid::Sandbox;
 use runtime_api::{read_limited, LimitedBody};
 use std::sync::Arc;
@@ -35,8 +35,6 @@ enum InvokeError {
     InvocationType(String),
     #[error("Unknown operation {method} {path}")]
     UnknownOperation { method: String, path: String },
-    #[error("InvokeWithResponseStream is not supported by this version of rapid yet")]
-    StreamingNotSupported,
     #[error("The execution environment has shut down")]
     Gone,
     #[error("could not read the request body")]
@@ -52,7 +50,6 @@ impl InvokeError {
             | InvokeError::BodyRead => StatusCode::BAD_REQUEST,
             InvokeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             InvokeError::UnknownOperation { .. } => StatusCode::NOT_FOUND,
-            InvokeError::StreamingNotSupported => StatusCode::NOT_IMPLEMENTED,
             InvokeError::Gone => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -65,18 +62,17 @@ impl InvokeError {
             InvokeError::TooLarge => "RequestTooLargeException",
             InvokeError::InvocationType(_) => "InvalidParameterValueException",
             InvokeError::UnknownOperation { .. } => "UnknownOperationException",
-            InvokeError::StreamingNotSupported => "NotImplemented",
             InvokeError::Gone => "ServiceException",
         }
     }
 
-    fn response(&self) -> Response<Full<Bytes>> {
+    fn response(&self) -> Response<DoorBody> {
         let kind = match self {
             InvokeError::Gone => "Service",
             _ => "User",
         };
         let body = serde_json::json!({ "Type": kind, "message": self.to_string() });
-        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+        let mut response = Response::new(DoorBody::full(Bytes::from(body.to_string())));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -95,7 +91,7 @@ enum InvocationType {
 }
 
 /// Serves one request on the front door.
-pub async fn handle<B>(door: Arc<FrontDoor>, req: Request<B>) -> Response<Full<Bytes>>
+pub async fn handle<B>(door: Arc<FrontDoor>, req: Request<B>) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
@@ -105,25 +101,35 @@ where
     }
 }
 
-async fn invoke<B>(door: &FrontDoor, req: Request<B>) -> Result<Response<Full<Bytes>>, InvokeError>
+/// Which operation a path names, if any: `Invoke` answers raw bytes,
+/// `InvokeWithResponseStream` an event stream.
+fn operation(method: &Method, path: &str) -> Option<Framing> {
+    let named = |prefix: &str, suffix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+    };
+    if method != Method::POST {
+        None
+    } else if named(INVOKE_PREFIX, "/invocations") {
+        Some(Framing::Raw)
+    } else if named(STREAM_PREFIX, "/response-streaming-invocations") {
+        Some(Framing::EventStream)
+    } else {
+        None
+    }
+}
+
+async fn invoke<B>(door: &FrontDoor, req: Request<B>) -> Result<Response<DoorBody>, InvokeError>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
-    let path = req.uri().path();
-    let is_invoke = req.method() == Method::POST
-        && path
-            .strip_prefix(INVOKE_PREFIX)
-            .and_then(|rest| rest.strip_suffix("/invocations"))
-            .is_some_and(|name| !name.is_empty() && !name.contains('/'));
-    if !is_invoke {
-        if path.starts_with(STREAM_PREFIX) && path.ends_with("/response-streaming-invocations") {
-            return Err(InvokeError::StreamingNotSupported);
-        }
+    let Some(framing) = operation(req.method(), req.uri().path()) else {
         return Err(InvokeError::UnknownOperation {
             method: req.method().to_string(),
-            path: path.to_owned(),
+            path: req.uri().path().to_owned(),
         });
-    }
+    };
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -184,21 +190,37 @@ where
                 .invoke(invoke)
                 .await
                 .map_err(|_| InvokeError::Gone)?;
-            Ok(outcome_response(door, outcome).await)
+            Ok(match framing {
+                Framing::Raw => raw_response(door, outcome).await,
+                Framing::EventStream => event_stream_response(door, outcome),
+            })
         }
     }
 }
 
-async fn outcome_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<Full<Bytes>> {
+/// Invoke's answer: the body as the runtime sent it; a function error is a
+/// 200 with `X-Amz-Function-Error: Unhandled`.
+async fn raw_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<DoorBody> {
+    let mut log_tail = outcome.log_tail;
     let (body, content_type, function_error) = match outcome.result {
-        Ok(ok) => (ok.body, ok.content_type, false),
-        Err(err) => (err.body, None, true),
+        Ok(ok) => match ok.body {
+            InvokeBody::Buffered(bytes) => (DoorBody::full(bytes), ok.content_type, false),
+            // Streamed as it arrives; the headers cannot wait for the log.
+            InvokeBody::Streamed(stream) => {
+                log_tail = None;
+                let body = DoorBody::stream(stream, Framing::Raw, None);
+                (body, ok.content_type, false)
+            }
+        },
+        Err(err) => (DoorBody::full(err.body), None, true),
     };
-    let log_result = match outcome.log_tail {
+    let log_result = match log_tail {
         Some(tail) => tail.await.ok(),
         None => None,
     };
-    let mut response = Response::new(Full::new(body));
+    let streamed = !hyper::body::Body::is_end_stream(&body)
+        && hyper::body::Body::size_hint(&body).exact().is_none();
+    let mut response = Response::new(body);
     let headers = response.headers_mut();
     let content_type = content_type
         .and_then(|ct| HeaderValue::from_str(&ct).ok())
@@ -212,6 +234,15 @@ async fn outcome_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<
             HeaderValue::from_static("Unhandled"),
         );
     }
+    if streamed {
+        // A mid-stream error ends the body with these trailers (sent to
+        // clients that asked for them with `TE: trailers`).
+        insert(
+            headers,
+            "trailer",
+            &format!("{ERROR_TYPE_TRAILER}, {ERROR_BODY_TRAILER}"),
+        );
+    }
     if let Some(tail) = log_result {
         let encoded = base64::engine::general_purpose::STANDARD.encode(&tail);
         insert(headers, "x-amz-log-result", &encoded);
@@ -219,8 +250,32 @@ async fn outcome_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<
     response
 }
 
-fn empty(status: StatusCode, request_id: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::new()));
+/// InvokeWithResponseStream's answer: `PayloadChunk` events, then
+/// `InvokeComplete` (with the error and the log tail, when there are).
+fn event_stream_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<DoorBody> {
+    let tail = outcome.log_tail;
+    let body = match outcome.result {
+        Ok(ok) => match ok.body {
+            InvokeBody::Buffered(bytes) => {
+                DoorBody::finished(Some(bytes), Ok(()), Framing::EventStream, tail)
+            }
+            InvokeBody::Streamed(stream) => DoorBody::stream(stream, Framing::EventStream, tail),
+        },
+        Err(err) => DoorBody::finished(None, Err(err), Framing::EventStream, tail),
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.amazon.eventstream"),
+    );
+    insert(headers, "x-amzn-requestid", &outcome.request_id);
+    insert(headers, "x-amz-executed-version", &door.function_version);
+    response
+}
+
+fn empty(status: StatusCode, request_id: &str) -> Response<DoorBody> {
+    let mut response = Response::new(DoorBody::full(Bytes::new()));
     *response.status_mut() = status;
     insert(response.headers_mut(), "x-amzn-requestid", request_id);
     response
@@ -280,8 +335,12 @@ mod tests {
 
     #[test]
     fn client_context_is_decoded_and_compacted() {
-        let encoded = base64::engine::general_purpose::STANDARD.encode("{\n \"custom\": {\"a\": 1}\n}");
-        assert_eq!(decode_client_context(&encoded).unwrap(), r#"{"custom":{"a":1}}"#);
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode("{\n \"custom\": {\"a\": 1}\n}");
+        assert_eq!(
+            decode_client_context(&encoded).unwrap(),
+            r#"{"custom":{"a":1}}"#
+        );
         assert!(decode_client_context("not base64!").is_err());
         let not_object = base64::engine::general_purpose::STANDARD.encode("[1]");
         assert!(decode_client_context(&not_object).is_err());

@@ -2,6 +2,7 @@
 //! Runtime API and the invoke front door, and shuts everything down cleanly
 //! on SIGTERM / SIGINT (also as a container's PID 1).
 
+mod body;
 mod cli;
 mod front_door;
 
@@ -33,7 +34,9 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     if cli.enable_init_caching {
-        return fail("--enable-init-caching (Restore / SnapStart) is not supported by this version of rapid");
+        return fail(
+            "--enable-init-caching (Restore / SnapStart) is not supported by this version of rapid",
+        );
     }
     let config = match FunctionConfig::from_env(
         std::env::vars(),

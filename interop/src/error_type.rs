@@ -12,6 +12,7 @@ impl ErrorType {
     pub const RESPONSE_SIZE_TOO_LARGE: &'static str = "Function.ResponseSizeTooLarge";
     pub const INVALID_RESPONSE_MODE: &'static str = "Runtime.InvalidResponseModeHeader";
     pub const SANDBOX_SHUTDOWN: &'static str = "Sandbox.Shutdown";
+    pub const TRUNCATED_RESPONSE: &'static str = "Runtime.TruncatedResponse";
 }
 
 /// The error type rapid records for a value the runtime sent.

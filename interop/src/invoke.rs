@@ -30,10 +30,27 @@ pub struct RuntimeEvent {
 }
 
 /// A successful response, byte for byte as the runtime posted it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct InvokeResponse {
-    pub body: Bytes,
+    pub body: InvokeBody,
     pub content_type: Option<String>,
+}
+
+/// A response body: whole, or streamed as the runtime sends it.
+#[derive(Debug)]
+pub enum InvokeBody {
+    Buffered(Bytes),
+    Streamed(ResponseStream),
+}
+
+/// A streamed response (spec §3.3). `chunks` closes when the runtime's body
+/// ends; `end` then says whether the stream finished well or with an error
+/// (mid-stream error trailers, size limit, truncation, timeout). `end` may
+/// also resolve first, when the invoke fails while chunks are still due.
+#[derive(Debug)]
+pub struct ResponseStream {
+    pub chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    pub end: oneshot::Receiver<Result<(), FunctionError>>,
 }
 
 /// A function error: what the invoker receives and the (scrubbed) type rapid records.

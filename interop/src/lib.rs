@@ -9,4 +9,6 @@ mod error_type;
 mod invoke;
 
 pub use error_type::{scrub_error_type, ErrorType};
-pub use invoke::{FunctionError, Invoke, InvokeOutcome, InvokeResponse, RuntimeEvent};
+pub use invoke::{
+    FunctionError, Invoke, InvokeBody, InvokeOutcome, InvokeResponse, ResponseStream, RuntimeEvent,
+};

@@ -50,7 +50,14 @@ pub struct FunctionConfig {
     pub function_arn: Arc<str>,
     /// The runtime's environment, except `AWS_LAMBDA_RUNTIME_API` (set at spawn).
     pub environment: Vec<(String, String)>,
+    /// Largest streamed response (200 MB, as in Lambda).
+    pub max_stream_bytes: u64,
+    /// Shape streamed responses like Lambda: 6 MB at full speed, then 2 MB/s.
+    pub throttle_streams: bool,
 }
+
+/// Lambda's streamed-response limit.
+pub const DEFAULT_MAX_STREAM_BYTES: u64 = 200 * 1024 * 1024;
 
 impl FunctionConfig {
     /// Builds the configuration from rapid's environment and its trailing
@@ -85,7 +92,10 @@ impl FunctionConfig {
         // Defaults first, then rapid's own environment (the customer's
         // variables win), then what rapid decides.
         let mut env: BTreeMap<String, String> = [
-            ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function_name}")),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{function_name}"),
+            ),
             ("AWS_LAMBDA_LOG_STREAM_NAME", "$LATEST".to_owned()),
             ("LAMBDA_TASK_ROOT", "/var/task".to_owned()),
             ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_owned()),
@@ -99,7 +109,10 @@ impl FunctionConfig {
         .collect();
         env.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), function_name.clone());
-        env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), function_version.clone());
+        env.insert(
+            "AWS_LAMBDA_FUNCTION_VERSION".into(),
+            function_version.clone(),
+        );
         env.insert(
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
             memory_size_mb.to_string(),
@@ -122,6 +135,8 @@ impl FunctionConfig {
             handler,
             function_arn,
             environment: env.into_iter().collect(),
+            max_stream_bytes: DEFAULT_MAX_STREAM_BYTES,
+            throttle_streams: false,
         })
     }
 }
@@ -161,7 +176,11 @@ fn find_bootstrap(mut command: Vec<String>) -> Result<Bootstrap, String> {
             Ok(Bootstrap {
                 program: (*path).to_owned(),
                 args: Vec::new(),
-                cwd: if task.is_dir() { task.into() } else { "/".into() },
+                cwd: if task.is_dir() {
+                    task.into()
+                } else {
+                    "/".into()
+                },
             })
         }
         None => Err(format!(
@@ -231,7 +250,10 @@ mod tests {
         assert_eq!(lookup(&c, "AWS_LAMBDA_RUNTIME_API"), None);
         assert_eq!(lookup(&c, "_HANDLER"), Some("app.handler"));
         assert_eq!(c.timeout, Duration::from_secs(3));
-        assert_eq!(&*c.function_arn, "arn:aws:lambda:eu-west-1:012345678912:function:f");
+        assert_eq!(
+            &*c.function_arn,
+            "arn:aws:lambda:eu-west-1:012345678912:function:f"
+        );
         let b = c.bootstrap.unwrap();
         assert_eq!(b.program, "python3");
         assert_eq!(b.args, vec!["-m", "app.handler"]);

@@ -9,9 +9,12 @@ use crate::config::FunctionConfig;
 use crate::lifecycle::{RuntimeInput, RuntimeState};
 use crate::supervisor::{self, ProcessExit};
 use bytes::Bytes;
-use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, InvokeResponse, RuntimeEvent};
+use interop::{
+    ErrorType, FunctionError, Invoke, InvokeBody, InvokeOutcome, InvokeResponse, ResponseStream,
+    RuntimeEvent,
+};
 use nix::sys::signal::Signal;
-use runtime_api::{ApiError, RuntimeErrorReport, BUFFERED_RESPONSE_LIMIT};
+use runtime_api::{ApiError, RuntimeErrorReport, StreamEnd, StreamSink, BUFFERED_RESPONSE_LIMIT};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -38,6 +41,16 @@ pub(crate) enum Message {
     ResponseTooLarge {
         request_id: String,
         size: u64,
+        reply: Reply<()>,
+    },
+    StreamStart {
+        request_id: String,
+        content_type: Option<String>,
+        reply: Reply<StreamSink>,
+    },
+    StreamEnd {
+        request_id: String,
+        end: StreamEnd,
         reply: Reply<()>,
     },
     BadResponseMode {
@@ -91,6 +104,8 @@ struct Current {
     init_duration: Option<Duration>,
     /// When the runtime answered, how, and with which error type.
     answered: Option<(Instant, InvokeStatus, Option<String>)>,
+    /// How a streamed response ends, while it streams.
+    stream_end: Option<oneshot::Sender<Result<(), FunctionError>>>,
 }
 
 pub(crate) struct Engine {
@@ -175,12 +190,27 @@ impl Engine {
                 content_type,
                 reply,
             } => {
-                let result = self.answer(
-                    &request_id,
-                    RuntimeInput::Response,
-                    Ok(InvokeResponse { body, content_type }),
-                );
+                let response = InvokeResponse {
+                    body: InvokeBody::Buffered(body),
+                    content_type,
+                };
+                let inputs = [RuntimeInput::Response, RuntimeInput::ResponseComplete];
+                let result = self.answer(&request_id, &inputs, Ok(response));
                 let _ = reply.send(result);
+            }
+            Message::StreamStart {
+                request_id,
+                content_type,
+                reply,
+            } => {
+                let _ = reply.send(self.start_stream(&request_id, content_type));
+            }
+            Message::StreamEnd {
+                request_id,
+                end,
+                reply,
+            } => {
+                let _ = reply.send(self.end_stream(&request_id, end));
             }
             Message::ResponseTooLarge {
                 request_id,
@@ -191,7 +221,7 @@ impl Engine {
                     "Response payload size ({size} bytes) exceeded maximum allowed payload size ({BUFFERED_RESPONSE_LIMIT} bytes)."
                 );
                 let err = FunctionError::new(ErrorType::RESPONSE_SIZE_TOO_LARGE, &message);
-                let result = self.answer(&request_id, RuntimeInput::ErrorResponse, Err(err));
+                let result = self.answer(&request_id, &[RuntimeInput::ErrorResponse], Err(err));
                 let _ = reply.send(result);
             }
             Message::BadResponseMode {
@@ -199,13 +229,9 @@ impl Engine {
                 mode,
                 reply,
             } => {
-                let message = if mode.eq_ignore_ascii_case("streaming") {
-                    "Response streaming is not supported by this version of rapid yet.".to_owned()
-                } else {
-                    format!("Invalid response mode header value: {mode}")
-                };
+                let message = format!("Invalid response mode header value: {mode}");
                 let err = FunctionError::new(ErrorType::INVALID_RESPONSE_MODE, &message);
-                let result = self.answer(&request_id, RuntimeInput::ErrorResponse, Err(err));
+                let result = self.answer(&request_id, &[RuntimeInput::ErrorResponse], Err(err));
                 let _ = reply.send(result);
             }
             Message::Error {
@@ -214,7 +240,7 @@ impl Engine {
                 reply,
             } => {
                 let err = FunctionError::from_runtime(&report.error_type, report.body);
-                let result = self.answer(&request_id, RuntimeInput::ErrorResponse, Err(err));
+                let result = self.answer(&request_id, &[RuntimeInput::ErrorResponse], Err(err));
                 let _ = reply.send(result);
             }
             Message::InitError { report, reply } => {
@@ -258,7 +284,11 @@ impl Engine {
 
     fn start_init(&mut self, invoke_deadline: Option<Instant>) {
         let now = Instant::now();
-        let phase = if invoke_deadline.is_some() { "invoke" } else { "init" };
+        let phase = if invoke_deadline.is_some() {
+            "invoke"
+        } else {
+            "init"
+        };
         let deadline = invoke_deadline.unwrap_or(now + self.cfg.init_timeout);
         let bootstrap = match &self.cfg.bootstrap {
             Ok(bootstrap) => bootstrap,
@@ -342,6 +372,7 @@ impl Engine {
             deadline,
             init_duration: self.init_duration.take(),
             answered: None,
+            stream_end: None,
         });
     }
 
@@ -384,44 +415,86 @@ impl Engine {
         self.drive();
     }
 
+    /// The runtime and the invoke its call is about, when `request_id` is
+    /// the current one.
+    fn current_for(&mut self, request_id: &str) -> Result<(&mut Runtime, &mut Current), ApiError> {
+        match (self.runtime.as_mut(), self.current.as_mut()) {
+            (Some(rt), Some(current)) if current.request_id == request_id => Ok((rt, current)),
+            (Some(rt), None) if rt.state == RuntimeState::Started => {
+                Err(invalid_state("no invocation has been received yet"))
+            }
+            _ => Err(ApiError::InvalidRequestId {
+                request_id: request_id.to_owned(),
+            }),
+        }
+    }
+
     /// The runtime answered the current invoke (response or error).
     fn answer(
         &mut self,
         request_id: &str,
-        input: RuntimeInput,
+        inputs: &[RuntimeInput],
         result: Result<InvokeResponse, FunctionError>,
     ) -> Result<(), ApiError> {
-        let (Some(rt), Some(current)) = (self.runtime.as_mut(), self.current.as_mut()) else {
-            return Err(match &self.runtime {
-                Some(rt) if rt.state == RuntimeState::Started => {
-                    invalid_state("no invocation has been received yet")
-                }
-                _ => ApiError::InvalidRequestId {
-                    request_id: request_id.to_owned(),
-                },
-            });
-        };
-        if current.request_id != request_id {
-            return Err(ApiError::InvalidRequestId {
-                request_id: request_id.to_owned(),
-            });
+        let (rt, current) = self.current_for(request_id)?;
+        let mut state = rt.state;
+        for input in inputs {
+            state = state
+                .on(*input)
+                .map_err(|err| invalid_state(&err.to_string()))?;
         }
-        rt.state = rt
-            .state
-            .on(input)
-            .map_err(|err| invalid_state(&err.to_string()))?;
+        rt.state = state;
         let (status, error_type) = match &result {
             Ok(_) => (InvokeStatus::Success, None),
             Err(err) => (InvokeStatus::Error, Some(err.error_type.clone())),
         };
         current.answered = Some((Instant::now(), status, error_type));
-        if let Some(reply) = current.reply.take() {
-            let _ = reply.send(InvokeOutcome {
-                request_id: request_id.to_owned(),
-                result,
-                log_tail: current.tail_rx.take(),
-            });
+        current.send_outcome(result);
+        Ok(())
+    }
+
+    fn start_stream(
+        &mut self,
+        request_id: &str,
+        content_type: Option<String>,
+    ) -> Result<StreamSink, ApiError> {
+        let limit = self.cfg.max_stream_bytes;
+        let throttle = self.cfg.throttle_streams;
+        let (rt, current) = self.current_for(request_id)?;
+        rt.state = rt
+            .state
+            .on(RuntimeInput::Response)
+            .map_err(|err| invalid_state(&err.to_string()))?;
+        // A few chunks in flight: enough to overlap reading and writing,
+        // small enough that a slow invoker slows the runtime down.
+        let (chunks_tx, chunks) = mpsc::channel(4);
+        let (end_tx, end) = oneshot::channel();
+        current.stream_end = Some(end_tx);
+        current.send_outcome(Ok(InvokeResponse {
+            body: InvokeBody::Streamed(ResponseStream { chunks, end }),
+            content_type,
+        }));
+        Ok(StreamSink {
+            chunks: chunks_tx,
+            limit,
+            throttle,
+        })
+    }
+
+    fn end_stream(&mut self, request_id: &str, end: StreamEnd) -> Result<(), ApiError> {
+        let (rt, current) = self.current_for(request_id)?;
+        rt.state = rt
+            .state
+            .on(RuntimeInput::ResponseComplete)
+            .map_err(|err| invalid_state(&err.to_string()))?;
+        let (status, error_type) = match &end.result {
+            Ok(()) => (InvokeStatus::Success, None),
+            Err(err) => (InvokeStatus::Error, Some(err.error_type.clone())),
+        };
+        if let Some(stream_end) = current.stream_end.take() {
+            let _ = stream_end.send(end.result);
         }
+        current.answered = Some((Instant::now(), status, error_type));
         Ok(())
     }
 
@@ -446,10 +519,11 @@ impl Engine {
         let Some(current) = self.current.take() else {
             return;
         };
-        let (answered, status, error_type) = current
-            .answered
-            .clone()
-            .unwrap_or((Instant::now(), InvokeStatus::Success, None));
+        let (answered, status, error_type) =
+            current
+                .answered
+                .clone()
+                .unwrap_or((Instant::now(), InvokeStatus::Success, None));
         self.report(current, answered, status, error_type, Vec::new());
     }
 
@@ -497,12 +571,12 @@ impl Engine {
                 Some(answered) => answered,
                 None => {
                     let error_type = Some(err.error_type.clone());
-                    if let Some(reply) = current.reply.take() {
-                        let _ = reply.send(InvokeOutcome {
-                            request_id: current.request_id.clone(),
-                            result: Err(err),
-                            log_tail: current.tail_rx.take(),
-                        });
+                    match current.stream_end.take() {
+                        // Mid-stream: the invoker has the headers already.
+                        Some(stream_end) => {
+                            let _ = stream_end.send(Err(err));
+                        }
+                        None => current.send_outcome(Err(err)),
                     }
                     (Instant::now(), status, error_type)
                 }
@@ -570,6 +644,7 @@ impl Engine {
             deadline: now,
             init_duration: None,
             answered: None,
+            stream_end: None,
         };
         self.report(current, now, status, error_type, Vec::new());
     }
@@ -635,7 +710,9 @@ impl Engine {
             }
             let phase = init.phase;
             let err = match self.queue.front() {
-                Some(q) if phase == "invoke" => timeout_error(&q.invoke.request_id, self.cfg.timeout),
+                Some(q) if phase == "invoke" => {
+                    timeout_error(&q.invoke.request_id, self.cfg.timeout)
+                }
                 _ => FunctionError::new(
                     ErrorType::SANDBOX_TIMEDOUT,
                     &format!(
@@ -699,7 +776,11 @@ impl Engine {
             Message::Next(reply) => {
                 let _ = reply.send(Err(ApiError::ShuttingDown));
             }
+            Message::StreamStart { reply, .. } => {
+                let _ = reply.send(Err(ApiError::ShuttingDown));
+            }
             Message::Response { reply, .. }
+            | Message::StreamEnd { reply, .. }
             | Message::ResponseTooLarge { reply, .. }
             | Message::BadResponseMode { reply, .. }
             | Message::Error { reply, .. }
@@ -710,6 +791,19 @@ impl Engine {
                 let _ = done.send(());
             }
             Message::Init | Message::Exited(_) => {}
+        }
+    }
+}
+
+impl Current {
+    /// Hands the result to the invoker (once).
+    fn send_outcome(&mut self, result: Result<InvokeResponse, FunctionError>) {
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(InvokeOutcome {
+                request_id: self.request_id.clone(),
+                result,
+                log_tail: self.tail_rx.take(),
+            });
         }
     }
 }

@@ -15,6 +15,8 @@ pub enum RuntimeState {
     Ready,
     /// An invoke is assigned and unanswered.
     Running,
+    /// A response is being received (streamed).
+    InvocationResponse,
     /// Posted `/error` for the current invoke.
     InvocationErrorResponse,
     /// Posted the response for the current invoke.
@@ -27,7 +29,10 @@ pub enum RuntimeInput {
     Next,
     InitError,
     Dispatch,
+    /// The response starts.
     Response,
+    /// The response has been received whole.
+    ResponseComplete,
     ErrorResponse,
 }
 
@@ -45,6 +50,7 @@ impl fmt::Display for InvalidTransition {
             RuntimeInput::InitError => write!(f, "InitError is not allowed"),
             RuntimeInput::Dispatch => write!(f, "Running is not allowed"),
             RuntimeInput::Response => write!(f, "InvocationResponse is not allowed"),
+            RuntimeInput::ResponseComplete => write!(f, "RuntimeResponseSentState is not allowed"),
             RuntimeInput::ErrorResponse => write!(f, "InvocationErrorResponse is not allowed"),
         }
     }
@@ -57,6 +63,7 @@ impl RuntimeState {
             RuntimeState::InitError => "InitError",
             RuntimeState::Ready => "Ready",
             RuntimeState::Running => "Running",
+            RuntimeState::InvocationResponse => "InvocationResponse",
             RuntimeState::InvocationErrorResponse => "InvocationErrorResponse",
             RuntimeState::RuntimeResponseSentState => "RuntimeResponseSentState",
         }
@@ -70,20 +77,13 @@ impl RuntimeState {
             (S::Started, I::Next) => S::Ready,
             (S::Started, I::InitError) => S::InitError,
             (S::Ready, I::Dispatch) => S::Running,
-            (S::Running, I::Response) => S::RuntimeResponseSentState,
+            (S::Running, I::Response) => S::InvocationResponse,
+            (S::InvocationResponse, I::ResponseComplete) => S::RuntimeResponseSentState,
             (S::Running, I::ErrorResponse) => S::InvocationErrorResponse,
             (S::RuntimeResponseSentState | S::InvocationErrorResponse, I::Next) => S::Ready,
             (state, input) => return Err(InvalidTransition { state, input }),
         };
         Ok(next)
-    }
-
-    /// The runtime has answered the invoke it was given.
-    pub fn has_responded(self) -> bool {
-        matches!(
-            self,
-            RuntimeState::RuntimeResponseSentState | RuntimeState::InvocationErrorResponse
-        )
     }
 }
 
@@ -93,15 +93,23 @@ mod tests {
     use RuntimeInput as I;
     use RuntimeState as S;
 
-    const STATES: [S; 6] = [
+    const STATES: [S; 7] = [
         S::Started,
         S::InitError,
         S::Ready,
         S::Running,
+        S::InvocationResponse,
         S::InvocationErrorResponse,
         S::RuntimeResponseSentState,
     ];
-    const INPUTS: [I; 5] = [I::Next, I::InitError, I::Dispatch, I::Response, I::ErrorResponse];
+    const INPUTS: [I; 6] = [
+        I::Next,
+        I::InitError,
+        I::Dispatch,
+        I::Response,
+        I::ResponseComplete,
+        I::ErrorResponse,
+    ];
 
     #[test]
     fn every_state_and_input() {
@@ -109,7 +117,12 @@ mod tests {
             (S::Started, I::Next, S::Ready),
             (S::Started, I::InitError, S::InitError),
             (S::Ready, I::Dispatch, S::Running),
-            (S::Running, I::Response, S::RuntimeResponseSentState),
+            (S::Running, I::Response, S::InvocationResponse),
+            (
+                S::InvocationResponse,
+                I::ResponseComplete,
+                S::RuntimeResponseSentState,
+            ),
             (S::Running, I::ErrorResponse, S::InvocationErrorResponse),
             (S::RuntimeResponseSentState, I::Next, S::Ready),
             (S::InvocationErrorResponse, I::Next, S::Ready),
@@ -134,7 +147,15 @@ mod tests {
     #[test]
     fn errors_name_the_states() {
         let err = S::Running.on(I::Next).unwrap_err();
-        assert_eq!(err.to_string(), "Transition from Running to Ready is not allowed");
+        assert_eq!(
+            err.to_string(),
+            "Transition from Running to Ready is not allowed"
+        );
+        let err = S::InvocationResponse.on(I::Next).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Transition from InvocationResponse to Ready is not allowed"
+        );
         let err = S::RuntimeResponseSentState.on(I::Response).unwrap_err();
         assert_eq!(
             err.to_string(),

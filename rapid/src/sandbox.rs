@@ -7,7 +7,7 @@ use crate::engine::{Engine, Message, Reply};
 use crate::supervisor;
 use bytes::Bytes;
 use interop::{Invoke, InvokeOutcome, RuntimeEvent};
-use runtime_api::{ApiError, RuntimeEngine, RuntimeErrorReport};
+use runtime_api::{ApiError, RuntimeEngine, RuntimeErrorReport, StreamEnd, StreamSink};
 use std::sync::Arc;
 use telemetry::LogHub;
 use tokio::sync::{mpsc, oneshot};
@@ -125,7 +125,29 @@ impl RuntimeEngine for Sandbox {
         .await
     }
 
-    async fn unsupported_response_mode(
+    async fn start_stream(
+        &self,
+        request_id: String,
+        content_type: Option<String>,
+    ) -> Result<StreamSink, ApiError> {
+        self.ask(|reply| Message::StreamStart {
+            request_id,
+            content_type,
+            reply,
+        })
+        .await
+    }
+
+    async fn end_stream(&self, request_id: String, end: StreamEnd) -> Result<(), ApiError> {
+        self.ask(|reply| Message::StreamEnd {
+            request_id,
+            end,
+            reply,
+        })
+        .await
+    }
+
+    async fn invalid_response_mode(
         &self,
         request_id: String,
         mode: String,

@@ -9,10 +9,12 @@
 mod body;
 mod error;
 mod routes;
+mod stream;
 
 pub use body::{read_limited, LimitedBody};
 pub use error::ApiError;
 pub use routes::{handle, RuntimeErrorReport, BUFFERED_RESPONSE_LIMIT};
+pub use stream::{StreamEnd, StreamSink};
 
 use interop::RuntimeEvent;
 use std::future::Future;
@@ -34,8 +36,20 @@ pub trait RuntimeEngine: Clone + Send + Sync + 'static {
         request_id: String,
         size: u64,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
-    /// A response in a mode rapid does not serve.
-    fn unsupported_response_mode(
+    /// A streamed response starts: where to send its chunks.
+    fn start_stream(
+        &self,
+        request_id: String,
+        content_type: Option<String>,
+    ) -> impl Future<Output = Result<StreamSink, ApiError>> + Send;
+    /// The streamed response ended (well, or how it failed).
+    fn end_stream(
+        &self,
+        request_id: String,
+        end: StreamEnd,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// A response with an invalid `Lambda-Runtime-Function-Response-Mode`.
+    fn invalid_response_mode(
         &self,
         request_id: String,
         mode: String,

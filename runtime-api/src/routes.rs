@@ -121,14 +121,17 @@ where
     E: RuntimeEngine,
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
+    let content_type = header_str(&req, CONTENT_TYPE.as_str()).map(str::to_owned);
     if let Some(mode) = req.headers().get(RESPONSE_MODE_HEADER) {
         let mode = String::from_utf8_lossy(mode.as_bytes()).into_owned();
+        if mode.eq_ignore_ascii_case("streaming") {
+            return stream(engine, request_id, content_type, req).await;
+        }
         engine
-            .unsupported_response_mode(request_id, mode.clone())
+            .invalid_response_mode(request_id, mode.clone())
             .await?;
         return Err(ApiError::InvalidFunctionResponseMode { mode });
     }
-    let content_type = header_str(&req, CONTENT_TYPE.as_str()).map(str::to_owned);
     match read_limited(req.into_body(), BUFFERED_RESPONSE_LIMIT).await {
         Ok(LimitedBody::Complete(body)) => {
             engine.response(request_id, body, content_type).await?;
@@ -155,6 +158,36 @@ where
             })
         }
     }
+}
+
+async fn stream<E, B>(
+    engine: E,
+    request_id: String,
+    content_type: Option<String>,
+    req: Request<B>,
+) -> Result<Response<Full<Bytes>>, ApiError>
+where
+    E: RuntimeEngine,
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let sink = engine
+        .start_stream(request_id.clone(), content_type)
+        .await?;
+    let limit = sink.limit;
+    let end = crate::stream::pump(req.into_body(), sink).await;
+    let too_large = end.too_large();
+    let truncated =
+        matches!(&end.result, Err(e) if e.error_type == interop::ErrorType::TRUNCATED_RESPONSE);
+    engine.end_stream(request_id, end).await?;
+    if too_large {
+        return Err(ApiError::RequestEntityTooLarge { limit });
+    }
+    if truncated {
+        return Err(ApiError::InvalidRequestFormat {
+            message: "truncated response body".to_owned(),
+        });
+    }
+    Ok(accepted())
 }
 
 async fn read_error_report<B>(req: Request<B>) -> Result<RuntimeErrorReport, ApiError>

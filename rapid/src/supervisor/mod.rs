@@ -27,7 +27,10 @@ pub fn kill_all_children() {
         let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
             continue;
         };
-        for pid in list.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+        for pid in list
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
             signal_group(pid, Signal::SIGKILL);
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }

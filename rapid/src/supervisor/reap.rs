@@ -129,7 +129,10 @@ mod tests {
     #[test]
     fn statuses_read_as_lambda_prints_them() {
         assert_eq!(ExitStatus::Code(3).to_string(), "exit status 3");
-        assert_eq!(ExitStatus::Signal(Signal::SIGKILL).to_string(), "signal: killed");
+        assert_eq!(
+            ExitStatus::Signal(Signal::SIGKILL).to_string(),
+            "signal: killed"
+        );
         assert_eq!(
             ExitStatus::Signal(Signal::SIGUSR1).to_string(),
             "signal: SIGUSR1"

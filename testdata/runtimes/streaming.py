@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""A scripted runtime that streams its responses (Python stdlib only).
+
+The event's "action" picks what it does:
+  stream      send event["chunks"] (list of strings) as separate chunks;
+              with "gate": a path, wait until that file exists before the
+              last chunk (so a test can prove the first chunks arrived first)
+  trailers    send "partial", then end with error trailers
+              (event["errorType"], base64 body)
+  big         stream event["size"] bytes in 64 KB chunks
+  truncate    send one chunk, then close the connection mid-body
+  bad_mode    post a response with Response-Mode "bogus"
+  hang        send one chunk, then never finish
+  slow        stream event["size"] bytes in 64 KB chunks, reporting progress
+Prints "streaming runtime ready" once, and what the API answered.
+"""
+import base64
+import json
+import os
+import socket
+import sys
+import threading
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+HOST, _, PORT = API.partition(":")
+
+
+def connect():
+    s = socket.create_connection((HOST, int(PORT)))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def read_response(s):
+    """Reads one HTTP response (Content-Length bodies only)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = s.recv(65536)
+        if not part:
+            return None, {}, b""
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        part = s.recv(65536)
+        if not part:
+            break
+        body += part
+    return status, headers, body
+
+
+def next_event(s):
+    # After a dropped stream, this next can reach rapid before it has seen
+    # the drop (403 InvalidStateTransition): ask again, a bounded number of times.
+    for _ in range(1000):
+        s.sendall(f"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {API}\r\n\r\n".encode())
+        status, headers, body = read_response(s)
+        if status != 403:
+            return status, headers, body
+    raise SystemExit("next kept answering 403")
+
+
+def start(s, request_id, mode="streaming", content_type="text/plain"):
+    s.sendall(
+        (
+            f"POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\n"
+            f"Host: {API}\r\n"
+            f"Lambda-Runtime-Function-Response-Mode: {mode}\r\n"
+            f"Content-Type: {content_type}\r\n"
+            "Transfer-Encoding: chunked\r\n"
+            "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n"
+            "\r\n"
+        ).encode()
+    )
+
+
+def chunk(s, data):
+    if isinstance(data, str):
+        data = data.encode()
+    if data:
+        s.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+
+
+def finish(s, trailers=None):
+    end = b"0\r\n"
+    for k, v in (trailers or {}).items():
+        end += f"{k}: {v}\r\n".encode()
+    s.sendall(end + b"\r\n")
+    status, _, body = read_response(s)
+    print(f"stream answer: {status} {body.decode(errors='replace')}", flush=True)
+
+
+def wait_for_file(path):
+    """Blocks until `path` exists, using inotify-free polling on a pipe timeout."""
+    ready = threading.Event()
+    while not os.path.exists(path):
+        ready.wait(0.01)  # ok: bounded poll for a file the test creates
+
+
+def handle(s, request_id, event):
+    action = event.get("action", "stream")
+    if action == "stream":
+        chunks = event.get("chunks", ["hello ", "world"])
+        start(s, request_id, content_type=event.get("contentType", "text/plain"))
+        for i, c in enumerate(chunks):
+            if i == len(chunks) - 1 and event.get("gate"):
+                print("waiting for gate", flush=True)
+                wait_for_file(event["gate"])
+            chunk(s, c)
+        finish(s)
+    elif action == "trailers":
+        start(s, request_id)
+        chunk(s, "partial")
+        body = json.dumps({"errorMessage": "broke mid-stream", "errorType": event["errorType"]})
+        finish(s, {
+            "Lambda-Runtime-Function-Error-Type": event["errorType"],
+            "Lambda-Runtime-Function-Error-Body": base64.b64encode(body.encode()).decode(),
+        })
+    elif action in ("big", "slow"):
+        start(s, request_id, content_type="application/octet-stream")
+        left = int(event["size"])
+        block = b"x" * 65536
+        sent = 0
+        try:
+            while left > 0:
+                n = min(left, len(block))
+                chunk(s, block[:n])
+                left -= n
+                sent += n
+            finish(s)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            print(f"stream cut after {sent} bytes: {type(e).__name__}", flush=True)
+            return False
+    elif action == "truncate":
+        start(s, request_id)
+        chunk(s, "first")
+        s.shutdown(socket.SHUT_RDWR)
+        s.close()
+        return False
+    elif action == "bad_mode":
+        body = b"{}"
+        s.sendall(
+            (
+                f"POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\n"
+                f"Host: {API}\r\nLambda-Runtime-Function-Response-Mode: bogus\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+        )
+        status, _, answer = read_response(s)
+        print(f"bad mode answer: {status} {answer.decode()}", flush=True)
+    elif action == "hang":
+        start(s, request_id)
+        chunk(s, "first")
+        threading.Event().wait()  # ok: hangs on purpose until killed
+    return True
+
+
+def main():
+    print("streaming runtime ready", flush=True)
+    s = connect()
+    while True:
+        status, headers, body = next_event(s)
+        if status is None:
+            s = connect()
+            continue
+        request_id = headers["lambda-runtime-aws-request-id"]
+        event = json.loads(body or b"{}")
+        if not handle(s, request_id, event):
+            s = connect()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
