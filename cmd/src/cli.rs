@@ -55,6 +55,15 @@ pub struct Cli {
     )]
     pub init_timeout: u64,
 
+    /// Largest streamed response in bytes (Lambda's limit: 200 MB).
+    #[arg(long, value_name = "BYTES", default_value_t = rapid::config::DEFAULT_MAX_STREAM_BYTES, env = "RAPID_MAX_STREAM_BYTES")]
+    pub max_stream_bytes: u64,
+
+    /// Shape streamed responses as Lambda does: the first 6 MB at full
+    /// speed, then 2 MB/s.
+    #[arg(long, env = "RAPID_RESPONSE_BANDWIDTH")]
+    pub response_bandwidth: bool,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run.

@@ -43,7 +43,11 @@ fn main() -> ExitCode {
         cli.command.clone(),
         Duration::from_secs(cli.init_timeout),
     ) {
-        Ok(config) => config,
+        Ok(mut config) => {
+            config.max_stream_bytes = cli.max_stream_bytes;
+            config.throttle_streams = cli.response_bandwidth;
+            config
+        }
         Err(err) => return fail(&err.to_string()),
     };
     warn_about_extensions();
