@@ -1,0 +1,137 @@
+//! Where the test fixtures live and how to run them: the scripted runtime,
+//! the awslambdaric handlers, the lambda_runtime binaries and the boto3
+//! invoker.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The workspace root (the parent of the `cmd` crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cmd has a parent directory")
+        .to_path_buf()
+}
+
+pub fn testdata(rel: &str) -> PathBuf {
+    repo_root().join("testdata").join(rel)
+}
+
+/// The venv Python with awslambdaric and boto3: `$RAPID_TEST_PYTHON`, else
+/// `<root>/.venv/bin/python`. Panics with directions when neither exists.
+pub fn venv_python() -> PathBuf {
+    let path = match std::env::var_os("RAPID_TEST_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => repo_root().join(".venv/bin/python"),
+    };
+    if !path.exists() {
+        panic!(
+            "no test Python at {}: run scripts/test (it creates .venv with \
+             testdata/requirements.txt and sets RAPID_TEST_PYTHON)",
+            path.display()
+        );
+    }
+    path
+}
+
+/// A Python for the stdlib-only scripted runtime: the venv's when there is
+/// one, else `python3` from PATH.
+pub fn plain_python() -> String {
+    match std::env::var("RAPID_TEST_PYTHON") {
+        Ok(p) => p,
+        Err(_) => {
+            let venv = repo_root().join(".venv/bin/python");
+            if venv.exists() {
+                venv.display().to_string()
+            } else {
+                "python3".to_string()
+            }
+        }
+    }
+}
+
+/// The runtime command for testdata/runtimes/scripted.py.
+pub fn scripted_command() -> Vec<String> {
+    vec![
+        plain_python(),
+        testdata("runtimes/scripted.py").display().to_string(),
+    ]
+}
+
+/// The runtime command and environment for an awslambdaric handler in
+/// testdata/functions/python/handlers.py (e.g. `handlers.echo`).
+pub fn awslambdaric_command(handler: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let cmd = vec![
+        venv_python().display().to_string(),
+        "-m".to_string(),
+        "awslambdaric".to_string(),
+        handler.to_string(),
+    ];
+    let env = vec![(
+        "PYTHONPATH".to_string(),
+        testdata("functions/python").display().to_string(),
+    )];
+    (cmd, env)
+}
+
+/// A binary of the `rapid-testdata` crate (`echo-fn`, `fail-fn`), built in
+/// the same target directory as this test.
+pub fn rust_fn(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // <target>/debug/deps/<test>-<hash> → <target>/debug/<name>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in <target>/<profile>/deps");
+    let path = profile_dir.join(name);
+    if !path.exists() {
+        panic!(
+            "{} is missing: build it with `cargo build --workspace --all-targets` \
+             (scripts/test does)",
+            path.display()
+        );
+    }
+    path
+}
+
+/// A fresh path under Cargo's per-test temporary directory (not created).
+pub fn unique_path(stem: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{stem}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Runs testdata/invoker/boto_invoke.py against `endpoint` with `args` and
+/// returns its JSON lines (one per invoke). Panics when it fails.
+pub fn boto_invoke(endpoint: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new(venv_python())
+        .arg(testdata("invoker/boto_invoke.py"))
+        .arg("--endpoint")
+        .arg(endpoint)
+        .args(args)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_CONFIG_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run boto_invoke.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "boto_invoke.py {args:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("boto_invoke.py printed non-JSON {l:?}: {e}"))
+        })
+        .collect()
+}

@@ -1,0 +1,337 @@
+//! The invoke front door (spec §2) and the log lines around each invoke
+//! (§7), driven through the scripted runtime.
+
+mod common;
+
+use std::thread;
+
+use base64::Engine;
+use common::*;
+use serde_json::json;
+
+/// A JSON string event of exactly `len` bytes.
+fn json_string_of_len(len: usize) -> Vec<u8> {
+    let mut body = vec![b'a'; len];
+    body[0] = b'"';
+    body[len - 1] = b'"';
+    body
+}
+
+/// Runs one ordinary invoke and checks that it is the only one that ever
+/// started: whatever the test sent before must not have run.
+fn assert_only_this_invoke_ran(rapid: &Rapid) {
+    let resp = rapid.invoke(br#"{"sentinel":true}"#, &[]);
+    assert_success(&resp);
+    let id = request_id(&resp);
+    rapid.wait_for_report(&id);
+    let starts: Vec<String> = rapid
+        .stdout()
+        .into_iter()
+        .filter(|l| logs::start_id(l).is_some())
+        .collect();
+    assert_eq!(
+        starts,
+        vec![format!("START RequestId: {id} Version: $LATEST")],
+        "only the sentinel invoke may have run"
+    );
+}
+
+#[test]
+fn success_returns_the_runtime_body_byte_for_byte() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let event = br#"[1,  2, {"a" : "b"},"\u00e9"]"#;
+    let resp = rapid.invoke(event, &[]);
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.body, event.to_vec(), "body: {}", resp.text());
+    assert_eq!(resp.header("content-type"), Some("application/json"));
+    assert_eq!(resp.header("x-amz-executed-version"), Some("$LATEST"));
+    assert_eq!(resp.header("x-amz-function-error"), None);
+    assert!(logs::is_uuid(&request_id(&resp)), "{resp:?}");
+}
+
+#[test]
+fn object_event_reaches_the_runtime() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let body = assert_success(&rapid.invoke_json(&json!({"hello": "world", "n": [1, 2]})));
+    assert_eq!(body["hello"], "world");
+    assert_eq!(body["n"], json!([1, 2]));
+    assert!(body["pid"].as_u64().is_some_and(|p| p > 0), "{body}");
+}
+
+#[test]
+fn invoke_content_type_reaches_the_runtime() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(
+        br#"{"action":"headers"}"#,
+        &[("Content-Type", "application/vnd.rapid-test+json")],
+    );
+    let body = assert_success(&resp);
+    assert_eq!(
+        body["headers"]["content-type"], "application/vnd.rapid-test+json",
+        "{body}"
+    );
+}
+
+#[test]
+fn runtime_content_type_reaches_the_invoker() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(
+        br#"{"responseContentType":"application/vnd.rapid-answer+json"}"#,
+        &[],
+    );
+    assert_success(&resp);
+    assert_eq!(
+        resp.header("content-type"),
+        Some("application/vnd.rapid-answer+json")
+    );
+}
+
+#[test]
+fn any_function_name_is_accepted() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.request(
+        "POST",
+        "/2015-03-31/functions/some-other-name/invocations",
+        &[],
+        br#"{"x":1}"#,
+    );
+    assert_eq!(assert_success(&resp)["x"], 1);
+}
+
+#[test]
+fn empty_body_is_allowed() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(b"", &[]);
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.header("x-amz-function-error"), None, "{}", resp.text());
+}
+
+#[test]
+fn body_that_is_not_json_is_rejected_and_nothing_runs() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(b"{not json", &[]);
+    assert_eq!(resp.status, 400, "{resp:?}");
+    assert_eq!(
+        resp.header("x-amzn-errortype"),
+        Some("InvalidRequestContentException")
+    );
+    let body = resp.json();
+    assert_eq!(body["Type"], "User", "{body}");
+    let message = body["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("Could not parse request body into json"),
+        "{message}"
+    );
+    assert_only_this_invoke_ran(&rapid);
+}
+
+#[test]
+fn body_over_6_mb_is_413_and_nothing_runs() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(&json_string_of_len(6_291_457), &[]);
+    assert_eq!(resp.status, 413, "{}", resp.text());
+    let body = resp.json();
+    assert_eq!(body["Type"], "User", "{body}");
+    assert_eq!(
+        body["message"],
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+    );
+    assert_only_this_invoke_ran(&rapid);
+}
+
+#[test]
+fn body_of_exactly_6_mb_is_accepted() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let event = json_string_of_len(6_291_456);
+    let resp = rapid.invoke(&event, &[]);
+    assert_eq!(
+        resp.status,
+        200,
+        "{}",
+        &resp.text()[..200.min(resp.body.len())]
+    );
+    assert!(resp.body == event, "the 6 MB event must come back whole");
+}
+
+#[test]
+fn dry_run_answers_204_and_nothing_runs() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(br#"{"x":1}"#, &[("X-Amz-Invocation-Type", "DryRun")]);
+    assert_eq!(resp.status, 204, "{resp:?}");
+    assert!(resp.body.is_empty());
+    assert_only_this_invoke_ran(&rapid);
+}
+
+#[test]
+fn event_invocation_answers_202_and_runs() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(
+        br#"{"action":"print","lines":1}"#,
+        &[("X-Amz-Invocation-Type", "Event")],
+    );
+    assert_eq!(resp.status, 202, "{resp:?}");
+    rapid.wait_for_stdout(|l| l == "line 0", WAIT);
+    match resp.header("x-amzn-requestid") {
+        Some(id) => {
+            rapid.wait_for_report(id);
+        }
+        None => {
+            rapid.wait_for_stdout(|l| l.starts_with("REPORT RequestId: "), WAIT);
+        }
+    }
+}
+
+#[test]
+fn tail_log_result_holds_this_invokes_log() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(
+        br#"{"action":"print","lines":2}"#,
+        &[("X-Amz-Log-Type", "Tail")],
+    );
+    assert_eq!(assert_success(&resp), json!({"printed": 2}));
+    let id = request_id(&resp);
+    let encoded = resp
+        .header("x-amz-log-result")
+        .unwrap_or_else(|| panic!("no X-Amz-Log-Result: {resp:?}"));
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .unwrap_or_else(|e| panic!("X-Amz-Log-Result is not base64 ({e}): {encoded}"));
+    let log = String::from_utf8(log).expect("log result is UTF-8");
+    let lines: Vec<&str> = log.lines().collect();
+    let find = |pred: &dyn Fn(&str) -> bool| {
+        lines
+            .iter()
+            .position(|l| pred(l))
+            .unwrap_or_else(|| panic!("log result lacks a line:\n{log}"))
+    };
+    let start = find(&|l| l == format!("START RequestId: {id} Version: $LATEST"));
+    let line0 = find(&|l| l == "line 0");
+    let line1 = find(&|l| l == "line 1");
+    let end = find(&|l| l == format!("END RequestId: {id}"));
+    let report = find(&|l| logs::is_report_of(l, &id));
+    assert!(
+        start < line0 && line0 < line1 && line1 < end && end < report,
+        "log result out of order:\n{log}"
+    );
+}
+
+#[test]
+fn no_log_result_without_tail() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(br#"{"action":"print","lines":1}"#, &[]);
+    assert_success(&resp);
+    assert_eq!(resp.header("x-amz-log-result"), None);
+}
+
+#[test]
+fn client_context_that_is_not_base64_is_rejected() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(b"{}", &[("X-Amz-Client-Context", "%%% not base64 %%%")]);
+    assert_eq!(resp.status, 400, "{resp:?}");
+    let names_exception = resp.header("x-amzn-errortype") == Some("InvalidRequestContentException")
+        || resp.text().contains("InvalidRequestContentException");
+    assert!(names_exception, "{resp:?}");
+    assert_only_this_invoke_ran(&rapid);
+}
+
+#[test]
+fn concurrent_invokes_queue_and_all_succeed() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let answers: Vec<(usize, Resp)> = thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|n| {
+                let rapid = &rapid;
+                s.spawn(move || (n, rapid.invoke_json(&json!({"n": n}))))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut ids = Vec::new();
+    let mut pids = Vec::new();
+    for (n, resp) in &answers {
+        let body = assert_success(resp);
+        assert_eq!(
+            body["n"], *n as u64,
+            "invoke {n} got another's answer: {body}"
+        );
+        ids.push(request_id(resp));
+        pids.push(body["pid"].as_u64().unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8, "request ids must be distinct");
+    pids.dedup();
+    assert_eq!(
+        pids.len(),
+        1,
+        "one runtime serves them all in turn: {pids:?}"
+    );
+    for id in &ids {
+        rapid.wait_for_report(id);
+    }
+}
+
+#[test]
+fn function_output_goes_to_stdout_after_start() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(br#"{"action":"print","lines":3}"#, &[]);
+    assert_success(&resp);
+    let id = request_id(&resp);
+    rapid.wait_for_report(&id);
+    rapid.wait_for_stdout(|l| l == "line 2", WAIT);
+    let lines = rapid.stdout();
+    let pos = |want: &str| lines.iter().position(|l| l == want).unwrap();
+    let start = pos(&format!("START RequestId: {id} Version: $LATEST"));
+    assert!(
+        start < pos("line 0") && pos("line 0") < pos("line 1") && pos("line 1") < pos("line 2"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn report_line_has_durations_and_real_memory() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let first = request_id(&rapid.invoke(b"{}", &[]));
+    let second = request_id(&rapid.invoke(b"{}", &[]));
+    let first = rapid.wait_for_report(&first);
+    let second = rapid.wait_for_report(&second);
+    for report in [&first, &second] {
+        let duration = report.number("Duration", "ms");
+        let billed = report.number("Billed Duration", "ms");
+        assert!(duration >= 0.0, "{}", report.line);
+        assert!(
+            billed.fract() == 0.0 && billed >= duration.floor(),
+            "billed duration is whole ms, not below the duration: {}",
+            report.line
+        );
+        assert_eq!(
+            report.get("Memory Size"),
+            Some("3008 MB"),
+            "{}",
+            report.line
+        );
+        let used = report.number("Max Memory Used", "MB");
+        assert!(
+            used > 0.0 && used != 3008.0,
+            "Max Memory Used must be measured: {}",
+            report.line
+        );
+        assert_eq!(
+            report.get("Status"),
+            None,
+            "a success has no Status: {}",
+            report.line
+        );
+    }
+    assert!(
+        first.number("Init Duration", "ms") >= 0.0,
+        "first invoke carries Init Duration: {}",
+        first.line
+    );
+    assert_eq!(
+        second.get("Init Duration"),
+        None,
+        "only the first invoke carries Init Duration: {}",
+        second.line
+    );
+}

@@ -1,0 +1,33 @@
+"""Handlers for the real awslambdaric client, used by rapid's integration tests.
+
+Run as the runtime command `<venv python> -m awslambdaric handlers.<name>`
+with this directory on PYTHONPATH (awslambdaric imports the handler module
+with importlib, so it must be on sys.path).
+"""
+
+
+def echo(event, context):
+    return event
+
+
+def fail(event, context):
+    raise ValueError("boom")
+
+
+def log(event, context):
+    print("hello from python")
+    return {"ok": True}
+
+
+def context_info(event, context):
+    client_context = None
+    if context.client_context is not None:
+        client_context = context.client_context.custom
+    return {
+        "aws_request_id": context.aws_request_id,
+        "invoked_function_arn": context.invoked_function_arn,
+        "function_name": context.function_name,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "remaining_time_in_millis": context.get_remaining_time_in_millis(),
+        "client_context": client_context,
+    }

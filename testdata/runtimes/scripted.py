@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""A Lambda runtime scripted by its events, for rapid's integration tests.
+
+Stdlib only. It speaks the Runtime API at $AWS_LAMBDA_RUNTIME_API and does
+what each invoke event (a JSON object) asks in its "action" field:
+
+  echo (default)      respond with the event; a JSON object gets "pid" added
+                      (and the response is typed event["responseContentType"],
+                      default application/json), any other body (array,
+                      string, empty) comes back as is, typed like the event
+  headers             respond with the Lambda-Runtime-* headers and
+                      Content-Type of `next` (names lower-cased), the
+                      Lambda environment variables and the pid
+  crash               exit with event["code"] (default 3) without responding
+  hang                block forever without responding
+  error               POST .../error typed event["errorType"]
+  twice               respond, respond again, print the second status
+  wrong_id            respond for a random id, print that status and body,
+                      then respond {"wrong_id_status": N}
+  big                 respond with a JSON string of event["size"] bytes and
+                      print the status the runtime got
+  print               print event["lines"] lines "line i", respond {"printed": N}
+  next_while_running  call next again before responding; respond with its
+                      status and body
+  exit_after_response respond, then exit 0
+  spawn_orphan        double-fork a grandchild that exits at once
+  zombies             respond with the number of zombies visible in /proc,
+                      waiting (at most ~5 s) for it to drop to 0
+
+Init is driven by $SCRIPTED_INIT: unset = normal; "init_error" = POST
+/init/error (type $SCRIPTED_INIT_ERROR_TYPE, default
+Runtime.ImportModuleError) then block until killed; "exit" = exit 2 before
+calling next; "hang" = never call next. With $SCRIPTED_INIT_MARKER set to a
+file path, the init behaviour applies only while that file does not exist
+(the first init creates it), so a test can fail one init and see the retry
+succeed.
+
+Every line it prints is flushed at once.
+"""
+
+import http.client
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+BASE = "/2018-06-01/runtime"
+ENV_NAMES = [
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "_HANDLER",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_LAMBDA_RUNTIME_API",
+    "TZ",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+]
+
+
+def say(line):
+    print(line, flush=True)
+
+
+def block_forever():
+    """Wait on an event nobody sets: only a signal ends this process."""
+    threading.Event().wait()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+
+def call(method, path, body=None, headers=None, timeout=None):
+    """One request on a fresh connection (the Runtime API is loopback)."""
+    conn = http.client.HTTPConnection(API, timeout=timeout)
+    try:
+        conn.request(method, BASE + path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return Response(resp.status, resp.headers, data)
+    finally:
+        conn.close()
+
+
+def post_large(path, body, content_type="application/json"):
+    """POST a body the server may refuse before reading all of it.
+
+    The response is read by this thread while another one writes, so an early
+    413 followed by a closed connection is seen instead of a broken pipe.
+    """
+    host, port = API.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    head = (
+        f"POST {BASE}{path} HTTP/1.1\r\n"
+        f"Host: {API}\r\n"
+        f"Content-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+
+    def write():
+        try:
+            sock.sendall(head)
+            view = memoryview(body)
+            for start in range(0, len(body), 65536):
+                sock.sendall(view[start : start + 65536])
+        except OSError:
+            pass  # the server answered early and closed: expected for 413
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        resp = http.client.HTTPResponse(sock)
+        resp.begin()
+        data = resp.read()
+        result = Response(resp.status, resp.headers, data)
+    except OSError as exc:
+        result = Response(0, {}, repr(exc).encode())
+    writer.join(timeout=30)
+    sock.close()
+    return result
+
+
+def respond(request_id, body, content_type="application/json"):
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+    return call(
+        "POST",
+        f"/invocation/{request_id}/response",
+        body=body,
+        headers={"Content-Type": content_type},
+    )
+
+
+def post_error(path, error_type, message):
+    body = json.dumps(
+        {"errorMessage": message, "errorType": error_type, "stackTrace": []}
+    ).encode()
+    return call(
+        "POST",
+        path,
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            "Lambda-Runtime-Function-Error-Type": error_type,
+        },
+    )
+
+
+def zombie_pids():
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone between listdir and open
+        # The state follows the command name, which is in parentheses.
+        state = stat[stat.rfind(")") + 2 :].split(" ", 1)[0]
+        if state == "Z":
+            pids.append(int(entry))
+    return pids
+
+
+def spawn_orphan():
+    """Fork a child that forks a grandchild and exits, orphaning it."""
+    read_fd, write_fd = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_fd)
+        grandchild = os.fork()
+        if grandchild == 0:
+            os._exit(0)
+        os.write(write_fd, str(grandchild).encode())
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as r:
+        grandchild = int(r.read() or "0")
+    os.waitpid(child, 0)
+    return grandchild
+
+
+def handle(request_id, next_resp, event):
+    raw = next_resp.body
+    action = event.get("action", "echo") if isinstance(event, dict) else "echo"
+
+    if action == "echo":
+        if isinstance(event, dict):
+            content_type = event.get("responseContentType", "application/json")
+            respond(request_id, dict(event, pid=os.getpid()), content_type)
+        else:
+            content_type = next_resp.headers.get("Content-Type", "application/json")
+            respond(request_id, raw, content_type)
+    elif action == "headers":
+        headers = {
+            name.lower(): value
+            for name, value in next_resp.headers.items()
+            if name.lower().startswith("lambda-runtime-")
+            or name.lower() == "content-type"
+        }
+        env = {name: os.environ.get(name) for name in ENV_NAMES}
+        respond(request_id, {"headers": headers, "env": env, "pid": os.getpid()})
+    elif action == "crash":
+        os._exit(int(event.get("code", 3)))
+    elif action == "hang":
+        say(f"hanging on {request_id} pid {os.getpid()}")
+        block_forever()
+    elif action == "error":
+        post_error(
+            f"/invocation/{request_id}/error",
+            event.get("errorType", "Function.ScriptedError"),
+            event.get("errorMessage", "scripted failure"),
+        )
+    elif action == "twice":
+        respond(request_id, {"first": True})
+        second = respond(request_id, {"second": True})
+        say(f"second response status: {second.status}")
+        say(f"second response body: {second.text()}")
+    elif action == "wrong_id":
+        wrong = respond(str(uuid.uuid4()), {"wrong": True})
+        say(f"wrong id status: {wrong.status}")
+        say(f"wrong id body: {wrong.text()}")
+        respond(request_id, {"wrong_id_status": wrong.status})
+    elif action == "big":
+        size = int(event.get("size", 7 * 1024 * 1024))
+        body = b'"' + b"a" * max(size - 2, 0) + b'"'
+        resp = post_large(f"/invocation/{request_id}/response", body)
+        say(f"big response status: {resp.status}")
+        say(f"big response body: {resp.text()}")
+    elif action == "print":
+        count = int(event.get("lines", 1))
+        for i in range(count):
+            say(f"line {i}")
+        respond(request_id, {"printed": count})
+    elif action == "next_while_running":
+        # rapid must refuse this at once; the timeout only keeps a broken
+        # rapid from hanging the test forever.
+        try:
+            second = call("GET", "/invocation/next", timeout=20)
+            result = {"status": second.status, "body": second.text()}
+        except OSError as exc:
+            result = {"status": None, "body": repr(exc)}
+        respond(request_id, result)
+    elif action == "exit_after_response":
+        respond(request_id, {"exiting": True, "pid": os.getpid()})
+        say("exiting after response")
+        sys.stdout.flush()
+        os._exit(0)
+    elif action == "spawn_orphan":
+        orphan = spawn_orphan()
+        respond(request_id, {"ok": True, "orphan_pid": orphan})
+    elif action == "zombies":
+        deadline = time.monotonic() + float(event.get("max_wait", 5))
+        pids = zombie_pids()
+        tick = threading.Event()
+        while pids and time.monotonic() < deadline:
+            tick.wait(0.05)  # ok: bounded poll of /proc, which has no change events
+            pids = zombie_pids()
+        respond(request_id, {"zombies": len(pids), "zombie_pids": pids})
+    else:
+        post_error(
+            f"/invocation/{request_id}/error",
+            "Function.UnknownAction",
+            f"unknown action {action!r}",
+        )
+
+
+def init():
+    mode = os.environ.get("SCRIPTED_INIT", "")
+    marker = os.environ.get("SCRIPTED_INIT_MARKER")
+    if marker:
+        if os.path.exists(marker):
+            mode = ""
+        else:
+            with open(marker, "w") as f:
+                f.write(mode)
+    if mode == "init_error":
+        error_type = os.environ.get(
+            "SCRIPTED_INIT_ERROR_TYPE", "Runtime.ImportModuleError"
+        )
+        resp = post_error("/init/error", error_type, "scripted init failure")
+        say(f"init error status: {resp.status}")
+        block_forever()
+    elif mode == "exit":
+        say("exiting during init")
+        sys.stdout.flush()
+        os._exit(2)
+    elif mode == "hang":
+        say(f"hanging during init pid {os.getpid()}")
+        block_forever()
+
+
+def main():
+    say("scripted runtime ready")
+    init()
+    while True:
+        nxt = call("GET", "/invocation/next")
+        if nxt.status != 200:
+            say(f"next failed: {nxt.status} {nxt.text()}")
+            sys.exit(1)
+        request_id = nxt.headers["Lambda-Runtime-Aws-Request-Id"]
+        try:
+            event = json.loads(nxt.body) if nxt.body.strip() else None
+        except ValueError:
+            event = None
+        handle(request_id, nxt, event)
+
+
+if __name__ == "__main__":
+    main()
