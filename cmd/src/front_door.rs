@@ -148,6 +148,7 @@ where
     let log_tail = header("x-amz-log-type").is_some_and(|v| v.eq_ignore_ascii_case("Tail"));
     let trace_id = header("x-amzn-trace-id").unwrap_or_else(new_trace_id);
     let tenant_id = header("x-amz-tenant-id");
+    let content_type = header("content-type");
 
     let payload = match read_limited(req.into_body(), REQUEST_LIMIT).await {
         Ok(LimitedBody::Complete(body)) => body,
@@ -167,9 +168,7 @@ where
     let invoke = Invoke {
         request_id: request_id.clone(),
         payload,
-        // The invoke API's own content type is not the event's: the
-        // runtime always gets JSON.
-        content_type: None,
+        content_type,
         client_context,
         cognito_identity: None,
         trace_id,

@@ -76,7 +76,12 @@ pub fn report_line(r: &InvokeReport) -> String {
     }
     if r.status != InvokeStatus::Success {
         line.push_str(&format!("\tStatus: {}", r.status.as_str()));
-        if let Some(error_type) = &r.error_type {
+        // Lambda names the error type of failures, not of timeouts.
+        if let Some(error_type) = r
+            .error_type
+            .as_ref()
+            .filter(|_| r.status == InvokeStatus::Error)
+        {
             line.push_str(&format!("\tError Type: {error_type}"));
         }
     }
@@ -118,7 +123,7 @@ mod tests {
             "REPORT RequestId: id-1\tDuration: 12.34 ms\tBilled Duration: 163 ms\tMemory Size: 128 MB\tMax Memory Used: 41 MB\tInit Duration: 150.21 ms\tStatus: error\tError Type: Runtime.ExitError"
         );
         r.status = InvokeStatus::Timeout;
-        r.error_type = None;
+        r.error_type = Some("Sandbox.Timedout".into());
         assert!(report_line(&r).ends_with("\tStatus: timeout"));
     }
 
