@@ -64,6 +64,11 @@ pub struct Cli {
     #[arg(long, env = "RAPID_RESPONSE_BANDWIDTH")]
     pub response_bandwidth: bool,
 
+    /// Directory of external extensions: every executable file in it is
+    /// started before the runtime.
+    #[arg(long, value_name = "DIR", default_value = rapid::config::DEFAULT_EXTENSIONS_DIR, env = "RAPID_EXTENSIONS_DIR")]
+    pub extensions_dir: std::path::PathBuf,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run.

@@ -46,11 +46,11 @@ fn main() -> ExitCode {
         Ok(mut config) => {
             config.max_stream_bytes = cli.max_stream_bytes;
             config.throttle_streams = cli.response_bandwidth;
+            config.extensions_dir = Some(cli.extensions_dir.clone());
             config
         }
         Err(err) => return fail(&err.to_string()),
     };
-    warn_about_extensions();
     // One thread: an invoke's critical path is a few loopback round trips,
     // and cross-thread wakeups would only add to them.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -63,15 +63,6 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
-    }
-}
-
-/// Extensions are not run yet: say so rather than ignore them silently.
-fn warn_about_extensions() {
-    let dir = "/opt/extensions";
-    let count = std::fs::read_dir(dir).map_or(0, |entries| entries.count());
-    if count > 0 {
-        tracing::warn!("{dir} holds {count} entries, but this version of rapid does not run extensions yet: they are not started");
     }
 }
 

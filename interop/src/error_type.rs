@@ -13,6 +13,9 @@ impl ErrorType {
     pub const INVALID_RESPONSE_MODE: &'static str = "Runtime.InvalidResponseModeHeader";
     pub const SANDBOX_SHUTDOWN: &'static str = "Sandbox.Shutdown";
     pub const TRUNCATED_RESPONSE: &'static str = "Runtime.TruncatedResponse";
+    pub const EXTENSION_LAUNCH_ERROR: &'static str = "Extension.LaunchError";
+    pub const EXTENSION_CRASH: &'static str = "Extension.Crash";
+    pub const EXTENSION_INIT_ERROR: &'static str = "Extension.InitError";
 }
 
 /// The error type rapid records for a value the runtime sent.

@@ -54,7 +54,12 @@ pub struct FunctionConfig {
     pub max_stream_bytes: u64,
     /// Shape streamed responses like Lambda: 6 MB at full speed, then 2 MB/s.
     pub throttle_streams: bool,
+    /// Where external extensions are found (every executable file in it).
+    pub extensions_dir: Option<PathBuf>,
 }
+
+/// Where Lambda puts external extensions.
+pub const DEFAULT_EXTENSIONS_DIR: &str = "/opt/extensions";
 
 /// Lambda's streamed-response limit.
 pub const DEFAULT_MAX_STREAM_BYTES: u64 = 200 * 1024 * 1024;
@@ -137,6 +142,7 @@ impl FunctionConfig {
             environment: env.into_iter().collect(),
             max_stream_bytes: DEFAULT_MAX_STREAM_BYTES,
             throttle_streams: false,
+            extensions_dir: Some(PathBuf::from(DEFAULT_EXTENSIONS_DIR)),
         })
     }
 }

@@ -3,9 +3,12 @@
 //! through it. Every call is a message to the engine task.
 
 use crate::config::FunctionConfig;
-use crate::engine::{Engine, Message, Reply};
+use crate::engine::{Engine, ExtReply, Message, Reply};
 use crate::supervisor;
 use bytes::Bytes;
+use extensions_api::{
+    ExtensionApiError, ExtensionEvent, ExtensionsEngine, Registration, RegistrationRequest,
+};
 use interop::{Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{ApiError, RuntimeEngine, RuntimeErrorReport, StreamEnd, StreamSink};
 use std::sync::Arc;
@@ -93,6 +96,58 @@ impl Sandbox {
             .send(make(reply))
             .map_err(|_| ApiError::ShuttingDown)?;
         rx.await.map_err(|_| ApiError::ShuttingDown)?
+    }
+
+    async fn ask_ext<T>(
+        &self,
+        make: impl FnOnce(ExtReply<T>) -> Message,
+    ) -> Result<T, ExtensionApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .map_err(|_| ExtensionApiError::ShuttingDown)?;
+        rx.await.map_err(|_| ExtensionApiError::ShuttingDown)?
+    }
+}
+
+impl ExtensionsEngine for Sandbox {
+    async fn register(
+        &self,
+        request: RegistrationRequest,
+    ) -> Result<Registration, ExtensionApiError> {
+        self.ask_ext(|reply| Message::Register { request, reply })
+            .await
+    }
+
+    async fn next(&self, id: uuid::Uuid) -> Result<ExtensionEvent, ExtensionApiError> {
+        self.ask_ext(|reply| Message::ExtensionNext { id, reply })
+            .await
+    }
+
+    async fn init_error(
+        &self,
+        id: uuid::Uuid,
+        error_type: String,
+    ) -> Result<(), ExtensionApiError> {
+        self.ask_ext(|reply| Message::ExtensionInitError {
+            id,
+            error_type,
+            reply,
+        })
+        .await
+    }
+
+    async fn exit_error(
+        &self,
+        id: uuid::Uuid,
+        error_type: String,
+    ) -> Result<(), ExtensionApiError> {
+        self.ask_ext(|reply| Message::ExtensionExitError {
+            id,
+            error_type,
+            reply,
+        })
+        .await
     }
 }
 

@@ -1,4 +1,5 @@
-//! The loopback API server the runtime talks to.
+//! The loopback API server the runtime and the extensions talk to: the
+//! Runtime API and the Extensions API on one address.
 
 use crate::sandbox::Sandbox;
 use hyper::server::conn::http1;
@@ -7,8 +8,8 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use tokio::net::TcpListener;
 
-/// Serves the Runtime API on `listener` until the task is dropped. Each
-/// connection gets its own task; a long poll holds only its own connection.
+/// Serves the APIs on `listener` until the task is dropped. Each connection
+/// gets its own task; a long poll holds only its own connection.
 pub async fn serve_runtime_api(listener: TcpListener, sandbox: Sandbox) {
     loop {
         let (stream, _) = match listener.accept().await {
@@ -25,7 +26,14 @@ pub async fn serve_runtime_api(listener: TcpListener, sandbox: Sandbox) {
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let sandbox = sandbox.clone();
-                async move { Ok::<_, Infallible>(runtime_api::handle(sandbox, req).await) }
+                async move {
+                    let response = if req.uri().path().starts_with("/2020-01-01/extension/") {
+                        extensions_api::handle(sandbox, req).await
+                    } else {
+                        runtime_api::handle(sandbox, req).await
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -19,20 +19,30 @@ pub fn signal_group(pid: i32, signal: Signal) {
 /// Kills every remaining child of rapid (and its group). Used at exit, so
 /// that nothing rapid started outlives it.
 pub fn kill_all_children() {
+    for pid in children() {
+        signal_group(pid, Signal::SIGKILL);
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+}
+
+/// rapid still has children (running, or exited and not reaped yet).
+pub fn has_children() -> bool {
+    !children().is_empty()
+}
+
+fn children() -> Vec<i32> {
     let me = std::process::id();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{me}/task")) else {
-        return;
+        return Vec::new();
     };
+    let mut pids = Vec::new();
     for task in tasks.flatten() {
-        let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
-            continue;
-        };
-        for pid in list
-            .split_whitespace()
-            .filter_map(|p| p.parse::<i32>().ok())
-        {
-            signal_group(pid, Signal::SIGKILL);
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
+            pids.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
         }
     }
+    pids
 }

@@ -1,0 +1,264 @@
+//! Routing and parsing of the Extensions API requests.
+
+use crate::{EventKind, ExtensionApiError, ExtensionsEngine};
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use uuid::Uuid;
+
+const PREFIX: &str = "/2020-01-01/extension/";
+const NAME_HEADER: &str = "lambda-extension-name";
+const ID_HEADER: &str = "lambda-extension-identifier";
+const FEATURE_HEADER: &str = "lambda-extension-accept-feature";
+const ERROR_TYPE_HEADER: &str = "lambda-extension-function-error-type";
+const EVENT_ID_HEADER: &str = "lambda-extension-event-identifier";
+/// Registration and error bodies are small; anything bigger is refused.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+/// A parsed `register` call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrationRequest {
+    pub name: String,
+    pub events: Vec<EventKind>,
+    /// `Lambda-Extension-Accept-Feature: accountId`.
+    pub accept_account_id: bool,
+}
+
+/// What `register` answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub id: Uuid,
+    pub function_name: String,
+    pub function_version: String,
+    pub handler: String,
+    /// Present when the extension accepted the `accountId` feature.
+    pub account_id: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct RegisterBody {
+    #[serde(default)]
+    events: Vec<String>,
+}
+
+/// Serves one Extensions API request.
+pub async fn handle<E, B>(engine: E, req: Request<B>) -> Response<Full<Bytes>>
+where
+    E: ExtensionsEngine,
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match route(engine, req).await {
+        Ok(response) => response,
+        Err(err) => json(err.status(), err.body()),
+    }
+}
+
+async fn route<E, B>(engine: E, req: Request<B>) -> Result<Response<Full<Bytes>>, ExtensionApiError>
+where
+    E: ExtensionsEngine,
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let path = req.uri().path().to_owned();
+    let rest = path.strip_prefix(PREFIX).unwrap_or_default();
+    match (rest, req.method()) {
+        ("register", &Method::POST) => {
+            let request = parse_registration(req).await?;
+            let registration = engine.register(request).await?;
+            Ok(registered(registration))
+        }
+        ("event/next", &Method::GET) => {
+            let id = identifier(&req)?;
+            let event = engine.next(id).await?;
+            let body = serde_json::to_vec(&event).unwrap_or_default();
+            let mut response = json(StatusCode::OK, Bytes::from(body));
+            insert(&mut response, EVENT_ID_HEADER, &Uuid::new_v4().to_string());
+            Ok(response)
+        }
+        ("init/error" | "exit/error", &Method::POST) => {
+            let id = identifier(&req)?;
+            let error_type = req
+                .headers()
+                .get(ERROR_TYPE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            // The body (error JSON) is only logged by Lambda; read and drop it.
+            let _ = Limited::new(req.into_body(), BODY_LIMIT).collect().await;
+            if rest == "init/error" {
+                engine.init_error(id, error_type).await?;
+            } else {
+                engine.exit_error(id, error_type).await?;
+            }
+            Ok(json(
+                StatusCode::ACCEPTED,
+                Bytes::from_static(br#"{"status":"OK"}"#),
+            ))
+        }
+        _ => Err(ExtensionApiError::NotFound { path }),
+    }
+}
+
+async fn parse_registration<B>(req: Request<B>) -> Result<RegistrationRequest, ExtensionApiError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let name = req
+        .headers()
+        .get(NAME_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    if name.is_empty() {
+        return Err(ExtensionApiError::InvalidExtensionName);
+    }
+    let accept_account_id = req
+        .headers()
+        .get_all(FEATURE_HEADER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|feature| feature.trim() == "accountId");
+    let body = Limited::new(req.into_body(), BODY_LIMIT)
+        .collect()
+        .await
+        .map_err(|err| ExtensionApiError::InvalidRequestFormat {
+            message: format!("cannot read the registration body: {err}"),
+        })?
+        .to_bytes();
+    let parsed: RegisterBody =
+        serde_json::from_slice(&body).map_err(|err| ExtensionApiError::InvalidRequestFormat {
+            message: format!("invalid registration body: {err}"),
+        })?;
+    let mut events = Vec::new();
+    for event in parsed.events {
+        let kind = match event.as_str() {
+            "INVOKE" => EventKind::Invoke,
+            "SHUTDOWN" => EventKind::Shutdown,
+            other => {
+                return Err(ExtensionApiError::InvalidEventType {
+                    message: format!("Unknown event type {other:?}: use INVOKE or SHUTDOWN"),
+                })
+            }
+        };
+        if !events.contains(&kind) {
+            events.push(kind);
+        }
+    }
+    Ok(RegistrationRequest {
+        name,
+        events,
+        accept_account_id,
+    })
+}
+
+fn identifier<B>(req: &Request<B>) -> Result<Uuid, ExtensionApiError> {
+    let value = req
+        .headers()
+        .get(ID_HEADER)
+        .ok_or(ExtensionApiError::MissingIdentifier)?;
+    let text = value.to_str().unwrap_or_default();
+    Uuid::parse_str(text.trim()).map_err(|_| ExtensionApiError::InvalidIdentifier {
+        value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+    })
+}
+
+fn registered(r: Registration) -> Response<Full<Bytes>> {
+    let mut body = serde_json::json!({
+        "functionName": r.function_name,
+        "functionVersion": r.function_version,
+        "handler": r.handler,
+    });
+    if let Some(account_id) = r.account_id {
+        body["accountId"] = account_id.into();
+    }
+    let mut response = json(StatusCode::OK, Bytes::from(body.to_string()));
+    insert(&mut response, ID_HEADER, &r.id.to_string());
+    response
+}
+
+fn insert(response: &mut Response<Full<Bytes>>, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response
+            .headers_mut()
+            .insert(http::HeaderName::from_static(name), value);
+    }
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)], body: &'static str) -> Request<Full<Bytes>> {
+        let mut builder = Request::post("/2020-01-01/extension/register");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder
+            .body(Full::new(Bytes::from_static(body.as_bytes())))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn parses_a_registration() {
+        let req = request(
+            &[(NAME_HEADER, "agent"), (FEATURE_HEADER, "accountId")],
+            r#"{"events":["INVOKE","SHUTDOWN","INVOKE"]}"#,
+        );
+        let parsed = parse_registration(req).await.unwrap();
+        assert_eq!(parsed.name, "agent");
+        assert_eq!(parsed.events, vec![EventKind::Invoke, EventKind::Shutdown]);
+        assert!(parsed.accept_account_id);
+    }
+
+    #[tokio::test]
+    async fn registration_errors() {
+        let err = parse_registration(request(&[], "{}")).await.unwrap_err();
+        assert_eq!(err.error_type(), "Extension.InvalidExtensionName");
+        let err = parse_registration(request(&[(NAME_HEADER, "a")], "{not json"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type(), "InvalidRequestFormat");
+        assert_eq!(err.status(), StatusCode::FORBIDDEN);
+        let err = parse_registration(request(&[(NAME_HEADER, "a")], r#"{"events":["BOOT"]}"#))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_type(), "Extension.InvalidEventType");
+    }
+
+    #[test]
+    fn identifiers() {
+        let missing = Request::get("/").body(()).unwrap();
+        assert_eq!(
+            identifier(&missing),
+            Err(ExtensionApiError::MissingIdentifier)
+        );
+        let bad = Request::get("/")
+            .header(ID_HEADER, "nope")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            identifier(&bad).unwrap_err().error_type(),
+            "Extension.InvalidExtensionIdentifier"
+        );
+        let id = Uuid::new_v4();
+        let good = Request::get("/")
+            .header(ID_HEADER, id.to_string())
+            .body(())
+            .unwrap();
+        assert_eq!(identifier(&good), Ok(id));
+    }
+}

@@ -1,0 +1,385 @@
+//! Extensions: discovery, registration, their `next` and error calls, and
+//! the bookkeeping of their processes (spec §5).
+
+use super::{Engine, ExtReply};
+use crate::config::ACCOUNT_ID;
+use crate::supervisor::ProcessExit;
+use extensions_api::{
+    EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest, ShutdownReason,
+};
+use interop::{ErrorType, FunctionError};
+use std::path::{Path, PathBuf};
+use telemetry::InvokeStatus;
+use uuid::Uuid;
+
+/// Lambda's limit on registered extensions.
+const MAX_EXTENSIONS: usize = 10;
+
+/// Extension states, with RAPID's names (spec §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExtensionState {
+    Registered,
+    Ready,
+    Running,
+    InitError,
+    ExitError,
+    /// Got SHUTDOWN; expected to exit.
+    ShuttingDown,
+}
+
+struct Extension {
+    id: Uuid,
+    name: String,
+    invoke: bool,
+    shutdown: bool,
+    state: ExtensionState,
+    next: Option<ExtReply<ExtensionEvent>>,
+    /// An event handed out while the extension was not waiting in `next`.
+    pending: Option<ExtensionEvent>,
+    exit_error: Option<String>,
+}
+
+struct Process {
+    name: String,
+    pid: i32,
+    /// Peak RSS once it has exited.
+    exited_max_rss_kb: Option<u64>,
+}
+
+/// The extensions of the current generation of the sandbox.
+#[derive(Default)]
+pub(super) struct Extensions {
+    registered: Vec<Extension>,
+    processes: Vec<Process>,
+    registration_open: bool,
+}
+
+impl Extensions {
+    pub(super) fn open_registration(&mut self) {
+        self.registration_open = true;
+    }
+
+    pub(super) fn close_registration(&mut self) {
+        self.registration_open = false;
+    }
+
+    pub(super) fn launched(&mut self, name: String, pid: i32) {
+        self.processes.push(Process {
+            name,
+            pid,
+            exited_max_rss_kb: None,
+        });
+    }
+
+    pub(super) fn is_process(&self, pid: i32) -> bool {
+        self.processes.iter().any(|p| p.pid == pid)
+    }
+
+    fn is_registered(&self, name: &str) -> bool {
+        self.registered.iter().any(|e| e.name == name)
+    }
+
+    pub(super) fn all_launched_registered(&self) -> bool {
+        self.processes.iter().all(|p| self.is_registered(&p.name))
+    }
+
+    /// Every registered extension waits in `next` (or has nothing to do).
+    pub(super) fn all_ready(&self) -> bool {
+        self.registered.iter().all(|e| {
+            matches!(
+                e.state,
+                ExtensionState::Ready | ExtensionState::ExitError | ExtensionState::ShuttingDown
+            ) && e.pending.is_none()
+        })
+    }
+
+    pub(super) fn any_registered(&self) -> bool {
+        !self.registered.is_empty()
+    }
+
+    pub(super) fn any_external_registered(&self) -> bool {
+        self.registered.iter().any(|e| self.is_external(&e.name))
+    }
+
+    fn is_external(&self, name: &str) -> bool {
+        self.processes.iter().any(|p| p.name == name)
+    }
+
+    pub(super) fn send_invoke(
+        &mut self,
+        deadline_ms: u64,
+        request_id: &str,
+        arn: &str,
+        trace_id: &str,
+    ) {
+        for ext in self.registered.iter_mut().filter(|e| e.invoke) {
+            let event = ExtensionEvent::invoke(
+                deadline_ms,
+                request_id.to_owned(),
+                arn,
+                trace_id.to_owned(),
+            );
+            ext.state = ExtensionState::Running;
+            deliver(ext, event);
+        }
+    }
+
+    /// Sends SHUTDOWN to the extensions registered for it; returns the pids
+    /// of the processes to kill at once (not registered for SHUTDOWN).
+    pub(super) fn send_shutdown(&mut self, reason: ShutdownReason, deadline_ms: u64) -> Vec<i32> {
+        for ext in self.registered.iter_mut().filter(|e| e.shutdown) {
+            ext.state = ExtensionState::ShuttingDown;
+            deliver(
+                ext,
+                ExtensionEvent::Shutdown {
+                    shutdown_reason: reason,
+                    deadline_ms,
+                },
+            );
+        }
+        let waits_for_shutdown =
+            |name: &str| self.registered.iter().any(|e| e.name == name && e.shutdown);
+        self.processes
+            .iter()
+            .filter(|p| p.exited_max_rss_kb.is_none() && !waits_for_shutdown(&p.name))
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// Records an extension process's exit; returns its name.
+    fn exited(&mut self, exit: &ProcessExit) -> Option<String> {
+        let process = self.processes.iter_mut().find(|p| p.pid == exit.pid)?;
+        process.exited_max_rss_kb = Some(exit.max_rss_kb);
+        Some(process.name.clone())
+    }
+
+    pub(super) fn all_processes_exited(&self) -> bool {
+        self.processes.iter().all(|p| p.exited_max_rss_kb.is_some())
+    }
+
+    pub(super) fn live_pids(&self) -> Vec<i32> {
+        self.processes
+            .iter()
+            .filter(|p| p.exited_max_rss_kb.is_none())
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    pub(super) fn still_running(&self) -> Vec<String> {
+        self.processes
+            .iter()
+            .filter(|p| p.exited_max_rss_kb.is_none())
+            .map(|p| p.name.clone())
+            .collect()
+    }
+
+    /// Live extension pids, and the peak RSS (KB) of those gone.
+    pub(super) fn memory_roots(&self) -> (Vec<i32>, u64) {
+        let gone = self
+            .processes
+            .iter()
+            .filter_map(|p| p.exited_max_rss_kb)
+            .sum();
+        (self.live_pids(), gone)
+    }
+
+    pub(super) fn exit_errors(&self) -> Vec<(String, String)> {
+        self.registered
+            .iter()
+            .filter_map(|e| e.exit_error.clone().map(|t| (e.name.clone(), t)))
+            .collect()
+    }
+
+    pub(super) fn reset(&mut self) {
+        *self = Extensions::default();
+    }
+
+    fn find(&mut self, id: Uuid) -> Result<&mut Extension, ExtensionApiError> {
+        self.registered
+            .iter_mut()
+            .find(|e| e.id == id)
+            .ok_or_else(|| ExtensionApiError::UnknownIdentifier { id: id.to_string() })
+    }
+}
+
+/// Hands `event` to the extension's waiting `next`, or keeps it for the next call.
+fn deliver(ext: &mut Extension, event: ExtensionEvent) {
+    match ext.next.take() {
+        Some(next) => {
+            if let Err(Ok(event)) = next.send(Ok(event)) {
+                ext.pending = Some(event);
+            }
+        }
+        None => ext.pending = Some(event),
+    }
+}
+
+/// The executable regular files of `dir`, by name. A missing directory has none.
+pub(super) fn discover(dir: Option<&Path>) -> std::io::Result<Vec<(String, PathBuf)>> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let mut files = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
+            files.push((entry.file_name().to_string_lossy().into_owned(), path));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+impl Engine {
+    pub(super) fn on_register(
+        &mut self,
+        request: RegistrationRequest,
+    ) -> Result<Registration, ExtensionApiError> {
+        let ext = &mut self.extensions;
+        if !ext.registration_open || self.teardown.is_some() || self.shutdown.is_some() {
+            return Err(ExtensionApiError::RegistrationClosed);
+        }
+        if ext.is_registered(&request.name) {
+            return Err(ExtensionApiError::AlreadyRegistered { name: request.name });
+        }
+        if ext.registered.len() >= MAX_EXTENSIONS {
+            return Err(ExtensionApiError::TooManyExtensions {
+                limit: MAX_EXTENSIONS,
+            });
+        }
+        let shutdown = request.events.contains(&EventKind::Shutdown);
+        if shutdown && !ext.is_external(&request.name) {
+            return Err(ExtensionApiError::InvalidEventType {
+                message: format!(
+                    "{} is an internal extension (no such file in the extensions directory): it cannot register for SHUTDOWN",
+                    request.name
+                ),
+            });
+        }
+        let id = Uuid::new_v4();
+        ext.registered.push(Extension {
+            id,
+            name: request.name,
+            invoke: request.events.contains(&EventKind::Invoke),
+            shutdown,
+            state: ExtensionState::Registered,
+            next: None,
+            pending: None,
+            exit_error: None,
+        });
+        if self.runtime.is_none() && self.extensions.all_launched_registered() {
+            self.start_runtime();
+        }
+        Ok(Registration {
+            id,
+            function_name: self.cfg.function_name.clone(),
+            function_version: self.cfg.function_version.clone(),
+            handler: self.cfg.handler.clone(),
+            account_id: request.accept_account_id.then(|| ACCOUNT_ID.to_owned()),
+        })
+    }
+
+    pub(super) fn on_extension_next(&mut self, id: Uuid, reply: ExtReply<ExtensionEvent>) {
+        let ext = match self.extensions.find(id) {
+            Ok(ext) => ext,
+            Err(err) => {
+                let _ = reply.send(Err(err));
+                return;
+            }
+        };
+        if let Some(event) = ext.pending.take() {
+            ext.state = match event {
+                ExtensionEvent::Invoke { .. } => ExtensionState::Running,
+                ExtensionEvent::Shutdown { .. } => ExtensionState::ShuttingDown,
+            };
+            let _ = reply.send(Ok(event));
+            return;
+        }
+        if ext.state == ExtensionState::Ready && ext.next.as_ref().is_some_and(|n| !n.is_closed()) {
+            let _ = reply.send(Err(ExtensionApiError::InvalidState {
+                message: format!(
+                    "extension {} is already waiting for its next event",
+                    ext.name
+                ),
+            }));
+            return;
+        }
+        let was = ext.state;
+        if matches!(was, ExtensionState::Registered | ExtensionState::Running) {
+            ext.state = ExtensionState::Ready;
+        }
+        ext.next = Some(reply);
+        match was {
+            ExtensionState::Registered => self.maybe_finish_init(),
+            ExtensionState::Running => self.maybe_finish_invoke(),
+            _ => {}
+        }
+        self.drive();
+    }
+
+    pub(super) fn on_extension_init_error(
+        &mut self,
+        id: Uuid,
+        error_type: &str,
+    ) -> Result<(), ExtensionApiError> {
+        let in_init = self.init.is_some();
+        let ext = self.extensions.find(id)?;
+        if !in_init {
+            return Err(ExtensionApiError::InvalidState {
+                message: "init/error is only allowed during init".to_owned(),
+            });
+        }
+        ext.state = ExtensionState::InitError;
+        let message = format!("Extension {} failed to initialize: {error_type}", ext.name);
+        let err = FunctionError::new(ErrorType::EXTENSION_INIT_ERROR, &message);
+        self.init_failed(err, InvokeStatus::Error);
+        Ok(())
+    }
+
+    pub(super) fn on_extension_exit_error(
+        &mut self,
+        id: Uuid,
+        error_type: &str,
+    ) -> Result<(), ExtensionApiError> {
+        let ext = self.extensions.find(id)?;
+        ext.state = ExtensionState::ExitError;
+        ext.exit_error = Some(error_type.to_owned());
+        Ok(())
+    }
+
+    pub(super) fn on_extension_exit(&mut self, exit: ProcessExit) {
+        let Some(name) = self.extensions.exited(&exit) else {
+            return;
+        };
+        if self.teardown.is_some() {
+            self.teardown_extension_exited();
+            return;
+        }
+        let reason = format!("Extension {name} exited: {}", exit.status);
+        tracing::debug!(pid = exit.pid, %reason);
+        if self.init.is_some() {
+            let message = match self.queue.front() {
+                Some(q) => format!("RequestId: {} Error: {reason}", q.invoke.request_id),
+                None => format!("Error: {reason}"),
+            };
+            let err = FunctionError::new(ErrorType::EXTENSION_CRASH, &message);
+            self.init_failed(err, InvokeStatus::Error);
+        } else if let Some(current) = &self.current {
+            let message = format!("RequestId: {} Error: {reason}", current.request_id);
+            let err = FunctionError::new(ErrorType::EXTENSION_CRASH, &message);
+            self.fail_current(err, InvokeStatus::Error);
+        } else {
+            tracing::warn!(%reason, "an extension exited while idle; the next invoke starts the sandbox again");
+            self.begin_teardown(ShutdownReason::Failure);
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Init: start the extensions, then (once every one has registered) the
+//! runtime; init is done when the runtime and every registered extension
+//! have called `next`. A failed init fails the invoke waiting for it, tears
+//! the sandbox down, and is retried on the next invoke.
+
+use super::{invalid_state, Engine, Runtime};
+use crate::lifecycle::{RuntimeInput, RuntimeState};
+use crate::supervisor;
+use extensions_api::ShutdownReason;
+use interop::{ErrorType, FunctionError};
+use runtime_api::{ApiError, RuntimeErrorReport};
+use std::time::Instant;
+use telemetry::InvokeStatus;
+
+pub(super) struct InitPhase {
+    pub(super) deadline: Instant,
+    started: Instant,
+    /// `init` for the first try, `invoke` for a retry inside an invoke.
+    phase: &'static str,
+}
+
+impl Engine {
+    /// Starts the extensions and, when none has to register first, the runtime.
+    pub(super) fn start_init(&mut self, invoke_deadline: Option<Instant>) {
+        let now = Instant::now();
+        let phase = if invoke_deadline.is_some() {
+            "invoke"
+        } else {
+            "init"
+        };
+        let deadline = invoke_deadline.unwrap_or(now + self.cfg.init_timeout);
+        self.init = Some(InitPhase {
+            deadline,
+            started: now,
+            phase,
+        });
+        self.extensions.open_registration();
+        let files = match super::extensions::discover(self.cfg.extensions_dir.as_deref()) {
+            Ok(files) => files,
+            Err(err) => {
+                tracing::warn!(%err, "cannot read the extensions directory");
+                Vec::new()
+            }
+        };
+        let mut env = self.extension_environment();
+        env.push(("AWS_LAMBDA_RUNTIME_API".into(), self.api_address.clone()));
+        for (name, path) in files {
+            let cwd = self
+                .cfg
+                .bootstrap
+                .as_ref()
+                .map_or_else(|_| std::path::PathBuf::from("/"), |b| b.cwd.clone());
+            match supervisor::spawn(&path.to_string_lossy(), &[], &cwd, &env) {
+                Ok(spawned) => {
+                    self.capture(spawned.stdout, spawned.stderr);
+                    tracing::debug!(pid = spawned.pid, %name, "extension started");
+                    self.extensions.launched(name, spawned.pid);
+                }
+                Err(err) => {
+                    let message = format!("fork/exec {}: {}", path.display(), io_reason(&err));
+                    let err = FunctionError::new(ErrorType::EXTENSION_LAUNCH_ERROR, &message);
+                    self.init_failed(err, InvokeStatus::Error);
+                    return;
+                }
+            }
+        }
+        if self.extensions.all_launched_registered() {
+            self.start_runtime();
+        }
+    }
+
+    /// The environment of extensions: the runtime's, minus `_*` variables.
+    fn extension_environment(&self) -> Vec<(String, String)> {
+        self.cfg
+            .environment
+            .iter()
+            .filter(|(name, _)| !name.starts_with('_'))
+            .cloned()
+            .collect()
+    }
+
+    fn capture(&self, stdout: std::os::fd::OwnedFd, stderr: std::os::fd::OwnedFd) {
+        for fd in [stdout, stderr] {
+            if let Err(err) = self.logs.add_source(fd) {
+                tracing::warn!(%err, "cannot capture a child's output");
+            }
+        }
+    }
+
+    /// Every launched extension registered: the runtime may start.
+    pub(super) fn start_runtime(&mut self) {
+        if self.runtime.is_some() || self.init.is_none() {
+            return;
+        }
+        let bootstrap = match &self.cfg.bootstrap {
+            Ok(bootstrap) => bootstrap,
+            Err(message) => {
+                let err = FunctionError::new(ErrorType::RUNTIME_INVALID_ENTRYPOINT, message);
+                self.init_failed(err, InvokeStatus::Error);
+                return;
+            }
+        };
+        let mut env = self.cfg.environment.clone();
+        env.push(("AWS_LAMBDA_RUNTIME_API".into(), self.api_address.clone()));
+        match supervisor::spawn(&bootstrap.program, &bootstrap.args, &bootstrap.cwd, &env) {
+            Ok(spawned) => {
+                self.capture(spawned.stdout, spawned.stderr);
+                tracing::debug!(pid = spawned.pid, "runtime started");
+                self.runtime = Some(Runtime {
+                    pid: spawned.pid,
+                    exited_max_rss_kb: None,
+                    state: RuntimeState::Started,
+                    next: None,
+                });
+            }
+            Err(err) => {
+                let message = format!("fork/exec {}: {}", bootstrap.program, io_reason(&err));
+                let err = FunctionError::new(ErrorType::RUNTIME_INVALID_ENTRYPOINT, &message);
+                self.init_failed(err, InvokeStatus::Error);
+            }
+        }
+    }
+
+    /// The runtime's first `next`: registration closes; init may be done.
+    pub(super) fn runtime_ready(&mut self) {
+        self.extensions.close_registration();
+        self.maybe_finish_init();
+    }
+
+    /// Init is done once the runtime and every registered extension wait in `next`.
+    pub(super) fn maybe_finish_init(&mut self) {
+        let Some(init) = &self.init else {
+            return;
+        };
+        let runtime_ready = self
+            .runtime
+            .as_ref()
+            .is_some_and(|rt| rt.state == RuntimeState::Ready);
+        if !(runtime_ready && self.extensions.all_ready()) {
+            return;
+        }
+        // Init Duration: from starting the first process to ready.
+        self.init_duration = Some(init.started.elapsed());
+        self.init = None;
+        self.retry_init = false;
+        self.drive();
+    }
+
+    pub(super) fn on_init_error(&mut self, report: RuntimeErrorReport) -> Result<(), ApiError> {
+        let Some(rt) = self.runtime.as_mut() else {
+            return Err(invalid_state("no runtime is initializing"));
+        };
+        rt.state = rt
+            .state
+            .on(RuntimeInput::InitError)
+            .map_err(|err| invalid_state(&err.to_string()))?;
+        let err = FunctionError::from_runtime(&report.error_type, report.body);
+        self.init_failed(err, InvokeStatus::Error);
+        Ok(())
+    }
+
+    /// Init failed: fail the invoke waiting for it, tear down, and try again
+    /// on the next invoke.
+    pub(super) fn init_failed(&mut self, err: FunctionError, status: InvokeStatus) {
+        let Some(init) = self.init.take() else {
+            return;
+        };
+        self.logs.line(format!(
+            "INIT_REPORT Init Duration: {:.2} ms\tPhase: {}\tStatus: {}\tError Type: {}",
+            init.started.elapsed().as_secs_f64() * 1000.0,
+            init.phase,
+            status.as_str(),
+            err.error_type
+        ));
+        self.retry_init = true;
+        if let Some(queued) = self.queue.pop_front() {
+            self.fail_undispatched(queued, err, status);
+        }
+        let reason = match status {
+            InvokeStatus::Timeout => ShutdownReason::Timeout,
+            _ => ShutdownReason::Failure,
+        };
+        self.begin_teardown(reason);
+    }
+
+    pub(super) fn init_timed_out(&mut self) {
+        let Some(init) = &self.init else {
+            return;
+        };
+        let err = match self.queue.front() {
+            Some(q) if init.phase == "invoke" => FunctionError::new(
+                ErrorType::SANDBOX_TIMEDOUT,
+                &format!(
+                    "RequestId: {} Error: Task timed out after {:.2} seconds",
+                    q.invoke.request_id,
+                    self.cfg.timeout.as_secs_f64()
+                ),
+            ),
+            _ => FunctionError::new(
+                ErrorType::SANDBOX_TIMEDOUT,
+                &format!(
+                    "Init timed out after {:.2} seconds",
+                    self.cfg.init_timeout.as_secs_f64()
+                ),
+            ),
+        };
+        self.init_failed(err, InvokeStatus::Timeout);
+    }
+}
+
+fn io_reason(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => err.to_string(),
+    }
+}

@@ -1,0 +1,398 @@
+//! Running one invoke: dispatch to the runtime (and INVOKE to extensions),
+//! the runtime's answers, completion, and the START / END / REPORT lines.
+
+use super::{epoch_ms_at, invalid_state, timestamp, Engine, Queued, Reply, Runtime};
+use crate::lifecycle::{RuntimeInput, RuntimeState};
+use bytes::Bytes;
+use extensions_api::ShutdownReason;
+use interop::{
+    ErrorType, FunctionError, InvokeBody, InvokeOutcome, InvokeResponse, ResponseStream,
+    RuntimeEvent,
+};
+use runtime_api::{ApiError, StreamEnd, StreamSink};
+use std::time::{Duration, Instant};
+use telemetry::{InvokeReport, InvokeStatus};
+use tokio::sync::{mpsc, oneshot};
+
+/// The invoke in progress.
+pub(super) struct Current {
+    pub(super) request_id: String,
+    reply: Option<oneshot::Sender<InvokeOutcome>>,
+    tail: Option<oneshot::Sender<Bytes>>,
+    tail_rx: Option<oneshot::Receiver<Bytes>>,
+    dispatched: Instant,
+    pub(super) deadline: Instant,
+    init_duration: Option<Duration>,
+    /// When the runtime answered, how, and with which error type.
+    answered: Option<(Instant, InvokeStatus, Option<String>)>,
+    /// How a streamed response ends, while it streams.
+    stream_end: Option<oneshot::Sender<Result<(), FunctionError>>>,
+}
+
+impl Current {
+    fn new(
+        queued_reply: Option<oneshot::Sender<InvokeOutcome>>,
+        request_id: String,
+        log_tail: bool,
+        deadline: Instant,
+    ) -> Self {
+        let (tail, tail_rx) = if log_tail {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        Current {
+            request_id,
+            reply: queued_reply,
+            tail,
+            tail_rx,
+            dispatched: Instant::now(),
+            deadline,
+            init_duration: None,
+            answered: None,
+            stream_end: None,
+        }
+    }
+
+    /// Hands the result to the invoker (once).
+    fn send_outcome(&mut self, result: Result<InvokeResponse, FunctionError>) {
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(InvokeOutcome {
+                request_id: self.request_id.clone(),
+                result,
+                log_tail: self.tail_rx.take(),
+            });
+        }
+    }
+}
+
+impl Engine {
+    pub(super) fn dispatch(&mut self) {
+        let (Some(queued), Some(rt)) = (self.queue.pop_front(), self.runtime.as_mut()) else {
+            return;
+        };
+        let Some(next) = rt.next.take() else {
+            self.queue.push_front(queued);
+            return;
+        };
+        let deadline = queued
+            .deadline
+            .unwrap_or_else(|| Instant::now() + self.cfg.timeout);
+        let deadline_ms = epoch_ms_at(deadline);
+        let request_id = queued.invoke.request_id.clone();
+        let trace_id = queued.invoke.trace_id.clone();
+        let log_tail = queued.invoke.log_tail;
+        self.logs.start_invoke(
+            telemetry::start_line(&request_id, &self.cfg.function_version),
+            log_tail,
+        );
+        let event = RuntimeEvent {
+            invoke: queued.invoke,
+            deadline_ms,
+            function_arn: self.cfg.function_arn.clone(),
+        };
+        if let Err(Ok(event)) = next.send(Ok(event)) {
+            // The runtime's poll went away (its connection closed): keep the
+            // invoke for its next poll.
+            self.queue.push_front(Queued {
+                invoke: event.invoke,
+                reply: queued.reply,
+                deadline: queued.deadline,
+            });
+            return;
+        }
+        rt.state = RuntimeState::Running;
+        self.extensions
+            .send_invoke(deadline_ms, &request_id, &self.cfg.function_arn, &trace_id);
+        let mut current = Current::new(queued.reply, request_id, log_tail, deadline);
+        current.init_duration = self.init_duration.take();
+        self.current = Some(current);
+    }
+
+    /// The runtime's `next`: init is done, or the previous invoke is.
+    pub(super) fn on_next(&mut self, reply: Reply<RuntimeEvent>) {
+        if self.teardown.is_some() {
+            let _ = reply.send(Err(invalid_state("the execution environment is resetting")));
+            return;
+        }
+        let Some(rt) = self.runtime.as_mut() else {
+            let _ = reply.send(Err(invalid_state("no runtime is running")));
+            return;
+        };
+        if rt.state == RuntimeState::Ready {
+            if rt.next.as_ref().is_some_and(|n| !n.is_closed()) {
+                let _ = reply.send(Err(invalid_state(
+                    "the runtime is already waiting for the next invocation",
+                )));
+                return;
+            }
+            rt.next = Some(reply);
+            self.drive();
+            return;
+        }
+        let was = rt.state;
+        match was.on(RuntimeInput::Next) {
+            Err(err) => {
+                let _ = reply.send(Err(invalid_state(&err.to_string())));
+                return;
+            }
+            Ok(state) => {
+                rt.state = state;
+                rt.next = Some(reply);
+            }
+        }
+        if was == RuntimeState::Started {
+            self.runtime_ready();
+        } else {
+            self.maybe_finish_invoke();
+        }
+        self.drive();
+    }
+
+    /// The runtime and the invoke its call is about, when `request_id` is
+    /// the current one.
+    fn current_for(&mut self, request_id: &str) -> Result<(&mut Runtime, &mut Current), ApiError> {
+        match (self.runtime.as_mut(), self.current.as_mut()) {
+            (Some(rt), Some(current)) if current.request_id == request_id => Ok((rt, current)),
+            (Some(rt), None) if rt.state == RuntimeState::Started => {
+                Err(invalid_state("no invocation has been received yet"))
+            }
+            _ => Err(ApiError::InvalidRequestId {
+                request_id: request_id.to_owned(),
+            }),
+        }
+    }
+
+    pub(super) fn on_response(
+        &mut self,
+        request_id: &str,
+        body: Bytes,
+        content_type: Option<String>,
+    ) -> Result<(), ApiError> {
+        let response = InvokeResponse {
+            body: InvokeBody::Buffered(body),
+            content_type,
+        };
+        let inputs = [RuntimeInput::Response, RuntimeInput::ResponseComplete];
+        self.answer(request_id, &inputs, Ok(response))
+    }
+
+    pub(super) fn on_error(
+        &mut self,
+        request_id: &str,
+        err: FunctionError,
+    ) -> Result<(), ApiError> {
+        self.answer(request_id, &[RuntimeInput::ErrorResponse], Err(err))
+    }
+
+    /// The runtime answered the current invoke (response or error).
+    fn answer(
+        &mut self,
+        request_id: &str,
+        inputs: &[RuntimeInput],
+        result: Result<InvokeResponse, FunctionError>,
+    ) -> Result<(), ApiError> {
+        let (rt, current) = self.current_for(request_id)?;
+        let mut state = rt.state;
+        for input in inputs {
+            state = state
+                .on(*input)
+                .map_err(|err| invalid_state(&err.to_string()))?;
+        }
+        rt.state = state;
+        let (status, error_type) = match &result {
+            Ok(_) => (InvokeStatus::Success, None),
+            Err(err) => (InvokeStatus::Error, Some(err.error_type.clone())),
+        };
+        current.answered = Some((Instant::now(), status, error_type));
+        current.send_outcome(result);
+        Ok(())
+    }
+
+    pub(super) fn start_stream(
+        &mut self,
+        request_id: &str,
+        content_type: Option<String>,
+    ) -> Result<StreamSink, ApiError> {
+        let limit = self.cfg.max_stream_bytes;
+        let throttle = self.cfg.throttle_streams;
+        let (rt, current) = self.current_for(request_id)?;
+        rt.state = rt
+            .state
+            .on(RuntimeInput::Response)
+            .map_err(|err| invalid_state(&err.to_string()))?;
+        // A few chunks in flight: enough to overlap reading and writing,
+        // small enough that a slow invoker slows the runtime down.
+        let (chunks_tx, chunks) = mpsc::channel(4);
+        let (end_tx, end) = oneshot::channel();
+        current.stream_end = Some(end_tx);
+        current.send_outcome(Ok(InvokeResponse {
+            body: InvokeBody::Streamed(ResponseStream { chunks, end }),
+            content_type,
+        }));
+        Ok(StreamSink {
+            chunks: chunks_tx,
+            limit,
+            throttle,
+        })
+    }
+
+    pub(super) fn end_stream(&mut self, request_id: &str, end: StreamEnd) -> Result<(), ApiError> {
+        let (rt, current) = self.current_for(request_id)?;
+        rt.state = rt
+            .state
+            .on(RuntimeInput::ResponseComplete)
+            .map_err(|err| invalid_state(&err.to_string()))?;
+        let (status, error_type) = match &end.result {
+            Ok(()) => (InvokeStatus::Success, None),
+            Err(err) => (InvokeStatus::Error, Some(err.error_type.clone())),
+        };
+        if let Some(stream_end) = current.stream_end.take() {
+            let _ = stream_end.send(end.result);
+        }
+        current.answered = Some((Instant::now(), status, error_type));
+        Ok(())
+    }
+
+    /// The invoke is over when the runtime answered and asked for the next
+    /// one, and every extension that got INVOKE asked for its next event.
+    pub(super) fn maybe_finish_invoke(&mut self) {
+        let runtime_done = self
+            .runtime
+            .as_ref()
+            .is_some_and(|rt| rt.state == RuntimeState::Ready);
+        let answered = self.current.as_ref().is_some_and(|c| c.answered.is_some());
+        if !(runtime_done && answered && self.extensions.all_ready()) {
+            return;
+        }
+        let Some(current) = self.current.take() else {
+            return;
+        };
+        let (answered, status, error_type) =
+            current
+                .answered
+                .clone()
+                .unwrap_or((Instant::now(), InvokeStatus::Success, None));
+        self.report(current, answered, status, error_type, Vec::new());
+    }
+
+    fn report(
+        &mut self,
+        current: Current,
+        end: Instant,
+        status: InvokeStatus,
+        error_type: Option<String>,
+        mut lines: Vec<String>,
+    ) {
+        let report = InvokeReport {
+            request_id: current.request_id.clone(),
+            duration: end.saturating_duration_since(current.dispatched),
+            memory_size_mb: self.cfg.memory_size_mb,
+            max_memory_used_mb: self.max_memory_used_mb(),
+            init_duration: current.init_duration,
+            status,
+            error_type,
+        };
+        lines.push(telemetry::end_line(&current.request_id));
+        lines.push(telemetry::report_line(&report));
+        self.logs.end_invoke(lines, current.tail);
+    }
+
+    /// Peak RSS of the runtime and the extensions, in MB.
+    fn max_memory_used_mb(&self) -> u64 {
+        let mut live = Vec::new();
+        let mut gone_kb = 0;
+        if let Some(rt) = &self.runtime {
+            match rt.exited_max_rss_kb {
+                Some(kb) => gone_kb += kb,
+                None => live.push(rt.pid),
+            }
+        }
+        let (ext_live, ext_gone_kb) = self.extensions.memory_roots();
+        live.extend(ext_live);
+        gone_kb += ext_gone_kb;
+        telemetry::peak_rss_mb(&live).unwrap_or(0) + gone_kb.div_ceil(1024)
+    }
+
+    /// Fails the current invoke (if still unanswered), reports it, and
+    /// resets the sandbox.
+    pub(super) fn fail_current(&mut self, err: FunctionError, status: InvokeStatus) {
+        let mut lines = Vec::new();
+        if let Some(mut current) = self.current.take() {
+            if status == InvokeStatus::Timeout {
+                lines.push(telemetry::timeout_line(
+                    &timestamp(),
+                    &current.request_id,
+                    self.cfg.timeout,
+                ));
+            }
+            let (end, status, error_type) = match current.answered.clone() {
+                // The invoker has its result already; the REPORT says what
+                // happened after.
+                Some((_, answered_status, error_type)) => {
+                    let status = match status {
+                        InvokeStatus::Success => answered_status,
+                        failure => failure,
+                    };
+                    let error_type = error_type.or(Some(err.error_type.clone()));
+                    (Instant::now(), status, error_type)
+                }
+                None => {
+                    let error_type = Some(err.error_type.clone());
+                    match current.stream_end.take() {
+                        // Mid-stream: the invoker has the headers already.
+                        Some(stream_end) => {
+                            let _ = stream_end.send(Err(err));
+                        }
+                        None => current.send_outcome(Err(err)),
+                    }
+                    (Instant::now(), status, error_type)
+                }
+            };
+            self.report(current, end, status, error_type, lines);
+        }
+        let reason = match status {
+            InvokeStatus::Timeout => ShutdownReason::Timeout,
+            _ => ShutdownReason::Failure,
+        };
+        self.begin_teardown(reason);
+    }
+
+    /// Fails an invoke that never reached the runtime, with its own START /
+    /// END / REPORT lines.
+    pub(super) fn fail_undispatched(
+        &mut self,
+        queued: Queued,
+        err: FunctionError,
+        status: InvokeStatus,
+    ) {
+        let request_id = queued.invoke.request_id.clone();
+        self.logs.start_invoke(
+            telemetry::start_line(&request_id, &self.cfg.function_version),
+            queued.invoke.log_tail,
+        );
+        let mut current = Current::new(
+            queued.reply,
+            request_id,
+            queued.invoke.log_tail,
+            Instant::now(),
+        );
+        let error_type = Some(err.error_type.clone());
+        current.send_outcome(Err(err));
+        self.report(current, Instant::now(), status, error_type, Vec::new());
+    }
+
+    pub(super) fn invoke_timed_out(&mut self) {
+        let Some(current) = &self.current else {
+            return;
+        };
+        let message = format!(
+            "RequestId: {} Error: Task timed out after {:.2} seconds",
+            current.request_id,
+            self.cfg.timeout.as_secs_f64()
+        );
+        let err = FunctionError::new(ErrorType::SANDBOX_TIMEDOUT, &message);
+        self.fail_current(err, InvokeStatus::Timeout);
+    }
+}

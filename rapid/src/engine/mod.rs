@@ -1,0 +1,501 @@
+//! The engine: the one task that owns the lifecycle of a sandbox.
+//!
+//! HTTP handlers and the reaper send it [`Message`]s; where an answer is due
+//! the message carries a oneshot. A pending `next` (the runtime's or an
+//! extension's) is such a oneshot, held here until there is an event to hand
+//! out. Nothing else holds lifecycle state, and nothing here blocks on I/O
+//! other than reading `/proc`.
+//!
+//! The topics: `init` (starting extensions and the runtime, the init gate),
+//! `invoke` (dispatch, answers, completion, REPORT), `extensions` (the
+//! Extensions API calls), `teardown` (reset and shutdown with their budget).
+
+mod extensions;
+mod init;
+mod invoke;
+mod teardown;
+
+use crate::config::FunctionConfig;
+use crate::lifecycle::RuntimeState;
+use crate::supervisor::ProcessExit;
+use bytes::Bytes;
+use extensions::Extensions;
+use extensions_api::{ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest};
+use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
+use invoke::Current;
+use runtime_api::{ApiError, RuntimeErrorReport, StreamEnd, StreamSink};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use teardown::Teardown;
+use telemetry::LogHub;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::sleep_until;
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+pub(crate) type ExtReply<T> = oneshot::Sender<Result<T, ExtensionApiError>>;
+
+/// Everything that can happen to a sandbox.
+pub(crate) enum Message {
+    Invoke {
+        invoke: Invoke,
+        reply: Option<oneshot::Sender<InvokeOutcome>>,
+    },
+    Init,
+    Next(Reply<RuntimeEvent>),
+    Response {
+        request_id: String,
+        body: Bytes,
+        content_type: Option<String>,
+        reply: Reply<()>,
+    },
+    StreamStart {
+        request_id: String,
+        content_type: Option<String>,
+        reply: Reply<StreamSink>,
+    },
+    StreamEnd {
+        request_id: String,
+        end: StreamEnd,
+        reply: Reply<()>,
+    },
+    ResponseTooLarge {
+        request_id: String,
+        size: u64,
+        reply: Reply<()>,
+    },
+    BadResponseMode {
+        request_id: String,
+        mode: String,
+        reply: Reply<()>,
+    },
+    Error {
+        request_id: String,
+        report: RuntimeErrorReport,
+        reply: Reply<()>,
+    },
+    InitError {
+        report: RuntimeErrorReport,
+        reply: Reply<()>,
+    },
+    Register {
+        request: RegistrationRequest,
+        reply: ExtReply<Registration>,
+    },
+    ExtensionNext {
+        id: uuid::Uuid,
+        reply: ExtReply<ExtensionEvent>,
+    },
+    ExtensionInitError {
+        id: uuid::Uuid,
+        error_type: String,
+        reply: ExtReply<()>,
+    },
+    ExtensionExitError {
+        id: uuid::Uuid,
+        error_type: String,
+        reply: ExtReply<()>,
+    },
+    Exited(ProcessExit),
+    Shutdown(oneshot::Sender<()>),
+}
+
+struct Queued {
+    invoke: Invoke,
+    reply: Option<oneshot::Sender<InvokeOutcome>>,
+    /// Set when the invoke's clock already runs (an init retried for it).
+    deadline: Option<Instant>,
+}
+
+struct Runtime {
+    pid: i32,
+    /// The runtime's own peak RSS, known once it has exited.
+    exited_max_rss_kb: Option<u64>,
+    state: RuntimeState,
+    /// The runtime's pending `next`, when it is waiting in one.
+    next: Option<Reply<RuntimeEvent>>,
+}
+
+pub(crate) struct Engine {
+    cfg: Arc<FunctionConfig>,
+    api_address: String,
+    logs: LogHub,
+    queue: VecDeque<Queued>,
+    runtime: Option<Runtime>,
+    extensions: Extensions,
+    init: Option<init::InitPhase>,
+    current: Option<Current>,
+    /// Init duration waiting for the next REPORT line.
+    init_duration: Option<Duration>,
+    /// The last init failed: the next one runs inside the invoke's time.
+    retry_init: bool,
+    teardown: Option<Teardown>,
+    /// Set once shutdown was asked: who to tell when it is done.
+    shutdown: Option<Vec<oneshot::Sender<()>>>,
+}
+
+impl Engine {
+    pub(crate) fn new(cfg: Arc<FunctionConfig>, api_address: String, logs: LogHub) -> Self {
+        Engine {
+            cfg,
+            api_address,
+            logs,
+            queue: VecDeque::new(),
+            runtime: None,
+            extensions: Extensions::default(),
+            init: None,
+            current: None,
+            init_duration: None,
+            retry_init: false,
+            teardown: None,
+            shutdown: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
+        loop {
+            if self.shutdown.is_some() && self.teardown.is_none() {
+                break;
+            }
+            let deadline = self.next_deadline();
+            let message = tokio::select! {
+                message = rx.recv() => message,
+                _ = sleep_until(deadline.unwrap_or_else(far_future).into()), if deadline.is_some() => {
+                    self.on_deadline();
+                    continue;
+                }
+            };
+            match message {
+                Some(message) => self.handle(message),
+                None => self.begin_shutdown(None),
+            }
+        }
+        crate::supervisor::kill_all_children();
+        wait_for_children(&mut rx).await;
+        self.logs.flush().await;
+        for done in self.shutdown.take().unwrap_or_default() {
+            let _ = done.send(());
+        }
+    }
+
+    fn handle(&mut self, message: Message) {
+        match message {
+            Message::Invoke { invoke, reply } => {
+                if self.shutdown.is_some() {
+                    reply_shutdown(invoke, reply);
+                    return;
+                }
+                self.queue.push_back(Queued {
+                    invoke,
+                    reply,
+                    deadline: None,
+                });
+                self.drive();
+            }
+            Message::Init => {
+                if self.runtime.is_none() && self.init.is_none() && self.idle_for_init() {
+                    self.start_init(None);
+                }
+            }
+            Message::Next(reply) => self.on_next(reply),
+            Message::Response {
+                request_id,
+                body,
+                content_type,
+                reply,
+            } => {
+                let _ = reply.send(self.on_response(&request_id, body, content_type));
+            }
+            Message::StreamStart {
+                request_id,
+                content_type,
+                reply,
+            } => {
+                let _ = reply.send(self.start_stream(&request_id, content_type));
+            }
+            Message::StreamEnd {
+                request_id,
+                end,
+                reply,
+            } => {
+                let _ = reply.send(self.end_stream(&request_id, end));
+            }
+            Message::ResponseTooLarge {
+                request_id,
+                size,
+                reply,
+            } => {
+                let message = format!(
+                    "Response payload size ({size} bytes) exceeded maximum allowed payload size ({} bytes).",
+                    runtime_api::BUFFERED_RESPONSE_LIMIT
+                );
+                let err = FunctionError::new(ErrorType::RESPONSE_SIZE_TOO_LARGE, &message);
+                let _ = reply.send(self.on_error(&request_id, err));
+            }
+            Message::BadResponseMode {
+                request_id,
+                mode,
+                reply,
+            } => {
+                let message = format!("Invalid response mode header value: {mode}");
+                let err = FunctionError::new(ErrorType::INVALID_RESPONSE_MODE, &message);
+                let _ = reply.send(self.on_error(&request_id, err));
+            }
+            Message::Error {
+                request_id,
+                report,
+                reply,
+            } => {
+                let err = FunctionError::from_runtime(&report.error_type, report.body);
+                let _ = reply.send(self.on_error(&request_id, err));
+            }
+            Message::InitError { report, reply } => {
+                let _ = reply.send(self.on_init_error(report));
+            }
+            Message::Register { request, reply } => {
+                let _ = reply.send(self.on_register(request));
+            }
+            Message::ExtensionNext { id, reply } => self.on_extension_next(id, reply),
+            Message::ExtensionInitError {
+                id,
+                error_type,
+                reply,
+            } => {
+                let _ = reply.send(self.on_extension_init_error(id, &error_type));
+            }
+            Message::ExtensionExitError {
+                id,
+                error_type,
+                reply,
+            } => {
+                let _ = reply.send(self.on_extension_exit_error(id, &error_type));
+            }
+            Message::Exited(exit) => self.on_exit(exit),
+            Message::Shutdown(done) => self.begin_shutdown(Some(done)),
+        }
+    }
+
+    /// No init, invoke or teardown is under way.
+    fn idle_for_init(&self) -> bool {
+        self.shutdown.is_none() && self.teardown.is_none() && self.current.is_none()
+    }
+
+    /// Starts whatever the queue needs: an init, or the next invoke.
+    fn drive(&mut self) {
+        while self.idle_for_init() && self.init.is_none() {
+            if self.queue.is_empty() {
+                return;
+            }
+            match &self.runtime {
+                None => {
+                    let deadline = if self.retry_init {
+                        // Suppressed init: the retry counts against the invoke.
+                        let deadline = Instant::now() + self.cfg.timeout;
+                        if let Some(head) = self.queue.front_mut() {
+                            head.deadline = Some(deadline);
+                        }
+                        Some(deadline)
+                    } else {
+                        None
+                    };
+                    // A start that fails at once fails the head invoke and
+                    // tears down; the loop then goes round again.
+                    self.start_init(deadline);
+                }
+                Some(rt)
+                    if rt.state == RuntimeState::Ready
+                        && rt.next.is_some()
+                        && self.extensions.all_ready() =>
+                {
+                    self.dispatch();
+                }
+                Some(_) => return, // wait for the runtime's (and extensions') next
+            }
+        }
+    }
+
+    fn on_exit(&mut self, exit: ProcessExit) {
+        if self.runtime.as_ref().is_some_and(|rt| rt.pid == exit.pid) {
+            self.on_runtime_exit(exit);
+        } else if self.extensions.is_process(exit.pid) {
+            self.on_extension_exit(exit);
+        }
+        // Anything else is an orphan (or a process of a torn-down
+        // generation): reaped, nothing more to do.
+        self.drive();
+    }
+
+    fn on_runtime_exit(&mut self, exit: ProcessExit) {
+        if let Some(rt) = self.runtime.as_mut() {
+            rt.exited_max_rss_kb = Some(exit.max_rss_kb);
+        }
+        if self.teardown.is_some() {
+            self.teardown_runtime_exited();
+            return;
+        }
+        let reason = format!("Runtime exited with error: {}", exit.status);
+        tracing::debug!(pid = exit.pid, %reason, "runtime exited");
+        let err = |request_id: Option<&str>| {
+            let message = match request_id {
+                Some(id) => format!("RequestId: {id} Error: {reason}"),
+                None => format!("Error: {reason}"),
+            };
+            FunctionError::new(ErrorType::RUNTIME_EXIT_ERROR, &message)
+        };
+        if self.init.is_some() {
+            let err = err(self.queue.front().map(|q| q.invoke.request_id.as_str()));
+            self.init_failed(err, telemetry::InvokeStatus::Error);
+        } else if let Some(current) = &self.current {
+            let err = err(Some(&current.request_id));
+            self.fail_current(err, telemetry::InvokeStatus::Error);
+        } else {
+            tracing::warn!(pid = exit.pid, %reason, "the runtime exited while idle; the next invoke starts a new one");
+            self.begin_teardown(extensions_api::ShutdownReason::Failure);
+        }
+    }
+
+    // ---- time -------------------------------------------------------------
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.init.as_ref().map(|i| i.deadline),
+            self.current.as_ref().map(|c| c.deadline),
+            self.teardown.as_ref().map(|t| t.next_deadline()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        if self
+            .teardown
+            .as_ref()
+            .is_some_and(|t| now >= t.next_deadline())
+        {
+            self.teardown_deadline();
+        }
+        if self.init.as_ref().is_some_and(|i| now >= i.deadline) {
+            self.init_timed_out();
+        }
+        if self.current.as_ref().is_some_and(|c| now >= c.deadline) {
+            self.invoke_timed_out();
+        }
+        self.drive();
+    }
+
+    // ---- shutdown ---------------------------------------------------------
+
+    fn begin_shutdown(&mut self, done: Option<oneshot::Sender<()>>) {
+        let first = self.shutdown.is_none();
+        self.shutdown.get_or_insert_with(Vec::new).extend(done);
+        if !first {
+            return;
+        }
+        for queued in self.queue.drain(..) {
+            reply_shutdown(queued.invoke, queued.reply);
+        }
+        self.init = None;
+        if self.current.is_some() {
+            let err = FunctionError::new(
+                ErrorType::SANDBOX_SHUTDOWN,
+                "The execution environment shut down during the invocation.",
+            );
+            self.fail_current(err, telemetry::InvokeStatus::Error);
+        }
+        if self.teardown.is_none() {
+            self.begin_teardown(extensions_api::ShutdownReason::Spindown);
+        }
+    }
+}
+
+/// Reaps what was killed at shutdown, so no zombie outlives rapid; bounded,
+/// because a process in uninterruptible sleep may take its time.
+async fn wait_for_children(rx: &mut mpsc::UnboundedReceiver<Message>) {
+    let wait = async {
+        while crate::supervisor::has_children() {
+            match rx.recv().await {
+                Some(Message::Exited(_)) => {}
+                Some(other) => refuse(other),
+                None => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
+}
+
+/// Answers a call that arrives after shutdown.
+fn refuse(message: Message) {
+    match message {
+        Message::Invoke { invoke, reply } => reply_shutdown(invoke, reply),
+        Message::Next(reply) => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
+        }
+        Message::StreamStart { reply, .. } => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
+        }
+        Message::Response { reply, .. }
+        | Message::StreamEnd { reply, .. }
+        | Message::ResponseTooLarge { reply, .. }
+        | Message::BadResponseMode { reply, .. }
+        | Message::Error { reply, .. }
+        | Message::InitError { reply, .. } => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
+        }
+        Message::Register { reply, .. } => {
+            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
+        }
+        Message::ExtensionNext { reply, .. } => {
+            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
+        }
+        Message::ExtensionInitError { reply, .. } | Message::ExtensionExitError { reply, .. } => {
+            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
+        }
+        Message::Shutdown(done) => {
+            let _ = done.send(());
+        }
+        Message::Init | Message::Exited(_) => {}
+    }
+}
+
+fn reply_shutdown(invoke: Invoke, reply: Option<oneshot::Sender<InvokeOutcome>>) {
+    if let Some(reply) = reply {
+        let _ = reply.send(InvokeOutcome {
+            request_id: invoke.request_id,
+            result: Err(FunctionError::new(
+                ErrorType::SANDBOX_SHUTDOWN,
+                "The execution environment is shutting down.",
+            )),
+            log_tail: None,
+        });
+    }
+}
+
+fn invalid_state(message: &str) -> ApiError {
+    ApiError::InvalidStateTransition {
+        message: message.to_owned(),
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365)
+}
+
+/// The Unix epoch milliseconds of an instant.
+fn epoch_ms_at(at: Instant) -> u64 {
+    let now_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let now = Instant::now();
+    let epoch = if at >= now {
+        now_epoch + (at - now)
+    } else {
+        now_epoch.saturating_sub(now - at)
+    };
+    epoch.as_millis() as u64
+}
+
+fn timestamp() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
