@@ -169,6 +169,9 @@ impl Engine {
                 Some(message) => self.handle(message),
                 None => self.begin_shutdown(None),
             }
+            // Whatever happened may let a queued invoke start (an init that
+            // failed at once, a teardown that finished on the spot...).
+            self.drive();
         }
         crate::supervisor::kill_all_children();
         wait_for_children(&mut rx).await;
