@@ -340,3 +340,29 @@ fn event_invoke_and_a_following_invoke_both_run() {
     rapid.wait_for_stdout(|l| l == "line 1", WAIT);
     rapid.wait_for_stdout_n(|l| l.starts_with("REPORT RequestId: "), 2, WAIT);
 }
+
+#[test]
+fn an_invoke_queued_behind_a_failed_init_runs_on_a_retried_init() {
+    let marker = unique_path("init-error-queued");
+    let rapid = Rapid::scripted(
+        &[],
+        &[
+            ("SCRIPTED_INIT", "init_error"),
+            ("SCRIPTED_INIT_MARKER", marker.to_str().unwrap()),
+        ],
+    );
+    // Both arrive while the first init runs (the runtime takes a while to
+    // start): the first gets the init error, the second must not be left
+    // waiting — it runs on the retried init.
+    let (a, b) = thread::scope(|s| {
+        let a = s.spawn(|| rapid.invoke(br#"{"n":1}"#, &[]));
+        let b = s.spawn(|| rapid.invoke(br#"{"n":2}"#, &[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let failed = [&a, &b]
+        .iter()
+        .filter(|r| r.header("x-amz-function-error").is_some())
+        .count();
+    assert_eq!(failed, 1, "exactly one invoke gets the init error");
+    let _ = std::fs::remove_file(marker);
+}
