@@ -28,14 +28,11 @@ pub struct Cli {
     )]
     pub runtime_api_address: String,
 
-    /// rapid's own log level on stderr: trace, debug, info, warn, error.
-    #[arg(
-        long,
-        value_name = "LEVEL",
-        default_value = "info",
-        env = "RAPID_LOG_LEVEL"
-    )]
-    pub log_level: String,
+    /// rapid's own log level on stderr: trace, debug, info, warn, error
+    /// (default info). Like aws-lambda-rie, LOG_LEVEL is read when neither
+    /// the flag nor RAPID_LOG_LEVEL is given.
+    #[arg(long, value_name = "LEVEL", env = "RAPID_LOG_LEVEL")]
+    pub log_level: Option<String>,
 
     /// SnapStart-style init caching (Restore). Not supported yet: rapid
     /// refuses to start rather than ignore it.
@@ -80,6 +77,17 @@ pub struct Cli {
     pub command: Vec<String>,
 }
 
+/// The log level: the flag (or RAPID_LOG_LEVEL), else a valid LOG_LEVEL,
+/// else info. A LOG_LEVEL rapid cannot read is the function's business
+/// (it is passed on to the runtime) and is not an error here.
+pub fn resolve_level(flag: Option<&str>, env: Option<&str>) -> Result<tracing::Level, String> {
+    match (flag, env) {
+        (Some(flag), _) => tracing_level(flag),
+        (None, Some(env)) => Ok(tracing_level(env).unwrap_or(tracing::Level::INFO)),
+        (None, None) => Ok(tracing::Level::INFO),
+    }
+}
+
 /// Maps aws-lambda-rie's level names onto tracing's.
 pub fn tracing_level(level: &str) -> Result<tracing::Level, String> {
     match level.to_ascii_lowercase().as_str() {
@@ -116,6 +124,24 @@ mod tests {
             ["python3", "-m", "awslambdaric", "app.handler"]
         );
         assert_eq!(cli.runtime_interface_emulator_address, "0.0.0.0:8080");
+    }
+
+    #[test]
+    fn level_sources() {
+        assert_eq!(resolve_level(None, None), Ok(tracing::Level::INFO));
+        assert_eq!(
+            resolve_level(None, Some("debug")),
+            Ok(tracing::Level::DEBUG)
+        );
+        assert_eq!(
+            resolve_level(None, Some("chatty")),
+            Ok(tracing::Level::INFO)
+        );
+        assert_eq!(
+            resolve_level(Some("error"), Some("debug")),
+            Ok(tracing::Level::ERROR)
+        );
+        assert!(resolve_level(Some("chatty"), None).is_err());
     }
 
     #[test]

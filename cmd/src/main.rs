@@ -23,7 +23,8 @@ use tokio::signal::unix::{signal, SignalKind};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = match cli::tracing_level(&cli.log_level) {
+    let log_level_env = std::env::var("LOG_LEVEL").ok();
+    let level = match cli::resolve_level(cli.log_level.as_deref(), log_level_env.as_deref()) {
         Ok(level) => level,
         Err(message) => return fail(&message),
     };
