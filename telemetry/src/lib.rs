@@ -9,6 +9,6 @@ mod logs;
 mod memory;
 mod report;
 
-pub use logs::{LogHub, TAIL_BYTES};
-pub use memory::peak_rss_mb;
+pub use logs::{LogHub, ReportRequest, TAIL_BYTES};
+pub use memory::{peak_rss_mb, MemoryProbe};
 pub use report::{end_line, report_line, start_line, timeout_line, InvokeReport, InvokeStatus};

@@ -6,6 +6,8 @@
 //! called `next` is in its pipe already, so the function's lines always come
 //! before the END line that follows them, and the Tail log holds them.
 
+use crate::memory::MemoryProbe;
+use crate::report::{end_line, report_line, InvokeReport};
 use bytes::Bytes;
 use std::future::poll_fn;
 use std::io::Write;
@@ -30,9 +32,21 @@ enum Message {
     /// Write the lines, stop capturing, and hand the tail over.
     End {
         lines: Vec<String>,
+        report: Box<ReportRequest>,
         tail: Option<oneshot::Sender<Bytes>>,
     },
     Flush(oneshot::Sender<()>),
+}
+
+/// A REPORT line to write, and whose memory to measure for it.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    /// The report; its `max_memory_used_mb` is filled in by the hub.
+    pub report: InvokeReport,
+    /// Live processes whose trees count (runtime, extensions).
+    pub live_pids: Vec<i32>,
+    /// Peak RSS of the processes that already exited, in KB.
+    pub exited_kb: u64,
 }
 
 /// Handle to the hub task. Cheap to clone.
@@ -45,7 +59,9 @@ impl LogHub {
     /// Starts the hub; it writes to `out` and runs until every handle is dropped.
     pub fn start<W: Write + Send + 'static>(out: W) -> (LogHub, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(Hub::new(out).run(rx));
+        // Buffered: what one wake-up writes goes out in one write(2).
+        let task =
+            tokio::spawn(Hub::new(std::io::BufWriter::with_capacity(64 * 1024, out)).run(rx));
         (LogHub { tx }, task)
     }
 
@@ -64,8 +80,20 @@ impl LogHub {
         let _ = self.tx.send(Message::Line(line));
     }
 
-    pub fn end_invoke(&self, lines: Vec<String>, tail: Option<oneshot::Sender<Bytes>>) {
-        let _ = self.tx.send(Message::End { lines, tail });
+    /// Ends an invoke: writes `lines`, then END and REPORT (its memory
+    /// measured here, off the invoke's path), and hands the tail over.
+    pub fn end_invoke(
+        &self,
+        lines: Vec<String>,
+        report: ReportRequest,
+        tail: Option<oneshot::Sender<Bytes>>,
+    ) {
+        let report = Box::new(report);
+        let _ = self.tx.send(Message::End {
+            lines,
+            report,
+            tail,
+        });
     }
 
     /// Resolves once everything sent so far, and everything in the pipes, is written.
@@ -92,6 +120,7 @@ struct Source {
 
 struct Hub<W> {
     out: W,
+    memory: MemoryProbe,
     sources: Vec<Source>,
     tail: Option<Vec<u8>>,
     scratch: Vec<u8>,
@@ -101,6 +130,7 @@ impl<W: Write> Hub<W> {
     fn new(out: W) -> Self {
         Hub {
             out,
+            memory: MemoryProbe::default(),
             sources: Vec::new(),
             tail: None,
             scratch: vec![0; 64 * 1024],
@@ -109,9 +139,9 @@ impl<W: Write> Hub<W> {
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
         loop {
-            tokio::select! {
+            let flush = tokio::select! {
                 message = rx.recv() => match message {
-                    Some(message) => self.handle(message),
+                    Some(message) => self.receive(message, &mut rx).await,
                     None => {
                         self.drain_all();
                         let _ = self.out.flush();
@@ -120,10 +150,37 @@ impl<W: Write> Hub<W> {
                 },
                 index = ready_source(&self.sources) => {
                     self.drain(index, Read::Readiness);
+                    true
                 }
+            };
+            if flush {
+                let _ = self.out.flush();
             }
-            let _ = self.out.flush();
         }
+    }
+
+    /// Handles `message` and whatever else is queued; says whether to flush.
+    async fn receive(
+        &mut self,
+        message: Message,
+        rx: &mut mpsc::UnboundedReceiver<Message>,
+    ) -> bool {
+        if let Message::Start { .. } = message {
+            // At once: the drain before START must happen before the
+            // runtime gets its event, or the invoke's first lines would
+            // land before START. The write can wait its turn.
+            self.handle(message);
+            tokio::task::yield_now().await;
+            return true;
+        }
+        // Anything else is never on an invoke's critical path: let the
+        // tasks that answer the runtime and the invoker write first.
+        tokio::task::yield_now().await;
+        self.handle(message);
+        while let Ok(message) = rx.try_recv() {
+            self.handle(message);
+        }
+        true
     }
 
     fn handle(&mut self, message: Message) {
@@ -141,11 +198,19 @@ impl<W: Write> Hub<W> {
                 self.drain_all();
                 self.write_line(line.as_bytes());
             }
-            Message::End { lines, tail } => {
+            Message::End {
+                lines,
+                mut report,
+                tail,
+            } => {
                 self.drain_all();
+                let live_mb = self.memory.peak_rss_mb(&report.live_pids).unwrap_or(0);
+                report.report.max_memory_used_mb = live_mb + report.exited_kb.div_ceil(1024);
                 for line in &lines {
                     self.write_line(line.as_bytes());
                 }
+                self.write_line(end_line(&report.report.request_id).as_bytes());
+                self.write_line(report_line(&report.report).as_bytes());
                 let captured = self.tail.take().unwrap_or_default();
                 if let Some(tail) = tail {
                     let from = captured.len().saturating_sub(TAIL_BYTES);
@@ -280,13 +345,16 @@ mod tests {
         hub.flush().await; // the runtime only writes once it has the event
         w.write_all(b"one\r\ntwo\npartial").unwrap();
         let (tx, rx) = oneshot::channel();
-        hub.end_invoke(vec!["END".into(), "REPORT".into()], Some(tx));
-        let tail = rx.await.unwrap();
-        assert_eq!(&tail[..], b"START\none\ntwo\nEND\nREPORT\n");
+        hub.end_invoke(vec!["TIMEOUT".into()], report("id"), Some(tx));
+        let tail = String::from_utf8(rx.await.unwrap().to_vec()).unwrap();
+        assert!(
+            tail.starts_with("START\none\ntwo\nTIMEOUT\nEND RequestId: id\nREPORT RequestId: id\t"),
+            "{tail}"
+        );
         drop(w);
         hub.flush().await;
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(text, "START\none\ntwo\nEND\nREPORT\npartial\n");
+        assert!(text.ends_with("\npartial\n"), "{text}");
     }
 
     #[tokio::test]
@@ -297,9 +365,47 @@ mod tests {
             hub.line(format!("line {i:04}"));
         }
         let (tx, rx) = oneshot::channel();
-        hub.end_invoke(vec!["END".into()], Some(tx));
-        let tail = rx.await.unwrap();
+        hub.end_invoke(Vec::new(), report("id"), Some(tx));
+        let tail = String::from_utf8(rx.await.unwrap().to_vec()).unwrap();
         assert_eq!(tail.len(), TAIL_BYTES);
-        assert!(tail.ends_with(b"line 0999\nEND\n"));
+        assert!(
+            tail.contains("line 0999\nEND RequestId: id\nREPORT"),
+            "{tail}"
+        );
+    }
+
+    #[tokio::test]
+    async fn report_memory_is_measured_by_the_hub() {
+        let out = Shared::default();
+        let (hub, _task) = LogHub::start(out.clone());
+        let mut request = report("m");
+        request.live_pids = vec![std::process::id() as i32];
+        request.exited_kb = 2048;
+        hub.end_invoke(Vec::new(), request, None);
+        hub.flush().await;
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let used: u64 = text
+            .split("Max Memory Used: ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(used > 2, "this process and 2 MB of exited ones: {text}");
+    }
+
+    fn report(request_id: &str) -> ReportRequest {
+        ReportRequest {
+            report: InvokeReport {
+                request_id: request_id.into(),
+                duration: std::time::Duration::from_millis(1),
+                memory_size_mb: 128,
+                max_memory_used_mb: 0,
+                init_duration: None,
+                status: crate::InvokeStatus::Success,
+                error_type: None,
+            },
+            live_pids: Vec::new(),
+            exited_kb: 0,
+        }
     }
 }

@@ -1,30 +1,86 @@
-//! Peak memory of a process tree, from `/proc`.
+//! Peak memory of process trees, from `/proc`.
+//!
+//! Measured on every invoke, so it is cheap: the tree is walked at most
+//! once a second, and each process's `status` file stays open and is read
+//! again with one `pread`.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
 
-/// Sum of the peak resident set sizes (`VmHWM`) of `roots` and all their
-/// descendants, in MB rounded up. `None` when none of them could be read.
-pub fn peak_rss_mb(roots: &[i32]) -> Option<u64> {
-    let mut seen = HashSet::new();
-    let mut stack: Vec<i32> = roots.to_vec();
-    let mut total_kb = 0u64;
-    let mut any = false;
-    while let Some(pid) = stack.pop() {
-        if !seen.insert(pid) {
-            continue;
-        }
-        if let Some(kb) = vm_hwm_kb(pid) {
-            total_kb += kb;
-            any = true;
-        }
-        stack.extend(children(pid));
-    }
-    any.then(|| total_kb.div_ceil(1024))
+/// How often the process trees are walked again for new descendants.
+const RESCAN: Duration = Duration::from_secs(1);
+
+/// Measures the summed peak RSS (`VmHWM`) of process trees.
+#[derive(Default)]
+pub struct MemoryProbe {
+    roots: Vec<i32>,
+    status: HashMap<i32, File>,
+    scanned: Option<Instant>,
+    buf: Vec<u8>,
 }
 
-fn vm_hwm_kb(pid: i32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+impl MemoryProbe {
+    /// Sum of the peak RSS of `roots` and their descendants, in MB rounded
+    /// up. `None` when none of them could be read.
+    pub fn peak_rss_mb(&mut self, roots: &[i32]) -> Option<u64> {
+        let stale = self.scanned.is_none_or(|at| at.elapsed() >= RESCAN);
+        if stale || self.roots != roots {
+            self.rescan(roots);
+        }
+        let mut total_kb = 0;
+        let mut any = false;
+        let mut gone = Vec::new();
+        for (pid, file) in &self.status {
+            match read_hwm_kb(file, &mut self.buf) {
+                Some(kb) => {
+                    total_kb += kb;
+                    any = true;
+                }
+                None => gone.push(*pid),
+            }
+        }
+        for pid in gone {
+            self.status.remove(&pid);
+        }
+        any.then(|| total_kb.div_ceil(1024))
+    }
+
+    fn rescan(&mut self, roots: &[i32]) {
+        self.roots = roots.to_vec();
+        self.scanned = Some(Instant::now());
+        let mut tree = Vec::new();
+        let mut stack = roots.to_vec();
+        while let Some(pid) = stack.pop() {
+            if tree.contains(&pid) {
+                continue;
+            }
+            tree.push(pid);
+            stack.extend(children(pid));
+        }
+        self.status.retain(|pid, _| tree.contains(pid));
+        for pid in tree {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.status.entry(pid) {
+                if let Ok(file) = File::open(format!("/proc/{pid}/status")) {
+                    slot.insert(file);
+                }
+            }
+        }
+    }
+}
+
+/// One-shot measurement of `roots` and their descendants.
+pub fn peak_rss_mb(roots: &[i32]) -> Option<u64> {
+    MemoryProbe::default().peak_rss_mb(roots)
+}
+
+fn read_hwm_kb(file: &File, buf: &mut Vec<u8>) -> Option<u64> {
+    buf.resize(4096, 0);
+    // procfs regenerates the file for a read at offset 0.
+    let n = file.read_at(buf, 0).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -37,10 +93,7 @@ fn children(pid: i32) -> Vec<i32> {
     for task in tasks.flatten() {
         let path = task.path().join("children");
         if let Ok(list) = std::fs::read_to_string(path) {
-            out.extend(
-                list.split_whitespace()
-                    .filter_map(|p| p.parse::<i32>().ok()),
-            );
+            out.extend(list.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
         }
     }
     out
@@ -64,10 +117,15 @@ mod tests {
             .unwrap();
         let me = std::process::id() as i32;
         assert!(children(me).contains(&(child.id() as i32)));
-        let with_child = peak_rss_mb(&[me]).unwrap();
+        let mut probe = MemoryProbe::default();
+        let with_child = probe.peak_rss_mb(&[me]).unwrap();
+        assert!(probe.status.contains_key(&(child.id() as i32)));
         drop(child.stdin.take());
         child.wait().unwrap();
         assert!(with_child >= 1);
+        // The child is gone: the next reading drops it and still works.
+        assert!(probe.peak_rss_mb(&[me]).is_some());
+        assert!(!probe.status.contains_key(&(child.id() as i32)));
     }
 
     #[test]

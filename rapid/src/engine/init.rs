@@ -52,7 +52,7 @@ impl Engine {
                 .map_or_else(|_| std::path::PathBuf::from("/"), |b| b.cwd.clone());
             match supervisor::spawn(&path.to_string_lossy(), &[], &cwd, &env) {
                 Ok(spawned) => {
-                    self.capture(spawned.stdout, spawned.stderr);
+                    self.capture(spawned.output);
                     tracing::debug!(pid = spawned.pid, %name, "extension started");
                     self.extensions.launched(name, spawned.pid);
                 }
@@ -79,11 +79,9 @@ impl Engine {
             .collect()
     }
 
-    fn capture(&self, stdout: std::os::fd::OwnedFd, stderr: std::os::fd::OwnedFd) {
-        for fd in [stdout, stderr] {
-            if let Err(err) = self.logs.add_source(fd) {
-                tracing::warn!(%err, "cannot capture a child's output");
-            }
+    fn capture(&self, output: std::os::fd::OwnedFd) {
+        if let Err(err) = self.logs.add_source(output) {
+            tracing::warn!(%err, "cannot capture a child's output");
         }
     }
 
@@ -104,7 +102,7 @@ impl Engine {
         env.push(("AWS_LAMBDA_RUNTIME_API".into(), self.api_address.clone()));
         match supervisor::spawn(&bootstrap.program, &bootstrap.args, &bootstrap.cwd, &env) {
             Ok(spawned) => {
-                self.capture(spawned.stdout, spawned.stderr);
+                self.capture(spawned.output);
                 tracing::debug!(pid = spawned.pid, "runtime started");
                 self.runtime = Some(Runtime {
                     pid: spawned.pid,

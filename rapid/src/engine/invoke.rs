@@ -11,7 +11,7 @@ use interop::{
 };
 use runtime_api::{ApiError, StreamEnd, StreamSink};
 use std::time::{Duration, Instant};
-use telemetry::{InvokeReport, InvokeStatus};
+use telemetry::{InvokeReport, InvokeStatus, ReportRequest};
 use tokio::sync::{mpsc, oneshot};
 
 /// The invoke in progress.
@@ -283,36 +283,35 @@ impl Engine {
         end: Instant,
         status: InvokeStatus,
         error_type: Option<String>,
-        mut lines: Vec<String>,
+        lines: Vec<String>,
     ) {
         let report = InvokeReport {
             request_id: current.request_id.clone(),
             duration: end.saturating_duration_since(current.dispatched),
             memory_size_mb: self.cfg.memory_size_mb,
-            max_memory_used_mb: self.max_memory_used_mb(),
+            max_memory_used_mb: 0, // measured by the log hub
             init_duration: current.init_duration,
             status,
             error_type,
         };
-        lines.push(telemetry::end_line(&current.request_id));
-        lines.push(telemetry::report_line(&report));
-        self.logs.end_invoke(lines, current.tail);
-    }
-
-    /// Peak RSS of the runtime and the extensions, in MB.
-    fn max_memory_used_mb(&self) -> u64 {
-        let mut live = Vec::new();
-        let mut gone_kb = 0;
+        let (mut live_pids, mut exited_kb) = self.extensions.memory_roots();
         if let Some(rt) = &self.runtime {
             match rt.exited_max_rss_kb {
-                Some(kb) => gone_kb += kb,
-                None => live.push(rt.pid),
+                Some(kb) => exited_kb += kb,
+                None => live_pids.push(rt.pid),
             }
         }
-        let (ext_live, ext_gone_kb) = self.extensions.memory_roots();
-        live.extend(ext_live);
-        gone_kb += ext_gone_kb;
-        telemetry::peak_rss_mb(&live).unwrap_or(0) + gone_kb.div_ceil(1024)
+        if status != InvokeStatus::Success {
+            // A teardown follows at once: measure before anything is killed.
+            exited_kb += telemetry::peak_rss_mb(&live_pids).unwrap_or(0) * 1024;
+            live_pids.clear();
+        }
+        let request = ReportRequest {
+            report,
+            live_pids,
+            exited_kb,
+        };
+        self.logs.end_invoke(lines, request, current.tail);
     }
 
     /// Fails the current invoke (if still unanswered), reports it, and

@@ -5,12 +5,14 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// A started child: its pid (also its process group id) and its output pipes.
+/// A started child: its pid (also its process group id) and the read end
+/// of its output pipe.
 #[derive(Debug)]
 pub struct Spawned {
     pub pid: i32,
-    pub stdout: OwnedFd,
-    pub stderr: OwnedFd,
+    /// stdout and stderr share one pipe, as in Lambda, where both are the
+    /// function's log: lines keep the order they were written in.
+    pub output: OwnedFd,
 }
 
 /// Starts `program args` in `cwd` with exactly `env`, in a new process group,
@@ -21,6 +23,7 @@ pub fn spawn(
     cwd: &Path,
     env: &[(String, String)],
 ) -> std::io::Result<Spawned> {
+    let (output, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let mut command = Command::new(program);
     command
         .args(args)
@@ -28,8 +31,8 @@ pub fn spawn(
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::from(write_end.try_clone()?))
+        .stderr(Stdio::from(write_end))
         .process_group(0);
     // SAFETY: the closure runs in the forked child before exec and only makes
     // one async-signal-safe system call (prctl).
@@ -39,16 +42,12 @@ pub fn spawn(
                 .map_err(std::io::Error::from)
         });
     }
-    let mut child = command.spawn()?;
+    let child = command.spawn()?;
+    // Our copies of the write end go with the command, so the pipe reports
+    // end of file once the child's family has closed it.
+    drop(command);
     let pid = child.id() as i32;
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(std::io::Error::other("child output pipes missing"));
-    };
     // Dropping the handle neither waits nor kills: the reaper owns the exit.
     drop(child);
-    Ok(Spawned {
-        pid,
-        stdout: stdout.into(),
-        stderr: stderr.into(),
-    })
+    Ok(Spawned { pid, output })
 }
