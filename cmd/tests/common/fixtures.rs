@@ -59,6 +59,15 @@ pub fn scripted_command() -> Vec<String> {
     ]
 }
 
+/// The runtime command for testdata/runtimes/streaming.py, the stdlib
+/// runtime that streams its responses as the event scripts it.
+pub fn streaming_command() -> Vec<String> {
+    vec![
+        plain_python(),
+        testdata("runtimes/streaming.py").display().to_string(),
+    ]
+}
+
 /// The runtime command and environment for an awslambdaric handler in
 /// testdata/functions/python/handlers.py (e.g. `handlers.echo`).
 pub fn awslambdaric_command(handler: &str) -> (Vec<String>, Vec<(String, String)>) {
@@ -108,8 +117,22 @@ pub fn unique_path(stem: &str) -> PathBuf {
 /// Runs testdata/invoker/boto_invoke.py against `endpoint` with `args` and
 /// returns its JSON lines (one per invoke). Panics when it fails.
 pub fn boto_invoke(endpoint: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    run_invoker("boto_invoke.py", endpoint, args)
+}
+
+/// Runs testdata/invoker/boto_stream.py (boto3's `invoke_with_response_stream`)
+/// against `endpoint` with `args` and returns the JSON object it prints.
+pub fn boto_stream(endpoint: &str, args: &[&str]) -> serde_json::Value {
+    let mut lines = run_invoker("boto_stream.py", endpoint, args);
+    assert_eq!(lines.len(), 1, "boto_stream.py prints one line: {lines:?}");
+    lines.remove(0)
+}
+
+/// Runs the Python invoker `script` (in testdata/invoker) with `--endpoint
+/// endpoint args...` and parses every non-empty stdout line as JSON.
+fn run_invoker(script: &str, endpoint: &str, args: &[&str]) -> Vec<serde_json::Value> {
     let out = Command::new(venv_python())
-        .arg(testdata("invoker/boto_invoke.py"))
+        .arg(testdata("invoker").join(script))
         .arg("--endpoint")
         .arg(endpoint)
         .args(args)
@@ -118,12 +141,12 @@ pub fn boto_invoke(endpoint: &str, args: &[&str]) -> Vec<serde_json::Value> {
         .env_remove("AWS_CONFIG_FILE")
         .stdin(Stdio::null())
         .output()
-        .expect("run boto_invoke.py");
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "boto_invoke.py {args:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        "{script} {args:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
         out.status
     );
     stdout
@@ -131,7 +154,7 @@ pub fn boto_invoke(endpoint: &str, args: &[&str]) -> Vec<serde_json::Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("boto_invoke.py printed non-JSON {l:?}: {e}"))
+                .unwrap_or_else(|e| panic!("{script} printed non-JSON {l:?}: {e}"))
         })
         .collect()
 }

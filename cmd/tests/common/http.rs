@@ -193,3 +193,198 @@ fn read_line(reader: &mut impl BufRead) -> std::io::Result<String> {
 fn invalid(msg: String) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, msg)
 }
+
+/// A response read as it arrives: the head at once, then the body piece by
+/// piece, so a test can watch a streamed body (and its trailers) come in.
+pub struct Streamed {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// Trailers of a chunked body, once the body has been read to its end.
+    pub trailers: Vec<(String, String)>,
+    reader: BufReader<TcpStream>,
+    framing: Framing,
+}
+
+enum Framing {
+    /// `left` bytes remain in the current chunk; `first` until one was read.
+    Chunked { left: usize, first: bool },
+    Length(usize),
+    UntilClose,
+    Done,
+}
+
+/// Sends one request (`Connection: close`) and returns once the response's
+/// head is read; the body is read with [`Streamed::read_data`] and friends.
+/// Each read waits at most [`RESPONSE_TIMEOUT`].
+pub fn open(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Streamed> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(RESPONSE_TIMEOUT))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    stream.write_all(&[head.into_bytes(), body.to_vec()].concat())?;
+    stream.flush()?;
+
+    // Small reads on purpose: what a test sees is close to what arrived.
+    let mut reader = BufReader::with_capacity(16 * 1024, stream);
+    let (status, headers) = loop {
+        let status_line = read_line(&mut reader)?;
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| invalid(format!("bad status line {status_line:?}")))?;
+        let headers = read_headers(&mut reader)?;
+        if !(100..200).contains(&status) {
+            break (status, headers);
+        }
+    };
+    let value = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
+    let framing = if method == "HEAD" || status == 204 || status == 304 {
+        Framing::Done
+    } else if value("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
+        Framing::Chunked {
+            left: 0,
+            first: true,
+        }
+    } else if let Some(len) = value("content-length") {
+        let len = len
+            .trim()
+            .parse()
+            .map_err(|_| invalid(format!("bad content-length {len:?}")))?;
+        Framing::Length(len)
+    } else {
+        Framing::UntilClose
+    };
+    Ok(Streamed {
+        status,
+        headers,
+        trailers: Vec::new(),
+        reader,
+        framing,
+    })
+}
+
+impl Streamed {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of trailer `name` (case-insensitive).
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        self.trailers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Reads the next body bytes into `buf` (at most its length, at most
+    /// one chunk); 0 at the end of the body. A body cut short is an error.
+    pub fn read_data(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match &mut self.framing {
+                Framing::Done => return Ok(0),
+                Framing::Length(0) => {
+                    self.framing = Framing::Done;
+                    return Ok(0);
+                }
+                Framing::Length(left) => {
+                    let want = buf.len().min(*left);
+                    let n = self.reader.read(&mut buf[..want])?;
+                    if n == 0 {
+                        return Err(eof("the body ended before its Content-Length"));
+                    }
+                    *left -= n;
+                    return Ok(n);
+                }
+                Framing::UntilClose => return self.reader.read(buf),
+                Framing::Chunked { left: 0, first } => {
+                    if !*first && !read_line(&mut self.reader)?.is_empty() {
+                        return Err(invalid("chunk not followed by CRLF".into()));
+                    }
+                    let size_line = read_line(&mut self.reader)?;
+                    let size_hex = size_line.split(';').next().unwrap_or("").trim();
+                    let size = usize::from_str_radix(size_hex, 16)
+                        .map_err(|_| invalid(format!("bad chunk size {size_line:?}")))?;
+                    if size == 0 {
+                        self.trailers = read_headers(&mut self.reader)?;
+                        self.framing = Framing::Done;
+                        return Ok(0);
+                    }
+                    self.framing = Framing::Chunked {
+                        left: size,
+                        first: false,
+                    };
+                }
+                Framing::Chunked { left, .. } => {
+                    let want = buf.len().min(*left);
+                    let n = self.reader.read(&mut buf[..want])?;
+                    if n == 0 {
+                        return Err(eof("the connection closed inside a chunk"));
+                    }
+                    *left -= n;
+                    return Ok(n);
+                }
+            }
+        }
+    }
+
+    /// Reads body bytes onto `body` until `done(body)` holds; reaching the
+    /// end of the body first is an error.
+    pub fn read_until(
+        &mut self,
+        body: &mut Vec<u8>,
+        done: impl Fn(&[u8]) -> bool,
+    ) -> std::io::Result<()> {
+        let mut buf = [0; 16 * 1024];
+        while !done(body) {
+            let n = self.read_data(&mut buf)?;
+            if n == 0 {
+                return Err(eof(&format!(
+                    "the body ended before the awaited bytes: {:?}",
+                    String::from_utf8_lossy(body)
+                )));
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+        Ok(())
+    }
+
+    /// Reads the rest of the body (and the trailers) onto `body`.
+    pub fn read_to_end(&mut self, body: &mut Vec<u8>) -> std::io::Result<()> {
+        let mut buf = [0; 16 * 1024];
+        loop {
+            let n = self.read_data(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+fn eof(msg: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::UnexpectedEof, msg.to_string())
+}

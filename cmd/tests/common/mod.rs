@@ -8,6 +8,7 @@
 // Each test file uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod extensions;
 pub mod fixtures;
 pub mod http;
 pub mod logs;
@@ -522,6 +523,18 @@ pub fn comm(pid: u32) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// The command line of `pid`, arguments joined by spaces
+/// (`/proc/<pid>/cmdline`).
+pub fn cmdline(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    Some(args.join(" "))
+}
+
 /// The state letter of `pid` from /proc (`R`, `S`, `Z`, ...), or None when
 /// there is no such process.
 pub fn proc_state(pid: u32) -> Option<char> {
@@ -534,4 +547,18 @@ pub fn proc_state(pid: u32) -> Option<char> {
 /// inherited it (rapid is gone, so it is no longer rapid's to reap).
 pub fn process_is_gone(pid: u32) -> bool {
     matches!(proc_state(pid), None | Some('Z') | Some('X'))
+}
+
+/// The resident set size of `pid` in kB (`VmRSS` of /proc/<pid>/status), or
+/// None when there is no such process.
+pub fn vm_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
 }
