@@ -55,6 +55,10 @@ impl Current {
         }
     }
 
+    pub(super) fn has_answered(&self) -> bool {
+        self.answered.is_some()
+    }
+
     /// Hands the result to the invoker (once).
     fn send_outcome(&mut self, result: Result<InvokeResponse, FunctionError>) {
         if let Some(reply) = self.reply.take() {
@@ -274,9 +278,11 @@ impl Engine {
                 .answered
                 .clone()
                 .unwrap_or((Instant::now(), InvokeStatus::Success, None));
-        self.report(current, answered, status, error_type, Vec::new());
+        self.report(current, answered, status, error_type, Vec::new(), false);
     }
 
+    /// Writes END and REPORT. `measure_now`: a teardown follows at once, so
+    /// memory is read before anything is killed (else the log hub reads it).
     fn report(
         &mut self,
         current: Current,
@@ -284,6 +290,7 @@ impl Engine {
         status: InvokeStatus,
         error_type: Option<String>,
         lines: Vec<String>,
+        measure_now: bool,
     ) {
         let report = InvokeReport {
             request_id: current.request_id.clone(),
@@ -301,8 +308,7 @@ impl Engine {
                 None => live_pids.push(rt.pid),
             }
         }
-        if status != InvokeStatus::Success {
-            // A teardown follows at once: measure before anything is killed.
+        if measure_now {
             exited_kb += telemetry::peak_rss_mb(&live_pids).unwrap_or(0) * 1024;
             live_pids.clear();
         }
@@ -329,14 +335,15 @@ impl Engine {
             let (end, status, error_type) = match current.answered.clone() {
                 // The invoker has its result already; the REPORT says what
                 // happened after.
-                Some((_, answered_status, error_type)) => {
-                    let status = match status {
-                        InvokeStatus::Success => answered_status,
-                        failure => failure,
-                    };
-                    let error_type = error_type.or(Some(err.error_type.clone()));
-                    (Instant::now(), status, error_type)
-                }
+                Some((_, answered_status, answered_type)) => match status {
+                    // Nothing went wrong with this invoke itself.
+                    InvokeStatus::Success => (Instant::now(), answered_status, answered_type),
+                    failure => (
+                        Instant::now(),
+                        failure,
+                        answered_type.or(Some(err.error_type.clone())),
+                    ),
+                },
                 None => {
                     let error_type = Some(err.error_type.clone());
                     match current.stream_end.take() {
@@ -349,9 +356,11 @@ impl Engine {
                     (Instant::now(), status, error_type)
                 }
             };
-            self.report(current, end, status, error_type, lines);
+            self.report(current, end, status, error_type, lines, true);
         }
         let reason = match status {
+            // A shutdown is a spindown, whatever became of the invoke.
+            _ if self.shutdown.is_some() => ShutdownReason::Spindown,
             InvokeStatus::Timeout => ShutdownReason::Timeout,
             _ => ShutdownReason::Failure,
         };
@@ -379,7 +388,7 @@ impl Engine {
         );
         let error_type = Some(err.error_type.clone());
         current.send_outcome(Err(err));
-        self.report(current, Instant::now(), status, error_type, Vec::new());
+        self.report(current, Instant::now(), status, error_type, Vec::new(), true);
     }
 
     pub(super) fn invoke_timed_out(&mut self) {

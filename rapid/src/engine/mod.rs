@@ -400,12 +400,18 @@ impl Engine {
             reply_shutdown(queued.invoke, queued.reply);
         }
         self.init = None;
-        if self.current.is_some() {
+        if let Some(answered) = self.current.as_ref().map(|c| c.has_answered()) {
             let err = FunctionError::new(
                 ErrorType::SANDBOX_SHUTDOWN,
                 "The execution environment shut down during the invocation.",
             );
-            self.fail_current(err, telemetry::InvokeStatus::Error);
+            // An invoke the runtime already answered keeps its own status.
+            let status = if answered {
+                telemetry::InvokeStatus::Success
+            } else {
+                telemetry::InvokeStatus::Error
+            };
+            self.fail_current(err, status);
         }
         if self.teardown.is_none() {
             self.begin_teardown(extensions_api::ShutdownReason::Spindown);
