@@ -366,3 +366,17 @@ fn an_invoke_queued_behind_a_failed_init_runs_on_a_retried_init() {
     assert_eq!(failed, 1, "exactly one invoke gets the init error");
     let _ = std::fs::remove_file(marker);
 }
+
+#[test]
+fn the_invoke_timings_for_telemetry_count_the_response_bytes() {
+    let rapid = Rapid::scripted(&["--log-level", "debug"], &[]);
+    // A non-object body comes back byte for byte.
+    let resp = rapid.invoke(br#"[1, 2, 3, "four"]"#, &[]);
+    assert_eq!(resp.status, 200);
+    let id = request_id(&resp);
+    let line = rapid.wait_for_stderr(|l| l.contains("invoke done") && l.contains(&id), WAIT);
+    let produced = format!("produced_bytes: Some({})", resp.body.len());
+    assert!(line.contains(&produced), "{line}");
+    assert!(line.contains("response_latency: Some("), "{line}");
+    assert!(line.contains("post_runtime_extensions: Some("), "{line}");
+}

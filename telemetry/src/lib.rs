@@ -11,4 +11,6 @@ mod report;
 
 pub use logs::{LogHub, ReportRequest, TAIL_BYTES};
 pub use memory::{peak_rss_mb, MemoryProbe};
-pub use report::{end_line, report_line, start_line, timeout_line, InvokeReport, InvokeStatus};
+pub use report::{
+    end_line, report_line, start_line, timeout_line, InvokeReport, InvokeStatus, InvokeTimings,
+};

@@ -403,6 +403,7 @@ mod tests {
                 init_duration: None,
                 status: crate::InvokeStatus::Success,
                 error_type: None,
+                timings: Default::default(),
             },
             live_pids: Vec::new(),
             exited_kb: 0,

@@ -93,7 +93,10 @@ fn children(pid: i32) -> Vec<i32> {
     for task in tasks.flatten() {
         let path = task.path().join("children");
         if let Ok(list) = std::fs::read_to_string(path) {
-            out.extend(list.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+            out.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
         }
     }
     out

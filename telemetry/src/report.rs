@@ -20,6 +20,22 @@ impl InvokeStatus {
     }
 }
 
+/// Where an invoke's time went, for the telemetry spans (`responseLatency`,
+/// `responseDuration`, `producedBytes`, post-runtime extension time). Not
+/// part of the REPORT text line, as in Lambda.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InvokeTimings {
+    /// From dispatch to the response's first byte.
+    pub response_latency: Option<Duration>,
+    /// From the first byte to the end of the response.
+    pub response_duration: Option<Duration>,
+    /// Bytes of the response.
+    pub produced_bytes: Option<u64>,
+    /// From the runtime's answer until the last extension asked for its
+    /// next event.
+    pub post_runtime_extensions: Option<Duration>,
+}
+
 /// The figures of one REPORT line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvokeReport {
@@ -31,6 +47,7 @@ pub struct InvokeReport {
     pub init_duration: Option<Duration>,
     pub status: InvokeStatus,
     pub error_type: Option<String>,
+    pub timings: InvokeTimings,
 }
 
 impl InvokeReport {
@@ -101,6 +118,7 @@ mod tests {
             init_duration: None,
             status: InvokeStatus::Success,
             error_type: None,
+            timings: InvokeTimings::default(),
         }
     }
 

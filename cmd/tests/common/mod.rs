@@ -294,6 +294,19 @@ impl Rapid {
         self.wait_for_stdout_n(pred, 1, timeout).remove(0)
     }
 
+    /// Waits for a stderr line (rapid's own log) matching `pred`; panics
+    /// with all output after `timeout`.
+    pub fn wait_for_stderr(&self, pred: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        self.stderr
+            .wait_until(timeout, |lines| lines.iter().find(|l| pred(l)).cloned())
+            .unwrap_or_else(|lines| {
+                panic!(
+                    "no matching stderr line within {timeout:?}.\nstderr:\n{}",
+                    lines.join("\n")
+                )
+            })
+    }
+
     /// Waits until `n` stdout lines match `pred`; returns the first `n`.
     pub fn wait_for_stdout_n(
         &self,

@@ -11,7 +11,7 @@ use interop::{
 };
 use runtime_api::{ApiError, StreamEnd, StreamSink};
 use std::time::{Duration, Instant};
-use telemetry::{InvokeReport, InvokeStatus, ReportRequest};
+use telemetry::{InvokeReport, InvokeStatus, InvokeTimings, ReportRequest};
 use tokio::sync::{mpsc, oneshot};
 
 /// The invoke in progress.
@@ -27,6 +27,9 @@ pub(super) struct Current {
     answered: Option<(Instant, InvokeStatus, Option<String>)>,
     /// How a streamed response ends, while it streams.
     stream_end: Option<oneshot::Sender<Result<(), FunctionError>>>,
+    timings: InvokeTimings,
+    /// When the runtime asked for its next invoke after answering.
+    runtime_done: Option<Instant>,
 }
 
 impl Current {
@@ -52,6 +55,8 @@ impl Current {
             init_duration: None,
             answered: None,
             stream_end: None,
+            timings: InvokeTimings::default(),
+            runtime_done: None,
         }
     }
 
@@ -149,6 +154,9 @@ impl Engine {
         if was == RuntimeState::Started {
             self.runtime_ready();
         } else {
+            if let Some(current) = self.current.as_mut() {
+                current.runtime_done = Some(Instant::now());
+            }
             self.maybe_finish_invoke();
         }
         self.drive();
@@ -205,11 +213,23 @@ impl Engine {
                 .map_err(|err| invalid_state(&err.to_string()))?;
         }
         rt.state = state;
-        let (status, error_type) = match &result {
-            Ok(_) => (InvokeStatus::Success, None),
-            Err(err) => (InvokeStatus::Error, Some(err.error_type.clone())),
+        let (status, error_type, size) = match &result {
+            Ok(InvokeResponse {
+                body: InvokeBody::Buffered(body),
+                ..
+            }) => (InvokeStatus::Success, None, body.len()),
+            Ok(_) => (InvokeStatus::Success, None, 0),
+            Err(err) => (
+                InvokeStatus::Error,
+                Some(err.error_type.clone()),
+                err.body.len(),
+            ),
         };
-        current.answered = Some((Instant::now(), status, error_type));
+        let now = Instant::now();
+        current.timings.response_latency = Some(now - current.dispatched);
+        current.timings.response_duration = Some(Duration::ZERO);
+        current.timings.produced_bytes = Some(size as u64);
+        current.answered = Some((now, status, error_type));
         current.send_outcome(result);
         Ok(())
     }
@@ -255,7 +275,13 @@ impl Engine {
         if let Some(stream_end) = current.stream_end.take() {
             let _ = stream_end.send(end.result);
         }
-        current.answered = Some((Instant::now(), status, error_type));
+        let now = Instant::now();
+        let first_byte = end.first_byte.unwrap_or(now);
+        current.timings.response_latency =
+            Some(first_byte.saturating_duration_since(current.dispatched));
+        current.timings.response_duration = Some(now.saturating_duration_since(first_byte));
+        current.timings.produced_bytes = Some(end.size);
+        current.answered = Some((now, status, error_type));
         Ok(())
     }
 
@@ -270,7 +296,7 @@ impl Engine {
         if !(runtime_done && answered && self.extensions.all_ready()) {
             return;
         }
-        let Some(current) = self.current.take() else {
+        let Some(mut current) = self.current.take() else {
             return;
         };
         let (answered, status, error_type) =
@@ -278,6 +304,8 @@ impl Engine {
                 .answered
                 .clone()
                 .unwrap_or((Instant::now(), InvokeStatus::Success, None));
+        let runtime_done = current.runtime_done.unwrap_or(answered);
+        current.timings.post_runtime_extensions = Some(runtime_done.elapsed());
         self.report(current, answered, status, error_type, Vec::new(), false);
     }
 
@@ -300,7 +328,13 @@ impl Engine {
             init_duration: current.init_duration,
             status,
             error_type,
+            timings: current.timings,
         };
+        tracing::debug!(
+            request_id = %report.request_id,
+            timings = ?report.timings,
+            "invoke done"
+        );
         let (mut live_pids, mut exited_kb) = self.extensions.memory_roots();
         if let Some(rt) = &self.runtime {
             match rt.exited_max_rss_kb {
@@ -388,7 +422,14 @@ impl Engine {
         );
         let error_type = Some(err.error_type.clone());
         current.send_outcome(Err(err));
-        self.report(current, Instant::now(), status, error_type, Vec::new(), true);
+        self.report(
+            current,
+            Instant::now(),
+            status,
+            error_type,
+            Vec::new(),
+            true,
+        );
     }
 
     pub(super) fn invoke_timed_out(&mut self) {
