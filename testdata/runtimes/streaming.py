@@ -4,7 +4,9 @@
 The event's "action" picks what it does:
   stream      send event["chunks"] (list of strings) as separate chunks;
               with "gate": a path, wait until that file exists before the
-              last chunk (so a test can prove the first chunks arrived first)
+              last chunk (so a test can prove the first chunks arrived first);
+              "chunksB64" instead of "chunks": base64 of each chunk, for
+              bytes that are not text; "contentType" sets the Content-Type
   trailers    send "partial", then end with error trailers
               (event["errorType"], base64 body)
   big         stream event["size"] bytes in 64 KB chunks
@@ -12,7 +14,8 @@ The event's "action" picks what it does:
   bad_mode    post a response with Response-Mode "bogus"
   hang        send one chunk, then never finish
   slow        stream event["size"] bytes in 64 KB chunks, reporting progress
-Prints "streaming runtime ready" once, and what the API answered.
+Prints "streaming runtime ready" once, and what the API answered (each
+refused `next` as "next answered 403: <body>").
 """
 import base64
 import json
@@ -58,11 +61,17 @@ def read_response(s):
 def next_event(s):
     # After a dropped stream, this next can reach rapid before it has seen
     # the drop (403 InvalidStateTransition): ask again, a bounded number of times.
+    # A connection the server closed (it answered "Connection: close", or
+    # dropped it) reads as status None: the caller reconnects.
     for _ in range(1000):
-        s.sendall(f"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {API}\r\n\r\n".encode())
-        status, headers, body = read_response(s)
+        try:
+            s.sendall(f"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {API}\r\n\r\n".encode())
+            status, headers, body = read_response(s)
+        except (BrokenPipeError, ConnectionResetError):
+            return None, {}, b""
         if status != 403:
             return status, headers, body
+        print(f"next answered 403: {body.decode(errors='replace')}", flush=True)
     raise SystemExit("next kept answering 403")
 
 
@@ -92,8 +101,14 @@ def finish(s, trailers=None):
     for k, v in (trailers or {}).items():
         end += f"{k}: {v}\r\n".encode()
     s.sendall(end + b"\r\n")
-    status, _, body = read_response(s)
+    status, headers, body = read_response(s)
     print(f"stream answer: {status} {body.decode(errors='replace')}", flush=True)
+    return keeps_connection(headers)
+
+
+def keeps_connection(headers):
+    """Whether the server keeps the connection open after this answer."""
+    return headers.get("connection", "").lower() != "close"
 
 
 def wait_for_file(path):
@@ -106,19 +121,22 @@ def wait_for_file(path):
 def handle(s, request_id, event):
     action = event.get("action", "stream")
     if action == "stream":
-        chunks = event.get("chunks", ["hello ", "world"])
+        if "chunksB64" in event:
+            chunks = [base64.b64decode(c) for c in event["chunksB64"]]
+        else:
+            chunks = event.get("chunks", ["hello ", "world"])
         start(s, request_id, content_type=event.get("contentType", "text/plain"))
         for i, c in enumerate(chunks):
             if i == len(chunks) - 1 and event.get("gate"):
                 print("waiting for gate", flush=True)
                 wait_for_file(event["gate"])
             chunk(s, c)
-        finish(s)
+        return finish(s)
     elif action == "trailers":
         start(s, request_id)
         chunk(s, "partial")
         body = json.dumps({"errorMessage": "broke mid-stream", "errorType": event["errorType"]})
-        finish(s, {
+        return finish(s, {
             "Lambda-Runtime-Function-Error-Type": event["errorType"],
             "Lambda-Runtime-Function-Error-Body": base64.b64encode(body.encode()).decode(),
         })
@@ -133,7 +151,7 @@ def handle(s, request_id, event):
                 chunk(s, block[:n])
                 left -= n
                 sent += n
-            finish(s)
+            return finish(s)
         except (BrokenPipeError, ConnectionResetError) as e:
             print(f"stream cut after {sent} bytes: {type(e).__name__}", flush=True)
             return False
@@ -152,8 +170,9 @@ def handle(s, request_id, event):
                 f"Content-Length: {len(body)}\r\n\r\n"
             ).encode() + body
         )
-        status, _, answer = read_response(s)
+        status, headers, answer = read_response(s)
         print(f"bad mode answer: {status} {answer.decode()}", flush=True)
+        return keeps_connection(headers)
     elif action == "hang":
         start(s, request_id)
         chunk(s, "first")

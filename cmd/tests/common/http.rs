@@ -207,7 +207,10 @@ pub struct Streamed {
 
 enum Framing {
     /// `left` bytes remain in the current chunk; `first` until one was read.
-    Chunked { left: usize, first: bool },
+    Chunked {
+        left: usize,
+        first: bool,
+    },
     Length(usize),
     UntilClose,
     Done,
@@ -230,7 +233,10 @@ pub fn open(
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    if !body.is_empty() && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    if !body.is_empty()
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
     {
         head.push_str("Content-Type: application/json\r\n");
     }
