@@ -31,8 +31,11 @@ enum InvokeError {
     TooLarge,
     #[error("Client context must be a valid Base64-encoded JSON object.")]
     ClientContext,
-    #[error("1 validation error detected: Value '{0}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]")]
-    InvocationType(String),
+    #[error("1 validation error detected: Value '{value}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [{allowed}]")]
+    InvocationType {
+        value: String,
+        allowed: &'static str,
+    },
     #[error("Unknown operation {method} {path}")]
     UnknownOperation { method: String, path: String },
     #[error("The execution environment has shut down")]
@@ -46,7 +49,7 @@ impl InvokeError {
         match self {
             InvokeError::NotJson(_)
             | InvokeError::ClientContext
-            | InvokeError::InvocationType(_)
+            | InvokeError::InvocationType { .. }
             | InvokeError::BodyRead => StatusCode::BAD_REQUEST,
             InvokeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             InvokeError::UnknownOperation { .. } => StatusCode::NOT_FOUND,
@@ -60,7 +63,7 @@ impl InvokeError {
                 "InvalidRequestContentException"
             }
             InvokeError::TooLarge => "RequestTooLargeException",
-            InvokeError::InvocationType(_) => "InvalidParameterValueException",
+            InvokeError::InvocationType { .. } => "InvalidParameterValueException",
             InvokeError::UnknownOperation { .. } => "UnknownOperationException",
             InvokeError::Gone => "ServiceException",
         }
@@ -138,9 +141,18 @@ where
     };
     let invocation_type = match header("x-amz-invocation-type").as_deref() {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
-        Some("Event") => InvocationType::Event,
+        // InvokeWithResponseStream has no asynchronous form.
+        Some("Event") if framing == Framing::Raw => InvocationType::Event,
         Some("DryRun") => InvocationType::DryRun,
-        Some(other) => return Err(InvokeError::InvocationType(other.to_owned())),
+        Some(other) => {
+            return Err(InvokeError::InvocationType {
+                value: other.to_owned(),
+                allowed: match framing {
+                    Framing::Raw => "Event, RequestResponse, DryRun",
+                    Framing::EventStream => "RequestResponse, DryRun",
+                },
+            })
+        }
     };
     let client_context = header("x-amz-client-context")
         .map(|encoded| decode_client_context(&encoded))

@@ -129,6 +129,13 @@ impl Engine {
             let _ = reply.send(Err(invalid_state("no runtime is running")));
             return;
         };
+        if rt.state == RuntimeState::InvocationResponse && rt.next.is_none() {
+            // The runtime dropped (or is about to finish) its streamed
+            // response and asks for more before rapid has seen the end of
+            // the stream on the other connection: hold the poll until then.
+            rt.next = Some(reply);
+            return;
+        }
         if rt.state == RuntimeState::Ready {
             if rt.next.as_ref().is_some_and(|n| !n.is_closed()) {
                 let _ = reply.send(Err(invalid_state(
@@ -282,6 +289,12 @@ impl Engine {
         current.timings.response_duration = Some(now.saturating_duration_since(first_byte));
         current.timings.produced_bytes = Some(end.size);
         current.answered = Some((now, status, error_type));
+        if rt.next.is_some() {
+            // A next that came while the stream was still open.
+            rt.state = RuntimeState::Ready;
+            current.runtime_done = Some(now);
+            self.maybe_finish_invoke();
+        }
         Ok(())
     }
 
