@@ -1,12 +1,13 @@
 //! The load generator: hyper 1.x HTTP/1.1 client connections, each one
 //! keep-alive connection sending one POST at a time, and the two ways the
-//! bench drives them — one client in sequence, or N clients at once.
+//! bench drives them — one client in sequence, or N clients at once. A
+//! streamed answer is read frame by frame, timing its first byte.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
@@ -44,6 +45,16 @@ pub enum ClientError {
     NotEcho { addr: SocketAddr, detail: String },
     #[error("a client task failed: {0}")]
     Task(String),
+    #[error(
+        "{addr} answered a streamed invoke with Content-Length: it was buffered, not streamed"
+    )]
+    NotStreamed { addr: SocketAddr },
+    #[error("{addr} streamed {got} bytes where {expected} were asked for")]
+    StreamLength {
+        addr: SocketAddr,
+        got: u64,
+        expected: u64,
+    },
 }
 
 /// One keep-alive HTTP/1.1 connection.
@@ -87,27 +98,88 @@ impl Conn {
         }
     }
 
+    fn request(&self, body: Bytes) -> Request<Full<Bytes>> {
+        Request::post(self.path.as_str())
+            .header(HOST, self.addr.to_string())
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(body))
+            .expect("a POST with a static path and headers is a valid request")
+    }
+
     async fn exchange(&mut self, body: Bytes) -> Result<Bytes, ClientError> {
         let addr = self.addr;
         let http = |source| ClientError::Http { addr, source };
-        let req = Request::post(self.path.as_str())
-            .header(HOST, addr.to_string())
-            .header(CONTENT_TYPE, "application/json")
-            .body(Full::new(body))
-            .expect("a POST with a static path and headers is a valid request");
+        let req = self.request(body);
         self.sender.ready().await.map_err(http)?;
         let resp = self.sender.send_request(req).await.map_err(http)?;
         let status = resp.status();
         let body = resp.into_body().collect().await.map_err(http)?.to_bytes();
         if status != StatusCode::OK {
-            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
-            return Err(ClientError::Status {
-                addr,
-                status,
-                body: text,
-            });
+            return Err(status_error(addr, status, &body));
         }
         Ok(body)
+    }
+
+    /// POSTs `body` and reads the streamed answer frame by frame, which must
+    /// be chunked (no Content-Length) and `expected` bytes long.
+    pub async fn post_streamed(
+        &mut self,
+        body: Bytes,
+        expected: u64,
+    ) -> Result<StreamedAnswer, ClientError> {
+        let addr = self.addr;
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.stream_exchange(body, expected)).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout { addr }),
+        }
+    }
+
+    async fn stream_exchange(
+        &mut self,
+        body: Bytes,
+        expected: u64,
+    ) -> Result<StreamedAnswer, ClientError> {
+        let addr = self.addr;
+        let http = |source| ClientError::Http { addr, source };
+        let req = self.request(body);
+        self.sender.ready().await.map_err(http)?;
+        let sent = Instant::now();
+        let resp = self.sender.send_request(req).await.map_err(http)?;
+        let status = resp.status();
+        let buffered = resp.headers().contains_key(CONTENT_LENGTH);
+        let mut body = resp.into_body();
+        if status != StatusCode::OK {
+            let body = body.collect().await.map_err(http)?.to_bytes();
+            return Err(status_error(addr, status, &body));
+        }
+        if buffered {
+            return Err(ClientError::NotStreamed { addr });
+        }
+        let mut first_byte = None;
+        let mut bytes = 0u64;
+        while let Some(frame) = body.frame().await {
+            // Trailers (a mid-stream error) come only to clients that send
+            // `TE: trailers`; a failed stream shows as a short one here.
+            if let Ok(data) = frame.map_err(http)?.into_data() {
+                if !data.is_empty() {
+                    first_byte.get_or_insert_with(|| sent.elapsed());
+                    bytes += data.len() as u64;
+                }
+            }
+        }
+        let elapsed = sent.elapsed();
+        match first_byte {
+            Some(first_byte) if bytes == expected => Ok(StreamedAnswer {
+                first_byte,
+                elapsed,
+                bytes,
+            }),
+            _ => Err(ClientError::StreamLength {
+                addr,
+                got: bytes,
+                expected,
+            }),
+        }
     }
 
     /// One round trip whose answer must be the same JSON value as `body`;
@@ -132,6 +204,25 @@ impl Conn {
             }),
         }
     }
+}
+
+/// An answer other than 200, quoting the start of its body.
+fn status_error(addr: SocketAddr, status: StatusCode, body: &Bytes) -> ClientError {
+    let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+    ClientError::Status {
+        addr,
+        status,
+        body: text,
+    }
+}
+
+/// How a streamed answer arrived.
+pub struct StreamedAnswer {
+    /// From sending the request to the first body byte.
+    pub first_byte: Duration,
+    /// From sending the request to the end of the body.
+    pub elapsed: Duration,
+    pub bytes: u64,
 }
 
 impl Drop for Conn {

@@ -1,6 +1,7 @@
 //! `bench`: measures rapid, in one run, against the floor of a bare hyper
-//! loopback round trip and against cargo-lambda's emulator, and writes the
-//! table as Markdown and JSON.
+//! loopback round trip and against cargo-lambda's emulator, with and without
+//! one external extension, and its streamed answers against the floor's;
+//! writes the tables as Markdown and JSON.
 //!
 //! It only starts processes on loopback addresses and kills every one it
 //! started (SIGTERM, then SIGKILL to the group), on errors and panics too.
@@ -8,11 +9,15 @@
 //!     cargo run --release -p rapid-bench -- [--quick] [--out FILE]
 
 mod client;
+mod extension;
 mod loopback;
 mod measure;
 mod proc;
 mod report;
+mod runs;
+mod scratch;
 mod stats;
+mod streaming;
 mod targets;
 
 use std::path::PathBuf;
@@ -20,9 +25,8 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use tokio::runtime::Runtime;
 
-use measure::{BenchError, Figures, Parts, Plan};
+use measure::{BenchError, Parts, Plan};
 use report::{Machine, Outcome, Report, Target};
 use targets::{Function, Paths};
 
@@ -39,8 +43,8 @@ struct Args {
     /// The cargo-lambda binary [default: .venv/bin/cargo-lambda, else PATH].
     #[arg(long, value_name = "PATH")]
     cargo_lambda: Option<PathBuf>,
-    /// Do not run `cargo build` for rapid and echo-fn first; use the
-    /// binaries already next to the bench's.
+    /// Do not run `cargo build` for rapid, echo-fn and ext-recorder first;
+    /// use the binaries already next to the bench's.
     #[arg(long)]
     no_build: bool,
 }
@@ -67,21 +71,38 @@ fn main() -> ExitCode {
     let machine = machine(&paths, load_1m);
     let mut setup = setup(&plan);
     let targets = vec![
-        target("loopback", "loopback floor", loopback(&rt, &plan)),
+        target("loopback", "loopback floor", runs::loopback(&rt, &plan)),
         target(
             "rapid_rust",
             "rapid + Rust",
-            rapid(&rt, &plan, &paths, Function::RustEcho, Parts::ALL),
+            runs::rapid(&rt, &plan, &paths, Function::RustEcho, Parts::ALL),
+        ),
+        target(
+            "rapid_rust_ext",
+            "rapid + Rust + 1 ext",
+            runs::rapid_with_extension(&rt, &plan, &paths),
         ),
         target(
             "rapid_python",
             "rapid + Python",
-            rapid(&rt, &plan, &paths, Function::PythonEcho, Parts::SEQUENTIAL),
+            runs::rapid(&rt, &plan, &paths, Function::PythonEcho, Parts::SEQUENTIAL),
         ),
         target(
             "cargo_lambda",
             "cargo-lambda + Rust",
-            cargo_lambda(&rt, &plan, &paths, args.cargo_lambda.as_deref(), &mut setup),
+            runs::cargo_lambda(&rt, &plan, &paths, args.cargo_lambda.as_deref(), &mut setup),
+        ),
+    ];
+    let streaming = vec![
+        target(
+            "loopback_stream",
+            "loopback floor",
+            runs::stream_loopback(&rt, &plan),
+        ),
+        target(
+            "rapid_stream",
+            "rapid + Python streaming",
+            runs::stream_rapid(&rt, &plan, &paths),
         ),
     ];
 
@@ -90,7 +111,9 @@ fn main() -> ExitCode {
         quick: args.quick,
         plan,
         targets,
+        streaming,
         ratios: vec![],
+        extension_overhead: vec![],
         setup,
     };
     report.compute_ratios();
@@ -119,11 +142,36 @@ fn setup(plan: &Plan) -> Vec<String> {
             plan.warmup
         ),
         "rapid: `rapid --runtime-interface-emulator-address 127.0.0.1:0 \
-         --runtime-api-address 127.0.0.1:0 <function>` (the runtime starts on the first \
-         invoke, so a cold start includes it); Rust function: testdata's echo-fn \
-         (lambda_runtime); Python function: `python -m awslambdaric handlers.echo` in \
-         testdata/functions/python"
+         --runtime-api-address 127.0.0.1:0 --extensions-dir <empty dir> <function>` (the \
+         runtime starts on the first invoke, so a cold start includes it); Rust function: \
+         testdata's echo-fn (lambda_runtime); Python function: `python -m awslambdaric \
+         handlers.echo` in testdata/functions/python"
             .to_string(),
+        "rapid + Rust + 1 ext: the same with `--extensions-dir <dir>` holding testdata's \
+         ext-recorder (lambda-extension crate) as `recorder`, registered for INVOKE and \
+         SHUTDOWN, `EXT_RECORD_FILE=<temp file>`; per invoke it appends two JSON lines to \
+         that file and prints them (rapid forwards them to its stdout), so it costs a little \
+         more than an idle extension. Checked: it registered on every start of rapid (cold \
+         starts included), before the warm run (one priming invoke); it received one INVOKE \
+         event per invoke sent, counted after rapid's SIGTERM; extension CPU and RSS are \
+         those of its own process (pid from its record)"
+            .to_string(),
+        format!(
+            "streams: testdata/runtimes/streaming.py (stdlib Python) as rapid's runtime, event \
+             `{{\"action\":\"big\",\"size\":N}}`: N bytes in 64 KB chunks with \
+             `Lambda-Runtime-Function-Response-Mode: streaming`, read through the Invoke front \
+             door (raw bytes, chunked) on one keep-alive connection; the floor answers the \
+             same event from the bench's loopback server with N bytes, chunked, in 64 KiB \
+             frames; time to first byte: from sending the invoke to the first body byte, {} \
+             streams of {} B after {} warmup streams; MB/s: 10^6 bytes / s from sending to the \
+             last byte, median of {} streams of {} bytes (rapid's figure is also bounded by the \
+             Python runtime producing the chunks); peak RSS: rapid's VmHWM after them",
+            plan.stream.first_byte_invokes,
+            plan.stream.first_byte_bytes,
+            plan.stream.warmup,
+            plan.stream.big_runs,
+            plan.stream.big_bytes
+        ),
         format!(
             "emulator CPU: utime + stime of its process (/proc/<pid>/stat, in ticks of 10 ms) \
              over the {} sequential invokes, so ±{:.0} µs per invoke; RSS: VmRSS and VmHWM \
@@ -140,7 +188,7 @@ fn setup(plan: &Plan) -> Vec<String> {
     setup
 }
 
-fn target(key: &'static str, title: &'static str, result: Result<Figures, BenchError>) -> Target {
+fn target<F>(key: &'static str, title: &'static str, result: Result<F, BenchError>) -> Target<F> {
     let outcome = match result {
         Ok(figures) => Outcome::Measured(Box::new(figures)),
         Err(e) if e.is_missing() => {
@@ -160,105 +208,6 @@ fn target(key: &'static str, title: &'static str, result: Result<Figures, BenchE
         key,
         title,
         outcome,
-    }
-}
-
-fn loopback(rt: &Runtime, plan: &Plan) -> Result<Figures, BenchError> {
-    eprintln!("bench: loopback floor: a bare hyper echo server in this process");
-    let server = loopback::Loopback::start().map_err(|source| {
-        BenchError::Target(targets::TargetError::Io {
-            what: "the loopback server",
-            source,
-        })
-    })?;
-    let mut figures = Figures::default();
-    rt.block_on(measure::warm(
-        server.addr(),
-        None,
-        plan,
-        Parts::ALL,
-        &mut figures,
-    ))?;
-    Ok(figures)
-}
-
-fn rapid(
-    rt: &Runtime,
-    plan: &Plan,
-    paths: &Paths,
-    function: Function,
-    parts: Parts,
-) -> Result<Figures, BenchError> {
-    let name = match function {
-        Function::RustEcho => "rapid + Rust",
-        Function::PythonEcho => "rapid + Python",
-    };
-    let mut figures = Figures::default();
-    eprintln!("bench: {name}: {} cold starts", plan.cold_runs);
-    measure::cold_starts(
-        rt,
-        plan,
-        || targets::start_rapid(paths, function),
-        &mut figures,
-    )?;
-    eprintln!("bench: {name}: warm invokes");
-    let mut rapid = targets::start_rapid(paths, function)?;
-    let warm = rt.block_on(measure::warm(
-        rapid.invoke_addr,
-        Some(&rapid.proc),
-        plan,
-        parts,
-        &mut figures,
-    ));
-    if let Err(e) = warm {
-        return Err(with_tail(e, "rapid", &rapid.proc));
-    }
-    measure::check_clean_exit(&mut rapid.proc, &mut figures);
-    Ok(figures)
-}
-
-fn cargo_lambda(
-    rt: &Runtime,
-    plan: &Plan,
-    paths: &Paths,
-    chosen: Option<&std::path::Path>,
-    setup: &mut Vec<String>,
-) -> Result<Figures, BenchError> {
-    let exe = paths.cargo_lambda(chosen)?;
-    eprintln!("bench: cargo-lambda + Rust: {}", exe.display());
-    let mut cl = targets::start_cargo_lambda(paths, &exe)?;
-    setup.push(format!(
-        "cargo-lambda: {}, run as `cargo-lambda lambda watch --only-lambda-apis -A 127.0.0.1 \
-         -P <port>` in a throwaway Cargo project whose package (and so binary) is named \
-         `function`; echo-fn started by the bench with \
-         `AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:<port>/.rt/function` and \
-         `AWS_LAMBDA_FUNCTION_NAME=function`; invoked at the same \
-         `/2015-03-31/functions/function/invocations`",
-        cl.version
-    ));
-    let mut figures = Figures::default();
-    let warm = rt.block_on(measure::warm(
-        cl.invoke_addr,
-        Some(&cl.server),
-        plan,
-        Parts::ALL,
-        &mut figures,
-    ));
-    if let Err(e) = warm {
-        let e = with_tail(e, "cargo-lambda", &cl.server);
-        return Err(with_tail(e, "echo-fn", &cl.function));
-    }
-    cl.function.terminate();
-    measure::check_clean_exit(&mut cl.server, &mut figures);
-    Ok(figures)
-}
-
-/// Adds a process's last lines to an error, where the cause usually is.
-fn with_tail(e: BenchError, name: &'static str, proc: &proc::Proc) -> BenchError {
-    BenchError::WithOutput {
-        source: Box::new(e),
-        name,
-        tail: proc.tail(),
     }
 }
 

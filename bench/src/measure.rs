@@ -1,6 +1,7 @@
 //! What is measured on a running target, in which order, and how many times:
 //! warm round trips (sequential and concurrent), CPU and memory of the
-//! emulator process around them, large payloads, and cold starts.
+//! emulator process (and of an extension) around them, large payloads, and
+//! cold starts. Streams are measured in `streaming`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -10,8 +11,10 @@ use serde::Serialize;
 use tokio::runtime::Runtime;
 
 use crate::client::{self, ClientError, Conn, INVOKE_PATH};
-use crate::proc::{Proc, ProcError};
+use crate::extension::ExtensionError;
+use crate::proc::{self as procs, Proc, ProcError};
 use crate::stats::{median, Latency};
+use crate::streaming::StreamPlan;
 use crate::targets::{Rapid, TargetError};
 
 /// The small event of warm invokes.
@@ -25,6 +28,8 @@ pub enum BenchError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Proc(#[from] ProcError),
+    #[error(transparent)]
+    Extension(#[from] ExtensionError),
     #[error("{source}\n{name}'s last lines:\n{tail}")]
     WithOutput {
         source: Box<BenchError>,
@@ -50,6 +55,7 @@ pub struct Plan {
     pub rss_after: usize,
     pub cold_runs: usize,
     pub payloads: Vec<PayloadPlan>,
+    pub stream: StreamPlan,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,6 +88,7 @@ impl Plan {
                     runs: 30 / div,
                 },
             ],
+            stream: StreamPlan::new(div),
         }
     }
 }
@@ -98,6 +105,11 @@ impl Parts {
     pub const ALL: Parts = Parts {
         concurrent: true,
         payloads: true,
+        rss_after: true,
+    };
+    pub const WARM: Parts = Parts {
+        concurrent: true,
+        payloads: false,
         rss_after: true,
     };
     pub const SEQUENTIAL: Parts = Parts {
@@ -118,6 +130,10 @@ pub struct Figures {
     pub rss_first_invoke_kib: Option<u64>,
     pub rss_after: Option<RssAfter>,
     pub peak_rss_kib: Option<u64>,
+    /// CPU time of the external extension's own process per sequential invoke.
+    pub extension_cpu_per_invoke_us: Option<f64>,
+    /// The extension process's resident memory after the warm invokes.
+    pub extension_rss_kib: Option<u64>,
     pub payloads: Vec<PayloadResult>,
     pub notes: Vec<String>,
 }
@@ -142,15 +158,24 @@ pub struct PayloadResult {
     pub error: Option<String>,
 }
 
+/// A process, not the bench's child, whose CPU and memory are sampled too.
+#[derive(Clone, Copy)]
+pub struct Watched {
+    pub name: &'static str,
+    pub pid: u32,
+}
+
 /// Warm measurements against `addr`; `emulator` is the process whose CPU
-/// and memory are sampled (none for the loopback floor).
+/// and memory are sampled (none for the loopback floor), `extension` an
+/// extension it started. Returns how many invokes it sent.
 pub async fn warm(
     addr: SocketAddr,
     emulator: Option<&Proc>,
+    extension: Option<Watched>,
     plan: &Plan,
     parts: Parts,
     figures: &mut Figures,
-) -> Result<(), BenchError> {
+) -> Result<usize, BenchError> {
     let small = Bytes::from_static(SMALL_EVENT);
     let mut conn = Conn::connect(addr, INVOKE_PATH).await?;
     let expect = conn.post_echo(small.clone()).await?;
@@ -163,14 +188,14 @@ pub async fn warm(
     invokes += plan.warmup;
 
     let cpu_before = cpu_time(emulator)?;
+    let ext_before = extension_cpu_time(extension)?;
     let run = client::sequential(&mut conn, &small, &expect, plan.sequential).await?;
     let cpu_after = cpu_time(emulator)?;
+    let ext_after = extension_cpu_time(extension)?;
     invokes += plan.sequential;
     figures.sequential = Some(Latency::of(&run));
-    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
-        let per = after.saturating_sub(before).as_secs_f64() / plan.sequential.max(1) as f64;
-        figures.cpu_per_invoke_us = Some(per * 1e6);
-    }
+    figures.cpu_per_invoke_us = per_invoke_us(cpu_before, cpu_after, plan.sequential);
+    figures.extension_cpu_per_invoke_us = per_invoke_us(ext_before, ext_after, plan.sequential);
 
     if parts.concurrent {
         let run = client::concurrent(
@@ -207,11 +232,26 @@ pub async fn warm(
     if let Some(proc) = emulator {
         figures.peak_rss_kib = Some(proc.peak_rss_kib()?);
     }
-    Ok(())
+    if let Some(ext) = extension {
+        figures.extension_rss_kib = Some(procs::rss_kib_of(ext.name, ext.pid)?);
+    }
+    Ok(invokes)
 }
 
 fn cpu_time(emulator: Option<&Proc>) -> Result<Option<Duration>, ProcError> {
     emulator.map(Proc::cpu_time).transpose()
+}
+
+fn extension_cpu_time(extension: Option<Watched>) -> Result<Option<Duration>, ProcError> {
+    extension
+        .map(|ext| procs::cpu_time_of(ext.name, ext.pid))
+        .transpose()
+}
+
+/// CPU time per invoke in µs between two samples `invokes` apart.
+fn per_invoke_us(before: Option<Duration>, after: Option<Duration>, invokes: usize) -> Option<f64> {
+    let used = after?.saturating_sub(before?);
+    Some(used.as_secs_f64() * 1e6 / invokes.max(1) as f64)
 }
 
 /// Round trips of one large payload on a fresh connection. A failure is
@@ -244,17 +284,13 @@ pub fn cold_starts(
     mut start: impl FnMut() -> Result<Rapid, TargetError>,
     figures: &mut Figures,
 ) -> Result<(), BenchError> {
-    let small = Bytes::from_static(SMALL_EVENT);
     let mut runs_ms = Vec::with_capacity(plan.cold_runs);
     for _ in 0..plan.cold_runs {
         let spawned = Instant::now();
         let mut rapid = start()?;
-        rt.block_on(async {
-            let mut conn = Conn::connect(rapid.invoke_addr, INVOKE_PATH).await?;
-            conn.post_echo(small.clone()).await
-        })?;
+        rt.block_on(one_invoke(rapid.invoke_addr))?;
         runs_ms.push(spawned.elapsed().as_secs_f64() * 1e3);
-        check_clean_exit(&mut rapid.proc, figures);
+        check_clean_exit(&mut rapid.proc, &mut figures.notes);
     }
     figures.cold_start = Some(ColdStart {
         median_ms: median(&runs_ms),
@@ -263,16 +299,21 @@ pub fn cold_starts(
     Ok(())
 }
 
+/// One invoke of the small event on a new connection, checked to be echoed.
+pub async fn one_invoke(addr: SocketAddr) -> Result<(), BenchError> {
+    let mut conn = Conn::connect(addr, INVOKE_PATH).await?;
+    conn.post_echo(Bytes::from_static(SMALL_EVENT)).await?;
+    Ok(())
+}
+
 /// SIGTERMs `proc` and notes it when the exit was not clean.
-pub fn check_clean_exit(proc: &mut Proc, figures: &mut Figures) {
+pub fn check_clean_exit(proc: &mut Proc, notes: &mut Vec<String>) {
     match proc.terminate() {
         Some(status) if status.success() => {}
-        Some(status) => figures.notes.push(format!(
+        Some(status) => notes.push(format!(
             "exited with {status} on SIGTERM; its last lines:\n{}",
             proc.tail()
         )),
-        None => figures
-            .notes
-            .push("was not reaped after SIGTERM and SIGKILL".to_string()),
+        None => notes.push("was not reaped after SIGTERM and SIGKILL".to_string()),
     }
 }

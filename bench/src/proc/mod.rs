@@ -23,6 +23,7 @@ mod usage;
 
 pub use stop::stop_children_on_signal;
 use stop::LIVE;
+pub use usage::{cpu_time_of, rss_kib_of};
 
 /// How long a process has to exit after SIGTERM before its group gets SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(10);

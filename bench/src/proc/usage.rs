@@ -1,5 +1,6 @@
-//! What the kernel says about a child: resident memory and CPU time, read
-//! from `/proc/<pid>/status` and `/proc/<pid>/stat`.
+//! What the kernel says about a child (or a process a child started, such
+//! as an extension): resident memory and CPU time, read from
+//! `/proc/<pid>/status` and `/proc/<pid>/stat`.
 
 use std::time::Duration;
 
@@ -10,47 +11,58 @@ use super::{Proc, ProcError};
 impl Proc {
     /// Resident memory now (VmRSS), in KiB.
     pub fn rss_kib(&self) -> Result<u64, ProcError> {
-        self.status_kib("VmRSS:")
+        rss_kib_of(&self.name, self.pid)
     }
 
     /// The most resident memory so far (VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> Result<u64, ProcError> {
-        self.status_kib("VmHWM:")
-    }
-
-    fn status_kib(&self, field: &str) -> Result<u64, ProcError> {
-        let text = self.read_proc("status")?;
-        text.lines()
-            .find_map(|line| line.strip_prefix(field))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|kib| kib.parse().ok())
-            .ok_or_else(|| self.procfs_error("status", format!("no {field} line")))
+        status_kib(&self.name, self.pid, "VmHWM:")
     }
 
     /// CPU time the process has used so far (user + system, all threads).
     pub fn cpu_time(&self) -> Result<Duration, ProcError> {
-        let text = self.read_proc("stat")?;
-        let ticks = parse_stat_cpu_ticks(&text)
-            .ok_or_else(|| self.procfs_error("stat", "no utime/stime fields".to_string()))?;
-        let per_sec = match sysconf(SysconfVar::CLK_TCK) {
-            Ok(Some(hz)) if hz > 0 => hz as u64,
-            _ => 100,
-        };
-        Ok(Duration::from_nanos(ticks * 1_000_000_000 / per_sec))
+        cpu_time_of(&self.name, self.pid)
     }
+}
 
-    fn read_proc(&self, file: &'static str) -> Result<String, ProcError> {
-        std::fs::read_to_string(format!("/proc/{}/{file}", self.pid))
-            .map_err(|e| self.procfs_error(file, e.to_string()))
-    }
+/// Resident memory now (VmRSS) of any process the bench may read, such as
+/// one a child started; `name` is how errors refer to it.
+pub fn rss_kib_of(name: &str, pid: u32) -> Result<u64, ProcError> {
+    status_kib(name, pid, "VmRSS:")
+}
 
-    fn procfs_error(&self, file: &'static str, detail: String) -> ProcError {
-        ProcError::Procfs {
-            name: self.name.clone(),
-            pid: self.pid,
-            file,
-            detail,
-        }
+/// CPU time (user + system, all threads) of any process the bench may read.
+pub fn cpu_time_of(name: &str, pid: u32) -> Result<Duration, ProcError> {
+    let text = read_proc(name, pid, "stat")?;
+    let ticks = parse_stat_cpu_ticks(&text)
+        .ok_or_else(|| procfs_error(name, pid, "stat", "no utime/stime fields".to_string()))?;
+    let per_sec = match sysconf(SysconfVar::CLK_TCK) {
+        Ok(Some(hz)) if hz > 0 => hz as u64,
+        _ => 100,
+    };
+    Ok(Duration::from_nanos(ticks * 1_000_000_000 / per_sec))
+}
+
+fn status_kib(name: &str, pid: u32, field: &str) -> Result<u64, ProcError> {
+    let text = read_proc(name, pid, "status")?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .ok_or_else(|| procfs_error(name, pid, "status", format!("no {field} line")))
+}
+
+fn read_proc(name: &str, pid: u32, file: &'static str) -> Result<String, ProcError> {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .map_err(|e| procfs_error(name, pid, file, e.to_string()))
+}
+
+fn procfs_error(name: &str, pid: u32, file: &'static str, detail: String) -> ProcError {
+    ProcError::Procfs {
+        name: name.to_string(),
+        pid,
+        file,
+        detail,
     }
 }
 

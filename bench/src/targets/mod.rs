@@ -1,15 +1,20 @@
 //! How each system under test is started and where it listens: rapid running
-//! the Rust (`lambda_runtime`) or Python (`awslambdaric`) echo function, and
-//! cargo-lambda's emulator (`cargo lambda watch --only-lambda-apis`) with the
-//! same Rust function started by the bench.
+//! the Rust (`lambda_runtime`) or Python (`awslambdaric`) echo function or
+//! testdata's streaming runtime, and cargo-lambda's emulator
+//! (`cargo lambda watch --only-lambda-apis`) with the same Rust function
+//! started by the bench.
 
-use std::ffi::OsString;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::ffi::{OsStr, OsString};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::proc::{Proc, ProcError};
+
+mod cargo_lambda;
+
+pub use cargo_lambda::start_cargo_lambda;
 
 /// How long a server may take to say it listens.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,7 +80,7 @@ impl Paths {
         Paths { root, bin_dir }
     }
 
-    fn binary(&self, name: &'static str) -> Result<PathBuf, TargetError> {
+    pub fn binary(&self, name: &'static str) -> Result<PathBuf, TargetError> {
         let path = self.bin_dir.join(name);
         if path.is_file() {
             Ok(path)
@@ -83,7 +88,8 @@ impl Paths {
             Err(TargetError::Missing {
                 what: name,
                 path: path.display().to_string(),
-                hint: "build it with `cargo build --release -p rapid-cmd -p rapid-testdata`",
+                hint: "build it with `cargo build --release -p rapid-cmd -p rapid-testdata \
+                       -p rapid-testdata-ext`",
             })
         }
     }
@@ -110,6 +116,26 @@ impl Paths {
         }
     }
 
+    /// A Python 3 for stdlib-only runtimes: the venv's when there is one,
+    /// else `python3` on PATH.
+    fn python3(&self) -> Result<PathBuf, TargetError> {
+        let venv = self.root.join(".venv/bin/python");
+        let found = if venv.is_file() {
+            Some(venv)
+        } else {
+            std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join("python3"))
+                    .find(|p| p.is_file())
+            })
+        };
+        found.ok_or_else(|| TargetError::Missing {
+            what: "python3",
+            path: ".venv/bin/python or PATH".to_string(),
+            hint: "install Python 3 (the streaming runtime needs only its standard library)",
+        })
+    }
+
     /// `--cargo-lambda PATH`, else `<root>/.venv/bin/cargo-lambda`, else
     /// `cargo-lambda` on PATH.
     pub fn cargo_lambda(&self, chosen: Option<&Path>) -> Result<PathBuf, TargetError> {
@@ -134,11 +160,20 @@ impl Paths {
     }
 }
 
-/// Builds `rapid` and `echo-fn` with the bench's own profile, so the run
-/// measures the tree as it is (cargo finds nothing to do when they are fresh).
+/// Builds `rapid`, `echo-fn` and `ext-recorder` with the bench's own
+/// profile, so the run measures the tree as it is (cargo finds nothing to do
+/// when they are fresh).
 pub fn build_binaries(paths: &Paths) -> Result<(), TargetError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut args = vec!["build", "-p", "rapid-cmd", "-p", "rapid-testdata"];
+    let mut args = vec![
+        "build",
+        "-p",
+        "rapid-cmd",
+        "-p",
+        "rapid-testdata",
+        "-p",
+        "rapid-testdata-ext",
+    ];
     if !cfg!(debug_assertions) {
         args.push("--release");
     }
@@ -177,6 +212,9 @@ pub enum Function {
     RustEcho,
     /// testdata/functions/python `handlers.echo`, on `awslambdaric`.
     PythonEcho,
+    /// testdata/runtimes/streaming.py: a stdlib Python runtime that streams
+    /// its answers (`Lambda-Runtime-Function-Response-Mode: streaming`).
+    PythonStreaming,
 }
 
 /// The runtime command rapid runs, and what it adds to rapid's environment.
@@ -204,6 +242,13 @@ fn function_command(paths: &Paths, function: Function) -> Result<FunctionCommand
             ];
             Ok(FunctionCommand { argv, env })
         }
+        Function::PythonStreaming => {
+            let script = paths.root.join("testdata/runtimes/streaming.py");
+            Ok(FunctionCommand {
+                argv: vec![paths.python3()?.into_os_string(), script.into_os_string()],
+                env: vec![],
+            })
+        }
     }
 }
 
@@ -224,9 +269,16 @@ pub struct Rapid {
     pub invoke_addr: SocketAddr,
 }
 
-/// Starts rapid on ephemeral loopback ports with `function` and waits until
-/// it says where it accepts invokes (its runtime starts on the first invoke).
-pub fn start_rapid(paths: &Paths, function: Function) -> Result<Rapid, TargetError> {
+/// Starts rapid on ephemeral loopback ports with `function` and the external
+/// extensions in `extensions_dir` (`extension_env` added to rapid's
+/// environment, which they inherit), and waits until it says where it
+/// accepts invokes (its runtime starts on the first invoke).
+pub fn start_rapid(
+    paths: &Paths,
+    function: Function,
+    extensions_dir: &Path,
+    extension_env: &[(&'static str, &OsStr)],
+) -> Result<Rapid, TargetError> {
     let function = function_command(paths, function)?;
     let mut cmd = clean_command(&paths.binary("rapid")?, &[KEPT_ENV]);
     cmd.args([
@@ -234,9 +286,12 @@ pub fn start_rapid(paths: &Paths, function: Function) -> Result<Rapid, TargetErr
         "127.0.0.1:0",
         "--runtime-api-address",
         "127.0.0.1:0",
+        "--extensions-dir",
     ])
+    .arg(extensions_dir)
     .args(&function.argv)
-    .envs(function.env);
+    .envs(function.env)
+    .envs(extension_env.iter().copied());
     let proc = Proc::spawn("rapid", cmd)?;
     let invoke_addr = proc.wait_for_line(
         "`rapid: invokes listening on HOST:PORT`",
@@ -250,138 +305,4 @@ pub fn start_rapid(paths: &Paths, function: Function) -> Result<Rapid, TargetErr
     )?;
     proc.started();
     Ok(Rapid { proc, invoke_addr })
-}
-
-/// cargo-lambda's emulator serving one function, and that function.
-pub struct CargoLambda {
-    // Dropped in declaration order: the function, then the server, then
-    // the project directory.
-    pub function: Proc,
-    pub server: Proc,
-    pub invoke_addr: SocketAddr,
-    pub version: String,
-    _project: ProjectDir,
-}
-
-/// Starts `cargo-lambda lambda watch --only-lambda-apis` in a throwaway
-/// project whose one binary is named `function` (so the RIE-style invoke
-/// URL `/2015-03-31/functions/function/invocations` is accepted), then
-/// echo-fn against its Runtime API at `http://ADDR/.rt/function`.
-pub fn start_cargo_lambda(paths: &Paths, exe: &Path) -> Result<CargoLambda, TargetError> {
-    let echo_fn = paths.binary("echo-fn")?;
-    let version = cargo_lambda_version(exe);
-    let project = ProjectDir::create()?;
-    let port = free_port()?;
-    let invoke_addr = SocketAddr::from(([127, 0, 0, 1], port));
-
-    let mut cmd = clean_command(exe, &[KEPT_ENV, CARGO_ENV]);
-    cmd.args([
-        "lambda",
-        "watch",
-        "--only-lambda-apis",
-        "-A",
-        "127.0.0.1",
-        "-P",
-    ])
-    .arg(port.to_string())
-    .current_dir(&project.path);
-    let server = Proc::spawn("cargo-lambda", cmd)?;
-    server.wait_for_line("`starting Runtime server`", STARTUP_TIMEOUT, |line| {
-        line.contains("starting Runtime server").then_some(())
-    })?;
-    server.started();
-    wait_accepting("cargo-lambda", invoke_addr)?;
-
-    let mut cmd = clean_command(&echo_fn, &[KEPT_ENV]);
-    cmd.env(
-        "AWS_LAMBDA_RUNTIME_API",
-        format!("http://{invoke_addr}/.rt/function"),
-    )
-    .env("AWS_LAMBDA_FUNCTION_NAME", "function")
-    .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008");
-    let function = Proc::spawn("echo-fn", cmd)?;
-    function.started();
-    Ok(CargoLambda {
-        function,
-        server,
-        invoke_addr,
-        version,
-        _project: project,
-    })
-}
-
-fn cargo_lambda_version(exe: &Path) -> String {
-    let out = clean_command(exe, &[KEPT_ENV])
-        .args(["lambda", "--version"])
-        .output();
-    match out {
-        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        _ => "cargo-lambda (version unknown)".to_string(),
-    }
-}
-
-/// A port that was free a moment ago: bound on 127.0.0.1:0, then released
-/// for cargo-lambda, which cannot be told to pick one itself.
-fn free_port() -> Result<u16, TargetError> {
-    let io = |source| TargetError::Io {
-        what: "a free port for cargo-lambda",
-        source,
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
-    Ok(listener.local_addr().map_err(io)?.port())
-}
-
-/// A readiness probe: cargo-lambda logs that it starts its server, which may
-/// come just before the socket listens, and echo-fn gives up at once on a
-/// refused connection. Bounded in time; each refusal is immediate.
-fn wait_accepting(name: &'static str, addr: SocketAddr) -> Result<(), TargetError> {
-    let deadline = Instant::now() + STARTUP_TIMEOUT;
-    loop {
-        match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
-            Ok(_) => return Ok(()),
-            Err(source) if Instant::now() >= deadline => {
-                return Err(TargetError::NotListening { name, addr, source })
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(5)),
-        }
-    }
-}
-
-/// A throwaway Cargo project (`function`, one binary) for cargo-lambda to
-/// read; never built.
-struct ProjectDir {
-    path: PathBuf,
-}
-
-impl ProjectDir {
-    fn create() -> Result<ProjectDir, TargetError> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "rapid-bench-cargo-lambda-{}-{nanos}",
-            std::process::id()
-        ));
-        let dir = ProjectDir { path };
-        let io = |source| TargetError::Io {
-            what: "the cargo-lambda project directory",
-            source,
-        };
-        std::fs::create_dir_all(dir.path.join("src")).map_err(io)?;
-        std::fs::write(
-            dir.path.join("Cargo.toml"),
-            "[package]\nname = \"function\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n",
-        )
-        .map_err(io)?;
-        std::fs::write(dir.path.join("src/main.rs"), "fn main() {}\n").map_err(io)?;
-        Ok(dir)
-    }
-}
-
-impl Drop for ProjectDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
