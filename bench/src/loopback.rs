@@ -46,7 +46,7 @@ impl Loopback {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .expect("a tokio runtime for the loopback server");
+                    .expect("a tokio runtime for the loopback server"); // ok: a startup invariant of the bench tool
                 runtime.block_on(serve(listener, stopped));
             })?;
         Ok(Loopback {

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("a tokio runtime for the bench clients");
+        .expect("a tokio runtime for the bench clients"); // ok: a startup invariant of the bench tool
 
     let machine = machine(&paths, load_1m);
     let mut setup = setup(&plan);

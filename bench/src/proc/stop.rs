@@ -49,7 +49,7 @@ pub fn stop_children_on_signal() {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_io()
                 .build()
-                .expect("a tokio runtime for signal handling");
+                .expect("a tokio runtime for signal handling"); // ok: a startup invariant of the bench tool
             let caught = runtime.block_on(async {
                 let mut int = signal(SignalKind::interrupt()).ok()?;
                 let mut term = signal(SignalKind::terminate()).ok()?;

@@ -71,7 +71,7 @@ impl Paths {
     pub fn discover() -> Paths {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
-            .expect("the bench crate sits inside the workspace")
+            .expect("the bench crate sits inside the workspace") // ok: a startup invariant of the bench tool
             .to_path_buf();
         let bin_dir = std::env::current_exe()
             .ok()

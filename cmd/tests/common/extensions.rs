@@ -142,9 +142,9 @@ impl Records {
                         .join("\n")
                 );
             }
-            // ok: a bounded poll of a file the extensions append to; files
-            // have no change event to wait on.
-            std::thread::sleep(RECORD_POLL);
+            // A bounded poll of a file the extensions append to: files have
+            // no change event to wait on.
+            std::thread::sleep(RECORD_POLL); // ok: bounded poll of a file
         }
     }
 

@@ -76,9 +76,9 @@ async fn wait_for_file(path: &Path, max: Duration) -> bool {
         if Instant::now() >= deadline {
             return false;
         }
-        // ok: a bounded poll of a file the test creates; files have no change
+        // A bounded poll of a file the test creates: files have no change
         // event to wait on without extra dependencies.
-        tokio::time::sleep(DELAY_POLL).await;
+        tokio::time::sleep(DELAY_POLL).await; // ok: bounded poll of a file
     }
     true
 }

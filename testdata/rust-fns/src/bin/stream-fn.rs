@@ -72,9 +72,9 @@ async fn wait_for_file(path: &Path) -> bool {
         if Instant::now() >= deadline {
             return false;
         }
-        // ok: a bounded poll for a file the test creates; the runtime has no
+        // A bounded poll for a file the test creates: the runtime has no
         // other way to hear from the test.
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await; // ok: bounded poll of a file
     }
     true
 }
