@@ -1,0 +1,124 @@
+//! The messages the engine takes, and how each is refused once the sandbox
+//! has shut down.
+
+use crate::supervisor::ProcessExit;
+use bytes::Bytes;
+use extensions_api::{ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest};
+use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
+use runtime_api::{ApiError, RuntimeErrorReport, StreamEnd, StreamSink};
+use tokio::sync::oneshot;
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+pub(crate) type ExtReply<T> = oneshot::Sender<Result<T, ExtensionApiError>>;
+
+/// Everything that can happen to a sandbox.
+pub(crate) enum Message {
+    Invoke {
+        invoke: Invoke,
+        reply: Option<oneshot::Sender<InvokeOutcome>>,
+    },
+    Init,
+    Next(Reply<RuntimeEvent>),
+    Response {
+        request_id: String,
+        body: Bytes,
+        content_type: Option<String>,
+        reply: Reply<()>,
+    },
+    StreamStart {
+        request_id: String,
+        content_type: Option<String>,
+        reply: Reply<StreamSink>,
+    },
+    StreamEnd {
+        request_id: String,
+        end: StreamEnd,
+        reply: Reply<()>,
+    },
+    ResponseTooLarge {
+        request_id: String,
+        size: u64,
+        reply: Reply<()>,
+    },
+    BadResponseMode {
+        request_id: String,
+        mode: String,
+        reply: Reply<()>,
+    },
+    Error {
+        request_id: String,
+        report: RuntimeErrorReport,
+        reply: Reply<()>,
+    },
+    InitError {
+        report: RuntimeErrorReport,
+        reply: Reply<()>,
+    },
+    Register {
+        request: RegistrationRequest,
+        reply: ExtReply<Registration>,
+    },
+    ExtensionNext {
+        id: uuid::Uuid,
+        reply: ExtReply<ExtensionEvent>,
+    },
+    ExtensionInitError {
+        id: uuid::Uuid,
+        error_type: String,
+        reply: ExtReply<()>,
+    },
+    ExtensionExitError {
+        id: uuid::Uuid,
+        error_type: String,
+        reply: ExtReply<()>,
+    },
+    Exited(ProcessExit),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Answers a call that arrives after shutdown.
+pub(super) fn refuse(message: Message) {
+    match message {
+        Message::Invoke { invoke, reply } => reply_shutdown(invoke, reply),
+        Message::Next(reply) => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
+        }
+        Message::StreamStart { reply, .. } => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
+        }
+        Message::Response { reply, .. }
+        | Message::StreamEnd { reply, .. }
+        | Message::ResponseTooLarge { reply, .. }
+        | Message::BadResponseMode { reply, .. }
+        | Message::Error { reply, .. }
+        | Message::InitError { reply, .. } => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
+        }
+        Message::Register { reply, .. } => {
+            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
+        }
+        Message::ExtensionNext { reply, .. } => {
+            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
+        }
+        Message::ExtensionInitError { reply, .. } | Message::ExtensionExitError { reply, .. } => {
+            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
+        }
+        Message::Shutdown(done) => {
+            let _ = done.send(());
+        }
+        Message::Init | Message::Exited(_) => {}
+    }
+}
+
+pub(super) fn reply_shutdown(invoke: Invoke, reply: Option<oneshot::Sender<InvokeOutcome>>) {
+    if let Some(reply) = reply {
+        let _ = reply.send(InvokeOutcome {
+            request_id: invoke.request_id,
+            result: Err(FunctionError::new(
+                ErrorType::SANDBOX_SHUTDOWN,
+                "The execution environment is shutting down.",
+            )),
+            log_tail: None,
+        });
+    }
+}
