@@ -15,8 +15,7 @@ import argparse
 import base64
 import json
 
-import boto3
-from botocore.config import Config
+from boto_invoke import make_client  # same directory: one client setup for both
 
 
 def parse_args():
@@ -31,21 +30,6 @@ def parse_args():
         help="report each chunk's length instead of its text (for big streams)",
     )
     return parser.parse_args()
-
-
-def make_client(endpoint):
-    return boto3.client(
-        "lambda",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(
-            retries={"total_max_attempts": 1},
-            connect_timeout=10,
-            read_timeout=600,
-        ),
-    )
 
 
 def main():
