@@ -135,6 +135,9 @@ where
     match read_limited(req.into_body(), BUFFERED_RESPONSE_LIMIT).await {
         Ok(LimitedBody::Complete(body)) => {
             engine.response(request_id, body, content_type).await?;
+            // Let the invoker's answer go out before this 202: it is the
+            // one a caller waits for.
+            tokio::task::yield_now().await;
             Ok(accepted())
         }
         Ok(LimitedBody::TooLarge { size }) => {

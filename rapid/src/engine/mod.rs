@@ -86,15 +86,30 @@ impl Engine {
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
+        // One timer, armed at the earliest deadline and moved only when a
+        // sooner one appears: arming it for every invoke (each a deadline
+        // later than the last) would wake the reactor once per invoke.
+        let timer = sleep_until(far_future().into());
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
         loop {
             if self.shutdown.is_some() && self.teardown.is_none() {
                 break;
             }
-            let deadline = self.next_deadline();
+            if let Some(deadline) = self.next_deadline() {
+                if armed.is_none_or(|at| deadline < at) {
+                    timer.as_mut().reset(deadline.into());
+                    armed = Some(deadline);
+                }
+            }
             let message = tokio::select! {
                 message = rx.recv() => message,
-                _ = sleep_until(deadline.unwrap_or_else(far_future).into()), if deadline.is_some() => {
+                _ = timer.as_mut(), if armed.is_some() => {
+                    // Possibly early (the deadline it was armed for has
+                    // moved): on_deadline looks at the real ones.
+                    armed = None;
                     self.on_deadline();
+                    self.drive();
                     continue;
                 }
             };
