@@ -21,6 +21,9 @@ where
     let mut kept = BytesMut::new();
     let mut first: Option<Bytes> = None;
     let mut size: u64 = 0;
+    // With a Content-Length, the whole body fits one allocation (no copies
+    // while the buffer grows); never more than the limit is reserved.
+    let expected = body.size_hint().lower().min(limit) as usize;
     while let Some(frame) = body.frame().await {
         let Ok(data) = frame?.into_data() else {
             continue; // trailers carry no payload
@@ -34,6 +37,7 @@ where
             None if kept.is_empty() => first = Some(data),
             None => kept.extend_from_slice(&data),
             Some(previous) => {
+                kept.reserve(expected.max(previous.len() + data.len()));
                 kept.extend_from_slice(&previous);
                 kept.extend_from_slice(&data);
             }
