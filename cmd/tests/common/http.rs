@@ -26,10 +26,7 @@ pub struct Resp {
 impl Resp {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        lookup(&self.headers, name)
     }
 
     pub fn text(&self) -> String {
@@ -258,12 +255,7 @@ pub fn open(
             break (status, headers);
         }
     };
-    let value = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.to_ascii_lowercase())
-    };
+    let value = |name: &str| lookup(&headers, name).map(str::to_ascii_lowercase);
     let framing = if method == "HEAD" || status == 204 || status == 304 {
         Framing::Done
     } else if value("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
@@ -292,18 +284,12 @@ pub fn open(
 impl Streamed {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        lookup(&self.headers, name)
     }
 
     /// The first value of trailer `name` (case-insensitive).
     pub fn trailer(&self, name: &str) -> Option<&str> {
-        self.trailers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        lookup(&self.trailers, name)
     }
 
     /// Reads the next body bytes into `buf` (at most its length, at most
@@ -393,4 +379,12 @@ impl Streamed {
 
 fn eof(msg: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::UnexpectedEof, msg.to_string())
+}
+
+/// The first value of `name` (case-insensitive) among header-like pairs.
+fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
