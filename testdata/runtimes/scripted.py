@@ -24,6 +24,9 @@ what each invoke event (a JSON object) asks in its "action" field:
                       status and body
   exit_after_response respond, then exit 0
   spawn_orphan        double-fork a grandchild that exits at once
+  escape              double-fork a grandchild that leaves the runtime's
+                      process group and session (setsid), ignores SIGTERM
+                      and sleeps; respond with its pid
   zombies             respond with the number of zombies visible in /proc,
                       waiting (at most ~5 s) for it to drop to 0
 
@@ -41,6 +44,7 @@ Every line it prints is flushed at once.
 import http.client
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -195,6 +199,28 @@ def spawn_orphan():
     return grandchild
 
 
+def spawn_escapee():
+    """Fork a grandchild in a session of its own that ignores SIGTERM and
+    outlives its parent; return its pid."""
+    read_fd, write_fd = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_fd)
+        os.setsid()
+        grandchild = os.fork()
+        if grandchild == 0:
+            os.close(write_fd)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            block_forever()
+        os.write(write_fd, str(grandchild).encode())
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as r:
+        grandchild = int(r.read() or "0")
+    os.waitpid(child, 0)
+    return grandchild
+
+
 def handle(request_id, next_resp, event):
     raw = next_resp.body
     action = event.get("action", "echo") if isinstance(event, dict) else "echo"
@@ -264,6 +290,9 @@ def handle(request_id, next_resp, event):
     elif action == "spawn_orphan":
         orphan = spawn_orphan()
         respond(request_id, {"ok": True, "orphan_pid": orphan})
+    elif action == "escape":
+        escapee = spawn_escapee()
+        respond(request_id, {"ok": True, "escaped_pid": escapee})
     elif action == "zombies":
         deadline = time.monotonic() + float(event.get("max_wait", 5))
         pids = zombie_pids()

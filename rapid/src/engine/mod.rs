@@ -121,7 +121,7 @@ impl Engine {
             // failed at once, a teardown that finished on the spot...).
             self.drive();
         }
-        crate::supervisor::kill_all_children();
+        crate::supervisor::kill_descendants();
         wait_for_children(&mut rx).await;
         self.logs.flush().await;
         for done in self.shutdown.take().unwrap_or_default() {

@@ -4,7 +4,7 @@
 //! budget to exit, and whatever is left is killed. Invokes queue meanwhile.
 
 use super::{epoch_ms_at, Engine};
-use crate::supervisor::{self, kill_all_children};
+use crate::supervisor::{self, kill_descendants};
 use extensions_api::ShutdownReason;
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
@@ -150,10 +150,10 @@ impl Engine {
         for (name, error_type) in self.extensions.exit_errors() {
             tracing::warn!(extension = %name, %error_type, "extension reported an exit error (Extension.ExitError)");
         }
-        if self.shutdown.is_some() {
-            // Nothing rapid started may outlive it, grandchildren included.
-            kill_all_children();
-        }
+        // Nothing of this generation may outlive it, not even a process
+        // that left its group (setsid) or was orphaned: all of rapid's
+        // descendants are this generation's, the next one is not started yet.
+        kill_descendants();
         self.runtime = None;
         self.extensions.reset();
         self.teardown = None;
