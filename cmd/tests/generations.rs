@@ -7,8 +7,9 @@
 
 mod common;
 
+use common::extensions::{ExtDir, Records};
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::thread;
 use std::time::Duration;
 
@@ -26,6 +27,97 @@ fn wait_gone(pid: u32, what: &str) {
         );
         thread::sleep(Duration::from_millis(20)); // ok: /proc has no change events
     }
+}
+
+fn with_extensions(dir: &ExtDir, records: &Records, config: &Value, flags: &[&str]) -> Rapid {
+    let config = config.to_string();
+    let mut all_flags = vec!["--extensions-dir", dir.as_str()];
+    all_flags.extend_from_slice(flags);
+    Rapid::scripted(
+        &all_flags,
+        &[
+            ("EXT_RECORD_FILE", records.as_str()),
+            ("EXT_CONFIG", config.as_str()),
+        ],
+    )
+}
+
+#[test]
+fn a_register_from_a_process_outside_the_sandbox_is_refused() {
+    let dir = ExtDir::new();
+    dir.add_scripted("watch");
+    let records = Records::new();
+    let gate = unique_path("watch-register-gate");
+    let config = json!({"watch": {"registerGate": gate}});
+    let rapid = with_extensions(&dir, &records, &config, &["--eager-init"]);
+    records.wait_kind("watch", "register_gate_waiting", 1);
+
+    // What a request of a killed extension looks like when it is read after
+    // the next init started: the name of an extension of this generation,
+    // from a process that is not one of its own.
+    let stale = rapid.api_request(
+        "POST",
+        "/2020-01-01/extension/register",
+        &[("Lambda-Extension-Name", "watch")],
+        br#"{"events":["INVOKE","SHUTDOWN"]}"#,
+    );
+    assert_eq!(stale.status, 403, "{}", stale.text());
+    assert_eq!(
+        stale.json()["errorType"],
+        "Extension.InvalidExtensionState",
+        "{}",
+        stale.text()
+    );
+
+    // The extension itself still registers, and the function works.
+    std::fs::write(&gate, "").unwrap();
+    let resp = rapid.invoke(b"{}", &[]);
+    let id = request_id(&resp);
+    assert_success(&resp);
+    records.wait_event("watch", "INVOKE", "requestId", &id);
+    assert_eq!(records.of("watch", "start").len(), 1, "{:?}", records.all());
+    let _ = std::fs::remove_file(gate);
+}
+
+#[test]
+fn a_next_or_init_error_from_a_process_outside_the_sandbox_does_not_touch_its_init() {
+    let marker = unique_path("init-hang-once");
+    let marker_str = marker.to_str().unwrap();
+    let rapid = Rapid::scripted(
+        &["--eager-init", "--init-timeout", "2"],
+        &[
+            ("SCRIPTED_INIT", "hang"),
+            ("SCRIPTED_INIT_MARKER", marker_str),
+        ],
+    );
+    rapid.wait_for_stdout(|l| l.starts_with("hanging during init"), WAIT);
+
+    // The runtime is initializing and has not called next: a next from
+    // another process must not end its init (nor wait for an invoke).
+    let next = rapid.api_request("GET", "/2018-06-01/runtime/invocation/next", &[], b"");
+    assert_eq!(next.status, 403, "{}", next.text());
+    assert_eq!(next.json()["errorType"], "InvalidStateTransition");
+
+    let body = json!({"errorMessage": "stale", "errorType": "Runtime.Stale"}).to_string();
+    let init_error = rapid.api_request(
+        "POST",
+        "/2018-06-01/runtime/init/error",
+        &[("Lambda-Runtime-Function-Error-Type", "Runtime.Stale")],
+        body.as_bytes(),
+    );
+    assert_eq!(init_error.status, 403, "{}", init_error.text());
+
+    // The runtime's own init is still the one that counts: it hangs, so the
+    // invoke fails with the init timeout, not with the stranger's error.
+    let resp = rapid.invoke(b"{}", &[]);
+    let answer = assert_function_error(&resp, "Sandbox.Timedout");
+    assert!(
+        !answer.to_string().contains("stale"),
+        "the stranger's init/error reached the invoker: {answer}"
+    );
+    // The retried init (the marker exists now) succeeds.
+    assert_success(&rapid.invoke(b"{}", &[]));
+    let _ = std::fs::remove_file(marker);
 }
 
 #[test]

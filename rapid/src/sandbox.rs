@@ -4,7 +4,7 @@
 
 use crate::config::FunctionConfig;
 use crate::engine::{Engine, ExtReply, Message, Reply};
-use crate::supervisor;
+use crate::supervisor::{self, Caller};
 use bytes::Bytes;
 use extensions_api::{
     ExtensionApiError, ExtensionEvent, ExtensionsEngine, Registration, RegistrationRequest,
@@ -27,6 +27,10 @@ pub enum SandboxError {
 #[derive(Clone)]
 pub struct Sandbox {
     tx: mpsc::UnboundedSender<Message>,
+    /// The connection this handle serves, when it serves one: the engine
+    /// checks that calls which could be a stale request of a killed process
+    /// come from the current generation.
+    caller: Option<Caller>,
 }
 
 impl Sandbox {
@@ -51,7 +55,15 @@ impl Sandbox {
         });
         let engine = Engine::new(Arc::new(cfg), api_address, logs);
         let task = tokio::spawn(engine.run(rx));
-        Ok((Sandbox { tx }, task))
+        Ok((Sandbox { tx, caller: None }, task))
+    }
+
+    /// The handle for one connection of the loopback API server.
+    pub(crate) fn for_caller(&self, caller: Caller) -> Sandbox {
+        Sandbox {
+            tx: self.tx.clone(),
+            caller: Some(caller),
+        }
     }
 
     /// Runs `invoke` (after those queued before it) and returns its outcome
@@ -115,8 +127,13 @@ impl ExtensionsEngine for Sandbox {
         &self,
         request: RegistrationRequest,
     ) -> Result<Registration, ExtensionApiError> {
-        self.ask_ext(|reply| Message::Register { request, reply })
-            .await
+        let caller = self.caller;
+        self.ask_ext(|reply| Message::Register {
+            request,
+            caller,
+            reply,
+        })
+        .await
     }
 
     async fn next(&self, id: uuid::Uuid) -> Result<ExtensionEvent, ExtensionApiError> {
@@ -153,7 +170,8 @@ impl ExtensionsEngine for Sandbox {
 
 impl RuntimeEngine for Sandbox {
     async fn next(&self) -> Result<RuntimeEvent, ApiError> {
-        self.ask(Message::Next).await
+        let caller = self.caller;
+        self.ask(|reply| Message::Next { caller, reply }).await
     }
 
     async fn response(
@@ -225,6 +243,12 @@ impl RuntimeEngine for Sandbox {
     }
 
     async fn init_error(&self, report: RuntimeErrorReport) -> Result<(), ApiError> {
-        self.ask(|reply| Message::InitError { report, reply }).await
+        let caller = self.caller;
+        self.ask(|reply| Message::InitError {
+            report,
+            caller,
+            reply,
+        })
+        .await
     }
 }

@@ -2,6 +2,7 @@
 //! Runtime API and the Extensions API on one address.
 
 use crate::sandbox::Sandbox;
+use crate::supervisor::Caller;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -22,7 +23,10 @@ pub async fn serve_runtime_api(listener: TcpListener, sandbox: Sandbox) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let sandbox = sandbox.clone();
+        let sandbox = match (stream.peer_addr(), stream.local_addr()) {
+            (Ok(peer), Ok(local)) => sandbox.for_caller(Caller { peer, local }),
+            _ => sandbox.clone(),
+        };
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let sandbox = sandbox.clone();

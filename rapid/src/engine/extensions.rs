@@ -1,9 +1,9 @@
 //! Extensions: discovery, registration, their `next` and error calls, and
 //! the bookkeeping of their processes (spec §5).
 
-use super::{Engine, ExtReply};
+use super::{is_foreign, Engine, ExtReply};
 use crate::config::ACCOUNT_ID;
-use crate::supervisor::ProcessExit;
+use crate::supervisor::{Caller, ProcessExit};
 use extensions_api::{
     EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest, ShutdownReason,
 };
@@ -243,11 +243,25 @@ impl Engine {
     pub(super) fn on_register(
         &mut self,
         request: RegistrationRequest,
+        caller: Option<Caller>,
     ) -> Result<Registration, ExtensionApiError> {
-        let ext = &mut self.extensions;
-        if !ext.registration_open || self.teardown.is_some() || self.shutdown.is_some() {
+        if !self.extensions.registration_open || self.teardown.is_some() || self.shutdown.is_some()
+        {
             return Err(ExtensionApiError::RegistrationClosed);
         }
+        // External extensions register from their own process, internal
+        // ones from the runtime's.
+        let mut roots = self.extensions.live_pids();
+        roots.extend(self.runtime.as_ref().map(|rt| rt.pid));
+        if is_foreign(caller, &roots, "an extension's register") {
+            return Err(ExtensionApiError::InvalidState {
+                message: format!(
+                    "{} cannot register: the caller is not a process of this execution environment (a process from before a reset?)",
+                    request.name
+                ),
+            });
+        }
+        let ext = &mut self.extensions;
         if ext.is_registered(&request.name) {
             return Err(ExtensionApiError::AlreadyRegistered { name: request.name });
         }

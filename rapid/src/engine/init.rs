@@ -3,9 +3,9 @@
 //! have called `next`. A failed init fails the invoke waiting for it, tears
 //! the sandbox down, and is retried on the next invoke.
 
-use super::{invalid_state, Engine, Runtime};
+use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
 use crate::lifecycle::{RuntimeInput, RuntimeState};
-use crate::supervisor;
+use crate::supervisor::{self, Caller};
 use extensions_api::ShutdownReason;
 use interop::{ErrorType, FunctionError};
 use runtime_api::{ApiError, RuntimeErrorReport};
@@ -144,10 +144,17 @@ impl Engine {
         self.drive();
     }
 
-    pub(super) fn on_init_error(&mut self, report: RuntimeErrorReport) -> Result<(), ApiError> {
+    pub(super) fn on_init_error(
+        &mut self,
+        report: RuntimeErrorReport,
+        caller: Option<Caller>,
+    ) -> Result<(), ApiError> {
         let Some(rt) = self.runtime.as_mut() else {
             return Err(invalid_state("no runtime is initializing"));
         };
+        if is_foreign(caller, &[rt.pid], "an init/error") {
+            return Err(invalid_state(FOREIGN_RUNTIME));
+        }
         rt.state = rt
             .state
             .on(RuntimeInput::InitError)

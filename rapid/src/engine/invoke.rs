@@ -1,8 +1,12 @@
 //! Running one invoke: dispatch to the runtime (and INVOKE to extensions),
 //! the runtime's answers, completion, and the START / END / REPORT lines.
 
-use super::{epoch_ms_at, invalid_state, timestamp, Engine, Queued, Reply, Runtime};
+use super::{
+    epoch_ms_at, invalid_state, is_foreign, timestamp, Engine, Queued, Reply, Runtime,
+    FOREIGN_RUNTIME,
+};
 use crate::lifecycle::{RuntimeInput, RuntimeState};
+use crate::supervisor::Caller;
 use bytes::Bytes;
 use extensions_api::ShutdownReason;
 use interop::{
@@ -120,7 +124,7 @@ impl Engine {
     }
 
     /// The runtime's `next`: init is done, or the previous invoke is.
-    pub(super) fn on_next(&mut self, reply: Reply<RuntimeEvent>) {
+    pub(super) fn on_next(&mut self, caller: Option<Caller>, reply: Reply<RuntimeEvent>) {
         if self.teardown.is_some() {
             let _ = reply.send(Err(invalid_state("the execution environment is resetting")));
             return;
@@ -145,6 +149,10 @@ impl Engine {
             }
             rt.next = Some(reply);
             self.drive();
+            return;
+        }
+        if rt.state == RuntimeState::Started && is_foreign(caller, &[rt.pid], "a runtime's next") {
+            let _ = reply.send(Err(invalid_state(FOREIGN_RUNTIME)));
             return;
         }
         let was = rt.state;

@@ -1,7 +1,7 @@
 //! The messages the engine takes, and how each is refused once the sandbox
 //! has shut down.
 
-use crate::supervisor::ProcessExit;
+use crate::supervisor::{Caller, ProcessExit};
 use bytes::Bytes;
 use extensions_api::{ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest};
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
@@ -18,7 +18,11 @@ pub(crate) enum Message {
         reply: Option<oneshot::Sender<InvokeOutcome>>,
     },
     Init,
-    Next(Reply<RuntimeEvent>),
+    Next {
+        /// Who asked: only the runtime of this generation may end its init.
+        caller: Option<Caller>,
+        reply: Reply<RuntimeEvent>,
+    },
     Response {
         request_id: String,
         body: Bytes,
@@ -52,10 +56,12 @@ pub(crate) enum Message {
     },
     InitError {
         report: RuntimeErrorReport,
+        caller: Option<Caller>,
         reply: Reply<()>,
     },
     Register {
         request: RegistrationRequest,
+        caller: Option<Caller>,
         reply: ExtReply<Registration>,
     },
     ExtensionNext {
@@ -80,7 +86,7 @@ pub(crate) enum Message {
 pub(super) fn refuse(message: Message) {
     match message {
         Message::Invoke { invoke, reply } => reply_shutdown(invoke, reply),
-        Message::Next(reply) => {
+        Message::Next { reply, .. } => {
             let _ = reply.send(Err(ApiError::ShuttingDown));
         }
         Message::StreamStart { reply, .. } => {

@@ -18,7 +18,7 @@ mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::lifecycle::RuntimeState;
-use crate::supervisor::ProcessExit;
+use crate::supervisor::{Caller, Ownership, ProcessExit};
 use extensions::Extensions;
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
 use invoke::Current;
@@ -148,7 +148,7 @@ impl Engine {
                     self.start_init(None);
                 }
             }
-            Message::Next(reply) => self.on_next(reply),
+            Message::Next { caller, reply } => self.on_next(caller, reply),
             Message::Response {
                 request_id,
                 body,
@@ -200,11 +200,19 @@ impl Engine {
                 let err = FunctionError::from_runtime(&report.error_type, report.body);
                 let _ = reply.send(self.on_error(&request_id, err));
             }
-            Message::InitError { report, reply } => {
-                let _ = reply.send(self.on_init_error(report));
+            Message::InitError {
+                report,
+                caller,
+                reply,
+            } => {
+                let _ = reply.send(self.on_init_error(report, caller));
             }
-            Message::Register { request, reply } => {
-                let _ = reply.send(self.on_register(request));
+            Message::Register {
+                request,
+                caller,
+                reply,
+            } => {
+                let _ = reply.send(self.on_register(request, caller));
             }
             Message::ExtensionNext { id, reply } => self.on_extension_next(id, reply),
             Message::ExtensionInitError {
@@ -381,6 +389,26 @@ async fn wait_for_children(rx: &mut mpsc::UnboundedReceiver<Message>) {
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
 }
+
+/// A call that only a process of the current generation may make came from
+/// outside its process trees: a request a killed process sent before a
+/// reset, read only now, or a process rapid did not start. When the owner
+/// cannot be told (no `/proc`), the call is let through.
+fn is_foreign(caller: Option<Caller>, roots: &[i32], what: &str) -> bool {
+    let Some(caller) = caller else {
+        return false;
+    };
+    match crate::supervisor::owner_in_tree(caller, roots) {
+        Ownership::Foreign => {
+            tracing::warn!(peer = %caller.peer, "refused {what} from a process outside this execution environment (a request of a process from before a reset?)");
+            true
+        }
+        Ownership::Owned(_) | Ownership::Unknown => false,
+    }
+}
+
+const FOREIGN_RUNTIME: &str =
+    "the caller is not the runtime of this execution environment (a process from before a reset?)";
 
 fn invalid_state(message: &str) -> ApiError {
     ApiError::InvalidStateTransition {
