@@ -138,3 +138,19 @@ fn a_process_that_left_the_runtime_s_group_does_not_survive_a_reset() {
     // The next generation serves.
     assert_success(&rapid.invoke(b"{}", &[]));
 }
+
+#[test]
+fn a_runtime_that_exits_after_answering_leaves_a_successful_report() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke_json(&json!({"action": "exit_after_response"}));
+    let id = request_id(&resp);
+    assert_success(&resp);
+    let report = rapid.wait_for_report(&id);
+    assert_eq!(report.get("Status"), None, "{}", report.line);
+    assert_eq!(report.get("Error Type"), None, "{}", report.line);
+    // The next invoke starts a new runtime, with an init of its own.
+    let next = rapid.invoke(b"{}", &[]);
+    assert_success(&next);
+    let report = rapid.wait_for_report(&request_id(&next));
+    assert!(report.get("Init Duration").is_some(), "{}", report.line);
+}

@@ -390,9 +390,10 @@ impl Engine {
             let (end, status, error_type) = match current.answered.clone() {
                 // The invoker has its result already; the REPORT says what
                 // happened after.
-                Some((_, answered_status, answered_type)) => match status {
-                    // Nothing went wrong with this invoke itself.
-                    InvokeStatus::Success => (Instant::now(), answered_status, answered_type),
+                Some((answered_at, answered_status, answered_type)) => match status {
+                    // Nothing went wrong with this invoke itself: its
+                    // Duration ends with the runtime's answer.
+                    InvokeStatus::Success => (answered_at, answered_status, answered_type),
                     failure => (
                         Instant::now(),
                         failure,

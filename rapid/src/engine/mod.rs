@@ -305,8 +305,17 @@ impl Engine {
             let err = err(self.queue.front().map(|q| q.invoke.request_id.as_str()));
             self.init_failed(err, telemetry::InvokeStatus::Error);
         } else if let Some(current) = &self.current {
+            let status = if current.has_answered() {
+                // The runtime answered, then exited instead of asking for
+                // the next invoke: this invoke succeeded (or failed) on its
+                // own terms; the exit costs the next invoke a fresh init.
+                tracing::warn!(pid = exit.pid, %reason, request_id = %current.request_id, "the runtime exited after answering; the next invoke starts a new one");
+                telemetry::InvokeStatus::Success
+            } else {
+                telemetry::InvokeStatus::Error
+            };
             let err = err(Some(&current.request_id));
-            self.fail_current(err, telemetry::InvokeStatus::Error);
+            self.fail_current(err, status);
         } else {
             tracing::warn!(pid = exit.pid, %reason, "the runtime exited while idle; the next invoke starts a new one");
             self.begin_teardown(extensions_api::ShutdownReason::Failure);
