@@ -140,6 +140,55 @@ fn a_process_that_left_the_runtime_s_group_does_not_survive_a_reset() {
 }
 
 #[test]
+fn the_reset_after_a_failed_init_counts_against_the_next_invoke_s_timeout() {
+    // `stalled` registers and never asks for an event: every init times out
+    // and each reset waits the whole 2 s budget for it to exit.
+    let dir = ExtDir::new();
+    dir.add_scripted("stalled");
+    let records = Records::new();
+    let never = unique_path("never-opened-gate");
+    let config = json!({"stalled": {"gate": never}});
+    let config = config.to_string();
+    let rapid = Rapid::scripted(
+        &["--extensions-dir", dir.as_str(), "--init-timeout", "3"],
+        &[
+            ("EXT_RECORD_FILE", records.as_str()),
+            ("EXT_CONFIG", config.as_str()),
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "1"),
+        ],
+    );
+
+    let first = {
+        let url = rapid.invoke_addr().to_owned();
+        thread::spawn(move || common::http::request(&url, "POST", INVOKE_PATH, &[], b"{}"))
+    };
+    records.wait_kind("stalled", "gate_waiting", 1);
+    // Queued behind the first invoke, whose init times out after 3 s; it
+    // waits for the reset (2 s), and its 1 s runs out in the middle of it.
+    let second = rapid.invoke(b"{}", &[]);
+    let first = first.join().expect("the first invoker");
+    assert_function_error(&first, "Sandbox.Timedout");
+    let body = assert_function_error(&second, "Sandbox.Timedout");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("Task timed out after 1.00 seconds")),
+        "{body}"
+    );
+    // Answered at its deadline, during the reset: no retry of the init was
+    // started for it.
+    assert_eq!(
+        records.of("stalled", "start").len(),
+        1,
+        "the second invoke waited for a new init: {:?}",
+        records.all()
+    );
+    let report = rapid.wait_for_report(&request_id(&second));
+    assert_eq!(report.get("Status"), Some("timeout"), "{}", report.line);
+    let _ = std::fs::remove_file(never);
+}
+
+#[test]
 fn a_runtime_that_exits_after_answering_leaves_a_successful_report() {
     let rapid = Rapid::scripted(&[], &[]);
     let resp = rapid.invoke_json(&json!({"action": "exit_after_response"}));

@@ -241,21 +241,31 @@ impl Engine {
 
     /// Starts whatever the queue needs: an init, or the next invoke.
     fn drive(&mut self) {
+        if self.retry_init && self.teardown.is_some() {
+            // The init that failed is retried inside the next invoke's time,
+            // and the reset before it is part of that wait: the caller is
+            // answered at its deadline, however long the reset takes.
+            let timeout = self.cfg.timeout;
+            if let Some(head) = self.queue.front_mut() {
+                head.deadline
+                    .get_or_insert_with(|| Instant::now() + timeout);
+            }
+        }
         while self.idle_for_init() && self.init.is_none() {
             if self.queue.is_empty() {
                 return;
             }
             match &self.runtime {
                 None => {
-                    let deadline = if self.retry_init {
+                    let timeout = self.cfg.timeout;
+                    let deadline = match self.queue.front_mut() {
                         // Suppressed init: the retry counts against the invoke.
-                        let deadline = Instant::now() + self.cfg.timeout;
-                        if let Some(head) = self.queue.front_mut() {
-                            head.deadline = Some(deadline);
-                        }
-                        Some(deadline)
-                    } else {
-                        None
+                        Some(head) if self.retry_init => Some(
+                            *head
+                                .deadline
+                                .get_or_insert_with(|| Instant::now() + timeout),
+                        ),
+                        _ => None,
                     };
                     // A start that fails at once fails the head invoke and
                     // tears down; the loop then goes round again.
@@ -329,6 +339,7 @@ impl Engine {
             self.init.as_ref().map(|i| i.deadline),
             self.current.as_ref().map(|c| c.deadline),
             self.teardown.as_ref().map(|t| t.next_deadline()),
+            self.waiting_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -337,6 +348,12 @@ impl Engine {
 
     fn on_deadline(&mut self) {
         let now = Instant::now();
+        // Before the teardown's own deadline: when both have passed (rapid
+        // was not scheduled for a while), the waiting invoke is answered
+        // rather than handed to an init that has no time left.
+        if self.waiting_deadline().is_some_and(|at| now >= at) {
+            self.waiting_timed_out();
+        }
         if self
             .teardown
             .as_ref()
@@ -351,6 +368,26 @@ impl Engine {
             self.invoke_timed_out();
         }
         self.drive();
+    }
+
+    /// The deadline of an invoke whose clock runs while it waits for a
+    /// reset (see `drive`).
+    fn waiting_deadline(&self) -> Option<Instant> {
+        self.teardown.as_ref()?;
+        self.queue.front().and_then(|q| q.deadline)
+    }
+
+    fn waiting_timed_out(&mut self) {
+        let Some(queued) = self.queue.pop_front() else {
+            return;
+        };
+        let message = format!(
+            "RequestId: {} Error: Task timed out after {:.2} seconds",
+            queued.invoke.request_id,
+            self.cfg.timeout.as_secs_f64()
+        );
+        let err = FunctionError::new(ErrorType::SANDBOX_TIMEDOUT, &message);
+        self.fail_undispatched(queued, err, telemetry::InvokeStatus::Timeout);
     }
 
     // ---- shutdown ---------------------------------------------------------
