@@ -3,6 +3,7 @@
 
 use super::{is_foreign, Engine, ExtReply};
 use crate::config::ACCOUNT_ID;
+use crate::lifecycle::{ExtensionInput, ExtensionState};
 use crate::supervisor::{Caller, ProcessExit};
 use extensions_api::{
     EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest, ShutdownReason,
@@ -14,18 +15,6 @@ use uuid::Uuid;
 
 /// Lambda's limit on registered extensions.
 const MAX_EXTENSIONS: usize = 10;
-
-/// Extension states, with RAPID's names (spec §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ExtensionState {
-    Registered,
-    Ready,
-    Running,
-    InitError,
-    ExitError,
-    /// Got SHUTDOWN; expected to exit.
-    ShuttingDown,
-}
 
 struct Extension {
     id: Uuid,
@@ -85,12 +74,9 @@ impl Extensions {
 
     /// Every registered extension waits in `next` (or has nothing to do).
     pub(super) fn all_ready(&self) -> bool {
-        self.registered.iter().all(|e| {
-            matches!(
-                e.state,
-                ExtensionState::Ready | ExtensionState::ExitError | ExtensionState::ShuttingDown
-            ) && e.pending.is_none()
-        })
+        self.registered
+            .iter()
+            .all(|e| e.state.is_settled() && e.pending.is_none())
     }
 
     pub(super) fn any_registered(&self) -> bool {
@@ -119,7 +105,7 @@ impl Extensions {
                 arn,
                 trace_id.to_owned(),
             );
-            ext.state = ExtensionState::Running;
+            ext.apply(ExtensionInput::Event);
             deliver(ext, event);
         }
     }
@@ -128,7 +114,7 @@ impl Extensions {
     /// of the processes to kill at once (not registered for SHUTDOWN).
     pub(super) fn send_shutdown(&mut self, reason: ShutdownReason, deadline_ms: u64) -> Vec<i32> {
         for ext in self.registered.iter_mut().filter(|e| e.shutdown) {
-            ext.state = ExtensionState::ShuttingDown;
+            ext.apply(ExtensionInput::Event);
             deliver(
                 ext,
                 ExtensionEvent::Shutdown {
@@ -150,7 +136,19 @@ impl Extensions {
     fn exited(&mut self, exit: &ProcessExit) -> Option<String> {
         let process = self.processes.iter_mut().find(|p| p.pid == exit.pid)?;
         process.exited_max_rss_kb = Some(exit.max_rss_kb);
-        Some(process.name.clone())
+        let name = process.name.clone();
+        if let Some(ext) = self.registered.iter_mut().find(|e| e.name == name) {
+            ext.apply(ExtensionInput::Exited);
+        }
+        Some(name)
+    }
+
+    /// The shutdown deadline passed: those still running failed to shut down.
+    pub(super) fn shutdown_deadline_passed(&mut self) {
+        let alive = self.still_running();
+        for ext in self.registered.iter_mut().filter(|e| alive.contains(&e.name)) {
+            ext.apply(ExtensionInput::ShutdownDeadline);
+        }
     }
 
     pub(super) fn all_processes_exited(&self) -> bool {
@@ -199,6 +197,19 @@ impl Extensions {
             .iter_mut()
             .find(|e| e.id == id)
             .ok_or_else(|| ExtensionApiError::UnknownIdentifier { id: id.to_string() })
+    }
+}
+
+impl Extension {
+    /// Moves to the state after `input`. The engine only applies inputs it
+    /// has checked (or that are allowed in every state they can come in); an
+    /// illegal one would be a bug of rapid's, logged and otherwise ignored
+    /// rather than taking the sandbox down.
+    fn apply(&mut self, input: ExtensionInput) {
+        match self.state.on(input) {
+            Ok(state) => self.state = state,
+            Err(err) => tracing::warn!(extension = %self.name, %err, "ignored"),
+        }
     }
 }
 
@@ -280,12 +291,15 @@ impl Engine {
             });
         }
         let id = Uuid::new_v4();
+        let state = ExtensionState::Started
+            .on(ExtensionInput::Register)
+            .unwrap_or(ExtensionState::Registered);
         ext.registered.push(Extension {
             id,
             name: request.name,
             invoke: request.events.contains(&EventKind::Invoke),
             shutdown,
-            state: ExtensionState::Registered,
+            state,
             next: None,
             pending: None,
             exit_error: None,
@@ -311,25 +325,33 @@ impl Engine {
             }
         };
         if let Some(event) = ext.pending.take() {
-            ext.state = match event {
-                ExtensionEvent::Invoke { .. } => ExtensionState::Running,
-                ExtensionEvent::Shutdown { .. } => ExtensionState::ShuttingDown,
-            };
+            // Its state moved when the event was handed out.
             let _ = reply.send(Ok(event));
             return;
         }
-        if ext.state == ExtensionState::Ready && ext.next.as_ref().is_some_and(|n| !n.is_closed()) {
-            let _ = reply.send(Err(ExtensionApiError::InvalidState {
-                message: format!(
-                    "extension {} is already waiting for its next event",
-                    ext.name
-                ),
-            }));
+        let was = ext.state;
+        if was == ExtensionState::Ready {
+            if ext.next.as_ref().is_some_and(|n| !n.is_closed()) {
+                let _ = reply.send(Err(ExtensionApiError::InvalidState {
+                    message: format!(
+                        "extension {} is already waiting for its next event",
+                        ext.name
+                    ),
+                }));
+                return;
+            }
+            // A new poll in place of one whose connection went away.
+            ext.next = Some(reply);
             return;
         }
-        let was = ext.state;
-        if matches!(was, ExtensionState::Registered | ExtensionState::Running) {
-            ext.state = ExtensionState::Ready;
+        match was.on(ExtensionInput::Next) {
+            Ok(state) => ext.state = state,
+            Err(err) => {
+                let _ = reply.send(Err(ExtensionApiError::InvalidState {
+                    message: err.to_string(),
+                }));
+                return;
+            }
         }
         ext.next = Some(reply);
         match was {
@@ -352,7 +374,12 @@ impl Engine {
                 message: "init/error is only allowed during init".to_owned(),
             });
         }
-        ext.state = ExtensionState::InitError;
+        ext.state = ext
+            .state
+            .on(ExtensionInput::InitError)
+            .map_err(|err| ExtensionApiError::InvalidState {
+                message: err.to_string(),
+            })?;
         let message = format!("Extension {} failed to initialize: {error_type}", ext.name);
         let err = FunctionError::new(ErrorType::EXTENSION_INIT_ERROR, &message);
         self.init_failed(err, InvokeStatus::Error);
@@ -365,7 +392,12 @@ impl Engine {
         error_type: &str,
     ) -> Result<(), ExtensionApiError> {
         let ext = self.extensions.find(id)?;
-        ext.state = ExtensionState::ExitError;
+        ext.state = ext
+            .state
+            .on(ExtensionInput::ExitError)
+            .map_err(|err| ExtensionApiError::InvalidState {
+                message: err.to_string(),
+            })?;
         ext.exit_error = Some(error_type.to_owned());
         Ok(())
     }

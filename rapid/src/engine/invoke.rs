@@ -85,10 +85,25 @@ impl Engine {
         let (Some(queued), Some(rt)) = (self.queue.pop_front(), self.runtime.as_mut()) else {
             return;
         };
+        let running = match rt.state.on(RuntimeInput::Dispatch) {
+            Ok(state) if rt.next.is_some() => state,
+            // drive() dispatches only to a Ready runtime waiting in next.
+            result => {
+                tracing::warn!(?result, "dispatch refused");
+                self.queue.push_front(queued);
+                return;
+            }
+        };
         let Some(next) = rt.next.take() else {
             self.queue.push_front(queued);
             return;
         };
+        if next.is_closed() {
+            // The runtime's poll went away (its connection closed): keep the
+            // invoke for its next poll.
+            self.queue.push_front(queued);
+            return;
+        }
         let deadline = queued
             .deadline
             .unwrap_or_else(|| Instant::now() + self.cfg.timeout);
@@ -96,6 +111,9 @@ impl Engine {
         let request_id = queued.invoke.request_id.clone();
         let trace_id = queued.invoke.trace_id.clone();
         let log_tail = queued.invoke.log_tail;
+        // START before the event: the log hub, woken first, drains what the
+        // runtime printed so far before START, and the runtime's lines for
+        // this invoke come after it.
         self.logs.start_invoke(
             telemetry::start_line(&request_id, &self.cfg.function_version),
             log_tail,
@@ -106,8 +124,8 @@ impl Engine {
             function_arn: self.cfg.function_arn.clone(),
         };
         if let Err(Ok(event)) = next.send(Ok(event)) {
-            // The runtime's poll went away (its connection closed): keep the
-            // invoke for its next poll.
+            // Closed since the check above (cannot happen on one thread):
+            // keep the invoke for the runtime's next poll.
             self.queue.push_front(Queued {
                 invoke: event.invoke,
                 reply: queued.reply,
@@ -115,7 +133,7 @@ impl Engine {
             });
             return;
         }
-        rt.state = RuntimeState::Running;
+        rt.state = running;
         self.extensions
             .send_invoke(deadline_ms, &request_id, &self.cfg.function_arn, &trace_id);
         let mut current = Current::new(queued.reply, request_id, log_tail, deadline);
@@ -299,7 +317,10 @@ impl Engine {
         current.answered = Some((now, status, error_type));
         if rt.next.is_some() {
             // A next that came while the stream was still open.
-            rt.state = RuntimeState::Ready;
+            rt.state = rt
+                .state
+                .on(RuntimeInput::Next)
+                .map_err(|err| invalid_state(&err.to_string()))?;
             current.runtime_done = Some(now);
             self.maybe_finish_invoke();
         }

@@ -115,6 +115,7 @@ impl Engine {
                 for name in self.extensions.still_running() {
                     tracing::warn!(extension = %name, "extension did not exit before the shutdown deadline; killed");
                 }
+                self.extensions.shutdown_deadline_passed();
                 self.finish_teardown();
             }
         }
