@@ -12,7 +12,7 @@ use front_door::FrontDoor;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use rapid::{FunctionConfig, Sandbox};
+use rapid::{FunctionConfig, Sandbox, Supervisor};
 use std::convert::Infallible;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -83,8 +83,10 @@ async fn run(cli: Cli, config: FunctionConfig) -> Result<(), String> {
         .to_string();
     let (logs, log_task) = telemetry::LogHub::start(std::io::stdout());
     let function_version = config.function_version.clone();
+    let supervisor =
+        Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
     let (sandbox, engine_task) =
-        Sandbox::start(config, api_address.clone(), logs.clone()).map_err(|e| e.to_string())?;
+        Sandbox::start(config, api_address.clone(), logs.clone(), &supervisor);
     let api_task = tokio::spawn(rapid::serve_runtime_api(api_listener, sandbox.clone()));
     eprintln!("rapid: runtime API listening on {api_address}");
 
@@ -113,6 +115,8 @@ async fn run(cli: Cli, config: FunctionConfig) -> Result<(), String> {
     drop(sandbox);
     drop(logs);
     let _ = engine_task.await;
+    // Nothing rapid started may outlive it, orphans included.
+    supervisor.kill_all(Duration::from_secs(2)).await;
     let _ = log_task.await;
     Ok(())
 }

@@ -17,3 +17,4 @@ pub mod supervisor;
 pub use config::{Bootstrap, ConfigError, FunctionConfig};
 pub use sandbox::{Sandbox, SandboxError};
 pub use server::serve_runtime_api;
+pub use supervisor::Supervisor;

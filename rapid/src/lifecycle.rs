@@ -166,9 +166,10 @@ impl ExtensionState {
             (S::ExitError, I::Next | I::Event) => S::ExitError,
             (S::InitError, I::Event) => S::InitError,
             (state, I::Exited) if state != S::Exited => S::Exited,
-            (S::Started | S::Registered | S::Ready | S::Running | S::InitError | S::ExitError, I::ShutdownDeadline) => {
-                S::ShutdownFailed
-            }
+            (
+                S::Started | S::Registered | S::Ready | S::Running | S::InitError | S::ExitError,
+                I::ShutdownDeadline,
+            ) => S::ShutdownFailed,
             (state, input) => return Err(InvalidExtensionTransition { state, input }),
         };
         Ok(next)

@@ -4,7 +4,7 @@
 
 use crate::config::FunctionConfig;
 use crate::engine::{Engine, ExtReply, Message, Reply};
-use crate::supervisor::{self, Caller};
+use crate::supervisor::{Caller, Supervisor};
 use bytes::Bytes;
 use extensions_api::{
     ExtensionApiError, ExtensionEvent, ExtensionsEngine, Registration, RegistrationRequest,
@@ -19,8 +19,6 @@ use tokio::sync::{mpsc, oneshot};
 pub enum SandboxError {
     #[error("the execution environment has shut down")]
     Gone,
-    #[error("cannot install the SIGCHLD handler: {0}")]
-    Signals(#[source] std::io::Error),
 }
 
 /// A cheap, cloneable handle on one sandbox's engine.
@@ -34,17 +32,17 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts the engine (and the reaper that feeds it process exits).
-    /// `api_address` is what the runtime finds in `AWS_LAMBDA_RUNTIME_API`.
+    /// Starts the engine, which spawns through `supervisor` and is told of
+    /// its own processes' exits. `api_address` is what the runtime finds in
+    /// `AWS_LAMBDA_RUNTIME_API`.
     pub fn start(
         cfg: FunctionConfig,
         api_address: String,
         logs: LogHub,
-    ) -> Result<(Sandbox, tokio::task::JoinHandle<()>), SandboxError> {
+        supervisor: &Supervisor,
+    ) -> (Sandbox, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (exit_tx, mut exit_rx) = mpsc::unbounded_channel();
-        supervisor::become_subreaper();
-        supervisor::start_reaper(exit_tx).map_err(SandboxError::Signals)?;
+        let (processes, mut exit_rx) = supervisor.processes();
         let forward = tx.clone();
         tokio::spawn(async move {
             while let Some(exit) = exit_rx.recv().await {
@@ -53,9 +51,9 @@ impl Sandbox {
                 }
             }
         });
-        let engine = Engine::new(Arc::new(cfg), api_address, logs);
+        let engine = Engine::new(Arc::new(cfg), api_address, logs, processes);
         let task = tokio::spawn(engine.run(rx));
-        Ok((Sandbox { tx, caller: None }, task))
+        (Sandbox { tx, caller: None }, task)
     }
 
     /// The handle for one connection of the loopback API server.

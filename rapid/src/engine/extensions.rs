@@ -146,7 +146,11 @@ impl Extensions {
     /// The shutdown deadline passed: those still running failed to shut down.
     pub(super) fn shutdown_deadline_passed(&mut self) {
         let alive = self.still_running();
-        for ext in self.registered.iter_mut().filter(|e| alive.contains(&e.name)) {
+        for ext in self
+            .registered
+            .iter_mut()
+            .filter(|e| alive.contains(&e.name))
+        {
             ext.apply(ExtensionInput::ShutdownDeadline);
         }
     }
@@ -374,12 +378,11 @@ impl Engine {
                 message: "init/error is only allowed during init".to_owned(),
             });
         }
-        ext.state = ext
-            .state
-            .on(ExtensionInput::InitError)
-            .map_err(|err| ExtensionApiError::InvalidState {
+        ext.state = ext.state.on(ExtensionInput::InitError).map_err(|err| {
+            ExtensionApiError::InvalidState {
                 message: err.to_string(),
-            })?;
+            }
+        })?;
         let message = format!("Extension {} failed to initialize: {error_type}", ext.name);
         let err = FunctionError::new(ErrorType::EXTENSION_INIT_ERROR, &message);
         self.init_failed(err, InvokeStatus::Error);
@@ -392,12 +395,11 @@ impl Engine {
         error_type: &str,
     ) -> Result<(), ExtensionApiError> {
         let ext = self.extensions.find(id)?;
-        ext.state = ext
-            .state
-            .on(ExtensionInput::ExitError)
-            .map_err(|err| ExtensionApiError::InvalidState {
+        ext.state = ext.state.on(ExtensionInput::ExitError).map_err(|err| {
+            ExtensionApiError::InvalidState {
                 message: err.to_string(),
-            })?;
+            }
+        })?;
         ext.exit_error = Some(error_type.to_owned());
         Ok(())
     }

@@ -5,7 +5,7 @@
 
 use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
 use crate::lifecycle::{RuntimeInput, RuntimeState};
-use crate::supervisor::{self, Caller};
+use crate::supervisor::Caller;
 use extensions_api::ShutdownReason;
 use interop::{ErrorType, FunctionError};
 use runtime_api::{ApiError, RuntimeErrorReport};
@@ -50,7 +50,10 @@ impl Engine {
                 .bootstrap
                 .as_ref()
                 .map_or_else(|_| std::path::PathBuf::from("/"), |b| b.cwd.clone());
-            match supervisor::spawn(&path.to_string_lossy(), &[], &cwd, &env) {
+            match self
+                .processes
+                .spawn(&path.to_string_lossy(), &[], &cwd, &env)
+            {
                 Ok(spawned) => {
                     self.capture(spawned.output);
                     tracing::debug!(pid = spawned.pid, %name, "extension started");
@@ -100,7 +103,10 @@ impl Engine {
         };
         let mut env = self.cfg.environment.clone();
         env.push(("AWS_LAMBDA_RUNTIME_API".into(), self.api_address.clone()));
-        match supervisor::spawn(&bootstrap.program, &bootstrap.args, &bootstrap.cwd, &env) {
+        match self
+            .processes
+            .spawn(&bootstrap.program, &bootstrap.args, &bootstrap.cwd, &env)
+        {
             Ok(spawned) => {
                 self.capture(spawned.output);
                 tracing::debug!(pid = spawned.pid, "runtime started");

@@ -18,7 +18,7 @@ mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::lifecycle::RuntimeState;
-use crate::supervisor::{Caller, Ownership, ProcessExit};
+use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
 use invoke::Current;
@@ -65,10 +65,17 @@ pub(crate) struct Engine {
     teardown: Option<Teardown>,
     /// Set once shutdown was asked: who to tell when it is done.
     shutdown: Option<Vec<oneshot::Sender<()>>>,
+    /// Spawns this sandbox's processes and kills them.
+    processes: Processes,
 }
 
 impl Engine {
-    pub(crate) fn new(cfg: Arc<FunctionConfig>, api_address: String, logs: LogHub) -> Self {
+    pub(crate) fn new(
+        cfg: Arc<FunctionConfig>,
+        api_address: String,
+        logs: LogHub,
+        processes: Processes,
+    ) -> Self {
         Engine {
             cfg,
             api_address,
@@ -82,6 +89,7 @@ impl Engine {
             retry_init: false,
             teardown: None,
             shutdown: None,
+            processes,
         }
     }
 
@@ -121,8 +129,8 @@ impl Engine {
             // failed at once, a teardown that finished on the spot...).
             self.drive();
         }
-        crate::supervisor::kill_descendants();
-        wait_for_children(&mut rx).await;
+        self.processes.kill_all();
+        wait_for_children(&self.processes, &mut rx).await;
         self.logs.flush().await;
         for done in self.shutdown.take().unwrap_or_default() {
             let _ = done.send(());
@@ -423,9 +431,9 @@ impl Engine {
 
 /// Reaps what was killed at shutdown, so no zombie outlives rapid; bounded,
 /// because a process in uninterruptible sleep may take its time.
-async fn wait_for_children(rx: &mut mpsc::UnboundedReceiver<Message>) {
+async fn wait_for_children(processes: &Processes, rx: &mut mpsc::UnboundedReceiver<Message>) {
     let wait = async {
-        while crate::supervisor::has_children() {
+        while processes.any_alive() {
             match rx.recv().await {
                 Some(Message::Exited(_)) => {}
                 Some(other) => refuse(other),

@@ -4,7 +4,7 @@
 //! budget to exit, and whatever is left is killed. Invokes queue meanwhile.
 
 use super::{epoch_ms_at, Engine};
-use crate::supervisor::{self, kill_descendants};
+use crate::supervisor;
 use extensions_api::ShutdownReason;
 use nix::sys::signal::Signal;
 use std::time::{Duration, Instant};
@@ -152,9 +152,8 @@ impl Engine {
             tracing::warn!(extension = %name, %error_type, "extension reported an exit error (Extension.ExitError)");
         }
         // Nothing of this generation may outlive it, not even a process
-        // that left its group (setsid) or was orphaned: all of rapid's
-        // descendants are this generation's, the next one is not started yet.
-        kill_descendants();
+        // that left its group (setsid) or was orphaned.
+        self.processes.kill_all();
         self.runtime = None;
         self.extensions.reset();
         self.teardown = None;

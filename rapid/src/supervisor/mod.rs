@@ -1,15 +1,16 @@
 //! Everything that touches processes: spawning in process groups, signals,
 //! reaping. The rest of rapid never calls fork, kill or waitpid itself.
 
+mod owners;
 mod peer;
 mod reap;
 mod spawn;
 mod tree;
 
+pub use owners::{Processes, Supervisor};
 pub use peer::{owner_in_tree, Caller, Ownership};
-pub use reap::{become_subreaper, start_reaper, ExitStatus, ProcessExit};
-pub use spawn::{spawn, Spawned};
-pub use tree::kill_descendants;
+pub use reap::{ExitStatus, ProcessExit};
+pub use spawn::Spawned;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -21,6 +22,6 @@ pub fn signal_group(pid: i32, signal: Signal) {
 }
 
 /// rapid still has children (running, or exited and not reaped yet).
-pub fn has_children() -> bool {
+fn has_children() -> bool {
     !tree::children_of(std::process::id() as i32).is_empty()
 }

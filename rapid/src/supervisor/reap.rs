@@ -5,7 +5,6 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use std::fmt;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -49,21 +48,24 @@ pub struct ProcessExit {
 
 /// Makes orphans of our children re-parent to rapid, so they are reaped here
 /// and can be killed at exit. (As PID 1 this is already the case.)
-pub fn become_subreaper() {
+pub(super) fn become_subreaper() {
     if let Err(err) = nix::sys::prctl::set_child_subreaper(true) {
         tracing::debug!(%err, "could not become a child subreaper");
     }
 }
 
-/// Installs the SIGCHLD handler and starts the reaping task. Call before
-/// spawning anything.
-pub fn start_reaper(
-    exits: mpsc::UnboundedSender<ProcessExit>,
+/// Installs the SIGCHLD handler and starts the reaping task: every exit
+/// goes to `on_exit`, and `after_pass` runs once nothing more is to be
+/// reaped. Call before spawning anything.
+pub(super) fn start_reaper(
+    mut on_exit: impl FnMut(ProcessExit) + Send + 'static,
+    after_pass: impl Fn() + Send + 'static,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let mut sigchld = signal(SignalKind::child())?;
     Ok(tokio::spawn(async move {
         loop {
-            reap_all(&exits);
+            reap_all(&mut on_exit);
+            after_pass();
             if sigchld.recv().await.is_none() {
                 return;
             }
@@ -71,12 +73,10 @@ pub fn start_reaper(
     }))
 }
 
-fn reap_all(exits: &mpsc::UnboundedSender<ProcessExit>) {
+fn reap_all(on_exit: &mut impl FnMut(ProcessExit)) {
     loop {
         match wait_any() {
-            Ok(Some(exit)) => {
-                let _ = exits.send(exit);
-            }
+            Ok(Some(exit)) => on_exit(exit),
             Ok(None) | Err(Errno::ECHILD) => return,
             Err(Errno::EINTR) => continue,
             Err(err) => {

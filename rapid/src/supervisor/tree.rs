@@ -38,16 +38,6 @@ pub(super) fn tree_of(roots: &[i32]) -> Vec<i32> {
     order
 }
 
-/// Every live (not yet exited) descendant of rapid.
-fn live_descendants() -> Vec<i32> {
-    let me = std::process::id() as i32;
-    children_of(me)
-        .into_iter()
-        .flat_map(|child| tree_of(&[child]))
-        .filter(|&pid| !is_zombie(pid))
-        .collect()
-}
-
 /// Exited and waiting to be reaped (or gone already).
 fn is_zombie(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -62,16 +52,23 @@ fn is_zombie(pid: i32) -> bool {
 }
 
 /// SIGKILLs every descendant of rapid, wherever it has moved to: the
-/// spawned process groups and what escaped them. A process that forks
-/// while this runs leaves its child to rapid (the subreaper), so passes go
-/// on until one finds nothing that was not killed already.
-pub fn kill_descendants() {
+/// spawned process groups and what escaped them.
+pub(super) fn kill_descendants() {
+    let me = std::process::id() as i32;
+    kill_trees(|| children_of(me));
+}
+
+/// SIGKILLs the processes of the trees under `roots()`. A process that
+/// forks while this runs leaves its child to rapid (the subreaper), so the
+/// roots are asked again on every pass, and passes go on until one finds
+/// nothing that was not killed already.
+pub(super) fn kill_trees(roots: impl Fn() -> Vec<i32>) {
     const MAX_PASSES: usize = 8;
     let mut killed: HashSet<i32> = HashSet::new();
     for _ in 0..MAX_PASSES {
-        let fresh: Vec<i32> = live_descendants()
+        let fresh: Vec<i32> = tree_of(&roots())
             .into_iter()
-            .filter(|pid| !killed.contains(pid))
+            .filter(|pid| !killed.contains(pid) && !is_zombie(*pid))
             .collect();
         if fresh.is_empty() {
             return;

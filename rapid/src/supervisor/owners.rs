@@ -1,0 +1,211 @@
+//! The process-wide half of supervision and the per-sandbox half.
+//!
+//! There is one [`Supervisor`] per rapid process, owned by the binary: it
+//! makes rapid the child subreaper, runs the one task that reaps every
+//! child (`wait4(-1)`), and at exit kills and reaps whatever is left. Each
+//! sandbox spawns through its own [`Processes`] and is told of the exits of
+//! its own processes only; exits of processes nobody spawned (orphans) are
+//! reaped and dropped.
+
+use super::reap::{self, ProcessExit};
+use super::spawn::{spawn, Spawned};
+use super::tree;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+
+/// Who spawned which live process.
+#[derive(Default)]
+struct Owners {
+    next_sandbox: u64,
+    by_pid: HashMap<i32, (u64, mpsc::UnboundedSender<ProcessExit>)>,
+}
+
+struct Shared {
+    owners: Mutex<Owners>,
+    /// Notified after every reaping pass.
+    reaped: Notify,
+}
+
+impl Shared {
+    fn owners(&self) -> MutexGuard<'_, Owners> {
+        // A panic while holding the lock cannot leave the map half-updated
+        // (every update is one insert or remove), so a poisoned lock is fine.
+        self.owners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The one supervisor of a rapid process.
+#[derive(Clone)]
+pub struct Supervisor {
+    shared: Arc<Shared>,
+}
+
+impl Supervisor {
+    /// Becomes the child subreaper and starts the reaper. Call once, inside
+    /// the async runtime, before anything is spawned.
+    pub fn start() -> std::io::Result<Supervisor> {
+        reap::become_subreaper();
+        let shared = Arc::new(Shared {
+            owners: Mutex::new(Owners::default()),
+            reaped: Notify::new(),
+        });
+        let route = shared.clone();
+        reap::start_reaper(
+            move |exit| {
+                let owner = route.owners().by_pid.remove(&exit.pid);
+                match owner {
+                    Some((_, exits)) => {
+                        let _ = exits.send(exit);
+                    }
+                    None => {
+                        tracing::debug!(pid = exit.pid, status = %exit.status, "reaped an orphan")
+                    }
+                }
+            },
+            {
+                let shared = shared.clone();
+                move || shared.reaped.notify_waiters()
+            },
+        )?;
+        Ok(Supervisor { shared })
+    }
+
+    /// The spawning handle of a new sandbox, and where its processes' exits
+    /// arrive.
+    pub fn processes(&self) -> (Processes, mpsc::UnboundedReceiver<ProcessExit>) {
+        let (exits, rx) = mpsc::unbounded_channel();
+        let sandbox = {
+            let mut owners = self.shared.owners();
+            owners.next_sandbox += 1;
+            owners.next_sandbox
+        };
+        let processes = Processes {
+            shared: self.shared.clone(),
+            sandbox,
+            exits,
+        };
+        (processes, rx)
+    }
+
+    /// At exit: kills every descendant of rapid and reaps them, for at most
+    /// `limit` (a process in uninterruptible sleep may take its time).
+    pub async fn kill_all(&self, limit: Duration) {
+        let reaped = async {
+            loop {
+                let notified = self.shared.reaped.notified();
+                tree::kill_descendants();
+                if !super::has_children() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(limit, reaped).await.is_err() {
+            tracing::warn!("some processes were not reaped before exit");
+        }
+    }
+}
+
+/// One sandbox's way to spawn and to kill what it spawned.
+pub struct Processes {
+    shared: Arc<Shared>,
+    sandbox: u64,
+    exits: mpsc::UnboundedSender<ProcessExit>,
+}
+
+impl Processes {
+    /// Starts a child (see [`spawn`]); its exit will come to this sandbox.
+    pub fn spawn(
+        &self,
+        program: &str,
+        args: &[String],
+        cwd: &Path,
+        env: &[(String, String)],
+    ) -> std::io::Result<Spawned> {
+        // Held across the spawn, so the reaper cannot take the exit of a
+        // child that dies at once before it is known to be ours.
+        let mut owners = self.shared.owners();
+        let spawned = spawn(program, args, cwd, env)?;
+        owners
+            .by_pid
+            .insert(spawned.pid, (self.sandbox, self.exits.clone()));
+        Ok(spawned)
+    }
+
+    /// Processes of this sandbox not reaped yet.
+    pub fn any_alive(&self) -> bool {
+        self.shared
+            .owners()
+            .by_pid
+            .values()
+            .any(|(sandbox, _)| *sandbox == self.sandbox)
+    }
+
+    /// SIGKILLs everything this sandbox started, their descendants wherever
+    /// they moved, and the orphans no sandbox owns (a process that escaped
+    /// its group and whose parent died is re-parented to rapid and can no
+    /// longer be told apart; with one sandbox it is always this one's).
+    pub fn kill_all(&self) {
+        let me = std::process::id() as i32;
+        tree::kill_trees(|| {
+            let owners = self.shared.owners();
+            let owned_by = |pid: &i32| owners.by_pid.get(pid).map(|(sandbox, _)| *sandbox);
+            let mut roots: Vec<i32> = owners
+                .by_pid
+                .iter()
+                .filter(|(_, (sandbox, _))| *sandbox == self.sandbox)
+                .map(|(pid, _)| *pid)
+                .collect();
+            roots.extend(
+                tree::children_of(me)
+                    .into_iter()
+                    .filter(|pid| owned_by(pid).is_none()),
+            );
+            roots
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervisor::ExitStatus;
+
+    fn sh(processes: &Processes, script: &str) -> i32 {
+        let args = vec!["-c".to_owned(), script.to_owned()];
+        let env = vec![("PATH".to_owned(), "/usr/bin:/bin".to_owned())];
+        processes
+            .spawn("/bin/sh", &args, Path::new("/"), &env)
+            .expect("spawn /bin/sh")
+            .pid
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn each_sandbox_hears_of_its_own_processes_only() {
+        let supervisor = Supervisor::start().expect("supervisor");
+        let (a, mut a_exits) = supervisor.processes();
+        let (b, mut b_exits) = supervisor.processes();
+        let a_pid = sh(&a, "exit 3");
+        let b_pid = sh(&b, "exit 4");
+        let a_exit = a_exits.recv().await.expect("a's exit");
+        let b_exit = b_exits.recv().await.expect("b's exit");
+        assert_eq!((a_exit.pid, a_exit.status), (a_pid, ExitStatus::Code(3)));
+        assert_eq!((b_exit.pid, b_exit.status), (b_pid, ExitStatus::Code(4)));
+        assert!(!a.any_alive() && !b.any_alive());
+
+        // Killing one sandbox's processes leaves the other's alone.
+        let a_sleeper = sh(&a, "exec sleep 600");
+        let b_sleeper = sh(&b, "exec sleep 600");
+        a.kill_all();
+        let gone = a_exits.recv().await.expect("a's sleeper exit");
+        assert_eq!(gone.pid, a_sleeper);
+        assert!(b.any_alive(), "b's sleeper {b_sleeper} was killed with a's");
+        b.kill_all();
+        assert_eq!(b_exits.recv().await.map(|e| e.pid), Some(b_sleeper));
+    }
+}
