@@ -8,6 +8,7 @@
 // Each test file uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod emulator;
 pub mod extensions;
 pub mod fixtures;
 pub mod http;

@@ -1,0 +1,561 @@
+//! Conformance: the lifecycle of spec §4 as a table, one row per scenario,
+//! in the table-driven style of Go's tests. A row says how the scripted
+//! runtime behaves, which scripted extensions start, and the steps in order
+//! (invokes, a SIGTERM, lines and extension events to see) with what each
+//! must give. Every row is its own test (`rows!` below).
+//!
+//! The binary under test is `$RAPID_CONFORMANCE_BIN`, by default this
+//! workspace's `rapid`; any emulator with aws-lambda-rie's command line can
+//! be checked (`RAPID_CONFORMANCE_BIN=/path/to/aws-lambda-rie cargo test
+//! --test conformance`). Rows that need what such a binary lacks (an
+//! extensions directory of the test's choosing) are skipped with a message.
+
+mod common;
+
+use common::emulator::{binary_under_test, help_text};
+use common::extensions::{ExtDir, Records};
+use common::*;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::thread;
+
+/// One scenario.
+struct Row {
+    name: &'static str,
+    /// Environment of the scripted runtime (`SCRIPTED_INIT`...); `{once}` in
+    /// a value becomes a fresh marker path, so a misbehaviour happens once.
+    runtime_env: Vec<(&'static str, &'static str)>,
+    /// Scripted extensions: file name and configuration (`{once}` and
+    /// `{never}`, a path nobody creates, are replaced likewise).
+    extensions: Vec<(&'static str, Value)>,
+    flags: Vec<&'static str>,
+    steps: Vec<Step>,
+}
+
+enum Step {
+    /// One invoke: its answer, and its REPORT line.
+    Invoke {
+        event: Value,
+        answer: Answer,
+        report: ReportCheck,
+    },
+    /// Several invokes at once (they queue): each gets `answer`.
+    Concurrent { events: Vec<Value>, answer: Answer },
+    /// A line the runtime printed.
+    Stdout(&'static str),
+    /// An event an extension received (`SHUTDOWN` with its reason).
+    Shutdown {
+        ext: &'static str,
+        reason: &'static str,
+    },
+    /// SIGTERM: exit 0, and nothing the emulator started is left.
+    Sigterm,
+}
+
+enum Answer {
+    /// 200 without a function error; the body has these fields.
+    Success(Value),
+    /// A function error of this type whose message contains this.
+    Error {
+        error_type: &'static str,
+        message: &'static str,
+    },
+}
+
+/// What the REPORT line of an invoke says.
+#[derive(Clone, Copy)]
+struct ReportCheck {
+    /// `Status:` (absent on success).
+    status: Option<&'static str>,
+    /// `Error Type:`.
+    error_type: Option<&'static str>,
+    /// Whether `Init Duration` is there (the first invoke after an init).
+    init_duration: bool,
+}
+
+const OK_AFTER_INIT: ReportCheck = ReportCheck {
+    status: None,
+    error_type: None,
+    init_duration: true,
+};
+/// Lambda prints `Status: timeout` and no error type for a timeout.
+const TIMED_OUT: ReportCheck = ReportCheck {
+    status: Some("timeout"),
+    error_type: None,
+    init_duration: false,
+};
+const OK_WARM: ReportCheck = ReportCheck {
+    status: None,
+    error_type: None,
+    init_duration: false,
+};
+
+fn echo(answer: Value, report: ReportCheck) -> Step {
+    Step::Invoke {
+        event: answer.clone(),
+        answer: Answer::Success(answer),
+        report,
+    }
+}
+
+fn fails(
+    event: Value,
+    error_type: &'static str,
+    message: &'static str,
+    report: ReportCheck,
+) -> Step {
+    Step::Invoke {
+        event,
+        answer: Answer::Error {
+            error_type,
+            message,
+        },
+        report,
+    }
+}
+
+fn failed(status: &'static str, error_type: &'static str) -> ReportCheck {
+    ReportCheck {
+        status: Some(status),
+        error_type: Some(error_type),
+        init_duration: false,
+    }
+}
+
+fn table() -> Vec<Row> {
+    let row = |name, steps| Row {
+        name,
+        runtime_env: vec![],
+        extensions: vec![],
+        flags: vec![],
+        steps,
+    };
+    vec![
+        row(
+            "happy_path",
+            vec![
+                echo(json!({"hello": "world"}), OK_AFTER_INIT),
+                echo(json!({"again": true}), OK_WARM),
+            ],
+        ),
+        Row {
+            runtime_env: vec![
+                ("SCRIPTED_INIT", "init_error"),
+                ("SCRIPTED_INIT_MARKER", "{once}"),
+            ],
+            ..row(
+                "init_error_then_suppressed_init",
+                vec![
+                    fails(
+                        json!({}),
+                        "Runtime.ImportModuleError",
+                        "scripted init failure",
+                        failed("error", "Runtime.ImportModuleError"),
+                    ),
+                    echo(json!({"retried": true}), OK_AFTER_INIT),
+                ],
+            )
+        },
+        Row {
+            runtime_env: vec![
+                ("SCRIPTED_INIT", "hang"),
+                ("SCRIPTED_INIT_MARKER", "{once}"),
+            ],
+            flags: vec!["--init-timeout", "2"],
+            ..row(
+                "init_timeout_then_retry",
+                vec![
+                    fails(json!({}), "Sandbox.Timedout", "timed out", TIMED_OUT),
+                    echo(json!({"retried": true}), OK_AFTER_INIT),
+                ],
+            )
+        },
+        Row {
+            runtime_env: vec![
+                ("SCRIPTED_INIT", "exit"),
+                ("SCRIPTED_INIT_MARKER", "{once}"),
+            ],
+            ..row(
+                "runtime_exit_in_init_then_retry",
+                vec![
+                    fails(
+                        json!({}),
+                        "Runtime.ExitError",
+                        "Runtime exited with error: exit status 2",
+                        failed("error", "Runtime.ExitError"),
+                    ),
+                    echo(json!({"retried": true}), OK_AFTER_INIT),
+                ],
+            )
+        },
+        Row {
+            flags: vec![],
+            ..row(
+                "invoke_timeout_resets",
+                vec![
+                    echo(json!({"warm": true}), OK_AFTER_INIT),
+                    fails(
+                        json!({"action": "hang"}),
+                        "Sandbox.Timedout",
+                        "Task timed out after 3.00 seconds",
+                        TIMED_OUT,
+                    ),
+                    echo(json!({"after": "reset"}), OK_AFTER_INIT),
+                ],
+            )
+        },
+        row(
+            "runtime_crash_during_invoke",
+            vec![
+                fails(
+                    json!({"action": "crash", "code": 3}),
+                    "Runtime.ExitError",
+                    "Runtime exited with error: exit status 3",
+                    ReportCheck {
+                        init_duration: true,
+                        ..failed("error", "Runtime.ExitError")
+                    },
+                ),
+                echo(json!({"after": "crash"}), OK_AFTER_INIT),
+            ],
+        ),
+        row(
+            "runtime_exit_while_idle",
+            vec![
+                Step::Invoke {
+                    event: json!({"action": "exit_after_response"}),
+                    answer: Answer::Success(json!({"exiting": true})),
+                    report: OK_AFTER_INIT,
+                },
+                Step::Stdout("exiting after response"),
+                echo(json!({"after": "exit"}), OK_AFTER_INIT),
+            ],
+        ),
+        Row {
+            extensions: vec![("crashy", json!({"init": "crash", "once": "{once}"}))],
+            ..row(
+                "extension_crash_in_init",
+                vec![
+                    fails(
+                        json!({}),
+                        "Extension.Crash",
+                        "exit status 5",
+                        failed("error", "Extension.Crash"),
+                    ),
+                    echo(json!({"retried": true}), OK_AFTER_INIT),
+                ],
+            )
+        },
+        Row {
+            extensions: vec![("picky", json!({"init": "init_error", "once": "{once}"}))],
+            ..row(
+                "extension_init_error",
+                vec![
+                    fails(
+                        json!({}),
+                        "Extension.InitError",
+                        "Extension.ScriptedInitError",
+                        failed("error", "Extension.InitError"),
+                    ),
+                    echo(json!({"retried": true}), OK_AFTER_INIT),
+                ],
+            )
+        },
+        Row {
+            extensions: vec![("crashy", json!({"onInvoke": "crash", "once": "{once}"}))],
+            ..row(
+                "extension_crash_during_invoke",
+                vec![
+                    // The runtime never answers, so only the crash can end it.
+                    fails(
+                        json!({"action": "hang"}),
+                        "Extension.Crash",
+                        "Extension crashy exited: exit status 6",
+                        ReportCheck {
+                            init_duration: true,
+                            ..failed("error", "Extension.Crash")
+                        },
+                    ),
+                    echo(json!({"after": "crash"}), OK_AFTER_INIT),
+                ],
+            )
+        },
+        Row {
+            extensions: vec![("stalled", json!({"gate": "{never}"}))],
+            flags: vec!["--init-timeout", "2"],
+            ..row(
+                "extension_that_never_calls_next_times_init_out",
+                vec![
+                    fails(json!({}), "Sandbox.Timedout", "timed out", TIMED_OUT),
+                    Step::Sigterm,
+                ],
+            )
+        },
+        Row {
+            extensions: vec![("watch", json!({}))],
+            ..row(
+                "shutdown_with_an_extension_inside_the_deadline",
+                vec![
+                    echo(json!({"hello": "world"}), OK_AFTER_INIT),
+                    Step::Sigterm,
+                    Step::Shutdown {
+                        ext: "watch",
+                        reason: "spindown",
+                    },
+                ],
+            )
+        },
+        Row {
+            extensions: vec![("stubborn", json!({"onShutdown": "ignore"}))],
+            ..row(
+                "shutdown_with_an_extension_past_the_deadline",
+                vec![
+                    echo(json!({"hello": "world"}), OK_AFTER_INIT),
+                    Step::Sigterm,
+                    Step::Shutdown {
+                        ext: "stubborn",
+                        reason: "spindown",
+                    },
+                ],
+            )
+        },
+        row(
+            "response_to_a_wrong_request_id",
+            vec![Step::Invoke {
+                event: json!({"action": "wrong_id"}),
+                answer: Answer::Success(json!({"wrong_id_status": 400})),
+                report: OK_AFTER_INIT,
+            }],
+        ),
+        row(
+            "double_response",
+            vec![
+                Step::Invoke {
+                    event: json!({"action": "twice"}),
+                    answer: Answer::Success(json!({"first": true})),
+                    report: OK_AFTER_INIT,
+                },
+                Step::Stdout("second response status: 403"),
+            ],
+        ),
+        row(
+            "queued_invokes_all_run",
+            vec![Step::Concurrent {
+                events: (0..4).map(|i| json!({ "n": i })).collect(),
+                answer: Answer::Success(json!({})),
+            }],
+        ),
+    ]
+}
+
+/// Everything one row needs while it runs.
+struct Run {
+    rapid: Rapid,
+    records: Records,
+    _dir: ExtDir,
+    temp: Vec<PathBuf>,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        for path in &self.temp {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn run_row(name: &str) {
+    let row = table()
+        .into_iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no row {name} in the table"));
+    let binary = binary_under_test();
+    if !row.extensions.is_empty() && !help_text(&binary).contains("--extensions-dir") {
+        eprintln!(
+            "conformance row {name} skipped: {} has no --extensions-dir, and the row starts extensions",
+            binary.display()
+        );
+        return;
+    }
+    let once = unique_path(&format!("{name}-once"));
+    let never = unique_path(&format!("{name}-never"));
+    let fill = |value: &str| {
+        value
+            .replace("{once}", once.to_str().unwrap_or_default())
+            .replace("{never}", never.to_str().unwrap_or_default())
+    };
+    let dir = ExtDir::new();
+    let mut config = serde_json::Map::new();
+    for (ext, ext_config) in &row.extensions {
+        dir.add_scripted(ext);
+        let filled: Value =
+            serde_json::from_str(&fill(&ext_config.to_string())).expect("a filled configuration");
+        config.insert(ext.to_string(), filled);
+    }
+    let records = Records::new();
+    let config = Value::Object(config).to_string();
+    let runtime_env: Vec<(&str, String)> = row
+        .runtime_env
+        .iter()
+        .map(|(name, value)| (*name, fill(value)))
+        .collect();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"),
+        ("EXT_RECORD_FILE", records.as_str()),
+        ("EXT_CONFIG", &config),
+    ];
+    env.extend(runtime_env.iter().map(|(n, v)| (*n, v.as_str())));
+    let mut args: Vec<&str> = Vec::new();
+    if !row.extensions.is_empty() {
+        args.extend(["--extensions-dir", dir.as_str()]);
+    }
+    args.extend(row.flags.iter().copied());
+    let command = scripted_command();
+    args.extend(command.iter().map(String::as_str));
+    let run = Run {
+        rapid: Rapid::start_binary(&binary, &args, &env),
+        records,
+        _dir: dir,
+        temp: vec![once, never],
+    };
+    for (index, step) in row.steps.iter().enumerate() {
+        let at = format!("{name}, step {}", index + 1);
+        run_step(&run, step, &at);
+    }
+}
+
+fn run_step(run: &Run, step: &Step, at: &str) {
+    let rapid = &run.rapid;
+    match step {
+        Step::Invoke {
+            event,
+            answer,
+            report,
+        } => {
+            let resp = rapid.invoke_json(event);
+            check_answer(&resp, answer, at);
+            check_report(rapid, &request_id(&resp), report, at);
+        }
+        Step::Concurrent { events, answer } => {
+            let invokers: Vec<_> = events
+                .iter()
+                .map(|event| {
+                    let addr = rapid.invoke_addr().to_owned();
+                    let body = event.to_string();
+                    thread::spawn(move || {
+                        common::http::request(&addr, "POST", INVOKE_PATH, &[], body.as_bytes())
+                    })
+                })
+                .collect();
+            for (invoker, event) in invokers.into_iter().zip(events) {
+                let resp = invoker.join().expect("an invoker thread");
+                check_answer(&resp, answer, at);
+                let body = resp.json();
+                for (key, value) in event.as_object().into_iter().flatten() {
+                    assert_eq!(&body[key], value, "{at}: the answer to {event}: {body}");
+                }
+            }
+        }
+        Step::Stdout(line) => {
+            rapid.wait_for_stdout(|l| l.contains(line), WAIT);
+        }
+        Step::Shutdown { ext, reason } => {
+            let event = run
+                .records
+                .wait_event(ext, "SHUTDOWN", "shutdownReason", reason);
+            assert!(event["deadlineMs"].is_u64(), "{at}: {event}");
+        }
+        Step::Sigterm => {
+            let tree = descendants(rapid.pid());
+            rapid.signal(Signal::SIGTERM);
+            let status = rapid.wait_exit(WAIT);
+            assert_eq!(status.code(), Some(0), "{at}: exit status");
+            for pid in tree {
+                assert!(
+                    process_is_gone(pid),
+                    "{at}: process {pid} ({:?}) outlived the emulator",
+                    cmdline(pid)
+                );
+            }
+        }
+    }
+}
+
+fn check_answer(resp: &Resp, answer: &Answer, at: &str) {
+    match answer {
+        Answer::Success(fields) => {
+            let body = assert_success(resp);
+            for (key, value) in fields.as_object().into_iter().flatten() {
+                assert_eq!(&body[key], value, "{at}: field {key} of {body}");
+            }
+        }
+        Answer::Error {
+            error_type,
+            message,
+        } => {
+            let body = assert_function_error(resp, error_type);
+            let text = body["errorMessage"].as_str().unwrap_or_default();
+            assert!(
+                text.contains(message),
+                "{at}: errorMessage {text:?} does not say {message:?}: {body}"
+            );
+        }
+    }
+}
+
+fn check_report(rapid: &Rapid, request_id: &str, want: &ReportCheck, at: &str) {
+    let report = rapid.wait_for_report(request_id);
+    assert_eq!(report.get("Status"), want.status, "{at}: {}", report.line);
+    assert_eq!(
+        report.get("Error Type"),
+        want.error_type,
+        "{at}: {}",
+        report.line
+    );
+    assert_eq!(
+        report.get("Init Duration").is_some(),
+        want.init_duration,
+        "{at}: Init Duration in {}",
+        report.line
+    );
+}
+
+/// One test per row, so a failure names its scenario and rows run in
+/// parallel.
+macro_rules! rows {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run_row(stringify!($name));
+            }
+        )*
+
+        #[test]
+        fn every_row_of_the_table_has_its_test() {
+            let tested = [$(stringify!($name)),*];
+            for row in table() {
+                assert!(tested.contains(&row.name), "row {} has no test in rows!", row.name);
+            }
+        }
+    };
+}
+
+rows!(
+    happy_path,
+    init_error_then_suppressed_init,
+    init_timeout_then_retry,
+    runtime_exit_in_init_then_retry,
+    invoke_timeout_resets,
+    runtime_crash_during_invoke,
+    runtime_exit_while_idle,
+    extension_crash_in_init,
+    extension_init_error,
+    extension_crash_during_invoke,
+    extension_that_never_calls_next_times_init_out,
+    shutdown_with_an_extension_inside_the_deadline,
+    shutdown_with_an_extension_past_the_deadline,
+    response_to_a_wrong_request_id,
+    double_response,
+    queued_invokes_all_run,
+);
