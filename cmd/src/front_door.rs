@@ -160,7 +160,6 @@ where
     let log_tail = header("x-amz-log-type").is_some_and(|v| v.eq_ignore_ascii_case("Tail"));
     let trace_id = header("x-amzn-trace-id").unwrap_or_else(new_trace_id);
     let tenant_id = header("x-amz-tenant-id");
-    let content_type = header("content-type");
 
     let payload = match read_limited(req.into_body(), REQUEST_LIMIT).await {
         Ok(LimitedBody::Complete(body)) => body,
@@ -180,7 +179,6 @@ where
     let invoke = Invoke {
         request_id: request_id.clone(),
         payload,
-        content_type,
         client_context,
         cognito_identity: None,
         trace_id,
