@@ -108,3 +108,19 @@ pub fn boto_invoke_outcome(endpoint: &str, payload: &str) -> serde_json::Value {
         &["--payload", payload],
     )
 }
+
+/// Python's http.client, `resp.read()` of one invoke
+/// (testdata/invoker/http_client_invoke.py): `{status, headers}` and `body`,
+/// or `raised` / `message` / `partial` when the read failed.
+pub fn http_client_invoke(endpoint: &str, payload: &str, te_trailers: bool) -> serde_json::Value {
+    let mut args = vec!["--payload", payload];
+    if te_trailers {
+        args.push("--te-trailers");
+    }
+    run_python_invoker(
+        PathBuf::from(plain_python()),
+        "http_client_invoke.py",
+        endpoint,
+        &args,
+    )
+}
