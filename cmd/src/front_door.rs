@@ -158,7 +158,10 @@ where
         .map(|encoded| decode_client_context(&encoded))
         .transpose()?;
     let log_tail = header("x-amz-log-type").is_some_and(|v| v.eq_ignore_ascii_case("Tail"));
-    let trace_id = header("x-amzn-trace-id").unwrap_or_else(new_trace_id);
+    // An empty trace header carries no trace: the runtime gets a new one.
+    let trace_id = header("x-amzn-trace-id")
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(new_trace_id);
     let failed_end = FailedEnd::for_request(req.headers());
     let tenant_id = header("x-amz-tenant-id");
 

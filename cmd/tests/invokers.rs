@@ -171,3 +171,20 @@ fn the_runtime_sees_only_what_lambda_passes_whatever_the_invoker_sends() {
         request_id(&resp).as_str()
     );
 }
+
+#[test]
+fn an_empty_trace_header_is_not_passed_on_and_a_trace_id_is_generated() {
+    let runtime = testdata("runtimes/next_headers.py").display().to_string();
+    let rapid = Rapid::start(&[&plain_python(), &runtime], &[]);
+    for empty in ["", " "] {
+        let resp = rapid.invoke(b"{}", &[("X-Amzn-Trace-Id", empty)]);
+        let seen = assert_success(&resp);
+        let trace = seen["headers"]["lambda-runtime-trace-id"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            logs::is_generated_trace_id(trace),
+            "X-Amzn-Trace-Id {empty:?}: the runtime got {trace:?}: {seen}"
+        );
+    }
+}
