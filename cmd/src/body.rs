@@ -8,7 +8,6 @@ use bytes::Bytes;
 use http::HeaderMap;
 use hyper::body::{Body, Frame, SizeHint};
 use interop::{FunctionError, ResponseStream};
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::sync::{mpsc, oneshot};
@@ -29,6 +28,43 @@ pub struct DoorBody {
     state: State,
 }
 
+/// How a raw stream that fails after its first byte ends for the invoker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedEnd {
+    /// The invoker sent `TE: trailers`: the body ends with the error trailers.
+    Trailers,
+    /// The transfer is cut without its terminating chunk, so that every
+    /// HTTP client reports an incomplete body instead of a success.
+    Abort,
+}
+
+impl FailedEnd {
+    /// `Trailers` when the request's `TE` lists `trailers` (the condition
+    /// under which HTTP/1.1 lets a server send trailer fields).
+    pub fn for_request(headers: &HeaderMap) -> Self {
+        let asks_trailers = headers
+            .get_all(http::header::TE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|line| line.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case("trailers"));
+        if asks_trailers {
+            FailedEnd::Trailers
+        } else {
+            FailedEnd::Abort
+        }
+    }
+}
+
+/// The error that cuts a raw stream short: hyper closes the connection
+/// without the body's terminating chunk.
+#[derive(Debug, thiserror::Error)]
+#[error("the streamed response of {request_id} failed with {error_type}")]
+pub struct StreamFailed {
+    request_id: String,
+    error_type: String,
+}
+
 enum State {
     Full(Option<Bytes>),
     Stream(Box<Streaming>),
@@ -36,11 +72,24 @@ enum State {
 }
 
 struct Streaming {
+    /// A chunk already taken from `chunks`, delivered first.
+    first: Option<Bytes>,
     chunks: Option<mpsc::Receiver<Bytes>>,
     end: oneshot::Receiver<Result<(), FunctionError>>,
     result: Option<Result<(), FunctionError>>,
     framing: Framing,
     log_tail: Option<oneshot::Receiver<Bytes>>,
+    /// Raw framing only: whose stream it is and how a failure ends it.
+    raw: Option<RawEnd>,
+}
+
+struct RawEnd {
+    request_id: String,
+    failed: FailedEnd,
+    /// The body has yielded once since the failure was known, so hyper
+    /// has flushed the chunks before it; the connection is cut next.
+    flushed: bool,
+    logged: bool,
 }
 
 impl DoorBody {
@@ -57,13 +106,51 @@ impl DoorBody {
     ) -> Self {
         DoorBody {
             state: State::Stream(Box::new(Streaming {
+                first: None,
                 chunks: Some(stream.chunks),
                 end: stream.end,
                 result: None,
                 framing,
                 log_tail,
+                raw: None,
             })),
         }
+    }
+
+    /// Invoke's body for a streamed response (raw framing). Waits for the
+    /// stream's first chunk: a stream that fails before it is the function
+    /// error it is (`Err`), answered as Lambda's Invoke answers it. From the
+    /// first chunk on, the bytes go out as they arrive, and a failure ends
+    /// the body as `failed` says.
+    pub async fn raw_stream(
+        stream: ResponseStream,
+        request_id: &str,
+        failed: FailedEnd,
+    ) -> Result<Self, FunctionError> {
+        let ResponseStream { mut chunks, end } = stream;
+        let Some(first) = chunks.recv().await else {
+            return match end.await {
+                Ok(Ok(())) => Ok(DoorBody::full(Bytes::new())),
+                Ok(Err(err)) => Err(err),
+                Err(_) => Err(ended_without_result()),
+            };
+        };
+        Ok(DoorBody {
+            state: State::Stream(Box::new(Streaming {
+                first: Some(first),
+                chunks: Some(chunks),
+                end,
+                result: None,
+                framing: Framing::Raw,
+                log_tail: None,
+                raw: Some(RawEnd {
+                    request_id: request_id.to_owned(),
+                    failed,
+                    flushed: false,
+                    logged: false,
+                }),
+            })),
+        })
     }
 
     /// A result that is already whole, framed as a stream (event stream).
@@ -85,24 +172,28 @@ impl DoorBody {
 
 impl Body for DoorBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = StreamFailed;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, StreamFailed>>> {
         let frame = match &mut self.state {
-            State::Full(bytes) => bytes.take().map(Frame::data),
+            State::Full(bytes) => bytes.take().map(Frame::data).map(Ok),
             State::Stream(streaming) => match ready!(streaming.poll_next(cx)) {
-                Step::Frame(frame) => Some(frame),
+                Step::Frame(frame) => Some(Ok(frame)),
                 Step::Last(frame) => {
                     self.state = State::Done;
-                    frame
+                    frame.map(Ok)
+                }
+                Step::Abort(failed) => {
+                    self.state = State::Done;
+                    Some(Err(failed))
                 }
             },
             State::Done => None,
         };
-        Poll::Ready(frame.map(Ok))
+        Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -126,10 +217,15 @@ enum Step {
     Frame(Frame<Bytes>),
     /// The stream's last frame (if any): the body ends after it.
     Last(Option<Frame<Bytes>>),
+    /// The body ends without its terminating chunk.
+    Abort(StreamFailed),
 }
 
 impl Streaming {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        if let Some(data) = self.first.take() {
+            return Poll::Ready(Step::Frame(self.data_frame(data)));
+        }
         // Every chunk the runtime sent is delivered before the ending, even
         // when the ending is an error (trailers come after the body).
         if let Some(chunks) = &mut self.chunks {
@@ -139,13 +235,12 @@ impl Streaming {
             }
         }
         if self.result.is_none() {
-            let result = ready!(Pin::new(&mut self.end).poll(cx)).unwrap_or_else(|_| {
-                Err(FunctionError::new(
-                    interop::ErrorType::RUNTIME_UNKNOWN,
-                    "The invocation ended without a result.",
-                ))
-            });
+            let result = ready!(Pin::new(&mut self.end).poll(cx))
+                .unwrap_or_else(|_| Err(ended_without_result()));
             self.result = Some(result);
+        }
+        if let (Some(raw), Some(Err(err))) = (&mut self.raw, &self.result) {
+            return raw.fail(err, cx);
         }
         let tail = match &mut self.log_tail {
             Some(tail) if self.framing == Framing::EventStream => {
@@ -172,6 +267,51 @@ impl Streaming {
             }
         }
     }
+}
+
+impl RawEnd {
+    /// Ends a raw stream that failed after its first byte: with the error
+    /// trailers when the invoker asked for them, else by cutting the
+    /// transfer short. The failure is logged once.
+    fn fail(&mut self, err: &FunctionError, cx: &mut Context<'_>) -> Poll<Step> {
+        if !self.logged {
+            self.logged = true;
+            let ending = match self.failed {
+                FailedEnd::Trailers => "its body ends with the error trailers",
+                FailedEnd::Abort => {
+                    "the transfer is cut short (the invoker did not send TE: trailers)"
+                }
+            };
+            tracing::warn!(
+                request_id = %self.request_id,
+                error_type = %err.error_type,
+                "the streamed response failed after it started; {ending}"
+            );
+        }
+        match self.failed {
+            FailedEnd::Trailers => {
+                Poll::Ready(Step::Last(Some(Frame::trailers(error_trailers(err)))))
+            }
+            FailedEnd::Abort if !self.flushed => {
+                // hyper drops what it has not written when a body fails:
+                // yield once so that it flushes the chunks sent so far.
+                self.flushed = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            FailedEnd::Abort => Poll::Ready(Step::Abort(StreamFailed {
+                request_id: self.request_id.clone(),
+                error_type: err.error_type.clone(),
+            })),
+        }
+    }
+}
+
+fn ended_without_result() -> FunctionError {
+    FunctionError::new(
+        interop::ErrorType::RUNTIME_UNKNOWN,
+        "The invocation ended without a result.",
+    )
 }
 
 use std::future::Future as _;
@@ -281,19 +421,139 @@ mod tests {
         assert_eq!(&messages[2].payload()[..], b"{}");
     }
 
+    /// A stream that already holds `chunks` and then ends with `result`.
+    fn response_stream(
+        chunks: &[&'static str],
+        result: Result<(), FunctionError>,
+    ) -> ResponseStream {
+        let (tx, rx) = mpsc::channel(chunks.len().max(1));
+        for chunk in chunks {
+            tx.try_send(Bytes::from_static(chunk.as_bytes())).unwrap();
+        }
+        let (end_tx, end) = oneshot::channel();
+        end_tx.send(result).unwrap();
+        ResponseStream { chunks: rx, end }
+    }
+
+    fn boom() -> FunctionError {
+        FunctionError::new("Function.Boom", "mid-stream")
+    }
+
     #[tokio::test]
-    async fn raw_stream_error_ends_in_trailers() {
-        let err = FunctionError::new("Function.Boom", "mid-stream");
-        let body = DoorBody::finished(
-            Some(Bytes::from_static(b"part")),
-            Err(err),
-            Framing::Raw,
-            None,
-        );
+    async fn raw_stream_error_with_te_trailers_ends_in_trailers() {
+        let stream = response_stream(&["part"], Err(boom()));
+        let body = DoorBody::raw_stream(stream, "id", FailedEnd::Trailers)
+            .await
+            .unwrap();
         let collected = body.collect().await.unwrap();
         let trailers = collected.trailers().cloned().unwrap();
         assert_eq!(trailers[ERROR_TYPE_TRAILER], "Function.Boom");
         assert_eq!(&collected.to_bytes()[..], b"part");
+    }
+
+    #[tokio::test]
+    async fn raw_stream_error_without_te_trailers_fails_the_body_after_the_data() {
+        let stream = response_stream(&["part", "ial"], Err(boom()));
+        let mut body = DoorBody::raw_stream(stream, "id", FailedEnd::Abort)
+            .await
+            .unwrap();
+        let mut data = Vec::new();
+        let failed = loop {
+            match body.frame().await {
+                Some(Ok(frame)) => data.extend_from_slice(&frame.into_data().unwrap()),
+                Some(Err(failed)) => break failed,
+                None => panic!("the body ended cleanly"),
+            }
+        };
+        assert_eq!(data, b"partial");
+        assert_eq!(failed.error_type, "Function.Boom");
+        assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn raw_stream_that_fails_before_its_first_byte_is_a_function_error() {
+        let stream = response_stream(&[], Err(boom()));
+        let err = DoorBody::raw_stream(stream, "id", FailedEnd::Abort)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err, boom());
+        let stream = response_stream(&[], Ok(()));
+        let body = DoorBody::raw_stream(stream, "id", FailedEnd::Abort)
+            .await
+            .unwrap();
+        assert!(body.collect().await.unwrap().to_bytes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn raw_stream_that_ends_well_ends_cleanly() {
+        let stream = response_stream(&["a", "b"], Ok(()));
+        let body = DoorBody::raw_stream(stream, "id", FailedEnd::Abort)
+            .await
+            .unwrap();
+        let collected = body.collect().await.unwrap();
+        assert!(collected.trailers().is_none());
+        assert_eq!(&collected.to_bytes()[..], b"ab");
+    }
+
+    /// Serves `body` as hyper does on the front door, to one raw client
+    /// request, and returns every byte the client received until the
+    /// server closed the connection.
+    async fn served_bytes(body: DoorBody) -> Vec<u8> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let body = std::sync::Mutex::new(Some(body));
+            let service = hyper::service::service_fn(move |_req| {
+                let body = body.lock().unwrap().take().unwrap();
+                async move { Ok::<_, std::convert::Infallible>(http::Response::new(body)) }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+        });
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let mut received = Vec::new();
+        client.read_to_end(&mut received).await.unwrap();
+        assert!(
+            server.await.unwrap().is_err(),
+            "the connection ends in error"
+        );
+        received
+    }
+
+    #[tokio::test]
+    async fn cut_stream_delivers_every_chunk_then_no_terminating_chunk() {
+        // The chunks and the failure are all ready at once: hyper must still
+        // write the chunks before it drops the connection.
+        let stream = response_stream(&["part", "ial"], Err(boom()));
+        let body = DoorBody::raw_stream(stream, "id", FailedEnd::Abort)
+            .await
+            .unwrap();
+        let received = String::from_utf8(served_bytes(body).await).unwrap();
+        let (head, body) = received.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains("transfer-encoding: chunked"), "{head}");
+        assert_eq!(body, "4\r\npart\r\n3\r\nial\r\n", "no terminating chunk");
+    }
+
+    #[test]
+    fn te_trailers_is_found_in_any_te_list() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(FailedEnd::for_request(&headers), FailedEnd::Abort);
+        headers.insert(http::header::TE, http::HeaderValue::from_static("gzip"));
+        assert_eq!(FailedEnd::for_request(&headers), FailedEnd::Abort);
+        headers.append(
+            http::header::TE,
+            http::HeaderValue::from_static("deflate, Trailers"),
+        );
+        assert_eq!(FailedEnd::for_request(&headers), FailedEnd::Trailers);
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! The invoke front door: the subset of Lambda's Invoke API that callers use
 //! (curl, the AWS SDKs), spec §2.
 
-use crate::body::{DoorBody, Framing, ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER};
+use crate::body::{DoorBody, FailedEnd, Framing, ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
@@ -158,9 +158,12 @@ where
         .map(|encoded| decode_client_context(&encoded))
         .transpose()?;
     let log_tail = header("x-amz-log-type").is_some_and(|v| v.eq_ignore_ascii_case("Tail"));
-    let trace_id = header("x-amzn-trace-id").unwrap_or_else(new_trace_id);
+    // An empty trace header carries no trace: the runtime gets a new one.
+    let trace_id = header("x-amzn-trace-id")
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(new_trace_id);
+    let failed_end = FailedEnd::for_request(req.headers());
     let tenant_id = header("x-amz-tenant-id");
-    let content_type = header("content-type");
 
     let payload = match read_limited(req.into_body(), REQUEST_LIMIT).await {
         Ok(LimitedBody::Complete(body)) => body,
@@ -180,7 +183,6 @@ where
     let invoke = Invoke {
         request_id: request_id.clone(),
         payload,
-        content_type,
         client_context,
         cognito_identity: None,
         trace_id,
@@ -202,7 +204,7 @@ where
                 .await
                 .map_err(|_| InvokeError::Gone)?;
             Ok(match framing {
-                Framing::Raw => raw_response(door, outcome).await,
+                Framing::Raw => raw_response(door, outcome, failed_end).await,
                 Framing::EventStream => event_stream_response(door, outcome),
             })
         }
@@ -210,27 +212,35 @@ where
 }
 
 /// Invoke's answer: the body as the runtime sent it; a function error is a
-/// 200 with `X-Amz-Function-Error: Unhandled`.
-async fn raw_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<DoorBody> {
-    let mut log_tail = outcome.log_tail;
-    let (body, content_type, function_error) = match outcome.result {
+/// 200 with `X-Amz-Function-Error: Unhandled`. A streamed body goes out as
+/// it arrives; one that fails midway ends as `failed_end` says.
+async fn raw_response(
+    door: &FrontDoor,
+    outcome: InvokeOutcome,
+    failed_end: FailedEnd,
+) -> Response<DoorBody> {
+    let result = match outcome.result {
         Ok(ok) => match ok.body {
-            InvokeBody::Buffered(bytes) => (DoorBody::full(bytes), ok.content_type, false),
-            // Streamed as it arrives; the headers cannot wait for the log.
+            InvokeBody::Buffered(bytes) => Ok((DoorBody::full(bytes), ok.content_type)),
             InvokeBody::Streamed(stream) => {
-                log_tail = None;
-                let body = DoorBody::stream(stream, Framing::Raw, None);
-                (body, ok.content_type, false)
+                DoorBody::raw_stream(stream, &outcome.request_id, failed_end)
+                    .await
+                    .map(|body| (body, ok.content_type))
             }
         },
-        Err(err) => (DoorBody::full(err.body), None, true),
+        Err(err) => Err(err),
     };
-    let log_result = match log_tail {
-        Some(tail) => tail.await.ok(),
-        None => None,
+    let (body, content_type, function_error) = match result {
+        Ok((body, content_type)) => (body, content_type, false),
+        Err(err) => (DoorBody::full(err.body), None, true),
     };
     let streamed = !hyper::body::Body::is_end_stream(&body)
         && hyper::body::Body::size_hint(&body).exact().is_none();
+    // A streamed body goes out as it arrives: the headers cannot wait for the log.
+    let log_result = match outcome.log_tail {
+        Some(tail) if !streamed => tail.await.ok(),
+        _ => None,
+    };
     let mut response = Response::new(body);
     let headers = response.headers_mut();
     let content_type = content_type

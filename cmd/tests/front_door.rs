@@ -59,20 +59,6 @@ fn object_event_reaches_the_runtime() {
 }
 
 #[test]
-fn invoke_content_type_reaches_the_runtime() {
-    let rapid = Rapid::scripted(&[], &[]);
-    let resp = rapid.invoke(
-        br#"{"action":"headers"}"#,
-        &[("Content-Type", "application/vnd.rapid-test+json")],
-    );
-    let body = assert_success(&resp);
-    assert_eq!(
-        body["headers"]["content-type"], "application/vnd.rapid-test+json",
-        "{body}"
-    );
-}
-
-#[test]
 fn runtime_content_type_reaches_the_invoker() {
     let rapid = Rapid::scripted(&[], &[]);
     let resp = rapid.invoke(

@@ -7,9 +7,9 @@ use tokio::sync::oneshot;
 #[derive(Debug, Clone)]
 pub struct Invoke {
     pub request_id: String,
+    /// The event: JSON, whatever `Content-Type` the invoker sent (Lambda's
+    /// Invoke payload is JSON; the runtime's `next` says `application/json`).
     pub payload: Bytes,
-    /// `Content-Type` of the invoke; the runtime sees `application/json` when absent.
-    pub content_type: Option<String>,
     /// Decoded client context JSON.
     pub client_context: Option<String>,
     pub cognito_identity: Option<String>,

@@ -105,10 +105,10 @@ fn next_response(event: RuntimeEvent) -> Response<Full<Bytes>> {
     if let Some(value) = &invoke.tenant_id {
         put("lambda-runtime-aws-tenant-id", value);
     }
-    put(
-        "content-type",
-        invoke.content_type.as_deref().unwrap_or("application/json"),
-    );
+    // The event is JSON whatever the invoker's `Content-Type` said (`curl -d`
+    // and urllib send a form type): Lambda's `next` always says so, and
+    // awslambdaric decodes the event only for this type.
+    put("content-type", "application/json");
     response
 }
 

@@ -7,8 +7,10 @@ The event's "action" picks what it does:
               last chunk (so a test can prove the first chunks arrived first);
               "chunksB64" instead of "chunks": base64 of each chunk, for
               bytes that are not text; "contentType" sets the Content-Type
-  trailers    send "partial", then end with error trailers
-              (event["errorType"], base64 body)
+  trailers    send event["partial"] (default "partial"; "" sends no
+              chunk), then end with error trailers (event["errorType"],
+              base64 body)
+  crash       send one chunk, then exit 3 in the middle of the body
   big         stream event["size"] bytes in 64 KB chunks
   truncate    send one chunk, then close the connection mid-body
   bad_mode    post a response with Response-Mode "bogus"
@@ -134,7 +136,7 @@ def handle(s, request_id, event):
         return finish(s)
     elif action == "trailers":
         start(s, request_id)
-        chunk(s, "partial")
+        chunk(s, event.get("partial", "partial"))
         body = json.dumps({"errorMessage": "broke mid-stream", "errorType": event["errorType"]})
         return finish(s, {
             "Lambda-Runtime-Function-Error-Type": event["errorType"],
@@ -161,6 +163,10 @@ def handle(s, request_id, event):
         s.shutdown(socket.SHUT_RDWR)
         s.close()
         return False
+    elif action == "crash":
+        start(s, request_id)
+        chunk(s, "first")
+        os._exit(3)
     elif action == "bad_mode":
         body = b"{}"
         s.sendall(

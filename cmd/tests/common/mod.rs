@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod extensions;
 pub mod fixtures;
 pub mod http;
+pub mod invokers;
 pub mod logs;
 
 use std::io::{BufRead, BufReader, Read};

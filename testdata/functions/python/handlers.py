@@ -31,3 +31,8 @@ def context_info(event, context):
         "remaining_time_in_millis": context.get_remaining_time_in_millis(),
         "client_context": client_context,
     }
+
+
+def greet(event, context):
+    """Reads a field of the event, as ordinary handlers do."""
+    return {"greeting": "hello " + event["name"], "event_type": type(event).__name__}
