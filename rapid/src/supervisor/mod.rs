@@ -1,9 +1,11 @@
 //! Everything that touches processes: spawning in process groups, signals,
 //! reaping. The rest of rapid never calls fork, kill or waitpid itself.
 
+mod limits;
 mod reap;
 mod spawn;
 
+pub use limits::raise_nofile_limit;
 pub use reap::{become_subreaper, start_reaper, ExitStatus, ProcessExit};
 pub use spawn::{spawn, Spawned};
 
