@@ -142,7 +142,12 @@ async fn serve_front_door(listener: TcpListener, door: Arc<FrontDoor>, max_conne
                 let door = door.clone();
                 async move { Ok::<_, Infallible>(front_door::handle(door, req).await) }
             });
+            // A client may shut down its write side once its request is
+            // sent (`nc -N`, some proxies): a request received in full is
+            // answered. A caller that went away is noticed when its answer
+            // is written.
             if let Err(err) = http1::Builder::new()
+                .half_close(true)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

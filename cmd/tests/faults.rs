@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use std::net::TcpStream;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::path::PathBuf;
 use std::thread;
 
@@ -119,4 +120,60 @@ fn rapid_raises_its_descriptor_limit_and_the_runtime_gets_the_original() {
         format!("gated runtime ready, nofile 256 {hard}"),
         "the runtime gets the limit rapid was started with"
     );
+}
+
+/// Sends `requests` on one connection, shuts down the write side, and reads
+/// everything rapid answers until it closes the connection.
+fn send_then_half_close(addr: &str, requests: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect to the front door");
+    stream
+        .set_read_timeout(Some(WAIT))
+        .expect("set a read timeout");
+    stream.write_all(requests).expect("send the requests");
+    stream
+        .shutdown(Shutdown::Write)
+        .expect("shut down the write side");
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .expect("read the answers until rapid closes");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn invoke_request(event: &str) -> String {
+    format!(
+        "POST {INVOKE_PATH} HTTP/1.1\r\nHost: rapid\r\nContent-Length: {}\r\n\r\n{event}",
+        event.len()
+    )
+}
+
+#[test]
+fn a_request_followed_by_a_half_close_is_answered() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let answer = send_then_half_close(rapid.invoke_addr(), invoke_request("{\"n\":1}").as_bytes());
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK\r\n"),
+        "answer to a half-closed request: {answer:?}"
+    );
+    assert!(answer.contains("\"n\": 1"), "the echo: {answer:?}");
+}
+
+#[test]
+fn a_pipelined_burst_ending_in_a_half_close_gets_every_answer() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let burst: String = (0..3)
+        .map(|n| invoke_request(&format!("{{\"n\":{n}}}")))
+        .collect();
+    let answer = send_then_half_close(rapid.invoke_addr(), burst.as_bytes());
+    assert_eq!(
+        answer.matches("HTTP/1.1 200 OK\r\n").count(),
+        3,
+        "three answers: {answer:?}"
+    );
+    for n in 0..3 {
+        assert!(
+            answer.contains(&format!("\"n\": {n}")),
+            "echo {n}: {answer:?}"
+        );
+    }
 }
