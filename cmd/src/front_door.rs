@@ -36,6 +36,10 @@ enum InvokeError {
         value: String,
         allowed: &'static str,
     },
+    #[error("1 validation error detected: Value '{value}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]")]
+    LogType { value: String },
+    #[error("The value of the {name} header is not valid UTF-8")]
+    HeaderNotUtf8 { name: &'static str },
     #[error("Unknown operation {method} {path}")]
     UnknownOperation { method: String, path: String },
     #[error("The execution environment has shut down")]
@@ -50,6 +54,8 @@ impl InvokeError {
             InvokeError::NotJson(_)
             | InvokeError::ClientContext
             | InvokeError::InvocationType { .. }
+            | InvokeError::LogType { .. }
+            | InvokeError::HeaderNotUtf8 { .. }
             | InvokeError::BodyRead => StatusCode::BAD_REQUEST,
             InvokeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             InvokeError::UnknownOperation { .. } => StatusCode::NOT_FOUND,
@@ -63,7 +69,9 @@ impl InvokeError {
                 "InvalidRequestContentException"
             }
             InvokeError::TooLarge => "RequestTooLargeException",
-            InvokeError::InvocationType { .. } => "InvalidParameterValueException",
+            InvokeError::InvocationType { .. }
+            | InvokeError::LogType { .. }
+            | InvokeError::HeaderNotUtf8 { .. } => "InvalidParameterValueException",
             InvokeError::UnknownOperation { .. } => "UnknownOperationException",
             InvokeError::Gone => "ServiceException",
         }
@@ -133,13 +141,8 @@ where
             path: req.uri().path().to_owned(),
         });
     };
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let invocation_type = match header("x-amz-invocation-type").as_deref() {
+    let header = |name: &'static str| lambda_header(req.headers(), name);
+    let invocation_type = match header("X-Amz-Invocation-Type")?.as_deref() {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
         // InvokeWithResponseStream has no asynchronous form.
         Some("Event") if framing == Framing::Raw => InvocationType::Event,
@@ -154,13 +157,26 @@ where
             })
         }
     };
-    let client_context = header("x-amz-client-context")
+    let client_context = header("X-Amz-Client-Context")?
         .map(|encoded| decode_client_context(&encoded))
         .transpose()?;
-    let log_tail = header("x-amz-log-type").is_some_and(|v| v.eq_ignore_ascii_case("Tail"));
-    let trace_id = header("x-amzn-trace-id").unwrap_or_else(new_trace_id);
-    let tenant_id = header("x-amz-tenant-id");
-    let content_type = header("content-type");
+    let log_tail = match header("X-Amz-Log-Type")?.as_deref() {
+        None | Some("None") => false,
+        // The log tail is for synchronous invokes only.
+        Some("Tail") => !matches!(invocation_type, InvocationType::Event),
+        Some(other) => {
+            return Err(InvokeError::LogType {
+                value: other.to_owned(),
+            })
+        }
+    };
+    let trace_id = header("X-Amzn-Trace-Id")?.unwrap_or_else(new_trace_id);
+    let tenant_id = header("X-Amz-Tenant-Id")?;
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
 
     let payload = match read_limited(req.into_body(), REQUEST_LIMIT).await {
         Ok(LimitedBody::Complete(body)) => body,
@@ -295,6 +311,22 @@ fn empty(status: StatusCode, request_id: &str) -> Response<DoorBody> {
 fn insert(headers: &mut http::HeaderMap, name: &'static str, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// A Lambda request header as text (`name` as Lambda spells it; the lookup
+/// ignores case): absent is `None`; a value that is not UTF-8 is refused
+/// rather than taken for absent.
+fn lambda_header(
+    headers: &http::HeaderMap,
+    name: &'static str,
+) -> Result<Option<String>, InvokeError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(text) => Ok(Some(text.to_owned())),
+        Err(_) => Err(InvokeError::HeaderNotUtf8 { name }),
     }
 }
 

@@ -177,3 +177,90 @@ fn a_pipelined_burst_ending_in_a_half_close_gets_every_answer() {
         );
     }
 }
+
+#[test]
+fn a_log_type_other_than_tail_or_none_is_refused() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(b"{}", &[("X-Amz-Log-Type", "Verbose")]);
+    assert_eq!(resp.status, 400, "{resp:?}");
+    assert_eq!(
+        resp.header("x-amzn-errortype"),
+        Some("InvalidParameterValueException")
+    );
+    let body = resp.json();
+    assert_eq!(body["Type"], "User", "{body}");
+    assert_eq!(
+        body["message"],
+        "1 validation error detected: Value 'Verbose' at 'logType' failed to satisfy \
+         constraint: Member must satisfy enum value set: [None, Tail]"
+    );
+    let resp = rapid.invoke(b"{}", &[("X-Amz-Log-Type", "None")]);
+    assert_success(&resp);
+    assert_eq!(resp.header("x-amz-log-result"), None, "{resp:?}");
+    rapid.wait_for_report(&request_id(&resp));
+    assert_eq!(
+        rapid.count_stdout(|l| l.starts_with("START ")),
+        1,
+        "only the valid invoke ran"
+    );
+}
+
+/// One request with a raw (possibly non-UTF-8) header, on a connection that
+/// closes after the answer; returns the status line and the body.
+fn raw_invoke(addr: &str, name: &str, value: &[u8]) -> (String, String) {
+    let mut request = format!(
+        "POST {INVOKE_PATH} HTTP/1.1\r\nHost: rapid\r\nConnection: close\r\n\
+         Content-Length: 2\r\n{name}: "
+    )
+    .into_bytes();
+    request.extend_from_slice(value);
+    request.extend_from_slice(b"\r\n\r\n{}");
+    let mut stream = TcpStream::connect(addr).expect("connect to the front door");
+    stream
+        .set_read_timeout(Some(WAIT))
+        .expect("set a read timeout");
+    stream.write_all(&request).expect("send the request");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.lines().next().unwrap_or_default().to_string();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn a_lambda_header_that_is_not_utf8_is_refused() {
+    let rapid = Rapid::scripted(&[], &[]);
+    for name in [
+        "X-Amz-Invocation-Type",
+        "X-Amz-Client-Context",
+        "X-Amz-Log-Type",
+        "X-Amzn-Trace-Id",
+        "X-Amz-Tenant-Id",
+    ] {
+        let (status, body) = raw_invoke(rapid.invoke_addr(), name, b"Tail\xff\xfe");
+        assert_eq!(status, "HTTP/1.1 400 Bad Request", "{name}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON error body");
+        assert_eq!(
+            body["message"],
+            format!("The value of the {name} header is not valid UTF-8"),
+            "{name}"
+        );
+    }
+    // Valid UTF-8 that is not ASCII is text like any other.
+    let (status, body) = raw_invoke(
+        rapid.invoke_addr(),
+        "X-Amz-Tenant-Id",
+        "tenant-é".as_bytes(),
+    );
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    rapid.wait_for_stdout(|l| l.starts_with("REPORT "), WAIT);
+    assert_eq!(
+        rapid.count_stdout(|l| l.starts_with("START ")),
+        1,
+        "only the valid invoke ran"
+    );
+}
