@@ -14,6 +14,9 @@ use std::sync::Arc;
 /// Largest invoke payload: 6 MB.
 pub const REQUEST_LIMIT: u64 = 6 * 1024 * 1024;
 
+/// Largest asynchronous (`Event`) invoke payload: 1 MB.
+pub const EVENT_REQUEST_LIMIT: u64 = 1024 * 1024;
+
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 
@@ -27,8 +30,8 @@ pub struct FrontDoor {
 enum InvokeError {
     #[error("Could not parse request body into json: {0}")]
     NotJson(String),
-    #[error("Request must be smaller than {REQUEST_LIMIT} bytes for the InvokeFunction operation")]
-    TooLarge,
+    #[error("Request must be smaller than {limit} bytes for the InvokeFunction operation")]
+    TooLarge { limit: u64 },
     #[error("Client context must be a valid Base64-encoded JSON object.")]
     ClientContext,
     #[error("1 validation error detected: Value '{value}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [{allowed}]")]
@@ -57,7 +60,7 @@ impl InvokeError {
             | InvokeError::LogType { .. }
             | InvokeError::HeaderNotUtf8 { .. }
             | InvokeError::BodyRead => StatusCode::BAD_REQUEST,
-            InvokeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            InvokeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             InvokeError::UnknownOperation { .. } => StatusCode::NOT_FOUND,
             InvokeError::Gone => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -68,7 +71,7 @@ impl InvokeError {
             InvokeError::NotJson(_) | InvokeError::ClientContext | InvokeError::BodyRead => {
                 "InvalidRequestContentException"
             }
-            InvokeError::TooLarge => "RequestTooLargeException",
+            InvokeError::TooLarge { .. } => "RequestTooLargeException",
             InvokeError::InvocationType { .. }
             | InvokeError::LogType { .. }
             | InvokeError::HeaderNotUtf8 { .. } => "InvalidParameterValueException",
@@ -178,9 +181,13 @@ where
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
-    let payload = match read_limited(req.into_body(), REQUEST_LIMIT).await {
+    let limit = match invocation_type {
+        InvocationType::Event => EVENT_REQUEST_LIMIT,
+        _ => REQUEST_LIMIT,
+    };
+    let payload = match read_limited(req.into_body(), limit).await {
         Ok(LimitedBody::Complete(body)) => body,
-        Ok(LimitedBody::TooLarge { .. }) => return Err(InvokeError::TooLarge),
+        Ok(LimitedBody::TooLarge { .. }) => return Err(InvokeError::TooLarge { limit }),
         Err(_) => return Err(InvokeError::BodyRead),
     };
     let payload = if payload.iter().all(u8::is_ascii_whitespace) {
