@@ -10,12 +10,16 @@ use interop::{Invoke, InvokeBody, InvokeOutcome};
 use rapid::Sandbox;
 use runtime_api::{read_limited, LimitedBody};
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// Largest invoke payload: 6 MB.
 pub const REQUEST_LIMIT: u64 = 6 * 1024 * 1024;
 
 /// Largest asynchronous (`Event`) invoke payload: 1 MB.
 pub const EVENT_REQUEST_LIMIT: u64 = 1024 * 1024;
+
+/// How many accepted `Event` invokes may wait for (or run in) the runtime.
+pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 100;
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 const STREAM_PREFIX: &str = "/2021-11-15/functions/";
@@ -24,6 +28,8 @@ const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 pub struct FrontDoor {
     pub sandbox: Sandbox,
     pub function_version: String,
+    /// One permit per accepted `Event` invoke the runtime has not answered.
+    pub queued_events: Arc<Semaphore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +49,8 @@ enum InvokeError {
     LogType { value: String },
     #[error("The value of the {name} header is not valid UTF-8")]
     HeaderNotUtf8 { name: &'static str },
+    #[error("Rate Exceeded.")]
+    TooManyEvents,
     #[error("Unknown operation {method} {path}")]
     UnknownOperation { method: String, path: String },
     #[error("The execution environment has shut down")]
@@ -61,6 +69,7 @@ impl InvokeError {
             | InvokeError::HeaderNotUtf8 { .. }
             | InvokeError::BodyRead => StatusCode::BAD_REQUEST,
             InvokeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            InvokeError::TooManyEvents => StatusCode::TOO_MANY_REQUESTS,
             InvokeError::UnknownOperation { .. } => StatusCode::NOT_FOUND,
             InvokeError::Gone => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -75,6 +84,7 @@ impl InvokeError {
             InvokeError::InvocationType { .. }
             | InvokeError::LogType { .. }
             | InvokeError::HeaderNotUtf8 { .. } => "InvalidParameterValueException",
+            InvokeError::TooManyEvents => "TooManyRequestsException",
             InvokeError::UnknownOperation { .. } => "UnknownOperationException",
             InvokeError::Gone => "ServiceException",
         }
@@ -85,7 +95,11 @@ impl InvokeError {
             InvokeError::Gone => "Service",
             _ => "User",
         };
-        let body = serde_json::json!({ "Type": kind, "message": self.to_string() });
+        let mut body = serde_json::json!({ "Type": kind, "message": self.to_string() });
+        if let InvokeError::TooManyEvents = self {
+            // Lambda's throttle answer (spec §11).
+            body["Reason"] = "ConcurrentInvocationLimitExceeded".into();
+        }
         let mut response = Response::new(DoorBody::full(Bytes::from(body.to_string())));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
@@ -213,9 +227,21 @@ where
     match invocation_type {
         InvocationType::DryRun => Ok(empty(StatusCode::NO_CONTENT, &request_id)),
         InvocationType::Event => {
-            door.sandbox
+            let slot = door
+                .queued_events
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| InvokeError::TooManyEvents)?;
+            let answered = door
+                .sandbox
                 .invoke_async(invoke)
                 .map_err(|_| InvokeError::Gone)?;
+            // The event counts against the queue until the runtime answered
+            // it (or the sandbox gave it up).
+            tokio::spawn(async move {
+                let _ = answered.await;
+                drop(slot);
+            });
             Ok(empty(StatusCode::ACCEPTED, &request_id))
         }
         InvocationType::RequestResponse => {

@@ -104,6 +104,10 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     let door = Arc::new(FrontDoor {
         sandbox: sandbox.clone(),
         function_version,
+        queued_events: Arc::new(tokio::sync::Semaphore::new(
+            cli.max_queued_events
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        )),
     });
     eprintln!("rapid: invokes listening on {door_address}");
 

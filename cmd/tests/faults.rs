@@ -292,3 +292,43 @@ fn event_invokes_are_limited_to_1_mb() {
     // A synchronous invoke keeps the 6 MB limit.
     assert_success(&rapid.invoke(&event_of(1024 * 1024 + 1), &[]));
 }
+
+#[test]
+fn event_invokes_past_the_queue_bound_are_throttled() {
+    let cmd = gated_command();
+    let mut args = vec!["--max-queued-events", "2"];
+    args.extend(cmd.iter().map(String::as_str));
+    let rapid = Rapid::start(&args, &[]);
+    let event = [("X-Amz-Invocation-Type", "Event")];
+    let gate = gate();
+    let gated = serde_json::json!({ "gate": gate.display().to_string() }).to_string();
+
+    // One event runs (held by the runtime), one waits: the queue is full.
+    assert_eq!(rapid.invoke(gated.as_bytes(), &event).status, 202);
+    rapid.wait_for_stdout(|l| l.starts_with("gated on "), WAIT);
+    assert_eq!(rapid.invoke(b"{\"n\":2}", &event).status, 202);
+    let resp = rapid.invoke(b"{\"n\":3}", &event);
+    assert_eq!(resp.status, 429, "{resp:?}");
+    assert_eq!(
+        resp.header("x-amzn-errortype"),
+        Some("TooManyRequestsException")
+    );
+    assert_eq!(
+        resp.json(),
+        serde_json::json!({
+            "Reason": "ConcurrentInvocationLimitExceeded",
+            "Type": "User",
+            "message": "Rate Exceeded."
+        })
+    );
+    // Synchronous invokes are not counted: they queue as before (this one
+    // runs after the two events).
+    let addr = rapid.invoke_addr().to_string();
+    let sync = thread::spawn(move || http::request(&addr, "POST", INVOKE_PATH, &[], b"{}"));
+
+    // Once the runtime answered both events, events are accepted again.
+    open_gate(&gate);
+    rapid.wait_for_stdout_n(|l| l == "response status: 202", 2, WAIT);
+    assert_success(&sync.join().expect("sync invoke"));
+    assert_eq!(rapid.invoke(b"{\"n\":4}", &event).status, 202);
+}
