@@ -332,3 +332,20 @@ fn event_invokes_past_the_queue_bound_are_throttled() {
     assert_success(&sync.join().expect("sync invoke"));
     assert_eq!(rapid.invoke(b"{\"n\":4}", &event).status, 202);
 }
+
+#[test]
+fn a_10000_character_error_type_is_cut_in_the_report() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let long_type = format!("Function.Long{}", "x".repeat(10_000 - 13));
+    let resp = rapid.invoke_json(&serde_json::json!({
+        "action": "error",
+        "errorType": long_type,
+    }));
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.header("x-amz-function-error"), Some("Unhandled"));
+    let report = rapid.wait_for_report(&request_id(&resp));
+    let recorded = report.get("Error Type").expect("an Error Type in REPORT");
+    assert_eq!(recorded.len(), 256, "REPORT: {}", report.line);
+    assert!(long_type.starts_with(recorded), "REPORT: {}", report.line);
+    rapid.wait_for_stderr(|l| l.contains("error type is too long"), WAIT);
+}
