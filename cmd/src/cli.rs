@@ -61,6 +61,11 @@ pub struct Cli {
     #[arg(long, env = "RAPID_RESPONSE_BANDWIDTH")]
     pub response_bandwidth: bool,
 
+    /// How many accepted `Event` (asynchronous) invokes may wait for the
+    /// runtime; past it an Event invoke is refused with 429.
+    #[arg(long, value_name = "N", default_value_t = crate::front_door::DEFAULT_MAX_QUEUED_EVENTS, env = "RAPID_MAX_QUEUED_EVENTS")]
+    pub max_queued_events: usize,
+
     /// Directory of external extensions: every executable file in it is
     /// started before the runtime.
     #[arg(long, value_name = "DIR", default_value = rapid::config::DEFAULT_EXTENSIONS_DIR, env = "RAPID_EXTENSIONS_DIR")]

@@ -10,9 +10,16 @@ use interop::{Invoke, InvokeBody, InvokeOutcome};
 use rapid::Sandbox;
 use runtime_api::{read_limited, LimitedBody};
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// Largest invoke payload: 6 MB.
 pub const REQUEST_LIMIT: u64 = 6 * 1024 * 1024;
+
+/// Largest asynchronous (`Event`) invoke payload: 1 MB.
+pub const EVENT_REQUEST_LIMIT: u64 = 1024 * 1024;
+
+/// How many accepted `Event` invokes may wait for (or run in) the runtime.
+pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 100;
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 const STREAM_PREFIX: &str = "/2021-11-15/functions/";
@@ -21,14 +28,16 @@ const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 pub struct FrontDoor {
     pub sandbox: Sandbox,
     pub function_version: String,
+    /// One permit per accepted `Event` invoke the runtime has not answered.
+    pub queued_events: Arc<Semaphore>,
 }
 
 #[derive(Debug, thiserror::Error)]
 enum InvokeError {
     #[error("Could not parse request body into json: {0}")]
     NotJson(String),
-    #[error("Request must be smaller than {REQUEST_LIMIT} bytes for the InvokeFunction operation")]
-    TooLarge,
+    #[error("Request must be smaller than {limit} bytes for the InvokeFunction operation")]
+    TooLarge { limit: u64 },
     #[error("Client context must be a valid Base64-encoded JSON object.")]
     ClientContext,
     #[error("1 validation error detected: Value '{value}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [{allowed}]")]
@@ -36,6 +45,12 @@ enum InvokeError {
         value: String,
         allowed: &'static str,
     },
+    #[error("1 validation error detected: Value '{value}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]")]
+    LogType { value: String },
+    #[error("The value of the {name} header is not valid UTF-8")]
+    HeaderNotUtf8 { name: &'static str },
+    #[error("Rate Exceeded.")]
+    TooManyEvents,
     #[error("Unknown operation {method} {path}")]
     UnknownOperation { method: String, path: String },
     #[error("The execution environment has shut down")]
@@ -50,8 +65,11 @@ impl InvokeError {
             InvokeError::NotJson(_)
             | InvokeError::ClientContext
             | InvokeError::InvocationType { .. }
+            | InvokeError::LogType { .. }
+            | InvokeError::HeaderNotUtf8 { .. }
             | InvokeError::BodyRead => StatusCode::BAD_REQUEST,
-            InvokeError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            InvokeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            InvokeError::TooManyEvents => StatusCode::TOO_MANY_REQUESTS,
             InvokeError::UnknownOperation { .. } => StatusCode::NOT_FOUND,
             InvokeError::Gone => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -62,8 +80,11 @@ impl InvokeError {
             InvokeError::NotJson(_) | InvokeError::ClientContext | InvokeError::BodyRead => {
                 "InvalidRequestContentException"
             }
-            InvokeError::TooLarge => "RequestTooLargeException",
-            InvokeError::InvocationType { .. } => "InvalidParameterValueException",
+            InvokeError::TooLarge { .. } => "RequestTooLargeException",
+            InvokeError::InvocationType { .. }
+            | InvokeError::LogType { .. }
+            | InvokeError::HeaderNotUtf8 { .. } => "InvalidParameterValueException",
+            InvokeError::TooManyEvents => "TooManyRequestsException",
             InvokeError::UnknownOperation { .. } => "UnknownOperationException",
             InvokeError::Gone => "ServiceException",
         }
@@ -74,7 +95,11 @@ impl InvokeError {
             InvokeError::Gone => "Service",
             _ => "User",
         };
-        let body = serde_json::json!({ "Type": kind, "message": self.to_string() });
+        let mut body = serde_json::json!({ "Type": kind, "message": self.to_string() });
+        if let InvokeError::TooManyEvents = self {
+            // Lambda's throttle answer (spec §11).
+            body["Reason"] = "ConcurrentInvocationLimitExceeded".into();
+        }
         let mut response = Response::new(DoorBody::full(Bytes::from(body.to_string())));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
@@ -133,13 +158,8 @@ where
             path: req.uri().path().to_owned(),
         });
     };
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let invocation_type = match header("x-amz-invocation-type").as_deref() {
+    let header = |name: &'static str| lambda_header(req.headers(), name);
+    let invocation_type = match header("X-Amz-Invocation-Type")?.as_deref() {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
         // InvokeWithResponseStream has no asynchronous form.
         Some("Event") if framing == Framing::Raw => InvocationType::Event,
@@ -154,20 +174,33 @@ where
             })
         }
     };
-    let client_context = header("x-amz-client-context")
+    let client_context = header("X-Amz-Client-Context")?
         .map(|encoded| decode_client_context(&encoded))
         .transpose()?;
-    let log_tail = header("x-amz-log-type").is_some_and(|v| v.eq_ignore_ascii_case("Tail"));
+    let log_tail = match header("X-Amz-Log-Type")?.as_deref() {
+        None | Some("None") => false,
+        // The log tail is for synchronous invokes only.
+        Some("Tail") => !matches!(invocation_type, InvocationType::Event),
+        Some(other) => {
+            return Err(InvokeError::LogType {
+                value: other.to_owned(),
+            })
+        }
+    };
     // An empty trace header carries no trace: the runtime gets a new one.
-    let trace_id = header("x-amzn-trace-id")
+    let trace_id = header("X-Amzn-Trace-Id")?
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(new_trace_id);
     let failed_end = FailedEnd::for_request(req.headers());
-    let tenant_id = header("x-amz-tenant-id");
+    let tenant_id = header("X-Amz-Tenant-Id")?;
 
-    let payload = match read_limited(req.into_body(), REQUEST_LIMIT).await {
+    let limit = match invocation_type {
+        InvocationType::Event => EVENT_REQUEST_LIMIT,
+        _ => REQUEST_LIMIT,
+    };
+    let payload = match read_limited(req.into_body(), limit).await {
         Ok(LimitedBody::Complete(body)) => body,
-        Ok(LimitedBody::TooLarge { .. }) => return Err(InvokeError::TooLarge),
+        Ok(LimitedBody::TooLarge { .. }) => return Err(InvokeError::TooLarge { limit }),
         Err(_) => return Err(InvokeError::BodyRead),
     };
     let payload = if payload.iter().all(u8::is_ascii_whitespace) {
@@ -192,9 +225,21 @@ where
     match invocation_type {
         InvocationType::DryRun => Ok(empty(StatusCode::NO_CONTENT, &request_id)),
         InvocationType::Event => {
-            door.sandbox
+            let slot = door
+                .queued_events
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| InvokeError::TooManyEvents)?;
+            let answered = door
+                .sandbox
                 .invoke_async(invoke)
                 .map_err(|_| InvokeError::Gone)?;
+            // The event counts against the queue until the runtime answered
+            // it (or the sandbox gave it up).
+            tokio::spawn(async move {
+                let _ = answered.await;
+                drop(slot);
+            });
             Ok(empty(StatusCode::ACCEPTED, &request_id))
         }
         InvocationType::RequestResponse => {
@@ -305,6 +350,22 @@ fn empty(status: StatusCode, request_id: &str) -> Response<DoorBody> {
 fn insert(headers: &mut http::HeaderMap, name: &'static str, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// A Lambda request header as text (`name` as Lambda spells it; the lookup
+/// ignores case): absent is `None`; a value that is not UTF-8 is refused
+/// rather than taken for absent.
+fn lambda_header(
+    headers: &http::HeaderMap,
+    name: &'static str,
+) -> Result<Option<String>, InvokeError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    match std::str::from_utf8(value.as_bytes()) {
+        Ok(text) => Ok(Some(text.to_owned())),
+        Err(_) => Err(InvokeError::HeaderNotUtf8 { name }),
     }
 }
 

@@ -12,6 +12,7 @@ use front_door::FrontDoor;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use rapid::accept::{connection_cap, Acceptor};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use std::convert::Infallible;
 use std::io::IsTerminal;
@@ -34,6 +35,8 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // Raised before the listeners open; children get the original limit back.
+    let nofile = rapid::supervisor::raise_nofile_limit();
     if cli.enable_init_caching {
         return fail(
             "--enable-init-caching (Restore / SnapStart) is not supported by this version of rapid",
@@ -61,7 +64,8 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
-    match runtime.block_on(run(cli, config)) {
+    let max_connections = connection_cap(nofile.unwrap_or(1024));
+    match runtime.block_on(run(cli, config, max_connections)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
@@ -72,7 +76,7 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn run(cli: Cli, config: FunctionConfig) -> Result<(), String> {
+async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result<(), String> {
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
 
@@ -102,11 +106,15 @@ async fn run(cli: Cli, config: FunctionConfig) -> Result<(), String> {
     let door = Arc::new(FrontDoor {
         sandbox: sandbox.clone(),
         function_version,
+        queued_events: Arc::new(tokio::sync::Semaphore::new(
+            cli.max_queued_events
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        )),
     });
     eprintln!("rapid: invokes listening on {door_address}");
 
     tokio::select! {
-        _ = serve_front_door(door_listener, door) => {}
+        _ = serve_front_door(door_listener, door, max_connections) => {}
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
     }
@@ -127,24 +135,27 @@ async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {
         .map_err(|err| format!("cannot listen on {address} ({flag}): {err}"))
 }
 
-async fn serve_front_door(listener: TcpListener, door: Arc<FrontDoor>) {
+/// Serves invokes. The front door may listen on every interface, so it holds
+/// at most `max_connections`: a flood of connections waits in the kernel's
+/// backlog instead of taking the descriptors the Runtime API needs.
+async fn serve_front_door(listener: TcpListener, door: Arc<FrontDoor>, max_connections: usize) {
+    let mut acceptor = Acceptor::new(listener, "front door").limited(max_connections);
     loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                tracing::warn!(%err, "front door accept failed");
-                tokio::task::yield_now().await;
-                continue;
-            }
-        };
+        let (stream, _, slot) = acceptor.accept().await;
         let _ = stream.set_nodelay(true);
         let door = door.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = service_fn(move |req| {
                 let door = door.clone();
                 async move { Ok::<_, Infallible>(front_door::handle(door, req).await) }
             });
+            // A client may shut down its write side once its request is
+            // sent (`nc -N`, some proxies): a request received in full is
+            // answered. A caller that went away is noticed when its answer
+            // is written.
             if let Err(err) = http1::Builder::new()
+                .half_close(true)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

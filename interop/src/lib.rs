@@ -8,7 +8,7 @@
 mod error_type;
 mod invoke;
 
-pub use error_type::{scrub_error_type, ErrorType};
+pub use error_type::{bound_error_type, scrub_error_type, ErrorType, MAX_ERROR_TYPE_LEN};
 pub use invoke::{
     FunctionError, Invoke, InvokeBody, InvokeOutcome, InvokeResponse, ResponseStream, RuntimeEvent,
 };

@@ -7,6 +7,7 @@
 //! It must never parse HTTP itself (that is the API crates' job) nor talk to
 //! invokers (that is the front door's, in `cmd`).
 
+pub mod accept;
 pub mod config;
 mod engine;
 pub mod lifecycle;

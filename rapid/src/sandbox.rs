@@ -76,11 +76,18 @@ impl Sandbox {
     }
 
     /// Queues `invoke` without waiting for it (`X-Amz-Invocation-Type: Event`).
-    pub fn invoke_async(&self, invoke: Invoke) -> Result<(), SandboxError> {
+    /// The receiver resolves (or closes) once the runtime answered it, so
+    /// that the caller can bound how many are queued.
+    pub fn invoke_async(
+        &self,
+        invoke: Invoke,
+    ) -> Result<oneshot::Receiver<InvokeOutcome>, SandboxError> {
+        let (reply, rx) = oneshot::channel();
         self.send(Message::Invoke {
             invoke,
-            reply: None,
-        })
+            reply: Some(reply),
+        })?;
+        Ok(rx)
     }
 
     /// Starts the runtime now rather than on the first invoke.

@@ -12,16 +12,9 @@ use tokio::net::TcpListener;
 /// Serves the APIs on `listener` until the task is dropped. Each connection
 /// gets its own task; a long poll holds only its own connection.
 pub async fn serve_runtime_api(listener: TcpListener, sandbox: Sandbox) {
+    let mut acceptor = crate::accept::Acceptor::new(listener, "runtime API");
     loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                // EMFILE and friends: keep serving the connections we have.
-                tracing::warn!(%err, "runtime API accept failed");
-                tokio::task::yield_now().await;
-                continue;
-            }
-        };
+        let (stream, _) = acceptor.accept().await;
         let _ = stream.set_nodelay(true);
         let sandbox = match (stream.peer_addr(), stream.local_addr()) {
             (Ok(peer), Ok(local)) => sandbox.for_caller(Caller { peer, local }),

@@ -1,12 +1,14 @@
 //! Everything that touches processes: spawning in process groups, signals,
 //! reaping. The rest of rapid never calls fork, kill or waitpid itself.
 
+mod limits;
 mod owners;
 mod peer;
 mod reap;
 mod spawn;
 mod tree;
 
+pub use limits::raise_nofile_limit;
 pub use owners::{Processes, Supervisor};
 pub use peer::{owner_in_tree, Caller, Ownership};
 pub use reap::{ExitStatus, ProcessExit};

@@ -34,12 +34,18 @@ pub fn spawn(
         .stdout(Stdio::from(write_end.try_clone()?))
         .stderr(Stdio::from(write_end))
         .process_group(0);
+    // rapid raised its own descriptor limit; the child gets the original.
+    let nofile = super::limits::original_nofile_limit();
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // one async-signal-safe system call (prctl).
+    // async-signal-safe system calls (prctl, setrlimit), without allocating.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .map_err(std::io::Error::from)
+                .map_err(std::io::Error::from)?;
+            match nofile {
+                Some(limits) => super::limits::restore_nofile_limit(limits),
+                None => Ok(()),
+            }
         });
     }
     let child = command.spawn()?;
