@@ -349,3 +349,31 @@ fn a_10000_character_error_type_is_cut_in_the_report() {
     assert!(long_type.starts_with(recorded), "REPORT: {}", report.line);
     rapid.wait_for_stderr(|l| l.contains("error type is too long"), WAIT);
 }
+
+#[test]
+fn an_extension_s_10000_character_error_type_is_cut() {
+    let dir = common::extensions::ExtDir::new();
+    dir.add_scripted("picky");
+    let records = common::extensions::Records::new();
+    let long_type = format!("Extension.Long{}", "x".repeat(10_000 - 14));
+    let config = serde_json::json!({"picky": {"init": "init_error", "initErrorType": long_type}})
+        .to_string();
+    let rapid = Rapid::scripted(
+        &["--extensions-dir", dir.as_str()],
+        &[
+            ("EXT_RECORD_FILE", records.as_str()),
+            ("EXT_CONFIG", config.as_str()),
+        ],
+    );
+    let body = assert_function_error(&rapid.invoke(b"{}", &[]), "Extension.InitError");
+    let message = body["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&long_type[..256]) && !message.contains(&long_type[..257]),
+        "the message carries the type cut to 256 bytes: {} bytes",
+        message.len()
+    );
+    rapid.wait_for_stderr(
+        |l| l.contains("an extension's error type is too long"),
+        WAIT,
+    );
+}
