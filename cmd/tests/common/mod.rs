@@ -485,6 +485,26 @@ pub fn assert_function_error(resp: &Resp, error_type: &str) -> serde_json::Value
     body
 }
 
+/// Asserts that an invoke cut short by rapid's shutdown ended promptly: an
+/// answer (a function error) or a connection closed without one, but not a
+/// read that waited out its timeout.
+pub fn assert_answered_or_closed(result: &std::io::Result<Resp>, what: &str) {
+    match result {
+        Ok(resp) => {
+            assert_eq!(resp.status, 200, "{what}: {resp:?}");
+            assert_eq!(
+                resp.header("x-amz-function-error"),
+                Some("Unhandled"),
+                "{what}: an invoke cut short is a function error: {resp:?}"
+            );
+        }
+        Err(err) => assert!(
+            !http::is_timeout(err),
+            "{what}: the invoker was left waiting (no answer, connection still open)"
+        ),
+    }
+}
+
 /// Asserts a successful invoke (200, no function error) and returns the body
 /// as JSON.
 pub fn assert_success(resp: &Resp) -> serde_json::Value {
