@@ -91,14 +91,16 @@ fn crash_exit_code_is_reported() {
 
 #[test]
 fn timeout_fails_the_invoke_kills_the_runtime_and_recovers() {
-    let rapid = Rapid::scripted(&[], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")]);
+    // The runtime must print its "hanging" line before the timeout kills
+    // it: 3 s leaves a loaded machine room for that.
+    let rapid = Rapid::scripted(&[], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "3")]);
     let resp = rapid.invoke(br#"{"action":"hang"}"#, &[]);
     let id = request_id(&resp);
     let hung_pid = pid_in_line(&rapid, &format!("hanging on {id}"));
     let body = assert_function_error(&resp, "Sandbox.Timedout");
     let message = body["errorMessage"].as_str().unwrap_or("");
     assert!(
-        message.contains("Task timed out after 1.00 seconds"),
+        message.contains("Task timed out after 3.00 seconds"),
         "{message}"
     );
     assert!(
@@ -116,7 +118,7 @@ fn timeout_fails_the_invoke_kills_the_runtime_and_recovers() {
     let lines = rapid.stdout();
     let timed_out = lines
         .iter()
-        .position(|l| l.contains(&format!("{id} Task timed out after 1.00 seconds")))
+        .position(|l| l.contains(&format!("{id} Task timed out after 3.00 seconds")))
         .unwrap_or_else(|| panic!("no 'Task timed out' line for {id}: {lines:#?}"));
     let end = lines
         .iter()
