@@ -119,9 +119,9 @@ pub fn unique_path(stem: &str) -> PathBuf {
 
 /// How long a boto3 invoker process may run: starting Python and importing
 /// boto3 takes a second or two on a loaded machine, the invokes milliseconds.
-/// The SDK's own read timeout (30 s) is shorter, so a rapid that hangs
+/// The SDK's own read timeout (15 s) is shorter, so a rapid that hangs
 /// usually shows up as the SDK's error first.
-pub const INVOKER_DEADLINE: Duration = Duration::from_secs(40);
+pub const INVOKER_DEADLINE: Duration = Duration::from_secs(25);
 
 /// Runs testdata/invoker/boto_invoke.py against `endpoint` with `args` and
 /// returns its JSON lines (one per invoke). Panics when it fails or runs

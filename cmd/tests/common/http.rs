@@ -13,7 +13,7 @@ use std::time::Duration;
 /// How long a test waits for rapid to send anything (the head, the next
 /// bytes of a body) on a request's connection. Answers that take longer are
 /// scenarios with timers of their own, which stay well below this.
-pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A complete HTTP response.
 #[derive(Debug, Clone)]

@@ -30,7 +30,7 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The bound on waiting for a line, a record, an exit, etc. that follows
 /// within milliseconds on a quiet machine: generous for a loaded 2-core
 /// machine, yet short enough that a hang fails in seconds, not minutes.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub const WAIT: Duration = Duration::from_secs(10);
 /// How long a "must not happen" condition is held when nothing observable
 /// marks the end of the window in which it would happen if the rule broke.
 pub const HOLD: Duration = Duration::from_secs(1);
@@ -335,9 +335,26 @@ impl Rapid {
         })
     }
 
-    /// The REPORT line of `request_id`, once printed.
+    /// The REPORT line of `request_id`, once printed; panics naming the
+    /// request and with all output after [`WAIT`].
     pub fn wait_for_report(&self, request_id: &str) -> Report {
-        let line = self.wait_for_stdout(|l| logs::is_report_of(l, request_id), WAIT);
+        let line = self
+            .stdout
+            .wait_until(WAIT, |lines| {
+                lines
+                    .iter()
+                    .find(|l| logs::is_report_of(l, request_id))
+                    .cloned()
+            })
+            .unwrap_or_else(|lines| {
+                panic!(
+                    "no REPORT line for request {request_id} within {WAIT:?} (stream closed: {}).\n\
+                     stdout:\n{}\nstderr:\n{}",
+                    self.stdout.is_closed(),
+                    lines.join("\n"),
+                    self.stderr.all().join("\n")
+                )
+            });
         Report::parse(&line).expect("REPORT line parses")
     }
 
