@@ -430,6 +430,29 @@ fn mid_stream_error_ends_in_trailers_and_report_says_error() {
 }
 
 #[test]
+fn mid_stream_error_types_are_scrubbed_in_report_not_in_the_error_body() {
+    let rapid = streaming_runtime(&[], &[]);
+    for (posted, recorded) in [
+        ("not a lambda type", "Runtime.Unknown"),
+        ("Function.x", "Function.Unknown"),
+    ] {
+        let event = json!({"action": "trailers", "errorType": posted});
+        let resp = rapid.invoke(event.to_string().as_bytes(), &[("TE", "trailers")]);
+        assert_eq!(resp.text(), "partial", "{resp:?}");
+        let body = trailer(&resp, ERROR_BODY_TRAILER)
+            .unwrap_or_else(|| panic!("no {ERROR_BODY_TRAILER} trailer: {resp:?}"));
+        let error: Value = serde_json::from_slice(&unb64(body)).expect("base64 JSON");
+        assert_eq!(
+            error,
+            json!({"errorMessage": "broke mid-stream", "errorType": posted}),
+            "the invoker gets the runtime's own error body"
+        );
+        assert_report_failed(&rapid, &request_id(&resp), "error", Some(recorded));
+    }
+    assert_next_stream_works(&rapid, 1);
+}
+
+#[test]
 fn invalid_response_mode_fails_the_invoke_and_the_runtime_gets_400() {
     let rapid = streaming_runtime(&[], &[]);
     let resp = rapid.invoke_json(&json!({"action": "bad_mode"}));
