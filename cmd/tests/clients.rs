@@ -148,6 +148,39 @@ fn lambda_runtime_diagnostic_is_a_function_error() {
     assert_eq!(body["errorMessage"], "boom from fail-fn");
 }
 
+/// Two invokes on one runtime: only the first REPORT carries a positive
+/// `Init Duration`.
+fn assert_init_duration_only_on_the_first_invoke(rapid: &Rapid) {
+    let first = request_id(&rapid.invoke_json(&json!({"n": 1})));
+    let second = request_id(&rapid.invoke_json(&json!({"n": 2})));
+    let first = rapid.wait_for_report(&first);
+    let second = rapid.wait_for_report(&second);
+    assert!(
+        first.number("Init Duration", "ms") > 0.0,
+        "the first invoke carries Init Duration: {}",
+        first.line
+    );
+    assert_eq!(
+        second.get("Init Duration"),
+        None,
+        "only the first invoke carries Init Duration: {}",
+        second.line
+    );
+    for report in [&first, &second] {
+        assert_eq!(report.get("Status"), None, "{}", report.line);
+    }
+}
+
+#[test]
+fn awslambdaric_init_duration_only_on_the_first_invoke() {
+    assert_init_duration_only_on_the_first_invoke(&awslambdaric("handlers.echo", &[]));
+}
+
+#[test]
+fn lambda_runtime_init_duration_only_on_the_first_invoke() {
+    assert_init_duration_only_on_the_first_invoke(&rust_function("echo-fn"));
+}
+
 // ---- boto3 --------------------------------------------------------------
 
 /// The request id of a boto3 result line.

@@ -90,6 +90,24 @@ fn runtime_process(rapid: &Rapid) -> u32 {
     }
 }
 
+/// The process a debug line `extension started pid=N name=X` or `runtime
+/// started pid=N` names: (X or "runtime", N).
+fn spawn_log(line: &str) -> Option<(String, u32)> {
+    let field = |key: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .map(str::to_string)
+    };
+    let name = if line.contains(" extension started ") {
+        field("name=")?
+    } else if line.contains(" runtime started ") {
+        "runtime".to_string()
+    } else {
+        return None;
+    };
+    Some((name, field("pid=")?.parse().ok()?))
+}
+
 // ---------------------------------------------------------------------------
 // Discovery and registration
 
@@ -102,17 +120,26 @@ fn extensions_start_in_name_order_before_the_runtime() {
         .add_file("d-notes", "#!/bin/sh\necho not an extension\n", 0o644);
     std::fs::create_dir(dir.path().join("e-directory")).unwrap();
     let records = Records::new();
-    let rapid = start(&dir, &records, json!({}), &[], &[]);
+    // rapid's debug log names each process as it spawns it, in order.
+    let rapid = start(&dir, &records, json!({}), &["--log-level", "debug"], &[]);
 
     let (_, body) = invoke_ok(&rapid, &json!({}));
     let runtime = runtime_pid(&body);
-    let a = records.wait_pid("a-first", 1);
-    let b = records.wait_pid("b-second", 1);
-    let c = records.wait_pid("c-recorder", 1);
-    // Pids grow in the order processes are created (barring a wrap-around
-    // of the pid counter).
-    assert!(a < b && b < c, "started in name order: a {a}, b {b}, c {c}");
-    assert!(c < runtime, "extensions start before the runtime {runtime}");
+    rapid.wait_for_stderr(|l| l.contains("runtime started"), WAIT);
+    let spawned: Vec<(String, u32)> = rapid.stderr().iter().filter_map(|l| spawn_log(l)).collect();
+    let want: Vec<(String, u32)> = [
+        ("a-first", records.wait_pid("a-first", 1)),
+        ("b-second", records.wait_pid("b-second", 1)),
+        ("c-recorder", records.wait_pid("c-recorder", 1)),
+        ("runtime", runtime),
+    ]
+    .into_iter()
+    .map(|(name, pid)| (name.to_string(), pid))
+    .collect();
+    assert_eq!(
+        spawned, want,
+        "extensions start in name order, then the runtime"
+    );
     for ext in ["a-first", "b-second", "c-recorder"] {
         records.wait_kind(ext, "registered", 1);
     }
@@ -140,8 +167,14 @@ fn the_runtime_starts_only_after_every_extension_registered() {
     );
     records.wait_kind("quick", "registered", 1);
     records.wait_kind("slow", "register_gate_waiting", 1);
+    // Were the rule broken, the runtime would start now that `quick` is in.
+    rapid.assert_no_stdout_during(
+        "the runtime started while `slow` had not registered",
+        HOLD,
+        |l| l == READY,
+    );
     assert!(
-        !runtime_running(&rapid) && rapid.count_stdout(|l| l == READY) == 0,
+        !runtime_running(&rapid),
         "the runtime started while `slow` had not registered"
     );
 
@@ -163,14 +196,18 @@ fn init_waits_for_every_extension_to_call_next() {
         let invoke = s.spawn(|| rapid.invoke_json(&json!({"n": 1})));
         records.wait_kind("gated", "gate_waiting", 1);
         rapid.wait_for_stdout(|l| l == READY, WAIT);
-        // The runtime is up, but no invoke may be dispatched yet.
-        let ran_early =
-            invoke.is_finished() || rapid.count_stdout(|l| logs::start_id(l).is_some()) > 0;
-        std::fs::write(&gate, "").unwrap();
-        assert!(
-            !ran_early,
-            "the invoke ran before the extension's first next"
+        // The runtime is up and asks for its first event at once: were the
+        // rule broken, the invoke would start now.
+        rapid.assert_no_stdout_during(
+            "the invoke started before the extension's first next",
+            HOLD,
+            |l| logs::start_id(l).is_some(),
         );
+        assert!(
+            !invoke.is_finished(),
+            "the invoke was answered before the extension's first next"
+        );
+        std::fs::write(&gate, "").unwrap();
         let resp = invoke.join().unwrap();
         assert_success(&resp);
         records.wait_event("gated", "INVOKE", "requestId", &request_id(&resp));
@@ -529,16 +566,23 @@ fn the_invoker_is_answered_while_an_extension_works_and_the_next_invoke_waits_fo
 
     thread::scope(|s| {
         let second = s.spawn(|| rapid.invoke_json(&json!({"n": 2})));
+        // The runtime is waiting, so were the rule broken the second invoke
+        // would start as soon as it arrives.
+        rapid.assert_no_stdout_during(
+            "the second invoke started while `busy` was still on the first",
+            HOLD,
+            |l| logs::start_id(l).is_some_and(|id| id != first),
+        );
         let ran_early = second.is_finished()
             || records
                 .events("quick", "INVOKE")
                 .iter()
                 .any(|e| e["requestId"] != first.as_str());
-        std::fs::write(&delay, "").unwrap();
         assert!(
             !ran_early,
             "the second invoke ran while `busy` was still on the first"
         );
+        std::fs::write(&delay, "").unwrap();
         let resp = second.join().unwrap();
         assert_eq!(assert_success(&resp)["n"], 2);
         let second_id = request_id(&resp);
@@ -557,6 +601,60 @@ fn the_invoker_is_answered_while_an_extension_works_and_the_next_invoke_waits_fo
         });
         assert!(released_at < second_at, "{all:#?}");
     });
+    finish(&rapid, &records);
+    let _ = std::fs::remove_file(delay);
+}
+
+#[test]
+fn end_and_report_wait_for_every_extension_to_call_next() {
+    let dir = ExtDir::new();
+    dir.add_recorder("busy").add_scripted("quick");
+    let records = Records::new();
+    let delay = unique_path("report-delay");
+    let rapid = start(
+        &dir,
+        &records,
+        json!({}),
+        &[],
+        &[
+            ("EXT_INVOKE_DELAY_FILE", delay.to_str().unwrap()),
+            ("SCRIPTED_ANNOUNCE_NEXT", "1"),
+        ],
+    );
+    let (id, _) = invoke_ok(&rapid, &json!({}));
+    records.wait_event("busy", "INVOKE", "requestId", &id);
+    records.wait_kind("quick", "released", 1);
+    // The runtime answered and asks for its next event (its second "asking
+    // for next"); `quick` is done too. Only `busy` holds the invoke open:
+    // were the rule broken, END and REPORT would follow within milliseconds.
+    rapid.wait_for_stdout_n(|l| l == "asking for next", 2, WAIT);
+    let end_or_report =
+        |l: &str| logs::end_id(l) == Some(id.as_str()) || logs::is_report_of(l, &id);
+    rapid.assert_no_stdout_during(
+        "END/REPORT came while `busy` had not called next after INVOKE",
+        HOLD,
+        end_or_report,
+    );
+    assert!(
+        records.of("busy", "released").is_empty(),
+        "`busy` was released before the test opened its gate"
+    );
+
+    std::fs::write(&delay, "").unwrap();
+    let report = rapid.wait_for_report(&id);
+    assert_eq!(report.get("Status"), None, "{}", report.line);
+    let released = records.wait_kind("busy", "released", 1);
+    assert_eq!(released["delayFileFound"], true, "{released}");
+    let lines = rapid.stdout();
+    let end = lines
+        .iter()
+        .position(|l| logs::end_id(l) == Some(id.as_str()))
+        .unwrap_or_else(|| panic!("no END for {id}: {lines:#?}"));
+    let report_at = lines
+        .iter()
+        .position(|l| logs::is_report_of(l, &id))
+        .expect("waited for above");
+    assert!(end < report_at, "END before REPORT: {lines:#?}");
     finish(&rapid, &records);
     let _ = std::fs::remove_file(delay);
 }
@@ -652,14 +750,16 @@ fn an_extension_that_never_finishes_init_times_it_out_and_is_killed() {
         &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "30")],
     );
     let resp = rapid.invoke(b"{}", &[]);
-    assert_eq!(resp.status, 200, "{resp:?}");
-    assert_eq!(
-        resp.header("x-amz-function-error"),
-        Some("Unhandled"),
-        "{}",
-        resp.text()
+    let body = assert_function_error(&resp, "Sandbox.Timedout");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .contains("timed out after"),
+        "{body}"
     );
-    assert!(resp.json()["errorType"].is_string(), "{}", resp.text());
+    let report = rapid.wait_for_report(&request_id(&resp));
+    assert_eq!(report.get("Status"), Some("timeout"), "{}", report.line);
     let stuck = records.wait_pid("stuck", 1);
 
     // Let the next one through: the retry starts a new extension.
@@ -751,12 +851,14 @@ fn an_extension_busy_past_the_deadline_times_out_and_resets() {
     let records = Records::new();
     let once = unique_path("hang-once");
     let config = json!({"hanger": {"onInvoke": "hang", "once": once}});
+    // The runtime must answer within the timeout: 3 s leaves a loaded
+    // machine room for that.
     let rapid = start(
         &dir,
         &records,
         config,
         &[],
-        &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")],
+        &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "3")],
     );
 
     // The runtime answers at once; the extension never calls next again.
@@ -792,9 +894,11 @@ fn a_runtime_timeout_sends_shutdown_timeout_to_extensions() {
         &dir,
         &records,
         json!({}),
-        &[],
+        &["--eager-init"],
         &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")],
     );
+    rapid.wait_for_stdout(|l| l == READY, WAIT);
+    let hung = runtime_process(&rapid);
     let resp = rapid.invoke(br#"{"action":"hang"}"#, &[]);
     assert_function_error(&resp, "Sandbox.Timedout");
     for ext in ["py", "rs"] {
@@ -804,8 +908,9 @@ fn a_runtime_timeout_sends_shutdown_timeout_to_extensions() {
             "{ext}: SHUTDOWN deadline in the future: {shutdown}"
         );
     }
-    let old = [records.wait_pid("py", 1), records.wait_pid("rs", 1)];
-    let (id, _) = invoke_ok(&rapid, &json!({}));
+    let old = [records.wait_pid("py", 1), records.wait_pid("rs", 1), hung];
+    let (id, body) = invoke_ok(&rapid, &json!({}));
+    assert_ne!(runtime_pid(&body), hung, "a new runtime after the reset");
     records.wait_event("py", "INVOKE", "requestId", &id);
     records.wait_event("rs", "INVOKE", "requestId", &id);
     for pid in old {
@@ -906,7 +1011,8 @@ fn sigterm_while_the_runtime_works_on_an_invoke_sends_spindown() {
         let status = rapid.wait_exit(WAIT);
         assert_eq!(status.code(), Some(0), "{status:?}");
         // The invoker gets an answer or a closed connection, never a hang.
-        let _ = invoke.join().unwrap();
+        let result = invoke.join().unwrap();
+        assert_answered_or_closed(&result, "the invoke running at SIGTERM");
     });
     records.assert_all_gone();
     let shutdown = records.wait("rs SHUTDOWN", |r| {

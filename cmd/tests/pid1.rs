@@ -15,11 +15,15 @@ const UNSHARE: &[&str] = &["unshare", "--pid", "--fork", "--mount-proc", "--kill
 
 /// rapid running the scripted runtime as PID 1 of a new PID namespace.
 fn rapid_as_pid1() -> Rapid {
-    let probe = Command::new(UNSHARE[0])
+    let mut probe = Command::new(UNSHARE[0]);
+    probe
         .args(&UNSHARE[1..])
-        .args(["sh", "-c", "test $$ -eq 1"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {UNSHARE:?}: {e} (these tests need util-linux)"));
+        .args(["sh", "-c", "test $$ -eq 1"]);
+    let probe = output_within(
+        &mut probe,
+        WAIT,
+        &format!("{UNSHARE:?} (these tests need util-linux)"),
+    );
     assert!(
         probe.status.success(),
         "{UNSHARE:?} does not give a PID namespace here ({}): {}\n\

@@ -228,6 +228,35 @@ fn response_over_the_limit_is_refused_and_the_invoke_fails() {
 }
 
 #[test]
+fn response_one_byte_over_the_limit_is_refused() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(br#"{"action":"big","size":6291557}"#, &[]);
+    let body = assert_function_error(&resp, "Function.ResponseSizeTooLarge");
+    assert_eq!(
+        body["errorMessage"],
+        "Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).",
+        "{body}"
+    );
+    rapid.wait_for_stdout(|l| l == "big response status: 413", WAIT);
+    let runtime_body = rapid.wait_for_stdout(|l| l.starts_with("big response body: "), WAIT);
+    let runtime_body: Value =
+        serde_json::from_str(runtime_body.trim_start_matches("big response body: "))
+            .unwrap_or_else(|e| panic!("413 body is not JSON ({e}): {runtime_body}"));
+    assert_eq!(
+        runtime_body["errorType"], "RequestEntityTooLarge",
+        "{runtime_body}"
+    );
+    let report = rapid.wait_for_report(&request_id(&resp));
+    assert_eq!(report.get("Status"), Some("error"), "{}", report.line);
+    assert_eq!(
+        report.get("Error Type"),
+        Some("Function.ResponseSizeTooLarge"),
+        "{}",
+        report.line
+    );
+}
+
+#[test]
 fn response_at_the_limit_is_delivered_whole() {
     let rapid = Rapid::scripted(&[], &[]);
     let resp = rapid.invoke(br#"{"action":"big","size":6291556}"#, &[]);
@@ -266,16 +295,47 @@ fn runtime_error_reaches_the_invoker_as_posted() {
         r#"{"errorMessage": "it broke", "errorType": "Function.MyError", "stackTrace": []}"#,
         "the runtime's own error body, byte for byte"
     );
-    rapid.wait_for_report(&request_id(&resp));
+    let report = rapid.wait_for_report(&request_id(&resp));
+    assert_eq!(report.get("Status"), Some("error"), "{}", report.line);
+    assert_eq!(
+        report.get("Error Type"),
+        Some("Function.MyError"),
+        "{}",
+        report.line
+    );
+}
+
+/// Posts a runtime error typed `posted` and checks that REPORT records the
+/// scrubbed type `recorded` while the invoker gets the runtime's own body.
+fn assert_error_type_scrubbed(posted: &str, recorded: &str) {
+    let rapid = Rapid::scripted(&[], &[]);
+    let event = json!({"action": "error", "errorType": posted, "errorMessage": "m"});
+    let resp = rapid.invoke_json(&event);
+    assert_function_error(&resp, posted);
+    assert_eq!(
+        resp.text(),
+        // As the scripted runtime's json.dumps writes it.
+        format!(r#"{{"errorMessage": "m", "errorType": "{posted}", "stackTrace": []}}"#),
+        "the invoker gets the runtime's own error body, byte for byte"
+    );
+    let report = rapid.wait_for_report(&request_id(&resp));
+    assert_eq!(report.get("Status"), Some("error"), "{}", report.line);
+    assert_eq!(
+        report.get("Error Type"),
+        Some(recorded),
+        "REPORT records the scrubbed type of {posted:?}: {}",
+        report.line
+    );
+    // The sandbox goes on.
+    assert_success(&rapid.invoke(b"{}", &[]));
 }
 
 #[test]
-fn unscrubbed_error_type_still_reaches_the_invoker_unchanged() {
-    let rapid = Rapid::scripted(&[], &[]);
-    let resp = rapid.invoke(
-        br#"{"action":"error","errorType":"not a lambda type","errorMessage":"m"}"#,
-        &[],
-    );
-    assert_function_error(&resp, "not a lambda type");
-    assert_success(&rapid.invoke(b"{}", &[]));
+fn an_error_type_that_is_not_a_lambda_type_is_reported_as_runtime_unknown() {
+    assert_error_type_scrubbed("not a lambda type", "Runtime.Unknown");
+}
+
+#[test]
+fn a_function_error_type_without_a_proper_name_is_reported_as_function_unknown() {
+    assert_error_type_scrubbed("Function.x", "Function.Unknown");
 }

@@ -423,6 +423,29 @@ fn mid_stream_error_ends_in_trailers_and_report_says_error() {
 }
 
 #[test]
+fn mid_stream_error_types_are_scrubbed_in_report_not_in_the_error_body() {
+    let rapid = streaming_runtime(&[], &[]);
+    for (posted, recorded) in [
+        ("not a lambda type", "Runtime.Unknown"),
+        ("Function.x", "Function.Unknown"),
+    ] {
+        let event = json!({"action": "trailers", "errorType": posted});
+        let resp = rapid.invoke(event.to_string().as_bytes(), &[("TE", "trailers")]);
+        assert_eq!(resp.text(), "partial", "{resp:?}");
+        let body = trailer(&resp, ERROR_BODY_TRAILER)
+            .unwrap_or_else(|| panic!("no {ERROR_BODY_TRAILER} trailer: {resp:?}"));
+        let error: Value = serde_json::from_slice(&unb64(body)).expect("base64 JSON");
+        assert_eq!(
+            error,
+            json!({"errorMessage": "broke mid-stream", "errorType": posted}),
+            "the invoker gets the runtime's own error body"
+        );
+        assert_report_failed(&rapid, &request_id(&resp), "error", Some(recorded));
+    }
+    assert_next_stream_works(&rapid, 1);
+}
+
+#[test]
 fn invalid_response_mode_fails_the_invoke_and_the_runtime_gets_400() {
     let rapid = streaming_runtime(&[], &[]);
     let resp = rapid.invoke_json(&json!({"action": "bad_mode"}));
@@ -524,6 +547,13 @@ fn stream_of_exactly_the_limit_is_delivered() {
         &[("TE", "trailers")],
     );
     assert_stream_error(&resp, "Function.ResponseSizeTooLarge");
+    assert!(resp.body.len() <= limit, "{} bytes", resp.body.len());
+    assert_report_failed(
+        &rapid,
+        &request_id(&resp),
+        "error",
+        Some("Function.ResponseSizeTooLarge"),
+    );
 }
 
 #[test]
@@ -599,7 +629,9 @@ fn next_right_after_a_dropped_stream_is_not_refused() {
 
 #[test]
 fn timeout_during_a_stream_ends_it_and_the_next_invoke_works() {
-    let rapid = streaming_runtime(&[], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")]);
+    // The runtime must send its first chunk before the timeout: 3 s leaves
+    // a loaded machine room for that.
+    let rapid = streaming_runtime(&[], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "3")]);
     let resp = rapid.invoke(
         json!({"action": "hang"}).to_string().as_bytes(),
         &[("TE", "trailers")],
@@ -610,12 +642,12 @@ fn timeout_during_a_stream_ends_it_and_the_next_invoke_works() {
         error["errorMessage"]
             .as_str()
             .unwrap_or("")
-            .contains("Task timed out after 1.00 seconds"),
+            .contains("Task timed out after 3.00 seconds"),
         "{error}"
     );
     let id = request_id(&resp);
     rapid.wait_for_stdout(
-        |l| l.contains(&id) && l.contains("Task timed out after 1.00 seconds"),
+        |l| l.contains(&id) && l.contains("Task timed out after 3.00 seconds"),
         WAIT,
     );
     assert_report_failed(&rapid, &id, "timeout", None);
@@ -666,6 +698,56 @@ fn invoker_that_goes_away_does_not_block_the_runtime() {
     rapid.wait_for_stdout(|l| l.starts_with("stream answer: 202"), WAIT);
     rapid.wait_for_report(&id);
     assert_next_stream_works(&rapid, 1);
+}
+
+#[test]
+fn streaming_a_response_for_another_request_id_is_invalid_request_id() {
+    let rapid = streaming_runtime(&[], &[]);
+    let resp = rapid.invoke(
+        json!({"action": "wrong_id"}).to_string().as_bytes(),
+        &[("TE", "trailers")],
+    );
+    assert_eq!(resp.status, 200, "{resp:?}");
+    assert_eq!(resp.text(), "wrong id status 400", "{resp:?}");
+    assert!(resp.trailers.is_empty(), "{resp:?}");
+    let answer = rapid.wait_for_stdout(|l| l.starts_with("wrong id answer: "), WAIT);
+    let body: Value = serde_json::from_str(answer.trim_start_matches("wrong id answer: 400 "))
+        .unwrap_or_else(|e| panic!("not a 400 with a JSON body ({e}): {answer}"));
+    assert_eq!(body["errorType"], "InvalidRequestID", "{answer}");
+    let report = rapid.wait_for_report(&request_id(&resp));
+    assert_eq!(report.get("Status"), None, "{}", report.line);
+    assert_next_stream_works(&rapid, 1);
+}
+
+/// A JSON string event of exactly `len` bytes.
+fn json_string_of_len(len: usize) -> Vec<u8> {
+    let mut body = vec![b'a'; len];
+    body[0] = b'"';
+    body[len - 1] = b'"';
+    body
+}
+
+#[test]
+fn streaming_invoke_request_limit_is_6_mb_exactly() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.request("POST", STREAM_PATH, &[], &json_string_of_len(6_291_457));
+    assert_eq!(resp.status, 413, "{}", resp.text());
+    assert_eq!(
+        resp.json()["message"],
+        "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+    );
+    assert_eq!(
+        rapid.count_stdout(|l| logs::start_id(l).is_some()),
+        0,
+        "nothing ran for a refused request"
+    );
+
+    let event = json_string_of_len(6_291_456);
+    let resp = rapid.request("POST", STREAM_PATH, &[], &event);
+    assert_eq!(resp.status, 200, "{:?}", resp.headers);
+    let (payload, complete) = payload_and_complete(&decode_messages(&resp.body));
+    assert!(payload == event, "the 6 MB event must come back whole");
+    assert_eq!(complete, json!({}));
 }
 
 // ---- InvokeWithResponseStream's parameters -------------------------------
@@ -839,7 +921,8 @@ fn boto3_streaming_invoke_of_a_buffered_function() {
 
 #[test]
 fn boto3_sees_truncation_and_timeout_in_invoke_complete() {
-    let rapid = streaming_runtime(&[], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")]);
+    // The runtime must send its first chunk before the timeout.
+    let rapid = streaming_runtime(&[], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "3")]);
     let out = boto_stream(&rapid.url(), &["--payload", r#"{"action": "truncate"}"#]);
     assert_eq!(out["chunks"], json!(["first"]), "{out}");
     assert_eq!(
@@ -855,7 +938,7 @@ fn boto3_sees_truncation_and_timeout_in_invoke_complete() {
     );
     let details = out["InvokeComplete"]["ErrorDetails"].as_str().unwrap_or("");
     assert!(
-        details.contains("Task timed out after 1.00 seconds"),
+        details.contains("Task timed out after 3.00 seconds"),
         "{out}"
     );
 }

@@ -36,7 +36,9 @@ Runtime.ImportModuleError) then block until killed; "exit" = exit 2 before
 calling next; "hang" = never call next. With $SCRIPTED_INIT_MARKER set to a
 file path, the init behaviour applies only while that file does not exist
 (the first init creates it), so a test can fail one init and see the retry
-succeed.
+succeed. With $SCRIPTED_ANNOUNCE_NEXT set, it prints "asking for next"
+before each `next` call, so a test sees when the previous invoke is over
+for the runtime.
 
 Every line it prints is flushed at once.
 """
@@ -337,7 +339,10 @@ def init():
 def main():
     say("scripted runtime ready")
     init()
+    announce = bool(os.environ.get("SCRIPTED_ANNOUNCE_NEXT"))
     while True:
+        if announce:
+            say("asking for next")
         nxt = call("GET", "/invocation/next")
         if nxt.status != 200:
             say(f"next failed: {nxt.status} {nxt.text()}")

@@ -16,6 +16,9 @@ The event's "action" picks what it does:
   bad_mode    post a response with Response-Mode "bogus"
   hang        send one chunk, then never finish
   slow        stream event["size"] bytes in 64 KB chunks, reporting progress
+  wrong_id    stream a response for a random request id on another
+              connection, print "wrong id answer: <status> <body>", then
+              stream "wrong id status <status>" for the real one
 Prints "streaming runtime ready" once, and what the API answered (each
 refused `next` as "next answered 403: <body>").
 """
@@ -25,6 +28,7 @@ import os
 import socket
 import sys
 import threading
+import uuid
 
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 HOST, _, PORT = API.partition(":")
@@ -179,11 +183,38 @@ def handle(s, request_id, event):
         status, headers, answer = read_response(s)
         print(f"bad mode answer: {status} {answer.decode()}", flush=True)
         return keeps_connection(headers)
+    elif action == "wrong_id":
+        status, answer = stream_for_another_id()
+        print(f"wrong id answer: {status} {answer.decode(errors='replace')}", flush=True)
+        start(s, request_id)
+        chunk(s, f"wrong id status {status}")
+        return finish(s)
     elif action == "hang":
         start(s, request_id)
         chunk(s, "first")
         threading.Event().wait()  # ok: hangs on purpose until killed
     return True
+
+
+def stream_for_another_id():
+    """Streams a small response for a random request id on a new connection
+    and returns what rapid answered (it may answer before the body is sent,
+    so write errors are ignored and the answer read regardless)."""
+    other = connect()
+    try:
+        try:
+            start(other, str(uuid.uuid4()))
+            chunk(other, "not yours")
+            other.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            status, _, answer = read_response(other)
+        except ConnectionResetError as e:
+            status, answer = None, repr(e).encode()
+        return status, answer
+    finally:
+        other.close()
 
 
 def main():

@@ -3,8 +3,11 @@
 //! invoker.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
 
 /// The workspace root (the parent of the `cmd` crate).
 pub fn repo_root() -> PathBuf {
@@ -114,8 +117,15 @@ pub fn unique_path(stem: &str) -> PathBuf {
     path
 }
 
+/// How long a boto3 invoker process may run: starting Python and importing
+/// boto3 takes a second or two on a loaded machine, the invokes milliseconds.
+/// The SDK's own read timeout (15 s) is shorter, so a rapid that hangs
+/// usually shows up as the SDK's error first.
+pub const INVOKER_DEADLINE: Duration = Duration::from_secs(25);
+
 /// Runs testdata/invoker/boto_invoke.py against `endpoint` with `args` and
-/// returns its JSON lines (one per invoke). Panics when it fails.
+/// returns its JSON lines (one per invoke). Panics when it fails or runs
+/// past [`INVOKER_DEADLINE`].
 pub fn boto_invoke(endpoint: &str, args: &[&str]) -> Vec<serde_json::Value> {
     run_invoker("boto_invoke.py", endpoint, args)
 }
@@ -131,17 +141,16 @@ pub fn boto_stream(endpoint: &str, args: &[&str]) -> serde_json::Value {
 /// Runs the Python invoker `script` (in testdata/invoker) with `--endpoint
 /// endpoint args...` and parses every non-empty stdout line as JSON.
 fn run_invoker(script: &str, endpoint: &str, args: &[&str]) -> Vec<serde_json::Value> {
-    let out = Command::new(venv_python())
-        .arg(testdata("invoker").join(script))
+    let mut cmd = Command::new(venv_python());
+    cmd.arg(testdata("invoker").join(script))
         .arg("--endpoint")
         .arg(endpoint)
         .args(args)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
-        .env_remove("AWS_CONFIG_FILE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+        .env_remove("AWS_CONFIG_FILE");
+    let what = format!("{script} {args:?}");
+    let out = output_within(&mut cmd, INVOKER_DEADLINE, &what);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -157,4 +166,47 @@ fn run_invoker(script: &str, endpoint: &str, args: &[&str]) -> Vec<serde_json::V
                 .unwrap_or_else(|e| panic!("{script} printed non-JSON {l:?}: {e}"))
         })
         .collect()
+}
+
+/// Runs `cmd` (stdin closed, stdout and stderr captured) and returns its
+/// output; kills it by its pid and panics naming `what` and the output so
+/// far when it runs past `deadline`.
+pub fn output_within(cmd: &mut Command, deadline: Duration, what: &str) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let pid = child.id();
+    let (done, result) = mpsc::channel();
+    let waiter = thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match result.recv_timeout(deadline) {
+        Ok(out) => {
+            let _ = waiter.join();
+            out.unwrap_or_else(|e| panic!("{what}: {e}"))
+        }
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            // The waiter reaps it and hands over what it printed.
+            let out = result.recv_timeout(deadline).ok().and_then(Result::ok);
+            let (stdout, stderr) = out
+                .map(|o| {
+                    (
+                        String::from_utf8_lossy(&o.stdout).into_owned(),
+                        String::from_utf8_lossy(&o.stderr).into_owned(),
+                    )
+                })
+                .unwrap_or_default();
+            panic!(
+                "{what} did not finish within {deadline:?} (killed; rapid did not answer?).\n\
+                 stdout:\n{stdout}\nstderr:\n{stderr}"
+            )
+        }
+    }
 }

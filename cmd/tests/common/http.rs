@@ -10,8 +10,10 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-/// How long a test waits for rapid to answer one request.
-pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a test waits for rapid to send anything (the head, the next
+/// bytes of a body) on a request's connection. Answers that take longer are
+/// scenarios with timers of their own, which stay well below this.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A complete HTTP response.
 #[derive(Debug, Clone)]
@@ -49,8 +51,20 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Resp {
-    try_request(addr, method, path, headers, body)
-        .unwrap_or_else(|e| panic!("{method} {path} on {addr}: no valid response: {e}"))
+    try_request(addr, method, path, headers, body).unwrap_or_else(|e| {
+        if is_timeout(&e) {
+            panic!("{method} {path} on {addr}: rapid sent nothing for {RESPONSE_TIMEOUT:?} (hung?)")
+        }
+        panic!("{method} {path} on {addr}: no valid response: {e}")
+    })
+}
+
+/// Whether `err` is a read that waited out its timeout.
+pub fn is_timeout(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 /// Like [`request`], but an I/O failure (refused, reset, closed before a
@@ -62,9 +76,21 @@ pub fn try_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<Resp> {
+    try_request_within(addr, method, path, headers, body, RESPONSE_TIMEOUT)
+}
+
+/// Like [`try_request`], waiting at most `timeout` for each read.
+pub fn try_request_within(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> std::io::Result<Resp> {
     let stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(RESPONSE_TIMEOUT))?;
+    stream.set_read_timeout(Some(timeout))?;
 
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     let mut has_content_type = false;

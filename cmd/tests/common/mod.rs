@@ -26,10 +26,16 @@ pub use http::Resp;
 pub use logs::Report;
 pub use nix::sys::signal::Signal;
 
-/// How long rapid may take to print that it accepts invokes.
-pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-/// The bound on waiting for a line, an exit, etc.
-pub const WAIT: Duration = Duration::from_secs(60);
+/// How long rapid may take to print that it accepts invokes (milliseconds
+/// on a quiet machine).
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// The bound on waiting for a line, a record, an exit, etc. that follows
+/// within milliseconds on a quiet machine: generous for a loaded 2-core
+/// machine, yet short enough that a hang fails in seconds, not minutes.
+pub const WAIT: Duration = Duration::from_secs(10);
+/// How long a "must not happen" condition is held when nothing observable
+/// marks the end of the window in which it would happen if the rule broke.
+pub const HOLD: Duration = Duration::from_secs(1);
 
 /// The front-door path rapid (like RIE) serves invokes on.
 pub const INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
@@ -331,10 +337,48 @@ impl Rapid {
         })
     }
 
-    /// The REPORT line of `request_id`, once printed.
+    /// The REPORT line of `request_id`, once printed; panics naming the
+    /// request and with all output after [`WAIT`].
     pub fn wait_for_report(&self, request_id: &str) -> Report {
-        let line = self.wait_for_stdout(|l| logs::is_report_of(l, request_id), WAIT);
+        let line = self
+            .stdout
+            .wait_until(WAIT, |lines| {
+                lines
+                    .iter()
+                    .find(|l| logs::is_report_of(l, request_id))
+                    .cloned()
+            })
+            .unwrap_or_else(|lines| {
+                panic!(
+                    "no REPORT line for request {request_id} within {WAIT:?} (stream closed: {}).\n\
+                     stdout:\n{}\nstderr:\n{}",
+                    self.stdout.is_closed(),
+                    lines.join("\n"),
+                    self.stderr.all().join("\n")
+                )
+            });
         Report::parse(&line).expect("REPORT line parses")
+    }
+
+    /// Asserts that no stdout line matches `pred` during `window` (nor
+    /// before it): waits on new lines, so a line that breaks the rule fails
+    /// the test as soon as it is printed. `what` says what must not happen.
+    pub fn assert_no_stdout_during(
+        &self,
+        what: &str,
+        window: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) {
+        if let Ok(line) = self
+            .stdout
+            .wait_until(window, |lines| lines.iter().find(|l| pred(l)).cloned())
+        {
+            panic!(
+                "{what}, but rapid printed {line:?}.\nstdout:\n{}\nstderr:\n{}",
+                self.stdout.all().join("\n"),
+                self.stderr.all().join("\n")
+            );
+        }
     }
 
     /// How many stdout lines so far match `pred`.
@@ -458,6 +502,26 @@ pub fn assert_function_error(resp: &Resp, error_type: &str) -> serde_json::Value
     let body = resp.json();
     assert_eq!(body["errorType"], error_type, "error body: {body}");
     body
+}
+
+/// Asserts that an invoke cut short by rapid's shutdown ended promptly: an
+/// answer (a function error) or a connection closed without one, but not a
+/// read that waited out its timeout.
+pub fn assert_answered_or_closed(result: &std::io::Result<Resp>, what: &str) {
+    match result {
+        Ok(resp) => {
+            assert_eq!(resp.status, 200, "{what}: {resp:?}");
+            assert_eq!(
+                resp.header("x-amz-function-error"),
+                Some("Unhandled"),
+                "{what}: an invoke cut short is a function error: {resp:?}"
+            );
+        }
+        Err(err) => assert!(
+            !http::is_timeout(err),
+            "{what}: the invoker was left waiting (no answer, connection still open)"
+        ),
+    }
 }
 
 /// Asserts a successful invoke (200, no function error) and returns the body
