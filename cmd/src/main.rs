@@ -34,6 +34,11 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if let Err(err) = interop::ids::check_random_source() {
+        return fail(&format!(
+            "cannot read random bytes from the kernel (the getrandom system call failed: {err}); request ids need them"
+        ));
+    }
     if cli.enable_init_caching {
         return fail(
             "--enable-init-caching (Restore / SnapStart) is not supported by this version of rapid",

@@ -279,7 +279,7 @@ impl Engine {
                 ),
             });
         }
-        let id = Uuid::new_v4();
+        let id = interop::ids::new_uuid();
         ext.registered.push(Extension {
             id,
             name: request.name,
