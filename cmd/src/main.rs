@@ -2,6 +2,7 @@
 //! Runtime API and the invoke front door, and shuts everything down cleanly
 //! on SIGTERM / SIGINT (also as a container's PID 1).
 
+mod address;
 mod body;
 mod cli;
 mod front_door;
@@ -123,9 +124,11 @@ async fn run(cli: Cli, config: FunctionConfig) -> Result<(), String> {
 }
 
 async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|err| format!("cannot listen on {address} ({flag}): {err}"))
+    let bound = match address::without_lookup(address) {
+        Some(addr) => TcpListener::bind(addr).await,
+        None => TcpListener::bind(address).await,
+    };
+    bound.map_err(|err| format!("cannot listen on {address} ({flag}): {err}"))
 }
 
 async fn serve_front_door(listener: TcpListener, door: Arc<FrontDoor>) {
