@@ -143,15 +143,27 @@ impl Rapid {
     /// Like [`Rapid::start`], with the command prefixed by `wrapper` (e.g.
     /// `unshare --pid --fork ...`), whose last process must be rapid.
     pub fn start_wrapped(wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Rapid {
-        let rapid_exe = env!("CARGO_BIN_EXE_rapid");
-        let mut argv: Vec<&str> = wrapper.to_vec();
-        argv.push(rapid_exe);
-        argv.extend([
+        let mut argv = vec![
             "--runtime-interface-emulator-address",
             "127.0.0.1:0",
             "--runtime-api-address",
             "127.0.0.1:0",
-        ]);
+        ];
+        argv.extend_from_slice(args);
+        Self::start_program(wrapper, env!("CARGO_BIN_EXE_rapid"), &argv, env)
+    }
+
+    /// Starts `wrapper... program args...` (`program` being a rapid binary,
+    /// under any name, whose address flags are in `args`) with `env` added
+    /// to a minimal environment, and waits until it accepts invokes.
+    pub fn start_program(
+        wrapper: &[&str],
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Rapid {
+        let mut argv: Vec<&str> = wrapper.to_vec();
+        argv.push(program);
         argv.extend_from_slice(args);
 
         let mut cmd = Command::new(argv[0]);
