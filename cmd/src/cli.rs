@@ -7,7 +7,12 @@ use clap::Parser;
 ///
 /// Example: rapid python3 -m awslambdaric app.handler
 #[derive(Debug, Parser)]
-#[command(name = "rapid", version, about, long_about = None)]
+#[command(
+    name = "rapid",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("RAPID_COMMIT"), ")"),
+    about,
+    long_about = None
+)]
 pub struct Cli {
     /// Address of the invoke API (POST /2015-03-31/functions/function/invocations).
     #[arg(

@@ -212,7 +212,7 @@ where
         payload
     };
 
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = interop::ids::new_uuid().to_string();
     let invoke = Invoke {
         request_id: request_id.clone(),
         payload,
@@ -385,16 +385,24 @@ fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
 
 /// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`
 fn new_trace_id() -> String {
+    use std::fmt::Write as _;
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "Root=1-{epoch:08x}-{};Parent={};Sampled=0",
-        &random[..24],
-        &uuid::Uuid::new_v4().simple().to_string()[..16]
-    )
+    // 12 random bytes for the root, 8 for the parent: one system call.
+    let random: [u8; 20] = interop::ids::random_bytes();
+    let mut id = format!("Root=1-{epoch:08x}-");
+    let hex = |id: &mut String, bytes: &[u8]| {
+        for byte in bytes {
+            let _ = write!(id, "{byte:02x}");
+        }
+    };
+    hex(&mut id, &random[..12]);
+    id.push_str(";Parent=");
+    hex(&mut id, &random[12..]);
+    id.push_str(";Sampled=0");
+    id
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! Runtime API and the invoke front door, and shuts everything down cleanly
 //! on SIGTERM / SIGINT (also as a container's PID 1).
 
+mod address;
 mod body;
 mod cli;
 mod front_door;
@@ -37,6 +38,11 @@ fn main() -> ExitCode {
         .init();
     // Raised before the listeners open; children get the original limit back.
     let nofile = rapid::supervisor::raise_nofile_limit();
+    if let Err(err) = interop::ids::check_random_source() {
+        return fail(&format!(
+            "cannot read random bytes from the kernel (the getrandom system call failed: {err}); request ids need them"
+        ));
+    }
     if cli.enable_init_caching {
         return fail(
             "--enable-init-caching (Restore / SnapStart) is not supported by this version of rapid",
@@ -130,9 +136,11 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
 }
 
 async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|err| format!("cannot listen on {address} ({flag}): {err}"))
+    let bound = match address::without_lookup(address) {
+        Some(addr) => TcpListener::bind(addr).await,
+        None => TcpListener::bind(address).await,
+    };
+    bound.map_err(|err| format!("cannot listen on {address} ({flag}): {err}"))
 }
 
 /// Serves invokes. The front door may listen on every interface, so it holds

@@ -74,7 +74,11 @@ where
             let event = engine.next(id).await?;
             let body = serde_json::to_vec(&event).unwrap_or_default();
             let mut response = json(StatusCode::OK, Bytes::from(body));
-            insert(&mut response, EVENT_ID_HEADER, &Uuid::new_v4().to_string());
+            insert(
+                &mut response,
+                EVENT_ID_HEADER,
+                &interop::ids::new_uuid().to_string(),
+            );
             Ok(response)
         }
         ("init/error" | "exit/error", &Method::POST) => {
@@ -254,7 +258,7 @@ mod tests {
             identifier(&bad).unwrap_err().error_type(),
             "Extension.InvalidExtensionIdentifier"
         );
-        let id = Uuid::new_v4();
+        let id = interop::ids::new_uuid();
         let good = Request::get("/")
             .header(ID_HEADER, id.to_string())
             .body(())

@@ -1,11 +1,12 @@
 //! The contract between rapid's crates: what an invoke is, what comes back,
 //! and which error types exist.
 //!
-//! Types only. This crate must never open a socket, spawn a process or read a
-//! clock: the engine (`rapid`) and the HTTP adapters exchange these values and
-//! nothing else.
+//! Types only, and the one source of fresh ids (`ids`). This crate must never
+//! open a socket, spawn a process or read a clock: the engine (`rapid`) and
+//! the HTTP adapters exchange these values and nothing else.
 
 mod error_type;
+pub mod ids;
 mod invoke;
 
 pub use error_type::{bound_error_type, scrub_error_type, ErrorType, MAX_ERROR_TYPE_LEN};

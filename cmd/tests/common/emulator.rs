@@ -5,11 +5,10 @@
 //! with aws-lambda-rie's flags, and the front door is up once it accepts a
 //! connection.
 
-use super::{read_lines, Exit, Lines, Rapid, KEPT_ENV, STARTUP_TIMEOUT};
+use super::{Rapid, STARTUP_TIMEOUT};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -34,12 +33,16 @@ pub fn help_text(binary: &Path) -> String {
     text
 }
 
-/// A port nobody listens on right now (the kernel picks it).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+/// Two distinct ports nobody listens on right now (the kernel picks them;
+/// both are held until both are known, so they differ).
+fn free_ports() -> (u16, u16) {
+    let bind = || {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+    };
+    let (a, b) = (bind(), bind());
+    let port = |l: &TcpListener| l.local_addr().map(|addr| addr.port()).unwrap_or(0);
+    (port(&a), port(&b))
 }
 
 impl Rapid {
@@ -48,52 +51,21 @@ impl Rapid {
     /// minimal environment, and waits until the front door accepts a
     /// connection.
     pub fn start_binary(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Rapid {
-        let invoke_addr = format!("127.0.0.1:{}", free_port());
-        let api_addr = format!("127.0.0.1:{}", free_port());
-        let mut cmd = Command::new(binary);
-        cmd.args([
+        let (invoke_port, api_port) = free_ports();
+        let invoke_addr = format!("127.0.0.1:{invoke_port}");
+        let api_addr = format!("127.0.0.1:{api_port}");
+        let program = binary.to_str().expect("a UTF-8 path to the binary");
+        let mut argv = vec![
+            program,
             "--runtime-interface-emulator-address",
             &invoke_addr,
             "--runtime-api-address",
             &api_addr,
-        ])
-        .args(args)
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        for name in KEPT_ENV {
-            if let Some(value) = std::env::var_os(name) {
-                cmd.env(name, value);
-            }
-        }
-        cmd.envs(env.iter().copied());
-        let mut child: Child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", binary.display()));
-        let stdout = Arc::new(Lines::default());
-        let stderr = Arc::new(Lines::default());
-        let exit = Arc::new(Exit::default());
-        let threads = vec![
-            read_lines(child.stdout.take().expect("piped stdout"), stdout.clone()),
-            read_lines(child.stderr.take().expect("piped stderr"), stderr.clone()),
         ];
-        let pid = child.id();
-        let mut rapid = Rapid {
-            spawned_pid: pid,
-            rapid_pid: pid,
-            api_addr,
-            invoke_addr,
-            stdout,
-            stderr,
-            exit: exit.clone(),
-            threads,
-        };
-        rapid.threads.push(thread::spawn(move || {
-            let status = child.wait().expect("wait for the emulator");
-            *exit.status.lock().unwrap() = Some(status);
-            exit.changed.notify_all();
-        }));
+        argv.extend_from_slice(args);
+        let mut rapid = Rapid::spawn(&argv, env);
+        rapid.api_addr = api_addr.clone();
+        rapid.invoke_addr = invoke_addr.clone();
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         while TcpStream::connect(&rapid.invoke_addr).is_err() {
             assert!(

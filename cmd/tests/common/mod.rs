@@ -151,17 +151,20 @@ impl Rapid {
     /// Like [`Rapid::start`], with the command prefixed by `wrapper` (e.g.
     /// `unshare --pid --fork ...`), whose last process must be rapid.
     pub fn start_wrapped(wrapper: &[&str], args: &[&str], env: &[(&str, &str)]) -> Rapid {
-        let rapid_exe = env!("CARGO_BIN_EXE_rapid");
-        let mut argv: Vec<&str> = wrapper.to_vec();
-        argv.push(rapid_exe);
-        argv.extend([
+        let mut argv = vec![
             "--runtime-interface-emulator-address",
             "127.0.0.1:0",
             "--runtime-api-address",
             "127.0.0.1:0",
-        ]);
+        ];
         argv.extend_from_slice(args);
+        Self::start_program(wrapper, env!("CARGO_BIN_EXE_rapid"), &argv, env)
+    }
 
+    /// Spawns `argv` with `env` added to a minimal environment, its output
+    /// read line by line and its exit awaited by threads; the addresses are
+    /// for the caller to fill in.
+    fn spawn(argv: &[&str], env: &[(&str, &str)]) -> Rapid {
         let mut cmd = Command::new(argv[0]);
         cmd.args(&argv[1..])
             .env_clear()
@@ -204,6 +207,22 @@ impl Rapid {
             exit.changed.notify_all();
         }));
 
+        rapid
+    }
+
+    /// Starts `wrapper... program args...` (`program` being a rapid binary,
+    /// under any name, whose address flags are in `args`) with `env` added
+    /// to a minimal environment, and waits until it accepts invokes.
+    pub fn start_program(
+        wrapper: &[&str],
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Rapid {
+        let mut argv: Vec<&str> = wrapper.to_vec();
+        argv.push(program);
+        argv.extend_from_slice(args);
+        let mut rapid = Rapid::spawn(&argv, env);
         let addrs = rapid.stderr.wait_until(STARTUP_TIMEOUT, |lines| {
             let api = lines.iter().find_map(|l| listen_addr(l, "runtime API"))?;
             let invokes = lines.iter().find_map(|l| listen_addr(l, "invokes"))?;
@@ -223,7 +242,7 @@ impl Rapid {
             ),
         }
         if !wrapper.is_empty() {
-            rapid.rapid_pid = last_descendant(spawned_pid)
+            rapid.rapid_pid = last_descendant(rapid.spawned_pid)
                 .unwrap_or_else(|| panic!("no rapid process under wrapper {wrapper:?}"));
         }
         rapid

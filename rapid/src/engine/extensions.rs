@@ -308,7 +308,7 @@ impl Engine {
                 ),
             });
         }
-        let id = Uuid::new_v4();
+        let id = interop::ids::new_uuid();
         let state = ExtensionState::Started
             .on(ExtensionInput::Register)
             .unwrap_or(ExtensionState::Registered);

@@ -30,7 +30,7 @@ pub fn spawn(
         .current_dir(cwd)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(empty_stdin()?)
         .stdout(Stdio::from(write_end.try_clone()?))
         .stderr(Stdio::from(write_end))
         .process_group(0);
@@ -56,4 +56,17 @@ pub fn spawn(
     // Dropping the handle neither waits nor kills: the reaper owns the exit.
     drop(child);
     Ok(Spawned { pid, output })
+}
+
+/// `/dev/null`, as in Lambda; in a root without `/dev` (a `FROM scratch`
+/// image run without a container engine's /dev), a pipe whose write end is
+/// closed: reads see end of file at once, as they would from /dev/null.
+fn empty_stdin() -> std::io::Result<Stdio> {
+    match std::fs::File::open("/dev/null") {
+        Ok(null) => Ok(Stdio::from(null)),
+        Err(_) => {
+            let (read_end, _write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            Ok(Stdio::from(read_end))
+        }
+    }
 }
