@@ -13,7 +13,7 @@ mod stream;
 
 pub use body::{read_limited, LimitedBody};
 pub use error::ApiError;
-pub use routes::{handle, RuntimeErrorReport, BUFFERED_RESPONSE_LIMIT};
+pub use routes::{bounded_error_type, handle, RuntimeErrorReport, BUFFERED_RESPONSE_LIMIT};
 pub use stream::{StreamEnd, StreamSink};
 
 use interop::RuntimeEvent;

@@ -223,7 +223,7 @@ fn error_report(header_type: Option<&str>, body: Bytes, is_cause: bool) -> Runti
         .as_ref()
         .and_then(|v| v.get("errorType"))
         .and_then(|v| v.as_str());
-    let raw_type = bounded_error_type(header_type.or(body_type).unwrap_or(""));
+    let raw_type = bounded_error_type(header_type.or(body_type).unwrap_or(""), "the runtime's");
     let error_type = scrub_error_type(raw_type).to_owned();
     let body = match (is_cause, &parsed) {
         // An error-cause document: the invoker gets the compact error only.
@@ -249,15 +249,16 @@ fn error_report(header_type: Option<&str>, body: Bytes, is_cause: bool) -> Runti
     RuntimeErrorReport { error_type, body }
 }
 
-/// The runtime's error type cut to [`interop::MAX_ERROR_TYPE_LEN`] bytes,
-/// saying so in rapid's log when it was longer.
-pub(crate) fn bounded_error_type(raw: &str) -> &str {
+/// An error type cut to [`interop::MAX_ERROR_TYPE_LEN`] bytes, saying so in
+/// rapid's log when it was longer (`whose`: "the runtime's", "an
+/// extension's").
+pub fn bounded_error_type<'a>(raw: &'a str, whose: &str) -> &'a str {
     let bounded = interop::bound_error_type(raw);
     if bounded.len() < raw.len() {
         tracing::warn!(
             length = raw.len(),
             kept = bounded.len(),
-            "the runtime's error type is too long; it is cut"
+            "{whose} error type is too long; it is cut"
         );
     }
     bounded

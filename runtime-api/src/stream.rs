@@ -122,7 +122,7 @@ where
 /// The error a runtime reported in its trailers, if any.
 fn trailer_error(trailers: &HeaderMap) -> Option<FunctionError> {
     let raw_type = trailers.get(ERROR_TYPE_TRAILER)?.to_str().ok()?;
-    let raw_type = crate::routes::bounded_error_type(raw_type).to_owned();
+    let raw_type = crate::routes::bounded_error_type(raw_type, "the runtime's").to_owned();
     let body = trailers
         .get(ERROR_BODY_TRAILER)
         .and_then(|v| {

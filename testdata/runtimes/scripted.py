@@ -183,34 +183,21 @@ def zombie_pids():
     return pids
 
 
-def spawn_orphan():
-    """Fork a child that forks a grandchild and exits, orphaning it."""
+def spawn_orphan(escape=False):
+    """Fork a child that forks a grandchild and exits, orphaning it; return
+    the grandchild's pid. By default the grandchild exits at once; with
+    `escape` it lives on in a session of its own (setsid) and ignores
+    SIGTERM."""
     read_fd, write_fd = os.pipe()
     child = os.fork()
     if child == 0:
         os.close(read_fd)
+        if escape:
+            os.setsid()
         grandchild = os.fork()
         if grandchild == 0:
-            os._exit(0)
-        os.write(write_fd, str(grandchild).encode())
-        os._exit(0)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as r:
-        grandchild = int(r.read() or "0")
-    os.waitpid(child, 0)
-    return grandchild
-
-
-def spawn_escapee():
-    """Fork a grandchild in a session of its own that ignores SIGTERM and
-    outlives its parent; return its pid."""
-    read_fd, write_fd = os.pipe()
-    child = os.fork()
-    if child == 0:
-        os.close(read_fd)
-        os.setsid()
-        grandchild = os.fork()
-        if grandchild == 0:
+            if not escape:
+                os._exit(0)
             os.close(write_fd)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             block_forever()
@@ -293,7 +280,7 @@ def handle(request_id, next_resp, event):
         orphan = spawn_orphan()
         respond(request_id, {"ok": True, "orphan_pid": orphan})
     elif action == "escape":
-        escapee = spawn_escapee()
+        escapee = spawn_orphan(escape=True)
         respond(request_id, {"ok": True, "escaped_pid": escapee})
     elif action == "zombies":
         deadline = time.monotonic() + float(event.get("max_wait", 5))

@@ -217,20 +217,6 @@ impl Extension {
     }
 }
 
-/// An extension's error type cut to [`interop::MAX_ERROR_TYPE_LEN`] bytes,
-/// saying so in rapid's log when it was longer.
-fn bounded_error_type(raw: &str) -> &str {
-    let bounded = interop::bound_error_type(raw);
-    if bounded.len() < raw.len() {
-        tracing::warn!(
-            length = raw.len(),
-            kept = bounded.len(),
-            "an extension's error type is too long; it is cut"
-        );
-    }
-    bounded
-}
-
 /// Hands `event` to the extension's waiting `next`, or keeps it for the next call.
 fn deliver(ext: &mut Extension, event: ExtensionEvent) {
     match ext.next.take() {
@@ -385,7 +371,7 @@ impl Engine {
         id: Uuid,
         error_type: &str,
     ) -> Result<(), ExtensionApiError> {
-        let error_type = bounded_error_type(error_type);
+        let error_type = runtime_api::bounded_error_type(error_type, "an extension's");
         let in_init = self.init.is_some();
         let ext = self.extensions.find(id)?;
         if !in_init {
@@ -409,7 +395,7 @@ impl Engine {
         id: Uuid,
         error_type: &str,
     ) -> Result<(), ExtensionApiError> {
-        let error_type = bounded_error_type(error_type);
+        let error_type = runtime_api::bounded_error_type(error_type, "an extension's");
         let ext = self.extensions.find(id)?;
         ext.state = ext.state.on(ExtensionInput::ExitError).map_err(|err| {
             ExtensionApiError::InvalidState {
