@@ -7,6 +7,7 @@
 mod common;
 
 use base64::Engine;
+use common::logs::assert_init_duration_only_on_the_first;
 use common::*;
 use serde_json::{json, Value};
 
@@ -155,17 +156,7 @@ fn assert_init_duration_only_on_the_first_invoke(rapid: &Rapid) {
     let second = request_id(&rapid.invoke_json(&json!({"n": 2})));
     let first = rapid.wait_for_report(&first);
     let second = rapid.wait_for_report(&second);
-    assert!(
-        first.number("Init Duration", "ms") > 0.0,
-        "the first invoke carries Init Duration: {}",
-        first.line
-    );
-    assert_eq!(
-        second.get("Init Duration"),
-        None,
-        "only the first invoke carries Init Duration: {}",
-        second.line
-    );
+    assert_init_duration_only_on_the_first(&first, &second);
     for report in [&first, &second] {
         assert_eq!(report.get("Status"), None, "{}", report.line);
     }

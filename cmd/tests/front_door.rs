@@ -6,6 +6,7 @@ mod common;
 use std::thread;
 
 use base64::Engine;
+use common::logs::assert_init_duration_only_on_the_first;
 use common::*;
 use serde_json::json;
 
@@ -314,15 +315,5 @@ fn report_line_has_durations_and_real_memory() {
             report.line
         );
     }
-    assert!(
-        first.number("Init Duration", "ms") > 0.0,
-        "first invoke carries Init Duration: {}",
-        first.line
-    );
-    assert_eq!(
-        second.get("Init Duration"),
-        None,
-        "only the first invoke carries Init Duration: {}",
-        second.line
-    );
+    assert_init_duration_only_on_the_first(&first, &second);
 }

@@ -1,6 +1,22 @@
 //! Reading the START / END / REPORT lines rapid prints around each invoke
 //! (spec §7), so tests can find "the REPORT line of request X" and its fields.
 
+/// Of two invokes on one runtime, only the first REPORT carries a positive
+/// `Init Duration`.
+pub fn assert_init_duration_only_on_the_first(first: &Report, second: &Report) {
+    assert!(
+        first.number("Init Duration", "ms") > 0.0,
+        "the first invoke carries Init Duration: {}",
+        first.line
+    );
+    assert_eq!(
+        second.get("Init Duration"),
+        None,
+        "only the first invoke carries Init Duration: {}",
+        second.line
+    );
+}
+
 /// The request id of a `START RequestId: <id> Version: <v>` line.
 pub fn start_id(line: &str) -> Option<&str> {
     let rest = line.strip_prefix("START RequestId: ")?;
