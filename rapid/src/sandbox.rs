@@ -10,7 +10,9 @@ use extensions_api::{
     ExtensionApiError, ExtensionEvent, ExtensionsEngine, Registration, RegistrationRequest,
 };
 use interop::{Invoke, InvokeOutcome, RuntimeEvent};
-use runtime_api::{ApiError, RuntimeEngine, RuntimeErrorReport, StreamEnd, StreamSink};
+use runtime_api::{
+    ApiError, RuntimeEngine, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink,
+};
 use std::sync::Arc;
 use telemetry::LogHub;
 use tokio::sync::{mpsc, oneshot};
@@ -194,15 +196,6 @@ impl RuntimeEngine for Sandbox {
         .await
     }
 
-    async fn response_too_large(&self, request_id: String, size: u64) -> Result<(), ApiError> {
-        self.ask(|reply| Message::ResponseTooLarge {
-            request_id,
-            size,
-            reply,
-        })
-        .await
-    }
-
     async fn start_stream(
         &self,
         request_id: String,
@@ -225,23 +218,10 @@ impl RuntimeEngine for Sandbox {
         .await
     }
 
-    async fn invalid_response_mode(
-        &self,
-        request_id: String,
-        mode: String,
-    ) -> Result<(), ApiError> {
-        self.ask(|reply| Message::BadResponseMode {
-            request_id,
-            mode,
-            reply,
-        })
-        .await
-    }
-
-    async fn error(&self, request_id: String, report: RuntimeErrorReport) -> Result<(), ApiError> {
+    async fn error(&self, request_id: String, error: RuntimeError) -> Result<(), ApiError> {
         self.ask(|reply| Message::Error {
             request_id,
-            report,
+            error,
             reply,
         })
         .await

@@ -9,11 +9,13 @@
 mod body;
 mod error;
 mod routes;
+mod runtime_error;
 mod stream;
 
 pub use body::{read_limited, LimitedBody};
 pub use error::ApiError;
-pub use routes::{bounded_error_type, handle, RuntimeErrorReport, BUFFERED_RESPONSE_LIMIT};
+pub use routes::{bounded_error_type, handle, BUFFERED_RESPONSE_LIMIT};
+pub use runtime_error::{RuntimeError, RuntimeErrorReport};
 pub use stream::{StreamEnd, StreamSink};
 
 use interop::RuntimeEvent;
@@ -30,12 +32,6 @@ pub trait RuntimeEngine: Clone + Send + Sync + 'static {
         body: bytes::Bytes,
         content_type: Option<String>,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
-    /// A response for `request_id` that was over the limit (`size` bytes in all).
-    fn response_too_large(
-        &self,
-        request_id: String,
-        size: u64,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
     /// A streamed response starts: where to send its chunks.
     fn start_stream(
         &self,
@@ -48,17 +44,13 @@ pub trait RuntimeEngine: Clone + Send + Sync + 'static {
         request_id: String,
         end: StreamEnd,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
-    /// A response with an invalid `Lambda-Runtime-Function-Response-Mode`.
-    fn invalid_response_mode(
-        &self,
-        request_id: String,
-        mode: String,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
-    /// `POST /invocation/{id}/error`.
+    /// The runtime failed the invoke `request_id`: it posted
+    /// `/invocation/{id}/error`, or its response was too large, had an
+    /// invalid response mode, or was cut off.
     fn error(
         &self,
         request_id: String,
-        report: RuntimeErrorReport,
+        error: RuntimeError,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
     /// `POST /init/error`.
     fn init_error(

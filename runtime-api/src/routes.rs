@@ -1,6 +1,7 @@
 //! Routing and parsing of the Runtime API requests.
 
 use crate::body::{read_limited, LimitedBody};
+use crate::runtime_error::{RuntimeError, RuntimeErrorReport};
 use crate::{ApiError, RuntimeEngine};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
@@ -15,15 +16,6 @@ const PREFIX: &str = "/2018-06-01/runtime/";
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
 const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
 const ERROR_CAUSE_CONTENT_TYPE: &str = "application/vnd.aws.lambda.error.cause+json";
-
-/// An error the runtime reported, ready for the engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RuntimeErrorReport {
-    /// Scrubbed error type (spec §3.4), for what rapid records.
-    pub error_type: String,
-    /// The body the invoker receives.
-    pub body: Bytes,
-}
 
 /// Serves one Runtime API request.
 pub async fn handle<E, B>(engine: E, req: Request<B>) -> Response<Full<Bytes>>
@@ -58,7 +50,7 @@ where
         (["invocation", id, "error"], &Method::POST) => {
             let id = (*id).to_owned();
             let report = read_error_report(req).await?;
-            engine.error(id, report).await?;
+            engine.error(id, RuntimeError::Reported(report)).await?;
             Ok(accepted())
         }
         (["init", "error"], &Method::POST) => {
@@ -127,9 +119,8 @@ where
         if mode.eq_ignore_ascii_case("streaming") {
             return stream(engine, request_id, content_type, req).await;
         }
-        engine
-            .invalid_response_mode(request_id, mode.clone())
-            .await?;
+        let error = RuntimeError::InvalidResponseMode { mode: mode.clone() };
+        engine.error(request_id, error).await?;
         return Err(ApiError::InvalidFunctionResponseMode { mode });
     }
     match read_limited(req.into_body(), BUFFERED_RESPONSE_LIMIT).await {
@@ -141,21 +132,16 @@ where
             Ok(accepted())
         }
         Ok(LimitedBody::TooLarge { size }) => {
-            engine.response_too_large(request_id, size).await?;
+            let error = RuntimeError::ResponseTooLarge { size };
+            engine.error(request_id, error).await?;
             Err(ApiError::RequestEntityTooLarge {
                 limit: BUFFERED_RESPONSE_LIMIT,
             })
         }
         Err(_) => {
-            let report = RuntimeErrorReport {
-                error_type: "Runtime.TruncatedResponse".to_owned(),
-                body: interop::FunctionError::new(
-                    "Runtime.TruncatedResponse",
-                    "The runtime's connection closed before the whole response was received.",
-                )
-                .body,
-            };
-            engine.error(request_id, report).await?;
+            engine
+                .error(request_id, RuntimeError::TruncatedResponse)
+                .await?;
             Err(ApiError::InvalidRequestFormat {
                 message: "truncated response body".to_owned(),
             })

@@ -5,7 +5,7 @@ use crate::supervisor::{Caller, ProcessExit};
 use bytes::Bytes;
 use extensions_api::{ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest};
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
-use runtime_api::{ApiError, RuntimeErrorReport, StreamEnd, StreamSink};
+use runtime_api::{ApiError, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink};
 use tokio::sync::oneshot;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
@@ -39,19 +39,9 @@ pub(crate) enum Message {
         end: StreamEnd,
         reply: Reply<()>,
     },
-    ResponseTooLarge {
-        request_id: String,
-        size: u64,
-        reply: Reply<()>,
-    },
-    BadResponseMode {
-        request_id: String,
-        mode: String,
-        reply: Reply<()>,
-    },
     Error {
         request_id: String,
-        report: RuntimeErrorReport,
+        error: RuntimeError,
         reply: Reply<()>,
     },
     InitError {
@@ -94,8 +84,6 @@ pub(super) fn refuse(message: Message) {
         }
         Message::Response { reply, .. }
         | Message::StreamEnd { reply, .. }
-        | Message::ResponseTooLarge { reply, .. }
-        | Message::BadResponseMode { reply, .. }
         | Message::Error { reply, .. }
         | Message::InitError { reply, .. } => {
             let _ = reply.send(Err(ApiError::ShuttingDown));

@@ -179,34 +179,12 @@ impl Engine {
             } => {
                 let _ = reply.send(self.end_stream(&request_id, end));
             }
-            Message::ResponseTooLarge {
-                request_id,
-                size,
-                reply,
-            } => {
-                let message = format!(
-                    "Response payload size ({size} bytes) exceeded maximum allowed payload size ({} bytes).",
-                    runtime_api::BUFFERED_RESPONSE_LIMIT
-                );
-                let err = FunctionError::new(ErrorType::RESPONSE_SIZE_TOO_LARGE, &message);
-                let _ = reply.send(self.on_error(&request_id, err));
-            }
-            Message::BadResponseMode {
-                request_id,
-                mode,
-                reply,
-            } => {
-                let message = format!("Invalid response mode header value: {mode}");
-                let err = FunctionError::new(ErrorType::INVALID_RESPONSE_MODE, &message);
-                let _ = reply.send(self.on_error(&request_id, err));
-            }
             Message::Error {
                 request_id,
-                report,
+                error,
                 reply,
             } => {
-                let err = FunctionError::from_runtime(&report.error_type, report.body);
-                let _ = reply.send(self.on_error(&request_id, err));
+                let _ = reply.send(self.on_error(&request_id, error.into_function_error()));
             }
             Message::InitError {
                 report,
