@@ -301,7 +301,7 @@ impl RawEnd {
             }
             FailedEnd::Abort => Poll::Ready(Step::Abort(StreamFailed {
                 request_id: self.request_id.clone(),
-                error_type: err.error_type.clone(),
+                error_type: err.error_type.to_string(),
             })),
         }
     }
@@ -309,7 +309,7 @@ impl RawEnd {
 
 fn ended_without_result() -> FunctionError {
     FunctionError::new(
-        interop::ErrorType::RUNTIME_UNKNOWN,
+        interop::ErrorType::RuntimeUnknown,
         "The invocation ended without a result.",
     )
 }
@@ -318,7 +318,7 @@ use std::future::Future as _;
 
 fn error_trailers(err: &FunctionError) -> HeaderMap {
     let mut trailers = HeaderMap::new();
-    if let Ok(value) = http::HeaderValue::from_str(&err.error_type) {
+    if let Ok(value) = http::HeaderValue::from_str(err.error_type.as_str()) {
         trailers.insert(ERROR_TYPE_TRAILER, value);
     }
     let body = base64::engine::general_purpose::STANDARD.encode(&err.body);
@@ -341,7 +341,7 @@ fn invoke_complete(result: Result<(), FunctionError>, tail: Option<Bytes>) -> By
                     .map(str::to_owned)
             })
             .unwrap_or_else(|| String::from_utf8_lossy(&err.body).into_owned());
-        complete.insert("ErrorCode".into(), err.error_type.into());
+        complete.insert("ErrorCode".into(), err.error_type.as_str().into());
         complete.insert("ErrorDetails".into(), details.into());
     }
     if let Some(tail) = tail {
@@ -436,7 +436,10 @@ mod tests {
     }
 
     fn boom() -> FunctionError {
-        FunctionError::new("Function.Boom", "mid-stream")
+        FunctionError::new(
+            interop::ErrorType::Reported("Function.Boom".to_owned()),
+            "mid-stream",
+        )
     }
 
     #[tokio::test]
@@ -558,7 +561,10 @@ mod tests {
 
     #[tokio::test]
     async fn event_stream_error_has_code_and_details() {
-        let err = FunctionError::new("Sandbox.Timedout", "Task timed out after 1.00 seconds");
+        let err = FunctionError::new(
+            interop::ErrorType::SandboxTimedout,
+            "Task timed out after 1.00 seconds",
+        );
         let body = DoorBody::finished(None, Err(err), Framing::EventStream, None);
         let bytes = body.collect().await.unwrap().to_bytes();
         let messages = decode(&bytes);

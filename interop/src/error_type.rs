@@ -1,21 +1,96 @@
 //! Lambda error types and the scrubbing rule (spec §3.4).
 
-/// Error types that rapid itself produces.
-pub struct ErrorType;
+use std::fmt;
+
+/// A Lambda error type. rapid's own are variants; a type a runtime reported
+/// and the scrubbing rule kept is `Reported` (see [`scrub_error_type`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ErrorType {
+    SandboxTimedout,
+    SandboxShutdown,
+    RuntimeExitError,
+    RuntimeInvalidEntrypoint,
+    RuntimeInvalidResponseModeHeader,
+    RuntimeTruncatedResponse,
+    RuntimeUnknown,
+    FunctionResponseSizeTooLarge,
+    FunctionUnknown,
+    ExtensionLaunchError,
+    ExtensionCrash,
+    ExtensionInitError,
+    /// A runtime's own type that passed the scrubbing rule
+    /// (`Runtime.ImportModuleError`, `Function.ValueError`...).
+    Reported(String),
+}
+
+/// rapid's own error types with their Lambda spelling.
+const SPELLINGS: [(ErrorType, &str); 12] = [
+    (ErrorType::SandboxTimedout, "Sandbox.Timedout"),
+    (ErrorType::SandboxShutdown, "Sandbox.Shutdown"),
+    (ErrorType::RuntimeExitError, "Runtime.ExitError"),
+    (
+        ErrorType::RuntimeInvalidEntrypoint,
+        "Runtime.InvalidEntrypoint",
+    ),
+    (
+        ErrorType::RuntimeInvalidResponseModeHeader,
+        "Runtime.InvalidResponseModeHeader",
+    ),
+    (
+        ErrorType::RuntimeTruncatedResponse,
+        "Runtime.TruncatedResponse",
+    ),
+    (ErrorType::RuntimeUnknown, "Runtime.Unknown"),
+    (
+        ErrorType::FunctionResponseSizeTooLarge,
+        "Function.ResponseSizeTooLarge",
+    ),
+    (ErrorType::FunctionUnknown, "Function.Unknown"),
+    (ErrorType::ExtensionLaunchError, "Extension.LaunchError"),
+    (ErrorType::ExtensionCrash, "Extension.Crash"),
+    (ErrorType::ExtensionInitError, "Extension.InitError"),
+];
 
 impl ErrorType {
-    pub const SANDBOX_TIMEDOUT: &'static str = "Sandbox.Timedout";
-    pub const RUNTIME_EXIT_ERROR: &'static str = "Runtime.ExitError";
-    pub const RUNTIME_INVALID_ENTRYPOINT: &'static str = "Runtime.InvalidEntrypoint";
-    pub const RUNTIME_UNKNOWN: &'static str = "Runtime.Unknown";
-    pub const FUNCTION_UNKNOWN: &'static str = "Function.Unknown";
-    pub const RESPONSE_SIZE_TOO_LARGE: &'static str = "Function.ResponseSizeTooLarge";
-    pub const INVALID_RESPONSE_MODE: &'static str = "Runtime.InvalidResponseModeHeader";
-    pub const SANDBOX_SHUTDOWN: &'static str = "Sandbox.Shutdown";
-    pub const TRUNCATED_RESPONSE: &'static str = "Runtime.TruncatedResponse";
-    pub const EXTENSION_LAUNCH_ERROR: &'static str = "Extension.LaunchError";
-    pub const EXTENSION_CRASH: &'static str = "Extension.Crash";
-    pub const EXTENSION_INIT_ERROR: &'static str = "Extension.InitError";
+    /// The Lambda spelling: `Sandbox.Timedout`, `Runtime.ExitError`...
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorType::Reported(spelling) => spelling,
+            own => SPELLINGS
+                .iter()
+                .find(|(kind, _)| kind == own)
+                .map_or("Runtime.Unknown", |(_, spelling)| spelling),
+        }
+    }
+
+    /// The type spelled `spelling`: one of rapid's own, or `Reported`.
+    fn from_spelling(spelling: &str) -> ErrorType {
+        SPELLINGS
+            .iter()
+            .find(|(_, own)| *own == spelling)
+            .map_or_else(
+                || ErrorType::Reported(spelling.to_owned()),
+                |(kind, _)| kind.clone(),
+            )
+    }
+}
+
+impl fmt::Display for ErrorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for ErrorType {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// The longest error type rapid takes from a runtime, in bytes. A longer
@@ -41,14 +116,14 @@ pub fn bound_error_type(raw: &str) -> &str {
 /// containing `Runtime.` or `Function.` followed by an upper-case letter and
 /// at least one more letter is kept as is. Anything else becomes
 /// `Function.Unknown` when it starts with `Function.`, else `Runtime.Unknown`.
-pub fn scrub_error_type(raw: &str) -> &str {
+pub fn scrub_error_type(raw: &str) -> ErrorType {
     let raw = bound_error_type(raw);
     if contains_lambda_type(raw) {
-        raw
+        ErrorType::from_spelling(raw)
     } else if raw.starts_with("Function.") {
-        ErrorType::FUNCTION_UNKNOWN
+        ErrorType::FunctionUnknown
     } else {
-        ErrorType::RUNTIME_UNKNOWN
+        ErrorType::RuntimeUnknown
     }
 }
 
@@ -99,5 +174,23 @@ mod tests {
         assert!(cut.len() <= MAX_ERROR_TYPE_LEN && cut.len() >= MAX_ERROR_TYPE_LEN - 1);
         assert!(wide.starts_with(cut));
         assert_eq!(bound_error_type("Runtime.Short"), "Runtime.Short");
+    }
+
+    #[test]
+    fn every_type_has_its_lambda_spelling_and_back() {
+        for (kind, spelling) in SPELLINGS {
+            assert_eq!(kind.as_str(), spelling);
+            assert_eq!(kind.to_string(), spelling);
+            assert_eq!(ErrorType::from_spelling(spelling), kind);
+        }
+        // A runtime that reports one of rapid's own types gets that type.
+        assert_eq!(
+            scrub_error_type("Runtime.ExitError"),
+            ErrorType::RuntimeExitError
+        );
+        assert_eq!(
+            scrub_error_type("Function.ValueError"),
+            ErrorType::Reported("Function.ValueError".to_owned())
+        );
     }
 }

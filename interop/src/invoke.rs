@@ -1,5 +1,6 @@
 //! An invoke, the event the runtime receives for it, and its outcome.
 
+use crate::ErrorType;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
@@ -57,28 +58,29 @@ pub struct ResponseStream {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionError {
     /// Scrubbed error type, for REPORT lines and telemetry.
-    pub error_type: String,
+    pub error_type: ErrorType,
     /// The JSON body the invoker receives.
     pub body: Bytes,
 }
 
 impl FunctionError {
     /// An error rapid produces itself: `{"errorType": ..., "errorMessage": ...}`.
-    pub fn new(error_type: &str, message: &str) -> Self {
-        let body = serde_json::json!({ "errorType": error_type, "errorMessage": message });
-        Self {
-            error_type: error_type.to_owned(),
-            body: Bytes::from(body.to_string()),
-        }
+    pub fn new(error_type: ErrorType, message: &str) -> Self {
+        let body = error_body(error_type.as_str(), message);
+        Self { error_type, body }
     }
 
     /// An error whose body came from the runtime; `error_type` must already be scrubbed.
-    pub fn from_runtime(error_type: &str, body: Bytes) -> Self {
-        Self {
-            error_type: error_type.to_owned(),
-            body,
-        }
+    pub fn from_runtime(error_type: ErrorType, body: Bytes) -> Self {
+        Self { error_type, body }
     }
+}
+
+/// `{"errorType": ..., "errorMessage": ...}` with any spelling of the type
+/// (a runtime's own, unscrubbed, is what its invoker sees).
+pub fn error_body(error_type: &str, message: &str) -> Bytes {
+    let body = serde_json::json!({ "errorType": error_type, "errorMessage": message });
+    Bytes::from(body.to_string())
 }
 
 /// The result of an invoke, handed to the front door as soon as it is known.

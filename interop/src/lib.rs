@@ -11,5 +11,6 @@ mod invoke;
 
 pub use error_type::{bound_error_type, scrub_error_type, ErrorType, MAX_ERROR_TYPE_LEN};
 pub use invoke::{
-    FunctionError, Invoke, InvokeBody, InvokeOutcome, InvokeResponse, ResponseStream, RuntimeEvent,
+    error_body, FunctionError, Invoke, InvokeBody, InvokeOutcome, InvokeResponse, ResponseStream,
+    RuntimeEvent,
 };

@@ -165,8 +165,7 @@ where
     let limit = sink.limit;
     let end = crate::stream::pump(req.into_body(), sink).await;
     let too_large = end.too_large();
-    let truncated =
-        matches!(&end.result, Err(e) if e.error_type == interop::ErrorType::TRUNCATED_RESPONSE);
+    let truncated = matches!(&end.result, Err(e) if e.error_type == interop::ErrorType::RuntimeTruncatedResponse);
     engine.end_stream(request_id, end).await?;
     if too_large {
         return Err(ApiError::RequestEntityTooLarge { limit });
@@ -210,7 +209,7 @@ fn error_report(header_type: Option<&str>, body: Bytes, is_cause: bool) -> Runti
         .and_then(|v| v.get("errorType"))
         .and_then(|v| v.as_str());
     let raw_type = bounded_error_type(header_type.or(body_type).unwrap_or(""), "the runtime's");
-    let error_type = scrub_error_type(raw_type).to_owned();
+    let error_type = scrub_error_type(raw_type);
     let body = match (is_cause, &parsed) {
         // An error-cause document: the invoker gets the compact error only.
         (true, Some(value)) => {
@@ -228,7 +227,7 @@ fn error_report(header_type: Option<&str>, body: Bytes, is_cause: bool) -> Runti
             } else {
                 raw_type
             };
-            interop::FunctionError::new(shown, "").body
+            interop::error_body(shown, "")
         }
         _ => body,
     };

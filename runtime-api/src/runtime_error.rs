@@ -10,7 +10,7 @@ use interop::{ErrorType, FunctionError};
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuntimeErrorReport {
     /// Scrubbed error type (spec §3.4), for what rapid records.
-    pub error_type: String,
+    pub error_type: ErrorType,
     /// The body the invoker receives.
     pub body: Bytes,
 }
@@ -34,20 +34,20 @@ impl RuntimeError {
     pub fn into_function_error(self) -> FunctionError {
         match self {
             RuntimeError::Reported(report) => {
-                FunctionError::from_runtime(&report.error_type, report.body)
+                FunctionError::from_runtime(report.error_type, report.body)
             }
             RuntimeError::ResponseTooLarge { size } => FunctionError::new(
-                ErrorType::RESPONSE_SIZE_TOO_LARGE,
+                ErrorType::FunctionResponseSizeTooLarge,
                 &format!(
                     "Response payload size ({size} bytes) exceeded maximum allowed payload size ({BUFFERED_RESPONSE_LIMIT} bytes)."
                 ),
             ),
             RuntimeError::InvalidResponseMode { mode } => FunctionError::new(
-                ErrorType::INVALID_RESPONSE_MODE,
+                ErrorType::RuntimeInvalidResponseModeHeader,
                 &format!("Invalid response mode header value: {mode}"),
             ),
             RuntimeError::TruncatedResponse => FunctionError::new(
-                ErrorType::TRUNCATED_RESPONSE,
+                ErrorType::RuntimeTruncatedResponse,
                 "The runtime's connection closed before the whole response was received.",
             ),
         }
@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn a_reported_error_keeps_the_runtime_s_body() {
         let report = RuntimeErrorReport {
-            error_type: "Function.ValueError".to_owned(),
+            error_type: ErrorType::Reported("Function.ValueError".to_owned()),
             body: Bytes::from_static(br#"{"errorType":"ValueError","custom":1}"#),
         };
         let err = RuntimeError::Reported(report.clone()).into_function_error();

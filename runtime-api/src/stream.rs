@@ -38,7 +38,7 @@ pub struct StreamEnd {
 
 impl StreamEnd {
     pub fn too_large(&self) -> bool {
-        matches!(&self.result, Err(e) if e.error_type == ErrorType::RESPONSE_SIZE_TOO_LARGE)
+        matches!(&self.result, Err(e) if e.error_type == ErrorType::FunctionResponseSizeTooLarge)
     }
 }
 
@@ -66,7 +66,7 @@ where
                 size,
                 first_byte,
                 result: Err(FunctionError::new(
-                    ErrorType::TRUNCATED_RESPONSE,
+                    ErrorType::RuntimeTruncatedResponse,
                     "The runtime's connection closed before the streamed response was complete.",
                 )),
             },
@@ -101,7 +101,7 @@ where
                 size,
                 first_byte,
                 result: Err(FunctionError::new(
-                    ErrorType::RESPONSE_SIZE_TOO_LARGE,
+                    ErrorType::FunctionResponseSizeTooLarge,
                     &message,
                 )),
             };
@@ -134,11 +134,7 @@ fn trailer_error(trailers: &HeaderMap) -> Option<FunctionError> {
     let error_type = scrub_error_type(&raw_type);
     Some(match body {
         Some(body) => FunctionError::from_runtime(error_type, Bytes::from(body)),
-        None => {
-            let mut err = FunctionError::new(&raw_type, "");
-            err.error_type = error_type.to_owned();
-            err
-        }
+        None => FunctionError::from_runtime(error_type, interop::error_body(&raw_type, "")),
     })
 }
 

@@ -46,7 +46,7 @@ pub struct InvokeReport {
     /// Present on the first invoke after an init.
     pub init_duration: Option<Duration>,
     pub status: InvokeStatus,
-    pub error_type: Option<String>,
+    pub error_type: Option<interop::ErrorType>,
     pub timings: InvokeTimings,
 }
 
@@ -135,13 +135,13 @@ mod tests {
         let mut r = report();
         r.init_duration = Some(Duration::from_micros(150_210));
         r.status = InvokeStatus::Error;
-        r.error_type = Some("Runtime.ExitError".into());
+        r.error_type = Some(interop::ErrorType::RuntimeExitError);
         assert_eq!(
             report_line(&r),
             "REPORT RequestId: id-1\tDuration: 12.34 ms\tBilled Duration: 163 ms\tMemory Size: 128 MB\tMax Memory Used: 41 MB\tInit Duration: 150.21 ms\tStatus: error\tError Type: Runtime.ExitError"
         );
         r.status = InvokeStatus::Timeout;
-        r.error_type = Some("Sandbox.Timedout".into());
+        r.error_type = Some(interop::ErrorType::SandboxTimedout);
         assert!(report_line(&r).ends_with("\tStatus: timeout"));
     }
 

@@ -385,7 +385,7 @@ impl Engine {
             }
         })?;
         let message = format!("Extension {} failed to initialize: {error_type}", ext.name);
-        let err = FunctionError::new(ErrorType::EXTENSION_INIT_ERROR, &message);
+        let err = FunctionError::new(ErrorType::ExtensionInitError, &message);
         self.init_failed(err, InvokeStatus::Error);
         Ok(())
     }
@@ -421,11 +421,11 @@ impl Engine {
                 Some(q) => format!("RequestId: {} Error: {reason}", q.invoke.request_id),
                 None => format!("Error: {reason}"),
             };
-            let err = FunctionError::new(ErrorType::EXTENSION_CRASH, &message);
+            let err = FunctionError::new(ErrorType::ExtensionCrash, &message);
             self.init_failed(err, InvokeStatus::Error);
         } else if let Some(current) = &self.current {
             let message = format!("RequestId: {} Error: {reason}", current.request_id);
-            let err = FunctionError::new(ErrorType::EXTENSION_CRASH, &message);
+            let err = FunctionError::new(ErrorType::ExtensionCrash, &message);
             self.fail_current(err, InvokeStatus::Error);
         } else {
             tracing::warn!(%reason, "an extension exited while idle; the next invoke starts the sandbox again");

@@ -61,7 +61,7 @@ impl Engine {
                 }
                 Err(err) => {
                     let message = format!("fork/exec {}: {}", path.display(), io_reason(&err));
-                    let err = FunctionError::new(ErrorType::EXTENSION_LAUNCH_ERROR, &message);
+                    let err = FunctionError::new(ErrorType::ExtensionLaunchError, &message);
                     self.init_failed(err, InvokeStatus::Error);
                     return;
                 }
@@ -96,7 +96,7 @@ impl Engine {
         let bootstrap = match &self.cfg.bootstrap {
             Ok(bootstrap) => bootstrap,
             Err(message) => {
-                let err = FunctionError::new(ErrorType::RUNTIME_INVALID_ENTRYPOINT, message);
+                let err = FunctionError::new(ErrorType::RuntimeInvalidEntrypoint, message);
                 self.init_failed(err, InvokeStatus::Error);
                 return;
             }
@@ -119,7 +119,7 @@ impl Engine {
             }
             Err(err) => {
                 let message = format!("fork/exec {}: {}", bootstrap.program, io_reason(&err));
-                let err = FunctionError::new(ErrorType::RUNTIME_INVALID_ENTRYPOINT, &message);
+                let err = FunctionError::new(ErrorType::RuntimeInvalidEntrypoint, &message);
                 self.init_failed(err, InvokeStatus::Error);
             }
         }
@@ -165,7 +165,7 @@ impl Engine {
             .state
             .on(RuntimeInput::InitError)
             .map_err(|err| invalid_state(&err.to_string()))?;
-        let err = FunctionError::from_runtime(&report.error_type, report.body);
+        let err = FunctionError::from_runtime(report.error_type, report.body);
         self.init_failed(err, InvokeStatus::Error);
         Ok(())
     }
@@ -200,7 +200,7 @@ impl Engine {
         };
         let err = match self.queue.front() {
             Some(q) if init.phase == "invoke" => FunctionError::new(
-                ErrorType::SANDBOX_TIMEDOUT,
+                ErrorType::SandboxTimedout,
                 &format!(
                     "RequestId: {} Error: Task timed out after {:.2} seconds",
                     q.invoke.request_id,
@@ -208,7 +208,7 @@ impl Engine {
                 ),
             ),
             _ => FunctionError::new(
-                ErrorType::SANDBOX_TIMEDOUT,
+                ErrorType::SandboxTimedout,
                 &format!(
                     "Init timed out after {:.2} seconds",
                     self.cfg.init_timeout.as_secs_f64()

@@ -28,7 +28,7 @@ pub(super) struct Current {
     pub(super) deadline: Instant,
     init_duration: Option<Duration>,
     /// When the runtime answered, how, and with which error type.
-    answered: Option<(Instant, InvokeStatus, Option<String>)>,
+    answered: Option<(Instant, InvokeStatus, Option<ErrorType>)>,
     /// How a streamed response ends, while it streams.
     stream_end: Option<oneshot::Sender<Result<(), FunctionError>>>,
     timings: InvokeTimings,
@@ -358,7 +358,7 @@ impl Engine {
         current: Current,
         end: Instant,
         status: InvokeStatus,
-        error_type: Option<String>,
+        error_type: Option<ErrorType>,
         lines: Vec<String>,
         measure_now: bool,
     ) {
@@ -484,7 +484,7 @@ impl Engine {
             current.request_id,
             self.cfg.timeout.as_secs_f64()
         );
-        let err = FunctionError::new(ErrorType::SANDBOX_TIMEDOUT, &message);
+        let err = FunctionError::new(ErrorType::SandboxTimedout, &message);
         self.fail_current(err, InvokeStatus::Timeout);
     }
 }

@@ -109,7 +109,7 @@ pub(super) fn reply_shutdown(invoke: Invoke, reply: Option<oneshot::Sender<Invok
         let _ = reply.send(InvokeOutcome {
             request_id: invoke.request_id,
             result: Err(FunctionError::new(
-                ErrorType::SANDBOX_SHUTDOWN,
+                ErrorType::SandboxShutdown,
                 "The execution environment is shutting down.",
             )),
             log_tail: None,

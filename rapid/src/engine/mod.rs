@@ -295,7 +295,7 @@ impl Engine {
                 Some(id) => format!("RequestId: {id} Error: {reason}"),
                 None => format!("Error: {reason}"),
             };
-            FunctionError::new(ErrorType::RUNTIME_EXIT_ERROR, &message)
+            FunctionError::new(ErrorType::RuntimeExitError, &message)
         };
         if self.init.is_some() {
             let err = err(self.queue.front().map(|q| q.invoke.request_id.as_str()));
@@ -372,7 +372,7 @@ impl Engine {
             queued.invoke.request_id,
             self.cfg.timeout.as_secs_f64()
         );
-        let err = FunctionError::new(ErrorType::SANDBOX_TIMEDOUT, &message);
+        let err = FunctionError::new(ErrorType::SandboxTimedout, &message);
         self.fail_undispatched(queued, err, telemetry::InvokeStatus::Timeout);
     }
 
@@ -390,7 +390,7 @@ impl Engine {
         self.init = None;
         if let Some(answered) = self.current.as_ref().map(|c| c.has_answered()) {
             let err = FunctionError::new(
-                ErrorType::SANDBOX_SHUTDOWN,
+                ErrorType::SandboxShutdown,
                 "The execution environment shut down during the invocation.",
             );
             // An invoke the runtime already answered keeps its own status.
