@@ -12,8 +12,9 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::sync::{mpsc, oneshot};
 
-pub const ERROR_TYPE_TRAILER: &str = "lambda-runtime-function-error-type";
-pub const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
+pub use wire::names::{
+    FUNCTION_ERROR_BODY as ERROR_BODY_TRAILER, FUNCTION_ERROR_TYPE as ERROR_TYPE_TRAILER,
+};
 
 /// How a stream is framed for the invoker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use interop::{Invoke, InvokeBody, InvokeOutcome};
 use rapid::Sandbox;
-use runtime_api::{read_limited, LimitedBody};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
+use wire::{read_limited, LimitedBody};
 
 /// Largest invoke payload: 6 MB.
 pub const REQUEST_LIMIT: u64 = 6 * 1024 * 1024;
@@ -292,8 +292,8 @@ async fn raw_response(
         .and_then(|ct| HeaderValue::from_str(&ct).ok())
         .unwrap_or(HeaderValue::from_static("application/json"));
     headers.insert(CONTENT_TYPE, content_type);
-    insert(headers, "x-amzn-requestid", &outcome.request_id);
-    insert(headers, "x-amz-executed-version", &door.function_version);
+    wire::insert_header(headers, "x-amzn-requestid", &outcome.request_id);
+    wire::insert_header(headers, "x-amz-executed-version", &door.function_version);
     if function_error {
         headers.insert(
             HeaderName::from_static("x-amz-function-error"),
@@ -303,7 +303,7 @@ async fn raw_response(
     if streamed {
         // A mid-stream error ends the body with these trailers (sent to
         // clients that asked for them with `TE: trailers`).
-        insert(
+        wire::insert_header(
             headers,
             "trailer",
             &format!("{ERROR_TYPE_TRAILER}, {ERROR_BODY_TRAILER}"),
@@ -311,7 +311,7 @@ async fn raw_response(
     }
     if let Some(tail) = log_result {
         let encoded = base64::engine::general_purpose::STANDARD.encode(&tail);
-        insert(headers, "x-amz-log-result", &encoded);
+        wire::insert_header(headers, "x-amz-log-result", &encoded);
     }
     response
 }
@@ -335,22 +335,16 @@ fn event_stream_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<D
         CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.amazon.eventstream"),
     );
-    insert(headers, "x-amzn-requestid", &outcome.request_id);
-    insert(headers, "x-amz-executed-version", &door.function_version);
+    wire::insert_header(headers, "x-amzn-requestid", &outcome.request_id);
+    wire::insert_header(headers, "x-amz-executed-version", &door.function_version);
     response
 }
 
 fn empty(status: StatusCode, request_id: &str) -> Response<DoorBody> {
     let mut response = Response::new(DoorBody::full(Bytes::new()));
     *response.status_mut() = status;
-    insert(response.headers_mut(), "x-amzn-requestid", request_id);
+    wire::insert_header(response.headers_mut(), "x-amzn-requestid", request_id);
     response
-}
-
-fn insert(headers: &mut http::HeaderMap, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), value);
-    }
 }
 
 /// A Lambda request header as text (`name` as Lambda spells it; the lookup

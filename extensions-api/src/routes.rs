@@ -2,9 +2,8 @@
 
 use crate::{EventKind, ExtensionApiError, ExtensionsEngine};
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use uuid::Uuid;
 
 const PREFIX: &str = "/2020-01-01/extension/";
@@ -14,7 +13,7 @@ const FEATURE_HEADER: &str = "lambda-extension-accept-feature";
 const ERROR_TYPE_HEADER: &str = "lambda-extension-function-error-type";
 const EVENT_ID_HEADER: &str = "lambda-extension-event-identifier";
 /// Registration and error bodies are small; anything bigger is refused.
-const BODY_LIMIT: usize = 1024 * 1024;
+const BODY_LIMIT: u64 = 1024 * 1024;
 
 /// A parsed `register` call.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +50,7 @@ where
 {
     match route(engine, req).await {
         Ok(response) => response,
-        Err(err) => json(err.status(), err.body()),
+        Err(err) => wire::json(err.status(), err.body()),
     }
 }
 
@@ -73,9 +72,9 @@ where
             let id = identifier(&req)?;
             let event = engine.next(id).await?;
             let body = serde_json::to_vec(&event).unwrap_or_default();
-            let mut response = json(StatusCode::OK, Bytes::from(body));
-            insert(
-                &mut response,
+            let mut response = wire::json(StatusCode::OK, Bytes::from(body));
+            wire::insert_header(
+                response.headers_mut(),
                 EVENT_ID_HEADER,
                 &interop::ids::new_uuid().to_string(),
             );
@@ -90,16 +89,13 @@ where
                 .unwrap_or_default()
                 .to_owned();
             // The body (error JSON) is only logged by Lambda; read and drop it.
-            let _ = Limited::new(req.into_body(), BODY_LIMIT).collect().await;
+            let _ = wire::read_limited(req.into_body(), BODY_LIMIT).await;
             if rest == "init/error" {
                 engine.init_error(id, error_type).await?;
             } else {
                 engine.exit_error(id, error_type).await?;
             }
-            Ok(json(
-                StatusCode::ACCEPTED,
-                Bytes::from_static(br#"{"status":"OK"}"#),
-            ))
+            Ok(wire::accepted())
         }
         _ => Err(ExtensionApiError::NotFound { path }),
     }
@@ -127,13 +123,19 @@ where
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|feature| feature.trim() == "accountId");
-    let body = Limited::new(req.into_body(), BODY_LIMIT)
-        .collect()
-        .await
-        .map_err(|err| ExtensionApiError::InvalidRequestFormat {
-            message: format!("cannot read the registration body: {err}"),
-        })?
-        .to_bytes();
+    let body = match wire::read_limited(req.into_body(), BODY_LIMIT).await {
+        Ok(wire::LimitedBody::Complete(body)) => body,
+        Ok(wire::LimitedBody::TooLarge { size }) => {
+            return Err(ExtensionApiError::InvalidRequestFormat {
+                message: format!("the registration body has {size} bytes, more than {BODY_LIMIT}"),
+            })
+        }
+        Err(err) => {
+            return Err(ExtensionApiError::InvalidRequestFormat {
+                message: format!("cannot read the registration body: {}", err.into()),
+            })
+        }
+    };
     let parsed: RegisterBody =
         serde_json::from_slice(&body).map_err(|err| ExtensionApiError::InvalidRequestFormat {
             message: format!("invalid registration body: {err}"),
@@ -180,25 +182,8 @@ fn registered(r: Registration) -> Response<Full<Bytes>> {
     if let Some(account_id) = r.account_id {
         body["accountId"] = account_id.into();
     }
-    let mut response = json(StatusCode::OK, Bytes::from(body.to_string()));
-    insert(&mut response, ID_HEADER, &r.id.to_string());
-    response
-}
-
-fn insert(response: &mut Response<Full<Bytes>>, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        response
-            .headers_mut()
-            .insert(http::HeaderName::from_static(name), value);
-    }
-}
-
-fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let mut response = wire::json(StatusCode::OK, Bytes::from(body.to_string()));
+    wire::insert_header(response.headers_mut(), ID_HEADER, &r.id.to_string());
     response
 }
 

@@ -6,13 +6,11 @@
 //! the [`RuntimeEngine`] trait, which `rapid` implements. It must never import
 //! `rapid` or hold lifecycle state of its own.
 
-mod body;
 mod error;
 mod routes;
 mod runtime_error;
 mod stream;
 
-pub use body::{read_limited, LimitedBody};
 pub use error::ApiError;
 pub use routes::{bounded_error_type, handle, BUFFERED_RESPONSE_LIMIT};
 pub use runtime_error::{RuntimeError, RuntimeErrorReport};

@@ -1,19 +1,18 @@
 //! Routing and parsing of the Runtime API requests.
 
-use crate::body::{read_limited, LimitedBody};
 use crate::runtime_error::{RuntimeError, RuntimeErrorReport};
 use crate::{ApiError, RuntimeEngine};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response};
 use http_body_util::Full;
 use interop::{scrub_error_type, RuntimeEvent};
+use wire::{accepted, json, read_limited, LimitedBody};
 
 /// Largest buffered response: 6 MB + 100 bytes (spec §3.2).
 pub const BUFFERED_RESPONSE_LIMIT: u64 = 6 * 1024 * 1024 + 100;
 
 const PREFIX: &str = "/2018-06-01/runtime/";
-const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
 const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
 const ERROR_CAUSE_CONTENT_TYPE: &str = "application/vnd.aws.lambda.error.cause+json";
 
@@ -182,7 +181,7 @@ async fn read_error_report<B>(req: Request<B>) -> Result<RuntimeErrorReport, Api
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
-    let header_type = header_str(&req, ERROR_TYPE_HEADER).map(str::to_owned);
+    let header_type = header_str(&req, wire::names::FUNCTION_ERROR_TYPE).map(str::to_owned);
     let is_cause = header_str(&req, CONTENT_TYPE.as_str())
         .is_some_and(|ct| ct.starts_with(ERROR_CAUSE_CONTENT_TYPE));
     let body = match read_limited(req.into_body(), BUFFERED_RESPONSE_LIMIT).await {
@@ -251,22 +250,6 @@ pub fn bounded_error_type<'a>(raw: &'a str, whose: &str) -> &'a str {
 
 fn header_str<'a, B>(req: &'a Request<B>, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-fn accepted() -> Response<Full<Bytes>> {
-    json(
-        StatusCode::ACCEPTED,
-        Bytes::from_static(br#"{"status":"OK"}"#),
-    )
-}
-
-fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }
 
 #[cfg(test)]

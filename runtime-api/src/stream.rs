@@ -10,8 +10,6 @@ use interop::{scrub_error_type, ErrorType, FunctionError};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-const ERROR_TYPE_TRAILER: &str = "lambda-runtime-function-error-type";
-const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
 /// Real Lambda sends the first 6 MB at full speed, then 2 MB/s.
 const UNTHROTTLED_BYTES: u64 = 6 * 1024 * 1024;
 const THROTTLED_BYTES_PER_SEC: f64 = 2.0 * 1024.0 * 1024.0;
@@ -121,10 +119,13 @@ where
 
 /// The error a runtime reported in its trailers, if any.
 fn trailer_error(trailers: &HeaderMap) -> Option<FunctionError> {
-    let raw_type = trailers.get(ERROR_TYPE_TRAILER)?.to_str().ok()?;
+    let raw_type = trailers
+        .get(wire::names::FUNCTION_ERROR_TYPE)?
+        .to_str()
+        .ok()?;
     let raw_type = crate::routes::bounded_error_type(raw_type, "the runtime's").to_owned();
     let body = trailers
-        .get(ERROR_BODY_TRAILER)
+        .get(wire::names::FUNCTION_ERROR_BODY)
         .and_then(|v| {
             base64::engine::general_purpose::STANDARD
                 .decode(v.as_bytes())
@@ -147,11 +148,14 @@ mod tests {
     fn trailers_carry_type_and_base64_body() {
         let mut t = HeaderMap::new();
         t.insert(
-            ERROR_TYPE_TRAILER,
+            wire::names::FUNCTION_ERROR_TYPE,
             HeaderValue::from_static("Function.Boom"),
         );
         let body = base64::engine::general_purpose::STANDARD.encode(r#"{"errorMessage":"x"}"#);
-        t.insert(ERROR_BODY_TRAILER, HeaderValue::from_str(&body).unwrap());
+        t.insert(
+            wire::names::FUNCTION_ERROR_BODY,
+            HeaderValue::from_str(&body).unwrap(),
+        );
         let err = trailer_error(&t).unwrap();
         assert_eq!(err.error_type, "Function.Boom");
         assert_eq!(&err.body[..], br#"{"errorMessage":"x"}"#);
@@ -161,7 +165,10 @@ mod tests {
     fn no_type_no_error_and_types_are_scrubbed() {
         assert_eq!(trailer_error(&HeaderMap::new()), None);
         let mut t = HeaderMap::new();
-        t.insert(ERROR_TYPE_TRAILER, HeaderValue::from_static("Oops"));
+        t.insert(
+            wire::names::FUNCTION_ERROR_TYPE,
+            HeaderValue::from_static("Oops"),
+        );
         let err = trailer_error(&t).unwrap();
         assert_eq!(err.error_type, "Runtime.Unknown");
         assert!(std::str::from_utf8(&err.body).unwrap().contains("Oops"));
