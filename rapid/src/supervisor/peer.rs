@@ -1,6 +1,8 @@
 //! Who is on the other end of a loopback connection: the process that owns
-//! the client socket, found through `/proc/net/tcp{,6}` (socket inode) and
-//! the `/proc/<pid>/fd` links of a process tree.
+//! the client socket. The kernel names the socket's inode (one exact
+//! `sock_diag` netlink query by the connection's four-tuple; a read of
+//! `/proc/net/tcp{,6}` where netlink is not allowed), and the
+//! `/proc/<pid>/fd` links of a process tree say who holds it.
 //!
 //! The engine asks this only for the calls that could be mistaken for the
 //! current generation's (an extension's `register`, the runtime's first
@@ -62,14 +64,114 @@ pub fn owner_in_tree(caller: Caller, roots: &[i32]) -> Ownership {
     }
 }
 
-/// The inode of the client socket of `caller`, from the kernel's table.
+/// The inode of the client socket of `caller`: 0 when the socket exists
+/// but no process holds it any more.
 fn socket_inode(caller: Caller) -> Option<u64> {
-    let table = match caller.peer {
-        SocketAddr::V4(_) => "/proc/net/tcp",
-        SocketAddr::V6(_) => "/proc/net/tcp6",
+    match diag::inode(caller) {
+        Ok(found) => found,
+        // Netlink refused here (a seccomp filter, say): the kernel's table
+        // tells the same, only slower (it walks every TCP socket, which
+        // costs milliseconds on a large machine).
+        Err(err) => {
+            tracing::debug!(%err, "sock_diag unavailable; reading /proc/net/tcp");
+            let table = match caller.peer {
+                SocketAddr::V4(_) => "/proc/net/tcp",
+                SocketAddr::V6(_) => "/proc/net/tcp6",
+            };
+            let text = std::fs::read_to_string(table).ok()?;
+            find_inode(&text, caller)
+        }
+    }
+}
+
+/// The exact look-up of one TCP socket through `NETLINK_SOCK_DIAG`
+/// (linux/inet_diag.h): a request for the socket whose source is the
+/// caller's address and destination rapid's, answered with its inode.
+mod diag {
+    use super::Caller;
+    use nix::sys::socket::{
+        recv, sendto, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol,
+        SockType,
     };
-    let text = std::fs::read_to_string(table).ok()?;
-    find_inode(&text, caller)
+    use std::net::{IpAddr, SocketAddr};
+    use std::os::fd::AsRawFd;
+
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLM_F_REQUEST: u16 = 1;
+    const IPPROTO_TCP: u8 = 6;
+    /// `struct nlmsghdr`.
+    const HEADER_LEN: usize = 16;
+    /// `struct inet_diag_req_v2`.
+    const REQUEST_LEN: usize = 56;
+    /// Offset of `idiag_inode` in `struct inet_diag_msg`.
+    const INODE_OFFSET: usize = 68;
+
+    /// `Ok(None)`: the kernel has no such socket.
+    pub(super) fn inode(caller: Caller) -> nix::Result<Option<u64>> {
+        let fd = socket(
+            AddressFamily::Netlink,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkSockDiag,
+        )?;
+        let request = request(caller);
+        sendto(
+            fd.as_raw_fd(),
+            &request,
+            &NetlinkAddr::new(0, 0),
+            MsgFlags::empty(),
+        )?;
+        // The kernel answers while handling the request: the reply is
+        // already queued, so never wait for it.
+        let mut reply = [0u8; 512];
+        let len = recv(fd.as_raw_fd(), &mut reply, MsgFlags::MSG_DONTWAIT)?;
+        Ok(parse_reply(&reply[..len]))
+    }
+
+    fn request(caller: Caller) -> Vec<u8> {
+        let mut message = Vec::with_capacity(HEADER_LEN + REQUEST_LEN);
+        let total = (HEADER_LEN + REQUEST_LEN) as u32;
+        message.extend_from_slice(&total.to_ne_bytes());
+        message.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        message.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+        message.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+        message.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it
+        let family = match caller.peer {
+            SocketAddr::V4(_) => libc::AF_INET as u8,
+            SocketAddr::V6(_) => libc::AF_INET6 as u8,
+        };
+        message.extend_from_slice(&[family, IPPROTO_TCP, 0, 0]);
+        message.extend_from_slice(&u32::MAX.to_ne_bytes()); // every state
+                                                            // inet_diag_sockid: ports and addresses in network order.
+        message.extend_from_slice(&caller.peer.port().to_be_bytes());
+        message.extend_from_slice(&caller.local.port().to_be_bytes());
+        message.extend_from_slice(&address(caller.peer.ip()));
+        message.extend_from_slice(&address(caller.local.ip()));
+        message.extend_from_slice(&0u32.to_ne_bytes()); // interface
+        message.extend_from_slice(&[0xff; 8]); // INET_DIAG_NOCOOKIE
+        message
+    }
+
+    /// The 16 bytes of an `idiag_src` / `idiag_dst`.
+    fn address(ip: IpAddr) -> [u8; 16] {
+        let mut bytes = [0u8; 16];
+        match ip {
+            IpAddr::V4(v4) => bytes[..4].copy_from_slice(&v4.octets()),
+            IpAddr::V6(v6) => bytes.copy_from_slice(&v6.octets()),
+        }
+        bytes
+    }
+
+    fn parse_reply(reply: &[u8]) -> Option<u64> {
+        let kind = u16::from_ne_bytes(reply.get(4..6)?.try_into().ok()?);
+        if kind != SOCK_DIAG_BY_FAMILY {
+            // NLMSG_ERROR (ENOENT): there is no such socket.
+            return None;
+        }
+        let at = HEADER_LEN + INODE_OFFSET;
+        let inode = u32::from_ne_bytes(reply.get(at..at + 4)?.try_into().ok()?);
+        Some(u64::from(inode))
+    }
 }
 
 /// The inode of the line whose local end is the caller's peer address and
@@ -166,6 +268,27 @@ mod tests {
             ..caller
         };
         assert_eq!(find_inode(&table, other), None);
+    }
+
+    #[test]
+    fn netlink_and_the_table_name_the_same_socket() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_server, peer) = listener.accept().unwrap();
+        let caller = Caller {
+            peer,
+            local: listener.local_addr().unwrap(),
+        };
+        let from_netlink = diag::inode(caller).expect("sock_diag works here");
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        assert!(from_netlink.is_some_and(|inode| inode > 0));
+        assert_eq!(from_netlink, find_inode(&table, caller));
+        // A connection that does not exist is not found.
+        let nobody = Caller {
+            peer: "127.0.0.1:1".parse().unwrap(),
+            ..caller
+        };
+        assert_eq!(diag::inode(nobody).expect("sock_diag works here"), None);
     }
 
     #[test]
