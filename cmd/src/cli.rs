@@ -44,6 +44,11 @@ pub struct Cli {
     #[arg(long)]
     pub enable_init_caching: bool,
 
+    /// Serve the `/test/*` control API beside the front door (spec §8):
+    /// ping, internalState and shutdown.
+    #[arg(long, env = "RAPID_TEST_API")]
+    pub test_api: bool,
+
     /// Start the runtime at once instead of on the first invoke.
     #[arg(long, env = "RAPID_EAGER_INIT")]
     pub eager_init: bool,

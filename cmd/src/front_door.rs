@@ -30,6 +30,10 @@ pub struct FrontDoor {
     pub function_version: String,
     /// One permit per accepted `Event` invoke the runtime has not answered.
     pub queued_events: Arc<Semaphore>,
+    /// The `/test/*` control API is served (`--test-api`).
+    pub test_api: bool,
+    /// Notified when the control API asked rapid to exit.
+    pub stop: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +127,9 @@ pub async fn handle<B>(door: Arc<FrontDoor>, req: Request<B>) -> Response<DoorBo
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
+    if door.test_api && req.uri().path().starts_with(crate::control::PREFIX) {
+        return crate::control::handle(door, req).await;
+    }
     match invoke(&door, req).await {
         Ok(response) => response,
         Err(err) => err.response(),

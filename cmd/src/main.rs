@@ -5,6 +5,7 @@
 mod address;
 mod body;
 mod cli;
+mod control;
 mod front_door;
 
 use clap::Parser;
@@ -109,6 +110,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     if cli.eager_init {
         sandbox.init().map_err(|e| e.to_string())?;
     }
+    let stop = Arc::new(tokio::sync::Notify::new());
     let door = Arc::new(FrontDoor {
         sandbox: sandbox.clone(),
         function_version,
@@ -116,11 +118,14 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
             cli.max_queued_events
                 .min(tokio::sync::Semaphore::MAX_PERMITS),
         )),
+        test_api: cli.test_api,
+        stop: stop.clone(),
     });
     eprintln!("rapid: invokes listening on {door_address}");
 
     tokio::select! {
         _ = serve_front_door(door_listener, door, max_connections) => {}
+        _ = stop.notified() => tracing::info!("the control API asked for a shutdown"),
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
     }

@@ -29,6 +29,8 @@ struct Row {
     /// `{never}`, a path nobody creates, are replaced likewise).
     extensions: Vec<(&'static str, Value)>,
     flags: Vec<&'static str>,
+    /// The row drives the `/test/*` control API (`--test-api`).
+    control_api: bool,
     steps: Vec<Step>,
 }
 
@@ -50,6 +52,12 @@ enum Step {
     },
     /// SIGTERM: exit 0, and nothing the emulator started is left.
     Sigterm,
+    /// `GET /test/internalState`: the runtime's state name (None: no
+    /// runtime) and each extension's, in order.
+    InternalState {
+        runtime: Option<&'static str>,
+        extensions: Vec<(&'static str, &'static str)>,
+    },
 }
 
 enum Answer {
@@ -128,6 +136,7 @@ fn table() -> Vec<Row> {
         runtime_env: vec![],
         extensions: vec![],
         flags: vec![],
+        control_api: false,
         steps,
     };
     vec![
@@ -338,6 +347,35 @@ fn table() -> Vec<Row> {
                 Step::Stdout("second response status: 403"),
             ],
         ),
+        Row {
+            extensions: vec![("watch", json!({}))],
+            control_api: true,
+            ..row(
+                "internal_states_follow_the_lifecycle",
+                vec![
+                    Step::InternalState {
+                        runtime: None,
+                        extensions: vec![],
+                    },
+                    echo(json!({"hello": "world"}), OK_AFTER_INIT),
+                    Step::InternalState {
+                        runtime: Some("Ready"),
+                        extensions: vec![("watch", "Ready")],
+                    },
+                    fails(
+                        json!({"action": "crash", "code": 3}),
+                        "Runtime.ExitError",
+                        "exit status 3",
+                        failed("error", "Runtime.ExitError"),
+                    ),
+                    echo(json!({"after": "crash"}), OK_AFTER_INIT),
+                    Step::InternalState {
+                        runtime: Some("Ready"),
+                        extensions: vec![("watch", "Ready")],
+                    },
+                ],
+            )
+        },
         row(
             "queued_invokes_all_run",
             vec![Step::Concurrent {
@@ -370,9 +408,17 @@ fn run_row(name: &str) {
         .find(|r| r.name == name)
         .unwrap_or_else(|| panic!("no row {name} in the table"));
     let binary = binary_under_test();
-    if !row.extensions.is_empty() && !help_text(&binary).contains("--extensions-dir") {
+    let help = help_text(&binary);
+    if !row.extensions.is_empty() && !help.contains("--extensions-dir") {
         eprintln!(
             "conformance row {name} skipped: {} has no --extensions-dir, and the row starts extensions",
+            binary.display()
+        );
+        return;
+    }
+    if row.control_api && !help.contains("--test-api") {
+        eprintln!(
+            "conformance row {name} skipped: {} has no --test-api, and the row drives the /test/* control API",
             binary.display()
         );
         return;
@@ -408,6 +454,9 @@ fn run_row(name: &str) {
     let mut args: Vec<&str> = Vec::new();
     if !row.extensions.is_empty() {
         args.extend(["--extensions-dir", dir.as_str()]);
+    }
+    if row.control_api {
+        args.push("--test-api");
     }
     args.extend(row.flags.iter().copied());
     let command = scripted_command();
@@ -464,6 +513,34 @@ fn run_step(run: &Run, step: &Step, at: &str) {
                 .records
                 .wait_event(ext, "SHUTDOWN", "shutdownReason", reason);
             assert!(event["deadlineMs"].is_u64(), "{at}: {event}");
+        }
+        Step::InternalState {
+            runtime,
+            extensions,
+        } => {
+            // The invoke before this step has its REPORT line, so the
+            // runtime and the extensions already wait in next.
+            let resp = rapid.request("GET", "/test/internalState", &[], b"");
+            assert_eq!(resp.status, 200, "{at}: {resp:?}");
+            let state = resp.json();
+            let got_runtime = state["runtime"]["state"]["name"].as_str();
+            assert_eq!(got_runtime, *runtime, "{at}: runtime state in {state}");
+            let got: Vec<(String, String)> = state["extensions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    (
+                        e["name"].as_str().unwrap_or_default().to_owned(),
+                        e["state"]["name"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            let want: Vec<(String, String)> = extensions
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect();
+            assert_eq!(got, want, "{at}: extension states in {state}");
         }
         Step::Sigterm => {
             let tree = descendants(rapid.pid());
@@ -557,5 +634,6 @@ rows!(
     shutdown_with_an_extension_past_the_deadline,
     response_to_a_wrong_request_id,
     double_response,
+    internal_states_follow_the_lifecycle,
     queued_invokes_all_run,
 );

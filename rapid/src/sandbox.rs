@@ -99,10 +99,23 @@ impl Sandbox {
 
     /// Kills the runtime, waits until it is reaped, and stops the engine.
     pub async fn shutdown(&self) {
+        self.shutdown_within(None).await;
+    }
+
+    /// Like [`Sandbox::shutdown`], with the shutdown's budget set by the
+    /// caller (the control API's `timeoutMs`) instead of Lambda's.
+    pub async fn shutdown_within(&self, budget: Option<std::time::Duration>) {
         let (done, rx) = oneshot::channel();
-        if self.send(Message::Shutdown(done)).is_ok() {
+        if self.send(Message::Shutdown { budget, done }).is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// The runtime's and extensions' states (spec §8).
+    pub async fn internal_state(&self) -> Result<interop::state::InternalState, SandboxError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Message::InternalState(reply))?;
+        rx.await.map_err(|_| SandboxError::Gone)
     }
 
     fn send(&self, message: Message) -> Result<(), SandboxError> {

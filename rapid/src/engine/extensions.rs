@@ -8,8 +8,10 @@ use crate::supervisor::{Caller, ProcessExit};
 use extensions_api::{
     EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest, ShutdownReason,
 };
+use interop::state::{ExtensionDescription, StateDescription};
 use interop::{ErrorType, FunctionError};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 use telemetry::InvokeStatus;
 use uuid::Uuid;
 
@@ -22,15 +24,21 @@ struct Extension {
     invoke: bool,
     shutdown: bool,
     state: ExtensionState,
+    /// When `state` was entered.
+    since: SystemTime,
     next: Option<ExtReply<ExtensionEvent>>,
     /// An event handed out while the extension was not waiting in `next`.
     pending: Option<ExtensionEvent>,
     exit_error: Option<String>,
+    /// The type of its init/error, if it posted one.
+    init_error: Option<String>,
 }
 
 struct Process {
     name: String,
     pid: i32,
+    /// When it was started.
+    started: SystemTime,
     /// Peak RSS once it has exited.
     exited_max_rss_kb: Option<u64>,
 }
@@ -56,6 +64,7 @@ impl Extensions {
         self.processes.push(Process {
             name,
             pid,
+            started: SystemTime::now(),
             exited_max_rss_kb: None,
         });
     }
@@ -192,6 +201,40 @@ impl Extensions {
             .collect()
     }
 
+    /// Each extension's state for the control API: the registered ones,
+    /// then the launched ones that have not registered (`Started`).
+    pub(super) fn describe(&self) -> Vec<ExtensionDescription> {
+        let registered = self.registered.iter().map(|ext| ExtensionDescription {
+            name: ext.name.clone(),
+            id: Some(ext.id.to_string()),
+            state: StateDescription {
+                name: ext.state.name(),
+                last_modified_ms: super::epoch_ms(ext.since),
+                response_time_ns: 0,
+            },
+            error_type: ext.init_error.clone().or_else(|| ext.exit_error.clone()),
+        });
+        let started = self
+            .processes
+            .iter()
+            .filter(|p| !self.is_registered(&p.name))
+            .map(|p| ExtensionDescription {
+                name: p.name.clone(),
+                id: None,
+                state: StateDescription {
+                    name: if p.exited_max_rss_kb.is_some() {
+                        ExtensionState::Exited.name()
+                    } else {
+                        ExtensionState::Started.name()
+                    },
+                    last_modified_ms: super::epoch_ms(p.started),
+                    response_time_ns: 0,
+                },
+                error_type: None,
+            });
+        registered.chain(started).collect()
+    }
+
     pub(super) fn reset(&mut self) {
         *self = Extensions::default();
     }
@@ -205,13 +248,20 @@ impl Extensions {
 }
 
 impl Extension {
+    fn set_state(&mut self, state: ExtensionState) {
+        if state != self.state {
+            self.since = SystemTime::now();
+        }
+        self.state = state;
+    }
+
     /// Moves to the state after `input`. The engine only applies inputs it
     /// has checked (or that are allowed in every state they can come in); an
     /// illegal one would be a bug of rapid's, logged and otherwise ignored
     /// rather than taking the sandbox down.
     fn apply(&mut self, input: ExtensionInput) {
         match self.state.on(input) {
-            Ok(state) => self.state = state,
+            Ok(state) => self.set_state(state),
             Err(err) => tracing::warn!(extension = %self.name, %err, "ignored"),
         }
     }
@@ -304,9 +354,11 @@ impl Engine {
             invoke: request.events.contains(&EventKind::Invoke),
             shutdown,
             state,
+            since: SystemTime::now(),
             next: None,
             pending: None,
             exit_error: None,
+            init_error: None,
         });
         if self.runtime.is_none() && self.extensions.all_launched_registered() {
             self.start_runtime();
@@ -349,7 +401,7 @@ impl Engine {
             return;
         }
         match was.on(ExtensionInput::Next) {
-            Ok(state) => ext.state = state,
+            Ok(state) => ext.set_state(state),
             Err(err) => {
                 let _ = reply.send(Err(ExtensionApiError::InvalidState {
                     message: err.to_string(),
@@ -379,11 +431,13 @@ impl Engine {
                 message: "init/error is only allowed during init".to_owned(),
             });
         }
-        ext.state = ext.state.on(ExtensionInput::InitError).map_err(|err| {
+        let next = ext.state.on(ExtensionInput::InitError).map_err(|err| {
             ExtensionApiError::InvalidState {
                 message: err.to_string(),
             }
         })?;
+        ext.set_state(next);
+        ext.init_error = Some(error_type.to_owned());
         let message = format!("Extension {} failed to initialize: {error_type}", ext.name);
         let err = FunctionError::new(ErrorType::ExtensionInitError, &message);
         self.init_failed(err, InvokeStatus::Error);
@@ -397,11 +451,12 @@ impl Engine {
     ) -> Result<(), ExtensionApiError> {
         let error_type = runtime_api::bounded_error_type(error_type, "an extension's");
         let ext = self.extensions.find(id)?;
-        ext.state = ext.state.on(ExtensionInput::ExitError).map_err(|err| {
+        let next = ext.state.on(ExtensionInput::ExitError).map_err(|err| {
             ExtensionApiError::InvalidState {
                 message: err.to_string(),
             }
         })?;
+        ext.set_state(next);
         ext.exit_error = Some(error_type.to_owned());
         Ok(())
     }

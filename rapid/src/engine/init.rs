@@ -114,6 +114,8 @@ impl Engine {
                     pid: spawned.pid,
                     exited_max_rss_kb: None,
                     state: RuntimeState::Started,
+                    since: std::time::SystemTime::now(),
+                    answered_at: None,
                     next: None,
                 });
             }
@@ -147,6 +149,7 @@ impl Engine {
         self.init_duration = Some(init.started.elapsed());
         self.init = None;
         self.retry_init = false;
+        self.first_fatal = None;
         self.drive();
     }
 
@@ -161,10 +164,11 @@ impl Engine {
         if is_foreign(caller, &[rt.pid], "an init/error") {
             return Err(invalid_state(FOREIGN_RUNTIME));
         }
-        rt.state = rt
+        let next = rt
             .state
             .on(RuntimeInput::InitError)
             .map_err(|err| invalid_state(&err.to_string()))?;
+        rt.set_state(next);
         let err = FunctionError::from_runtime(report.error_type, report.body);
         self.init_failed(err, InvokeStatus::Error);
         Ok(())
@@ -176,6 +180,7 @@ impl Engine {
         let Some(init) = self.init.take() else {
             return;
         };
+        self.fatal(&err.error_type);
         self.logs.line(format!(
             "INIT_REPORT Init Duration: {:.2} ms\tPhase: {}\tStatus: {}\tError Type: {}",
             init.started.elapsed().as_secs_f64() * 1000.0,

@@ -133,7 +133,7 @@ impl Engine {
             });
             return;
         }
-        rt.state = running;
+        rt.set_state(running);
         self.extensions
             .send_invoke(deadline_ms, &request_id, &self.cfg.function_arn, &trace_id);
         let mut current = Current::new(queued.reply, request_id, log_tail, deadline);
@@ -180,7 +180,7 @@ impl Engine {
                 return;
             }
             Ok(state) => {
-                rt.state = state;
+                rt.set_state(state);
                 rt.next = Some(reply);
             }
         }
@@ -245,7 +245,7 @@ impl Engine {
                 .on(*input)
                 .map_err(|err| invalid_state(&err.to_string()))?;
         }
-        rt.state = state;
+        rt.set_state(state);
         let (status, error_type, size) = match &result {
             Ok(InvokeResponse {
                 body: InvokeBody::Buffered(body),
@@ -275,10 +275,11 @@ impl Engine {
         let limit = self.cfg.max_stream_bytes;
         let throttle = self.cfg.throttle_streams;
         let (rt, current) = self.current_for(request_id)?;
-        rt.state = rt
+        let next = rt
             .state
             .on(RuntimeInput::Response)
             .map_err(|err| invalid_state(&err.to_string()))?;
+        rt.set_state(next);
         // A few chunks in flight: enough to overlap reading and writing,
         // small enough that a slow invoker slows the runtime down.
         let (chunks_tx, chunks) = mpsc::channel(4);
@@ -297,10 +298,11 @@ impl Engine {
 
     pub(super) fn end_stream(&mut self, request_id: &str, end: StreamEnd) -> Result<(), ApiError> {
         let (rt, current) = self.current_for(request_id)?;
-        rt.state = rt
+        let next = rt
             .state
             .on(RuntimeInput::ResponseComplete)
             .map_err(|err| invalid_state(&err.to_string()))?;
+        rt.set_state(next);
         let (status, error_type) = match &end.result {
             Ok(()) => (InvokeStatus::Success, None),
             Err(err) => (InvokeStatus::Error, Some(err.error_type.clone())),
@@ -317,10 +319,11 @@ impl Engine {
         current.answered = Some((now, status, error_type));
         if rt.next.is_some() {
             // A next that came while the stream was still open.
-            rt.state = rt
+            let next = rt
                 .state
                 .on(RuntimeInput::Next)
                 .map_err(|err| invalid_state(&err.to_string()))?;
+            rt.set_state(next);
             current.runtime_done = Some(now);
             self.maybe_finish_invoke();
         }
@@ -399,6 +402,9 @@ impl Engine {
     /// Fails the current invoke (if still unanswered), reports it, and
     /// resets the sandbox.
     pub(super) fn fail_current(&mut self, err: FunctionError, status: InvokeStatus) {
+        if status != InvokeStatus::Success {
+            self.fatal(&err.error_type);
+        }
         let mut lines = Vec::new();
         if let Some(mut current) = self.current.take() {
             if status == InvokeStatus::Timeout {

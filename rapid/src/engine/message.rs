@@ -69,7 +69,13 @@ pub(crate) enum Message {
         reply: ExtReply<()>,
     },
     Exited(ProcessExit),
-    Shutdown(oneshot::Sender<()>),
+    Shutdown {
+        /// The budget of the shutdown, when the caller sets one (else
+        /// Lambda's, spec §4).
+        budget: Option<std::time::Duration>,
+        done: oneshot::Sender<()>,
+    },
+    InternalState(oneshot::Sender<interop::state::InternalState>),
 }
 
 /// Answers a call that arrives after shutdown.
@@ -97,7 +103,10 @@ pub(super) fn refuse(message: Message) {
         Message::ExtensionInitError { reply, .. } | Message::ExtensionExitError { reply, .. } => {
             let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
         }
-        Message::Shutdown(done) => {
+        Message::InternalState(reply) => {
+            let _ = reply.send(interop::state::InternalState::default());
+        }
+        Message::Shutdown { done, .. } => {
             let _ = done.send(());
         }
         Message::Init | Message::Exited(_) => {}

@@ -42,6 +42,10 @@ struct Queued {
 
 struct Runtime {
     pid: i32,
+    /// When `state` was entered.
+    since: SystemTime,
+    /// When it last answered an invoke.
+    answered_at: Option<SystemTime>,
     /// The runtime's own peak RSS, known once it has exited.
     exited_max_rss_kb: Option<u64>,
     state: RuntimeState,
@@ -67,6 +71,26 @@ pub(crate) struct Engine {
     shutdown: Option<Vec<oneshot::Sender<()>>>,
     /// Spawns this sandbox's processes and kills them.
     processes: Processes,
+    /// A shutdown budget the caller set (the control API), else Lambda's.
+    shutdown_budget: Option<Duration>,
+    /// The first error that failed an init or an invoke since the sandbox
+    /// last initialized well.
+    first_fatal: Option<ErrorType>,
+}
+
+impl Runtime {
+    fn set_state(&mut self, state: RuntimeState) {
+        if state != self.state {
+            self.since = SystemTime::now();
+        }
+        if matches!(
+            state,
+            RuntimeState::RuntimeResponseSentState | RuntimeState::InvocationErrorResponse
+        ) {
+            self.answered_at = Some(SystemTime::now());
+        }
+        self.state = state;
+    }
 }
 
 impl Engine {
@@ -90,6 +114,8 @@ impl Engine {
             teardown: None,
             shutdown: None,
             processes,
+            shutdown_budget: None,
+            first_fatal: None,
         }
     }
 
@@ -216,7 +242,13 @@ impl Engine {
                 let _ = reply.send(self.on_extension_exit_error(id, &error_type));
             }
             Message::Exited(exit) => self.on_exit(exit),
-            Message::Shutdown(done) => self.begin_shutdown(Some(done)),
+            Message::Shutdown { budget, done } => {
+                self.shutdown_budget = budget;
+                self.begin_shutdown(Some(done));
+            }
+            Message::InternalState(reply) => {
+                let _ = reply.send(self.internal_state());
+            }
         }
     }
 
@@ -316,6 +348,27 @@ impl Engine {
             tracing::warn!(pid = exit.pid, %reason, "the runtime exited while idle; the next invoke starts a new one");
             self.begin_teardown(extensions_api::ShutdownReason::Failure);
         }
+    }
+
+    /// The runtime's and extensions' states, for the control API.
+    fn internal_state(&self) -> interop::state::InternalState {
+        interop::state::InternalState {
+            runtime: self
+                .runtime
+                .as_ref()
+                .map(|rt| interop::state::StateDescription {
+                    name: rt.state.name(),
+                    last_modified_ms: epoch_ms(rt.since),
+                    response_time_ns: rt.answered_at.map_or(0, epoch_ns),
+                }),
+            extensions: self.extensions.describe(),
+            first_fatal_error: self.first_fatal.as_ref().map(ToString::to_string),
+        }
+    }
+
+    /// Remembers the first error that failed an init or an invoke.
+    fn fatal(&mut self, error_type: &ErrorType) {
+        self.first_fatal.get_or_insert_with(|| error_type.clone());
     }
 
     // ---- time -------------------------------------------------------------
@@ -464,6 +517,18 @@ fn epoch_ms_at(at: Instant) -> u64 {
         now_epoch.saturating_sub(now - at)
     };
     epoch.as_millis() as u64
+}
+
+/// Unix epoch milliseconds of a wall-clock time.
+fn epoch_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+/// Unix epoch nanoseconds of a wall-clock time.
+fn epoch_ns(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64
 }
 
 fn timestamp() -> String {

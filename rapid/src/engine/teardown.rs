@@ -46,10 +46,16 @@ impl Engine {
             self.finish_teardown();
             return;
         }
-        let budget = if self.extensions.any_external_registered() {
+        let lambda_budget = if self.extensions.any_external_registered() {
             BUDGET_EXTERNAL
         } else {
             BUDGET_INTERNAL_ONLY
+        };
+        // A shutdown asked with a budget of its own (the control API's
+        // timeoutMs) uses it; a reset always has Lambda's.
+        let budget = match self.shutdown_budget {
+            Some(budget) if self.shutdown.is_some() => budget,
+            _ => lambda_budget,
         };
         let now = Instant::now();
         let runtime_alive = self
