@@ -1,8 +1,8 @@
 //! The `/test/*` control API (spec §8), served beside the front door when
-//! `--test-api` is given. It has `ping`, `internalState` and `shutdown`; the
-//! rest of RAPID's standalone API (init, reserve, invoke, waitUntilRelease,
-//! reset, restore, eventLog...) answers `501` with a message that says so,
-//! never a fake success.
+//! `--test-api` is given. It has `ping`, `internalState`, `reset` (of an
+//! idle sandbox) and `shutdown`; the rest of RAPID's standalone API (init,
+//! reserve, invoke, waitUntilRelease, restore, eventLog) answers `501` with a
+//! message that says so, never a fake success.
 
 use crate::body::DoorBody;
 use crate::front_door::FrontDoor;
@@ -34,20 +34,21 @@ where
             Err(err) => error(StatusCode::SERVICE_UNAVAILABLE, "Sandbox.Gone", &err.to_string()),
         },
         ("shutdown", &Method::POST) => shutdown(&door, req).await,
-        ("ping" | "internalState", _) | ("shutdown", _) => error(
+        ("reset", &Method::POST) => reset(&door, req).await,
+        ("ping" | "internalState", _) | ("shutdown" | "reset", _) => error(
             StatusCode::METHOD_NOT_ALLOWED,
             "Client.InvalidRequest",
             &format!("{method} is not allowed on {path}"),
         ),
         (
-            "init" | "waitUntilInitialized" | "reserve" | "invoke" | "waitUntilRelease" | "reset"
+            "init" | "waitUntilInitialized" | "reserve" | "invoke" | "waitUntilRelease"
             | "restore" | "eventLog",
             _,
         ) => error(
             StatusCode::NOT_IMPLEMENTED,
             "Client.NotSupported",
             &format!(
-                "{path} is not supported by this version of rapid; the control API has /test/ping, /test/internalState and /test/shutdown"
+                "{path} is not supported by this version of rapid; the control API has /test/ping, /test/internalState, /test/reset and /test/shutdown"
             ),
         ),
         _ => error(
@@ -75,8 +76,57 @@ where
     json(StatusCode::OK, state.to_json())
 }
 
-/// The optional `timeoutMs` of a JSON body (an empty body has none).
-async fn read_timeout_ms<B>(req: Request<B>) -> Result<Option<Duration>, String>
+/// `POST /test/reset {"reason": "timeout"|"failure"}`: resets an idle
+/// sandbox as a timeout or a failure would (extensions get SHUTDOWN with
+/// that reason, every process is killed, the next invoke initializes
+/// again) and answers how long it took. While an invoke or an init runs the
+/// answer is `409`: nothing is cut short.
+async fn reset<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let body = match read_json(req).await {
+        Ok(body) => body,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", &message),
+    };
+    let reason = match body.get("reason").and_then(|r| r.as_str()) {
+        Some("timeout") => rapid::ShutdownReason::Timeout,
+        Some("failure") => rapid::ShutdownReason::Failure,
+        other => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Client.InvalidRequest",
+                &format!("reason must be \"timeout\" or \"failure\", not {other:?}"),
+            )
+        }
+    };
+    match door.sandbox.reset(reason).await {
+        Ok(Ok(took)) => json(
+            StatusCode::OK,
+            serde_json::json!({
+                "extensionsResetMs": took.as_millis() as u64,
+                // No invoke was running: nothing was cut short.
+                "responseMetrics": {
+                    "runtimeResponseLatencyMs": 0,
+                    "dimensions": {"invokeResponseMode": ""},
+                },
+            }),
+        ),
+        Ok(Err(refused)) => error(
+            StatusCode::CONFLICT,
+            "Client.InvalidRequest",
+            &refused.to_string(),
+        ),
+        Err(err) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sandbox.Gone",
+            &err.to_string(),
+        ),
+    }
+}
+
+/// The request's JSON object (an empty body is `{}`).
+async fn read_json<B>(req: Request<B>) -> Result<serde_json::Value, String>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
@@ -88,10 +138,18 @@ where
         Err(_) => return Err("could not read the request body".to_owned()),
     };
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+        return Ok(serde_json::json!({}));
     }
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|err| format!("Invalid json {}: {err}", String::from_utf8_lossy(&body)))?;
+    serde_json::from_slice(&body)
+        .map_err(|err| format!("Invalid json {}: {err}", String::from_utf8_lossy(&body)))
+}
+
+/// The optional `timeoutMs` of a JSON body (an empty body has none).
+async fn read_timeout_ms<B>(req: Request<B>) -> Result<Option<Duration>, String>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let value = read_json(req).await?;
     match value.get("timeoutMs") {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(ms) => ms

@@ -52,6 +52,8 @@ enum Step {
     },
     /// SIGTERM: exit 0, and nothing the emulator started is left.
     Sigterm,
+    /// `POST /test/reset {"reason": ...}` on the idle sandbox: 200.
+    Reset(&'static str),
     /// `GET /test/internalState`: the runtime's state name (None: no
     /// runtime) and each extension's, in order.
     InternalState {
@@ -376,6 +378,42 @@ fn table() -> Vec<Row> {
                 ],
             )
         },
+        Row {
+            extensions: vec![("watch", json!({}))],
+            control_api: true,
+            ..row(
+                "reset_with_reason_timeout",
+                vec![
+                    echo(json!({"hello": "world"}), OK_AFTER_INIT),
+                    Step::Reset("timeout"),
+                    Step::Shutdown {
+                        ext: "watch",
+                        reason: "timeout",
+                    },
+                    Step::InternalState {
+                        runtime: None,
+                        extensions: vec![],
+                    },
+                    echo(json!({"after": "reset"}), OK_AFTER_INIT),
+                ],
+            )
+        },
+        Row {
+            extensions: vec![("watch", json!({}))],
+            control_api: true,
+            ..row(
+                "reset_with_reason_failure",
+                vec![
+                    echo(json!({"hello": "world"}), OK_AFTER_INIT),
+                    Step::Reset("failure"),
+                    Step::Shutdown {
+                        ext: "watch",
+                        reason: "failure",
+                    },
+                    echo(json!({"after": "reset"}), OK_AFTER_INIT),
+                ],
+            )
+        },
         row(
             "queued_invokes_all_run",
             vec![Step::Concurrent {
@@ -514,6 +552,11 @@ fn run_step(run: &Run, step: &Step, at: &str) {
                 .wait_event(ext, "SHUTDOWN", "shutdownReason", reason);
             assert!(event["deadlineMs"].is_u64(), "{at}: {event}");
         }
+        Step::Reset(reason) => {
+            let body = json!({ "reason": reason }).to_string();
+            let resp = rapid.request("POST", "/test/reset", &[], body.as_bytes());
+            assert_eq!(resp.status, 200, "{at}: {resp:?}");
+        }
         Step::InternalState {
             runtime,
             extensions,
@@ -635,5 +678,7 @@ rows!(
     response_to_a_wrong_request_id,
     double_response,
     internal_states_follow_the_lifecycle,
+    reset_with_reason_timeout,
+    reset_with_reason_failure,
     queued_invokes_all_run,
 );

@@ -1,7 +1,8 @@
 //! The `/test/*` control API (spec §8): off by default; with `--test-api`,
 //! `ping`, `internalState` (RAPID's state names, when each state was
-//! entered, the first fatal error) and `shutdown`; every other operation
-//! answers 501 with a message, never a fake success.
+//! entered, the first fatal error), `reset` of an idle sandbox and
+//! `shutdown`; every other operation answers 501 with a message, never a
+//! fake success.
 
 mod common;
 
@@ -166,7 +167,6 @@ fn operations_not_built_yet_say_so() {
         "reserve",
         "invoke",
         "waitUntilRelease",
-        "reset",
         "restore",
         "eventLog",
     ] {
@@ -185,4 +185,74 @@ fn operations_not_built_yet_say_so() {
     assert_eq!(unknown.status, 404, "{unknown:?}");
     // The front door still serves invokes.
     assert_success(&rapid.invoke(b"{}", &[]));
+}
+
+#[test]
+fn reset_sends_its_reason_and_the_next_invoke_starts_afresh() {
+    let dir = ExtDir::new();
+    dir.add_scripted("watch");
+    let records = Records::new();
+    let config = json!({"watch": {}}).to_string();
+    let rapid = Rapid::scripted(
+        &["--test-api", "--extensions-dir", dir.as_str()],
+        &[
+            ("EXT_RECORD_FILE", records.as_str()),
+            ("EXT_CONFIG", config.as_str()),
+        ],
+    );
+    let first_pid = assert_success(&rapid.invoke(b"{}", &[]))["pid"].clone();
+
+    let bad = rapid.request("POST", "/test/reset", &[], br#"{"reason": "boredom"}"#);
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert_eq!(bad.json()["errorType"], "Client.InvalidRequest");
+
+    for (n, reason) in ["timeout", "failure"].into_iter().enumerate() {
+        let body = json!({ "reason": reason }).to_string();
+        let resp = rapid.request("POST", "/test/reset", &[], body.as_bytes());
+        assert_eq!(resp.status, 200, "{resp:?}");
+        let answer = resp.json();
+        assert!(answer["extensionsResetMs"].is_u64(), "{answer}");
+        assert_eq!(
+            answer["responseMetrics"]["runtimeResponseLatencyMs"], 0,
+            "{answer}"
+        );
+        let shutdowns = records.wait_n("a SHUTDOWN per reset", n + 1, |r| {
+            r["kind"] == "event" && r["eventType"] == "SHUTDOWN"
+        });
+        assert_eq!(shutdowns[n]["shutdownReason"], reason, "{shutdowns:?}");
+        // Nothing of the sandbox is left: no runtime, no extension.
+        let state = internal_state(&rapid);
+        assert_eq!(state["runtime"], Value::Null, "{state}");
+        assert_eq!(state["extensions"], json!([]), "{state}");
+        // The next invoke initializes a new runtime.
+        let resp = rapid.invoke(b"{}", &[]);
+        let body = assert_success(&resp);
+        assert_ne!(body["pid"], first_pid, "the runtime survived the reset");
+        let report = rapid.wait_for_report(&request_id(&resp));
+        assert!(report.get("Init Duration").is_some(), "{}", report.line);
+    }
+}
+
+#[test]
+fn reset_while_an_invoke_runs_is_refused_and_cuts_nothing_short() {
+    let rapid = Rapid::scripted(&["--test-api"], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "3")]);
+    let hung = {
+        let addr = rapid.invoke_addr().to_owned();
+        std::thread::spawn(move || {
+            common::http::request(&addr, "POST", INVOKE_PATH, &[], br#"{"action":"hang"}"#)
+        })
+    };
+    rapid.wait_for_stdout(|l| l.starts_with("hanging on"), WAIT);
+    let resp = rapid.request("POST", "/test/reset", &[], br#"{"reason": "failure"}"#);
+    assert_eq!(resp.status, 409, "{resp:?}");
+    assert!(
+        resp.json()["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("running")),
+        "{}",
+        resp.text()
+    );
+    // The invoke ends as it would have: at its own timeout.
+    let answer = hung.join().expect("the invoker");
+    assert_function_error(&answer, "Sandbox.Timedout");
 }

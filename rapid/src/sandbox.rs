@@ -3,7 +3,7 @@
 //! through it. Every call is a message to the engine task.
 
 use crate::config::FunctionConfig;
-use crate::engine::{Engine, ExtReply, Message, Reply};
+use crate::engine::{Engine, ExtReply, Message, Reply, ResetRefused};
 use crate::supervisor::{Caller, Supervisor};
 use bytes::Bytes;
 use extensions_api::{
@@ -109,6 +109,18 @@ impl Sandbox {
         if self.send(Message::Shutdown { budget, done }).is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// Resets an idle sandbox as a timeout or a failure would (the control
+    /// API's `/test/reset`); resolves once it is done, with how long the
+    /// processes took to go.
+    pub async fn reset(
+        &self,
+        reason: extensions_api::ShutdownReason,
+    ) -> Result<Result<std::time::Duration, ResetRefused>, SandboxError> {
+        let (done, rx) = oneshot::channel();
+        self.send(Message::Reset { reason, done })?;
+        rx.await.map_err(|_| SandboxError::Gone)
     }
 
     /// The runtime's and extensions' states (spec §8).

@@ -76,6 +76,21 @@ pub(crate) enum Message {
         done: oneshot::Sender<()>,
     },
     InternalState(oneshot::Sender<interop::state::InternalState>),
+    /// Reset the sandbox (the control API): extensions get SHUTDOWN with
+    /// `reason`, every process is killed, the next invoke starts a new one.
+    Reset {
+        reason: extensions_api::ShutdownReason,
+        done: oneshot::Sender<Result<std::time::Duration, ResetRefused>>,
+    },
+}
+
+/// Why a reset was not done.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResetRefused {
+    #[error("an invoke or an init is running; reset the sandbox when it is idle")]
+    Busy,
+    #[error("the execution environment is shutting down")]
+    ShuttingDown,
 }
 
 /// Answers a call that arrives after shutdown.
@@ -105,6 +120,9 @@ pub(super) fn refuse(message: Message) {
         }
         Message::InternalState(reply) => {
             let _ = reply.send(interop::state::InternalState::default());
+        }
+        Message::Reset { done, .. } => {
+            let _ = done.send(Err(ResetRefused::ShuttingDown));
         }
         Message::Shutdown { done, .. } => {
             let _ = done.send(());

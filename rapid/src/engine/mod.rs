@@ -22,6 +22,7 @@ use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
 use invoke::Current;
+pub use message::ResetRefused;
 use message::{refuse, reply_shutdown};
 pub(crate) use message::{ExtReply, Message, Reply};
 use runtime_api::ApiError;
@@ -76,6 +77,8 @@ pub(crate) struct Engine {
     /// The first error that failed an init or an invoke since the sandbox
     /// last initialized well.
     first_fatal: Option<ErrorType>,
+    /// Who asked for the reset under way, and since when.
+    reset_waiters: Vec<(Instant, oneshot::Sender<Result<Duration, ResetRefused>>)>,
 }
 
 impl Runtime {
@@ -116,6 +119,7 @@ impl Engine {
             processes,
             shutdown_budget: None,
             first_fatal: None,
+            reset_waiters: Vec::new(),
         }
     }
 
@@ -249,6 +253,7 @@ impl Engine {
             Message::InternalState(reply) => {
                 let _ = reply.send(self.internal_state());
             }
+            Message::Reset { reason, done } => self.reset(reason, done),
         }
     }
 
@@ -363,6 +368,38 @@ impl Engine {
                 }),
             extensions: self.extensions.describe(),
             first_fatal_error: self.first_fatal.as_ref().map(ToString::to_string),
+        }
+    }
+
+    /// A reset asked from outside (the control API): only while nothing
+    /// runs, so that no invoke or init is cut short by it.
+    fn reset(
+        &mut self,
+        reason: extensions_api::ShutdownReason,
+        done: oneshot::Sender<Result<Duration, ResetRefused>>,
+    ) {
+        if self.shutdown.is_some() {
+            let _ = done.send(Err(ResetRefused::ShuttingDown));
+            return;
+        }
+        if self.current.is_some() || self.init.is_some() {
+            let _ = done.send(Err(ResetRefused::Busy));
+            return;
+        }
+        self.reset_waiters.push((Instant::now(), done));
+        if self.teardown.is_none() {
+            self.begin_teardown(reason);
+        }
+        if self.teardown.is_none() {
+            // Nothing to wait for (no extension, or nothing running).
+            self.reset_done();
+        }
+    }
+
+    /// The reset finished: tell who asked how long it took.
+    fn reset_done(&mut self) {
+        for (since, done) in self.reset_waiters.drain(..) {
+            let _ = done.send(Ok(since.elapsed()));
         }
     }
 

@@ -163,5 +163,6 @@ impl Engine {
         self.runtime = None;
         self.extensions.reset();
         self.teardown = None;
+        self.reset_done();
     }
 }
