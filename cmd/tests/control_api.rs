@@ -18,6 +18,19 @@ fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
+/// rapid with the control API and one scripted extension, `watch`.
+fn with_watch(dir: &ExtDir, records: &Records) -> Rapid {
+    dir.add_scripted("watch");
+    let config = json!({"watch": {}}).to_string();
+    Rapid::scripted(
+        &["--test-api", "--extensions-dir", dir.as_str()],
+        &[
+            ("EXT_RECORD_FILE", records.as_str()),
+            ("EXT_CONFIG", config.as_str()),
+        ],
+    )
+}
+
 fn internal_state(rapid: &Rapid) -> Value {
     let resp = rapid.request("GET", "/test/internalState", &[], b"");
     assert_eq!(resp.status, 200, "{resp:?}");
@@ -48,17 +61,8 @@ fn ping_answers_pong() {
 
 #[test]
 fn internal_state_follows_the_runtime_and_extensions() {
-    let dir = ExtDir::new();
-    dir.add_scripted("watch");
-    let records = Records::new();
-    let config = json!({"watch": {}}).to_string();
-    let rapid = Rapid::scripted(
-        &["--test-api", "--extensions-dir", dir.as_str()],
-        &[
-            ("EXT_RECORD_FILE", records.as_str()),
-            ("EXT_CONFIG", config.as_str()),
-        ],
-    );
+    let (dir, records) = (ExtDir::new(), Records::new());
+    let rapid = with_watch(&dir, &records);
     // Nothing has started before the first invoke (lazy init).
     let before = internal_state(&rapid);
     assert_eq!(before["runtime"], Value::Null, "{before}");
@@ -120,17 +124,8 @@ fn the_first_fatal_error_is_reported_until_an_init_succeeds() {
 
 #[test]
 fn shutdown_answers_the_state_and_rapid_exits() {
-    let dir = ExtDir::new();
-    dir.add_scripted("watch");
-    let records = Records::new();
-    let config = json!({"watch": {}}).to_string();
-    let rapid = Rapid::scripted(
-        &["--test-api", "--extensions-dir", dir.as_str()],
-        &[
-            ("EXT_RECORD_FILE", records.as_str()),
-            ("EXT_CONFIG", config.as_str()),
-        ],
-    );
+    let (dir, records) = (ExtDir::new(), Records::new());
+    let rapid = with_watch(&dir, &records);
     assert_success(&rapid.invoke(b"{}", &[]));
     let tree = descendants(rapid.pid());
     assert!(!tree.is_empty(), "the runtime and the extension run");
@@ -189,17 +184,8 @@ fn operations_not_built_yet_say_so() {
 
 #[test]
 fn reset_sends_its_reason_and_the_next_invoke_starts_afresh() {
-    let dir = ExtDir::new();
-    dir.add_scripted("watch");
-    let records = Records::new();
-    let config = json!({"watch": {}}).to_string();
-    let rapid = Rapid::scripted(
-        &["--test-api", "--extensions-dir", dir.as_str()],
-        &[
-            ("EXT_RECORD_FILE", records.as_str()),
-            ("EXT_CONFIG", config.as_str()),
-        ],
-    );
+    let (dir, records) = (ExtDir::new(), Records::new());
+    let rapid = with_watch(&dir, &records);
     let first_pid = assert_success(&rapid.invoke(b"{}", &[]))["pid"].clone();
 
     let bad = rapid.request("POST", "/test/reset", &[], br#"{"reason": "boredom"}"#);
