@@ -80,7 +80,8 @@ where
 /// sandbox as a timeout or a failure would (extensions get SHUTDOWN with
 /// that reason, every process is killed, the next invoke initializes
 /// again) and answers how long it took. While an invoke or an init runs the
-/// answer is `409`: nothing is cut short.
+/// answer is `409` until the runtime has answered: nothing is cut short
+/// (once it has, the reset waits for the invoke to be complete).
 async fn reset<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,

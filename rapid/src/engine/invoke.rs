@@ -352,6 +352,9 @@ impl Engine {
         let runtime_done = current.runtime_done.unwrap_or(answered);
         current.timings.post_runtime_extensions = Some(runtime_done.elapsed());
         self.report(current, answered, status, error_type, Vec::new(), false);
+        // A reset asked after the answer starts now, before any queued
+        // invoke is dispatched.
+        self.start_pending_reset();
     }
 
     /// Writes END and REPORT. `measure_now`: a teardown follows at once, so

@@ -87,7 +87,9 @@ pub(crate) enum Message {
 /// Why a reset was not done.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResetRefused {
-    #[error("an invoke or an init is running; reset the sandbox when it is idle")]
+    #[error(
+        "an invoke or an init is running and has no answer yet; reset the sandbox when it is idle"
+    )]
     Busy,
     #[error("the execution environment is shutting down")]
     ShuttingDown,

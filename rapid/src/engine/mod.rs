@@ -79,6 +79,9 @@ pub(crate) struct Engine {
     first_fatal: Option<ErrorType>,
     /// Who asked for the reset under way, and since when.
     reset_waiters: Vec<(Instant, oneshot::Sender<Result<Duration, ResetRefused>>)>,
+    /// A reset asked once the runtime had answered: it starts as soon as
+    /// the invoke is complete.
+    pending_reset: Option<extensions_api::ShutdownReason>,
 }
 
 impl Runtime {
@@ -120,6 +123,7 @@ impl Engine {
             shutdown_budget: None,
             first_fatal: None,
             reset_waiters: Vec::new(),
+            pending_reset: None,
         }
     }
 
@@ -382,11 +386,27 @@ impl Engine {
             let _ = done.send(Err(ResetRefused::ShuttingDown));
             return;
         }
-        if self.current.is_some() || self.init.is_some() {
+        let answered = self.current.as_ref().map(|c| c.has_answered());
+        if answered == Some(false) || self.init.is_some() {
             let _ = done.send(Err(ResetRefused::Busy));
             return;
         }
         self.reset_waiters.push((Instant::now(), done));
+        if answered == Some(true) {
+            // The invoke has its answer and waits only for the runtime and
+            // the extensions to ask for their next event.
+            self.pending_reset.get_or_insert(reason);
+            return;
+        }
+        self.pending_reset = Some(reason);
+        self.start_pending_reset();
+    }
+
+    /// Starts the reset that was asked, if any.
+    fn start_pending_reset(&mut self) {
+        let Some(reason) = self.pending_reset.take() else {
+            return;
+        };
         if self.teardown.is_none() {
             self.begin_teardown(reason);
         }
@@ -398,6 +418,9 @@ impl Engine {
 
     /// The reset finished: tell who asked how long it took.
     fn reset_done(&mut self) {
+        // Whatever ended the sandbox (the reset, a failure, a shutdown), a
+        // reset still asked for is done.
+        self.pending_reset = None;
         for (since, done) in self.reset_waiters.drain(..) {
             let _ = done.send(Ok(since.elapsed()));
         }
