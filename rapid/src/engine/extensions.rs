@@ -255,6 +255,19 @@ impl Extension {
         self.state = state;
     }
 
+    /// Moves to the state after the extension's own call `input`, or says
+    /// (as the Extensions API's error) why the call is not allowed now.
+    fn step(&mut self, input: ExtensionInput) -> Result<(), ExtensionApiError> {
+        let state = self
+            .state
+            .on(input)
+            .map_err(|err| ExtensionApiError::InvalidState {
+                message: err.to_string(),
+            })?;
+        self.set_state(state);
+        Ok(())
+    }
+
     /// Moves to the state after `input`. The engine only applies inputs it
     /// has checked (or that are allowed in every state they can come in); an
     /// illegal one would be a bug of rapid's, logged and otherwise ignored
@@ -400,14 +413,9 @@ impl Engine {
             ext.next = Some(reply);
             return;
         }
-        match was.on(ExtensionInput::Next) {
-            Ok(state) => ext.set_state(state),
-            Err(err) => {
-                let _ = reply.send(Err(ExtensionApiError::InvalidState {
-                    message: err.to_string(),
-                }));
-                return;
-            }
+        if let Err(err) = ext.step(ExtensionInput::Next) {
+            let _ = reply.send(Err(err));
+            return;
         }
         ext.next = Some(reply);
         match was {
@@ -431,12 +439,7 @@ impl Engine {
                 message: "init/error is only allowed during init".to_owned(),
             });
         }
-        let next = ext.state.on(ExtensionInput::InitError).map_err(|err| {
-            ExtensionApiError::InvalidState {
-                message: err.to_string(),
-            }
-        })?;
-        ext.set_state(next);
+        ext.step(ExtensionInput::InitError)?;
         ext.init_error = Some(error_type.to_owned());
         let message = format!("Extension {} failed to initialize: {error_type}", ext.name);
         let err = FunctionError::new(ErrorType::ExtensionInitError, &message);
@@ -451,12 +454,7 @@ impl Engine {
     ) -> Result<(), ExtensionApiError> {
         let error_type = runtime_api::bounded_error_type(error_type, "an extension's");
         let ext = self.extensions.find(id)?;
-        let next = ext.state.on(ExtensionInput::ExitError).map_err(|err| {
-            ExtensionApiError::InvalidState {
-                message: err.to_string(),
-            }
-        })?;
-        ext.set_state(next);
+        ext.step(ExtensionInput::ExitError)?;
         ext.exit_error = Some(error_type.to_owned());
         Ok(())
     }

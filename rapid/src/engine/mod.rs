@@ -86,14 +86,19 @@ pub(crate) struct Engine {
 
 impl Runtime {
     fn set_state(&mut self, state: RuntimeState) {
-        if state != self.state {
-            self.since = SystemTime::now();
-        }
-        if matches!(
+        let changed = state != self.state;
+        let answered = matches!(
             state,
             RuntimeState::RuntimeResponseSentState | RuntimeState::InvocationErrorResponse
-        ) {
-            self.answered_at = Some(SystemTime::now());
+        );
+        if changed || answered {
+            let now = SystemTime::now();
+            if changed {
+                self.since = now;
+            }
+            if answered {
+                self.answered_at = Some(now);
+            }
         }
         self.state = state;
     }
@@ -396,17 +401,19 @@ impl Engine {
             // The invoke has its answer and waits only for the runtime and
             // the extensions to ask for their next event.
             self.pending_reset.get_or_insert(reason);
-            return;
+        } else {
+            self.begin_reset(reason);
         }
-        self.pending_reset = Some(reason);
-        self.start_pending_reset();
     }
 
-    /// Starts the reset that was asked, if any.
+    /// Starts the reset asked while an invoke was completing, if any.
     fn start_pending_reset(&mut self) {
-        let Some(reason) = self.pending_reset.take() else {
-            return;
-        };
+        if let Some(reason) = self.pending_reset.take() {
+            self.begin_reset(reason);
+        }
+    }
+
+    fn begin_reset(&mut self, reason: extensions_api::ShutdownReason) {
         if self.teardown.is_none() {
             self.begin_teardown(reason);
         }
