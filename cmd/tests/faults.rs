@@ -265,19 +265,11 @@ fn a_lambda_header_that_is_not_utf8_is_refused() {
     );
 }
 
-/// A JSON string event of exactly `size` bytes.
-fn event_of(size: usize) -> Vec<u8> {
-    let mut event = vec![b'a'; size];
-    event[0] = b'"';
-    event[size - 1] = b'"';
-    event
-}
-
 #[test]
 fn event_invokes_are_limited_to_1_mb() {
     let rapid = Rapid::scripted(&[], &[]);
     let event = [("X-Amz-Invocation-Type", "Event")];
-    let resp = rapid.invoke(&event_of(1024 * 1024 + 1), &event);
+    let resp = rapid.invoke(&json_string_of_len(1024 * 1024 + 1), &event);
     assert_eq!(resp.status, 413, "{resp:?}");
     assert_eq!(
         resp.header("x-amzn-errortype"),
@@ -287,10 +279,10 @@ fn event_invokes_are_limited_to_1_mb() {
         resp.json()["message"],
         "Request must be smaller than 1048576 bytes for the InvokeFunction operation"
     );
-    let resp = rapid.invoke(&event_of(1024 * 1024), &event);
+    let resp = rapid.invoke(&json_string_of_len(1024 * 1024), &event);
     assert_eq!(resp.status, 202, "{resp:?}");
     // A synchronous invoke keeps the 6 MB limit.
-    assert_success(&rapid.invoke(&event_of(1024 * 1024 + 1), &[]));
+    assert_success(&rapid.invoke(&json_string_of_len(1024 * 1024 + 1), &[]));
 }
 
 #[test]

@@ -10,14 +10,6 @@ use common::logs::assert_init_duration_only_on_the_first;
 use common::*;
 use serde_json::json;
 
-/// A JSON string event of exactly `len` bytes.
-fn json_string_of_len(len: usize) -> Vec<u8> {
-    let mut body = vec![b'a'; len];
-    body[0] = b'"';
-    body[len - 1] = b'"';
-    body
-}
-
 /// Runs one ordinary invoke and checks that it is the only one that ever
 /// started: whatever the test sent before must not have run.
 fn assert_only_this_invoke_ran(rapid: &Rapid) {

@@ -719,14 +719,6 @@ fn streaming_a_response_for_another_request_id_is_invalid_request_id() {
     assert_next_stream_works(&rapid, 1);
 }
 
-/// A JSON string event of exactly `len` bytes.
-fn json_string_of_len(len: usize) -> Vec<u8> {
-    let mut body = vec![b'a'; len];
-    body[0] = b'"';
-    body[len - 1] = b'"';
-    body
-}
-
 #[test]
 fn streaming_invoke_request_limit_is_6_mb_exactly() {
     let rapid = Rapid::scripted(&[], &[]);

@@ -210,3 +210,12 @@ pub fn output_within(cmd: &mut Command, deadline: Duration, what: &str) -> Outpu
         }
     }
 }
+
+/// A JSON string of exactly `len` bytes (`len` at least 2), for payloads at
+/// a size limit.
+pub fn json_string_of_len(len: usize) -> Vec<u8> {
+    let mut body = vec![b'a'; len];
+    body[0] = b'"';
+    body[len - 1] = b'"';
+    body
+}

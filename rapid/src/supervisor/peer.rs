@@ -274,15 +274,18 @@ mod tests {
         assert_eq!(find_inode(&table, other), None);
     }
 
+    /// A loopback connection of this process: its caller, and both ends.
+    fn connected() -> (Caller, TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let client = TcpStream::connect(local).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        (Caller { peer, local }, client, server)
+    }
+
     #[test]
     fn netlink_and_the_table_name_the_same_socket() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (_server, peer) = listener.accept().unwrap();
-        let caller = Caller {
-            peer,
-            local: listener.local_addr().unwrap(),
-        };
+        let (caller, _client, _server) = connected();
         let from_netlink = diag::inode(caller).expect("sock_diag works here");
         let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
         assert!(from_netlink.is_some_and(|inode| inode > 0));
@@ -297,13 +300,7 @@ mod tests {
 
     #[test]
     fn a_socket_of_this_process_is_found_in_its_tree() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (_server, peer) = listener.accept().unwrap();
-        let caller = Caller {
-            peer,
-            local: listener.local_addr().unwrap(),
-        };
+        let (caller, client, _server) = connected();
         let me = std::process::id() as i32;
         assert_eq!(owner_in_tree(caller, &[me]), Ownership::Owned(me));
         // No process of an empty tree holds it.
