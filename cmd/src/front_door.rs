@@ -6,6 +6,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
+use interop::contract::{InitContext, InvokeContext};
 use interop::{Invoke, InvokeBody, InvokeOutcome};
 use rapid::Sandbox;
 use std::sync::Arc;
@@ -27,6 +28,8 @@ const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 /// What the front door needs besides the sandbox.
 pub struct FrontDoor {
     pub sandbox: Sandbox,
+    /// What the control API holds between calls.
+    pub control: crate::control::Reservations,
     pub function_version: String,
     /// One permit per accepted `Event` invoke the runtime has not answered.
     pub queued_events: Arc<Semaphore>,
@@ -34,6 +37,17 @@ pub struct FrontDoor {
     pub test_api: bool,
     /// Notified when the control API asked rapid to exit.
     pub stop: Arc<tokio::sync::Notify>,
+}
+
+impl FrontDoor {
+    /// The function version invokes run.
+    pub fn version(&self) -> std::borrow::Cow<'_, str> {
+        if self.test_api {
+            self.control.version(&self.function_version).into()
+        } else {
+            self.function_version.as_str().into()
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -239,7 +253,9 @@ where
                 .map_err(|_| InvokeError::TooManyEvents)?;
             let answered = door
                 .sandbox
-                .invoke_async(invoke)
+                .on_demand()
+                .reserve(request_id.clone())
+                .post(invoke)
                 .map_err(|_| InvokeError::Gone)?;
             // The event counts against the queue until the runtime answered
             // it (or the sandbox gave it up).
@@ -252,7 +268,9 @@ where
         InvocationType::RequestResponse => {
             let outcome = door
                 .sandbox
-                .invoke(invoke)
+                .on_demand()
+                .reserve(request_id)
+                .send(invoke)
                 .await
                 .map_err(|_| InvokeError::Gone)?;
             Ok(match framing {
@@ -266,7 +284,7 @@ where
 /// Invoke's answer: the body as the runtime sent it; a function error is a
 /// 200 with `X-Amz-Function-Error: Unhandled`. A streamed body goes out as
 /// it arrives; one that fails midway ends as `failed_end` says.
-async fn raw_response(
+pub(crate) async fn raw_response(
     door: &FrontDoor,
     outcome: InvokeOutcome,
     failed_end: FailedEnd,
@@ -300,7 +318,7 @@ async fn raw_response(
         .unwrap_or(HeaderValue::from_static("application/json"));
     headers.insert(CONTENT_TYPE, content_type);
     wire::insert_header(headers, "x-amzn-requestid", &outcome.request_id);
-    wire::insert_header(headers, "x-amz-executed-version", &door.function_version);
+    wire::insert_header(headers, "x-amz-executed-version", &door.version());
     if function_error {
         headers.insert(
             HeaderName::from_static("x-amz-function-error"),
@@ -343,7 +361,7 @@ fn event_stream_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<D
         HeaderValue::from_static("application/vnd.amazon.eventstream"),
     );
     wire::insert_header(headers, "x-amzn-requestid", &outcome.request_id);
-    wire::insert_header(headers, "x-amz-executed-version", &door.function_version);
+    wire::insert_header(headers, "x-amz-executed-version", &door.version());
     response
 }
 
@@ -385,7 +403,7 @@ fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
 }
 
 /// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`
-fn new_trace_id() -> String {
+pub(crate) fn new_trace_id() -> String {
     // By hand rather than with `format!`: one per invoke without a trace
     // header, and hex digits through the formatter cost more than the rest
     // of the front door's work on a small event.

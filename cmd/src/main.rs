@@ -108,11 +108,12 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     .await?;
     let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
     if cli.eager_init {
-        sandbox.init().map_err(|e| e.to_string())?;
+        sandbox.init_now().map_err(|e| e.to_string())?;
     }
     let stop = Arc::new(tokio::sync::Notify::new());
     let door = Arc::new(FrontDoor {
         sandbox: sandbox.clone(),
+        control: Default::default(),
         function_version,
         queued_events: Arc::new(tokio::sync::Semaphore::new(
             cli.max_queued_events

@@ -1,8 +1,9 @@
 //! The `/test/*` control API (spec §8): off by default; with `--test-api`,
 //! `ping`, `internalState` (RAPID's state names, when each state was
-//! entered, the first fatal error), `reset` of an idle sandbox and
-//! `shutdown`; every other operation answers 501 with a message, never a
-//! fake success.
+//! entered, the first fatal error), `init`, `waitUntilInitialized`,
+//! `reserve`, `invoke`, `waitUntilRelease`, `reset` (which cuts short what
+//! runs) and `shutdown`; what is not built yet answers 501 with a message,
+//! never a fake success.
 
 mod common;
 
@@ -156,15 +157,7 @@ fn shutdown_answers_the_state_and_rapid_exits() {
 #[test]
 fn operations_not_built_yet_say_so() {
     let rapid = Rapid::scripted(&["--test-api"], &[]);
-    for op in [
-        "init",
-        "waitUntilInitialized",
-        "reserve",
-        "invoke",
-        "waitUntilRelease",
-        "restore",
-        "eventLog",
-    ] {
+    for op in ["restore", "eventLog"] {
         let resp = rapid.request("POST", &format!("/test/{op}"), &[], b"{}");
         assert_eq!(resp.status, 501, "/test/{op}: {resp:?}");
         let body = resp.json();
@@ -220,8 +213,8 @@ fn reset_sends_its_reason_and_the_next_invoke_starts_afresh() {
 }
 
 #[test]
-fn reset_while_an_invoke_runs_is_refused_and_cuts_nothing_short() {
-    let rapid = Rapid::scripted(&["--test-api"], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "3")]);
+fn reset_while_an_invoke_runs_cuts_it_short() {
+    let rapid = Rapid::scripted(&["--test-api"], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "300")]);
     let hung = {
         let addr = rapid.invoke_addr().to_owned();
         std::thread::spawn(move || {
@@ -230,15 +223,216 @@ fn reset_while_an_invoke_runs_is_refused_and_cuts_nothing_short() {
     };
     rapid.wait_for_stdout(|l| l.starts_with("hanging on"), WAIT);
     let resp = rapid.request("POST", "/test/reset", &[], br#"{"reason": "failure"}"#);
-    assert_eq!(resp.status, 409, "{resp:?}");
-    assert!(
-        resp.json()["errorMessage"]
-            .as_str()
-            .is_some_and(|m| m.contains("running")),
-        "{}",
-        resp.text()
+    assert_eq!(resp.status, 200, "{resp:?}");
+    // The runtime never answered: no response metrics.
+    assert_eq!(
+        resp.json()["responseMetrics"]["dimensions"]["invokeResponseMode"],
+        ""
     );
-    // The invoke ends as it would have: at its own timeout.
     let answer = hung.join().expect("the invoker");
+    assert_function_error(&answer, "Sandbox.Failure");
+    let report = rapid.wait_for_report(&request_id(&answer));
+    assert_eq!(report.get("Status"), Some("error"), "{}", report.line);
+    // The sandbox serves the next invoke with a new runtime.
+    assert_success(&rapid.invoke(b"{}", &[]));
+}
+
+/// `/test/init`'s body with the three fields RAPID requires.
+fn init_body(extra: Value) -> Vec<u8> {
+    let mut body = json!({
+        "functionName": "ctl-fn",
+        "functionVersion": "7",
+        "invokeTimeoutMs": 300000,
+    });
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    body.to_string().into_bytes()
+}
+
+fn post(rapid: &Rapid, op: &str, headers: &[(&str, &str)], body: &[u8]) -> common::http::Resp {
+    rapid.request("POST", &format!("/test/{op}"), headers, body)
+}
+
+#[test]
+fn init_reserve_invoke_release_drive_one_invoke() {
+    let rapid = Rapid::scripted(&["--test-api"], &[]);
+    let init = post(
+        &rapid,
+        "init",
+        &[],
+        &init_body(json!({
+            "handler": "ctl.handler",
+            "customer": {"environment": {"CUSTOMER_VAR": "from-init"}},
+            "awskey": "AKIDINIT",
+            "awssecret": "secret",
+            "awssession": "session-token",
+        })),
+    );
+    assert_eq!(init.status, 200, "{init:?}");
+    let ready = post(&rapid, "waitUntilInitialized", &[], b"");
+    assert_eq!(ready.status, 200, "{ready:?}");
+    assert_eq!(ready.json()["runtime"]["state"]["name"], "Ready");
+
+    let reserved = post(&rapid, "reserve", &[("X-Amzn-Trace-Id", "Root=1-abc")], b"");
+    assert_eq!(reserved.status, 200, "{reserved:?}");
+    let invoke_id = reserved.header("invoke-id").expect("Invoke-ID").to_owned();
+    assert!(
+        reserved.header("reservation-token").is_some(),
+        "{reserved:?}"
+    );
+    assert_eq!(reserved.header("version-id"), Some("7"), "{reserved:?}");
+    let again = post(&rapid, "reserve", &[], b"");
+    assert_eq!(again.status, 400, "a second reservation: {again:?}");
+
+    let answer = post(&rapid, "invoke", &[], br#"{"action":"headers"}"#);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.header("x-amzn-requestid"), Some(invoke_id.as_str()));
+    let body = answer.json();
+    let headers = &body["headers"];
+    assert_eq!(headers["lambda-runtime-aws-request-id"], invoke_id.as_str());
+    assert_eq!(headers["lambda-runtime-trace-id"], "Root=1-abc");
+    assert!(
+        headers["lambda-runtime-invoked-function-arn"]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(":function:ctl-fn")),
+        "{body}"
+    );
+    let env = &body["env"];
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "ctl-fn", "{body}");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "7", "{body}");
+    assert_eq!(env["_HANDLER"], "ctl.handler", "{body}");
+    assert_eq!(env["CUSTOMER_VAR"], "from-init", "{body}");
+    assert_eq!(env["AWS_ACCESS_KEY_ID"], "AKIDINIT", "{body}");
+    assert_eq!(env["AWS_SESSION_TOKEN"], "session-token", "{body}");
+
+    let released = post(&rapid, "waitUntilRelease", &[], b"");
+    assert_eq!(released.status, 200, "{released:?}");
+    let released = released.json();
+    assert_eq!(released["runtime"]["state"]["name"], "Ready", "{released}");
+    let metrics = &released["responseMetrics"];
+    assert_eq!(
+        metrics["dimensions"]["invokeResponseMode"], "Buffered",
+        "{released}"
+    );
+    assert!(
+        metrics["runtimeResponseLatencyMs"]
+            .as_f64()
+            .is_some_and(|ms| ms > 0.0),
+        "{released}"
+    );
+    let report = rapid.wait_for_report(&invoke_id);
+    assert!(report.get("Init Duration").is_some(), "{}", report.line);
+
+    // Released: the next reservation is possible, and its invoke runs on
+    // the same runtime.
+    assert_eq!(post(&rapid, "reserve", &[], b"").status, 200);
+    let second = post(&rapid, "invoke", &[], b"{}");
+    assert_eq!(second.json()["pid"], body["pid"], "{second:?}");
+    assert_eq!(post(&rapid, "waitUntilRelease", &[], b"").status, 200);
+}
+
+#[test]
+fn calls_in_the_wrong_phase_get_a_clear_400() {
+    let rapid = Rapid::scripted(&["--test-api"], &[]);
+    let expect_400 = |resp: common::http::Resp, mentions: &str| {
+        assert_eq!(resp.status, 400, "{resp:?}");
+        let body = resp.json();
+        assert_eq!(body["errorType"], "Client.InvalidRequest", "{body}");
+        assert!(
+            body["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains(mentions)),
+            "expected a message mentioning {mentions:?}: {body}"
+        );
+    };
+    expect_400(post(&rapid, "waitUntilInitialized", &[], b""), "no init");
+    expect_400(post(&rapid, "invoke", &[], b"{}"), "reserve");
+    expect_400(post(&rapid, "waitUntilRelease", &[], b""), "reserved");
+    for (missing, body) in [
+        (
+            "functionName",
+            json!({"functionVersion": "1", "invokeTimeoutMs": 1000}),
+        ),
+        (
+            "functionVersion",
+            json!({"functionName": "f", "invokeTimeoutMs": 1000}),
+        ),
+        (
+            "invokeTimeoutMs",
+            json!({"functionName": "f", "functionVersion": "1"}),
+        ),
+    ] {
+        expect_400(
+            post(&rapid, "init", &[], body.to_string().as_bytes()),
+            missing,
+        );
+    }
+    expect_400(post(&rapid, "init", &[], b"{not json"), "Invalid json");
+    assert_eq!(post(&rapid, "init", &[], &init_body(json!({}))).status, 200);
+    expect_400(
+        post(&rapid, "init", &[], &init_body(json!({}))),
+        "already initialized",
+    );
+    assert_eq!(post(&rapid, "reserve", &[], b"").status, 200);
+    expect_400(post(&rapid, "waitUntilRelease", &[], b""), "not been sent");
+    // The front door still serves invokes beside the control API.
+    assert_success(&rapid.invoke(b"{}", &[]));
+}
+
+#[test]
+fn a_failed_init_is_told_by_wait_until_initialized_and_invoke() {
+    let rapid = Rapid::scripted(
+        &["--test-api"],
+        &[
+            ("SCRIPTED_INIT", "init_error"),
+            ("SCRIPTED_INIT_ERROR_TYPE", "Runtime.ImportModuleError"),
+        ],
+    );
+    assert_eq!(post(&rapid, "init", &[], &init_body(json!({}))).status, 200);
+    let waited = post(&rapid, "waitUntilInitialized", &[], b"");
+    assert_eq!(waited.status, 502, "{waited:?}");
+    assert_eq!(waited.json()["errorType"], "Runtime.ImportModuleError");
+    assert_eq!(post(&rapid, "reserve", &[], b"").status, 200);
+    let invoked = post(&rapid, "invoke", &[], b"{}");
+    assert_eq!(invoked.status, 502, "{invoked:?}");
+    assert_eq!(
+        invoked.json()["firstFatalError"],
+        "Runtime.ImportModuleError",
+        "{invoked:?}"
+    );
+    // The reservation is gone with the failed init.
+    assert_eq!(post(&rapid, "reserve", &[], b"").status, 200);
+}
+
+#[test]
+fn a_reset_during_a_control_invoke_fails_it_and_releases() {
+    let rapid = Rapid::scripted(&["--test-api"], &[]);
+    assert_eq!(post(&rapid, "init", &[], &init_body(json!({}))).status, 200);
+    assert_eq!(post(&rapid, "waitUntilInitialized", &[], b"").status, 200);
+    assert_eq!(post(&rapid, "reserve", &[], b"").status, 200);
+    let invoking = {
+        let addr = rapid.invoke_addr().to_owned();
+        std::thread::spawn(move || {
+            common::http::request(&addr, "POST", "/test/invoke", &[], br#"{"action":"hang"}"#)
+        })
+    };
+    rapid.wait_for_stdout(|l| l.starts_with("hanging on"), WAIT);
+    let releasing = {
+        let addr = rapid.invoke_addr().to_owned();
+        std::thread::spawn(move || {
+            common::http::request(&addr, "POST", "/test/waitUntilRelease", &[], b"")
+        })
+    };
+    let reset = post(&rapid, "reset", &[], br#"{"reason": "timeout"}"#);
+    assert_eq!(reset.status, 200, "{reset:?}");
+    let answer = invoking.join().expect("the invoker");
     assert_function_error(&answer, "Sandbox.Timedout");
+    let released = releasing.join().expect("the waiter");
+    assert_eq!(released.status, 502, "{released:?}");
+    assert_eq!(released.json()["errorType"], "Sandbox.Timedout");
+    // Released: a new reservation works, and its invoke re-initializes.
+    assert_eq!(post(&rapid, "reserve", &[], b"").status, 200);
+    let again = post(&rapid, "invoke", &[], b"{}");
+    assert_eq!(again.status, 200, "{again:?}");
 }

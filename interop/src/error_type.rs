@@ -8,6 +8,8 @@ use std::fmt;
 pub enum ErrorType {
     SandboxTimedout,
     SandboxShutdown,
+    /// The sandbox was reset (reason failure) under an invoke.
+    SandboxFailure,
     RuntimeExitError,
     RuntimeInvalidEntrypoint,
     RuntimeInvalidResponseModeHeader,
@@ -24,9 +26,10 @@ pub enum ErrorType {
 }
 
 /// rapid's own error types with their Lambda spelling.
-const SPELLINGS: [(ErrorType, &str); 12] = [
+const SPELLINGS: [(ErrorType, &str); 13] = [
     (ErrorType::SandboxTimedout, "Sandbox.Timedout"),
     (ErrorType::SandboxShutdown, "Sandbox.Shutdown"),
+    (ErrorType::SandboxFailure, "Sandbox.Failure"),
     (ErrorType::RuntimeExitError, "Runtime.ExitError"),
     (
         ErrorType::RuntimeInvalidEntrypoint,

@@ -71,6 +71,14 @@ impl FunctionError {
     }
 
     /// An error whose body came from the runtime; `error_type` must already be scrubbed.
+    /// The body's `errorMessage`, else the body itself.
+    pub fn message(&self) -> String {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&self.body).into_owned())
+    }
+
     pub fn from_runtime(error_type: ErrorType, body: Bytes) -> Self {
         Self { error_type, body }
     }

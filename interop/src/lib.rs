@@ -5,6 +5,7 @@
 //! open a socket, spawn a process or read a clock: the engine (`rapid`) and
 //! the HTTP adapters exchange these values and nothing else.
 
+pub mod contract;
 mod error_type;
 pub mod ids;
 mod invoke;

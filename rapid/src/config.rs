@@ -1,5 +1,6 @@
 //! What the sandbox runs and with which environment (spec §1).
 
+use interop::contract::InitRequest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -147,6 +148,56 @@ impl FunctionConfig {
     }
 }
 
+impl FunctionConfig {
+    /// This configuration with what an init request (the control API's
+    /// `/test/init`) says about the function: its name, version, timeout
+    /// and handler, the customer's variables (added to the environment;
+    /// the variables rapid decides still win) and the credentials.
+    pub fn with_init(&self, request: &InitRequest) -> FunctionConfig {
+        let mut cfg = self.clone();
+        let mut env: BTreeMap<String, String> = self.environment.iter().cloned().collect();
+        env.extend(request.environment.iter().cloned());
+        if let Some(name) = &request.function_name {
+            cfg.function_name = name.clone();
+            cfg.function_arn =
+                format!("arn:aws:lambda:{}:{ACCOUNT_ID}:function:{name}", cfg.region).into();
+            env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), name.clone());
+            env.insert(
+                "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+                format!("/aws/lambda/{name}"),
+            );
+        }
+        if let Some(version) = &request.function_version {
+            cfg.function_version = version.clone();
+            env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), version.clone());
+        }
+        if let Some(timeout) = request.invoke_timeout {
+            cfg.timeout = timeout;
+        }
+        if let Some(handler) = request.handler.as_ref().filter(|h| !h.is_empty()) {
+            cfg.handler = handler.clone();
+            env.insert("_HANDLER".into(), handler.clone());
+        }
+        if let Some(credentials) = &request.credentials {
+            env.insert(
+                "AWS_ACCESS_KEY_ID".into(),
+                credentials.access_key_id.clone(),
+            );
+            env.insert(
+                "AWS_SECRET_ACCESS_KEY".into(),
+                credentials.secret_access_key.clone(),
+            );
+            env.insert(
+                "AWS_SESSION_TOKEN".into(),
+                credentials.session_token.clone(),
+            );
+        }
+        env.remove("AWS_LAMBDA_RUNTIME_API");
+        cfg.environment = env.into_iter().collect();
+        cfg
+    }
+}
+
 fn number(
     get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
@@ -277,5 +328,57 @@ mod tests {
             err.to_string(),
             "AWS_LAMBDA_FUNCTION_TIMEOUT must be a whole number, got \"soon\""
         );
+    }
+
+    #[test]
+    fn an_init_request_names_the_function_and_adds_its_variables() {
+        let c = FunctionConfig::from_env(
+            env(&[("KEEP", "me"), ("CUSTOMER", "old")]),
+            vec!["/bin/fn".into()],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let request = InitRequest {
+            function_name: Some("other".into()),
+            function_version: Some("3".into()),
+            invoke_timeout: Some(Duration::from_millis(2500)),
+            handler: Some("mod.fn".into()),
+            environment: vec![
+                ("CUSTOMER".into(), "new".into()),
+                ("AWS_LAMBDA_RUNTIME_API".into(), "elsewhere:1".into()),
+            ],
+            credentials: Some(interop::contract::Credentials {
+                access_key_id: "AKID".into(),
+                secret_access_key: "secret".into(),
+                session_token: "token".into(),
+                expiration: None,
+            }),
+        };
+        let d = c.with_init(&request);
+        assert_eq!(d.function_name, "other");
+        assert_eq!(d.function_version, "3");
+        assert_eq!(d.timeout, Duration::from_millis(2500));
+        assert_eq!(
+            &*d.function_arn,
+            "arn:aws:lambda:us-east-1:012345678912:function:other"
+        );
+        for (name, value) in [
+            ("AWS_LAMBDA_FUNCTION_NAME", Some("other")),
+            ("AWS_LAMBDA_FUNCTION_VERSION", Some("3")),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", Some("/aws/lambda/other")),
+            ("_HANDLER", Some("mod.fn")),
+            ("KEEP", Some("me")),
+            ("CUSTOMER", Some("new")),
+            ("AWS_ACCESS_KEY_ID", Some("AKID")),
+            ("AWS_SECRET_ACCESS_KEY", Some("secret")),
+            ("AWS_SESSION_TOKEN", Some("token")),
+            ("AWS_LAMBDA_RUNTIME_API", None),
+        ] {
+            assert_eq!(lookup(&d, name), value, "{name}");
+        }
+        // An empty request changes nothing.
+        let same = c.with_init(&InitRequest::default());
+        assert_eq!(same.environment, c.environment);
+        assert_eq!(same.timeout, c.timeout);
     }
 }

@@ -3,17 +3,23 @@
 //! through it. Every call is a message to the engine task.
 
 use crate::config::FunctionConfig;
-use crate::engine::{Engine, ExtReply, Message, Reply, ResetRefused};
+use crate::engine::{Engine, ExtReply, Message, Reply};
 use crate::supervisor::{Caller, Supervisor};
 use bytes::Bytes;
 use extensions_api::{
     ExtensionApiError, ExtensionEvent, ExtensionsEngine, Registration, RegistrationRequest,
 };
+use interop::contract::{
+    InitContext, InitFailure, InitRequest, InitSuccess, InvokeContext, InvokeFailure,
+    InvokeSuccess, PhaseRefused, ResetReason, ResetSuccess, SandboxContext, ShutdownSuccess,
+};
 use interop::{Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{
     ApiError, RuntimeEngine, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink,
 };
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use telemetry::LogHub;
 use tokio::sync::{mpsc, oneshot};
 
@@ -66,35 +72,21 @@ impl Sandbox {
         }
     }
 
-    /// Runs `invoke` (after those queued before it) and returns its outcome
-    /// as soon as the runtime answered.
-    pub async fn invoke(&self, invoke: Invoke) -> Result<InvokeOutcome, SandboxError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Message::Invoke {
-            invoke,
-            reply: Some(reply),
-        })?;
-        rx.await.map_err(|_| SandboxError::Gone)
-    }
-
-    /// Queues `invoke` without waiting for it (`X-Amz-Invocation-Type: Event`).
-    /// The receiver resolves (or closes) once the runtime answered it, so
-    /// that the caller can bound how many are queued.
-    pub fn invoke_async(
-        &self,
-        invoke: Invoke,
-    ) -> Result<oneshot::Receiver<InvokeOutcome>, SandboxError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Message::Invoke {
-            invoke,
-            reply: Some(reply),
-        })?;
-        Ok(rx)
+    /// The init this sandbox does on its own: none until the first invoke
+    /// needs one (or `--eager-init` started it), as `aws-lambda-rie` does.
+    /// The front door reserves its invokes on it.
+    pub fn on_demand(&self) -> InitHandle {
+        InitHandle {
+            sandbox: self.clone(),
+        }
     }
 
     /// Starts the runtime now rather than on the first invoke.
-    pub fn init(&self) -> Result<(), SandboxError> {
-        self.send(Message::Init)
+    pub fn init_now(&self) -> Result<(), SandboxError> {
+        self.send(Message::Init {
+            request: None,
+            reply: None,
+        })
     }
 
     /// Kills the runtime, waits until it is reaped, and stops the engine.
@@ -111,23 +103,24 @@ impl Sandbox {
         }
     }
 
-    /// Resets an idle sandbox as a timeout or a failure would (the control
-    /// API's `/test/reset`); resolves once it is done, with how long the
-    /// processes took to go.
-    pub async fn reset(
-        &self,
-        reason: extensions_api::ShutdownReason,
-    ) -> Result<Result<std::time::Duration, ResetRefused>, SandboxError> {
-        let (done, rx) = oneshot::channel();
-        self.send(Message::Reset { reason, done })?;
-        rx.await.map_err(|_| SandboxError::Gone)
-    }
-
     /// The runtime's and extensions' states (spec §8).
     pub async fn internal_state(&self) -> Result<interop::state::InternalState, SandboxError> {
         let (reply, rx) = oneshot::channel();
         self.send(Message::InternalState(reply))?;
         rx.await.map_err(|_| SandboxError::Gone)
+    }
+
+    /// Sends `message` and waits for its answer; a sandbox gone is one
+    /// shutting down.
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, PhaseRefused>>) -> Message,
+    ) -> Result<T, PhaseRefused> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .map_err(|_| PhaseRefused::ShuttingDown)?;
+        rx.await.map_err(|_| PhaseRefused::ShuttingDown)?
     }
 
     fn send(&self, message: Message) -> Result<(), SandboxError> {
@@ -151,6 +144,116 @@ impl Sandbox {
             .send(make(reply))
             .map_err(|_| ExtensionApiError::ShuttingDown)?;
         rx.await.map_err(|_| ExtensionApiError::ShuttingDown)?
+    }
+}
+
+impl SandboxContext for Sandbox {
+    type Init = InitHandle;
+
+    async fn init(&self, request: InitRequest) -> Result<InitHandle, PhaseRefused> {
+        self.request(|reply| Message::Init {
+            request: Some(request),
+            reply: Some(reply),
+        })
+        .await?;
+        Ok(self.on_demand())
+    }
+
+    async fn reset(&self, reason: ResetReason) -> Result<ResetSuccess, PhaseRefused> {
+        self.request(|done| Message::Reset { reason, done }).await
+    }
+
+    async fn shutdown(&self, budget: Option<Duration>) -> ShutdownSuccess {
+        self.shutdown_within(budget).await;
+        ShutdownSuccess::default()
+    }
+}
+
+/// The init of one sandbox (see [`InitContext`]).
+#[derive(Clone)]
+pub struct InitHandle {
+    sandbox: Sandbox,
+}
+
+impl InitContext for InitHandle {
+    type Invoke = Reservation;
+
+    async fn wait(&self) -> Result<Result<InitSuccess, InitFailure>, PhaseRefused> {
+        self.sandbox.request(Message::AwaitInit).await
+    }
+
+    fn reserve(&self, request_id: String) -> Reservation {
+        Reservation {
+            sandbox: self.sandbox.clone(),
+            request_id,
+            sent: false,
+            done: None,
+        }
+    }
+}
+
+/// One reserved invoke (see [`InvokeContext`]).
+pub struct Reservation {
+    sandbox: Sandbox,
+    request_id: String,
+    sent: bool,
+    /// Where the invoke's end is told, once it was sent (until waited for).
+    done: Option<oneshot::Receiver<Result<InvokeSuccess, InvokeFailure>>>,
+}
+
+impl Reservation {
+    /// Queues the invoke now; the returned receiver resolves once the
+    /// runtime answered it (or closes when the sandbox gave it up).
+    pub fn post(
+        &mut self,
+        invoke: Invoke,
+    ) -> Result<oneshot::Receiver<InvokeOutcome>, PhaseRefused> {
+        if self.sent {
+            return Err(PhaseRefused::AlreadySent);
+        }
+        let (reply, outcome) = oneshot::channel();
+        let (done, done_rx) = oneshot::channel();
+        self.sandbox
+            .send(Message::Invoke {
+                invoke,
+                reply: Some(reply),
+                done: Some(done),
+            })
+            .map_err(|_| PhaseRefused::ShuttingDown)?;
+        self.sent = true;
+        self.done = Some(done_rx);
+        Ok(outcome)
+    }
+}
+
+impl InvokeContext for Reservation {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    fn send(
+        &mut self,
+        invoke: Invoke,
+    ) -> impl Future<Output = Result<InvokeOutcome, PhaseRefused>> + Send {
+        // Queued now, not when the future is first polled: invokes keep the
+        // order in which they were sent.
+        let posted = self.post(invoke);
+        async move { posted?.await.map_err(|_| PhaseRefused::ShuttingDown) }
+    }
+
+    async fn wait(&mut self) -> Result<Result<InvokeSuccess, InvokeFailure>, PhaseRefused> {
+        let Some(done) = self.done.take() else {
+            return Err(if self.sent {
+                PhaseRefused::AlreadyWaited
+            } else {
+                PhaseRefused::NotSent
+            });
+        };
+        done.await.map_err(|_| PhaseRefused::ShuttingDown)
+    }
+
+    async fn reset(&mut self, reason: ResetReason) -> Result<ResetSuccess, PhaseRefused> {
+        SandboxContext::reset(&self.sandbox, reason).await
     }
 }
 

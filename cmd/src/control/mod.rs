@@ -1,14 +1,21 @@
 //! The `/test/*` control API (spec §8), served beside the front door when
-//! `--test-api` is given. It has `ping`, `internalState`, `reset` (of an
-//! idle sandbox) and `shutdown`; the rest of RAPID's standalone API (init,
-//! reserve, invoke, waitUntilRelease, restore, eventLog) answers `501` with a
-//! message that says so, never a fake success.
+//! `--test-api` is given: RAPID's standalone API, which drives the lifecycle
+//! step by step through the same contract as the front door
+//! (`interop::contract`): `init` and `waitUntilInitialized` (`init.rs`),
+//! `reserve`, `invoke` and `waitUntilRelease` (`invoke.rs`), `reset`,
+//! `shutdown`, `ping` and `internalState` (here). What is not built yet
+//! answers `501` with a message that says so, never a fake success.
+
+mod init;
+mod invoke;
 
 use crate::body::DoorBody;
 use crate::front_door::FrontDoor;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
+use interop::contract::{PhaseRefused, ResetReason, ResponseMetrics, SandboxContext};
+pub use invoke::Reservations;
 use std::sync::Arc;
 use std::time::Duration;
 use wire::{read_limited, LimitedBody};
@@ -31,25 +38,39 @@ where
         ("ping", &Method::GET) => text(StatusCode::OK, "pong"),
         ("internalState", &Method::GET) => match door.sandbox.internal_state().await {
             Ok(state) => json(StatusCode::OK, state.to_json()),
-            Err(err) => error(StatusCode::SERVICE_UNAVAILABLE, "Sandbox.Gone", &err.to_string()),
+            Err(err) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sandbox.Gone",
+                &err.to_string(),
+            ),
         },
         ("shutdown", &Method::POST) => shutdown(&door, req).await,
         ("reset", &Method::POST) => reset(&door, req).await,
-        ("ping" | "internalState", _) | ("shutdown" | "reset", _) => error(
+        ("init", &Method::POST) => init::init(&door, req).await,
+        ("waitUntilInitialized", &Method::POST) => init::wait_until_initialized(&door).await,
+        ("reserve", &Method::POST) => invoke::reserve(&door, req).await,
+        ("invoke", &Method::POST) => invoke::invoke(&door, req).await,
+        ("waitUntilRelease", &Method::POST) => invoke::wait_until_release(&door).await,
+        (
+            "ping"
+            | "internalState"
+            | "shutdown"
+            | "reset"
+            | "init"
+            | "waitUntilInitialized"
+            | "reserve"
+            | "invoke"
+            | "waitUntilRelease",
+            _,
+        ) => error(
             StatusCode::METHOD_NOT_ALLOWED,
             "Client.InvalidRequest",
             &format!("{method} is not allowed on {path}"),
         ),
-        (
-            "init" | "waitUntilInitialized" | "reserve" | "invoke" | "waitUntilRelease"
-            | "restore" | "eventLog",
-            _,
-        ) => error(
+        ("restore" | "eventLog", _) => error(
             StatusCode::NOT_IMPLEMENTED,
             "Client.NotSupported",
-            &format!(
-                "{path} is not supported by this version of rapid; the control API has /test/ping, /test/internalState, /test/reset and /test/shutdown"
-            ),
+            &format!("{path} is not supported by this version of rapid"),
         ),
         _ => error(
             StatusCode::NOT_FOUND,
@@ -76,12 +97,13 @@ where
     json(StatusCode::OK, state.to_json())
 }
 
-/// `POST /test/reset {"reason": "timeout"|"failure"}`: resets an idle
-/// sandbox as a timeout or a failure would (extensions get SHUTDOWN with
-/// that reason, every process is killed, the next invoke initializes
-/// again) and answers how long it took. While an invoke or an init runs the
-/// answer is `409` until the runtime has answered: nothing is cut short
-/// (once it has, the reset waits for the invoke to be complete).
+/// `POST /test/reset {"reason": "timeout"|"failure"}`: resets the sandbox
+/// as a timeout or a failure would: an invoke or an init under way is cut
+/// short (its invoker gets `Sandbox.Timedout` or `Sandbox.Failure`; an
+/// invoke the runtime already answered is let complete first), extensions
+/// get SHUTDOWN with that reason, every process is killed, the next invoke
+/// initializes again. The answer says how long it took and what the invoke
+/// cut short had measured; the reservation, if any, is released.
 async fn reset<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
@@ -91,8 +113,8 @@ where
         Err(message) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", &message),
     };
     let reason = match body.get("reason").and_then(|r| r.as_str()) {
-        Some("timeout") => rapid::ShutdownReason::Timeout,
-        Some("failure") => rapid::ShutdownReason::Failure,
+        Some("timeout") => ResetReason::Timeout,
+        Some("failure") => ResetReason::Failure,
         other => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -101,29 +123,43 @@ where
             )
         }
     };
-    match door.sandbox.reset(reason).await {
-        Ok(Ok(took)) => json(
+    let result = SandboxContext::reset(&door.sandbox, reason).await;
+    door.control.release_unsent();
+    match result {
+        Ok(done) => json(
             StatusCode::OK,
             serde_json::json!({
-                "extensionsResetMs": took.as_millis() as u64,
-                // No invoke was running: nothing was cut short.
-                "responseMetrics": {
-                    "runtimeResponseLatencyMs": 0,
-                    "dimensions": {"invokeResponseMode": ""},
-                },
+                "extensionsResetMs": done.extensions_reset.as_millis() as u64,
+                "responseMetrics": response_metrics(done.response),
             }),
         ),
-        Ok(Err(refused)) => error(
-            StatusCode::CONFLICT,
-            "Client.InvalidRequest",
-            &refused.to_string(),
-        ),
-        Err(err) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Sandbox.Gone",
-            &err.to_string(),
-        ),
+        Err(refused) => phase_refused(refused),
     }
+}
+
+/// RAPID's `responseMetrics` of an invoke; zeros when the runtime never
+/// answered (or no invoke ran).
+fn response_metrics(response: Option<ResponseMetrics>) -> serde_json::Value {
+    match response {
+        Some(r) => serde_json::json!({
+            "runtimeResponseLatencyMs": r.latency.as_secs_f64() * 1000.0,
+            "dimensions": {"invokeResponseMode": r.mode.as_str()},
+        }),
+        None => serde_json::json!({
+            "runtimeResponseLatencyMs": 0,
+            "dimensions": {"invokeResponseMode": ""},
+        }),
+    }
+}
+
+/// A phase that could not run: a `400` (RAPID's answer to a call in the
+/// wrong phase) with a Lambda-style body, or `503` once shut down.
+fn phase_refused(refused: PhaseRefused) -> Response<DoorBody> {
+    let status = match refused {
+        PhaseRefused::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error(status, "Client.InvalidRequest", &refused.to_string())
 }
 
 /// The request's JSON object (an empty body is `{}`).

@@ -7,6 +7,7 @@ use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
 use crate::lifecycle::{RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
 use extensions_api::ShutdownReason;
+use interop::contract::{InitFailure, InitSuccess};
 use interop::{ErrorType, FunctionError};
 use runtime_api::{ApiError, RuntimeErrorReport};
 use std::time::Instant;
@@ -146,7 +147,9 @@ impl Engine {
             return;
         }
         // Init Duration: from starting the first process to ready.
-        self.init_duration = Some(init.started.elapsed());
+        let init_duration = init.started.elapsed();
+        self.init_duration = Some(init_duration);
+        self.init_ended(Ok(InitSuccess { init_duration }));
         self.init = None;
         self.retry_init = false;
         self.first_fatal = None;
@@ -181,6 +184,11 @@ impl Engine {
             return;
         };
         self.fatal(&err.error_type);
+        self.init_ended(Err(InitFailure {
+            error_type: err.error_type.clone(),
+            message: err.message(),
+            init_duration: init.started.elapsed(),
+        }));
         self.logs.line(format!(
             "INIT_REPORT Init Duration: {:.2} ms\tPhase: {}\tStatus: {}\tError Type: {}",
             init.started.elapsed().as_secs_f64() * 1000.0,
@@ -197,6 +205,14 @@ impl Engine {
             _ => ShutdownReason::Failure,
         };
         self.begin_teardown(reason);
+    }
+
+    /// Remembers how the init ended and tells who waits for it.
+    fn init_ended(&mut self, result: Result<InitSuccess, InitFailure>) {
+        for waiter in self.init_waiters.drain(..) {
+            let _ = waiter.send(Ok(result.clone()));
+        }
+        self.last_init = Some(result);
     }
 
     pub(super) fn init_timed_out(&mut self) {

@@ -2,13 +2,16 @@
 //! the runtime's answers, completion, and the START / END / REPORT lines.
 
 use super::{
-    epoch_ms_at, invalid_state, is_foreign, timestamp, Engine, Queued, Reply, Runtime,
+    epoch_ms_at, invalid_state, is_foreign, timestamp, Done, Engine, Queued, Reply, Runtime,
     FOREIGN_RUNTIME,
 };
 use crate::lifecycle::{RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
 use bytes::Bytes;
 use extensions_api::ShutdownReason;
+use interop::contract::{
+    InvokeFailure, InvokeMetrics, InvokeSuccess, ResponseMetrics, ResponseMode,
+};
 use interop::{
     ErrorType, FunctionError, InvokeBody, InvokeOutcome, InvokeResponse, ResponseStream,
     RuntimeEvent,
@@ -22,6 +25,10 @@ use tokio::sync::{mpsc, oneshot};
 pub(super) struct Current {
     pub(super) request_id: String,
     reply: Option<oneshot::Sender<InvokeOutcome>>,
+    /// Told when the invoke is complete.
+    done: Option<Done>,
+    /// The runtime streams its response.
+    streamed: bool,
     tail: Option<oneshot::Sender<Bytes>>,
     tail_rx: Option<oneshot::Receiver<Bytes>>,
     dispatched: Instant,
@@ -39,6 +46,7 @@ pub(super) struct Current {
 impl Current {
     fn new(
         queued_reply: Option<oneshot::Sender<InvokeOutcome>>,
+        done: Option<Done>,
         request_id: String,
         log_tail: bool,
         deadline: Instant,
@@ -52,6 +60,8 @@ impl Current {
         Current {
             request_id,
             reply: queued_reply,
+            done,
+            streamed: false,
             tail,
             tail_rx,
             dispatched: Instant::now(),
@@ -66,6 +76,22 @@ impl Current {
 
     pub(super) fn has_answered(&self) -> bool {
         self.answered.is_some()
+    }
+
+    /// What the runtime's answer measured, once it answered (or began to
+    /// stream).
+    pub(super) fn response_metrics(&self) -> Option<ResponseMetrics> {
+        let latency = self.timings.response_latency?;
+        Some(ResponseMetrics {
+            latency,
+            duration: self.timings.response_duration.unwrap_or_default(),
+            produced_bytes: self.timings.produced_bytes.unwrap_or_default(),
+            mode: if self.streamed {
+                ResponseMode::Streaming
+            } else {
+                ResponseMode::Buffered
+            },
+        })
     }
 
     /// Hands the result to the invoker (once).
@@ -129,6 +155,7 @@ impl Engine {
             self.queue.push_front(Queued {
                 invoke: event.invoke,
                 reply: queued.reply,
+                done: queued.done,
                 deadline: queued.deadline,
             });
             return;
@@ -136,7 +163,7 @@ impl Engine {
         rt.set_state(running);
         self.extensions
             .send_invoke(deadline_ms, &request_id, &self.cfg.function_arn, &trace_id);
-        let mut current = Current::new(queued.reply, request_id, log_tail, deadline);
+        let mut current = Current::new(queued.reply, queued.done, request_id, log_tail, deadline);
         current.init_duration = self.init_duration.take();
         self.current = Some(current);
     }
@@ -285,6 +312,8 @@ impl Engine {
         let (chunks_tx, chunks) = mpsc::channel(4);
         let (end_tx, end) = oneshot::channel();
         current.stream_end = Some(end_tx);
+        current.streamed = true;
+        current.timings.response_latency = Some(current.dispatched.elapsed());
         current.send_outcome(Ok(InvokeResponse {
             body: InvokeBody::Streamed(ResponseStream { chunks, end }),
             content_type,
@@ -351,23 +380,46 @@ impl Engine {
                 .unwrap_or((Instant::now(), InvokeStatus::Success, None));
         let runtime_done = current.runtime_done.unwrap_or(answered);
         current.timings.post_runtime_extensions = Some(runtime_done.elapsed());
-        self.report(current, answered, status, error_type, Vec::new(), false);
+        self.report(current, answered, status, error_type, Vec::new(), None);
         // A reset asked after the answer starts now, before any queued
         // invoke is dispatched.
         self.start_pending_reset();
     }
 
-    /// Writes END and REPORT. `measure_now`: a teardown follows at once, so
-    /// memory is read before anything is killed (else the log hub reads it).
+    /// Writes END and REPORT and tells who waits for the invoke's end.
+    /// `failed`: the invoke failed with this type and a teardown follows at
+    /// once, so memory is read before anything is killed (else the log hub
+    /// reads it).
     fn report(
         &mut self,
-        current: Current,
+        mut current: Current,
         end: Instant,
         status: InvokeStatus,
         error_type: Option<ErrorType>,
         lines: Vec<String>,
-        measure_now: bool,
+        failed: Option<ErrorType>,
     ) {
+        let measure_now = failed.is_some();
+        if let Some(done) = current.done.take() {
+            let metrics = InvokeMetrics {
+                duration: end.saturating_duration_since(current.dispatched),
+                init_duration: current.init_duration,
+                response: current.response_metrics(),
+            };
+            let request_id = current.request_id.clone();
+            let _ = done.send(match failed.clone() {
+                Some(error_type) => Err(InvokeFailure {
+                    request_id,
+                    error_type,
+                    metrics,
+                }),
+                None => Ok(InvokeSuccess {
+                    request_id,
+                    function_error: error_type.clone(),
+                    metrics,
+                }),
+            });
+        }
         let report = InvokeReport {
             request_id: current.request_id.clone(),
             duration: end.saturating_duration_since(current.dispatched),
@@ -409,6 +461,7 @@ impl Engine {
             self.fatal(&err.error_type);
         }
         let mut lines = Vec::new();
+        let failed = Some(err.error_type.clone());
         if let Some(mut current) = self.current.take() {
             if status == InvokeStatus::Timeout {
                 lines.push(telemetry::timeout_line(
@@ -442,7 +495,7 @@ impl Engine {
                     (Instant::now(), status, error_type)
                 }
             };
-            self.report(current, end, status, error_type, lines, true);
+            self.report(current, end, status, error_type, lines, failed);
         }
         let reason = match status {
             // A shutdown is a spindown, whatever became of the invoke.
@@ -468,6 +521,7 @@ impl Engine {
         );
         let mut current = Current::new(
             queued.reply,
+            queued.done,
             request_id,
             queued.invoke.log_tail,
             Instant::now(),
@@ -478,9 +532,9 @@ impl Engine {
             current,
             Instant::now(),
             status,
-            error_type,
+            error_type.clone(),
             Vec::new(),
-            true,
+            error_type,
         );
     }
 

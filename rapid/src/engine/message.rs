@@ -4,20 +4,37 @@
 use crate::supervisor::{Caller, ProcessExit};
 use bytes::Bytes;
 use extensions_api::{ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest};
+use interop::contract::{
+    InitFailure, InitRequest, InitSuccess, InvokeFailure, InvokeSuccess, PhaseRefused, ResetReason,
+    ResetSuccess,
+};
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{ApiError, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink};
 use tokio::sync::oneshot;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 pub(crate) type ExtReply<T> = oneshot::Sender<Result<T, ExtensionApiError>>;
+/// Where an invoke's completion (or failure) is told.
+pub(crate) type Done = oneshot::Sender<Result<InvokeSuccess, InvokeFailure>>;
+/// Where an init's end is told.
+pub(crate) type InitDone = oneshot::Sender<Result<Result<InitSuccess, InitFailure>, PhaseRefused>>;
 
 /// Everything that can happen to a sandbox.
 pub(crate) enum Message {
     Invoke {
         invoke: Invoke,
         reply: Option<oneshot::Sender<InvokeOutcome>>,
+        /// Told when the invoke is complete, with its metrics.
+        done: Option<Done>,
     },
-    Init,
+    /// Start an init now (`--eager-init`, or the contract's `init` with
+    /// what it says about the function, answered once it started).
+    Init {
+        request: Option<InitRequest>,
+        reply: Option<oneshot::Sender<Result<(), PhaseRefused>>>,
+    },
+    /// Tell `reply` how the init under way (or the last one) ended.
+    AwaitInit(InitDone),
     Next {
         /// Who asked: only the runtime of this generation may end its init.
         caller: Option<Caller>,
@@ -78,27 +95,34 @@ pub(crate) enum Message {
     InternalState(oneshot::Sender<interop::state::InternalState>),
     /// Reset the sandbox (the control API): extensions get SHUTDOWN with
     /// `reason`, every process is killed, the next invoke starts a new one.
+    /// An invoke or an init under way is cut short by it.
     Reset {
-        reason: extensions_api::ShutdownReason,
-        done: oneshot::Sender<Result<std::time::Duration, ResetRefused>>,
+        reason: ResetReason,
+        done: oneshot::Sender<Result<ResetSuccess, PhaseRefused>>,
     },
-}
-
-/// Why a reset was not done.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResetRefused {
-    #[error(
-        "an invoke or an init is running and has no answer yet; reset the sandbox when it is idle"
-    )]
-    Busy,
-    #[error("the execution environment is shutting down")]
-    ShuttingDown,
 }
 
 /// Answers a call that arrives after shutdown.
 pub(super) fn refuse(message: Message) {
     match message {
-        Message::Invoke { invoke, reply } => reply_shutdown(invoke, reply),
+        Message::Invoke {
+            invoke,
+            reply,
+            done,
+        } => {
+            if let Some(done) = done {
+                let _ = done.send(Err(shutdown_failure(&invoke)));
+            }
+            reply_shutdown(invoke, reply)
+        }
+        Message::Init { reply, .. } => {
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(PhaseRefused::ShuttingDown));
+            }
+        }
+        Message::AwaitInit(reply) => {
+            let _ = reply.send(Err(PhaseRefused::ShuttingDown));
+        }
         Message::Next { reply, .. } => {
             let _ = reply.send(Err(ApiError::ShuttingDown));
         }
@@ -124,12 +148,21 @@ pub(super) fn refuse(message: Message) {
             let _ = reply.send(interop::state::InternalState::default());
         }
         Message::Reset { done, .. } => {
-            let _ = done.send(Err(ResetRefused::ShuttingDown));
+            let _ = done.send(Err(PhaseRefused::ShuttingDown));
         }
         Message::Shutdown { done, .. } => {
             let _ = done.send(());
         }
-        Message::Init | Message::Exited(_) => {}
+        Message::Exited(_) => {}
+    }
+}
+
+/// The failure of an invoke refused because the sandbox shut down.
+pub(super) fn shutdown_failure(invoke: &Invoke) -> InvokeFailure {
+    InvokeFailure {
+        request_id: invoke.request_id.clone(),
+        error_type: ErrorType::SandboxShutdown,
+        metrics: Default::default(),
     }
 }
 

@@ -20,11 +20,13 @@ use crate::config::FunctionConfig;
 use crate::lifecycle::RuntimeState;
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
+use interop::contract::{
+    InitFailure, InitRequest, InitSuccess, PhaseRefused, ResetReason, ResetSuccess, ResponseMetrics,
+};
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
 use invoke::Current;
-pub use message::ResetRefused;
-use message::{refuse, reply_shutdown};
-pub(crate) use message::{ExtReply, Message, Reply};
+use message::{refuse, reply_shutdown, shutdown_failure};
+pub(crate) use message::{Done, ExtReply, InitDone, Message, Reply};
 use runtime_api::ApiError;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -37,6 +39,8 @@ use tokio::time::sleep_until;
 struct Queued {
     invoke: Invoke,
     reply: Option<oneshot::Sender<InvokeOutcome>>,
+    /// Told when the invoke is complete.
+    done: Option<Done>,
     /// Set when the invoke's clock already runs (an init retried for it).
     deadline: Option<Instant>,
 }
@@ -78,10 +82,16 @@ pub(crate) struct Engine {
     /// last initialized well.
     first_fatal: Option<ErrorType>,
     /// Who asked for the reset under way, and since when.
-    reset_waiters: Vec<(Instant, oneshot::Sender<Result<Duration, ResetRefused>>)>,
+    reset_waiters: Vec<(Instant, oneshot::Sender<Result<ResetSuccess, PhaseRefused>>)>,
+    /// The response metrics of the invoke the reset under way cut short.
+    reset_response: Option<ResponseMetrics>,
     /// A reset asked once the runtime had answered: it starts as soon as
     /// the invoke is complete.
     pending_reset: Option<extensions_api::ShutdownReason>,
+    /// Who waits for the init under way to end.
+    init_waiters: Vec<InitDone>,
+    /// How the last init ended, until a reset forgets it.
+    last_init: Option<Result<InitSuccess, InitFailure>>,
 }
 
 impl Runtime {
@@ -128,7 +138,10 @@ impl Engine {
             shutdown_budget: None,
             first_fatal: None,
             reset_waiters: Vec::new(),
+            reset_response: None,
             pending_reset: None,
+            init_waiters: Vec::new(),
+            last_init: None,
         }
     }
 
@@ -178,21 +191,37 @@ impl Engine {
 
     fn handle(&mut self, message: Message) {
         match message {
-            Message::Invoke { invoke, reply } => {
+            Message::Invoke {
+                invoke,
+                reply,
+                done,
+            } => {
                 if self.shutdown.is_some() {
+                    if let Some(done) = done {
+                        let _ = done.send(Err(shutdown_failure(&invoke)));
+                    }
                     reply_shutdown(invoke, reply);
                     return;
                 }
                 self.queue.push_back(Queued {
                     invoke,
                     reply,
+                    done,
                     deadline: None,
                 });
                 self.drive();
             }
-            Message::Init => {
-                if self.runtime.is_none() && self.init.is_none() && self.idle_for_init() {
-                    self.start_init(None);
+            Message::Init { request, reply } => {
+                let started = self.init_now(request);
+                if let Some(reply) = reply {
+                    let _ = reply.send(started);
+                }
+            }
+            Message::AwaitInit(reply) => {
+                if self.init.is_some() {
+                    self.init_waiters.push(reply);
+                } else {
+                    let _ = reply.send(self.last_init.clone().ok_or(PhaseRefused::NotInitialized));
                 }
             }
             Message::Next { caller, reply } => self.on_next(caller, reply),
@@ -263,6 +292,27 @@ impl Engine {
                 let _ = reply.send(self.internal_state());
             }
             Message::Reset { reason, done } => self.reset(reason, done),
+        }
+    }
+
+    /// Starts an init now, with what `request` says about the function.
+    /// Without a request (`--eager-init`) an init already done or under way
+    /// is fine; with one, the caller meant a new init and is told.
+    fn init_now(&mut self, request: Option<InitRequest>) -> Result<(), PhaseRefused> {
+        if self.shutdown.is_some() {
+            return Err(PhaseRefused::ShuttingDown);
+        }
+        let busy = self.runtime.is_some() || self.init.is_some() || !self.idle_for_init();
+        match request {
+            None if busy => Ok(()),
+            Some(_) if busy => Err(PhaseRefused::AlreadyInitialized),
+            request => {
+                if let Some(request) = request {
+                    self.cfg = Arc::new(self.cfg.with_init(&request));
+                }
+                self.start_init(None);
+                Ok(())
+            }
         }
     }
 
@@ -380,30 +430,63 @@ impl Engine {
         }
     }
 
-    /// A reset asked from outside (the control API): only while nothing
-    /// runs, so that no invoke or init is cut short by it.
+    /// A reset asked from outside (the control API, the contract): it
+    /// cuts short whatever runs. An unanswered invoke fails with
+    /// `Sandbox.Timedout` or `Sandbox.Failure`, an init under way fails
+    /// the same way; an invoke the runtime already answered is let
+    /// complete first.
     fn reset(
         &mut self,
-        reason: extensions_api::ShutdownReason,
-        done: oneshot::Sender<Result<Duration, ResetRefused>>,
+        reason: ResetReason,
+        done: oneshot::Sender<Result<ResetSuccess, PhaseRefused>>,
     ) {
         if self.shutdown.is_some() {
-            let _ = done.send(Err(ResetRefused::ShuttingDown));
+            let _ = done.send(Err(PhaseRefused::ShuttingDown));
             return;
         }
-        let answered = self.current.as_ref().map(|c| c.has_answered());
-        if answered == Some(false) || self.init.is_some() {
-            let _ = done.send(Err(ResetRefused::Busy));
-            return;
-        }
+        let shutdown_reason = match reason {
+            ResetReason::Timeout => extensions_api::ShutdownReason::Timeout,
+            ResetReason::Failure => extensions_api::ShutdownReason::Failure,
+        };
         self.reset_waiters.push((Instant::now(), done));
-        if answered == Some(true) {
-            // The invoke has its answer and waits only for the runtime and
-            // the extensions to ask for their next event.
-            self.pending_reset.get_or_insert(reason);
-        } else {
-            self.begin_reset(reason);
+        self.last_init = None;
+        if let Some(current) = &self.current {
+            self.reset_response = current.response_metrics();
+            if current.has_answered() {
+                // The invoke has its answer and waits only for the runtime
+                // and the extensions to ask for their next event.
+                self.pending_reset.get_or_insert(shutdown_reason);
+                return;
+            }
+            let message = format!(
+                "RequestId: {} Error: the execution environment was reset ({})",
+                current.request_id,
+                reason.as_str()
+            );
+            let (error_type, status) = match reason {
+                ResetReason::Timeout => {
+                    (ErrorType::SandboxTimedout, telemetry::InvokeStatus::Timeout)
+                }
+                ResetReason::Failure => (ErrorType::SandboxFailure, telemetry::InvokeStatus::Error),
+            };
+            self.fail_current(FunctionError::new(error_type, &message), status);
+            return;
         }
+        if self.init.is_some() {
+            let message = format!(
+                "Error: the execution environment was reset during init ({})",
+                reason.as_str()
+            );
+            let (error_type, status) = match reason {
+                ResetReason::Timeout => {
+                    (ErrorType::SandboxTimedout, telemetry::InvokeStatus::Timeout)
+                }
+                ResetReason::Failure => (ErrorType::SandboxFailure, telemetry::InvokeStatus::Error),
+            };
+            self.init_failed(FunctionError::new(error_type, &message), status);
+            return;
+        }
+        self.begin_reset(shutdown_reason);
     }
 
     /// Starts the reset asked while an invoke was completing, if any.
@@ -428,8 +511,12 @@ impl Engine {
         // Whatever ended the sandbox (the reset, a failure, a shutdown), a
         // reset still asked for is done.
         self.pending_reset = None;
+        let response = self.reset_response.take();
         for (since, done) in self.reset_waiters.drain(..) {
-            let _ = done.send(Ok(since.elapsed()));
+            let _ = done.send(Ok(ResetSuccess {
+                extensions_reset: since.elapsed(),
+                response,
+            }));
         }
     }
 

@@ -1,0 +1,277 @@
+//! `POST /test/reserve`, `POST /test/invoke` and `POST /test/waitUntilRelease`:
+//! one invoke at a time, reserved, sent and waited for through the
+//! contract's `InitContext` and `InvokeContext`.
+
+use super::{error, json, phase_refused, response_metrics};
+use crate::body::{DoorBody, FailedEnd};
+use crate::front_door::{raw_response, FrontDoor, REQUEST_LIMIT};
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use interop::contract::{InitContext, InvokeContext};
+use interop::Invoke;
+use rapid::{InitHandle, Reservation, Sandbox};
+use std::sync::Mutex;
+use wire::{read_limited, LimitedBody};
+
+/// What the control API holds between calls: the init it started and the
+/// one reservation.
+#[derive(Default)]
+pub struct Reservations {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    init: Option<InitHandle>,
+    version: Option<String>,
+    slot: Option<Reserved>,
+}
+
+struct Reserved {
+    trace_id: Option<String>,
+    stage: Stage,
+}
+
+enum Stage {
+    /// Reserved, no invoke sent yet.
+    Reserved(Reservation),
+    /// Sent; its end not yet waited for.
+    Sent(Reservation),
+    /// `waitUntilRelease` holds it.
+    Waiting,
+}
+
+impl Reservations {
+    pub(super) fn set_init(&self, handle: InitHandle) {
+        self.lock().init = Some(handle);
+    }
+
+    /// The init `/test/init` started, else the sandbox's own (on demand).
+    pub(super) fn init_handle(&self, sandbox: &Sandbox) -> InitHandle {
+        self.lock()
+            .init
+            .clone()
+            .unwrap_or_else(|| sandbox.on_demand())
+    }
+
+    /// After a reset: a reservation whose invoke was not sent is gone
+    /// with the generation. One that was sent stays until
+    /// `waitUntilRelease` has told how its invoke ended.
+    pub(super) fn release_unsent(&self) {
+        let mut inner = self.lock();
+        if inner
+            .slot
+            .as_ref()
+            .is_some_and(|r| matches!(r.stage, Stage::Reserved(_)))
+        {
+            inner.slot = None;
+        }
+    }
+
+    /// Remembers the function version `/test/init` gave.
+    pub(super) fn set_version(&self, version: String) {
+        self.lock().version = Some(version);
+    }
+
+    /// The function version invokes run (`/test/init`'s, else rapid's).
+    pub fn version(&self, default: &str) -> String {
+        self.lock()
+            .version
+            .clone()
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // The data stays consistent whatever panicked while holding it
+        // (every change is one assignment).
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// `POST /test/reserve`: reserves the next invoke. `200` with the headers
+/// `Reservation-Token`, `Invoke-ID`, `Version-ID` and the internal state as
+/// body; `400` when an invoke is already reserved.
+pub(super) async fn reserve<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_owned)
+    };
+    let trace_id = header("x-amzn-trace-id");
+    let request_id = interop::ids::new_uuid().to_string();
+    let token = interop::ids::new_uuid().to_string();
+    {
+        let mut inner = door.control.lock();
+        if inner.slot.is_some() {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Client.InvalidRequest",
+                "an invoke is already reserved; /test/waitUntilRelease or /test/reset first",
+            );
+        }
+        let init = inner
+            .init
+            .clone()
+            .unwrap_or_else(|| door.sandbox.on_demand());
+        inner.slot = Some(Reserved {
+            trace_id,
+            stage: Stage::Reserved(init.reserve(request_id.clone())),
+        });
+    }
+    let state = door.sandbox.internal_state().await.unwrap_or_default();
+    let mut response = json(StatusCode::OK, state.to_json());
+    let headers = response.headers_mut();
+    wire::insert_header(headers, "reservation-token", &token);
+    wire::insert_header(headers, "invoke-id", &request_id);
+    wire::insert_header(headers, "version-id", &door.version());
+    response
+}
+
+/// `POST /test/invoke`: sends the reserved invoke, the body being its
+/// event, and answers with the function's response as the front door
+/// would (streamed as it comes). `400` without a reservation (or when its
+/// invoke was sent already); `502` with the internal state when the init
+/// `/test/init` started failed.
+pub(super) async fn invoke<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let failed_end = FailedEnd::for_request(req.headers());
+    let mut reservation = {
+        let mut inner = door.control.lock();
+        let Some(slot) = inner.slot.as_mut() else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Client.InvalidRequest",
+                "no invoke is reserved; /test/reserve first",
+            );
+        };
+        match std::mem::replace(&mut slot.stage, Stage::Waiting) {
+            Stage::Reserved(reservation) => reservation,
+            other => {
+                slot.stage = other;
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Client.InvalidRequest",
+                    "the reserved invoke was sent already",
+                );
+            }
+        }
+    };
+    let payload = match read_limited(req.into_body(), REQUEST_LIMIT).await {
+        Ok(LimitedBody::Complete(body)) if body.iter().all(u8::is_ascii_whitespace) => {
+            Bytes::from_static(b"{}")
+        }
+        Ok(LimitedBody::Complete(body)) => body,
+        Ok(LimitedBody::TooLarge { .. }) | Err(_) => {
+            door.control.put_back(Stage::Reserved(reservation));
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLargeException",
+                &format!("the event must be at most {REQUEST_LIMIT} bytes"),
+            );
+        }
+    };
+    let started = door.control.lock().init.clone();
+    if let Some(init) = started {
+        if let Ok(Err(_failed)) = init.wait().await {
+            door.control.lock().slot = None;
+            let state = door.sandbox.internal_state().await.unwrap_or_default();
+            return json(StatusCode::BAD_GATEWAY, state.to_json());
+        }
+    }
+    let trace_id = door
+        .control
+        .lock()
+        .slot
+        .as_ref()
+        .and_then(|s| s.trace_id.clone())
+        .unwrap_or_else(crate::front_door::new_trace_id);
+    let invoke = Invoke {
+        request_id: reservation.request_id().to_owned(),
+        payload,
+        client_context: None,
+        cognito_identity: None,
+        trace_id,
+        tenant_id: None,
+        log_tail: false,
+    };
+    let outcome = reservation.post(invoke);
+    door.control.put_back(Stage::Sent(reservation));
+    match outcome {
+        Ok(answered) => match answered.await {
+            Ok(outcome) => raw_response(door, outcome, failed_end).await,
+            Err(_) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sandbox.Shutdown",
+                "the execution environment shut down",
+            ),
+        },
+        Err(refused) => phase_refused(refused),
+    }
+}
+
+/// `POST /test/waitUntilRelease`: waits until the sent invoke is complete
+/// and releases the reservation. `200` with the internal state and the
+/// response metrics; `502` (same body, with the error type) when the
+/// invoke failed; `400` when no invoke was sent.
+pub(super) async fn wait_until_release(door: &FrontDoor) -> Response<DoorBody> {
+    let mut reservation = {
+        let mut inner = door.control.lock();
+        let Some(slot) = inner.slot.as_mut() else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Client.InvalidRequest",
+                "no invoke is reserved",
+            );
+        };
+        match std::mem::replace(&mut slot.stage, Stage::Waiting) {
+            Stage::Sent(reservation) => reservation,
+            other => {
+                let message = match other {
+                    Stage::Reserved(_) => "the reserved invoke has not been sent",
+                    _ => "someone already waits for the release",
+                };
+                slot.stage = other;
+                return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", message);
+            }
+        }
+    };
+    let ended = reservation.wait().await;
+    {
+        // Released: the next reserve may come.
+        let mut inner = door.control.lock();
+        if inner
+            .slot
+            .as_ref()
+            .is_some_and(|s| matches!(s.stage, Stage::Waiting))
+        {
+            inner.slot = None;
+        }
+    }
+    let state = door.sandbox.internal_state().await.unwrap_or_default();
+    let mut body = state.to_json();
+    let (status, metrics) = match ended {
+        Ok(Ok(success)) => (StatusCode::OK, success.metrics),
+        Ok(Err(failure)) => {
+            body["errorType"] = failure.error_type.as_str().into();
+            (StatusCode::BAD_GATEWAY, failure.metrics)
+        }
+        Err(refused) => return phase_refused(refused),
+    };
+    body["responseMetrics"] = response_metrics(metrics.response);
+    json(status, body)
+}
+
+impl Reservations {
+    /// Puts a reservation back in its slot (the slot is still this one's:
+    /// only a reset empties it meanwhile, and then the reservation is
+    /// dropped).
+    fn put_back(&self, stage: Stage) {
+        if let Some(slot) = self.lock().slot.as_mut() {
+            slot.stage = stage;
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The contract every driver of a sandbox uses: the front door, the control
+//! API, the tests and (later) a pool of sandboxes. It is modelled on RAPID's
+//! own (`SandboxContext`, `InitContext`, `InvokeContext`): a sandbox is
+//! initialized, an invoke is reserved on it, sent, and waited for; the
+//! sandbox is reset, restored and shut down. The phases' inputs, results and
+//! metrics are the types below; the engine (`rapid`) implements the traits.
+//!
+//! One difference from RAPID's model, which carries a TODO about it: a reset
+//! during an invoke needs that invoke's start and response metrics, so here
+//! the [`InvokeContext`] owns them and has its own [`InvokeContext::reset`].
+
+use crate::{ErrorType, Invoke, InvokeOutcome};
+use std::future::Future;
+use std::time::Duration;
+
+/// What `/test/init` (or a pool) says about the function to initialize.
+/// Every field is optional: what is absent keeps the sandbox's own
+/// configuration (rapid's command line and environment).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InitRequest {
+    pub function_name: Option<String>,
+    pub function_version: Option<String>,
+    pub invoke_timeout: Option<Duration>,
+    pub handler: Option<String>,
+    /// The customer's environment variables, added to the function's.
+    pub environment: Vec<(String, String)>,
+    pub credentials: Option<Credentials>,
+}
+
+/// The function's AWS credentials.
+#[derive(Clone, Default, PartialEq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    /// When they expire, as given (RFC 3339), if given.
+    pub expiration: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets stay out of logs.
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An init that succeeded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitSuccess {
+    /// From the start of init to the moment the runtime and every extension
+    /// waited in `next`.
+    pub init_duration: Duration,
+}
+
+/// An init that failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("init failed with {error_type}: {message}")]
+pub struct InitFailure {
+    pub error_type: ErrorType,
+    pub message: String,
+    pub init_duration: Duration,
+}
+
+/// How the runtime sent its response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseMode {
+    #[default]
+    Buffered,
+    Streaming,
+}
+
+impl ResponseMode {
+    /// RAPID's spelling (`invokeResponseMode`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Buffered => "Buffered",
+            ResponseMode::Streaming => "Streaming",
+        }
+    }
+}
+
+/// What the runtime's answer to an invoke measured.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ResponseMetrics {
+    /// From dispatch to the runtime's answer (to its first byte when it
+    /// streamed).
+    pub latency: Duration,
+    /// From the first byte to the last, when it streamed.
+    pub duration: Duration,
+    pub produced_bytes: u64,
+    pub mode: ResponseMode,
+}
+
+/// What an invoke measured, from dispatch to completion.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InvokeMetrics {
+    /// REPORT's `Duration`: dispatch to the runtime's answer.
+    pub duration: Duration,
+    /// The init this invoke paid for, on the first invoke after an init.
+    pub init_duration: Option<Duration>,
+    /// None when the runtime never answered.
+    pub response: Option<ResponseMetrics>,
+}
+
+/// An invoke that completed: the runtime answered (a function error is an
+/// answer too) and it and every extension asked for their next event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokeSuccess {
+    pub request_id: String,
+    /// The function's own error, when it answered with one.
+    pub function_error: Option<ErrorType>,
+    pub metrics: InvokeMetrics,
+}
+
+/// An invoke that failed: it timed out, a process crashed, the init it
+/// needed failed, or the sandbox was reset or shut down under it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invoke {request_id} failed with {error_type}")]
+pub struct InvokeFailure {
+    pub request_id: String,
+    pub error_type: ErrorType,
+    pub metrics: InvokeMetrics,
+}
+
+/// Why a sandbox is reset: what extensions read in SHUTDOWN's
+/// `shutdownReason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetReason {
+    Timeout,
+    Failure,
+}
+
+impl ResetReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetReason::Timeout => "timeout",
+            ResetReason::Failure => "failure",
+        }
+    }
+}
+
+/// A reset that was done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResetSuccess {
+    /// How long the extensions and the runtime took to go.
+    pub extensions_reset: Duration,
+    /// The invoke the reset cut short, when it cut one.
+    pub response: Option<ResponseMetrics>,
+}
+
+/// Why a phase could not be started at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhaseRefused {
+    #[error("the execution environment is already initialized (or initializing); reset it first")]
+    AlreadyInitialized,
+    #[error("no init has been started")]
+    NotInitialized,
+    #[error("the execution environment is shutting down")]
+    ShuttingDown,
+    #[error("this invoke was already sent")]
+    AlreadySent,
+    #[error("this invoke has not been sent")]
+    NotSent,
+    #[error("this invoke was already waited for")]
+    AlreadyWaited,
+}
+
+/// A restore that was done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreSuccess {
+    pub restore_duration: Duration,
+}
+
+/// A shutdown that was done.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ShutdownSuccess {
+    /// The first error that failed an init or an invoke of the last
+    /// generation, if one did.
+    pub first_fatal_error: Option<ErrorType>,
+}
+
+/// A sandbox: it is initialized, reset, shut down (and restored).
+pub trait SandboxContext {
+    type Init: InitContext;
+
+    /// Starts an init with `request` and returns its context at once.
+    fn init(
+        &self,
+        request: InitRequest,
+    ) -> impl Future<Output = Result<Self::Init, PhaseRefused>> + Send;
+
+    /// Resets the sandbox when no invoke runs on it (an invoke's own reset
+    /// is [`InvokeContext::reset`]): extensions get SHUTDOWN with `reason`,
+    /// every process is killed, the next init starts a new generation.
+    fn reset(
+        &self,
+        reason: ResetReason,
+    ) -> impl Future<Output = Result<ResetSuccess, PhaseRefused>> + Send;
+
+    /// Shuts the sandbox down within `budget` (Lambda's budget when None).
+    fn shutdown(&self, budget: Option<Duration>) -> impl Future<Output = ShutdownSuccess> + Send;
+}
+
+/// An init under way (or done).
+pub trait InitContext {
+    type Invoke: InvokeContext;
+
+    /// Resolves when the init succeeded or failed (refused when no init
+    /// was started, or the sandbox shut down).
+    fn wait(
+        &self,
+    ) -> impl Future<Output = Result<Result<InitSuccess, InitFailure>, PhaseRefused>> + Send;
+
+    /// Reserves the next invoke on this sandbox, with its request id.
+    fn reserve(&self, request_id: String) -> Self::Invoke;
+}
+
+/// One invoke: sent once, waited for once.
+pub trait InvokeContext {
+    /// The request id the reservation carries.
+    fn request_id(&self) -> &str;
+
+    /// Sends the invoke (queued behind any before it). The outcome is the
+    /// response sender's end: it resolves as soon as the runtime answered,
+    /// with the body still streaming if it streams.
+    fn send(
+        &mut self,
+        invoke: Invoke,
+    ) -> impl Future<Output = Result<InvokeOutcome, PhaseRefused>> + Send;
+
+    /// Resolves when the invoke is complete, with its metrics.
+    fn wait(
+        &mut self,
+    ) -> impl Future<Output = Result<Result<InvokeSuccess, InvokeFailure>, PhaseRefused>> + Send;
+
+    /// Resets the sandbox under this invoke: an unanswered invoke fails
+    /// with `Sandbox.Timedout` (timeout) or `Sandbox.Failure` (failure);
+    /// the answer carries the invoke's response metrics.
+    fn reset(
+        &mut self,
+        reason: ResetReason,
+    ) -> impl Future<Output = Result<ResetSuccess, PhaseRefused>> + Send;
+}
