@@ -54,6 +54,24 @@ enum Step {
     Sigterm,
     /// `POST /test/reset {"reason": ...}` on the idle sandbox: 200.
     Reset(&'static str),
+    /// `POST /test/init` (function `conformance`, version `1`) and
+    /// `POST /test/waitUntilInitialized`: its status (200, or 502 with this
+    /// error type).
+    ControlInit { fails_with: Option<&'static str> },
+    /// `POST /test/reserve`, `POST /test/invoke` with `event`, and
+    /// `POST /test/waitUntilRelease`: the invoke's answer (None: `502`, the
+    /// init failed) and the release's status.
+    ControlInvoke {
+        event: Value,
+        answer: Option<Answer>,
+        release: u16,
+    },
+    /// An invoke that hangs, cut short by `POST /test/reset {reason}`: its
+    /// invoker gets `error_type`.
+    ResetDuringInvoke {
+        reason: &'static str,
+        error_type: &'static str,
+    },
     /// `GET /test/internalState`: the runtime's state name (None: no
     /// runtime) and each extension's, in order.
     InternalState {
@@ -414,6 +432,75 @@ fn table() -> Vec<Row> {
                 ],
             )
         },
+        Row {
+            control_api: true,
+            ..row(
+                "control_api_drives_init_and_invokes",
+                vec![
+                    Step::ControlInit { fails_with: None },
+                    Step::InternalState {
+                        runtime: Some("Ready"),
+                        extensions: vec![],
+                    },
+                    Step::ControlInvoke {
+                        event: json!({"hello": "control"}),
+                        answer: Some(Answer::Success(json!({"hello": "control"}))),
+                        release: 200,
+                    },
+                    Step::ControlInvoke {
+                        event: json!({"action": "crash", "code": 4}),
+                        answer: Some(Answer::Error {
+                            error_type: "Runtime.ExitError",
+                            message: "exit status 4",
+                        }),
+                        release: 502,
+                    },
+                    // The front door still serves invokes beside it.
+                    echo(json!({"after": "crash"}), OK_AFTER_INIT),
+                ],
+            )
+        },
+        Row {
+            control_api: true,
+            runtime_env: vec![("SCRIPTED_INIT", "init_error")],
+            ..row(
+                "control_api_init_error",
+                vec![
+                    Step::ControlInit {
+                        fails_with: Some("Runtime.ImportModuleError"),
+                    },
+                    Step::ControlInvoke {
+                        event: json!({}),
+                        answer: None,
+                        release: 400,
+                    },
+                ],
+            )
+        },
+        Row {
+            extensions: vec![("watch", json!({}))],
+            control_api: true,
+            ..row(
+                "reset_during_an_invoke",
+                vec![
+                    echo(json!({"hello": "world"}), OK_AFTER_INIT),
+                    Step::ResetDuringInvoke {
+                        reason: "timeout",
+                        error_type: "Sandbox.Timedout",
+                    },
+                    Step::Shutdown {
+                        ext: "watch",
+                        reason: "timeout",
+                    },
+                    echo(json!({"after": "reset"}), OK_AFTER_INIT),
+                    Step::ResetDuringInvoke {
+                        reason: "failure",
+                        error_type: "Sandbox.Failure",
+                    },
+                    echo(json!({"after": "reset"}), OK_AFTER_INIT),
+                ],
+            )
+        },
         row(
             "queued_invokes_all_run",
             vec![Step::Concurrent {
@@ -557,6 +644,62 @@ fn run_step(run: &Run, step: &Step, at: &str) {
             let resp = rapid.request("POST", "/test/reset", &[], body.as_bytes());
             assert_eq!(resp.status, 200, "{at}: {resp:?}");
         }
+        Step::ControlInit { fails_with } => {
+            let body = json!({
+                "functionName": "conformance",
+                "functionVersion": "1",
+                "invokeTimeoutMs": 3000,
+            })
+            .to_string();
+            let resp = rapid.request("POST", "/test/init", &[], body.as_bytes());
+            assert_eq!(resp.status, 200, "{at}: init: {resp:?}");
+            let resp = rapid.request("POST", "/test/waitUntilInitialized", &[], b"");
+            match fails_with {
+                None => assert_eq!(resp.status, 200, "{at}: waitUntilInitialized: {resp:?}"),
+                Some(error_type) => {
+                    assert_eq!(resp.status, 502, "{at}: waitUntilInitialized: {resp:?}");
+                    assert_eq!(resp.json()["errorType"], *error_type, "{at}: {resp:?}");
+                }
+            }
+        }
+        Step::ControlInvoke {
+            event,
+            answer,
+            release,
+        } => {
+            let reserved = rapid.request("POST", "/test/reserve", &[], b"");
+            assert_eq!(reserved.status, 200, "{at}: reserve: {reserved:?}");
+            let invoke_id = reserved.header("invoke-id").unwrap_or_default().to_owned();
+            let resp = rapid.request("POST", "/test/invoke", &[], event.to_string().as_bytes());
+            match answer {
+                Some(answer) => {
+                    check_answer(&resp, answer, at);
+                    assert_eq!(request_id(&resp), invoke_id, "{at}: the reserved id");
+                }
+                None => assert_eq!(
+                    resp.status, 502,
+                    "{at}: invoke after a failed init: {resp:?}"
+                ),
+            }
+            let released = rapid.request("POST", "/test/waitUntilRelease", &[], b"");
+            assert_eq!(
+                released.status, *release,
+                "{at}: waitUntilRelease: {released:?}"
+            );
+        }
+        Step::ResetDuringInvoke { reason, error_type } => {
+            let addr = rapid.invoke_addr().to_owned();
+            let hung = thread::spawn(move || {
+                common::http::request(&addr, "POST", INVOKE_PATH, &[], br#"{"action":"hang"}"#)
+            });
+            let seen = rapid.count_stdout(|l| l.starts_with("hanging on"));
+            rapid.wait_for_stdout_n(|l| l.starts_with("hanging on"), seen + 1, WAIT);
+            let body = json!({ "reason": reason }).to_string();
+            let resp = rapid.request("POST", "/test/reset", &[], body.as_bytes());
+            assert_eq!(resp.status, 200, "{at}: reset: {resp:?}");
+            let answer = hung.join().expect("the invoker");
+            assert_function_error(&answer, error_type);
+        }
         Step::InternalState {
             runtime,
             extensions,
@@ -680,5 +823,8 @@ rows!(
     internal_states_follow_the_lifecycle,
     reset_with_reason_timeout,
     reset_with_reason_failure,
+    control_api_drives_init_and_invokes,
+    control_api_init_error,
+    reset_during_an_invoke,
     queued_invokes_all_run,
 );
