@@ -255,6 +255,7 @@ where
                 .sandbox
                 .on_demand()
                 .reserve(request_id.clone())
+                .untracked()
                 .post(invoke)
                 .map_err(|_| InvokeError::Gone)?;
             // The event counts against the queue until the runtime answered
@@ -270,6 +271,7 @@ where
                 .sandbox
                 .on_demand()
                 .reserve(request_id)
+                .untracked()
                 .send(invoke)
                 .await
                 .map_err(|_| InvokeError::Gone)?;

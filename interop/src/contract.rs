@@ -166,6 +166,8 @@ pub enum PhaseRefused {
     NotSent,
     #[error("this invoke was already waited for")]
     AlreadyWaited,
+    #[error("this invoke was reserved without tracking its end")]
+    Untracked,
 }
 
 /// A restore that was done.

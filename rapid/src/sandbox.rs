@@ -187,6 +187,7 @@ impl InitContext for InitHandle {
             sandbox: self.sandbox.clone(),
             request_id,
             sent: false,
+            tracked: true,
             done: None,
         }
     }
@@ -197,11 +198,21 @@ pub struct Reservation {
     sandbox: Sandbox,
     request_id: String,
     sent: bool,
+    /// Whoever holds it may wait for the invoke's end.
+    tracked: bool,
     /// Where the invoke's end is told, once it was sent (until waited for).
     done: Option<oneshot::Receiver<Result<InvokeSuccess, InvokeFailure>>>,
 }
 
 impl Reservation {
+    /// The caller will not wait for the invoke's end (the front door, which
+    /// is done once it has the outcome): no completion is kept for it, and
+    /// `wait` is refused.
+    pub fn untracked(mut self) -> Self {
+        self.tracked = false;
+        self
+    }
+
     /// Queues the invoke now; the returned receiver resolves once the
     /// runtime answered it (or closes when the sandbox gave it up).
     pub fn post(
@@ -212,16 +223,22 @@ impl Reservation {
             return Err(PhaseRefused::AlreadySent);
         }
         let (reply, outcome) = oneshot::channel();
-        let (done, done_rx) = oneshot::channel();
+        let (done, done_rx) = match self.tracked {
+            true => {
+                let (done, done_rx) = oneshot::channel();
+                (Some(done), Some(done_rx))
+            }
+            false => (None, None),
+        };
         self.sandbox
             .send(Message::Invoke {
                 invoke,
                 reply: Some(reply),
-                done: Some(done),
+                done,
             })
             .map_err(|_| PhaseRefused::ShuttingDown)?;
         self.sent = true;
-        self.done = Some(done_rx);
+        self.done = done_rx;
         Ok(outcome)
     }
 }
@@ -243,10 +260,10 @@ impl InvokeContext for Reservation {
 
     async fn wait(&mut self) -> Result<Result<InvokeSuccess, InvokeFailure>, PhaseRefused> {
         let Some(done) = self.done.take() else {
-            return Err(if self.sent {
-                PhaseRefused::AlreadyWaited
-            } else {
-                PhaseRefused::NotSent
+            return Err(match (self.sent, self.tracked) {
+                (false, _) => PhaseRefused::NotSent,
+                (true, false) => PhaseRefused::Untracked,
+                (true, true) => PhaseRefused::AlreadyWaited,
             });
         };
         done.await.map_err(|_| PhaseRefused::ShuttingDown)
