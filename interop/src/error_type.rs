@@ -13,6 +13,9 @@ pub enum ErrorType {
     RuntimeInvalidResponseModeHeader,
     RuntimeTruncatedResponse,
     RuntimeUnknown,
+    /// The runtime's after-restore hooks did not finish in time (init
+    /// caching).
+    RuntimeRestoreHookUserTimeout,
     FunctionResponseSizeTooLarge,
     FunctionUnknown,
     ExtensionLaunchError,
@@ -24,7 +27,7 @@ pub enum ErrorType {
 }
 
 /// rapid's own error types with their Lambda spelling.
-const SPELLINGS: [(ErrorType, &str); 12] = [
+const SPELLINGS: [(ErrorType, &str); 13] = [
     (ErrorType::SandboxTimedout, "Sandbox.Timedout"),
     (ErrorType::SandboxShutdown, "Sandbox.Shutdown"),
     (ErrorType::RuntimeExitError, "Runtime.ExitError"),
@@ -41,6 +44,10 @@ const SPELLINGS: [(ErrorType, &str); 12] = [
         "Runtime.TruncatedResponse",
     ),
     (ErrorType::RuntimeUnknown, "Runtime.Unknown"),
+    (
+        ErrorType::RuntimeRestoreHookUserTimeout,
+        "Runtime.RestoreHookUserTimeout",
+    ),
     (
         ErrorType::FunctionResponseSizeTooLarge,
         "Function.ResponseSizeTooLarge",
