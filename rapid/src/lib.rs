@@ -16,7 +16,7 @@ mod server;
 pub mod supervisor;
 
 pub use config::{Bootstrap, ConfigError, FunctionConfig};
-pub use engine::ResetRefused;
+pub use engine::{ResetRefused, RestoreFailed};
 pub use extensions_api::ShutdownReason;
 pub use sandbox::{Sandbox, SandboxError};
 pub use server::serve_runtime_api;

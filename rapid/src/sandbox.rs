@@ -3,12 +3,13 @@
 //! through it. Every call is a message to the engine task.
 
 use crate::config::FunctionConfig;
-use crate::engine::{Engine, ExtReply, Message, Reply, ResetRefused};
+use crate::engine::{Engine, ExtReply, Message, Reply, ResetRefused, RestoreFailed};
 use crate::supervisor::{Caller, Supervisor};
 use bytes::Bytes;
 use extensions_api::{
     ExtensionApiError, ExtensionEvent, ExtensionsEngine, Registration, RegistrationRequest,
 };
+use interop::restore::{Credentials, RestoreRequest};
 use interop::{Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{
     ApiError, RuntimeEngine, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink,
@@ -121,6 +122,21 @@ impl Sandbox {
         let (done, rx) = oneshot::channel();
         self.send(Message::Reset { reason, done })?;
         rx.await.map_err(|_| SandboxError::Gone)
+    }
+
+    /// Restores the sandbox (init caching, SnapStart): the runtime waiting
+    /// in `restore/next` is answered and runs its after-restore hooks;
+    /// resolves with how long they took (0 when the runtime has none), or
+    /// why the restore failed. A failed restore resets the sandbox. An init
+    /// is started first when none ran yet.
+    pub async fn restore(
+        &self,
+        request: RestoreRequest,
+    ) -> Result<std::time::Duration, RestoreFailed> {
+        let (done, rx) = oneshot::channel();
+        self.send(Message::Restore { request, done })
+            .map_err(|_| RestoreFailed::ShuttingDown)?;
+        rx.await.map_err(|_| RestoreFailed::ShuttingDown)?
     }
 
     /// The runtime's and extensions' states (spec §8).
@@ -257,6 +273,25 @@ impl RuntimeEngine for Sandbox {
         self.ask(|reply| Message::InitError {
             report,
             caller,
+            reply,
+        })
+        .await
+    }
+
+    async fn restore_next(&self) -> Result<(), ApiError> {
+        let caller = self.caller;
+        self.ask(|reply| Message::RestoreNext { caller, reply })
+            .await
+    }
+
+    async fn restore_error(&self, report: RuntimeErrorReport) -> Result<(), ApiError> {
+        self.ask(|reply| Message::RestoreError { report, reply })
+            .await
+    }
+
+    async fn credentials(&self, authorization: Option<String>) -> Result<Credentials, ApiError> {
+        self.ask(|reply| Message::Credentials {
+            token: authorization,
             reply,
         })
         .await

@@ -4,6 +4,7 @@
 use crate::supervisor::{Caller, ProcessExit};
 use bytes::Bytes;
 use extensions_api::{ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest};
+use interop::restore::{Credentials, RestoreRequest};
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{ApiError, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink};
 use tokio::sync::oneshot;
@@ -82,6 +83,27 @@ pub(crate) enum Message {
         reason: extensions_api::ShutdownReason,
         done: oneshot::Sender<Result<std::time::Duration, ResetRefused>>,
     },
+    /// The runtime's `restore/next` (init caching).
+    RestoreNext {
+        caller: Option<Caller>,
+        reply: Reply<()>,
+    },
+    /// The runtime's `restore/error`.
+    RestoreError {
+        report: RuntimeErrorReport,
+        reply: Reply<()>,
+    },
+    /// Restore the sandbox (init caching): answered with how long the
+    /// runtime's after-restore hooks took.
+    Restore {
+        request: RestoreRequest,
+        done: super::restore::RestoreDone,
+    },
+    /// `GET /2021-04-23/credentials` with its `Authorization` header.
+    Credentials {
+        token: Option<String>,
+        reply: Reply<Credentials>,
+    },
 }
 
 /// Why a reset was not done.
@@ -108,7 +130,9 @@ pub(super) fn refuse(message: Message) {
         Message::Response { reply, .. }
         | Message::StreamEnd { reply, .. }
         | Message::Error { reply, .. }
-        | Message::InitError { reply, .. } => {
+        | Message::InitError { reply, .. }
+        | Message::RestoreNext { reply, .. }
+        | Message::RestoreError { reply, .. } => {
             let _ = reply.send(Err(ApiError::ShuttingDown));
         }
         Message::Register { reply, .. } => {
@@ -125,6 +149,12 @@ pub(super) fn refuse(message: Message) {
         }
         Message::Reset { done, .. } => {
             let _ = done.send(Err(ResetRefused::ShuttingDown));
+        }
+        Message::Restore { done, .. } => {
+            let _ = done.send(Err(super::RestoreFailed::ShuttingDown));
+        }
+        Message::Credentials { reply, .. } => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
         }
         Message::Shutdown { done, .. } => {
             let _ = done.send(());
