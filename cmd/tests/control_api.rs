@@ -162,7 +162,6 @@ fn operations_not_built_yet_say_so() {
         "reserve",
         "invoke",
         "waitUntilRelease",
-        "restore",
         "eventLog",
     ] {
         let resp = rapid.request("POST", &format!("/test/{op}"), &[], b"{}");

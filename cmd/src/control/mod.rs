@@ -4,6 +4,8 @@
 //! reserve, invoke, waitUntilRelease, restore, eventLog) answers `501` with a
 //! message that says so, never a fake success.
 
+mod restore;
+
 use crate::body::DoorBody;
 use crate::front_door::FrontDoor;
 use bytes::Bytes;
@@ -35,6 +37,7 @@ where
         },
         ("shutdown", &Method::POST) => shutdown(&door, req).await,
         ("reset", &Method::POST) => reset(&door, req).await,
+        ("restore", &Method::POST) => restore::restore(&door, req).await,
         ("ping" | "internalState", _) | ("shutdown" | "reset", _) => error(
             StatusCode::METHOD_NOT_ALLOWED,
             "Client.InvalidRequest",
@@ -42,7 +45,7 @@ where
         ),
         (
             "init" | "waitUntilInitialized" | "reserve" | "invoke" | "waitUntilRelease"
-            | "restore" | "eventLog",
+            | "eventLog",
             _,
         ) => error(
             StatusCode::NOT_IMPLEMENTED,
