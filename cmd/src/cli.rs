@@ -39,9 +39,13 @@ pub struct Cli {
     #[arg(long, value_name = "LEVEL", env = "RAPID_LOG_LEVEL")]
     pub log_level: Option<String>,
 
-    /// SnapStart-style init caching (Restore). Not supported yet: rapid
-    /// refuses to start rather than ignore it.
-    #[arg(long)]
+    /// Init caching (SnapStart): the runtime gets
+    /// AWS_LAMBDA_INITIALIZATION_TYPE=snap-start and may end its init in
+    /// `restore/next`; a restore (/test/restore, else the first invoke)
+    /// runs its after-restore hooks. Credentials are served on the
+    /// AWS_CONTAINER_CREDENTIALS_FULL_URI endpoint instead of the
+    /// environment.
+    #[arg(long, env = "RAPID_ENABLE_INIT_CACHING")]
     pub enable_init_caching: bool,
 
     /// Serve the `/test/*` control API beside the front door (spec §8):

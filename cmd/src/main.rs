@@ -44,11 +44,6 @@ fn main() -> ExitCode {
             "cannot read random bytes from the kernel (the getrandom system call failed: {err}); request ids need them"
         ));
     }
-    if cli.enable_init_caching {
-        return fail(
-            "--enable-init-caching (Restore / SnapStart) is not supported by this version of rapid",
-        );
-    }
     let config = match FunctionConfig::from_env(
         std::env::vars(),
         cli.command.clone(),
@@ -58,6 +53,9 @@ fn main() -> ExitCode {
             config.max_stream_bytes = cli.max_stream_bytes;
             config.throttle_streams = cli.response_bandwidth;
             config.extensions_dir = Some(cli.extensions_dir.clone());
+            if cli.enable_init_caching {
+                config.enable_init_caching();
+            }
             config
         }
         Err(err) => return fail(&err.to_string()),

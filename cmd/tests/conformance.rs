@@ -8,7 +8,8 @@
 //! workspace's `rapid`; any emulator with aws-lambda-rie's command line can
 //! be checked (`RAPID_CONFORMANCE_BIN=/path/to/aws-lambda-rie cargo test
 //! --test conformance`). Rows that need what such a binary lacks (an
-//! extensions directory of the test's choosing) are skipped with a message.
+//! extensions directory of the test's choosing, the control API, init
+//! caching) are skipped with a message.
 
 mod common;
 
@@ -54,6 +55,12 @@ enum Step {
     Sigterm,
     /// `POST /test/reset {"reason": ...}` on the idle sandbox: 200.
     Reset(&'static str),
+    /// `POST /test/restore {}`: the answer's status, and its `restoreError`
+    /// (None: absent).
+    Restore {
+        status: u16,
+        restore_error: Option<&'static str>,
+    },
     /// `POST /test/init` (function `conformance`, version `1`) and
     /// `POST /test/waitUntilInitialized`: its status (200, or 502 with this
     /// error type).
@@ -99,23 +106,36 @@ struct ReportCheck {
     error_type: Option<&'static str>,
     /// Whether `Init Duration` is there (the first invoke after an init).
     init_duration: bool,
+    /// Whether `Restore Duration` is there (init caching: the first invoke
+    /// after a restore, which has no `Init Duration`).
+    restore_duration: bool,
 }
 
 const OK_AFTER_INIT: ReportCheck = ReportCheck {
     status: None,
     error_type: None,
     init_duration: true,
+    restore_duration: false,
 };
 /// Lambda prints `Status: timeout` and no error type for a timeout.
 const TIMED_OUT: ReportCheck = ReportCheck {
     status: Some("timeout"),
     error_type: None,
     init_duration: false,
+    restore_duration: false,
 };
 const OK_WARM: ReportCheck = ReportCheck {
     status: None,
     error_type: None,
     init_duration: false,
+    restore_duration: false,
+};
+/// SnapStart: the first invoke after a restore.
+const OK_AFTER_RESTORE: ReportCheck = ReportCheck {
+    status: None,
+    error_type: None,
+    init_duration: false,
+    restore_duration: true,
 };
 
 fn echo(answer: Value, report: ReportCheck) -> Step {
@@ -147,6 +167,7 @@ fn failed(status: &'static str, error_type: &'static str) -> ReportCheck {
         status: Some(status),
         error_type: Some(error_type),
         init_duration: false,
+        restore_duration: false,
     }
 }
 
@@ -501,6 +522,60 @@ fn table() -> Vec<Row> {
                 ],
             )
         },
+        Row {
+            runtime_env: vec![("SCRIPTED_RESTORE", "hooks")],
+            flags: vec!["--enable-init-caching"],
+            control_api: true,
+            ..row(
+                "restore_success",
+                vec![
+                    Step::Restore {
+                        status: 200,
+                        restore_error: None,
+                    },
+                    Step::Stdout("after-restore hook ran"),
+                    Step::InternalState {
+                        runtime: Some("Ready"),
+                        extensions: vec![],
+                    },
+                    echo(json!({"restored": true}), OK_AFTER_RESTORE),
+                    echo(json!({"again": true}), OK_WARM),
+                ],
+            )
+        },
+        Row {
+            runtime_env: vec![
+                ("SCRIPTED_RESTORE", "error"),
+                ("SCRIPTED_RESTORE_MARKER", "{once}"),
+            ],
+            flags: vec!["--enable-init-caching"],
+            control_api: true,
+            ..row(
+                "restore_error",
+                vec![
+                    Step::Restore {
+                        status: 502,
+                        restore_error: Some("Runtime.AfterRestoreError"),
+                    },
+                    // Reset like a failed init: the next invoke starts a new
+                    // runtime, whose restore runs inside that invoke.
+                    echo(json!({"after": "restore error"}), OK_AFTER_RESTORE),
+                ],
+            )
+        },
+        Row {
+            control_api: true,
+            ..row(
+                "restore_without_init_caching",
+                vec![
+                    Step::Restore {
+                        status: 400,
+                        restore_error: None,
+                    },
+                    echo(json!({"hello": "world"}), OK_AFTER_INIT),
+                ],
+            )
+        },
         row(
             "queued_invokes_all_run",
             vec![Step::Concurrent {
@@ -544,6 +619,13 @@ fn run_row(name: &str) {
     if row.control_api && !help.contains("--test-api") {
         eprintln!(
             "conformance row {name} skipped: {} has no --test-api, and the row drives the /test/* control API",
+            binary.display()
+        );
+        return;
+    }
+    if row.flags.contains(&"--enable-init-caching") && !help.contains("--enable-init-caching") {
+        eprintln!(
+            "conformance row {name} skipped: {} has no --enable-init-caching, and the row restores",
             binary.display()
         );
         return;
@@ -643,6 +725,19 @@ fn run_step(run: &Run, step: &Step, at: &str) {
             let body = json!({ "reason": reason }).to_string();
             let resp = rapid.request("POST", "/test/reset", &[], body.as_bytes());
             assert_eq!(resp.status, 200, "{at}: {resp:?}");
+        }
+        Step::Restore {
+            status,
+            restore_error,
+        } => {
+            let resp = rapid.request("POST", "/test/restore", &[], b"{}");
+            assert_eq!(resp.status, *status, "{at}: {resp:?}");
+            let body = resp.json();
+            assert_eq!(
+                body["restoreError"].as_str(),
+                *restore_error,
+                "{at}: restoreError in {body}"
+            );
         }
         Step::ControlInit { fails_with } => {
             let body = json!({
@@ -781,6 +876,12 @@ fn check_report(rapid: &Rapid, request_id: &str, want: &ReportCheck, at: &str) {
         "{at}: Init Duration in {}",
         report.line
     );
+    assert_eq!(
+        report.get("Restore Duration").is_some(),
+        want.restore_duration,
+        "{at}: Restore Duration in {}",
+        report.line
+    );
 }
 
 /// One test per row, so a failure names its scenario and rows run in
@@ -826,5 +927,8 @@ rows!(
     control_api_drives_init_and_invokes,
     control_api_init_error,
     reset_during_an_invoke,
+    restore_success,
+    restore_error,
+    restore_without_init_caching,
     queued_invokes_all_run,
 );

@@ -9,6 +9,7 @@
 //! during an invoke needs that invoke's start and response metrics, so here
 //! the [`InvokeContext`] owns them and has its own [`InvokeContext::reset`].
 
+pub use crate::restore::{Credentials, RestoreRequest};
 use crate::{ErrorType, Invoke, InvokeOutcome};
 use std::future::Future;
 use std::time::Duration;
@@ -25,26 +26,6 @@ pub struct InitRequest {
     /// The customer's environment variables, added to the function's.
     pub environment: Vec<(String, String)>,
     pub credentials: Option<Credentials>,
-}
-
-/// The function's AWS credentials.
-#[derive(Clone, Default, PartialEq)]
-pub struct Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: String,
-    /// When they expire, as given (RFC 3339), if given.
-    pub expiration: Option<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Secrets stay out of logs.
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("expiration", &self.expiration)
-            .finish_non_exhaustive()
-    }
 }
 
 /// An init that succeeded.
@@ -173,7 +154,28 @@ pub enum PhaseRefused {
 /// A restore that was done.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestoreSuccess {
+    /// How long the runtime's after-restore hooks took (0 without hooks).
     pub restore_duration: Duration,
+}
+
+/// Why a restore did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreFailed {
+    #[error("a restore needs init caching: start rapid with --enable-init-caching")]
+    NotEnabled,
+    #[error("the execution environment is resetting; ask for the restore once it is done")]
+    Resetting,
+    #[error("the execution environment is shutting down")]
+    ShuttingDown,
+    #[error("the execution environment was reset before the restore could run")]
+    Reset,
+    #[error("the init before the restore failed: {error_type}")]
+    InitFailed { error_type: ErrorType },
+    #[error("the restore failed: {error_type}")]
+    Failed {
+        error_type: ErrorType,
+        duration: Duration,
+    },
 }
 
 /// A shutdown that was done.
@@ -204,6 +206,14 @@ pub trait SandboxContext {
 
     /// Shuts the sandbox down within `budget` (Lambda's budget when None).
     fn shutdown(&self, budget: Option<Duration>) -> impl Future<Output = ShutdownSuccess> + Send;
+
+    /// Restores the sandbox (init caching): the runtime waiting in
+    /// `restore/next` runs its after-restore hooks. An init is started
+    /// first when none ran; a failed restore resets the sandbox.
+    fn restore(
+        &self,
+        request: RestoreRequest,
+    ) -> impl Future<Output = Result<RestoreSuccess, RestoreFailed>> + Send;
 }
 
 /// An init under way (or done).

@@ -15,6 +15,9 @@ pub enum ErrorType {
     RuntimeInvalidResponseModeHeader,
     RuntimeTruncatedResponse,
     RuntimeUnknown,
+    /// The runtime's after-restore hooks did not finish in time (init
+    /// caching).
+    RuntimeRestoreHookUserTimeout,
     FunctionResponseSizeTooLarge,
     FunctionUnknown,
     ExtensionLaunchError,
@@ -26,7 +29,7 @@ pub enum ErrorType {
 }
 
 /// rapid's own error types with their Lambda spelling.
-const SPELLINGS: [(ErrorType, &str); 13] = [
+const SPELLINGS: [(ErrorType, &str); 14] = [
     (ErrorType::SandboxTimedout, "Sandbox.Timedout"),
     (ErrorType::SandboxShutdown, "Sandbox.Shutdown"),
     (ErrorType::SandboxFailure, "Sandbox.Failure"),
@@ -44,6 +47,10 @@ const SPELLINGS: [(ErrorType, &str); 13] = [
         "Runtime.TruncatedResponse",
     ),
     (ErrorType::RuntimeUnknown, "Runtime.Unknown"),
+    (
+        ErrorType::RuntimeRestoreHookUserTimeout,
+        "Runtime.RestoreHookUserTimeout",
+    ),
     (
         ErrorType::FunctionResponseSizeTooLarge,
         "Function.ResponseSizeTooLarge",

@@ -9,6 +9,7 @@ pub mod contract;
 mod error_type;
 pub mod ids;
 mod invoke;
+pub mod restore;
 pub mod state;
 
 pub use error_type::{bound_error_type, scrub_error_type, ErrorType, MAX_ERROR_TYPE_LEN};

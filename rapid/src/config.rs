@@ -1,6 +1,7 @@
 //! What the sandbox runs and with which environment (spec §1).
 
 use interop::contract::InitRequest;
+use interop::restore::Credentials;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,6 +58,10 @@ pub struct FunctionConfig {
     pub throttle_streams: bool,
     /// Where external extensions are found (every executable file in it).
     pub extensions_dir: Option<PathBuf>,
+    /// Init caching (SnapStart, `--enable-init-caching`): the credentials of
+    /// the init, served on the credentials endpoint instead of being in the
+    /// environment. `None` without init caching.
+    pub init_caching: Option<Credentials>,
 }
 
 /// Where Lambda puts external extensions.
@@ -144,7 +149,34 @@ impl FunctionConfig {
             max_stream_bytes: DEFAULT_MAX_STREAM_BYTES,
             throttle_streams: false,
             extensions_dir: Some(PathBuf::from(DEFAULT_EXTENSIONS_DIR)),
+            init_caching: None,
         })
+    }
+
+    /// Turns on init caching (SnapStart), as Lambda sets up a SnapStart
+    /// function: `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`, and the static
+    /// credentials leave the environment for the credentials endpoint (the
+    /// engine adds `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN` at spawn).
+    pub fn enable_init_caching(&mut self) {
+        let mut credentials = Credentials::default();
+        let mut kept = Vec::with_capacity(self.environment.len());
+        for (name, value) in self.environment.drain(..) {
+            match name.as_str() {
+                "AWS_ACCESS_KEY_ID" => credentials.access_key_id = value,
+                "AWS_SECRET_ACCESS_KEY" => credentials.secret_access_key = value,
+                "AWS_SESSION_TOKEN" => credentials.session_token = value,
+                "AWS_LAMBDA_INITIALIZATION_TYPE" => {}
+                _ => kept.push((name, value)),
+            }
+        }
+        kept.push((
+            "AWS_LAMBDA_INITIALIZATION_TYPE".to_owned(),
+            "snap-start".to_owned(),
+        ));
+        kept.sort();
+        self.environment = kept;
+        self.init_caching = Some(credentials);
     }
 }
 
@@ -178,7 +210,10 @@ impl FunctionConfig {
             cfg.handler = handler.clone();
             env.insert("_HANDLER".into(), handler.clone());
         }
-        if let Some(credentials) = &request.credentials {
+        if let (Some(credentials), Some(served)) = (&request.credentials, &mut cfg.init_caching) {
+            // With init caching the credentials endpoint serves them.
+            *served = credentials.clone();
+        } else if let Some(credentials) = &request.credentials {
             env.insert(
                 "AWS_ACCESS_KEY_ID".into(),
                 credentials.access_key_id.clone(),
@@ -314,6 +349,40 @@ mod tests {
         let b = c.bootstrap.unwrap();
         assert_eq!(b.program, "python3");
         assert_eq!(b.args, vec!["-m", "app.handler"]);
+    }
+
+    #[test]
+    fn init_caching_moves_the_credentials_out_of_the_environment() {
+        let mut c = FunctionConfig::from_env(
+            env(&[
+                ("AWS_ACCESS_KEY_ID", "AKID"),
+                ("AWS_SECRET_ACCESS_KEY", "secret"),
+                ("AWS_SESSION_TOKEN", "session"),
+                ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+            ]),
+            vec!["x".into()],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(lookup(&c, "AWS_ACCESS_KEY_ID"), Some("AKID"));
+        assert_eq!(c.init_caching, None);
+        c.enable_init_caching();
+        assert_eq!(
+            lookup(&c, "AWS_LAMBDA_INITIALIZATION_TYPE"),
+            Some("snap-start")
+        );
+        for name in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ] {
+            assert_eq!(lookup(&c, name), None, "{name}");
+        }
+        let credentials = c.init_caching.unwrap();
+        assert_eq!(credentials.access_key_id, "AKID");
+        assert_eq!(credentials.secret_access_key, "secret");
+        assert_eq!(credentials.session_token, "session");
+        assert_eq!(credentials.expiration, None);
     }
 
     #[test]

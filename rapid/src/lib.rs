@@ -16,6 +16,7 @@ mod server;
 pub mod supervisor;
 
 pub use config::{Bootstrap, ConfigError, FunctionConfig};
+pub use engine::RestoreFailed;
 pub use extensions_api::ShutdownReason;
 pub use sandbox::{InitHandle, Reservation, Sandbox, SandboxError};
 pub use server::serve_runtime_api;

@@ -23,6 +23,13 @@ pub enum RuntimeState {
     InvocationErrorResponse,
     /// Posted the response for the current invoke.
     RuntimeResponseSentState,
+    /// Init caching: waiting in `restore/next` for a restore (init is done).
+    RestoreReady,
+    /// Its `restore/next` was answered: it runs its after-restore hooks
+    /// until it calls `invocation/next`.
+    Restoring,
+    /// Posted `restore/error` (or `/init/error` while restoring).
+    RuntimeRestoreErrorState,
 }
 
 /// What the runtime (or the engine, for `Dispatch`) does.
@@ -36,6 +43,12 @@ pub enum RuntimeInput {
     /// The response has been received whole.
     ResponseComplete,
     ErrorResponse,
+    /// The runtime calls `restore/next` (init caching).
+    RestoreNext,
+    /// The engine answers the waiting `restore/next`: the restore starts.
+    Restore,
+    /// The runtime reports that its after-restore hooks failed.
+    RestoreError,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +67,9 @@ impl fmt::Display for InvalidTransition {
             RuntimeInput::Response => write!(f, "InvocationResponse is not allowed"),
             RuntimeInput::ResponseComplete => write!(f, "RuntimeResponseSentState is not allowed"),
             RuntimeInput::ErrorResponse => write!(f, "InvocationErrorResponse is not allowed"),
+            RuntimeInput::RestoreNext => write!(f, "RestoreReady is not allowed"),
+            RuntimeInput::Restore => write!(f, "Restoring is not allowed"),
+            RuntimeInput::RestoreError => write!(f, "RuntimeRestoreErrorState is not allowed"),
         }
     }
 }
@@ -68,6 +84,9 @@ impl RuntimeState {
             RuntimeState::InvocationResponse => "InvocationResponse",
             RuntimeState::InvocationErrorResponse => "InvocationErrorResponse",
             RuntimeState::RuntimeResponseSentState => "RuntimeResponseSentState",
+            RuntimeState::RestoreReady => "RestoreReady",
+            RuntimeState::Restoring => "Restoring",
+            RuntimeState::RuntimeRestoreErrorState => "RuntimeRestoreErrorState",
         }
     }
 
@@ -83,6 +102,14 @@ impl RuntimeState {
             (S::InvocationResponse, I::ResponseComplete) => S::RuntimeResponseSentState,
             (S::Running, I::ErrorResponse) => S::InvocationErrorResponse,
             (S::RuntimeResponseSentState | S::InvocationErrorResponse, I::Next) => S::Ready,
+            // Init caching: `restore/next` ends init and waits for a
+            // restore; the runtime's next `invocation/next` completes it. A
+            // runtime that calls `invocation/next` at once (Started + Next)
+            // has no after-restore hooks: there is nothing to restore.
+            (S::Started, I::RestoreNext) => S::RestoreReady,
+            (S::RestoreReady, I::Restore) => S::Restoring,
+            (S::Restoring, I::Next) => S::Ready,
+            (S::Restoring, I::RestoreError) => S::RuntimeRestoreErrorState,
             (state, input) => return Err(InvalidTransition { state, input }),
         };
         Ok(next)
@@ -191,7 +218,7 @@ mod tests {
     use RuntimeInput as I;
     use RuntimeState as S;
 
-    const STATES: [S; 7] = [
+    const STATES: [S; 10] = [
         S::Started,
         S::InitError,
         S::Ready,
@@ -199,14 +226,20 @@ mod tests {
         S::InvocationResponse,
         S::InvocationErrorResponse,
         S::RuntimeResponseSentState,
+        S::RestoreReady,
+        S::Restoring,
+        S::RuntimeRestoreErrorState,
     ];
-    const INPUTS: [I; 6] = [
+    const INPUTS: [I; 9] = [
         I::Next,
         I::InitError,
         I::Dispatch,
         I::Response,
         I::ResponseComplete,
         I::ErrorResponse,
+        I::RestoreNext,
+        I::Restore,
+        I::RestoreError,
     ];
 
     #[test]
@@ -224,6 +257,10 @@ mod tests {
             (S::Running, I::ErrorResponse, S::InvocationErrorResponse),
             (S::RuntimeResponseSentState, I::Next, S::Ready),
             (S::InvocationErrorResponse, I::Next, S::Ready),
+            (S::Started, I::RestoreNext, S::RestoreReady),
+            (S::RestoreReady, I::Restore, S::Restoring),
+            (S::Restoring, I::Next, S::Ready),
+            (S::Restoring, I::RestoreError, S::RuntimeRestoreErrorState),
         ];
         check_table(&STATES, &INPUTS, &allowed, |state, input| {
             state
@@ -274,6 +311,21 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "Transition from RuntimeResponseSentState to InvocationResponse is not allowed"
+        );
+        let err = S::Ready.on(I::RestoreNext).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Transition from Ready to RestoreReady is not allowed"
+        );
+        let err = S::Started.on(I::Restore).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Transition from Started to Restoring is not allowed"
+        );
+        let err = S::RestoreReady.on(I::RestoreError).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Transition from RestoreReady to RuntimeRestoreErrorState is not allowed"
         );
     }
 

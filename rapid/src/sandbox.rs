@@ -3,7 +3,7 @@
 //! through it. Every call is a message to the engine task.
 
 use crate::config::FunctionConfig;
-use crate::engine::{Engine, ExtReply, Message, Reply};
+use crate::engine::{Engine, ExtReply, Message, Reply, RestoreFailed};
 use crate::supervisor::{Caller, Supervisor};
 use bytes::Bytes;
 use extensions_api::{
@@ -11,8 +11,10 @@ use extensions_api::{
 };
 use interop::contract::{
     InitContext, InitFailure, InitRequest, InitSuccess, InvokeContext, InvokeFailure,
-    InvokeSuccess, PhaseRefused, ResetReason, ResetSuccess, SandboxContext, ShutdownSuccess,
+    InvokeSuccess, PhaseRefused, ResetReason, ResetSuccess, RestoreSuccess, SandboxContext,
+    ShutdownSuccess,
 };
+use interop::restore::{Credentials, RestoreRequest};
 use interop::{Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{
     ApiError, RuntimeEngine, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink,
@@ -166,6 +168,14 @@ impl SandboxContext for Sandbox {
     async fn shutdown(&self, budget: Option<Duration>) -> ShutdownSuccess {
         self.shutdown_within(budget).await;
         ShutdownSuccess::default()
+    }
+
+    async fn restore(&self, request: RestoreRequest) -> Result<RestoreSuccess, RestoreFailed> {
+        let (done, rx) = oneshot::channel();
+        self.send(Message::Restore { request, done })
+            .map_err(|_| RestoreFailed::ShuttingDown)?;
+        let restore_duration = rx.await.map_err(|_| RestoreFailed::ShuttingDown)??;
+        Ok(RestoreSuccess { restore_duration })
     }
 }
 
@@ -377,6 +387,25 @@ impl RuntimeEngine for Sandbox {
         self.ask(|reply| Message::InitError {
             report,
             caller,
+            reply,
+        })
+        .await
+    }
+
+    async fn restore_next(&self) -> Result<(), ApiError> {
+        let caller = self.caller;
+        self.ask(|reply| Message::RestoreNext { caller, reply })
+            .await
+    }
+
+    async fn restore_error(&self, report: RuntimeErrorReport) -> Result<(), ApiError> {
+        self.ask(|reply| Message::RestoreError { report, reply })
+            .await
+    }
+
+    async fn credentials(&self, authorization: Option<String>) -> Result<Credentials, ApiError> {
+        self.ask(|reply| Message::Credentials {
+            token: authorization,
             reply,
         })
         .await

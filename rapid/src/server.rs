@@ -1,5 +1,6 @@
 //! The loopback API server the runtime and the extensions talk to: the
-//! Runtime API and the Extensions API on one address.
+//! Runtime API and the Extensions API on one address (and, with init
+//! caching, the credentials endpoint).
 
 use crate::sandbox::Sandbox;
 use crate::supervisor::Caller;
@@ -24,8 +25,13 @@ pub async fn serve_runtime_api(listener: TcpListener, sandbox: Sandbox) {
             let service = service_fn(move |req| {
                 let sandbox = sandbox.clone();
                 async move {
-                    let response = if req.uri().path().starts_with("/2020-01-01/extension/") {
+                    let path = req.uri().path();
+                    let extension = path.starts_with("/2020-01-01/extension/");
+                    let credentials = path.starts_with("/2021-04-23/");
+                    let response = if extension {
                         extensions_api::handle(sandbox, req).await
+                    } else if credentials {
+                        runtime_api::handle_credentials(sandbox, req).await
                     } else {
                         runtime_api::handle(sandbox, req).await
                     };

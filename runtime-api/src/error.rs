@@ -21,6 +21,13 @@ pub enum ApiError {
     MethodNotAllowed { method: String, path: String },
     #[error("the execution environment is shutting down")]
     ShuttingDown,
+    /// A restore endpoint (or the credentials endpoint) without init
+    /// caching: Lambda serves them only to SnapStart functions.
+    #[error("{path} is served only with init caching (start rapid with --enable-init-caching)")]
+    InitCachingDisabled { path: String },
+    /// The credentials endpoint was called without the token rapid gave.
+    #[error("cannot get credentials for the provided token")]
+    CredentialsNotFound,
 }
 
 impl ApiError {
@@ -34,6 +41,8 @@ impl ApiError {
             ApiError::NotFound { .. } => "NotFound",
             ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
             ApiError::ShuttingDown => "ShuttingDown",
+            ApiError::InitCachingDisabled { .. } => "NotFound",
+            ApiError::CredentialsNotFound => "NotFound",
         }
     }
 
@@ -47,6 +56,8 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::ShuttingDown => StatusCode::GONE,
+            ApiError::InitCachingDisabled { .. } => StatusCode::NOT_FOUND,
+            ApiError::CredentialsNotFound => StatusCode::NOT_FOUND,
         }
     }
 

@@ -6,16 +6,19 @@
 //! the [`RuntimeEngine`] trait, which `rapid` implements. It must never import
 //! `rapid` or hold lifecycle state of its own.
 
+mod credentials;
 mod error;
 mod routes;
 mod runtime_error;
 mod stream;
 
+pub use credentials::{handle_credentials, CREDENTIALS_PATH};
 pub use error::ApiError;
 pub use routes::{bounded_error_type, handle, BUFFERED_RESPONSE_LIMIT};
 pub use runtime_error::{RuntimeError, RuntimeErrorReport};
 pub use stream::{StreamEnd, StreamSink};
 
+use interop::restore::Credentials;
 use interop::RuntimeEvent;
 use std::future::Future;
 
@@ -55,4 +58,19 @@ pub trait RuntimeEngine: Clone + Send + Sync + 'static {
         &self,
         report: RuntimeErrorReport,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// `GET /restore/next` (init caching): ends init, resolves when a
+    /// restore starts.
+    fn restore_next(&self) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// `POST /restore/error`: the runtime's after-restore hooks failed.
+    fn restore_error(
+        &self,
+        report: RuntimeErrorReport,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// `GET /2021-04-23/credentials` with its `Authorization` header: the
+    /// credentials of the init or of the last restore, with their
+    /// expiration.
+    fn credentials(
+        &self,
+        authorization: Option<String>,
+    ) -> impl Future<Output = Result<Credentials, ApiError>> + Send;
 }

@@ -57,9 +57,20 @@ where
             engine.init_error(report).await?;
             Ok(accepted())
         }
+        (["restore", "next"], &Method::GET) => {
+            engine.restore_next().await?;
+            // Lambda answers a restore with an empty 200.
+            Ok(Response::new(Full::new(Bytes::new())))
+        }
+        (["restore", "error"], &Method::POST) => {
+            let report = read_error_report(req).await?;
+            engine.restore_error(report).await?;
+            Ok(accepted())
+        }
         (["invocation", "next"], _)
         | (["invocation", _, "response" | "error"], _)
-        | (["init", "error"], _) => Err(ApiError::MethodNotAllowed {
+        | (["init", "error"], _)
+        | (["restore", "next" | "error"], _) => Err(ApiError::MethodNotAllowed {
             method: method.to_string(),
             path,
         }),
@@ -279,6 +290,130 @@ mod tests {
         assert_eq!(v["errorMessage"], "m");
         assert_eq!(v["stackTrace"][0], "a");
         assert!(v.get("cause").is_none());
+    }
+
+    /// Records which engine method a request reached.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl Recorder {
+        fn record(&self, call: String) {
+            self.calls.lock().unwrap().push(call);
+        }
+        fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl RuntimeEngine for Recorder {
+        async fn next(&self) -> Result<RuntimeEvent, ApiError> {
+            self.record("next".into());
+            Err(ApiError::ShuttingDown)
+        }
+        async fn response(
+            &self,
+            request_id: String,
+            _: Bytes,
+            _: Option<String>,
+        ) -> Result<(), ApiError> {
+            self.record(format!("response {request_id}"));
+            Ok(())
+        }
+        async fn start_stream(
+            &self,
+            _: String,
+            _: Option<String>,
+        ) -> Result<crate::StreamSink, ApiError> {
+            Err(ApiError::ShuttingDown)
+        }
+        async fn end_stream(&self, _: String, _: crate::StreamEnd) -> Result<(), ApiError> {
+            Ok(())
+        }
+        async fn error(&self, request_id: String, _: RuntimeError) -> Result<(), ApiError> {
+            self.record(format!("error {request_id}"));
+            Ok(())
+        }
+        async fn init_error(&self, report: RuntimeErrorReport) -> Result<(), ApiError> {
+            self.record(format!("init_error {}", report.error_type));
+            Ok(())
+        }
+        async fn restore_next(&self) -> Result<(), ApiError> {
+            self.record("restore_next".into());
+            Ok(())
+        }
+        async fn restore_error(&self, report: RuntimeErrorReport) -> Result<(), ApiError> {
+            self.record(format!("restore_error {}", report.error_type));
+            Ok(())
+        }
+        async fn credentials(
+            &self,
+            _: Option<String>,
+        ) -> Result<interop::restore::Credentials, ApiError> {
+            Err(ApiError::CredentialsNotFound)
+        }
+    }
+
+    fn serve(
+        engine: &Recorder,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Response<Full<Bytes>> {
+        let mut req = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req.body(Full::new(Bytes::new())).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(handle(engine.clone(), req))
+    }
+
+    #[test]
+    fn restore_endpoints_reach_the_engine() {
+        let engine = Recorder::default();
+        let next = serve(&engine, "GET", "/2018-06-01/runtime/restore/next", &[]);
+        assert_eq!(next.status(), http::StatusCode::OK);
+        let error = serve(
+            &engine,
+            "POST",
+            "/2018-06-01/runtime/restore/error",
+            &[(
+                wire::names::FUNCTION_ERROR_TYPE,
+                "Runtime.AfterRestoreError",
+            )],
+        );
+        assert_eq!(error.status(), http::StatusCode::ACCEPTED);
+        let unscrubbed = serve(
+            &engine,
+            "POST",
+            "/2018-06-01/runtime/restore/error",
+            &[(wire::names::FUNCTION_ERROR_TYPE, "MyHookFailed")],
+        );
+        assert_eq!(unscrubbed.status(), http::StatusCode::ACCEPTED);
+        assert_eq!(
+            engine.calls(),
+            [
+                "restore_next",
+                "restore_error Runtime.AfterRestoreError",
+                "restore_error Runtime.Unknown"
+            ]
+        );
+    }
+
+    #[test]
+    fn restore_endpoints_refuse_other_methods() {
+        let engine = Recorder::default();
+        let post_next = serve(&engine, "POST", "/2018-06-01/runtime/restore/next", &[]);
+        assert_eq!(post_next.status(), http::StatusCode::METHOD_NOT_ALLOWED);
+        let get_error = serve(&engine, "GET", "/2018-06-01/runtime/restore/error", &[]);
+        assert_eq!(get_error.status(), http::StatusCode::METHOD_NOT_ALLOWED);
+        let other = serve(&engine, "GET", "/2018-06-01/runtime/restore/other", &[]);
+        assert_eq!(other.status(), http::StatusCode::NOT_FOUND);
+        assert!(engine.calls().is_empty(), "{:?}", engine.calls());
     }
 
     #[test]

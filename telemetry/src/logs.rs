@@ -401,6 +401,7 @@ mod tests {
                 memory_size_mb: 128,
                 max_memory_used_mb: 0,
                 init_duration: None,
+                restore_duration: None,
                 status: crate::InvokeStatus::Success,
                 error_type: None,
                 timings: Default::default(),

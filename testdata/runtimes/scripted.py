@@ -29,6 +29,10 @@ what each invoke event (a JSON object) asks in its "action" field:
                       and sleeps; respond with its pid
   zombies             respond with the number of zombies visible in /proc,
                       waiting (at most ~5 s) for it to drop to 0
+  credentials         GET $AWS_CONTAINER_CREDENTIALS_FULL_URI with the
+                      token of $AWS_CONTAINER_AUTHORIZATION_TOKEN, then with
+                      a wrong one and with none; respond with the three
+                      statuses and bodies and the credential variables
 
 Init is driven by $SCRIPTED_INIT: unset = normal; "init_error" = POST
 /init/error (type $SCRIPTED_INIT_ERROR_TYPE, default
@@ -39,6 +43,14 @@ file path, the init behaviour applies only while that file does not exist
 succeed. With $SCRIPTED_ANNOUNCE_NEXT set, it prints "asking for next"
 before each `next` call, so a test sees when the previous invoke is over
 for the runtime.
+
+Restore (init caching) is driven by $SCRIPTED_RESTORE: unset = go to
+`invocation/next` at once; "hooks" = end init in GET /restore/next, then
+print "after-restore hook ran" and go on; "error" = the same, then POST
+/restore/error typed $SCRIPTED_RESTORE_ERROR_TYPE (default
+Runtime.AfterRestoreError) and block until killed; "hang" = never come back
+from the after-restore hook. With $SCRIPTED_RESTORE_MARKER set, "error" and
+"hang" apply only while that file does not exist (then "hooks").
 
 Every line it prints is flushed at once.
 """
@@ -70,6 +82,13 @@ ENV_NAMES = [
     "AWS_ACCESS_KEY_ID",
     "AWS_SESSION_TOKEN",
     "CUSTOMER_VAR",
+]
+CREDENTIAL_NAMES = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 ]
 
 
@@ -167,6 +186,23 @@ def post_error(path, error_type, message):
             "Lambda-Runtime-Function-Error-Type": error_type,
         },
     )
+
+
+def get_credentials(token):
+    """GET the credentials endpoint as the SDKs do; (status, body)."""
+    uri = os.environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    if not uri:
+        return None, "no AWS_CONTAINER_CREDENTIALS_FULL_URI"
+    rest = uri.split("://", 1)[1]
+    host, _, path = rest.partition("/")
+    conn = http.client.HTTPConnection(host, timeout=20)
+    try:
+        headers = {} if token is None else {"Authorization": token}
+        conn.request("GET", "/" + path, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
 
 
 def zombie_pids():
@@ -285,6 +321,23 @@ def handle(request_id, next_resp, event):
     elif action == "escape":
         escapee = spawn_orphan(escape=True)
         respond(request_id, {"ok": True, "escaped_pid": escapee})
+    elif action == "credentials":
+        token = os.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN", "")
+        status, body = get_credentials(token)
+        wrong_status, wrong_body = get_credentials(token + "-wrong")
+        none_status, none_body = get_credentials(None)
+        env = {name: os.environ.get(name) for name in CREDENTIAL_NAMES}
+        respond(
+            request_id,
+            {
+                "status": status,
+                "body": body,
+                "wrong_status": wrong_status,
+                "wrong_body": wrong_body,
+                "none_status": none_status,
+                "env": env,
+            },
+        )
     elif action == "zombies":
         deadline = time.monotonic() + float(event.get("max_wait", 5))
         pids = zombie_pids()
@@ -326,9 +379,38 @@ def init():
         block_forever()
 
 
+def restore():
+    mode = os.environ.get("SCRIPTED_RESTORE", "")
+    if not mode:
+        return
+    marker = os.environ.get("SCRIPTED_RESTORE_MARKER")
+    if marker:
+        if os.path.exists(marker):
+            mode = "hooks"
+        else:
+            with open(marker, "w") as f:
+                f.write(mode)
+    resp = call("GET", "/restore/next")
+    say(f"restore/next answered: {resp.status} {resp.text()!r}")
+    if resp.status != 200:
+        sys.exit(1)
+    if mode == "error":
+        error_type = os.environ.get(
+            "SCRIPTED_RESTORE_ERROR_TYPE", "Runtime.AfterRestoreError"
+        )
+        err = post_error("/restore/error", error_type, "scripted restore failure")
+        say(f"restore error status: {err.status}")
+        block_forever()
+    elif mode == "hang":
+        say(f"hanging in the after-restore hook pid {os.getpid()}")
+        block_forever()
+    say("after-restore hook ran")
+
+
 def main():
     say("scripted runtime ready")
     init()
+    restore()
     announce = bool(os.environ.get("SCRIPTED_ANNOUNCE_NEXT"))
     while True:
         if announce:

@@ -5,7 +5,7 @@ use crate::body::DoorBody;
 use crate::front_door::FrontDoor;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use interop::contract::{Credentials, InitContext, InitRequest, SandboxContext};
+use interop::contract::{InitContext, InitRequest, SandboxContext};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -48,15 +48,12 @@ impl InitBody {
         if self.invoke_timeout_ms == 0 {
             return Err("invokeTimeoutMs missing".to_owned());
         }
-        let credentials = match (&self.aws_key, &self.aws_secret, &self.aws_session) {
-            (None, None, None) => None,
-            _ => Some(Credentials {
-                access_key_id: self.aws_key.unwrap_or_default(),
-                secret_access_key: self.aws_secret.unwrap_or_default(),
-                session_token: self.aws_session.unwrap_or_default(),
-                expiration: self.credentials_expiry,
-            }),
-        };
+        let credentials = super::restore::credentials(
+            self.aws_key,
+            self.aws_secret,
+            self.aws_session,
+            self.credentials_expiry.as_deref(),
+        )?;
         Ok(InitRequest {
             function_name: Some(self.function_name),
             function_version: Some(self.function_version),

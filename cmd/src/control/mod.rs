@@ -2,12 +2,14 @@
 //! `--test-api` is given: RAPID's standalone API, which drives the lifecycle
 //! step by step through the same contract as the front door
 //! (`interop::contract`): `init` and `waitUntilInitialized` (`init.rs`),
-//! `reserve`, `invoke` and `waitUntilRelease` (`invoke.rs`), `reset`,
-//! `shutdown`, `ping` and `internalState` (here). What is not built yet
-//! answers `501` with a message that says so, never a fake success.
+//! `reserve`, `invoke` and `waitUntilRelease` (`invoke.rs`), `restore`
+//! (`restore.rs`), `reset`, `shutdown`, `ping` and `internalState` (here).
+//! What is not built yet answers `501` with a message that says so, never a
+//! fake success.
 
 mod init;
 mod invoke;
+mod restore;
 
 use crate::body::DoorBody;
 use crate::front_door::FrontDoor;
@@ -51,6 +53,7 @@ where
         ("reserve", &Method::POST) => invoke::reserve(&door, req).await,
         ("invoke", &Method::POST) => invoke::invoke(&door, req).await,
         ("waitUntilRelease", &Method::POST) => invoke::wait_until_release(&door).await,
+        ("restore", &Method::POST) => restore::restore(&door, req).await,
         (
             "ping"
             | "internalState"
@@ -60,14 +63,15 @@ where
             | "waitUntilInitialized"
             | "reserve"
             | "invoke"
-            | "waitUntilRelease",
+            | "waitUntilRelease"
+            | "restore",
             _,
         ) => error(
             StatusCode::METHOD_NOT_ALLOWED,
             "Client.InvalidRequest",
             &format!("{method} is not allowed on {path}"),
         ),
-        ("restore" | "eventLog", _) => error(
+        ("eventLog", _) => error(
             StatusCode::NOT_IMPLEMENTED,
             "Client.NotSupported",
             &format!("{path} is not supported by this version of rapid"),

@@ -476,6 +476,13 @@ impl Engine {
             };
             let err = FunctionError::new(ErrorType::ExtensionCrash, &message);
             self.init_failed(err, InvokeStatus::Error);
+        } else if self.restore.is_some() {
+            let message = match self.queue.front() {
+                Some(q) => format!("RequestId: {} Error: {reason}", q.invoke.request_id),
+                None => format!("Error: {reason}"),
+            };
+            let err = FunctionError::new(ErrorType::ExtensionCrash, &message);
+            self.restore_failed(err, InvokeStatus::Error);
         } else if let Some(current) = &self.current {
             let message = format!("RequestId: {} Error: {reason}", current.request_id);
             let err = FunctionError::new(ErrorType::ExtensionCrash, &message);

@@ -36,6 +36,7 @@ impl Engine {
             phase,
         });
         self.extensions.open_registration();
+        self.new_credentials();
         let files = match super::extensions::discover(self.cfg.extensions_dir.as_deref()) {
             Ok(files) => files,
             Err(err) => {
@@ -45,6 +46,7 @@ impl Engine {
         };
         let mut env = self.extension_environment();
         env.push(("AWS_LAMBDA_RUNTIME_API".into(), self.api_address.clone()));
+        env.extend(self.credentials_environment());
         for (name, path) in files {
             let cwd = self
                 .cfg
@@ -104,6 +106,7 @@ impl Engine {
         };
         let mut env = self.cfg.environment.clone();
         env.push(("AWS_LAMBDA_RUNTIME_API".into(), self.api_address.clone()));
+        env.extend(self.credentials_environment());
         match self
             .processes
             .spawn(&bootstrap.program, &bootstrap.args, &bootstrap.cwd, &env)
@@ -118,6 +121,7 @@ impl Engine {
                     since: std::time::SystemTime::now(),
                     answered_at: None,
                     next: None,
+                    restore_next: None,
                 });
             }
             Err(err) => {
@@ -134,7 +138,8 @@ impl Engine {
         self.maybe_finish_init();
     }
 
-    /// Init is done once the runtime and every registered extension wait in `next`.
+    /// Init is done once the runtime and every registered extension wait in
+    /// `next` (with init caching, the runtime may wait in `restore/next`).
     pub(super) fn maybe_finish_init(&mut self) {
         let Some(init) = &self.init else {
             return;
@@ -142,13 +147,21 @@ impl Engine {
         let runtime_ready = self
             .runtime
             .as_ref()
-            .is_some_and(|rt| rt.state == RuntimeState::Ready);
+            .is_some_and(|rt| matches!(rt.state, RuntimeState::Ready | RuntimeState::RestoreReady));
         if !(runtime_ready && self.extensions.all_ready()) {
             return;
         }
-        // Init Duration: from starting the first process to ready.
+        // Init Duration: from starting the first process to ready. With init
+        // caching Lambda prints it on INIT_REPORT, not on the invoke's REPORT.
         let init_duration = init.started.elapsed();
-        self.init_duration = Some(init_duration);
+        if self.init_caching() {
+            self.logs.line(format!(
+                "INIT_REPORT Init Duration: {:.2} ms",
+                init_duration.as_secs_f64() * 1000.0
+            ));
+        } else {
+            self.init_duration = Some(init_duration);
+        }
         self.init_ended(Ok(InitSuccess { init_duration }));
         self.init = None;
         self.retry_init = false;
@@ -164,6 +177,11 @@ impl Engine {
         let Some(rt) = self.runtime.as_mut() else {
             return Err(invalid_state("no runtime is initializing"));
         };
+        if rt.state == RuntimeState::Restoring {
+            // A runtime whose after-restore hooks fail may say so on
+            // /init/error: Lambda takes it as a restore error.
+            return self.on_restore_error(report);
+        }
         if is_foreign(caller, &[rt.pid], "an init/error") {
             return Err(invalid_state(FOREIGN_RUNTIME));
         }
@@ -197,6 +215,9 @@ impl Engine {
             err.error_type
         ));
         self.retry_init = true;
+        self.abandon_restore(super::RestoreFailed::InitFailed {
+            error_type: err.error_type.clone(),
+        });
         if let Some(queued) = self.queue.pop_front() {
             self.fail_undispatched(queued, err, status);
         }

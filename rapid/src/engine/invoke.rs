@@ -34,6 +34,8 @@ pub(super) struct Current {
     dispatched: Instant,
     pub(super) deadline: Instant,
     init_duration: Option<Duration>,
+    /// The restore this invoke waited for (init caching), if any.
+    restore_duration: Option<Duration>,
     /// When the runtime answered, how, and with which error type.
     answered: Option<(Instant, InvokeStatus, Option<ErrorType>)>,
     /// How a streamed response ends, while it streams.
@@ -67,6 +69,7 @@ impl Current {
             dispatched: Instant::now(),
             deadline,
             init_duration: None,
+            restore_duration: None,
             answered: None,
             stream_end: None,
             timings: InvokeTimings::default(),
@@ -165,6 +168,7 @@ impl Engine {
             .send_invoke(deadline_ms, &request_id, &self.cfg.function_arn, &trace_id);
         let mut current = Current::new(queued.reply, queued.done, request_id, log_tail, deadline);
         current.init_duration = self.init_duration.take();
+        current.restore_duration = self.restore_duration.take();
         self.current = Some(current);
     }
 
@@ -213,6 +217,8 @@ impl Engine {
         }
         if was == RuntimeState::Started {
             self.runtime_ready();
+        } else if was == RuntimeState::Restoring {
+            self.restore_done();
         } else {
             if let Some(current) = self.current.as_mut() {
                 current.runtime_done = Some(Instant::now());
@@ -426,6 +432,7 @@ impl Engine {
             memory_size_mb: self.cfg.memory_size_mb,
             max_memory_used_mb: 0, // measured by the log hub
             init_duration: current.init_duration,
+            restore_duration: current.restore_duration,
             status,
             error_type,
             timings: current.timings,

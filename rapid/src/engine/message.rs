@@ -8,6 +8,7 @@ use interop::contract::{
     InitFailure, InitRequest, InitSuccess, InvokeFailure, InvokeSuccess, PhaseRefused, ResetReason,
     ResetSuccess,
 };
+use interop::restore::{Credentials, RestoreRequest};
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{ApiError, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink};
 use tokio::sync::oneshot;
@@ -100,6 +101,27 @@ pub(crate) enum Message {
         reason: ResetReason,
         done: oneshot::Sender<Result<ResetSuccess, PhaseRefused>>,
     },
+    /// The runtime's `restore/next` (init caching).
+    RestoreNext {
+        caller: Option<Caller>,
+        reply: Reply<()>,
+    },
+    /// The runtime's `restore/error`.
+    RestoreError {
+        report: RuntimeErrorReport,
+        reply: Reply<()>,
+    },
+    /// Restore the sandbox (init caching): answered with how long the
+    /// runtime's after-restore hooks took.
+    Restore {
+        request: RestoreRequest,
+        done: super::restore::RestoreDone,
+    },
+    /// `GET /2021-04-23/credentials` with its `Authorization` header.
+    Credentials {
+        token: Option<String>,
+        reply: Reply<Credentials>,
+    },
 }
 
 /// Answers a call that arrives after shutdown.
@@ -132,7 +154,9 @@ pub(super) fn refuse(message: Message) {
         Message::Response { reply, .. }
         | Message::StreamEnd { reply, .. }
         | Message::Error { reply, .. }
-        | Message::InitError { reply, .. } => {
+        | Message::InitError { reply, .. }
+        | Message::RestoreNext { reply, .. }
+        | Message::RestoreError { reply, .. } => {
             let _ = reply.send(Err(ApiError::ShuttingDown));
         }
         Message::Register { reply, .. } => {
@@ -149,6 +173,12 @@ pub(super) fn refuse(message: Message) {
         }
         Message::Reset { done, .. } => {
             let _ = done.send(Err(PhaseRefused::ShuttingDown));
+        }
+        Message::Restore { done, .. } => {
+            let _ = done.send(Err(super::RestoreFailed::ShuttingDown));
+        }
+        Message::Credentials { reply, .. } => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
         }
         Message::Shutdown { done, .. } => {
             let _ = done.send(());

@@ -8,12 +8,14 @@
 //!
 //! The topics: `init` (starting extensions and the runtime, the init gate),
 //! `invoke` (dispatch, answers, completion, REPORT), `extensions` (the
-//! Extensions API calls), `teardown` (reset and shutdown with their budget).
+//! Extensions API calls), `teardown` (reset and shutdown with their budget),
+//! `restore` (init caching: restore and the credentials endpoint).
 
 mod extensions;
 mod init;
 mod invoke;
 mod message;
+mod restore;
 mod teardown;
 
 use crate::config::FunctionConfig;
@@ -27,6 +29,7 @@ use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
 use invoke::Current;
 use message::{refuse, reply_shutdown, shutdown_failure};
 pub(crate) use message::{Done, ExtReply, InitDone, Message, Reply};
+pub use restore::RestoreFailed;
 use runtime_api::ApiError;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -56,6 +59,8 @@ struct Runtime {
     state: RuntimeState,
     /// The runtime's pending `next`, when it is waiting in one.
     next: Option<Reply<RuntimeEvent>>,
+    /// Its pending `restore/next` (init caching), until a restore starts.
+    restore_next: Option<Reply<()>>,
 }
 
 pub(crate) struct Engine {
@@ -92,6 +97,16 @@ pub(crate) struct Engine {
     init_waiters: Vec<InitDone>,
     /// How the last init ended, until a reset forgets it.
     last_init: Option<Result<InitSuccess, InitFailure>>,
+    /// The restore under way (init caching).
+    restore: Option<restore::RestorePhase>,
+    /// Who waits for a restore to be done.
+    restore_waiters: Vec<restore::RestoreDone>,
+    /// The hook timeout the caller of the next restore asked for.
+    restore_timeout: Option<Duration>,
+    /// Restore duration waiting for the next REPORT line.
+    restore_duration: Option<Duration>,
+    /// The credentials this generation is served (init caching).
+    credentials: Option<restore::CredentialStore>,
 }
 
 impl Runtime {
@@ -142,6 +157,11 @@ impl Engine {
             pending_reset: None,
             init_waiters: Vec::new(),
             last_init: None,
+            restore: None,
+            restore_waiters: Vec::new(),
+            restore_timeout: None,
+            restore_duration: None,
+            credentials: None,
         }
     }
 
@@ -292,6 +312,14 @@ impl Engine {
                 let _ = reply.send(self.internal_state());
             }
             Message::Reset { reason, done } => self.reset(reason, done),
+            Message::RestoreNext { caller, reply } => self.on_restore_next(caller, reply),
+            Message::RestoreError { report, reply } => {
+                let _ = reply.send(self.on_restore_error(report));
+            }
+            Message::Restore { request, done } => self.on_restore_request(request, done),
+            Message::Credentials { token, reply } => {
+                let _ = reply.send(self.on_credentials(token));
+            }
         }
     }
 
@@ -333,6 +361,9 @@ impl Engine {
                     .get_or_insert_with(|| Instant::now() + timeout);
             }
         }
+        // With init caching, the first invoke performs the restore nobody
+        // asked for before it (and a caller's restore runs once init is done).
+        self.maybe_start_restore();
         while self.idle_for_init() && self.init.is_none() {
             if self.queue.is_empty() {
                 return;
@@ -396,6 +427,9 @@ impl Engine {
         if self.init.is_some() {
             let err = err(self.queue.front().map(|q| q.invoke.request_id.as_str()));
             self.init_failed(err, telemetry::InvokeStatus::Error);
+        } else if self.restore.is_some() {
+            let err = err(self.queue.front().map(|q| q.invoke.request_id.as_str()));
+            self.restore_failed(err, telemetry::InvokeStatus::Error);
         } else if let Some(current) = &self.current {
             let status = if current.has_answered() {
                 // The runtime answered, then exited instead of asking for
@@ -472,18 +506,24 @@ impl Engine {
             self.fail_current(FunctionError::new(error_type, &message), status);
             return;
         }
+        let (error_type, status) = match reason {
+            ResetReason::Timeout => (ErrorType::SandboxTimedout, telemetry::InvokeStatus::Timeout),
+            ResetReason::Failure => (ErrorType::SandboxFailure, telemetry::InvokeStatus::Error),
+        };
         if self.init.is_some() {
             let message = format!(
                 "Error: the execution environment was reset during init ({})",
                 reason.as_str()
             );
-            let (error_type, status) = match reason {
-                ResetReason::Timeout => {
-                    (ErrorType::SandboxTimedout, telemetry::InvokeStatus::Timeout)
-                }
-                ResetReason::Failure => (ErrorType::SandboxFailure, telemetry::InvokeStatus::Error),
-            };
             self.init_failed(FunctionError::new(error_type, &message), status);
+            return;
+        }
+        if self.restore.is_some() {
+            let message = format!(
+                "Error: the execution environment was reset during restore ({})",
+                reason.as_str()
+            );
+            self.restore_failed(FunctionError::new(error_type, &message), status);
             return;
         }
         self.begin_reset(shutdown_reason);
@@ -530,6 +570,7 @@ impl Engine {
     fn next_deadline(&self) -> Option<Instant> {
         [
             self.init.as_ref().map(|i| i.deadline),
+            self.restore.as_ref().map(|r| r.deadline),
             self.current.as_ref().map(|c| c.deadline),
             self.teardown.as_ref().map(|t| t.next_deadline()),
             self.waiting_deadline(),
@@ -556,6 +597,9 @@ impl Engine {
         }
         if self.init.as_ref().is_some_and(|i| now >= i.deadline) {
             self.init_timed_out();
+        }
+        if self.restore.as_ref().is_some_and(|r| now >= r.deadline) {
+            self.restore_timed_out();
         }
         if self.current.as_ref().is_some_and(|c| now >= c.deadline) {
             self.invoke_timed_out();
@@ -595,6 +639,7 @@ impl Engine {
             reply_shutdown(queued.invoke, queued.reply);
         }
         self.init = None;
+        self.abandon_restore(RestoreFailed::ShuttingDown);
         if let Some(answered) = self.current.as_ref().map(|c| c.has_answered()) {
             let err = FunctionError::new(
                 ErrorType::SandboxShutdown,

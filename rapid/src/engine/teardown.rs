@@ -41,6 +41,8 @@ impl Engine {
             return;
         }
         self.init = None;
+        // A restore waited for in this generation will not run.
+        self.abandon_restore(super::RestoreFailed::Reset);
         if !self.extensions.any_registered() {
             self.kill_runtime();
             self.finish_teardown();

@@ -1,0 +1,309 @@
+//! Restore (init caching, SnapStart; `--enable-init-caching`).
+//!
+//! With init caching the runtime ends its init by calling `restore/next`
+//! (`Started → RestoreReady`); init is done once it waits there and every
+//! extension waits in `event/next`. A restore answers that poll (`RestoreReady
+//! → Restoring`); the runtime runs its after-restore hooks and calls
+//! `invocation/next`, which completes the restore (`Restoring → Ready`). It
+//! fails on `restore/error` (or `/init/error` while restoring), a runtime or
+//! extension exit, or the hook timeout; a failed restore resets the sandbox
+//! like a failed init, and the next invoke starts a new one.
+//!
+//! A restore is asked by the caller of the sandbox (`Sandbox::restore`, the
+//! control API's `/test/restore`) or, when nobody did, by the first invoke.
+//! A runtime that calls `invocation/next` straight away has no after-restore
+//! hooks: a restore then has nothing to wait for and takes 0 ms, as in
+//! Lambda's own emulator.
+//!
+//! The credentials endpoint serves the credentials of the init (rapid's
+//! environment), then those of the last restore, to whoever sends the token
+//! this generation's processes got.
+
+use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
+use crate::lifecycle::{RuntimeInput, RuntimeState};
+use crate::supervisor::Caller;
+use extensions_api::ShutdownReason;
+use interop::restore::{Credentials, RestoreRequest};
+use interop::{ErrorType, FunctionError};
+use runtime_api::{ApiError, RuntimeErrorReport, CREDENTIALS_PATH};
+use std::time::{Duration, Instant, SystemTime};
+use telemetry::InvokeStatus;
+use tokio::sync::oneshot;
+
+/// How long the after-restore hooks may take when the caller sets no limit:
+/// Lambda's 10 seconds.
+pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long credentials that do not expire (the environment's static keys)
+/// are said to be valid from the moment they are served: an SDK asks again
+/// after that.
+const STATIC_CREDENTIALS_VALIDITY: Duration = Duration::from_secs(3600);
+
+pub use interop::contract::RestoreFailed;
+
+pub(super) type RestoreDone = oneshot::Sender<Result<Duration, RestoreFailed>>;
+
+/// A restore under way: the runtime runs its after-restore hooks.
+pub(super) struct RestorePhase {
+    started: Instant,
+    pub(super) deadline: Instant,
+    timeout: Duration,
+}
+
+/// The credentials served to this generation's processes, and their token.
+pub(super) struct CredentialStore {
+    token: String,
+    credentials: Credentials,
+}
+
+impl Engine {
+    pub(super) fn init_caching(&self) -> bool {
+        self.cfg.init_caching.is_some()
+    }
+
+    /// A new generation's credentials and token; the variables that point
+    /// its processes at them (none without init caching).
+    pub(super) fn new_credentials(&mut self) {
+        self.credentials = self
+            .cfg
+            .init_caching
+            .as_ref()
+            .map(|credentials| CredentialStore {
+                token: interop::ids::new_uuid().to_string(),
+                credentials: credentials.clone(),
+            });
+    }
+
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`, for the runtime and extensions.
+    pub(super) fn credentials_environment(&self) -> Vec<(String, String)> {
+        let Some(store) = &self.credentials else {
+            return Vec::new();
+        };
+        vec![
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI".to_owned(),
+                format!("http://{}{CREDENTIALS_PATH}", self.api_address),
+            ),
+            (
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN".to_owned(),
+                store.token.clone(),
+            ),
+        ]
+    }
+
+    /// `GET /2021-04-23/credentials`.
+    pub(super) fn on_credentials(&self, token: Option<String>) -> Result<Credentials, ApiError> {
+        if !self.init_caching() {
+            return Err(ApiError::InitCachingDisabled {
+                path: CREDENTIALS_PATH.to_owned(),
+            });
+        }
+        match &self.credentials {
+            Some(store) if token.as_deref() == Some(store.token.as_str()) => {
+                let mut credentials = store.credentials.clone();
+                credentials
+                    .expiration
+                    .get_or_insert_with(|| SystemTime::now() + STATIC_CREDENTIALS_VALIDITY);
+                Ok(credentials)
+            }
+            _ => Err(ApiError::CredentialsNotFound),
+        }
+    }
+
+    /// The runtime's `GET /restore/next`: init is done (once the extensions
+    /// are ready too), and the poll is held until a restore.
+    pub(super) fn on_restore_next(&mut self, caller: Option<Caller>, reply: super::Reply<()>) {
+        if !self.init_caching() {
+            let path = "/2018-06-01/runtime/restore/next".to_owned();
+            let _ = reply.send(Err(ApiError::InitCachingDisabled { path }));
+            return;
+        }
+        if self.teardown.is_some() {
+            let _ = reply.send(Err(invalid_state("the execution environment is resetting")));
+            return;
+        }
+        let Some(rt) = self.runtime.as_mut() else {
+            let _ = reply.send(Err(invalid_state("no runtime is running")));
+            return;
+        };
+        if rt.state == RuntimeState::Started
+            && is_foreign(caller, &[rt.pid], "a runtime's restore/next")
+        {
+            let _ = reply.send(Err(invalid_state(FOREIGN_RUNTIME)));
+            return;
+        }
+        match rt.state.on(RuntimeInput::RestoreNext) {
+            Ok(state) => {
+                rt.set_state(state);
+                rt.restore_next = Some(reply);
+                self.runtime_ready();
+            }
+            Err(err) => {
+                let _ = reply.send(Err(invalid_state(&err.to_string())));
+            }
+        }
+    }
+
+    /// The runtime's `POST /restore/error` (or `/init/error` while it
+    /// restores): the restore fails with the runtime's (scrubbed) type.
+    pub(super) fn on_restore_error(&mut self, report: RuntimeErrorReport) -> Result<(), ApiError> {
+        if !self.init_caching() {
+            return Err(ApiError::InitCachingDisabled {
+                path: "/2018-06-01/runtime/restore/error".to_owned(),
+            });
+        }
+        let Some(rt) = self.runtime.as_mut() else {
+            return Err(invalid_state("no runtime is running"));
+        };
+        let next = rt
+            .state
+            .on(RuntimeInput::RestoreError)
+            .map_err(|err| invalid_state(&err.to_string()))?;
+        rt.set_state(next);
+        let err = FunctionError::from_runtime(report.error_type, report.body);
+        self.restore_failed(err, InvokeStatus::Error);
+        Ok(())
+    }
+
+    /// A restore asked by the caller of the sandbox. It runs once init is
+    /// done (an init is started for it if none ran yet), and is answered
+    /// when the runtime has run its after-restore hooks.
+    pub(super) fn on_restore_request(&mut self, request: RestoreRequest, done: RestoreDone) {
+        if !self.init_caching() {
+            let _ = done.send(Err(RestoreFailed::NotEnabled));
+            return;
+        }
+        if self.shutdown.is_some() {
+            let _ = done.send(Err(RestoreFailed::ShuttingDown));
+            return;
+        }
+        if self.teardown.is_some() {
+            let _ = done.send(Err(RestoreFailed::Resetting));
+            return;
+        }
+        if self.runtime.is_none() && self.init.is_none() && self.idle_for_init() {
+            self.start_init(None);
+        }
+        if let (Some(store), Some(credentials)) = (self.credentials.as_mut(), request.credentials) {
+            store.credentials = credentials;
+        }
+        if let Some(timeout) = request.hook_timeout {
+            self.restore_timeout = Some(timeout);
+        }
+        self.restore_waiters.push(done);
+        self.maybe_start_restore();
+    }
+
+    /// Starts the restore someone waits for (a caller, or the invoke at the
+    /// head of the queue) once init is done; answers at once when there is
+    /// nothing to restore.
+    pub(super) fn maybe_start_restore(&mut self) {
+        let asked = !self.restore_waiters.is_empty() || !self.queue.is_empty();
+        if !asked
+            || !self.init_caching()
+            || self.restore.is_some()
+            || self.init.is_some()
+            || self.teardown.is_some()
+            || self.shutdown.is_some()
+            || !self.extensions.all_ready()
+        {
+            return;
+        }
+        let Some(rt) = self.runtime.as_mut() else {
+            return;
+        };
+        match rt.state {
+            RuntimeState::RestoreReady => {}
+            // Only reachable after init: the runtime went to `invocation/next`
+            // straight away, or was restored already. Nothing to wait for.
+            RuntimeState::Started | RuntimeState::Restoring => return,
+            _ => {
+                for done in self.restore_waiters.drain(..) {
+                    let _ = done.send(Ok(Duration::ZERO));
+                }
+                return;
+            }
+        }
+        let Ok(restoring) = rt.state.on(RuntimeInput::Restore) else {
+            return;
+        };
+        rt.set_state(restoring);
+        if let Some(poll) = rt.restore_next.take() {
+            // A poll whose connection closed is not answered; the restore
+            // then times out, or the runtime's exit fails it.
+            let _ = poll.send(Ok(()));
+        }
+        let timeout = self.restore_timeout.take().unwrap_or(DEFAULT_HOOK_TIMEOUT);
+        let now = Instant::now();
+        self.restore = Some(RestorePhase {
+            started: now,
+            deadline: now + timeout,
+            timeout,
+        });
+    }
+
+    /// The runtime called `invocation/next` after its hooks: restored.
+    pub(super) fn restore_done(&mut self) {
+        let Some(phase) = self.restore.take() else {
+            return;
+        };
+        let duration = phase.started.elapsed();
+        self.restore_duration = Some(duration);
+        for done in self.restore_waiters.drain(..) {
+            let _ = done.send(Ok(duration));
+        }
+    }
+
+    /// The restore failed: tell who asked (and the invoke waiting for it),
+    /// and reset like a failed init; the next invoke starts a new sandbox.
+    pub(super) fn restore_failed(&mut self, err: FunctionError, status: InvokeStatus) {
+        let Some(phase) = self.restore.take() else {
+            return;
+        };
+        let duration = phase.started.elapsed();
+        self.fatal(&err.error_type);
+        self.logs.line(format!(
+            "RESTORE_REPORT Restore Duration: {:.2} ms\tStatus: {}\tError Type: {}",
+            duration.as_secs_f64() * 1000.0,
+            status.as_str(),
+            err.error_type
+        ));
+        for done in self.restore_waiters.drain(..) {
+            let _ = done.send(Err(RestoreFailed::Failed {
+                error_type: err.error_type.clone(),
+                duration,
+            }));
+        }
+        self.retry_init = true;
+        if let Some(queued) = self.queue.pop_front() {
+            self.fail_undispatched(queued, err, status);
+        }
+        let reason = match status {
+            InvokeStatus::Timeout => ShutdownReason::Timeout,
+            _ => ShutdownReason::Failure,
+        };
+        self.begin_teardown(reason);
+    }
+
+    pub(super) fn restore_timed_out(&mut self) {
+        let Some(phase) = &self.restore else {
+            return;
+        };
+        let message = format!(
+            "Error: the runtime's after-restore hooks did not finish within {:.2} seconds",
+            phase.timeout.as_secs_f64()
+        );
+        let err = FunctionError::new(ErrorType::RuntimeRestoreHookUserTimeout, &message);
+        self.restore_failed(err, InvokeStatus::Timeout);
+    }
+
+    /// Answers whoever still waits for a restore that will not run in this
+    /// generation.
+    pub(super) fn abandon_restore(&mut self, why: RestoreFailed) {
+        self.restore = None;
+        for done in self.restore_waiters.drain(..) {
+            let _ = done.send(Err(why.clone()));
+        }
+    }
+}
