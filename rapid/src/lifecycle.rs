@@ -1,9 +1,11 @@
-//! The runtime's and each extension's lifecycle as pure transition
-//! functions (spec §8 names).
+//! The lifecycle as pure functions: the runtime's and each extension's
+//! state tables (spec §8 names), and what the execution environment may
+//! start next in its phase (spec §4).
 //!
 //! No sockets, no processes, no clocks: the engine asks whether an input is
-//! allowed in the current state and gets the next state or a named error.
-//! The engine assigns no state of its own: every change goes through `on`.
+//! allowed in the current state and gets the next state or a named error,
+//! and asks [`next_start`] what to start. The engine assigns no state of
+//! its own: every change goes through `on`.
 
 use std::fmt;
 
@@ -212,6 +214,96 @@ impl ExtensionState {
     }
 }
 
+/// The execution environment's phase (spec §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No runtime: nothing started yet, or the last generation was torn down.
+    Uninitialized,
+    Initializing,
+    /// Init caching: a restore runs (the runtime's after-restore hooks).
+    Restoring,
+    /// Initialized and idle.
+    Ready,
+    /// An invoke was dispatched and is not complete yet.
+    Invoking,
+    /// A generation is being torn down after a timeout, a failure or a reset.
+    Resetting,
+    ShuttingDown,
+    Shutdown,
+}
+
+/// What [`next_start`] looks at: the phase and a few facts of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View {
+    pub phase: Phase,
+    /// The runtime's state, when there is a runtime.
+    pub runtime: Option<RuntimeState>,
+    /// The runtime holds a `next` poll.
+    pub runtime_polls: bool,
+    /// Every registered extension waits in `next` (or will not ask again).
+    pub extensions_settled: bool,
+    /// An invoke waits in the queue.
+    pub queued: bool,
+    /// Someone waits for a restore.
+    pub restore_asked: bool,
+    /// Init caching (SnapStart) is on.
+    pub init_caching: bool,
+    /// The last init failed: the next runs inside the waiting invoke's time.
+    pub retry_init: bool,
+}
+
+/// What the environment starts next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Nothing,
+    /// An init, for a waiting invoke. `suppressed`: the last init failed, so
+    /// this one runs inside the invoke's own time.
+    Init { suppressed: bool },
+    /// Init caching: answer the runtime waiting in `restore/next`.
+    Restore,
+    /// A restore was asked of a runtime with no after-restore hooks (it went
+    /// to `invocation/next` directly, or was restored already): it is done,
+    /// in no time.
+    RestoreWithoutHooks,
+    /// Hand the invoke at the head of the queue to the runtime.
+    Dispatch,
+}
+
+/// What may start now: the rules of spec §4 for inits, restores and
+/// dispatch, in one place.
+pub fn next_start(v: &View) -> Start {
+    use RuntimeState as R;
+    match v.phase {
+        Phase::Uninitialized if v.queued => Start::Init {
+            suppressed: v.retry_init,
+        },
+        Phase::Ready | Phase::Invoking if v.init_caching && v.extensions_settled => {
+            match v.runtime {
+                // The first invoke performs the restore nobody asked for
+                // before it.
+                Some(R::RestoreReady) if v.phase == Phase::Ready && (v.restore_asked || v.queued) => {
+                    Start::Restore
+                }
+                Some(R::RestoreReady | R::Started | R::Restoring) | None => Start::Nothing,
+                Some(_) if v.restore_asked => Start::RestoreWithoutHooks,
+                Some(R::Ready) if v.phase == Phase::Ready && v.queued && v.runtime_polls => {
+                    Start::Dispatch
+                }
+                Some(_) => Start::Nothing,
+            }
+        }
+        Phase::Ready
+            if v.queued
+                && v.runtime_polls
+                && v.extensions_settled
+                && v.runtime == Some(R::Ready) =>
+        {
+            Start::Dispatch
+        }
+        _ => Start::Nothing,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,4 +495,94 @@ mod tests {
             ]
         );
     }
+
+    const PHASES: [Phase; 8] = [
+        Phase::Uninitialized,
+        Phase::Initializing,
+        Phase::Restoring,
+        Phase::Ready,
+        Phase::Invoking,
+        Phase::Resetting,
+        Phase::ShuttingDown,
+        Phase::Shutdown,
+    ];
+
+    /// Every phase × runtime state × fact: the start [`next_start`] gives
+    /// is the one a short statement of spec §4 gives.
+    #[test]
+    fn what_may_start_in_every_phase() {
+        let runtimes: Vec<Option<S>> = std::iter::once(None)
+            .chain(STATES.iter().copied().map(Some))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for phase in PHASES {
+            for &runtime in &runtimes {
+                for bits in 0u8..64 {
+                    let bit = |n: u8| bits & (1 << n) != 0;
+                    let v = View {
+                        phase,
+                        runtime,
+                        runtime_polls: bit(0),
+                        extensions_settled: bit(1),
+                        queued: bit(2),
+                        restore_asked: bit(3),
+                        init_caching: bit(4),
+                        retry_init: bit(5),
+                    };
+                    let want = expected(&v);
+                    assert_eq!(next_start(&v), want, "{v:?}");
+                    seen.insert(format!("{want:?}"));
+                }
+            }
+        }
+        // Every start is reachable.
+        assert_eq!(seen.len(), 6, "{seen:?}");
+    }
+
+    /// The rules, stated one by one.
+    fn expected(v: &View) -> Start {
+        // Nothing starts while an init, a restore, a reset or a shutdown
+        // runs: each ends with its own event.
+        if !matches!(
+            v.phase,
+            Phase::Uninitialized | Phase::Ready | Phase::Invoking
+        ) {
+            return Start::Nothing;
+        }
+        // Without a runtime, a waiting invoke needs an init (suppressed
+        // after a failed one).
+        if v.phase == Phase::Uninitialized {
+            return if v.queued {
+                Start::Init {
+                    suppressed: v.retry_init,
+                }
+            } else {
+                Start::Nothing
+            };
+        }
+        // Extensions still busy: wait for their next.
+        if !v.extensions_settled {
+            return Start::Nothing;
+        }
+        if v.init_caching {
+            match v.runtime {
+                Some(S::RestoreReady) => {
+                    return if v.phase == Phase::Ready && (v.restore_asked || v.queued) {
+                        Start::Restore
+                    } else {
+                        Start::Nothing
+                    };
+                }
+                Some(S::Started | S::Restoring) | None => return Start::Nothing,
+                Some(_) if v.restore_asked => return Start::RestoreWithoutHooks,
+                Some(_) => {}
+            }
+        }
+        // An idle runtime waiting in next takes the head of the queue.
+        if v.phase == Phase::Ready && v.queued && v.runtime_polls && v.runtime == Some(S::Ready) {
+            return Start::Dispatch;
+        }
+        Start::Nothing
+    }
 }
+

@@ -110,28 +110,29 @@ impl Current {
 }
 
 impl Engine {
-    pub(super) fn dispatch(&mut self) {
-        let (Some(queued), Some(rt)) = (self.queue.pop_front(), self.runtime.as_mut()) else {
-            return;
+    /// Hands the head of the queue to the runtime waiting in `next`; false
+    /// when it could not go out (the poll's connection closed: the invoke
+    /// stays queued for the runtime's next poll).
+    pub(super) fn dispatch(&mut self) -> bool {
+        let Some(rt) = self.runtime.as_mut() else {
+            return false;
         };
         let running = match rt.state.on(RuntimeInput::Dispatch) {
             Ok(state) if rt.next.is_some() => state,
-            // drive() dispatches only to a Ready runtime waiting in next.
+            // `next_start` dispatches only to a Ready runtime waiting in next.
             result => {
                 tracing::warn!(?result, "dispatch refused");
-                self.queue.push_front(queued);
-                return;
+                return false;
             }
         };
-        let Some(next) = rt.next.take() else {
-            self.queue.push_front(queued);
-            return;
+        let (Some(next), Some(queued)) = (rt.next.take(), self.queue.pop_front()) else {
+            return false;
         };
         if next.is_closed() {
             // The runtime's poll went away (its connection closed): keep the
             // invoke for its next poll.
             self.queue.push_front(queued);
-            return;
+            return false;
         }
         let deadline = queued
             .deadline
@@ -161,7 +162,7 @@ impl Engine {
                 done: queued.done,
                 deadline: queued.deadline,
             });
-            return;
+            return false;
         }
         rt.set_state(running);
         self.extensions
@@ -170,6 +171,7 @@ impl Engine {
         current.init_duration = self.init_duration.take();
         current.restore_duration = self.restore_duration.take();
         self.current = Some(current);
+        true
     }
 
     /// The runtime's `next`: init is done, or the previous invoke is.

@@ -19,7 +19,7 @@ mod restore;
 mod teardown;
 
 use crate::config::FunctionConfig;
-use crate::lifecycle::RuntimeState;
+use crate::lifecycle::{self, Phase, RuntimeState, Start, View};
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::contract::{
@@ -349,7 +349,37 @@ impl Engine {
         self.shutdown.is_none() && self.teardown.is_none() && self.current.is_none()
     }
 
-    /// Starts whatever the queue needs: an init, or the next invoke.
+    /// The environment's phase, as its state shows it.
+    fn phase(&self) -> Phase {
+        match (&self.shutdown, &self.teardown) {
+            (Some(_), Some(_)) => Phase::ShuttingDown,
+            (Some(_), None) => Phase::Shutdown,
+            (None, Some(_)) => Phase::Resetting,
+            (None, None) if self.init.is_some() => Phase::Initializing,
+            (None, None) if self.restore.is_some() => Phase::Restoring,
+            (None, None) if self.current.is_some() => Phase::Invoking,
+            (None, None) if self.runtime.is_some() => Phase::Ready,
+            (None, None) => Phase::Uninitialized,
+        }
+    }
+
+    /// What `lifecycle::next_start` decides on.
+    fn view(&self) -> View {
+        View {
+            phase: self.phase(),
+            runtime: self.runtime.as_ref().map(|rt| rt.state),
+            runtime_polls: self.runtime.as_ref().is_some_and(|rt| rt.next.is_some()),
+            extensions_settled: self.extensions.all_ready(),
+            queued: !self.queue.is_empty(),
+            restore_asked: !self.restore_waiters.is_empty(),
+            init_caching: self.init_caching(),
+            retry_init: self.retry_init,
+        }
+    }
+
+    /// Starts whatever the environment may start now (an init, a restore,
+    /// the next invoke), as `lifecycle::next_start` decides, until nothing
+    /// more may start.
     fn drive(&mut self) {
         if self.retry_init && self.teardown.is_some() {
             // The init that failed is retried inside the next invoke's time,
@@ -361,37 +391,28 @@ impl Engine {
                     .get_or_insert_with(|| Instant::now() + timeout);
             }
         }
-        // With init caching, the first invoke performs the restore nobody
-        // asked for before it (and a caller's restore runs once init is done).
-        self.maybe_start_restore();
-        while self.idle_for_init() && self.init.is_none() {
-            if self.queue.is_empty() {
-                return;
-            }
-            match &self.runtime {
-                None => {
+        loop {
+            match lifecycle::next_start(&self.view()) {
+                Start::Nothing => return,
+                Start::Init { suppressed } => {
                     let timeout = self.cfg.timeout;
-                    let deadline = match self.queue.front_mut() {
-                        // Suppressed init: the retry counts against the invoke.
-                        Some(head) if self.retry_init => Some(
-                            *head
-                                .deadline
-                                .get_or_insert_with(|| Instant::now() + timeout),
-                        ),
-                        _ => None,
-                    };
+                    // Suppressed init: the retry counts against the invoke.
+                    let deadline = self
+                        .queue
+                        .front_mut()
+                        .filter(|_| suppressed)
+                        .map(|head| *head.deadline.get_or_insert_with(|| Instant::now() + timeout));
                     // A start that fails at once fails the head invoke and
                     // tears down; the loop then goes round again.
                     self.start_init(deadline);
                 }
-                Some(rt)
-                    if rt.state == RuntimeState::Ready
-                        && rt.next.is_some()
-                        && self.extensions.all_ready() =>
-                {
-                    self.dispatch();
+                Start::Restore => self.start_restore(),
+                Start::RestoreWithoutHooks => self.restored_without_hooks(),
+                Start::Dispatch => {
+                    if !self.dispatch() {
+                        return;
+                    }
                 }
-                Some(_) => return, // wait for the runtime's (and extensions') next
             }
         }
     }

@@ -191,40 +191,19 @@ impl Engine {
         if let Some(timeout) = request.hook_timeout {
             self.restore_timeout = Some(timeout);
         }
+        // `drive`, after every message, starts it once it may start.
         self.restore_waiters.push(done);
-        self.maybe_start_restore();
     }
 
     /// Starts the restore someone waits for (a caller, or the invoke at the
     /// head of the queue) once init is done; answers at once when there is
     /// nothing to restore.
-    pub(super) fn maybe_start_restore(&mut self) {
-        let asked = !self.restore_waiters.is_empty() || !self.queue.is_empty();
-        if !asked
-            || !self.init_caching()
-            || self.restore.is_some()
-            || self.init.is_some()
-            || self.teardown.is_some()
-            || self.shutdown.is_some()
-            || !self.extensions.all_ready()
-        {
-            return;
-        }
+    /// Answers the runtime waiting in `restore/next`: the restore starts
+    /// (`lifecycle::next_start` decided it may).
+    pub(super) fn start_restore(&mut self) {
         let Some(rt) = self.runtime.as_mut() else {
             return;
         };
-        match rt.state {
-            RuntimeState::RestoreReady => {}
-            // Only reachable after init: the runtime went to `invocation/next`
-            // straight away, or was restored already. Nothing to wait for.
-            RuntimeState::Started | RuntimeState::Restoring => return,
-            _ => {
-                for done in self.restore_waiters.drain(..) {
-                    let _ = done.send(Ok(Duration::ZERO));
-                }
-                return;
-            }
-        }
         let Ok(restoring) = rt.state.on(RuntimeInput::Restore) else {
             return;
         };
@@ -241,6 +220,15 @@ impl Engine {
             deadline: now + timeout,
             timeout,
         });
+    }
+
+    /// A restore asked of a runtime with no after-restore hooks (it went to
+    /// `invocation/next` at once, or was restored already): done, in no
+    /// time.
+    pub(super) fn restored_without_hooks(&mut self) {
+        for done in self.restore_waiters.drain(..) {
+            let _ = done.send(Ok(Duration::ZERO));
+        }
     }
 
     /// The runtime called `invocation/next` after its hooks: restored.
