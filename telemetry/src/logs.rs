@@ -5,7 +5,15 @@
 //! writing one the hub drains every pipe: whatever the runtime wrote before it
 //! called `next` is in its pipe already, so the function's lines always come
 //! before the END line that follows them, and the Tail log holds them.
+//!
+//! Platform events (`platform.start`, ...) go through it too, in the order
+//! the engine emits them, and the hub adds `platform.report` itself when it
+//! writes REPORT (with the memory it measured): `Hub::record` is where
+//! every event passes, the one place that keeps the event log and that
+//! will hand events to Telemetry API subscribers.
 
+use crate::event_log::EventLog;
+use crate::events::{PlatformEvent, Report};
 use crate::memory::MemoryProbe;
 use crate::report::{end_line, report_line, InvokeReport};
 use bytes::Bytes;
@@ -29,6 +37,7 @@ enum Message {
         capture_tail: bool,
     },
     Line(String),
+    Event(PlatformEvent),
     /// Write the lines, stop capturing, and hand the tail over.
     End {
         lines: Vec<String>,
@@ -53,16 +62,30 @@ pub struct ReportRequest {
 #[derive(Clone)]
 pub struct LogHub {
     tx: mpsc::UnboundedSender<Message>,
+    event_log: EventLog,
 }
 
 impl LogHub {
     /// Starts the hub; it writes to `out` and runs until every handle is dropped.
     pub fn start<W: Write + Send + 'static>(out: W) -> (LogHub, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let event_log = EventLog::default();
         // Buffered: what one wake-up writes goes out in one write(2).
-        let task =
-            tokio::spawn(Hub::new(std::io::BufWriter::with_capacity(64 * 1024, out)).run(rx));
-        (LogHub { tx }, task)
+        let out = std::io::BufWriter::with_capacity(64 * 1024, out);
+        let task = tokio::spawn(Hub::new(out, event_log.clone()).run(rx));
+        (LogHub { tx, event_log }, task)
+    }
+
+    /// The platform events so far (the most recent ones), readable also
+    /// after the hub has ended.
+    pub fn event_log(&self) -> EventLog {
+        self.event_log.clone()
+    }
+
+    /// Records a platform event, after everything sent before it. Cheap:
+    /// the event is kept as it is, never formatted here.
+    pub fn emit(&self, event: PlatformEvent) {
+        let _ = self.tx.send(Message::Event(event));
     }
 
     /// Captures the read end of a child's stdout or stderr.
@@ -81,7 +104,8 @@ impl LogHub {
     }
 
     /// Ends an invoke: writes `lines`, then END and REPORT (its memory
-    /// measured here, off the invoke's path), and hands the tail over.
+    /// measured here, off the invoke's path), records `platform.report`
+    /// with the same figures, and hands the tail over.
     pub fn end_invoke(
         &self,
         lines: Vec<String>,
@@ -120,6 +144,7 @@ struct Source {
 
 struct Hub<W> {
     out: W,
+    events: EventLog,
     memory: MemoryProbe,
     sources: Vec<Source>,
     tail: Option<Vec<u8>>,
@@ -127,9 +152,10 @@ struct Hub<W> {
 }
 
 impl<W: Write> Hub<W> {
-    fn new(out: W) -> Self {
+    fn new(out: W, events: EventLog) -> Self {
         Hub {
             out,
+            events,
             memory: MemoryProbe::default(),
             sources: Vec::new(),
             tail: None,
@@ -198,6 +224,7 @@ impl<W: Write> Hub<W> {
                 self.drain_all();
                 self.write_line(line.as_bytes());
             }
+            Message::Event(event) => self.record(event),
             Message::End {
                 lines,
                 mut report,
@@ -206,6 +233,8 @@ impl<W: Write> Hub<W> {
                 self.drain_all();
                 let live_mb = self.memory.peak_rss_mb(&report.live_pids).unwrap_or(0);
                 report.report.max_memory_used_mb = live_mb + report.exited_kb.div_ceil(1024);
+                // Before the REPORT line: whoever saw REPORT finds its event.
+                self.record(PlatformEvent::now(Report::of(&report.report)));
                 for line in &lines {
                     self.write_line(line.as_bytes());
                 }
@@ -223,6 +252,11 @@ impl<W: Write> Hub<W> {
                 let _ = done.send(());
             }
         }
+    }
+
+    /// Every platform event passes here, in order.
+    fn record(&mut self, event: PlatformEvent) {
+        self.events.push(event);
     }
 
     fn drain_all(&mut self) {
@@ -391,6 +425,43 @@ mod tests {
             .and_then(|n| n.parse().ok())
             .unwrap();
         assert!(used > 2, "this process and 2 MB of exited ones: {text}");
+    }
+
+    #[tokio::test]
+    async fn events_keep_their_order_and_report_has_the_measured_memory() {
+        let out = Shared::default();
+        let (hub, _task) = LogHub::start(out.clone());
+        let log = hub.event_log();
+        hub.emit(PlatformEvent::now(crate::events::Start {
+            request_id: "m".into(),
+            version: "$LATEST".into(),
+            tracing: None,
+        }));
+        let mut request = report("m");
+        request.live_pids = vec![std::process::id() as i32];
+        hub.end_invoke(Vec::new(), request, None);
+        hub.emit(PlatformEvent::now(crate::events::Start {
+            request_id: "next".into(),
+            version: "$LATEST".into(),
+            tracing: None,
+        }));
+        hub.flush().await;
+        let events = log.events();
+        let types: Vec<&str> = events.iter().map(PlatformEvent::type_name).collect();
+        assert_eq!(
+            types,
+            ["platform.start", "platform.report", "platform.start"]
+        );
+        let crate::events::Record::Report(report) = &events[1].record else {
+            panic!("{events:?}");
+        };
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let line = format!("Max Memory Used: {} MB", report.metrics.max_memory_used_mb);
+        assert!(report.metrics.max_memory_used_mb > 0, "{report:?}");
+        assert!(text.contains(&line), "{line} not in {text}");
+        // The log outlives the hub.
+        drop(hub);
+        assert_eq!(log.events().len(), 3);
     }
 
     fn report(request_id: &str) -> ReportRequest {
