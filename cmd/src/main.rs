@@ -120,6 +120,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         )),
         test_api: cli.test_api,
         stop: stop.clone(),
+        event_log: logs.event_log(),
     });
     eprintln!("rapid: invokes listening on {door_address}");
 

@@ -1,8 +1,10 @@
 //! The `/test/*` control API (spec §8), served beside the front door when
 //! `--test-api` is given. It has `ping`, `internalState`, `reset` (of an
-//! idle sandbox) and `shutdown`; the rest of RAPID's standalone API (init,
-//! reserve, invoke, waitUntilRelease, restore, eventLog) answers `501` with a
-//! message that says so, never a fake success.
+//! idle sandbox), `shutdown` and `eventLog`; the rest of RAPID's standalone
+//! API (init, reserve, invoke, waitUntilRelease, restore) answers `501` with
+//! a message that says so, never a fake success.
+
+mod event_log;
 
 use crate::body::DoorBody;
 use crate::front_door::FrontDoor;
@@ -35,20 +37,21 @@ where
         },
         ("shutdown", &Method::POST) => shutdown(&door, req).await,
         ("reset", &Method::POST) => reset(&door, req).await,
-        ("ping" | "internalState", _) | ("shutdown" | "reset", _) => error(
+        ("eventLog", &Method::GET) => event_log::handle(&door),
+        ("ping" | "internalState" | "eventLog", _) | ("shutdown" | "reset", _) => error(
             StatusCode::METHOD_NOT_ALLOWED,
             "Client.InvalidRequest",
             &format!("{method} is not allowed on {path}"),
         ),
         (
             "init" | "waitUntilInitialized" | "reserve" | "invoke" | "waitUntilRelease"
-            | "restore" | "eventLog",
+            | "restore",
             _,
         ) => error(
             StatusCode::NOT_IMPLEMENTED,
             "Client.NotSupported",
             &format!(
-                "{path} is not supported by this version of rapid; the control API has /test/ping, /test/internalState, /test/reset and /test/shutdown"
+                "{path} is not supported by this version of rapid; the control API has /test/ping, /test/internalState, /test/reset, /test/shutdown and /test/eventLog"
             ),
         ),
         _ => error(
