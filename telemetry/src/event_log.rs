@@ -1,6 +1,7 @@
 //! The log of platform events the control API's `GET /test/eventLog`
 //! returns: the most recent [`EVENT_LOG_CAPACITY`] events, in the order they
-//! happened.
+//! happened. rapid keeps it only when the control API is served: nobody
+//! else could read it, and a full log costs about 3.5 MB of memory.
 //!
 //! Only the log hub writes to it (in the order of its one channel, so an
 //! invoke's `platform.report`, which the hub builds, never lands after the
@@ -12,26 +13,41 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How many events the log keeps: past this, the oldest go, so that a long
-/// run does not grow rapid's memory without limit (about 2 MB when full).
+/// run does not grow rapid's memory without limit.
 pub const EVENT_LOG_CAPACITY: usize = 10_000;
 
 /// A cloneable handle on one log.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct EventLog {
     events: Arc<Mutex<Ring>>,
 }
 
-#[derive(Default)]
 struct Ring {
     events: VecDeque<PlatformEvent>,
+    capacity: usize,
     /// How many events were dropped to keep the log bounded.
     dropped: u64,
 }
 
 impl EventLog {
+    /// A log of the most recent `capacity` events (0: a log that keeps none).
+    pub fn new(capacity: usize) -> EventLog {
+        EventLog {
+            events: Arc::new(Mutex::new(Ring {
+                events: VecDeque::new(),
+                capacity,
+                dropped: 0,
+            })),
+        }
+    }
+
     pub(crate) fn push(&self, event: PlatformEvent) {
         let mut ring = self.lock();
-        if ring.events.len() >= EVENT_LOG_CAPACITY {
+        if ring.capacity == 0 {
+            ring.dropped += 1;
+            return;
+        }
+        if ring.events.len() >= ring.capacity {
             ring.events.pop_front();
             ring.dropped += 1;
         }
@@ -82,7 +98,7 @@ mod tests {
 
     #[test]
     fn keeps_the_most_recent_events_in_order() {
-        let log = EventLog::default();
+        let log = EventLog::new(EVENT_LOG_CAPACITY);
         assert_eq!(log.to_json(), b"[]");
         for n in 0..EVENT_LOG_CAPACITY + 5 {
             log.push(init_start(n));
@@ -103,5 +119,14 @@ mod tests {
         assert_eq!(json.as_array().map(Vec::len), Some(EVENT_LOG_CAPACITY));
         assert_eq!(json[0]["type"], "platform.initStart");
         assert_eq!(json[0]["record"]["functionName"], "f5");
+    }
+
+    #[test]
+    fn a_log_of_no_capacity_keeps_nothing() {
+        let log = EventLog::new(0);
+        log.push(init_start(1));
+        assert_eq!(log.events(), Vec::new());
+        assert_eq!(log.dropped(), 1);
+        assert_eq!(log.to_json(), b"[]");
     }
 }

@@ -62,24 +62,20 @@ pub struct ReportRequest {
 #[derive(Clone)]
 pub struct LogHub {
     tx: mpsc::UnboundedSender<Message>,
-    event_log: EventLog,
 }
 
 impl LogHub {
-    /// Starts the hub; it writes to `out` and runs until every handle is dropped.
-    pub fn start<W: Write + Send + 'static>(out: W) -> (LogHub, tokio::task::JoinHandle<()>) {
+    /// Starts the hub; it writes to `out`, records platform events in
+    /// `events`, and runs until every handle is dropped.
+    pub fn start<W: Write + Send + 'static>(
+        out: W,
+        events: EventLog,
+    ) -> (LogHub, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let event_log = EventLog::default();
         // Buffered: what one wake-up writes goes out in one write(2).
         let out = std::io::BufWriter::with_capacity(64 * 1024, out);
-        let task = tokio::spawn(Hub::new(out, event_log.clone()).run(rx));
-        (LogHub { tx, event_log }, task)
-    }
-
-    /// The platform events so far (the most recent ones), readable also
-    /// after the hub has ended.
-    pub fn event_log(&self) -> EventLog {
-        self.event_log.clone()
+        let task = tokio::spawn(Hub::new(out, events).run(rx));
+        (LogHub { tx }, task)
     }
 
     /// Records a platform event, after everything sent before it. Cheap:
@@ -372,7 +368,7 @@ mod tests {
     #[tokio::test]
     async fn function_lines_come_before_end_and_fill_the_tail() {
         let out = Shared::default();
-        let (hub, _task) = LogHub::start(out.clone());
+        let (hub, _task) = LogHub::start(out.clone(), EventLog::new(0));
         let (r, mut w) = pipe_pair();
         hub.add_source(r).unwrap();
         hub.start_invoke("START".into(), true);
@@ -393,7 +389,7 @@ mod tests {
 
     #[tokio::test]
     async fn tail_keeps_the_last_4_kb() {
-        let (hub, _task) = LogHub::start(std::io::sink());
+        let (hub, _task) = LogHub::start(std::io::sink(), EventLog::new(0));
         hub.start_invoke("START".into(), true);
         for i in 0..1000 {
             hub.line(format!("line {i:04}"));
@@ -411,7 +407,7 @@ mod tests {
     #[tokio::test]
     async fn report_memory_is_measured_by_the_hub() {
         let out = Shared::default();
-        let (hub, _task) = LogHub::start(out.clone());
+        let (hub, _task) = LogHub::start(out.clone(), EventLog::new(0));
         let mut request = report("m");
         request.live_pids = vec![std::process::id() as i32];
         request.exited_kb = 2048;
@@ -430,8 +426,8 @@ mod tests {
     #[tokio::test]
     async fn events_keep_their_order_and_report_has_the_measured_memory() {
         let out = Shared::default();
-        let (hub, _task) = LogHub::start(out.clone());
-        let log = hub.event_log();
+        let log = EventLog::new(crate::EVENT_LOG_CAPACITY);
+        let (hub, _task) = LogHub::start(out.clone(), log.clone());
         hub.emit(PlatformEvent::now(crate::events::Start {
             request_id: "m".into(),
             version: "$LATEST".into(),
