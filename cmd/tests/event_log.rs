@@ -381,3 +381,48 @@ fn the_event_log_is_only_read() {
     assert_eq!(wrong.status, 405, "{wrong:?}");
     assert_eq!(wrong.json()["errorType"], "Client.InvalidRequest");
 }
+
+#[test]
+fn a_streamed_response_is_done_at_the_end_of_its_stream() {
+    let cmd = streaming_command();
+    let mut args = vec!["--test-api"];
+    args.extend(cmd.iter().map(String::as_str));
+    let rapid = Rapid::start(&args, &[]);
+
+    let event = json!({"action": "stream", "chunks": ["ab", "cde"]});
+    let resp = rapid.invoke(event.to_string().as_bytes(), &[]);
+    assert_eq!(resp.text(), "abcde", "{resp:?}");
+    let id = request_id(&resp);
+    let line = rapid.wait_for_report(&id);
+    let events = event_log(&rapid);
+    let done = &event_of(&events, "platform.runtimeDone", &id)["record"];
+    assert_eq!(done["status"], "success", "{done}");
+    assert_eq!(done["metrics"]["producedBytes"], 5, "{done}");
+    assert_eq!(
+        done["metrics"]["durationMs"].as_f64(),
+        Some(line.number("Duration", "ms")),
+        "{done} / {}",
+        line.line
+    );
+    let spans = done["spans"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = spans
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(names, ["responseLatency", "responseDuration"], "{done}");
+    assert_report_matches(event_of(&events, "platform.report", &id), &line);
+
+    let event = json!({"action": "trailers", "errorType": "Function.MidStream"});
+    let resp = rapid.invoke(event.to_string().as_bytes(), &[("TE", "trailers")]);
+    assert_eq!(resp.text(), "partial", "{resp:?}");
+    let id = request_id(&resp);
+    let line = rapid.wait_for_report(&id);
+    let events = event_log(&rapid);
+    let done = &event_of(&events, "platform.runtimeDone", &id)["record"];
+    assert_eq!(done["status"], "error", "{done}");
+    assert_eq!(done["errorType"], "Function.MidStream", "{done}");
+    assert_eq!(done["metrics"]["producedBytes"], 7, "{done}");
+    let report = event_of(&events, "platform.report", &id);
+    assert_eq!(report["record"]["status"], "error", "{report}");
+    assert_report_matches(report, &line);
+}
