@@ -426,3 +426,73 @@ fn a_streamed_response_is_done_at_the_end_of_its_stream() {
     assert_eq!(report["record"]["status"], "error", "{report}");
     assert_report_matches(report, &line);
 }
+
+#[test]
+fn an_init_retried_inside_an_invoke_is_phase_invoke() {
+    let marker = unique_path("events-init-exit-once");
+    let rapid = Rapid::scripted(
+        &["--test-api"],
+        &[
+            ("SCRIPTED_INIT", "exit"),
+            ("SCRIPTED_INIT_MARKER", marker.to_str().unwrap_or_default()),
+        ],
+    );
+    let failed = rapid.invoke(b"{}", &[]);
+    assert_function_error(&failed, "Runtime.ExitError");
+    rapid.wait_for_report(&request_id(&failed));
+    let resp = rapid.invoke(b"{}", &[]);
+    assert_success(&resp);
+    let id = request_id(&resp);
+    let line = rapid.wait_for_report(&id);
+    let events = event_log(&rapid);
+    let _ = std::fs::remove_file(marker);
+
+    // The runtime exited before its first next: its init ended in error.
+    let first_init: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["record"]["phase"] == "init")
+        .collect();
+    let kinds: Vec<&str> = first_init
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "platform.initStart",
+            "platform.initRuntimeDone",
+            "platform.initReport"
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(first_init[1]["record"]["status"], "error");
+    assert_eq!(first_init[1]["record"]["errorType"], "Runtime.ExitError");
+    assert_eq!(first_init[2]["record"]["status"], "error");
+
+    // The retry ran inside the second invoke's time.
+    let retried: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["record"]["phase"] == "invoke")
+        .collect();
+    let kinds: Vec<&str> = retried
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "platform.initStart",
+            "platform.initRuntimeDone",
+            "platform.initReport"
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(retried[1]["record"]["status"], "success");
+    assert_eq!(
+        retried[2]["record"]["metrics"]["durationMs"].as_f64(),
+        Some(line.number("Init Duration", "ms")),
+        "{events:#?} / {}",
+        line.line
+    );
+    assert_report_matches(event_of(&events, "platform.report", &id), &line);
+}
