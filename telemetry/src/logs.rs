@@ -184,9 +184,19 @@ impl<W: Write> Hub<W> {
     /// Handles `message` and whatever else is queued; says whether to flush.
     async fn receive(
         &mut self,
-        message: Message,
+        mut message: Message,
         rx: &mut mpsc::UnboundedReceiver<Message>,
     ) -> bool {
+        // Events only join the log: they are recorded at once, so that a
+        // START the engine sent right after them (init done, then the
+        // first dispatch) is not held behind the yield below.
+        while let Message::Event(event) = message {
+            self.record(event);
+            match rx.try_recv() {
+                Ok(next) => message = next,
+                Err(_) => return false,
+            }
+        }
         if let Message::Start { .. } = message {
             // At once: the drain before START must happen before the
             // runtime gets its event, or the invoke's first lines would
@@ -385,6 +395,33 @@ mod tests {
         hub.flush().await;
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert!(text.ends_with("\npartial\n"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn events_before_start_do_not_delay_its_drain() {
+        let out = Shared::default();
+        let (hub, _task) = LogHub::start(out.clone(), EventLog::new(10));
+        let (r, mut w) = pipe_pair();
+        hub.add_source(r).unwrap();
+        hub.flush().await;
+        // Init done, then the first dispatch, in one turn of the engine:
+        // events, START, and the runtime (a task woken after the hub)
+        // writing its first line as soon as it has the event.
+        hub.emit(PlatformEvent::now(crate::events::Start {
+            request_id: "id".into(),
+            version: "$LATEST".into(),
+            tracing: None,
+        }));
+        hub.start_invoke("START".into(), true);
+        let runtime = tokio::spawn(async move {
+            w.write_all(b"first line\n").unwrap();
+            w
+        });
+        hub.flush().await;
+        let _w = runtime.await.unwrap();
+        hub.flush().await;
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "START\nfirst line\n");
     }
 
     #[tokio::test]
