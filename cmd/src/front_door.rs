@@ -37,6 +37,8 @@ pub struct FrontDoor {
     pub test_api: bool,
     /// Notified when the control API asked rapid to exit.
     pub stop: Arc<tokio::sync::Notify>,
+    /// The platform events so far, for the control API's `eventLog`.
+    pub event_log: telemetry::EventLog,
 }
 
 impl FrontDoor {

@@ -90,7 +90,13 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         .local_addr()
         .map_err(|e| e.to_string())?
         .to_string();
-    let (logs, log_task) = telemetry::LogHub::start(std::io::stdout());
+    // The platform events are kept for the control API's eventLog only.
+    let event_log = telemetry::EventLog::new(if cli.test_api {
+        telemetry::EVENT_LOG_CAPACITY
+    } else {
+        0
+    });
+    let (logs, log_task) = telemetry::LogHub::start(std::io::stdout(), event_log.clone());
     let function_version = config.function_version.clone();
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
@@ -119,6 +125,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         )),
         test_api: cli.test_api,
         stop: stop.clone(),
+        event_log,
     });
     eprintln!("rapid: invokes listening on {door_address}");
 

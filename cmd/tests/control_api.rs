@@ -2,8 +2,8 @@
 //! `ping`, `internalState` (RAPID's state names, when each state was
 //! entered, the first fatal error), `init`, `waitUntilInitialized`,
 //! `reserve`, `invoke`, `waitUntilRelease`, `reset` (which cuts short what
-//! runs) and `shutdown`; what is not built yet answers 501 with a message,
-//! never a fake success.
+//! runs) and `shutdown` (`restore` is tested in restore.rs, `eventLog` in
+//! event_log.rs); an unknown operation is a 404, a wrong method a 405.
 
 mod common;
 
@@ -155,23 +155,25 @@ fn shutdown_answers_the_state_and_rapid_exits() {
 }
 
 #[test]
-fn operations_not_built_yet_say_so() {
+fn unknown_operations_and_wrong_methods_are_named() {
     let rapid = Rapid::scripted(&["--test-api"], &[]);
-    {
-        let op = "eventLog";
-        let resp = rapid.request("POST", &format!("/test/{op}"), &[], b"{}");
-        assert_eq!(resp.status, 501, "/test/{op}: {resp:?}");
-        let body = resp.json();
-        assert_eq!(body["errorType"], "Client.NotSupported", "{body}");
-        assert!(
-            body["errorMessage"]
-                .as_str()
-                .is_some_and(|m| m.contains("not supported")),
-            "{body}"
-        );
-    }
     let unknown = rapid.request("GET", "/test/nothing", &[], b"");
     assert_eq!(unknown.status, 404, "{unknown:?}");
+    assert_eq!(unknown.json()["errorType"], "Client.InvalidRequest");
+    for (method, op) in [
+        ("GET", "init"),
+        ("GET", "waitUntilInitialized"),
+        ("GET", "reserve"),
+        ("GET", "invoke"),
+        ("GET", "waitUntilRelease"),
+        ("GET", "restore"),
+        ("POST", "eventLog"),
+        ("POST", "internalState"),
+    ] {
+        let resp = rapid.request(method, &format!("/test/{op}"), &[], b"");
+        assert_eq!(resp.status, 405, "{method} /test/{op}: {resp:?}");
+        assert_eq!(resp.json()["errorType"], "Client.InvalidRequest");
+    }
     // The front door still serves invokes.
     assert_success(&rapid.invoke(b"{}", &[]));
 }

@@ -258,7 +258,9 @@ pub enum Start {
     Nothing,
     /// An init, for a waiting invoke. `suppressed`: the last init failed, so
     /// this one runs inside the invoke's own time.
-    Init { suppressed: bool },
+    Init {
+        suppressed: bool,
+    },
     /// Init caching: answer the runtime waiting in `restore/next`.
     Restore,
     /// A restore was asked of a runtime with no after-restore hooks (it went
@@ -281,7 +283,9 @@ pub fn next_start(v: &View) -> Start {
             match v.runtime {
                 // The first invoke performs the restore nobody asked for
                 // before it.
-                Some(R::RestoreReady) if v.phase == Phase::Ready && (v.restore_asked || v.queued) => {
+                Some(R::RestoreReady)
+                    if v.phase == Phase::Ready && (v.restore_asked || v.queued) =>
+                {
                     Start::Restore
                 }
                 Some(R::RestoreReady | R::Started | R::Restoring) | None => Start::Nothing,
@@ -585,4 +589,3 @@ mod tests {
         Start::Nothing
     }
 }
-

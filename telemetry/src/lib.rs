@@ -1,14 +1,20 @@
 //! What rapid says about the functions it runs: the captured log lines of the
 //! runtime (echoed, framed, kept for `X-Amz-Log-Type: Tail`), the START / END /
-//! REPORT lines, and the measurements behind them (durations, peak memory).
+//! REPORT lines, the measurements behind them (durations, peak memory), and
+//! the platform events of the Telemetry API (`events`) with their bounded
+//! log (`event_log`).
 //!
 //! This crate never decides anything about the lifecycle; the engine tells it
 //! what happened and it records and prints.
 
+mod event_log;
+pub mod events;
 mod logs;
 mod memory;
 mod report;
 
+pub use event_log::{EventLog, EVENT_LOG_CAPACITY};
+pub use events::PlatformEvent;
 pub use logs::{LogHub, ReportRequest, TAIL_BYTES};
 pub use memory::{peak_rss_mb, MemoryProbe};
 pub use report::{

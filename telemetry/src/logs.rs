@@ -5,7 +5,15 @@
 //! writing one the hub drains every pipe: whatever the runtime wrote before it
 //! called `next` is in its pipe already, so the function's lines always come
 //! before the END line that follows them, and the Tail log holds them.
+//!
+//! Platform events (`platform.start`, ...) go through it too, in the order
+//! the engine emits them, and the hub adds `platform.report` itself when it
+//! writes REPORT (with the memory it measured): `Hub::record` is where
+//! every event passes, the one place that keeps the event log and that
+//! will hand events to Telemetry API subscribers.
 
+use crate::event_log::EventLog;
+use crate::events::{PlatformEvent, Report};
 use crate::memory::MemoryProbe;
 use crate::report::{end_line, report_line, InvokeReport};
 use bytes::Bytes;
@@ -29,6 +37,7 @@ enum Message {
         capture_tail: bool,
     },
     Line(String),
+    Event(PlatformEvent),
     /// Write the lines, stop capturing, and hand the tail over.
     End {
         lines: Vec<String>,
@@ -56,13 +65,23 @@ pub struct LogHub {
 }
 
 impl LogHub {
-    /// Starts the hub; it writes to `out` and runs until every handle is dropped.
-    pub fn start<W: Write + Send + 'static>(out: W) -> (LogHub, tokio::task::JoinHandle<()>) {
+    /// Starts the hub; it writes to `out`, records platform events in
+    /// `events`, and runs until every handle is dropped.
+    pub fn start<W: Write + Send + 'static>(
+        out: W,
+        events: EventLog,
+    ) -> (LogHub, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         // Buffered: what one wake-up writes goes out in one write(2).
-        let task =
-            tokio::spawn(Hub::new(std::io::BufWriter::with_capacity(64 * 1024, out)).run(rx));
+        let out = std::io::BufWriter::with_capacity(64 * 1024, out);
+        let task = tokio::spawn(Hub::new(out, events).run(rx));
         (LogHub { tx }, task)
+    }
+
+    /// Records a platform event, after everything sent before it. Cheap:
+    /// the event is kept as it is, never formatted here.
+    pub fn emit(&self, event: PlatformEvent) {
+        let _ = self.tx.send(Message::Event(event));
     }
 
     /// Captures the read end of a child's stdout or stderr.
@@ -81,7 +100,8 @@ impl LogHub {
     }
 
     /// Ends an invoke: writes `lines`, then END and REPORT (its memory
-    /// measured here, off the invoke's path), and hands the tail over.
+    /// measured here, off the invoke's path), records `platform.report`
+    /// with the same figures, and hands the tail over.
     pub fn end_invoke(
         &self,
         lines: Vec<String>,
@@ -120,6 +140,7 @@ struct Source {
 
 struct Hub<W> {
     out: W,
+    events: EventLog,
     memory: MemoryProbe,
     sources: Vec<Source>,
     tail: Option<Vec<u8>>,
@@ -127,9 +148,10 @@ struct Hub<W> {
 }
 
 impl<W: Write> Hub<W> {
-    fn new(out: W) -> Self {
+    fn new(out: W, events: EventLog) -> Self {
         Hub {
             out,
+            events,
             memory: MemoryProbe::default(),
             sources: Vec::new(),
             tail: None,
@@ -162,9 +184,19 @@ impl<W: Write> Hub<W> {
     /// Handles `message` and whatever else is queued; says whether to flush.
     async fn receive(
         &mut self,
-        message: Message,
+        mut message: Message,
         rx: &mut mpsc::UnboundedReceiver<Message>,
     ) -> bool {
+        // Events only join the log: they are recorded at once, so that a
+        // START the engine sent right after them (init done, then the
+        // first dispatch) is not held behind the yield below.
+        while let Message::Event(event) = message {
+            self.record(event);
+            match rx.try_recv() {
+                Ok(next) => message = next,
+                Err(_) => return false,
+            }
+        }
         if let Message::Start { .. } = message {
             // At once: the drain before START must happen before the
             // runtime gets its event, or the invoke's first lines would
@@ -198,6 +230,7 @@ impl<W: Write> Hub<W> {
                 self.drain_all();
                 self.write_line(line.as_bytes());
             }
+            Message::Event(event) => self.record(event),
             Message::End {
                 lines,
                 mut report,
@@ -206,6 +239,8 @@ impl<W: Write> Hub<W> {
                 self.drain_all();
                 let live_mb = self.memory.peak_rss_mb(&report.live_pids).unwrap_or(0);
                 report.report.max_memory_used_mb = live_mb + report.exited_kb.div_ceil(1024);
+                // Before the REPORT line: whoever saw REPORT finds its event.
+                self.record(PlatformEvent::now(Report::of(&report.report)));
                 for line in &lines {
                     self.write_line(line.as_bytes());
                 }
@@ -223,6 +258,11 @@ impl<W: Write> Hub<W> {
                 let _ = done.send(());
             }
         }
+    }
+
+    /// Every platform event passes here, in order.
+    fn record(&mut self, event: PlatformEvent) {
+        self.events.push(event);
     }
 
     fn drain_all(&mut self) {
@@ -338,7 +378,7 @@ mod tests {
     #[tokio::test]
     async fn function_lines_come_before_end_and_fill_the_tail() {
         let out = Shared::default();
-        let (hub, _task) = LogHub::start(out.clone());
+        let (hub, _task) = LogHub::start(out.clone(), EventLog::new(0));
         let (r, mut w) = pipe_pair();
         hub.add_source(r).unwrap();
         hub.start_invoke("START".into(), true);
@@ -358,8 +398,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn events_before_start_do_not_delay_its_drain() {
+        let out = Shared::default();
+        let (hub, _task) = LogHub::start(out.clone(), EventLog::new(10));
+        let (r, mut w) = pipe_pair();
+        hub.add_source(r).unwrap();
+        hub.flush().await;
+        // Init done, then the first dispatch, in one turn of the engine:
+        // events, START, and the runtime (a task woken after the hub)
+        // writing its first line as soon as it has the event.
+        hub.emit(PlatformEvent::now(crate::events::Start {
+            request_id: "id".into(),
+            version: "$LATEST".into(),
+            tracing: None,
+        }));
+        hub.start_invoke("START".into(), true);
+        let runtime = tokio::spawn(async move {
+            w.write_all(b"first line\n").unwrap();
+            w
+        });
+        hub.flush().await;
+        let _w = runtime.await.unwrap();
+        hub.flush().await;
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "START\nfirst line\n");
+    }
+
+    #[tokio::test]
     async fn tail_keeps_the_last_4_kb() {
-        let (hub, _task) = LogHub::start(std::io::sink());
+        let (hub, _task) = LogHub::start(std::io::sink(), EventLog::new(0));
         hub.start_invoke("START".into(), true);
         for i in 0..1000 {
             hub.line(format!("line {i:04}"));
@@ -377,7 +444,7 @@ mod tests {
     #[tokio::test]
     async fn report_memory_is_measured_by_the_hub() {
         let out = Shared::default();
-        let (hub, _task) = LogHub::start(out.clone());
+        let (hub, _task) = LogHub::start(out.clone(), EventLog::new(0));
         let mut request = report("m");
         request.live_pids = vec![std::process::id() as i32];
         request.exited_kb = 2048;
@@ -391,6 +458,43 @@ mod tests {
             .and_then(|n| n.parse().ok())
             .unwrap();
         assert!(used > 2, "this process and 2 MB of exited ones: {text}");
+    }
+
+    #[tokio::test]
+    async fn events_keep_their_order_and_report_has_the_measured_memory() {
+        let out = Shared::default();
+        let log = EventLog::new(crate::EVENT_LOG_CAPACITY);
+        let (hub, _task) = LogHub::start(out.clone(), log.clone());
+        hub.emit(PlatformEvent::now(crate::events::Start {
+            request_id: "m".into(),
+            version: "$LATEST".into(),
+            tracing: None,
+        }));
+        let mut request = report("m");
+        request.live_pids = vec![std::process::id() as i32];
+        hub.end_invoke(Vec::new(), request, None);
+        hub.emit(PlatformEvent::now(crate::events::Start {
+            request_id: "next".into(),
+            version: "$LATEST".into(),
+            tracing: None,
+        }));
+        hub.flush().await;
+        let events = log.events();
+        let types: Vec<&str> = events.iter().map(PlatformEvent::type_name).collect();
+        assert_eq!(
+            types,
+            ["platform.start", "platform.report", "platform.start"]
+        );
+        let crate::events::Record::Report(report) = &events[1].record else {
+            panic!("{events:?}");
+        };
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let line = format!("Max Memory Used: {} MB", report.metrics.max_memory_used_mb);
+        assert!(report.metrics.max_memory_used_mb > 0, "{report:?}");
+        assert!(text.contains(&line), "{line} not in {text}");
+        // The log outlives the hub.
+        drop(hub);
+        assert_eq!(log.events().len(), 3);
     }
 
     fn report(request_id: &str) -> ReportRequest {

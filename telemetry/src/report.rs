@@ -77,8 +77,9 @@ pub fn timeout_line(timestamp: &str, request_id: &str, timeout: Duration) -> Str
     )
 }
 
+/// Milliseconds with two decimals, rounded as the platform events round them.
 fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1000.0)
+    format!("{:.2}", crate::events::millis(d))
 }
 
 pub fn report_line(r: &InvokeReport) -> String {

@@ -3,10 +3,10 @@
 //! step by step through the same contract as the front door
 //! (`interop::contract`): `init` and `waitUntilInitialized` (`init.rs`),
 //! `reserve`, `invoke` and `waitUntilRelease` (`invoke.rs`), `restore`
-//! (`restore.rs`), `reset`, `shutdown`, `ping` and `internalState` (here).
-//! What is not built yet answers `501` with a message that says so, never a
-//! fake success.
+//! (`restore.rs`), `eventLog` (`event_log.rs`), `reset`, `shutdown`, `ping`
+//! and `internalState` (here).
 
+mod event_log;
 mod init;
 mod invoke;
 mod restore;
@@ -54,6 +54,7 @@ where
         ("invoke", &Method::POST) => invoke::invoke(&door, req).await,
         ("waitUntilRelease", &Method::POST) => invoke::wait_until_release(&door).await,
         ("restore", &Method::POST) => restore::restore(&door, req).await,
+        ("eventLog", &Method::GET) => event_log::handle(&door),
         (
             "ping"
             | "internalState"
@@ -64,17 +65,13 @@ where
             | "reserve"
             | "invoke"
             | "waitUntilRelease"
-            | "restore",
+            | "restore"
+            | "eventLog",
             _,
         ) => error(
             StatusCode::METHOD_NOT_ALLOWED,
             "Client.InvalidRequest",
             &format!("{method} is not allowed on {path}"),
-        ),
-        ("eventLog", _) => error(
-            StatusCode::NOT_IMPLEMENTED,
-            "Client.NotSupported",
-            &format!("{path} is not supported by this version of rapid"),
         ),
         _ => error(
             StatusCode::NOT_FOUND,

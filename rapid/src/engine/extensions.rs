@@ -235,6 +235,23 @@ impl Extensions {
         registered.chain(started).collect()
     }
 
+    /// Each registered extension as `platform.extension` reports it at the
+    /// end of init: its state, what it registered for, its init error.
+    pub(super) fn init_records(&self) -> Vec<telemetry::events::ExtensionInit> {
+        self.registered
+            .iter()
+            .map(|ext| telemetry::events::ExtensionInit {
+                name: ext.name.clone(),
+                state: ext.state.name(),
+                events: [(ext.invoke, "INVOKE"), (ext.shutdown, "SHUTDOWN")]
+                    .into_iter()
+                    .filter_map(|(registered, name)| registered.then_some(name))
+                    .collect(),
+                error_type: ext.init_error.clone(),
+            })
+            .collect()
+    }
+
     pub(super) fn reset(&mut self) {
         *self = Extensions::default();
     }

@@ -10,14 +10,21 @@ use extensions_api::ShutdownReason;
 use interop::contract::{InitFailure, InitSuccess};
 use interop::{ErrorType, FunctionError};
 use runtime_api::{ApiError, RuntimeErrorReport};
-use std::time::Instant;
-use telemetry::InvokeStatus;
+use std::time::{Duration, Instant};
+use telemetry::events::{
+    InitPhase as Phase, InitReport, InitReportMetrics, InitRuntimeDone, InitStart,
+    InitializationType, Status,
+};
+use telemetry::{InvokeStatus, PlatformEvent};
 
 pub(super) struct InitPhase {
     pub(super) deadline: Instant,
     started: Instant,
     /// `init` for the first try, `invoke` for a retry inside an invoke.
-    phase: &'static str,
+    phase: Phase,
+    kind: InitializationType,
+    /// `platform.initRuntimeDone` was emitted (the runtime's first `next`).
+    runtime_done: bool,
 }
 
 impl Engine {
@@ -25,16 +32,33 @@ impl Engine {
     pub(super) fn start_init(&mut self, invoke_deadline: Option<Instant>) {
         let now = Instant::now();
         let phase = if invoke_deadline.is_some() {
-            "invoke"
+            Phase::Invoke
         } else {
-            "init"
+            Phase::Init
         };
         let deadline = invoke_deadline.unwrap_or(now + self.cfg.init_timeout);
+        let kind = InitializationType::from_env_value(
+            self.cfg
+                .environment
+                .iter()
+                .find(|(name, _)| name == "AWS_LAMBDA_INITIALIZATION_TYPE")
+                .map(|(_, value)| value.as_str()),
+        );
         self.init = Some(InitPhase {
             deadline,
             started: now,
             phase,
+            kind,
+            runtime_done: false,
         });
+        self.logs.emit(PlatformEvent::now(InitStart {
+            initialization_type: kind,
+            phase,
+            function_name: self.cfg.function_name.clone(),
+            function_version: self.cfg.function_version.clone(),
+            runtime_version: None,
+            runtime_version_arn: None,
+        }));
         self.extensions.open_registration();
         self.new_credentials();
         let files = match super::extensions::discover(self.cfg.extensions_dir.as_deref()) {
@@ -135,6 +159,15 @@ impl Engine {
     /// The runtime's first `next`: registration closes; init may be done.
     pub(super) fn runtime_ready(&mut self) {
         self.extensions.close_registration();
+        if let Some(init) = self.init.as_mut() {
+            init.runtime_done = true;
+            self.logs.emit(PlatformEvent::now(InitRuntimeDone {
+                initialization_type: init.kind,
+                phase: init.phase,
+                status: Status::Success,
+                error_type: None,
+            }));
+        }
         self.maybe_finish_init();
     }
 
@@ -154,10 +187,11 @@ impl Engine {
         // Init Duration: from starting the first process to ready. With init
         // caching Lambda prints it on INIT_REPORT, not on the invoke's REPORT.
         let init_duration = init.started.elapsed();
+        self.report_init(init, InvokeStatus::Success, None, init_duration);
         if self.init_caching() {
             self.logs.line(format!(
                 "INIT_REPORT Init Duration: {:.2} ms",
-                init_duration.as_secs_f64() * 1000.0
+                telemetry::events::millis(init_duration)
             ));
         } else {
             self.init_duration = Some(init_duration);
@@ -202,15 +236,25 @@ impl Engine {
             return;
         };
         self.fatal(&err.error_type);
+        let duration = init.started.elapsed();
         self.init_ended(Err(InitFailure {
             error_type: err.error_type.clone(),
             message: err.message(),
-            init_duration: init.started.elapsed(),
+            init_duration: duration,
         }));
+        if !init.runtime_done && self.runtime.is_some() {
+            self.logs.emit(PlatformEvent::now(InitRuntimeDone {
+                initialization_type: init.kind,
+                phase: init.phase,
+                status: Status::runtime_done(status, Some(&err.error_type)),
+                error_type: Some(err.error_type.clone()),
+            }));
+        }
+        self.report_init(&init, status, Some(&err.error_type), duration);
         self.logs.line(format!(
             "INIT_REPORT Init Duration: {:.2} ms\tPhase: {}\tStatus: {}\tError Type: {}",
-            init.started.elapsed().as_secs_f64() * 1000.0,
-            init.phase,
+            telemetry::events::millis(duration),
+            init.phase.as_str(),
             status.as_str(),
             err.error_type
         ));
@@ -241,7 +285,7 @@ impl Engine {
             return;
         };
         let err = match self.queue.front() {
-            Some(q) if init.phase == "invoke" => FunctionError::new(
+            Some(q) if init.phase == Phase::Invoke => FunctionError::new(
                 ErrorType::SandboxTimedout,
                 &format!(
                     "RequestId: {} Error: Task timed out after {:.2} seconds",
@@ -258,6 +302,29 @@ impl Engine {
             ),
         };
         self.init_failed(err, InvokeStatus::Timeout);
+    }
+
+    /// The end of init as the platform events say it: each registered
+    /// extension's state (`platform.extension`), then `platform.initReport`
+    /// with `duration`, the figure of REPORT's `Init Duration` (or of the
+    /// INIT_REPORT line).
+    fn report_init(
+        &self,
+        init: &InitPhase,
+        status: InvokeStatus,
+        error_type: Option<&ErrorType>,
+        duration: Duration,
+    ) {
+        for extension in self.extensions.init_records() {
+            self.logs.emit(PlatformEvent::now(extension));
+        }
+        self.logs.emit(PlatformEvent::now(InitReport {
+            initialization_type: init.kind,
+            phase: init.phase,
+            status: status.into(),
+            error_type: error_type.cloned(),
+            metrics: InitReportMetrics { duration },
+        }));
     }
 }
 

@@ -17,8 +17,9 @@ use interop::{
     RuntimeEvent,
 };
 use runtime_api::{ApiError, StreamEnd, StreamSink};
-use std::time::{Duration, Instant};
-use telemetry::{InvokeReport, InvokeStatus, InvokeTimings, ReportRequest};
+use std::time::{Duration, Instant, SystemTime};
+use telemetry::events::{RuntimeDone, RuntimeDoneMetrics, Span, Start, Status, Tracing};
+use telemetry::{InvokeReport, InvokeStatus, InvokeTimings, PlatformEvent, ReportRequest};
 use tokio::sync::{mpsc, oneshot};
 
 /// The invoke in progress.
@@ -77,6 +78,46 @@ impl Current {
         }
     }
 
+    /// `platform.runtimeDone` for the runtime's work on this invoke ending
+    /// at `end` with `status`: the spans of its response when it gave one.
+    fn runtime_done(
+        &self,
+        end: Instant,
+        status: InvokeStatus,
+        error_type: Option<&ErrorType>,
+    ) -> PlatformEvent {
+        let time = SystemTime::now();
+        let ran = end.saturating_duration_since(self.dispatched);
+        let spans = match (
+            self.timings.response_latency,
+            self.timings.response_duration,
+        ) {
+            (Some(latency), Some(duration)) => {
+                // The wall-clock time of dispatch, from the event's own.
+                let dispatched = time.checked_sub(end.elapsed() + ran).unwrap_or(time);
+                vec![
+                    Span::response_latency(dispatched, latency),
+                    Span::response_duration(dispatched + latency, duration),
+                ]
+            }
+            _ => Vec::new(),
+        };
+        PlatformEvent {
+            time,
+            record: RuntimeDone {
+                request_id: self.request_id.clone(),
+                status: Status::runtime_done(status, error_type),
+                error_type: error_type.cloned(),
+                metrics: RuntimeDoneMetrics {
+                    duration: ran,
+                    produced_bytes: self.timings.produced_bytes.unwrap_or(0),
+                },
+                spans,
+            }
+            .into(),
+        }
+    }
+
     pub(super) fn has_answered(&self) -> bool {
         self.answered.is_some()
     }
@@ -107,6 +148,17 @@ impl Current {
             });
         }
     }
+}
+
+/// `platform.start`, beside the START line.
+fn start_event(request_id: &str, version: &str, trace_id: &str) -> PlatformEvent {
+    PlatformEvent::now(Start {
+        request_id: request_id.to_owned(),
+        version: version.to_owned(),
+        tracing: (!trace_id.is_empty()).then(|| Tracing {
+            value: trace_id.to_owned(),
+        }),
+    })
 }
 
 impl Engine {
@@ -148,6 +200,11 @@ impl Engine {
             telemetry::start_line(&request_id, &self.cfg.function_version),
             log_tail,
         );
+        self.logs.emit(start_event(
+            &request_id,
+            &self.cfg.function_version,
+            &trace_id,
+        ));
         let event = RuntimeEvent {
             invoke: queued.invoke,
             deadline_ms,
@@ -297,8 +354,10 @@ impl Engine {
         current.timings.response_latency = Some(now - current.dispatched);
         current.timings.response_duration = Some(Duration::ZERO);
         current.timings.produced_bytes = Some(size as u64);
+        let done = current.runtime_done(now, status, error_type.as_ref());
         current.answered = Some((now, status, error_type));
         current.send_outcome(result);
+        self.logs.emit(done);
         Ok(())
     }
 
@@ -353,15 +412,20 @@ impl Engine {
             Some(first_byte.saturating_duration_since(current.dispatched));
         current.timings.response_duration = Some(now.saturating_duration_since(first_byte));
         current.timings.produced_bytes = Some(end.size);
+        let done = current.runtime_done(now, status, error_type.as_ref());
         current.answered = Some((now, status, error_type));
-        if rt.next.is_some() {
-            // A next that came while the stream was still open.
-            let next = rt
-                .state
-                .on(RuntimeInput::Next)
-                .map_err(|err| invalid_state(&err.to_string()))?;
-            rt.set_state(next);
-            current.runtime_done = Some(now);
+        // A next that came while the stream was still open.
+        let held_next = match rt.next.is_some().then(|| rt.state.on(RuntimeInput::Next)) {
+            Some(Ok(next)) => {
+                rt.set_state(next);
+                current.runtime_done = Some(now);
+                Ok(true)
+            }
+            Some(Err(err)) => Err(invalid_state(&err.to_string())),
+            None => Ok(false),
+        };
+        self.logs.emit(done);
+        if held_next? {
             self.maybe_finish_invoke();
         }
         Ok(())
@@ -494,6 +558,9 @@ impl Engine {
                 },
                 None => {
                     let error_type = Some(err.error_type.clone());
+                    let now = Instant::now();
+                    self.logs
+                        .emit(current.runtime_done(now, status, error_type.as_ref()));
                     match current.stream_end.take() {
                         // Mid-stream: the invoker has the headers already.
                         Some(stream_end) => {
@@ -501,7 +568,7 @@ impl Engine {
                         }
                         None => current.send_outcome(Err(err)),
                     }
-                    (Instant::now(), status, error_type)
+                    (now, status, error_type)
                 }
             };
             self.report(current, end, status, error_type, lines, failed);
@@ -528,6 +595,11 @@ impl Engine {
             telemetry::start_line(&request_id, &self.cfg.function_version),
             queued.invoke.log_tail,
         );
+        self.logs.emit(start_event(
+            &request_id,
+            &self.cfg.function_version,
+            &queued.invoke.trace_id,
+        ));
         let mut current = Current::new(
             queued.reply,
             queued.done,
@@ -536,6 +608,8 @@ impl Engine {
             Instant::now(),
         );
         let error_type = Some(err.error_type.clone());
+        self.logs
+            .emit(current.runtime_done(Instant::now(), status, error_type.as_ref()));
         current.send_outcome(Err(err));
         self.report(
             current,

@@ -397,11 +397,11 @@ impl Engine {
                 Start::Init { suppressed } => {
                     let timeout = self.cfg.timeout;
                     // Suppressed init: the retry counts against the invoke.
-                    let deadline = self
-                        .queue
-                        .front_mut()
-                        .filter(|_| suppressed)
-                        .map(|head| *head.deadline.get_or_insert_with(|| Instant::now() + timeout));
+                    let deadline = self.queue.front_mut().filter(|_| suppressed).map(|head| {
+                        *head
+                            .deadline
+                            .get_or_insert_with(|| Instant::now() + timeout)
+                    });
                     // A start that fails at once fails the head invoke and
                     // tears down; the loop then goes round again.
                     self.start_init(deadline);

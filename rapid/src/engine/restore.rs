@@ -27,7 +27,10 @@ use interop::restore::{Credentials, RestoreRequest};
 use interop::{ErrorType, FunctionError};
 use runtime_api::{ApiError, RuntimeErrorReport, CREDENTIALS_PATH};
 use std::time::{Duration, Instant, SystemTime};
-use telemetry::InvokeStatus;
+use telemetry::events::{
+    RestoreReport, RestoreReportMetrics, RestoreRuntimeDone, RestoreStart, Status,
+};
+use telemetry::{InvokeStatus, PlatformEvent};
 use tokio::sync::oneshot;
 
 /// How long the after-restore hooks may take when the caller sets no limit:
@@ -215,6 +218,12 @@ impl Engine {
         }
         let timeout = self.restore_timeout.take().unwrap_or(DEFAULT_HOOK_TIMEOUT);
         let now = Instant::now();
+        self.logs.emit(PlatformEvent::now(RestoreStart {
+            function_name: self.cfg.function_name.clone(),
+            function_version: self.cfg.function_version.clone(),
+            runtime_version: None,
+            runtime_version_arn: None,
+        }));
         self.restore = Some(RestorePhase {
             started: now,
             deadline: now + timeout,
@@ -238,9 +247,29 @@ impl Engine {
         };
         let duration = phase.started.elapsed();
         self.restore_duration = Some(duration);
+        self.report_restore(InvokeStatus::Success, None, duration);
         for done in self.restore_waiters.drain(..) {
             let _ = done.send(Ok(duration));
         }
+    }
+
+    /// `platform.restoreRuntimeDone` and `platform.restoreReport`, with the
+    /// figure of `Restore Duration` (or of the `RESTORE_REPORT` line).
+    fn report_restore(
+        &self,
+        status: InvokeStatus,
+        error_type: Option<&ErrorType>,
+        duration: Duration,
+    ) {
+        self.logs.emit(PlatformEvent::now(RestoreRuntimeDone {
+            status: Status::runtime_done(status, error_type),
+            error_type: error_type.cloned(),
+        }));
+        self.logs.emit(PlatformEvent::now(RestoreReport {
+            status: status.into(),
+            error_type: error_type.cloned(),
+            metrics: RestoreReportMetrics { duration },
+        }));
     }
 
     /// The restore failed: tell who asked (and the invoke waiting for it),
@@ -251,9 +280,10 @@ impl Engine {
         };
         let duration = phase.started.elapsed();
         self.fatal(&err.error_type);
+        self.report_restore(status, Some(&err.error_type), duration);
         self.logs.line(format!(
             "RESTORE_REPORT Restore Duration: {:.2} ms\tStatus: {}\tError Type: {}",
-            duration.as_secs_f64() * 1000.0,
+            telemetry::events::millis(duration),
             status.as_str(),
             err.error_type
         ));
