@@ -182,7 +182,11 @@ fn unknown_operations_and_wrong_methods_are_named() {
 fn reset_sends_its_reason_and_the_next_invoke_starts_afresh() {
     let (dir, records) = (ExtDir::new(), Records::new());
     let rapid = with_watch(&dir, &records);
-    let first_pid = assert_success(&rapid.invoke(b"{}", &[]))["pid"].clone();
+    let first = rapid.invoke(b"{}", &[]);
+    let first_pid = assert_success(&first)["pid"].clone();
+    // Idle: the invoke is complete (a reset while it completes would
+    // report its response metrics).
+    rapid.wait_for_report(&request_id(&first));
 
     let bad = rapid.request("POST", "/test/reset", &[], br#"{"reason": "boredom"}"#);
     assert_eq!(bad.status, 400, "{bad:?}");
