@@ -1,13 +1,15 @@
 //! Generations of the sandbox (spec §4): what a reset tears down stays torn
 //! down. A request sent by a process of an earlier generation (or by any
 //! process rapid did not start) cannot pass for the current runtime or
-//! extensions, no process of a reset generation survives it, and a reset
-//! neither delays the caller's timeout answer nor turns an answered invoke
-//! into a failed one.
+//! extensions, no process of a reset generation survives it, no connection
+//! of it stays open (not even one whose peer outlives the reset), and a
+//! reset neither delays the caller's timeout answer nor turns an answered
+//! invoke into a failed one.
 
 mod common;
 
 use common::extensions::{ExtDir, Records};
+use common::http::Kept;
 use common::*;
 use serde_json::{json, Value};
 use std::thread;
@@ -27,6 +29,22 @@ fn wait_gone(pid: u32, what: &str) {
         );
         thread::sleep(Duration::from_millis(20)); // ok: /proc has no change events
     }
+}
+
+/// A Runtime API path rapid answers 404 without involving the engine: a
+/// request on a connection that changes nothing.
+const PROBE: &str = "/2018-06-01/runtime/generation-probe";
+
+/// A connection to the Runtime API that rapid has accepted (it answered a
+/// request on it) and that stays open, as a runtime keeps its keep-alive
+/// connections. The test holds it, so it outlives any process rapid kills.
+fn kept_connection(rapid: &Rapid) -> Kept {
+    let mut conn = Kept::open(rapid.api_addr()).expect("connect to the Runtime API");
+    let resp = conn
+        .request("GET", PROBE, b"")
+        .expect("an answer to the probe");
+    assert_eq!(resp.status, 404, "{resp:?}");
+    conn
 }
 
 fn with_extensions(dir: &ExtDir, records: &Records, config: &Value, flags: &[&str]) -> Rapid {
@@ -202,4 +220,140 @@ fn a_runtime_that_exits_after_answering_leaves_a_successful_report() {
     assert_success(&next);
     let report = rapid.wait_for_report(&request_id(&next));
     assert!(report.get("Init Duration").is_some(), "{}", report.line);
+}
+
+#[test]
+fn connections_of_a_reset_generation_are_closed_and_the_next_generation_is_served() {
+    let rapid = Rapid::scripted(&[], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")]);
+    assert_success(&rapid.invoke(b"{}", &[]));
+
+    // Two connections of this generation: one idle between requests, one
+    // with a request in flight (its body half sent: rapid waits for more).
+    let mut idle = kept_connection(&rapid);
+    let mut in_flight = kept_connection(&rapid);
+    in_flight
+        .send(
+            b"POST /2018-06-01/runtime/invocation/not-an-invoke/response HTTP/1.1\r\n\
+              Host: rapid\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n\
+              {\"partial\":",
+        )
+        .expect("send half a request");
+
+    // The invoke times out: the generation is reset.
+    assert_function_error(
+        &rapid.invoke_json(&json!({"action": "hang"})),
+        "Sandbox.Timedout",
+    );
+    idle.wait_closed(WAIT).unwrap_or_else(|e| {
+        panic!(
+            "an idle connection of the reset generation: {e}\nstderr:\n{}",
+            rapid.stderr().join("\n")
+        )
+    });
+    in_flight.wait_closed(WAIT).unwrap_or_else(|e| {
+        panic!("a request in flight on a connection of the reset generation: {e}")
+    });
+
+    // The next generation is served, and its own connections stay open.
+    assert_success(&rapid.invoke(b"{}", &[]));
+    let mut current = kept_connection(&rapid);
+    assert_success(&rapid.invoke(b"{}", &[]));
+    let again = current
+        .request("GET", PROBE, b"")
+        .expect("a connection of the running generation still serves");
+    assert_eq!(again.status, 404, "{again:?}");
+}
+
+#[test]
+fn a_stream_in_progress_when_its_generation_is_reset_stops_and_the_next_invoke_works() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let invoker = {
+        let addr = rapid.invoke_addr().to_owned();
+        thread::spawn(move || {
+            common::http::open(
+                &addr,
+                "POST",
+                INVOKE_PATH,
+                &[("TE", "trailers")],
+                br#"{"action": "hang"}"#,
+            )
+        })
+    };
+    let line = rapid.wait_for_stdout(|l| l.starts_with("hanging on "), WAIT);
+    let (request_id, pid) = line
+        .strip_prefix("hanging on ")
+        .and_then(|rest| rest.split_once(" pid "))
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    let pid: i32 = pid.parse().expect("the runtime's pid");
+
+    // The response is streamed on a connection of this generation whose
+    // peer (the test) outlives the runtime.
+    let mut pump = Kept::open(rapid.api_addr()).expect("connect to the Runtime API");
+    pump.send(
+        format!(
+            "POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\n\
+             Host: rapid\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n\
+             Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n\
+             5\r\nfirst\r\n"
+        )
+        .as_bytes(),
+    )
+    .expect("start the stream");
+    let mut answer = invoker
+        .join()
+        .expect("the invoker thread")
+        .expect("the invoker gets the stream's head");
+    assert_eq!(answer.status, 200);
+    let mut body = Vec::new();
+    answer
+        .read_until(&mut body, |b| b.ends_with(b"first"))
+        .expect("the first chunk reaches the invoker");
+
+    // The runtime crashes in the middle of the stream: a reset.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL)
+        .expect("kill the runtime");
+    if let Err(err) = answer.read_to_end(&mut body) {
+        assert!(
+            !common::http::is_timeout(&err),
+            "the invoker was left waiting after the runtime crashed"
+        );
+    }
+    pump.wait_closed(WAIT)
+        .unwrap_or_else(|e| panic!("the connection of a stream cut short by the reset: {e}"));
+    // The pump is gone: more of the old body goes nowhere, and the next
+    // invoke works.
+    assert_success(&rapid.invoke(b"{}", &[]));
+}
+
+#[test]
+fn many_resets_leave_rapid_holding_no_more_sockets_than_before() {
+    let rapid = Rapid::scripted(&[], &[]);
+    // Before the first init: the listeners and tokio's signal pipes.
+    let baseline = socket_count(rapid.pid());
+    let mut kept = Vec::new();
+    for _ in 0..20 {
+        assert_success(&rapid.invoke(b"{}", &[]));
+        kept.push(kept_connection(&rapid));
+        let resp = rapid.invoke_json(&json!({"action": "crash"}));
+        assert_function_error(&resp, "Runtime.ExitError");
+    }
+    // The last generation crashed and no init follows until an invoke: as
+    // before the first init, rapid holds only its own sockets (those of
+    // calls just answered close within moments).
+    let deadline = std::time::Instant::now() + GONE_WITHIN;
+    loop {
+        let count = socket_count(rapid.pid());
+        if count <= baseline {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rapid holds {count} sockets {GONE_WITHIN:?} after 20 resets, {baseline} before the first init"
+        );
+        thread::sleep(Duration::from_millis(20)); // ok: /proc has no change events
+    }
+    for (round, mut conn) in kept.into_iter().enumerate() {
+        conn.wait_closed(WAIT)
+            .unwrap_or_else(|e| panic!("the connection kept in generation {}: {e}", round + 1));
+    }
 }

@@ -10,6 +10,7 @@
 pub mod accept;
 pub mod config;
 mod engine;
+mod generation;
 pub mod lifecycle;
 mod sandbox;
 mod server;

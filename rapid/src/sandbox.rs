@@ -4,6 +4,7 @@
 
 use crate::config::FunctionConfig;
 use crate::engine::{Engine, ExtReply, Message, Reply, RestoreFailed};
+use crate::generation::{CurrentGeneration, Generations};
 use crate::supervisor::{Caller, Supervisor};
 use bytes::Bytes;
 use extensions_api::{
@@ -39,6 +40,10 @@ pub struct Sandbox {
     /// checks that calls which could be a stale request of a killed process
     /// come from the current generation.
     caller: Option<Caller>,
+    /// Where the engine publishes the generation running, for the loopback
+    /// server to tag the connections it accepts (none on a connection's
+    /// own handle, which is cloned for every request).
+    current: Option<CurrentGeneration>,
 }
 
 impl Sandbox {
@@ -61,9 +66,15 @@ impl Sandbox {
                 }
             }
         });
-        let engine = Engine::new(Arc::new(cfg), api_address, logs, processes);
+        let (generations, current) = Generations::new();
+        let engine = Engine::new(Arc::new(cfg), api_address, logs, processes, generations);
         let task = tokio::spawn(engine.run(rx));
-        (Sandbox { tx, caller: None }, task)
+        let sandbox = Sandbox {
+            tx,
+            caller: None,
+            current: Some(current),
+        };
+        (sandbox, task)
     }
 
     /// The handle for one connection of the loopback API server.
@@ -71,7 +82,13 @@ impl Sandbox {
         Sandbox {
             tx: self.tx.clone(),
             caller: Some(caller),
+            current: None,
         }
+    }
+
+    /// Where the generation running is published.
+    pub(crate) fn current_generation(&self) -> Option<CurrentGeneration> {
+        self.current.clone()
     }
 
     /// The init this sandbox does on its own: none until the first invoke

@@ -414,3 +414,57 @@ fn lookup<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
+
+/// A connection the test keeps open, as a runtime keeps its keep-alive
+/// connections and polls, to see whether rapid closes it.
+pub struct Kept {
+    stream: TcpStream,
+}
+
+impl Kept {
+    /// Opens a connection to `addr`.
+    pub fn open(addr: &str) -> std::io::Result<Kept> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(RESPONSE_TIMEOUT))?;
+        Ok(Kept { stream })
+    }
+
+    /// Sends one request (keep-alive) and reads its whole response; the
+    /// connection stays open. Once it is answered, the server has accepted
+    /// the connection.
+    pub fn request(&mut self, method: &str, path: &str, body: &[u8]) -> std::io::Result<Resp> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: rapid\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.send(&[head.into_bytes(), body.to_vec()].concat())?;
+        read_response(&self.stream, method)
+    }
+
+    /// Writes `bytes` as they are (a request head, part of a body, a chunk).
+    pub fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
+    }
+
+    /// Waits at most `within` for the server to close the connection (a
+    /// read sees the end of the stream, or a reset). Otherwise says what
+    /// was seen instead: the connection still open, or bytes.
+    pub fn wait_closed(&mut self, within: Duration) -> Result<(), String> {
+        self.stream
+            .set_read_timeout(Some(within))
+            .map_err(|e| format!("cannot set a read timeout: {e}"))?;
+        let mut buf = [0; 4096];
+        match self.stream.read(&mut buf) {
+            Ok(0) => Ok(()),
+            Ok(n) => Err(format!(
+                "the server sent {n} bytes instead of closing: {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(()),
+            Err(e) if is_timeout(&e) => Err(format!("still open after {within:?}")),
+            Err(e) => Err(format!("read failed: {e}")),
+        }
+    }
+}

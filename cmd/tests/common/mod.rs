@@ -660,3 +660,18 @@ pub fn vm_rss_kb(pid: u32) -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// How many sockets `pid` holds (its `/proc/<pid>/fd` links to
+/// `socket:[...]`): listeners, connections, and the pipes of tokio's signal
+/// handling.
+pub fn socket_count(pid: u32) -> usize {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    fds.flatten()
+        .filter(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        })
+        .count()
+}

@@ -30,6 +30,9 @@ pub(super) struct InitPhase {
 impl Engine {
     /// Starts the extensions and, when none has to register first, the runtime.
     pub(super) fn start_init(&mut self, invoke_deadline: Option<Instant>) {
+        // Before any process of it exists, so each of their connections
+        // is accepted into it.
+        self.generations.begin();
         let now = Instant::now();
         let phase = if invoke_deadline.is_some() {
             Phase::Invoke

@@ -19,6 +19,7 @@ mod restore;
 mod teardown;
 
 use crate::config::FunctionConfig;
+use crate::generation::Generations;
 use crate::lifecycle::{self, Phase, RuntimeState, Start, View};
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
@@ -107,6 +108,9 @@ pub(crate) struct Engine {
     restore_duration: Option<Duration>,
     /// The credentials this generation is served (init caching).
     credentials: Option<restore::CredentialStore>,
+    /// The generation running (its cancellation and tasks), published to
+    /// the loopback server.
+    generations: Generations,
 }
 
 impl Runtime {
@@ -135,6 +139,7 @@ impl Engine {
         api_address: String,
         logs: LogHub,
         processes: Processes,
+        generations: Generations,
     ) -> Self {
         Engine {
             cfg,
@@ -162,6 +167,7 @@ impl Engine {
             restore_timeout: None,
             restore_duration: None,
             credentials: None,
+            generations,
         }
     }
 
@@ -201,6 +207,9 @@ impl Engine {
             // failed at once, a teardown that finished on the spot...).
             self.drive();
         }
+        // The teardown ended the generation; its tasks stop before rapid
+        // says it is done.
+        self.generations.stop(Duration::from_secs(1)).await;
         self.processes.kill_all();
         wait_for_children(&self.processes, &mut rx).await;
         self.logs.flush().await;

@@ -162,6 +162,9 @@ impl Engine {
         // Nothing of this generation may outlive it, not even a process
         // that left its group (setsid) or was orphaned.
         self.processes.kill_all();
+        // ... nor any of its tasks: its connections close, its polls and
+        // pumps stop.
+        self.generations.end();
         self.runtime = None;
         self.extensions.reset();
         self.teardown = None;
