@@ -171,7 +171,7 @@ impl SandboxContext for Sandbox {
 
     async fn init(&self, request: InitRequest) -> Result<InitHandle, PhaseRefused> {
         self.request(|reply| Message::Init {
-            request: Some(request),
+            request: Some(Box::new(request)),
             reply: Some(reply),
         })
         .await?;
@@ -189,8 +189,11 @@ impl SandboxContext for Sandbox {
 
     async fn restore(&self, request: RestoreRequest) -> Result<RestoreSuccess, RestoreFailed> {
         let (done, rx) = oneshot::channel();
-        self.send(Message::Restore { request, done })
-            .map_err(|_| RestoreFailed::ShuttingDown)?;
+        self.send(Message::Restore {
+            request: Box::new(request),
+            done,
+        })
+        .map_err(|_| RestoreFailed::ShuttingDown)?;
         let restore_duration = rx.await.map_err(|_| RestoreFailed::ShuttingDown)??;
         Ok(RestoreSuccess { restore_duration })
     }

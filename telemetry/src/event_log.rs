@@ -20,6 +20,8 @@ pub const EVENT_LOG_CAPACITY: usize = 10_000;
 #[derive(Clone)]
 pub struct EventLog {
     events: Arc<Mutex<Ring>>,
+    /// Whether it keeps anything (fixed at creation).
+    keeps: bool,
 }
 
 struct Ring {
@@ -38,7 +40,14 @@ impl EventLog {
                 capacity,
                 dropped: 0,
             })),
+            keeps: capacity > 0,
         }
+    }
+
+    /// Whether this log keeps events at all (a log of no capacity does not:
+    /// then nobody needs them built).
+    pub fn keeps(&self) -> bool {
+        self.keeps
     }
 
     pub(crate) fn push(&self, event: PlatformEvent) {

@@ -37,7 +37,9 @@ enum Message {
         capture_tail: bool,
     },
     Line(String),
-    Event(PlatformEvent),
+    /// Boxed: hub messages are moved whole, and an event is much larger
+    /// than the others.
+    Event(Box<PlatformEvent>),
     /// Write the lines, stop capturing, and hand the tail over.
     End {
         lines: Vec<String>,
@@ -62,6 +64,9 @@ pub struct ReportRequest {
 #[derive(Clone)]
 pub struct LogHub {
     tx: mpsc::UnboundedSender<Message>,
+    /// Someone reads the platform events (the event log); when nobody does,
+    /// the engine does not build them.
+    records: bool,
 }
 
 impl LogHub {
@@ -74,14 +79,21 @@ impl LogHub {
         let (tx, rx) = mpsc::unbounded_channel();
         // Buffered: what one wake-up writes goes out in one write(2).
         let out = std::io::BufWriter::with_capacity(64 * 1024, out);
+        let records = events.keeps();
         let task = tokio::spawn(Hub::new(out, events).run(rx));
-        (LogHub { tx }, task)
+        (LogHub { tx, records }, task)
+    }
+
+    /// Whether platform events are recorded: when not, building them is
+    /// wasted work on the invoke's path, and the engine skips it.
+    pub fn records_events(&self) -> bool {
+        self.records
     }
 
     /// Records a platform event, after everything sent before it. Cheap:
     /// the event is kept as it is, never formatted here.
     pub fn emit(&self, event: PlatformEvent) {
-        let _ = self.tx.send(Message::Event(event));
+        let _ = self.tx.send(Message::Event(Box::new(event)));
     }
 
     /// Captures the read end of a child's stdout or stderr.
@@ -191,7 +203,7 @@ impl<W: Write> Hub<W> {
         // START the engine sent right after them (init done, then the
         // first dispatch) is not held behind the yield below.
         while let Message::Event(event) = message {
-            self.record(event);
+            self.record(*event);
             match rx.try_recv() {
                 Ok(next) => message = next,
                 Err(_) => return false,
@@ -230,7 +242,7 @@ impl<W: Write> Hub<W> {
                 self.drain_all();
                 self.write_line(line.as_bytes());
             }
-            Message::Event(event) => self.record(event),
+            Message::Event(event) => self.record(*event),
             Message::End {
                 lines,
                 mut report,
@@ -240,7 +252,9 @@ impl<W: Write> Hub<W> {
                 let live_mb = self.memory.peak_rss_mb(&report.live_pids).unwrap_or(0);
                 report.report.max_memory_used_mb = live_mb + report.exited_kb.div_ceil(1024);
                 // Before the REPORT line: whoever saw REPORT finds its event.
-                self.record(PlatformEvent::now(Report::of(&report.report)));
+                if self.events.keeps() {
+                    self.record(PlatformEvent::now(Report::of(&report.report)));
+                }
                 for line in &lines {
                     self.write_line(line.as_bytes());
                 }

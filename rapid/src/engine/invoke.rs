@@ -200,11 +200,13 @@ impl Engine {
             telemetry::start_line(&request_id, &self.cfg.function_version),
             log_tail,
         );
-        self.logs.emit(start_event(
-            &request_id,
-            &self.cfg.function_version,
-            &trace_id,
-        ));
+        if self.logs.records_events() {
+            self.logs.emit(start_event(
+                &request_id,
+                &self.cfg.function_version,
+                &trace_id,
+            ));
+        }
         let event = RuntimeEvent {
             invoke: queued.invoke,
             deadline_ms,
@@ -330,6 +332,7 @@ impl Engine {
         inputs: &[RuntimeInput],
         result: Result<InvokeResponse, FunctionError>,
     ) -> Result<(), ApiError> {
+        let records = self.logs.records_events();
         let (rt, current) = self.current_for(request_id)?;
         let mut state = rt.state;
         for input in inputs {
@@ -354,10 +357,12 @@ impl Engine {
         current.timings.response_latency = Some(now - current.dispatched);
         current.timings.response_duration = Some(Duration::ZERO);
         current.timings.produced_bytes = Some(size as u64);
-        let done = current.runtime_done(now, status, error_type.as_ref());
+        let done = records.then(|| current.runtime_done(now, status, error_type.as_ref()));
         current.answered = Some((now, status, error_type));
         current.send_outcome(result);
-        self.logs.emit(done);
+        if let Some(done) = done {
+            self.logs.emit(done);
+        }
         Ok(())
     }
 
@@ -393,6 +398,7 @@ impl Engine {
     }
 
     pub(super) fn end_stream(&mut self, request_id: &str, end: StreamEnd) -> Result<(), ApiError> {
+        let records = self.logs.records_events();
         let (rt, current) = self.current_for(request_id)?;
         let next = rt
             .state
@@ -412,7 +418,7 @@ impl Engine {
             Some(first_byte.saturating_duration_since(current.dispatched));
         current.timings.response_duration = Some(now.saturating_duration_since(first_byte));
         current.timings.produced_bytes = Some(end.size);
-        let done = current.runtime_done(now, status, error_type.as_ref());
+        let done = records.then(|| current.runtime_done(now, status, error_type.as_ref()));
         current.answered = Some((now, status, error_type));
         // A next that came while the stream was still open.
         let held_next = match rt.next.is_some().then(|| rt.state.on(RuntimeInput::Next)) {
@@ -424,7 +430,9 @@ impl Engine {
             Some(Err(err)) => Err(invalid_state(&err.to_string())),
             None => Ok(false),
         };
-        self.logs.emit(done);
+        if let Some(done) = done {
+            self.logs.emit(done);
+        }
         if held_next? {
             self.maybe_finish_invoke();
         }
@@ -559,8 +567,10 @@ impl Engine {
                 None => {
                     let error_type = Some(err.error_type.clone());
                     let now = Instant::now();
-                    self.logs
-                        .emit(current.runtime_done(now, status, error_type.as_ref()));
+                    if self.logs.records_events() {
+                        self.logs
+                            .emit(current.runtime_done(now, status, error_type.as_ref()));
+                    }
                     match current.stream_end.take() {
                         // Mid-stream: the invoker has the headers already.
                         Some(stream_end) => {
@@ -595,11 +605,13 @@ impl Engine {
             telemetry::start_line(&request_id, &self.cfg.function_version),
             queued.invoke.log_tail,
         );
-        self.logs.emit(start_event(
-            &request_id,
-            &self.cfg.function_version,
-            &queued.invoke.trace_id,
-        ));
+        if self.logs.records_events() {
+            self.logs.emit(start_event(
+                &request_id,
+                &self.cfg.function_version,
+                &queued.invoke.trace_id,
+            ));
+        }
         let mut current = Current::new(
             queued.reply,
             queued.done,
@@ -608,8 +620,10 @@ impl Engine {
             Instant::now(),
         );
         let error_type = Some(err.error_type.clone());
-        self.logs
-            .emit(current.runtime_done(Instant::now(), status, error_type.as_ref()));
+        if self.logs.records_events() {
+            self.logs
+                .emit(current.runtime_done(Instant::now(), status, error_type.as_ref()));
+        }
         current.send_outcome(Err(err));
         self.report(
             current,

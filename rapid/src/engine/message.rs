@@ -31,7 +31,8 @@ pub(crate) enum Message {
     /// Start an init now (`--eager-init`, or the contract's `init` with
     /// what it says about the function, answered once it started).
     Init {
-        request: Option<InitRequest>,
+        /// Boxed: messages are moved whole, and this one is rare and large.
+        request: Option<Box<InitRequest>>,
         reply: Option<oneshot::Sender<Result<(), PhaseRefused>>>,
     },
     /// Tell `reply` how the init under way (or the last one) ended.
@@ -114,7 +115,8 @@ pub(crate) enum Message {
     /// Restore the sandbox (init caching): answered with how long the
     /// runtime's after-restore hooks took.
     Restore {
-        request: RestoreRequest,
+        /// Boxed: messages are moved whole, and this one is rare and large.
+        request: Box<RestoreRequest>,
         done: super::restore::RestoreDone,
     },
     /// `GET /2021-04-23/credentials` with its `Authorization` header.

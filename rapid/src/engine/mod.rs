@@ -241,7 +241,7 @@ impl Engine {
                 self.drive();
             }
             Message::Init { request, reply } => {
-                let started = self.init_now(request);
+                let started = self.init_now(request.map(|r| *r));
                 if let Some(reply) = reply {
                     let _ = reply.send(started);
                 }
@@ -325,7 +325,7 @@ impl Engine {
             Message::RestoreError { report, reply } => {
                 let _ = reply.send(self.on_restore_error(report));
             }
-            Message::Restore { request, done } => self.on_restore_request(request, done),
+            Message::Restore { request, done } => self.on_restore_request(*request, done),
             Message::Credentials { token, reply } => {
                 let _ = reply.send(self.on_credentials(token));
             }
@@ -399,6 +399,11 @@ impl Engine {
                 head.deadline
                     .get_or_insert_with(|| Instant::now() + timeout);
             }
+        }
+        // Every start needs a waiting invoke or a restore asked for; most
+        // calls (a runtime's answer, an extension's next) find neither.
+        if self.queue.is_empty() && self.restore_waiters.is_empty() {
+            return;
         }
         loop {
             match lifecycle::next_start(&self.view()) {
