@@ -1,8 +1,9 @@
 //! Conformance: the lifecycle of spec §4 as a table, one row per scenario,
 //! in the table-driven style of Go's tests. A row says how the scripted
 //! runtime behaves, which scripted extensions start, and the steps in order
-//! (invokes, a SIGTERM, lines and extension events to see) with what each
-//! must give. Every row is its own test (`rows!` below).
+//! (invokes, control-API calls, a SIGTERM, lines and extension events to
+//! see, internal states, the event log) with what each must give. Every row
+//! is its own test (`rows!` below).
 //!
 //! The binary under test is `$RAPID_CONFORMANCE_BIN`, by default this
 //! workspace's `rapid`; any emulator with aws-lambda-rie's command line can
@@ -79,6 +80,9 @@ enum Step {
         reason: &'static str,
         error_type: &'static str,
     },
+    /// `GET /test/eventLog`: the types of every platform event so far, in
+    /// order (`platform.` left out).
+    EventLog(Vec<&'static str>),
     /// `GET /test/internalState`: the runtime's state name (None: no
     /// runtime) and each extension's, in order.
     InternalState {
@@ -170,6 +174,14 @@ fn failed(status: &'static str, error_type: &'static str) -> ReportCheck {
         restore_duration: false,
     }
 }
+
+/// The platform events of an init, of one with an extension, of a restore,
+/// of an invoke.
+const INIT_EVENTS: [&str; 3] = ["initStart", "initRuntimeDone", "initReport"];
+const INIT_EVENTS_WITH_AN_EXTENSION: [&str; 4] =
+    ["initStart", "initRuntimeDone", "extension", "initReport"];
+const RESTORE_EVENTS: [&str; 3] = ["restoreStart", "restoreRuntimeDone", "restoreReport"];
+const INVOKE_EVENTS: [&str; 3] = ["start", "runtimeDone", "report"];
 
 fn table() -> Vec<Row> {
     let row = |name, steps| Row {
@@ -419,6 +431,16 @@ fn table() -> Vec<Row> {
                         runtime: Some("Ready"),
                         extensions: vec![("watch", "Ready")],
                     },
+                    Step::EventLog(
+                        [
+                            &INIT_EVENTS_WITH_AN_EXTENSION[..],
+                            &INVOKE_EVENTS,
+                            &INVOKE_EVENTS,
+                            &INIT_EVENTS_WITH_AN_EXTENSION,
+                            &INVOKE_EVENTS,
+                        ]
+                        .concat(),
+                    ),
                 ],
             )
         },
@@ -483,6 +505,16 @@ fn table() -> Vec<Row> {
                     },
                     // The front door still serves invokes beside it.
                     echo(json!({"after": "crash"}), OK_AFTER_INIT),
+                    Step::EventLog(
+                        [
+                            &INIT_EVENTS[..],
+                            &INVOKE_EVENTS,
+                            &INVOKE_EVENTS,
+                            &INIT_EVENTS,
+                            &INVOKE_EVENTS,
+                        ]
+                        .concat(),
+                    ),
                 ],
             )
         },
@@ -545,6 +577,15 @@ fn table() -> Vec<Row> {
                     },
                     echo(json!({"restored": true}), OK_AFTER_RESTORE),
                     echo(json!({"again": true}), OK_WARM),
+                    Step::EventLog(
+                        [
+                            &INIT_EVENTS[..],
+                            &RESTORE_EVENTS,
+                            &INVOKE_EVENTS,
+                            &INVOKE_EVENTS,
+                        ]
+                        .concat(),
+                    ),
                 ],
             )
         },
@@ -799,6 +840,24 @@ fn run_step(run: &Run, step: &Step, at: &str) {
             assert_eq!(resp.status, 200, "{at}: reset: {resp:?}");
             let answer = hung.join().expect("the invoker");
             assert_function_error(&answer, error_type);
+        }
+        Step::EventLog(want) => {
+            // The invoke before this step has its REPORT line, and the log
+            // hub records an event before it writes the line that goes
+            // with it.
+            let resp = rapid.request("GET", "/test/eventLog", &[], b"");
+            assert_eq!(resp.status, 200, "{at}: {resp:?}");
+            let events = resp.json();
+            let got: Vec<String> = events
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| {
+                    let kind = e["type"].as_str().unwrap_or("?");
+                    kind.strip_prefix("platform.").unwrap_or(kind).to_owned()
+                })
+                .collect();
+            assert_eq!(got, *want, "{at}: the event log {events:#}");
         }
         Step::InternalState {
             runtime,
