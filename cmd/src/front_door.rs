@@ -244,6 +244,7 @@ where
         trace_id,
         tenant_id,
         log_tail,
+        restore_duration: None,
     };
     match invocation_type {
         InvocationType::DryRun => Ok(empty(StatusCode::NO_CONTENT, &request_id)),

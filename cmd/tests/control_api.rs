@@ -443,3 +443,35 @@ fn a_reset_during_a_control_invoke_fails_it_and_releases() {
     let again = post(&rapid, "invoke", &[], b"{}");
     assert_eq!(again.status, 200, "{again:?}");
 }
+
+#[test]
+fn an_invoke_carries_the_restore_duration_its_caller_measured() {
+    let rapid = Rapid::scripted(&["--test-api"], &[]);
+    assert_eq!(post(&rapid, "reserve", &[], b"").status, 200);
+    let bad = post(&rapid, "invoke", &[("restore-duration", "soon")], b"{}");
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert!(
+        bad.json()["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("restore-duration")),
+        "{bad:?}"
+    );
+    let answer = post(
+        &rapid,
+        "invoke",
+        &[
+            ("restore-duration", "12345678"),
+            ("restore-start-time", "1000"),
+        ],
+        b"{}",
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let report = rapid.wait_for_report(&request_id(&answer));
+    assert_eq!(
+        report.get("Restore Duration"),
+        Some("12.35 ms"),
+        "{}",
+        report.line
+    );
+    assert_eq!(post(&rapid, "waitUntilRelease", &[], b"").status, 200);
+}

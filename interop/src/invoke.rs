@@ -19,6 +19,10 @@ pub struct Invoke {
     pub tenant_id: Option<String>,
     /// The invoker asked for the tail of this invoke's log (`X-Amz-Log-Type: Tail`).
     pub log_tail: bool,
+    /// A restore the caller ran and measured itself before this invoke (the
+    /// control API's `restore-duration` header): the invoke's REPORT shows
+    /// it as `Restore Duration`.
+    pub restore_duration: Option<std::time::Duration>,
 }
 
 /// What the runtime's `next` returns for an invoke.

@@ -139,6 +139,10 @@ where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
     let failed_end = FailedEnd::for_request(req.headers());
+    let restore_duration = match restore_duration(req.headers()) {
+        Ok(duration) => duration,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", &message),
+    };
     let mut reservation = {
         let mut inner = door.control.lock();
         let Some(slot) = inner.slot.as_mut() else {
@@ -197,6 +201,7 @@ where
         trace_id,
         tenant_id: None,
         log_tail: false,
+        restore_duration,
     };
     let outcome = reservation.post(invoke);
     door.control.put_back(Stage::Sent(reservation));
@@ -211,6 +216,26 @@ where
         },
         Err(refused) => phase_refused(refused),
     }
+}
+
+/// The optional `restore-duration` and `restore-start-time` headers (in
+/// nanoseconds): a restore the caller ran itself before this invoke, whose
+/// duration the invoke's REPORT shows as `Restore Duration`. The start time
+/// is checked but not used: rapid has no span it would place.
+fn restore_duration(headers: &http::HeaderMap) -> Result<Option<std::time::Duration>, String> {
+    let nanos = |name: &str| -> Result<Option<u64>, String> {
+        match headers.get(name) {
+            None => Ok(None),
+            Some(value) => value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Some)
+                .ok_or_else(|| format!("{name} must be a whole number of nanoseconds")),
+        }
+    };
+    nanos("restore-start-time")?;
+    Ok(nanos("restore-duration")?.map(std::time::Duration::from_nanos))
 }
 
 /// `POST /test/waitUntilRelease`: waits until the sent invoke is complete

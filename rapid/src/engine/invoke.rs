@@ -193,6 +193,7 @@ impl Engine {
         let request_id = queued.invoke.request_id.clone();
         let trace_id = queued.invoke.trace_id.clone();
         let log_tail = queued.invoke.log_tail;
+        let measured_restore = queued.invoke.restore_duration;
         // START before the event: the log hub, woken first, drains what the
         // runtime printed so far before START, and the runtime's lines for
         // this invoke come after it.
@@ -228,7 +229,7 @@ impl Engine {
             .send_invoke(deadline_ms, &request_id, &self.cfg.function_arn, &trace_id);
         let mut current = Current::new(queued.reply, queued.done, request_id, log_tail, deadline);
         current.init_duration = self.init_duration.take();
-        current.restore_duration = self.restore_duration.take();
+        current.restore_duration = self.restore_duration.take().or(measured_restore);
         self.current = Some(current);
         true
     }
