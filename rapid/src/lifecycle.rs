@@ -308,6 +308,69 @@ pub fn next_start(v: &View) -> Start {
     }
 }
 
+/// Something that ends what the environment is doing: a process exiting on
+/// its own, or a reset asked from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disruption {
+    RuntimeExited,
+    ExtensionExited,
+    /// A reset asked (the control API, the contract) with this reason.
+    ResetAsked { timeout: bool },
+}
+
+/// How what was cut short ended, for its REPORT and its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Error,
+    Timeout,
+    /// The runtime had answered the invoke already: it keeps its answer's
+    /// status, and the environment is reset after it.
+    Answered,
+}
+
+/// What the engine does about a [`Disruption`] in a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A teardown runs already: an exit is what it waits for, and a reset
+    /// is done when it is.
+    TeardownGoesOn,
+    /// Shutting down: a reset is refused.
+    Refused,
+    /// The init fails (and is retried on the next invoke).
+    FailInit(Outcome),
+    /// The restore fails (the sandbox is reset like after a failed init).
+    FailRestore(Outcome),
+    /// The invoke fails, and the sandbox is reset.
+    FailInvoke(Outcome),
+    /// The runtime has answered: the invoke completes, then the reset runs.
+    ResetAfterInvoke,
+    /// Nothing runs: reset now (reason `failure` for an exit).
+    ResetNow,
+}
+
+/// What a disruption does in `phase` (`answered`: the current invoke's
+/// runtime has answered it): spec §4's "timeout and crash → reset", and a
+/// reset asked from outside cutting short what runs.
+pub fn on_disruption(phase: Phase, answered: bool, what: Disruption) -> Verdict {
+    use Disruption as D;
+    let cut = match what {
+        D::ResetAsked { timeout: true } => Outcome::Timeout,
+        _ => Outcome::Error,
+    };
+    match (phase, what) {
+        (Phase::ShuttingDown | Phase::Shutdown, D::ResetAsked { .. }) => Verdict::Refused,
+        (Phase::Resetting | Phase::ShuttingDown | Phase::Shutdown, _) => Verdict::TeardownGoesOn,
+        (Phase::Initializing, _) => Verdict::FailInit(cut),
+        (Phase::Restoring, _) => Verdict::FailRestore(cut),
+        (Phase::Invoking, D::ResetAsked { .. }) if answered => Verdict::ResetAfterInvoke,
+        // It answered, then exited instead of asking for the next invoke:
+        // the invoke stands; the exit costs the next one a fresh init.
+        (Phase::Invoking, D::RuntimeExited) if answered => Verdict::FailInvoke(Outcome::Answered),
+        (Phase::Invoking, _) => Verdict::FailInvoke(cut),
+        (Phase::Ready | Phase::Uninitialized, _) => Verdict::ResetNow,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,4 +651,97 @@ mod tests {
         }
         Start::Nothing
     }
+
+    #[test]
+    fn what_a_disruption_does_in_every_phase() {
+        use Disruption as D;
+        use Outcome as O;
+        use Verdict as V;
+        let disruptions = [
+            D::RuntimeExited,
+            D::ExtensionExited,
+            D::ResetAsked { timeout: true },
+            D::ResetAsked { timeout: false },
+        ];
+        // (phase, answered) -> verdicts for the four disruptions above.
+        let table: [((Phase, bool), [Verdict; 4]); 9] = [
+            ((Phase::Uninitialized, false), [V::ResetNow; 4]),
+            (
+                (Phase::Initializing, false),
+                [
+                    V::FailInit(O::Error),
+                    V::FailInit(O::Error),
+                    V::FailInit(O::Timeout),
+                    V::FailInit(O::Error),
+                ],
+            ),
+            (
+                (Phase::Restoring, false),
+                [
+                    V::FailRestore(O::Error),
+                    V::FailRestore(O::Error),
+                    V::FailRestore(O::Timeout),
+                    V::FailRestore(O::Error),
+                ],
+            ),
+            ((Phase::Ready, false), [V::ResetNow; 4]),
+            (
+                (Phase::Invoking, false),
+                [
+                    V::FailInvoke(O::Error),
+                    V::FailInvoke(O::Error),
+                    V::FailInvoke(O::Timeout),
+                    V::FailInvoke(O::Error),
+                ],
+            ),
+            (
+                (Phase::Invoking, true),
+                [
+                    V::FailInvoke(O::Answered),
+                    V::FailInvoke(O::Error),
+                    V::ResetAfterInvoke,
+                    V::ResetAfterInvoke,
+                ],
+            ),
+            ((Phase::Resetting, false), [V::TeardownGoesOn; 4]),
+            (
+                (Phase::ShuttingDown, false),
+                [
+                    V::TeardownGoesOn,
+                    V::TeardownGoesOn,
+                    V::Refused,
+                    V::Refused,
+                ],
+            ),
+            (
+                (Phase::Shutdown, false),
+                [
+                    V::TeardownGoesOn,
+                    V::TeardownGoesOn,
+                    V::Refused,
+                    V::Refused,
+                ],
+            ),
+        ];
+        for ((phase, answered), verdicts) in table {
+            for (what, want) in disruptions.into_iter().zip(verdicts) {
+                assert_eq!(
+                    on_disruption(phase, answered, what),
+                    want,
+                    "{phase:?} (answered: {answered}) + {what:?}"
+                );
+            }
+        }
+        // `answered` only matters while an invoke runs.
+        for phase in PHASES.into_iter().filter(|p| *p != Phase::Invoking) {
+            for what in disruptions {
+                assert_eq!(
+                    on_disruption(phase, true, what),
+                    on_disruption(phase, false, what),
+                    "{phase:?} + {what:?}"
+                );
+            }
+        }
+    }
 }
+

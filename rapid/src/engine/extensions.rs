@@ -3,7 +3,7 @@
 
 use super::{is_foreign, Engine, ExtReply};
 use crate::config::ACCOUNT_ID;
-use crate::lifecycle::{ExtensionInput, ExtensionState};
+use crate::lifecycle::{Disruption, ExtensionInput, ExtensionState, Verdict};
 use crate::supervisor::{Caller, ProcessExit};
 use extensions_api::{
     EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest, ShutdownReason,
@@ -480,33 +480,16 @@ impl Engine {
         let Some(name) = self.extensions.exited(&exit) else {
             return;
         };
-        if self.teardown.is_some() {
-            self.teardown_extension_exited();
-            return;
-        }
-        let reason = format!("Extension {name} exited: {}", exit.status);
-        tracing::debug!(pid = exit.pid, %reason);
-        if self.init.is_some() {
-            let message = match self.queue.front() {
-                Some(q) => format!("RequestId: {} Error: {reason}", q.invoke.request_id),
-                None => format!("Error: {reason}"),
-            };
-            let err = FunctionError::new(ErrorType::ExtensionCrash, &message);
-            self.init_failed(err, InvokeStatus::Error);
-        } else if self.restore.is_some() {
-            let message = match self.queue.front() {
-                Some(q) => format!("RequestId: {} Error: {reason}", q.invoke.request_id),
-                None => format!("Error: {reason}"),
-            };
-            let err = FunctionError::new(ErrorType::ExtensionCrash, &message);
-            self.restore_failed(err, InvokeStatus::Error);
-        } else if let Some(current) = &self.current {
-            let message = format!("RequestId: {} Error: {reason}", current.request_id);
-            let err = FunctionError::new(ErrorType::ExtensionCrash, &message);
-            self.fail_current(err, InvokeStatus::Error);
-        } else {
-            tracing::warn!(%reason, "an extension exited while idle; the next invoke starts the sandbox again");
-            self.begin_teardown(ShutdownReason::Failure);
+        let why = format!("Extension {name} exited: {}", exit.status);
+        tracing::debug!(pid = exit.pid, reason = %why);
+        let verdict = self.verdict(Disruption::ExtensionExited);
+        match verdict {
+            Verdict::TeardownGoesOn => self.teardown_extension_exited(),
+            Verdict::ResetNow => {
+                tracing::warn!(reason = %why, "an extension exited while idle; the next invoke starts the sandbox again");
+                self.begin_teardown(ShutdownReason::Failure);
+            }
+            cut => self.cut_short(cut, ErrorType::ExtensionCrash, &why),
         }
     }
 }

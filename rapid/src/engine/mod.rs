@@ -20,7 +20,7 @@ mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
-use crate::lifecycle::{self, Phase, RuntimeState, Start, View};
+use crate::lifecycle::{self, Disruption, Outcome, Phase, RuntimeState, Start, Verdict, View};
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::contract::{
@@ -446,40 +446,61 @@ impl Engine {
         if let Some(rt) = self.runtime.as_mut() {
             rt.exited_max_rss_kb = Some(exit.max_rss_kb);
         }
-        if self.teardown.is_some() {
-            self.teardown_runtime_exited();
-            return;
+        let why = format!("Runtime exited with error: {}", exit.status);
+        tracing::debug!(pid = exit.pid, reason = %why, "runtime exited");
+        let verdict = self.verdict(Disruption::RuntimeExited);
+        match verdict {
+            Verdict::TeardownGoesOn => self.teardown_runtime_exited(),
+            Verdict::ResetNow => {
+                tracing::warn!(pid = exit.pid, reason = %why, "the runtime exited while idle; the next invoke starts a new one");
+                self.begin_teardown(extensions_api::ShutdownReason::Failure);
+            }
+            Verdict::FailInvoke(Outcome::Answered) => {
+                tracing::warn!(pid = exit.pid, reason = %why, "the runtime exited after answering; the next invoke starts a new one");
+            }
+            _ => {}
         }
-        let reason = format!("Runtime exited with error: {}", exit.status);
-        tracing::debug!(pid = exit.pid, %reason, "runtime exited");
-        let err = |request_id: Option<&str>| {
-            let message = match request_id {
-                Some(id) => format!("RequestId: {id} Error: {reason}"),
-                None => format!("Error: {reason}"),
-            };
-            FunctionError::new(ErrorType::RuntimeExitError, &message)
+        self.cut_short(verdict, ErrorType::RuntimeExitError, &why);
+    }
+
+    /// What `lifecycle::on_disruption` says `what` does now.
+    fn verdict(&self, what: Disruption) -> Verdict {
+        let answered = self.current.as_ref().is_some_and(|c| c.has_answered());
+        lifecycle::on_disruption(self.phase(), answered, what)
+    }
+
+    /// Carries out a verdict that fails what runs (an init, a restore, an
+    /// invoke) with `error_type` and `why` (after `RequestId: <id> Error: `
+    /// when an invoke is concerned); the other verdicts are the caller's.
+    fn cut_short(&mut self, verdict: Verdict, error_type: ErrorType, why: &str) {
+        let message = |request_id: Option<&str>| match request_id {
+            Some(id) => format!("RequestId: {id} Error: {why}"),
+            None => format!("Error: {why}"),
         };
-        if self.init.is_some() {
-            let err = err(self.queue.front().map(|q| q.invoke.request_id.as_str()));
-            self.init_failed(err, telemetry::InvokeStatus::Error);
-        } else if self.restore.is_some() {
-            let err = err(self.queue.front().map(|q| q.invoke.request_id.as_str()));
-            self.restore_failed(err, telemetry::InvokeStatus::Error);
-        } else if let Some(current) = &self.current {
-            let status = if current.has_answered() {
-                // The runtime answered, then exited instead of asking for
-                // the next invoke: this invoke succeeded (or failed) on its
-                // own terms; the exit costs the next invoke a fresh init.
-                tracing::warn!(pid = exit.pid, %reason, request_id = %current.request_id, "the runtime exited after answering; the next invoke starts a new one");
-                telemetry::InvokeStatus::Success
-            } else {
-                telemetry::InvokeStatus::Error
-            };
-            let err = err(Some(&current.request_id));
-            self.fail_current(err, status);
-        } else {
-            tracing::warn!(pid = exit.pid, %reason, "the runtime exited while idle; the next invoke starts a new one");
-            self.begin_teardown(extensions_api::ShutdownReason::Failure);
+        let status = |outcome| match outcome {
+            Outcome::Error => telemetry::InvokeStatus::Error,
+            Outcome::Timeout => telemetry::InvokeStatus::Timeout,
+            Outcome::Answered => telemetry::InvokeStatus::Success,
+        };
+        let waiting = self.queue.front().map(|q| q.invoke.request_id.as_str());
+        match verdict {
+            Verdict::FailInit(outcome) => {
+                let err = FunctionError::new(error_type, &message(waiting));
+                self.init_failed(err, status(outcome));
+            }
+            Verdict::FailRestore(outcome) => {
+                let err = FunctionError::new(error_type, &message(waiting));
+                self.restore_failed(err, status(outcome));
+            }
+            Verdict::FailInvoke(outcome) => {
+                let current = self.current.as_ref().map(|c| c.request_id.as_str());
+                let err = FunctionError::new(error_type, &message(current));
+                self.fail_current(err, status(outcome));
+            }
+            Verdict::TeardownGoesOn
+            | Verdict::Refused
+            | Verdict::ResetAfterInvoke
+            | Verdict::ResetNow => {}
         }
     }
 
@@ -509,7 +530,9 @@ impl Engine {
         reason: ResetReason,
         done: oneshot::Sender<Result<ResetSuccess, PhaseRefused>>,
     ) {
-        if self.shutdown.is_some() {
+        let timeout = reason == ResetReason::Timeout;
+        let verdict = self.verdict(Disruption::ResetAsked { timeout });
+        if verdict == Verdict::Refused {
             let _ = done.send(Err(PhaseRefused::ShuttingDown));
             return;
         }
@@ -521,47 +544,26 @@ impl Engine {
         self.last_init = None;
         if let Some(current) = &self.current {
             self.reset_response = current.response_metrics();
-            if current.has_answered() {
-                // The invoke has its answer and waits only for the runtime
-                // and the extensions to ask for their next event.
-                self.pending_reset.get_or_insert(shutdown_reason);
-                return;
-            }
-            let message = format!(
-                "RequestId: {} Error: the execution environment was reset ({})",
-                current.request_id,
-                reason.as_str()
-            );
-            let (error_type, status) = match reason {
-                ResetReason::Timeout => {
-                    (ErrorType::SandboxTimedout, telemetry::InvokeStatus::Timeout)
-                }
-                ResetReason::Failure => (ErrorType::SandboxFailure, telemetry::InvokeStatus::Error),
-            };
-            self.fail_current(FunctionError::new(error_type, &message), status);
-            return;
         }
-        let (error_type, status) = match reason {
-            ResetReason::Timeout => (ErrorType::SandboxTimedout, telemetry::InvokeStatus::Timeout),
-            ResetReason::Failure => (ErrorType::SandboxFailure, telemetry::InvokeStatus::Error),
+        let (error_type, why) = match reason {
+            ResetReason::Timeout => (
+                ErrorType::SandboxTimedout,
+                "the execution environment was reset (timeout)",
+            ),
+            ResetReason::Failure => (
+                ErrorType::SandboxFailure,
+                "the execution environment was reset (failure)",
+            ),
         };
-        if self.init.is_some() {
-            let message = format!(
-                "Error: the execution environment was reset during init ({})",
-                reason.as_str()
-            );
-            self.init_failed(FunctionError::new(error_type, &message), status);
-            return;
+        match verdict {
+            // The invoke has its answer and waits only for the runtime and
+            // the extensions to ask for their next event.
+            Verdict::ResetAfterInvoke => {
+                self.pending_reset.get_or_insert(shutdown_reason);
+            }
+            Verdict::ResetNow | Verdict::TeardownGoesOn => self.begin_reset(shutdown_reason),
+            cut => self.cut_short(cut, error_type, why),
         }
-        if self.restore.is_some() {
-            let message = format!(
-                "Error: the execution environment was reset during restore ({})",
-                reason.as_str()
-            );
-            self.restore_failed(FunctionError::new(error_type, &message), status);
-            return;
-        }
-        self.begin_reset(shutdown_reason);
     }
 
     /// Starts the reset asked while an invoke was completing, if any.
