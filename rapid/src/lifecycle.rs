@@ -315,7 +315,9 @@ pub enum Disruption {
     RuntimeExited,
     ExtensionExited,
     /// A reset asked (the control API, the contract) with this reason.
-    ResetAsked { timeout: bool },
+    ResetAsked {
+        timeout: bool,
+    },
 }
 
 /// How what was cut short ended, for its REPORT and its caller.
@@ -706,21 +708,11 @@ mod tests {
             ((Phase::Resetting, false), [V::TeardownGoesOn; 4]),
             (
                 (Phase::ShuttingDown, false),
-                [
-                    V::TeardownGoesOn,
-                    V::TeardownGoesOn,
-                    V::Refused,
-                    V::Refused,
-                ],
+                [V::TeardownGoesOn, V::TeardownGoesOn, V::Refused, V::Refused],
             ),
             (
                 (Phase::Shutdown, false),
-                [
-                    V::TeardownGoesOn,
-                    V::TeardownGoesOn,
-                    V::Refused,
-                    V::Refused,
-                ],
+                [V::TeardownGoesOn, V::TeardownGoesOn, V::Refused, V::Refused],
             ),
         ];
         for ((phase, answered), verdicts) in table {
@@ -744,4 +736,3 @@ mod tests {
         }
     }
 }
-

@@ -460,16 +460,24 @@ impl Drop for Rapid {
         }
         if self.exit_status().is_none() {
             // Whatever rapid started must not outlive the test, even if rapid
-            // itself is broken: note its process tree before killing it.
-            let tree = descendants(self.spawned_pid);
+            // itself is broken: note its process tree before killing it,
+            // with each process's start time, so that a pid the kernel has
+            // handed to another process meanwhile (another test's rapid:
+            // pids wrap at 32,768 here) is left alone.
+            let tree: Vec<(u32, Option<u64>)> = descendants(self.spawned_pid)
+                .into_iter()
+                .map(|pid| (pid, start_time(pid)))
+                .collect();
             kill(self.spawned_pid, Signal::SIGKILL);
             let status = self.exit.status.lock().unwrap();
             let _ = self
                 .exit
                 .changed
                 .wait_timeout_while(status, WAIT, |s| s.is_none());
-            for pid in tree {
-                kill(pid, Signal::SIGKILL);
+            for (pid, started) in tree {
+                if started.is_some() && start_time(pid) == started {
+                    kill(pid, Signal::SIGKILL);
+                }
             }
         }
         for t in self.threads.drain(..) {
@@ -639,6 +647,19 @@ pub fn proc_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after_name = &stat[stat.rfind(')')? + 2..];
     after_name.chars().next()
+}
+
+/// When `pid` started (clock ticks after boot, field 22 of
+/// `/proc/<pid>/stat`): with the pid, it names one process, even after the
+/// pid is reused.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name start at field 3 (the state).
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
 }
 
 /// Whether `pid` no longer runs: gone, or a zombie waiting for whoever
