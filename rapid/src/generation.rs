@@ -135,6 +135,11 @@ impl Generations {
         (generations, CurrentGeneration(current))
     }
 
+    /// The id of the generation running, if one runs.
+    pub(crate) fn current_id(&self) -> Option<u64> {
+        self.current.as_ref().map(Generation::id)
+    }
+
     /// Begins a new generation (ending the one before, should it still
     /// run) and publishes it; returns its id.
     pub(crate) fn begin(&mut self) -> u64 {

@@ -26,12 +26,17 @@ pub async fn serve_runtime_api(listener: TcpListener, sandbox: Sandbox) {
     loop {
         let (stream, _) = acceptor.accept().await;
         let _ = stream.set_nodelay(true);
+        let generation = current.as_ref().and_then(|current| current.get());
         let sandbox = match (stream.peer_addr(), stream.local_addr()) {
-            (Ok(peer), Ok(local)) => sandbox.for_caller(Caller { peer, local }),
+            (Ok(peer), Ok(local)) => sandbox.for_caller(Caller {
+                peer,
+                local,
+                generation: generation.as_ref().map(|g| g.id()),
+            }),
             _ => sandbox.clone(),
         };
         let connection = serve_connection(stream, sandbox);
-        match current.as_ref().and_then(|current| current.get()) {
+        match generation {
             Some(generation) => generation.spawn(connection),
             None => {
                 tokio::spawn(connection);

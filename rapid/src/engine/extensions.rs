@@ -348,7 +348,8 @@ impl Engine {
         // ones from the runtime's.
         let mut roots = self.extensions.live_pids();
         roots.extend(self.runtime.as_ref().map(|rt| rt.pid));
-        if is_foreign(caller, &roots, "an extension's register") {
+        let current = self.generations.current_id();
+        if is_foreign(caller, current, &roots, "an extension's register") {
             return Err(ExtensionApiError::InvalidState {
                 message: format!(
                     "{} cannot register: the caller is not a process of this execution environment (a process from before a reset?)",

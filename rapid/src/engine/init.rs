@@ -219,7 +219,12 @@ impl Engine {
             // /init/error: Lambda takes it as a restore error.
             return self.on_restore_error(report);
         }
-        if is_foreign(caller, &[rt.pid], "an init/error") {
+        if is_foreign(
+            caller,
+            self.generations.current_id(),
+            &[rt.pid],
+            "an init/error",
+        ) {
             return Err(invalid_state(FOREIGN_RUNTIME));
         }
         let next = rt

@@ -262,7 +262,14 @@ impl Engine {
             self.drive();
             return;
         }
-        if rt.state == RuntimeState::Started && is_foreign(caller, &[rt.pid], "a runtime's next") {
+        if rt.state == RuntimeState::Started
+            && is_foreign(
+                caller,
+                self.generations.current_id(),
+                &[rt.pid],
+                "a runtime's next",
+            )
+        {
             let _ = reply.send(Err(invalid_state(FOREIGN_RUNTIME)));
             return;
         }

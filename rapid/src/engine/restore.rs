@@ -131,7 +131,12 @@ impl Engine {
             return;
         };
         if rt.state == RuntimeState::Started
-            && is_foreign(caller, &[rt.pid], "a runtime's restore/next")
+            && is_foreign(
+                caller,
+                self.generations.current_id(),
+                &[rt.pid],
+                "a runtime's restore/next",
+            )
         {
             let _ = reply.send(Err(invalid_state(FOREIGN_RUNTIME)));
             return;

@@ -18,6 +18,9 @@ pub struct Caller {
     pub peer: SocketAddr,
     /// rapid's end.
     pub local: SocketAddr,
+    /// The sandbox generation running when the connection was accepted
+    /// (None: none ran). Not used here: the engine compares it with its own.
+    pub generation: Option<u64>,
 }
 
 /// Whether a caller's socket belongs to a process tree.
@@ -252,6 +255,7 @@ mod tests {
         let caller = Caller {
             peer: "127.0.0.1:40000".parse().unwrap(),
             local: "127.0.0.1:9001".parse().unwrap(),
+            generation: None,
         };
         let line = |local: SocketAddr, remote: SocketAddr, inode: u64| {
             format!(
@@ -280,7 +284,15 @@ mod tests {
         let local = listener.local_addr().unwrap();
         let client = TcpStream::connect(local).unwrap();
         let (server, peer) = listener.accept().unwrap();
-        (Caller { peer, local }, client, server)
+        (
+            Caller {
+                peer,
+                local,
+                generation: None,
+            },
+            client,
+            server,
+        )
     }
 
     #[test]
