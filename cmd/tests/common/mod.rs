@@ -578,7 +578,9 @@ fn kill(pid: u32, sig: Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
 }
 
-/// The direct children of `pid` (from /proc, all threads).
+/// The direct children of `pid` (from /proc, all threads). Each is noted
+/// with its start time, so that [`process_is_gone`] knows it is gone even
+/// once the kernel has given its pid to another process.
 pub fn children(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -592,8 +594,19 @@ pub fn children(pid: u32) -> Vec<u32> {
             );
         }
     }
+    let mut seen = SEEN_STARTS.lock().unwrap_or_else(|e| e.into_inner());
+    for &child in &out {
+        if let Some(started) = start_time(child) {
+            seen.insert(child, started);
+        }
+    }
     out
 }
+
+/// When each process [`children`] listed started: pids wrap at 32,768
+/// here, so a pid alone does not name a process for long.
+static SEEN_STARTS: std::sync::LazyLock<Mutex<std::collections::HashMap<u32, u64>>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// Every descendant of `pid`, parents before children.
 pub fn descendants(pid: u32) -> Vec<u32> {
@@ -665,7 +678,16 @@ pub fn start_time(pid: u32) -> Option<u64> {
 /// Whether `pid` no longer runs: gone, or a zombie waiting for whoever
 /// inherited it (rapid is gone, so it is no longer rapid's to reap).
 pub fn process_is_gone(pid: u32) -> bool {
-    matches!(proc_state(pid), None | Some('Z') | Some('X'))
+    if matches!(proc_state(pid), None | Some('Z') | Some('X')) {
+        return true;
+    }
+    // Alive: but is it still the process that was listed under this pid?
+    let seen = SEEN_STARTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&pid)
+        .copied();
+    seen.is_some_and(|started| start_time(pid) != Some(started))
 }
 
 /// The resident set size of `pid` in kB (`VmRSS` of /proc/<pid>/status), or
