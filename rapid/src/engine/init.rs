@@ -227,11 +227,7 @@ impl Engine {
         ) {
             return Err(invalid_state(FOREIGN_RUNTIME));
         }
-        let next = rt
-            .state
-            .on(RuntimeInput::InitError)
-            .map_err(|err| invalid_state(&err.to_string()))?;
-        rt.set_state(next);
+        rt.step(RuntimeInput::InitError)?;
         let err = FunctionError::from_runtime(report.error_type, report.body);
         self.init_failed(err, InvokeStatus::Error);
         Ok(())

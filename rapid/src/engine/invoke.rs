@@ -274,16 +274,11 @@ impl Engine {
             return;
         }
         let was = rt.state;
-        match was.on(RuntimeInput::Next) {
-            Err(err) => {
-                let _ = reply.send(Err(invalid_state(&err.to_string())));
-                return;
-            }
-            Ok(state) => {
-                rt.set_state(state);
-                rt.next = Some(reply);
-            }
+        if let Err(err) = rt.step(RuntimeInput::Next) {
+            let _ = reply.send(Err(err));
+            return;
         }
+        rt.next = Some(reply);
         if was == RuntimeState::Started {
             self.runtime_ready();
         } else if was == RuntimeState::Restoring {
@@ -382,11 +377,7 @@ impl Engine {
         let limit = self.cfg.max_stream_bytes;
         let throttle = self.cfg.throttle_streams;
         let (rt, current) = self.current_for(request_id)?;
-        let next = rt
-            .state
-            .on(RuntimeInput::Response)
-            .map_err(|err| invalid_state(&err.to_string()))?;
-        rt.set_state(next);
+        rt.step(RuntimeInput::Response)?;
         // A few chunks in flight: enough to overlap reading and writing,
         // small enough that a slow invoker slows the runtime down.
         let (chunks_tx, chunks) = mpsc::channel(4);
@@ -408,11 +399,7 @@ impl Engine {
     pub(super) fn end_stream(&mut self, request_id: &str, end: StreamEnd) -> Result<(), ApiError> {
         let records = self.logs.records_events();
         let (rt, current) = self.current_for(request_id)?;
-        let next = rt
-            .state
-            .on(RuntimeInput::ResponseComplete)
-            .map_err(|err| invalid_state(&err.to_string()))?;
-        rt.set_state(next);
+        rt.step(RuntimeInput::ResponseComplete)?;
         let (status, error_type) = match &end.result {
             Ok(()) => (InvokeStatus::Success, None),
             Err(err) => (InvokeStatus::Error, Some(err.error_type.clone())),

@@ -20,7 +20,9 @@ mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
-use crate::lifecycle::{self, Disruption, Outcome, Phase, RuntimeState, Start, Verdict, View};
+use crate::lifecycle::{
+    self, Disruption, Outcome, Phase, RuntimeInput, RuntimeState, Start, Verdict, View,
+};
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::contract::{
@@ -114,6 +116,17 @@ pub(crate) struct Engine {
 }
 
 impl Runtime {
+    /// Moves the runtime through its state table, or says why `input` is
+    /// not allowed now (`403 InvalidStateTransition`).
+    fn step(&mut self, input: RuntimeInput) -> Result<(), ApiError> {
+        let next = self
+            .state
+            .on(input)
+            .map_err(|err| invalid_state(&err.to_string()))?;
+        self.set_state(next);
+        Ok(())
+    }
+
     fn set_state(&mut self, state: RuntimeState) {
         let changed = state != self.state;
         let answered = matches!(

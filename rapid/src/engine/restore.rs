@@ -141,14 +141,13 @@ impl Engine {
             let _ = reply.send(Err(invalid_state(FOREIGN_RUNTIME)));
             return;
         }
-        match rt.state.on(RuntimeInput::RestoreNext) {
-            Ok(state) => {
-                rt.set_state(state);
+        match rt.step(RuntimeInput::RestoreNext) {
+            Ok(()) => {
                 rt.restore_next = Some(reply);
                 self.runtime_ready();
             }
             Err(err) => {
-                let _ = reply.send(Err(invalid_state(&err.to_string())));
+                let _ = reply.send(Err(err));
             }
         }
     }
@@ -164,11 +163,7 @@ impl Engine {
         let Some(rt) = self.runtime.as_mut() else {
             return Err(invalid_state("no runtime is running"));
         };
-        let next = rt
-            .state
-            .on(RuntimeInput::RestoreError)
-            .map_err(|err| invalid_state(&err.to_string()))?;
-        rt.set_state(next);
+        rt.step(RuntimeInput::RestoreError)?;
         let err = FunctionError::from_runtime(report.error_type, report.body);
         self.restore_failed(err, InvokeStatus::Error);
         Ok(())
