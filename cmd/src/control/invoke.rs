@@ -81,6 +81,34 @@ impl Reservations {
             .unwrap_or_else(|| default.to_owned())
     }
 
+    /// Takes the reservation out of its slot (which then says `Waiting`):
+    /// before its invoke is sent (`sent` false, for `/test/invoke`) or
+    /// after (`sent` true, for `/test/waitUntilRelease`); else why not.
+    fn take(&self, sent: bool) -> Result<Reservation, &'static str> {
+        let mut inner = self.lock();
+        let Some(slot) = inner.slot.as_mut() else {
+            return Err(if sent {
+                "no invoke is reserved"
+            } else {
+                "no invoke is reserved; /test/reserve first"
+            });
+        };
+        match (std::mem::replace(&mut slot.stage, Stage::Waiting), sent) {
+            (Stage::Reserved(reservation), false) | (Stage::Sent(reservation), true) => {
+                Ok(reservation)
+            }
+            (other, _) => {
+                let why = match (&other, sent) {
+                    (Stage::Reserved(_), true) => "the reserved invoke has not been sent",
+                    (_, true) => "someone already waits for the release",
+                    (_, false) => "the reserved invoke was sent already",
+                };
+                slot.stage = other;
+                Err(why)
+            }
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // The data stays consistent whatever panicked while holding it
         // (every change is one assignment).
@@ -143,26 +171,9 @@ where
         Ok(duration) => duration,
         Err(message) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", &message),
     };
-    let mut reservation = {
-        let mut inner = door.control.lock();
-        let Some(slot) = inner.slot.as_mut() else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Client.InvalidRequest",
-                "no invoke is reserved; /test/reserve first",
-            );
-        };
-        match std::mem::replace(&mut slot.stage, Stage::Waiting) {
-            Stage::Reserved(reservation) => reservation,
-            other => {
-                slot.stage = other;
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "Client.InvalidRequest",
-                    "the reserved invoke was sent already",
-                );
-            }
-        }
+    let mut reservation = match door.control.take(false) {
+        Ok(reservation) => reservation,
+        Err(why) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", why),
     };
     let payload = match read_limited(req.into_body(), REQUEST_LIMIT).await {
         Ok(LimitedBody::Complete(body)) if body.iter().all(u8::is_ascii_whitespace) => {
@@ -243,26 +254,9 @@ fn restore_duration(headers: &http::HeaderMap) -> Result<Option<std::time::Durat
 /// response metrics; `502` (same body, with the error type) when the
 /// invoke failed; `400` when no invoke was sent.
 pub(super) async fn wait_until_release(door: &FrontDoor) -> Response<DoorBody> {
-    let mut reservation = {
-        let mut inner = door.control.lock();
-        let Some(slot) = inner.slot.as_mut() else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Client.InvalidRequest",
-                "no invoke is reserved",
-            );
-        };
-        match std::mem::replace(&mut slot.stage, Stage::Waiting) {
-            Stage::Sent(reservation) => reservation,
-            other => {
-                let message = match other {
-                    Stage::Reserved(_) => "the reserved invoke has not been sent",
-                    _ => "someone already waits for the release",
-                };
-                slot.stage = other;
-                return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", message);
-            }
-        }
+    let mut reservation = match door.control.take(true) {
+        Ok(reservation) => reservation,
+        Err(why) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", why),
     };
     let ended = reservation.wait().await;
     {
