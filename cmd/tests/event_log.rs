@@ -51,6 +51,29 @@ fn only<'a>(events: &'a [Value], kind: &str) -> &'a Value {
     }
 }
 
+/// The events of the one init of `phase` (`init`, or `invoke` for a
+/// suppressed init): initStart, initRuntimeDone, initReport, in order.
+fn init_events<'a>(events: &'a [Value], phase: &str) -> Vec<&'a Value> {
+    let of_phase: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["record"]["phase"] == phase)
+        .collect();
+    let kinds: Vec<&str> = of_phase
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "platform.initStart",
+            "platform.initRuntimeDone",
+            "platform.initReport"
+        ],
+        "the {phase} init's events in {events:#?}"
+    );
+    of_phase
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, as the Telemetry API writes times.
 fn assert_time(value: &Value) {
     let text = value.as_str().unwrap_or_default();
@@ -448,45 +471,13 @@ fn an_init_retried_inside_an_invoke_is_phase_invoke() {
     let _ = std::fs::remove_file(marker);
 
     // The runtime exited before its first next: its init ended in error.
-    let first_init: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["record"]["phase"] == "init")
-        .collect();
-    let kinds: Vec<&str> = first_init
-        .iter()
-        .map(|e| e["type"].as_str().unwrap_or("?"))
-        .collect();
-    assert_eq!(
-        kinds,
-        [
-            "platform.initStart",
-            "platform.initRuntimeDone",
-            "platform.initReport"
-        ],
-        "{events:#?}"
-    );
+    let first_init = init_events(&events, "init");
     assert_eq!(first_init[1]["record"]["status"], "error");
     assert_eq!(first_init[1]["record"]["errorType"], "Runtime.ExitError");
     assert_eq!(first_init[2]["record"]["status"], "error");
 
     // The retry ran inside the second invoke's time.
-    let retried: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["record"]["phase"] == "invoke")
-        .collect();
-    let kinds: Vec<&str> = retried
-        .iter()
-        .map(|e| e["type"].as_str().unwrap_or("?"))
-        .collect();
-    assert_eq!(
-        kinds,
-        [
-            "platform.initStart",
-            "platform.initRuntimeDone",
-            "platform.initReport"
-        ],
-        "{events:#?}"
-    );
+    let retried = init_events(&events, "invoke");
     assert_eq!(retried[1]["record"]["status"], "success");
     assert_eq!(
         retried[2]["record"]["metrics"]["durationMs"].as_f64(),
