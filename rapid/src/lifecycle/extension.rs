@@ -1,0 +1,178 @@
+//! An extension's states and what moves it between them (spec §8).
+
+/// An extension's states, with RAPID's names (spec §8). A launched external
+/// extension that has not registered yet is `Started`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionState {
+    Started,
+    /// Registered, has not called `event/next` yet.
+    Registered,
+    /// Waiting in `event/next`.
+    Ready,
+    /// An event (INVOKE or SHUTDOWN) was handed out and it has not asked
+    /// for the next one.
+    Running,
+    /// Posted `init/error`.
+    InitError,
+    /// Posted `exit/error`.
+    ExitError,
+    /// Still alive when the shutdown deadline passed (then killed).
+    ShutdownFailed,
+    /// Its process exited.
+    Exited,
+}
+
+/// What an extension (or the engine, for `Event` and `ShutdownDeadline`) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionInput {
+    Register,
+    Next,
+    /// An event is handed out (to its waiting `next`, or kept for its next
+    /// call).
+    Event,
+    InitError,
+    ExitError,
+    /// Its process exited.
+    Exited,
+    /// The shutdown deadline passed with its process alive.
+    ShutdownDeadline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Extension transition from {} on {input:?} is not allowed", state.name())]
+pub struct InvalidExtensionTransition {
+    pub state: ExtensionState,
+    pub input: ExtensionInput,
+}
+
+impl ExtensionState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExtensionState::Started => "Started",
+            ExtensionState::Registered => "Registered",
+            ExtensionState::Ready => "Ready",
+            ExtensionState::Running => "Running",
+            ExtensionState::InitError => "InitError",
+            ExtensionState::ExitError => "ExitError",
+            ExtensionState::ShutdownFailed => "ShutdownFailed",
+            ExtensionState::Exited => "Exited",
+        }
+    }
+
+    /// The state after `input`, or why it is not allowed now.
+    pub fn on(self, input: ExtensionInput) -> Result<ExtensionState, InvalidExtensionTransition> {
+        use ExtensionInput as I;
+        use ExtensionState as S;
+        let next = match (self, input) {
+            (S::Started, I::Register) => S::Registered,
+            (S::Registered | S::Running, I::Next) => S::Ready,
+            // An event for an extension that is not waiting (it has not
+            // asked yet, or is still busy with the last one) is kept for its
+            // next call.
+            (S::Registered | S::Ready | S::Running, I::Event) => S::Running,
+            (S::Registered | S::Ready | S::Running, I::InitError) => S::InitError,
+            (S::Registered | S::Ready | S::Running, I::ExitError) => S::ExitError,
+            // After exit/error it may still wait for (and get) SHUTDOWN;
+            // after init/error it gets SHUTDOWN with the others.
+            (S::ExitError, I::Next | I::Event) => S::ExitError,
+            (S::InitError, I::Event) => S::InitError,
+            (state, I::Exited) if state != S::Exited => S::Exited,
+            (
+                S::Started | S::Registered | S::Ready | S::Running | S::InitError | S::ExitError,
+                I::ShutdownDeadline,
+            ) => S::ShutdownFailed,
+            (state, input) => return Err(InvalidExtensionTransition { state, input }),
+        };
+        Ok(next)
+    }
+
+    /// Nothing to wait for before an invoke can start or end: it waits in
+    /// `next`, or it will not ask again.
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            ExtensionState::Ready | ExtensionState::ExitError | ExtensionState::Exited
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::table::check_table;
+
+    const EXT_STATES: [ExtensionState; 8] = [
+        ExtensionState::Started,
+        ExtensionState::Registered,
+        ExtensionState::Ready,
+        ExtensionState::Running,
+        ExtensionState::InitError,
+        ExtensionState::ExitError,
+        ExtensionState::ShutdownFailed,
+        ExtensionState::Exited,
+    ];
+    const EXT_INPUTS: [ExtensionInput; 7] = [
+        ExtensionInput::Register,
+        ExtensionInput::Next,
+        ExtensionInput::Event,
+        ExtensionInput::InitError,
+        ExtensionInput::ExitError,
+        ExtensionInput::Exited,
+        ExtensionInput::ShutdownDeadline,
+    ];
+
+    #[test]
+    fn every_extension_state_and_input() {
+        use ExtensionInput as EI;
+        use ExtensionState as ES;
+        let allowed = [
+            (ES::Started, EI::Register, ES::Registered),
+            (ES::Started, EI::Exited, ES::Exited),
+            (ES::Started, EI::ShutdownDeadline, ES::ShutdownFailed),
+            (ES::Registered, EI::Next, ES::Ready),
+            (ES::Registered, EI::Event, ES::Running),
+            (ES::Registered, EI::InitError, ES::InitError),
+            (ES::Registered, EI::ExitError, ES::ExitError),
+            (ES::Registered, EI::Exited, ES::Exited),
+            (ES::Registered, EI::ShutdownDeadline, ES::ShutdownFailed),
+            (ES::Ready, EI::Event, ES::Running),
+            (ES::Ready, EI::InitError, ES::InitError),
+            (ES::Ready, EI::ExitError, ES::ExitError),
+            (ES::Ready, EI::Exited, ES::Exited),
+            (ES::Ready, EI::ShutdownDeadline, ES::ShutdownFailed),
+            (ES::Running, EI::Next, ES::Ready),
+            (ES::Running, EI::Event, ES::Running),
+            (ES::Running, EI::InitError, ES::InitError),
+            (ES::Running, EI::ExitError, ES::ExitError),
+            (ES::Running, EI::Exited, ES::Exited),
+            (ES::Running, EI::ShutdownDeadline, ES::ShutdownFailed),
+            (ES::InitError, EI::Event, ES::InitError),
+            (ES::InitError, EI::Exited, ES::Exited),
+            (ES::InitError, EI::ShutdownDeadline, ES::ShutdownFailed),
+            (ES::ExitError, EI::Next, ES::ExitError),
+            (ES::ExitError, EI::Event, ES::ExitError),
+            (ES::ExitError, EI::Exited, ES::Exited),
+            (ES::ExitError, EI::ShutdownDeadline, ES::ShutdownFailed),
+            (ES::ShutdownFailed, EI::Exited, ES::Exited),
+        ];
+        check_table(&EXT_STATES, &EXT_INPUTS, &allowed, |state, input| {
+            state
+                .on(input)
+                .map_err(|e| assert_eq!(e, InvalidExtensionTransition { state, input }))
+        });
+    }
+
+    #[test]
+    fn an_extension_is_settled_when_nothing_more_is_expected_of_it() {
+        let settled: Vec<ExtensionState> =
+            EXT_STATES.into_iter().filter(|s| s.is_settled()).collect();
+        assert_eq!(
+            settled,
+            [
+                ExtensionState::Ready,
+                ExtensionState::ExitError,
+                ExtensionState::Exited
+            ]
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! The lifecycle as pure functions: the runtime's and each extension's
+//! state tables (spec §8 names), what the execution environment may start
+//! next in its phase and what a disruption does there (spec §4), the
+//! stages of a teardown, which deadline falls due first, and when an init
+//! or an invoke is complete.
+//!
+//! No sockets, no processes, no clocks: the engine asks whether an input is
+//! allowed in the current state and gets the next state or a named error,
+//! asks what to start, and carries out what it is told. The engine assigns
+//! no state of its own: every change goes through these tables.
+
+mod extension;
+mod phase;
+mod runtime;
+
+pub use extension::{ExtensionInput, ExtensionState, InvalidExtensionTransition};
+pub use phase::{next_start, on_disruption, Disruption, Outcome, Phase, Start, Verdict, View};
+pub use runtime::{InvalidTransition, RuntimeInput, RuntimeState};
+
+#[cfg(test)]
+pub(crate) mod table {
+    /// Every state × input: the allowed ones give their state, every other
+    /// one is refused (`on` checks the refusal names them).
+    pub(crate) fn check_table<S, I>(
+        states: &[S],
+        inputs: &[I],
+        allowed: &[(S, I, S)],
+        on: impl Fn(S, I) -> Result<S, ()>,
+    ) where
+        S: Copy + PartialEq + std::fmt::Debug,
+        I: Copy + PartialEq + std::fmt::Debug,
+    {
+        for &state in states {
+            for &input in inputs {
+                let want = allowed
+                    .iter()
+                    .find(|(s, i, _)| *s == state && *i == input)
+                    .map(|(_, _, to)| *to);
+                match (on(state, input), want) {
+                    (Ok(got), Some(to)) => assert_eq!(got, to, "{state:?} + {input:?}"),
+                    (Err(()), None) => {}
+                    (got, want) => panic!("{state:?} + {input:?}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
+    }
+}

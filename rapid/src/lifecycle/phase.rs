@@ -1,0 +1,341 @@
+//! The execution environment's phases (spec §4): what may start in one,
+//! and what a disruption does there.
+
+use super::RuntimeState;
+
+/// The execution environment's phase (spec §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No runtime: nothing started yet, or the last generation was torn down.
+    Uninitialized,
+    Initializing,
+    /// Init caching: a restore runs (the runtime's after-restore hooks).
+    Restoring,
+    /// Initialized and idle.
+    Ready,
+    /// An invoke was dispatched and is not complete yet.
+    Invoking,
+    /// A generation is being torn down after a timeout, a failure or a reset.
+    Resetting,
+    ShuttingDown,
+    Shutdown,
+}
+
+/// What [`next_start`] looks at: the phase and a few facts of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View {
+    pub phase: Phase,
+    /// The runtime's state, when there is a runtime.
+    pub runtime: Option<RuntimeState>,
+    /// The runtime holds a `next` poll.
+    pub runtime_polls: bool,
+    /// Every registered extension waits in `next` (or will not ask again).
+    pub extensions_settled: bool,
+    /// An invoke waits in the queue.
+    pub queued: bool,
+    /// Someone waits for a restore.
+    pub restore_asked: bool,
+    /// Init caching (SnapStart) is on.
+    pub init_caching: bool,
+    /// The last init failed: the next runs inside the waiting invoke's time.
+    pub retry_init: bool,
+}
+
+/// What the environment starts next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Nothing,
+    /// An init, for a waiting invoke. `suppressed`: the last init failed, so
+    /// this one runs inside the invoke's own time.
+    Init {
+        suppressed: bool,
+    },
+    /// Init caching: answer the runtime waiting in `restore/next`.
+    Restore,
+    /// A restore was asked of a runtime with no after-restore hooks (it went
+    /// to `invocation/next` directly, or was restored already): it is done,
+    /// in no time.
+    RestoreWithoutHooks,
+    /// Hand the invoke at the head of the queue to the runtime.
+    Dispatch,
+}
+
+/// What may start now: the rules of spec §4 for inits, restores and
+/// dispatch, in one place.
+pub fn next_start(v: &View) -> Start {
+    use RuntimeState as R;
+    match v.phase {
+        Phase::Uninitialized if v.queued => Start::Init {
+            suppressed: v.retry_init,
+        },
+        Phase::Ready | Phase::Invoking if v.init_caching && v.extensions_settled => {
+            match v.runtime {
+                // The first invoke performs the restore nobody asked for
+                // before it.
+                Some(R::RestoreReady)
+                    if v.phase == Phase::Ready && (v.restore_asked || v.queued) =>
+                {
+                    Start::Restore
+                }
+                Some(R::RestoreReady | R::Started | R::Restoring) | None => Start::Nothing,
+                Some(_) if v.restore_asked => Start::RestoreWithoutHooks,
+                Some(R::Ready) if v.phase == Phase::Ready && v.queued && v.runtime_polls => {
+                    Start::Dispatch
+                }
+                Some(_) => Start::Nothing,
+            }
+        }
+        Phase::Ready
+            if v.queued
+                && v.runtime_polls
+                && v.extensions_settled
+                && v.runtime == Some(R::Ready) =>
+        {
+            Start::Dispatch
+        }
+        _ => Start::Nothing,
+    }
+}
+
+/// Something that ends what the environment is doing: a process exiting on
+/// its own, or a reset asked from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disruption {
+    RuntimeExited,
+    ExtensionExited,
+    /// A reset asked (the control API, the contract) with this reason.
+    ResetAsked {
+        timeout: bool,
+    },
+}
+
+/// How what was cut short ended, for its REPORT and its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Error,
+    Timeout,
+    /// The runtime had answered the invoke already: it keeps its answer's
+    /// status, and the environment is reset after it.
+    Answered,
+}
+
+/// What the engine does about a [`Disruption`] in a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A teardown runs already: an exit is what it waits for, and a reset
+    /// is done when it is.
+    TeardownGoesOn,
+    /// Shutting down: a reset is refused.
+    Refused,
+    /// The init fails (and is retried on the next invoke).
+    FailInit(Outcome),
+    /// The restore fails (the sandbox is reset like after a failed init).
+    FailRestore(Outcome),
+    /// The invoke fails, and the sandbox is reset.
+    FailInvoke(Outcome),
+    /// The runtime has answered: the invoke completes, then the reset runs.
+    ResetAfterInvoke,
+    /// Nothing runs: reset now (reason `failure` for an exit).
+    ResetNow,
+}
+
+/// What a disruption does in `phase` (`answered`: the current invoke's
+/// runtime has answered it): spec §4's "timeout and crash → reset", and a
+/// reset asked from outside cutting short what runs.
+pub fn on_disruption(phase: Phase, answered: bool, what: Disruption) -> Verdict {
+    use Disruption as D;
+    let cut = match what {
+        D::ResetAsked { timeout: true } => Outcome::Timeout,
+        _ => Outcome::Error,
+    };
+    match (phase, what) {
+        (Phase::ShuttingDown | Phase::Shutdown, D::ResetAsked { .. }) => Verdict::Refused,
+        (Phase::Resetting | Phase::ShuttingDown | Phase::Shutdown, _) => Verdict::TeardownGoesOn,
+        (Phase::Initializing, _) => Verdict::FailInit(cut),
+        (Phase::Restoring, _) => Verdict::FailRestore(cut),
+        (Phase::Invoking, D::ResetAsked { .. }) if answered => Verdict::ResetAfterInvoke,
+        // It answered, then exited instead of asking for the next invoke:
+        // the invoke stands; the exit costs the next one a fresh init.
+        (Phase::Invoking, D::RuntimeExited) if answered => Verdict::FailInvoke(Outcome::Answered),
+        (Phase::Invoking, _) => Verdict::FailInvoke(cut),
+        (Phase::Ready | Phase::Uninitialized, _) => Verdict::ResetNow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::runtime::tests::STATES;
+    use RuntimeState as S;
+
+    const PHASES: [Phase; 8] = [
+        Phase::Uninitialized,
+        Phase::Initializing,
+        Phase::Restoring,
+        Phase::Ready,
+        Phase::Invoking,
+        Phase::Resetting,
+        Phase::ShuttingDown,
+        Phase::Shutdown,
+    ];
+
+    /// Every phase × runtime state × fact: the start [`next_start`] gives
+    /// is the one a short statement of spec §4 gives.
+    #[test]
+    fn what_may_start_in_every_phase() {
+        let runtimes: Vec<Option<S>> = std::iter::once(None)
+            .chain(STATES.iter().copied().map(Some))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for phase in PHASES {
+            for &runtime in &runtimes {
+                for bits in 0u8..64 {
+                    let bit = |n: u8| bits & (1 << n) != 0;
+                    let v = View {
+                        phase,
+                        runtime,
+                        runtime_polls: bit(0),
+                        extensions_settled: bit(1),
+                        queued: bit(2),
+                        restore_asked: bit(3),
+                        init_caching: bit(4),
+                        retry_init: bit(5),
+                    };
+                    let want = expected(&v);
+                    assert_eq!(next_start(&v), want, "{v:?}");
+                    seen.insert(format!("{want:?}"));
+                }
+            }
+        }
+        // Every start is reachable.
+        assert_eq!(seen.len(), 6, "{seen:?}");
+    }
+
+    /// The rules, stated one by one.
+    fn expected(v: &View) -> Start {
+        // Nothing starts while an init, a restore, a reset or a shutdown
+        // runs: each ends with its own event.
+        if !matches!(
+            v.phase,
+            Phase::Uninitialized | Phase::Ready | Phase::Invoking
+        ) {
+            return Start::Nothing;
+        }
+        // Without a runtime, a waiting invoke needs an init (suppressed
+        // after a failed one).
+        if v.phase == Phase::Uninitialized {
+            return if v.queued {
+                Start::Init {
+                    suppressed: v.retry_init,
+                }
+            } else {
+                Start::Nothing
+            };
+        }
+        // Extensions still busy: wait for their next.
+        if !v.extensions_settled {
+            return Start::Nothing;
+        }
+        if v.init_caching {
+            match v.runtime {
+                Some(S::RestoreReady) => {
+                    return if v.phase == Phase::Ready && (v.restore_asked || v.queued) {
+                        Start::Restore
+                    } else {
+                        Start::Nothing
+                    };
+                }
+                Some(S::Started | S::Restoring) | None => return Start::Nothing,
+                Some(_) if v.restore_asked => return Start::RestoreWithoutHooks,
+                Some(_) => {}
+            }
+        }
+        // An idle runtime waiting in next takes the head of the queue.
+        if v.phase == Phase::Ready && v.queued && v.runtime_polls && v.runtime == Some(S::Ready) {
+            return Start::Dispatch;
+        }
+        Start::Nothing
+    }
+
+    #[test]
+    fn what_a_disruption_does_in_every_phase() {
+        use Disruption as D;
+        use Outcome as O;
+        use Verdict as V;
+        let disruptions = [
+            D::RuntimeExited,
+            D::ExtensionExited,
+            D::ResetAsked { timeout: true },
+            D::ResetAsked { timeout: false },
+        ];
+        // (phase, answered) -> verdicts for the four disruptions above.
+        let table: [((Phase, bool), [Verdict; 4]); 9] = [
+            ((Phase::Uninitialized, false), [V::ResetNow; 4]),
+            (
+                (Phase::Initializing, false),
+                [
+                    V::FailInit(O::Error),
+                    V::FailInit(O::Error),
+                    V::FailInit(O::Timeout),
+                    V::FailInit(O::Error),
+                ],
+            ),
+            (
+                (Phase::Restoring, false),
+                [
+                    V::FailRestore(O::Error),
+                    V::FailRestore(O::Error),
+                    V::FailRestore(O::Timeout),
+                    V::FailRestore(O::Error),
+                ],
+            ),
+            ((Phase::Ready, false), [V::ResetNow; 4]),
+            (
+                (Phase::Invoking, false),
+                [
+                    V::FailInvoke(O::Error),
+                    V::FailInvoke(O::Error),
+                    V::FailInvoke(O::Timeout),
+                    V::FailInvoke(O::Error),
+                ],
+            ),
+            (
+                (Phase::Invoking, true),
+                [
+                    V::FailInvoke(O::Answered),
+                    V::FailInvoke(O::Error),
+                    V::ResetAfterInvoke,
+                    V::ResetAfterInvoke,
+                ],
+            ),
+            ((Phase::Resetting, false), [V::TeardownGoesOn; 4]),
+            (
+                (Phase::ShuttingDown, false),
+                [V::TeardownGoesOn, V::TeardownGoesOn, V::Refused, V::Refused],
+            ),
+            (
+                (Phase::Shutdown, false),
+                [V::TeardownGoesOn, V::TeardownGoesOn, V::Refused, V::Refused],
+            ),
+        ];
+        for ((phase, answered), verdicts) in table {
+            for (what, want) in disruptions.into_iter().zip(verdicts) {
+                assert_eq!(
+                    on_disruption(phase, answered, what),
+                    want,
+                    "{phase:?} (answered: {answered}) + {what:?}"
+                );
+            }
+        }
+        // `answered` only matters while an invoke runs.
+        for phase in PHASES.into_iter().filter(|p| *p != Phase::Invoking) {
+            for what in disruptions {
+                assert_eq!(
+                    on_disruption(phase, true, what),
+                    on_disruption(phase, false, what),
+                    "{phase:?} + {what:?}"
+                );
+            }
+        }
+    }
+}
