@@ -20,6 +20,7 @@ mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
+use crate::lifecycle::deadlines::{self, Deadlines, Due};
 use crate::lifecycle::{
     self, Disruption, Outcome, Phase, RuntimeInput, RuntimeState, Start, Verdict, View,
 };
@@ -185,9 +186,7 @@ impl Engine {
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
-        // One timer, armed at the earliest deadline and moved only when a
-        // sooner one appears: arming it for every invoke (each a deadline
-        // later than the last) would wake the reactor once per invoke.
+        // One timer; `deadlines::rearm` says when it has to move.
         let timer = sleep_until(far_future().into());
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
@@ -195,11 +194,9 @@ impl Engine {
             if self.shutdown.is_some() && self.teardown.is_none() {
                 break;
             }
-            if let Some(deadline) = self.next_deadline() {
-                if armed.is_none_or(|at| deadline < at) {
-                    timer.as_mut().reset(deadline.into());
-                    armed = Some(deadline);
-                }
+            if let Some(at) = deadlines::rearm(armed, self.deadlines().earliest()) {
+                timer.as_mut().reset(at.into());
+                armed = Some(at);
             }
             let message = tokio::select! {
                 message = rx.recv() => message,
@@ -617,42 +614,33 @@ impl Engine {
 
     // ---- time -------------------------------------------------------------
 
-    fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.init.as_ref().map(|i| i.deadline),
-            self.restore.as_ref().map(|r| r.deadline),
-            self.current.as_ref().map(|c| c.deadline),
-            self.teardown.as_ref().map(|t| t.next_deadline()),
-            self.waiting_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+    /// The deadlines the environment holds now.
+    fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            waiting: self.waiting_deadline(),
+            teardown: self.teardown.as_ref().and_then(|t| t.next_deadline()),
+            init: self.init.as_ref().map(|i| i.deadline),
+            restore: self.restore.as_ref().map(|r| r.deadline),
+            invoke: self.current.as_ref().map(|c| c.deadline),
+        }
     }
 
+    /// The timer fired (possibly early): handles every deadline that has
+    /// passed, in `Due::ORDER`, each looked at after the one before was
+    /// handled.
     fn on_deadline(&mut self) {
         let now = Instant::now();
-        // Before the teardown's own deadline: when both have passed (rapid
-        // was not scheduled for a while), the waiting invoke is answered
-        // rather than handed to an init that has no time left.
-        if self.waiting_deadline().is_some_and(|at| now >= at) {
-            self.waiting_timed_out();
-        }
-        if self
-            .teardown
-            .as_ref()
-            .is_some_and(|t| now >= t.next_deadline())
-        {
-            self.teardown_deadline();
-        }
-        if self.init.as_ref().is_some_and(|i| now >= i.deadline) {
-            self.init_timed_out();
-        }
-        if self.restore.as_ref().is_some_and(|r| now >= r.deadline) {
-            self.restore_timed_out();
-        }
-        if self.current.as_ref().is_some_and(|c| now >= c.deadline) {
-            self.invoke_timed_out();
+        for due in Due::ORDER {
+            if !self.deadlines().has_passed(due, now) {
+                continue;
+            }
+            match due {
+                Due::Waiting => self.waiting_timed_out(),
+                Due::Teardown => self.teardown_timer(now),
+                Due::Init => self.init_timed_out(),
+                Due::Restore => self.restore_timed_out(),
+                Due::Invoke => self.invoke_timed_out(),
+            }
         }
         self.drive();
     }

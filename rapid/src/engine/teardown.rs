@@ -1,37 +1,23 @@
-//! Reset and shutdown (spec §4): with no extension registered the runtime is
-//! killed at once; otherwise the runtime gets SIGTERM and 30 % of the budget,
-//! then each extension registered for it gets SHUTDOWN and the rest of the
-//! budget to exit, and whatever is left is killed. Invokes queue meanwhile.
+//! Reset and shutdown (spec §4), carried out: `lifecycle::teardown` decides
+//! the stages (SIGTERM and grace for the runtime, SHUTDOWN and the rest of
+//! the budget for extensions, then SIGKILL); this file does what it says.
+//! Invokes queue meanwhile.
 
 use super::{epoch_ms_at, Engine};
+use crate::lifecycle::teardown::{self, Action, Begin, Input};
 use crate::supervisor;
 use extensions_api::ShutdownReason;
 use nix::sys::signal::Signal;
-use std::time::{Duration, Instant};
-
-const BUDGET_INTERNAL_ONLY: Duration = Duration::from_millis(500);
-const BUDGET_EXTERNAL: Duration = Duration::from_millis(2000);
+use std::time::Instant;
 
 pub(super) struct Teardown {
     reason: ShutdownReason,
-    /// The end of the whole budget: extensions' `deadlineMs`.
-    deadline: Instant,
-    stage: Stage,
-}
-
-enum Stage {
-    /// The runtime got SIGTERM and has until then to exit.
-    RuntimeGrace { until: Instant },
-    /// Extensions got SHUTDOWN and have until the deadline to exit.
-    Extensions,
+    stages: teardown::Teardown,
 }
 
 impl Teardown {
-    pub(super) fn next_deadline(&self) -> Instant {
-        match self.stage {
-            Stage::RuntimeGrace { until } => until,
-            Stage::Extensions => self.deadline,
-        }
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.stages.next_deadline()
     }
 }
 
@@ -43,104 +29,72 @@ impl Engine {
         self.init = None;
         // A restore waited for in this generation will not run.
         self.abandon_restore(super::RestoreFailed::Reset);
-        if !self.extensions.any_registered() {
-            self.kill_runtime();
-            self.finish_teardown();
-            return;
-        }
-        let lambda_budget = if self.extensions.any_external_registered() {
-            BUDGET_EXTERNAL
-        } else {
-            BUDGET_INTERNAL_ONLY
+        let asked = self.shutdown_budget.filter(|_| self.shutdown.is_some());
+        let begin = Begin {
+            now: Instant::now(),
+            budget: teardown::budget(self.extensions.any_external_registered(), asked),
+            extensions_registered: self.extensions.any_registered(),
+            runtime_alive: self
+                .runtime
+                .as_ref()
+                .is_some_and(|rt| rt.exited_max_rss_kb.is_none()),
+            extensions_gone: self.extensions.all_processes_exited(),
         };
-        // A shutdown asked with a budget of its own (the control API's
-        // timeoutMs) uses it; a reset always has Lambda's.
-        let budget = match self.shutdown_budget {
-            Some(budget) if self.shutdown.is_some() => budget,
-            _ => lambda_budget,
-        };
-        let now = Instant::now();
-        let runtime_alive = self
-            .runtime
-            .as_ref()
-            .is_some_and(|rt| rt.exited_max_rss_kb.is_none());
-        let stage = match &self.runtime {
-            Some(rt) if runtime_alive => {
-                supervisor::signal_group(rt.pid, Signal::SIGTERM);
-                Stage::RuntimeGrace {
-                    until: now + budget.mul_f64(0.3),
-                }
-            }
-            _ => Stage::Extensions,
-        };
-        let to_extensions = matches!(stage, Stage::Extensions);
-        self.teardown = Some(Teardown {
-            reason,
-            deadline: now + budget,
-            stage,
-        });
-        if to_extensions {
-            self.shutdown_extensions();
-        }
+        let (stages, actions) = teardown::Teardown::begin(begin);
+        self.teardown = Some(Teardown { reason, stages });
+        self.carry_out(actions);
     }
 
     /// The runtime exited during a teardown.
     pub(super) fn teardown_runtime_exited(&mut self) {
-        if let Some(Teardown {
-            stage: Stage::RuntimeGrace { .. },
-            ..
-        }) = &self.teardown
-        {
-            self.kill_runtime(); // what is left of its group
-            self.shutdown_extensions();
-        }
+        self.teardown_input(Input::RuntimeExited);
     }
 
     /// An extension process exited during a teardown.
     pub(super) fn teardown_extension_exited(&mut self) {
-        if matches!(
-            &self.teardown,
-            Some(Teardown {
-                stage: Stage::Extensions,
-                ..
-            })
-        ) && self.extensions.all_processes_exited()
-        {
-            self.finish_teardown();
-        }
+        self.teardown_input(Input::ExtensionExited);
     }
 
-    pub(super) fn teardown_deadline(&mut self) {
-        let Some(teardown) = &self.teardown else {
-            return;
-        };
-        match teardown.stage {
-            Stage::RuntimeGrace { .. } => {
-                self.kill_runtime();
-                self.shutdown_extensions();
-            }
-            Stage::Extensions => {
-                for name in self.extensions.still_running() {
-                    tracing::warn!(extension = %name, "extension did not exit before the shutdown deadline; killed");
-                }
-                self.extensions.shutdown_deadline_passed();
-                self.finish_teardown();
-            }
-        }
+    /// The timer fired (possibly early) during a teardown.
+    pub(super) fn teardown_timer(&mut self, now: Instant) {
+        self.teardown_input(Input::Timer { now });
     }
 
-    fn shutdown_extensions(&mut self) {
+    fn teardown_input(&mut self, input: Input) {
+        let gone = self.extensions.all_processes_exited();
         let Some(teardown) = self.teardown.as_mut() else {
             return;
         };
-        teardown.stage = Stage::Extensions;
-        let deadline_ms = epoch_ms_at(teardown.deadline);
-        let reason = teardown.reason;
-        for pid in self.extensions.send_shutdown(reason, deadline_ms) {
-            supervisor::signal_group(pid, Signal::SIGKILL);
-        }
-        if self.extensions.all_processes_exited() {
-            self.finish_teardown();
+        let actions = teardown.stages.on(input, gone);
+        self.carry_out(actions);
+    }
+
+    fn carry_out(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::TerminateRuntime => {
+                    if let Some(rt) = &self.runtime {
+                        supervisor::signal_group(rt.pid, Signal::SIGTERM);
+                    }
+                }
+                Action::KillRuntime => self.kill_runtime(),
+                Action::ShutdownExtensions { deadline } => {
+                    let reason = self
+                        .teardown
+                        .as_ref()
+                        .map_or(ShutdownReason::Failure, |t| t.reason);
+                    for pid in self.extensions.send_shutdown(reason, epoch_ms_at(deadline)) {
+                        supervisor::signal_group(pid, Signal::SIGKILL);
+                    }
+                }
+                Action::ShutdownFailed => {
+                    for name in self.extensions.still_running() {
+                        tracing::warn!(extension = %name, "extension did not exit before the shutdown deadline; killed");
+                    }
+                    self.extensions.shutdown_deadline_passed();
+                }
+                Action::Finish => self.finish_teardown(),
+            }
         }
     }
 

@@ -9,9 +9,11 @@
 //! asks what to start, and carries out what it is told. The engine assigns
 //! no state of its own: every change goes through these tables.
 
+pub mod deadlines;
 mod extension;
 mod phase;
 mod runtime;
+pub mod teardown;
 
 pub use extension::{ExtensionInput, ExtensionState, InvalidExtensionTransition};
 pub use phase::{next_start, on_disruption, Disruption, Outcome, Phase, Start, Verdict, View};

@@ -1,0 +1,145 @@
+//! The environment's deadlines (init, restore, invoke, teardown, and an
+//! invoke whose clock runs while it waits for a reset), which one falls due
+//! first, and when the one timer has to be moved.
+//!
+//! Pure: the engine gives the deadlines it holds and the time.
+
+use std::time::Instant;
+
+/// A deadline that can pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// An invoke waiting (with its clock running) for a reset to end.
+    Waiting,
+    /// The teardown's stage (the runtime's grace, the extensions' budget).
+    Teardown,
+    Init,
+    Restore,
+    Invoke,
+}
+
+impl Due {
+    /// The order in which deadlines that have all passed are handled. A
+    /// waiting invoke comes before the teardown: when both passed (rapid
+    /// was not scheduled for a while) the invoke is answered rather than
+    /// handed to an init that has no time left.
+    pub const ORDER: [Due; 5] = [
+        Due::Waiting,
+        Due::Teardown,
+        Due::Init,
+        Due::Restore,
+        Due::Invoke,
+    ];
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deadlines {
+    pub waiting: Option<Instant>,
+    pub teardown: Option<Instant>,
+    pub init: Option<Instant>,
+    pub restore: Option<Instant>,
+    pub invoke: Option<Instant>,
+}
+
+impl Deadlines {
+    pub fn of(&self, due: Due) -> Option<Instant> {
+        match due {
+            Due::Waiting => self.waiting,
+            Due::Teardown => self.teardown,
+            Due::Init => self.init,
+            Due::Restore => self.restore,
+            Due::Invoke => self.invoke,
+        }
+    }
+
+    pub fn earliest(&self) -> Option<Instant> {
+        Due::ORDER.into_iter().filter_map(|d| self.of(d)).min()
+    }
+
+    /// `due`'s deadline has passed at `now`.
+    pub fn has_passed(&self, due: Due, now: Instant) -> bool {
+        self.of(due).is_some_and(|at| now >= at)
+    }
+}
+
+/// Where the one timer must be armed now, if it must move: it is armed at
+/// the earliest deadline and moved only when a sooner one appears. Arming
+/// it anew for every invoke (each a deadline later than the last) would
+/// wake the reactor once per invoke; a timer that fires early costs one
+/// look at the real deadlines.
+pub fn rearm(armed: Option<Instant>, earliest: Option<Instant>) -> Option<Instant> {
+    match (armed, earliest) {
+        (_, None) => None,
+        (None, Some(at)) => Some(at),
+        (Some(armed), Some(at)) if at < armed => Some(at),
+        (Some(_), Some(_)) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(ms: u64) -> Instant {
+        static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *T0.get_or_init(Instant::now) + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn the_earliest_deadline_arms_the_timer() {
+        let none = Deadlines::default();
+        assert_eq!(none.earliest(), None);
+        let d = Deadlines {
+            waiting: None,
+            teardown: Some(at(30)),
+            init: None,
+            restore: Some(at(20)),
+            invoke: Some(at(40)),
+        };
+        assert_eq!(d.earliest(), Some(at(20)));
+    }
+
+    #[test]
+    fn each_deadline_passes_at_its_time() {
+        let d = Deadlines {
+            waiting: Some(at(10)),
+            teardown: Some(at(20)),
+            init: Some(at(30)),
+            restore: Some(at(40)),
+            invoke: Some(at(50)),
+        };
+        for (i, due) in Due::ORDER.into_iter().enumerate() {
+            let deadline = at(10 * (i as u64 + 1));
+            assert_eq!(d.of(due), Some(deadline));
+            assert!(
+                !d.has_passed(due, deadline - Duration::from_millis(1)),
+                "{due:?}"
+            );
+            assert!(d.has_passed(due, deadline), "{due:?}");
+            assert!(!Deadlines::default().has_passed(due, at(1000)), "{due:?}");
+        }
+    }
+
+    #[test]
+    fn a_waiting_invoke_is_handled_before_the_teardown() {
+        assert_eq!(Due::ORDER[0], Due::Waiting);
+        assert_eq!(Due::ORDER[1], Due::Teardown);
+    }
+
+    #[test]
+    fn the_timer_moves_only_for_a_sooner_deadline() {
+        let table = [
+            // (armed, earliest) -> arm at
+            ((None, None), None),
+            ((Some(at(10)), None), None),
+            ((None, Some(at(10))), Some(at(10))),
+            ((Some(at(10)), Some(at(5))), Some(at(5))),
+            ((Some(at(10)), Some(at(10))), None),
+            ((Some(at(10)), Some(at(20))), None),
+        ];
+        for ((armed, earliest), want) in table {
+            assert_eq!(rearm(armed, earliest), want, "{armed:?} {earliest:?}");
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The stages of a teardown (reset or shutdown, spec §4): with no extension
+//! registered the runtime is killed at once; otherwise the runtime gets
+//! SIGTERM and 30 % of the budget, then each extension registered for it
+//! gets SHUTDOWN and the rest of the budget to exit, and whatever is left is
+//! killed.
+//!
+//! Pure: the engine says what happened (with the time and the facts it
+//! knows), the teardown moves to its next stage and says what to do.
+
+use std::time::{Duration, Instant};
+
+/// Lambda's shutdown budget when only internal extensions registered.
+pub const BUDGET_INTERNAL_ONLY: Duration = Duration::from_millis(500);
+/// Lambda's shutdown budget when an external extension registered.
+pub const BUDGET_EXTERNAL: Duration = Duration::from_millis(2000);
+
+/// The budget of a teardown: Lambda's, or the one a shutdown was asked
+/// with (the control API's `timeoutMs`; a reset always has Lambda's).
+pub fn budget(external_registered: bool, shutdown_asked_with: Option<Duration>) -> Duration {
+    match shutdown_asked_with {
+        Some(budget) => budget,
+        None if external_registered => BUDGET_EXTERNAL,
+        None => BUDGET_INTERNAL_ONLY,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The runtime got SIGTERM and has until then to exit.
+    RuntimeGrace { until: Instant },
+    /// Extensions got SHUTDOWN and have until the deadline to exit.
+    Extensions,
+    /// Everything is gone or killed: the generation is over.
+    Finished,
+}
+
+/// What the engine knows when a teardown begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Begin {
+    pub now: Instant,
+    pub budget: Duration,
+    /// Some extension registered (internal or external).
+    pub extensions_registered: bool,
+    /// The runtime process is alive.
+    pub runtime_alive: bool,
+    /// Every extension process has exited already.
+    pub extensions_gone: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    RuntimeExited,
+    ExtensionExited,
+    /// The timer fired at `now` (possibly early: the stage's deadline decides).
+    Timer {
+        now: Instant,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// SIGTERM to the runtime's process group.
+    TerminateRuntime,
+    /// SIGKILL to what is left of the runtime's process group.
+    KillRuntime,
+    /// SHUTDOWN (with this `deadlineMs`) to the extensions registered for
+    /// it; the processes of the others are killed.
+    ShutdownExtensions { deadline: Instant },
+    /// The extensions still alive failed to shut down in time.
+    ShutdownFailed,
+    /// Kill whatever is left and end the generation.
+    Finish,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Teardown {
+    /// The end of the whole budget: extensions' `deadlineMs`.
+    pub deadline: Instant,
+    pub stage: Stage,
+}
+
+impl Teardown {
+    /// Begins a teardown: its first stage and what to do now.
+    pub fn begin(b: Begin) -> (Teardown, Vec<Action>) {
+        let deadline = b.now + b.budget;
+        let mut teardown = Teardown {
+            deadline,
+            stage: Stage::Extensions,
+        };
+        let actions = if !b.extensions_registered {
+            teardown.stage = Stage::Finished;
+            vec![Action::KillRuntime, Action::Finish]
+        } else if b.runtime_alive {
+            teardown.stage = Stage::RuntimeGrace {
+                until: b.now + b.budget.mul_f64(0.3),
+            };
+            vec![Action::TerminateRuntime]
+        } else {
+            teardown.shut_extensions_down(Vec::new(), b.extensions_gone)
+        };
+        (teardown, actions)
+    }
+
+    /// When the timer must fire next, until the teardown is finished.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.stage {
+            Stage::RuntimeGrace { until } => Some(until),
+            Stage::Extensions => Some(self.deadline),
+            Stage::Finished => None,
+        }
+    }
+
+    /// What `input` does; `extensions_gone`: every extension process has
+    /// exited (after this input).
+    pub fn on(&mut self, input: Input, extensions_gone: bool) -> Vec<Action> {
+        match (self.stage, input) {
+            (Stage::RuntimeGrace { .. }, Input::RuntimeExited) => {
+                // What is left of its group goes with it.
+                self.shut_extensions_down(vec![Action::KillRuntime], extensions_gone)
+            }
+            (Stage::RuntimeGrace { until }, Input::Timer { now }) if now >= until => {
+                self.shut_extensions_down(vec![Action::KillRuntime], extensions_gone)
+            }
+            (Stage::Extensions, Input::ExtensionExited) if extensions_gone => self.finish(vec![]),
+            (Stage::Extensions, Input::Timer { now }) if now >= self.deadline => {
+                self.finish(vec![Action::ShutdownFailed])
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn shut_extensions_down(&mut self, mut actions: Vec<Action>, extensions_gone: bool) -> Vec<Action> {
+        self.stage = Stage::Extensions;
+        actions.push(Action::ShutdownExtensions {
+            deadline: self.deadline,
+        });
+        if extensions_gone {
+            return self.finish(actions);
+        }
+        actions
+    }
+
+    fn finish(&mut self, mut actions: Vec<Action>) -> Vec<Action> {
+        self.stage = Stage::Finished;
+        actions.push(Action::Finish);
+        actions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action as A;
+
+    fn begin(extensions_registered: bool, runtime_alive: bool, gone: bool) -> Begin {
+        Begin {
+            now: t0(),
+            budget: Duration::from_millis(1000),
+            extensions_registered,
+            runtime_alive,
+            extensions_gone: gone,
+        }
+    }
+
+    fn t0() -> Instant {
+        static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *T0.get_or_init(Instant::now)
+    }
+
+    fn ms(n: u64) -> Instant {
+        t0() + Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_budget_is_lambdas_unless_a_shutdown_asked_for_one() {
+        assert_eq!(budget(false, None), BUDGET_INTERNAL_ONLY);
+        assert_eq!(budget(true, None), BUDGET_EXTERNAL);
+        let asked = Duration::from_millis(7000);
+        assert_eq!(budget(false, Some(asked)), asked);
+        assert_eq!(budget(true, Some(asked)), asked);
+    }
+
+    #[test]
+    fn how_a_teardown_begins() {
+        let shutdown = A::ShutdownExtensions { deadline: ms(1000) };
+        let table = [
+            // (registered, runtime alive, extensions gone) -> stage, actions
+            (
+                (false, true, false),
+                Stage::Finished,
+                vec![A::KillRuntime, A::Finish],
+            ),
+            (
+                (false, false, true),
+                Stage::Finished,
+                vec![A::KillRuntime, A::Finish],
+            ),
+            (
+                (true, true, false),
+                Stage::RuntimeGrace { until: ms(300) },
+                vec![A::TerminateRuntime],
+            ),
+            (
+                (true, true, true),
+                Stage::RuntimeGrace { until: ms(300) },
+                vec![A::TerminateRuntime],
+            ),
+            ((true, false, false), Stage::Extensions, vec![shutdown]),
+            (
+                (true, false, true),
+                Stage::Finished,
+                vec![shutdown, A::Finish],
+            ),
+        ];
+        for ((registered, alive, gone), stage, actions) in table {
+            let (teardown, got) = Teardown::begin(begin(registered, alive, gone));
+            assert_eq!(teardown.stage, stage, "{registered} {alive} {gone}");
+            assert_eq!(teardown.deadline, ms(1000));
+            assert_eq!(got, actions, "{registered} {alive} {gone}");
+        }
+    }
+
+    /// Every stage × input × (extensions gone): the next stage and the
+    /// actions.
+    #[test]
+    fn every_stage_and_input() {
+        let grace = Stage::RuntimeGrace { until: ms(300) };
+        let shutdown = A::ShutdownExtensions { deadline: ms(1000) };
+        let early = Input::Timer { now: ms(299) };
+        let grace_over = Input::Timer { now: ms(300) };
+        let budget_over = Input::Timer { now: ms(1000) };
+        let inputs = [
+            Input::RuntimeExited,
+            Input::ExtensionExited,
+            early,
+            grace_over,
+            Input::Timer { now: ms(999) },
+            budget_over,
+        ];
+        let table: &[(Stage, Input, bool, Stage, Vec<Action>)] = &[
+            (
+                grace,
+                Input::RuntimeExited,
+                false,
+                Stage::Extensions,
+                vec![A::KillRuntime, shutdown],
+            ),
+            (
+                grace,
+                Input::RuntimeExited,
+                true,
+                Stage::Finished,
+                vec![A::KillRuntime, shutdown, A::Finish],
+            ),
+            (
+                grace,
+                grace_over,
+                false,
+                Stage::Extensions,
+                vec![A::KillRuntime, shutdown],
+            ),
+            (
+                grace,
+                grace_over,
+                true,
+                Stage::Finished,
+                vec![A::KillRuntime, shutdown, A::Finish],
+            ),
+            (
+                grace,
+                Input::Timer { now: ms(999) },
+                false,
+                Stage::Extensions,
+                vec![A::KillRuntime, shutdown],
+            ),
+            (
+                grace,
+                Input::Timer { now: ms(999) },
+                true,
+                Stage::Finished,
+                vec![A::KillRuntime, shutdown, A::Finish],
+            ),
+            (
+                grace,
+                budget_over,
+                false,
+                Stage::Extensions,
+                vec![A::KillRuntime, shutdown],
+            ),
+            (
+                grace,
+                budget_over,
+                true,
+                Stage::Finished,
+                vec![A::KillRuntime, shutdown, A::Finish],
+            ),
+            (
+                Stage::Extensions,
+                Input::ExtensionExited,
+                true,
+                Stage::Finished,
+                vec![A::Finish],
+            ),
+            (
+                Stage::Extensions,
+                budget_over,
+                false,
+                Stage::Finished,
+                vec![A::ShutdownFailed, A::Finish],
+            ),
+            (
+                Stage::Extensions,
+                budget_over,
+                true,
+                Stage::Finished,
+                vec![A::ShutdownFailed, A::Finish],
+            ),
+        ];
+        for stage in [grace, Stage::Extensions, Stage::Finished] {
+            for input in inputs {
+                for gone in [false, true] {
+                    let mut teardown = Teardown {
+                        deadline: ms(1000),
+                        stage,
+                    };
+                    let got = teardown.on(input, gone);
+                    let want = table
+                        .iter()
+                        .find(|(s, i, g, _, _)| *s == stage && *i == input && *g == gone);
+                    match want {
+                        Some((_, _, _, to, actions)) => {
+                            assert_eq!(&got, actions, "{stage:?} + {input:?} (gone: {gone})");
+                            assert_eq!(teardown.stage, *to, "{stage:?} + {input:?} (gone: {gone})");
+                        }
+                        None => {
+                            // Nothing happens, nothing changes.
+                            assert_eq!(got, [], "{stage:?} + {input:?} (gone: {gone})");
+                            assert_eq!(teardown.stage, stage, "{stage:?} + {input:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_timer_follows_the_stage() {
+        let (mut teardown, _) = Teardown::begin(begin(true, true, false));
+        assert_eq!(teardown.next_deadline(), Some(ms(300)));
+        teardown.on(Input::RuntimeExited, false);
+        assert_eq!(teardown.next_deadline(), Some(ms(1000)));
+        teardown.on(Input::ExtensionExited, true);
+        assert_eq!(teardown.next_deadline(), None);
+    }
+}
