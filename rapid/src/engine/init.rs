@@ -4,7 +4,7 @@
 //! the sandbox down, and is retried on the next invoke.
 
 use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
-use crate::lifecycle::{RuntimeInput, RuntimeState};
+use crate::lifecycle::{self, RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
 use extensions_api::ShutdownReason;
 use interop::contract::{InitFailure, InitSuccess};
@@ -180,11 +180,8 @@ impl Engine {
         let Some(init) = &self.init else {
             return;
         };
-        let runtime_ready = self
-            .runtime
-            .as_ref()
-            .is_some_and(|rt| matches!(rt.state, RuntimeState::Ready | RuntimeState::RestoreReady));
-        if !(runtime_ready && self.extensions.all_ready()) {
+        let runtime = self.runtime.as_ref().map(|rt| rt.state);
+        if !lifecycle::init_complete(runtime, self.extensions.all_ready()) {
             return;
         }
         // Init Duration: from starting the first process to ready. With init

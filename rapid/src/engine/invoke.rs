@@ -5,7 +5,7 @@ use super::{
     epoch_ms_at, invalid_state, is_foreign, timestamp, Done, Engine, Queued, Reply, Runtime,
     FOREIGN_RUNTIME,
 };
-use crate::lifecycle::{RuntimeInput, RuntimeState};
+use crate::lifecycle::{self, AfterNext, NextCall, Poll, RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
 use bytes::Bytes;
 use extensions_api::ShutdownReason;
@@ -234,60 +234,59 @@ impl Engine {
         true
     }
 
-    /// The runtime's `next`: init is done, or the previous invoke is.
+    /// The runtime's `next`: init is done, or the previous invoke is, as
+    /// `lifecycle::on_next` decides.
     pub(super) fn on_next(&mut self, caller: Option<Caller>, reply: Reply<RuntimeEvent>) {
-        if self.teardown.is_some() {
-            let _ = reply.send(Err(invalid_state("the execution environment is resetting")));
-            return;
-        }
-        let Some(rt) = self.runtime.as_mut() else {
-            let _ = reply.send(Err(invalid_state("no runtime is running")));
-            return;
+        let resetting = self.teardown.is_some();
+        let current_generation = self.generations.current_id();
+        let call = {
+            let rt = self.runtime.as_ref();
+            let poll = match rt.and_then(|rt| rt.next.as_ref()) {
+                None => Poll::None,
+                Some(next) if next.is_closed() => Poll::Closed,
+                Some(_) => Poll::Open,
+            };
+            lifecycle::on_next(resetting, rt.map(|rt| rt.state), poll)
         };
-        if rt.state == RuntimeState::InvocationResponse && rt.next.is_none() {
-            // The runtime dropped (or is about to finish) its streamed
-            // response and asks for more before rapid has seen the end of
-            // the stream on the other connection: hold the poll until then.
-            rt.next = Some(reply);
-            return;
-        }
-        if rt.state == RuntimeState::Ready {
-            if rt.next.as_ref().is_some_and(|n| !n.is_closed()) {
-                let _ = reply.send(Err(invalid_state(
-                    "the runtime is already waiting for the next invocation",
-                )));
+        let then = match call {
+            NextCall::Refused(why) => {
+                let _ = reply.send(Err(invalid_state(why)));
                 return;
             }
-            rt.next = Some(reply);
-            self.drive();
+            NextCall::HeldUntilStreamEnds | NextCall::Waits => {
+                if let Some(rt) = self.runtime.as_mut() {
+                    rt.next = Some(reply);
+                }
+                if call == NextCall::Waits {
+                    self.drive();
+                }
+                return;
+            }
+            NextCall::Steps(then) => then,
+        };
+        let Some(rt) = self.runtime.as_mut() else {
             return;
-        }
-        if rt.state == RuntimeState::Started
-            && is_foreign(
-                caller,
-                self.generations.current_id(),
-                &[rt.pid],
-                "a runtime's next",
-            )
+        };
+        if then == AfterNext::Init
+            && is_foreign(caller, current_generation, &[rt.pid], "a runtime's next")
         {
             let _ = reply.send(Err(invalid_state(FOREIGN_RUNTIME)));
             return;
         }
-        let was = rt.state;
         if let Err(err) = rt.step(RuntimeInput::Next) {
             let _ = reply.send(Err(err));
             return;
         }
         rt.next = Some(reply);
-        if was == RuntimeState::Started {
-            self.runtime_ready();
-        } else if was == RuntimeState::Restoring {
-            self.restore_done();
-        } else {
-            if let Some(current) = self.current.as_mut() {
-                current.runtime_done = Some(Instant::now());
+        match then {
+            AfterNext::Init => self.runtime_ready(),
+            AfterNext::Restore => self.restore_done(),
+            AfterNext::Invoke => {
+                if let Some(current) = self.current.as_mut() {
+                    current.runtime_done = Some(Instant::now());
+                }
+                self.maybe_finish_invoke();
             }
-            self.maybe_finish_invoke();
         }
         self.drive();
     }
@@ -437,12 +436,9 @@ impl Engine {
     /// The invoke is over when the runtime answered and asked for the next
     /// one, and every extension that got INVOKE asked for its next event.
     pub(super) fn maybe_finish_invoke(&mut self) {
-        let runtime_done = self
-            .runtime
-            .as_ref()
-            .is_some_and(|rt| rt.state == RuntimeState::Ready);
+        let runtime = self.runtime.as_ref().map(|rt| rt.state);
         let answered = self.current.as_ref().is_some_and(|c| c.answered.is_some());
-        if !(runtime_done && answered && self.extensions.all_ready()) {
+        if !lifecycle::invoke_complete(runtime, answered, self.extensions.all_ready()) {
             return;
         }
         let Some(mut current) = self.current.take() else {

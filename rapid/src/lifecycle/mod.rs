@@ -16,8 +16,13 @@ mod runtime;
 pub mod teardown;
 
 pub use extension::{ExtensionInput, ExtensionState, InvalidExtensionTransition};
-pub use phase::{next_start, on_disruption, Disruption, Outcome, Phase, Start, Verdict, View};
-pub use runtime::{InvalidTransition, RuntimeInput, RuntimeState};
+pub use phase::{
+    init_complete, invoke_complete, next_start, on_disruption, Disruption, Outcome, Phase, Start,
+    Verdict, View,
+};
+pub use runtime::{
+    on_next, AfterNext, InvalidTransition, NextCall, Poll, RuntimeInput, RuntimeState,
+};
 
 #[cfg(test)]
 pub(crate) mod table {

@@ -162,6 +162,26 @@ pub fn on_disruption(phase: Phase, answered: bool, what: Disruption) -> Verdict 
     }
 }
 
+/// Init is complete once the runtime waits for its first event (in `next`,
+/// or in `restore/next` with init caching) and every registered extension
+/// waits in `next` (or will not ask again).
+pub fn init_complete(runtime: Option<RuntimeState>, extensions_settled: bool) -> bool {
+    matches!(
+        runtime,
+        Some(RuntimeState::Ready | RuntimeState::RestoreReady)
+    ) && extensions_settled
+}
+
+/// An invoke is complete once the runtime answered it and asked for the
+/// next one, and every extension that got INVOKE asked for its next event.
+pub fn invoke_complete(
+    runtime: Option<RuntimeState>,
+    answered: bool,
+    extensions_settled: bool,
+) -> bool {
+    runtime == Some(RuntimeState::Ready) && answered && extensions_settled
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +355,30 @@ mod tests {
                     on_disruption(phase, false, what),
                     "{phase:?} + {what:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn when_an_init_and_an_invoke_are_complete() {
+        let runtimes: Vec<Option<S>> = std::iter::once(None)
+            .chain(STATES.iter().copied().map(Some))
+            .collect();
+        for &runtime in &runtimes {
+            for settled in [false, true] {
+                let waits = matches!(runtime, Some(S::Ready | S::RestoreReady));
+                assert_eq!(
+                    init_complete(runtime, settled),
+                    waits && settled,
+                    "init: {runtime:?} settled: {settled}"
+                );
+                for answered in [false, true] {
+                    assert_eq!(
+                        invoke_complete(runtime, answered, settled),
+                        runtime == Some(S::Ready) && answered && settled,
+                        "invoke: {runtime:?} answered: {answered} settled: {settled}"
+                    );
+                }
             }
         }
     }

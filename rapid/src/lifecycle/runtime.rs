@@ -111,6 +111,60 @@ impl RuntimeState {
     }
 }
 
+/// The runtime's pending `invocation/next`, as rapid holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poll {
+    None,
+    Open,
+    /// Held, but its connection has closed.
+    Closed,
+}
+
+/// What the runtime's `invocation/next` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextCall {
+    /// Refused (`403 InvalidStateTransition`) for this reason.
+    Refused(&'static str),
+    /// It asks before rapid has seen the end of its streamed response on
+    /// the other connection: the poll is held until then.
+    HeldUntilStreamEnds,
+    /// It waits (again) in `next`; a held poll whose connection closed is
+    /// replaced.
+    Waits,
+    /// The runtime steps `Next` (refused in the table's words where it may
+    /// not), then this.
+    Steps(AfterNext),
+}
+
+/// What the runtime's `next` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterNext {
+    /// Its first `next`: registration closes, the init may be complete.
+    Init,
+    /// Its `next` after the after-restore hooks: the restore is done.
+    Restore,
+    /// Its `next` after answering: the invoke may be complete.
+    Invoke,
+}
+
+/// What the runtime's `invocation/next` does in this state (`resetting`:
+/// a teardown runs; `runtime`: none when no runtime runs).
+pub fn on_next(resetting: bool, runtime: Option<RuntimeState>, poll: Poll) -> NextCall {
+    use RuntimeState as S;
+    match (runtime, poll) {
+        _ if resetting => NextCall::Refused("the execution environment is resetting"),
+        (None, _) => NextCall::Refused("no runtime is running"),
+        (Some(S::InvocationResponse), Poll::None) => NextCall::HeldUntilStreamEnds,
+        (Some(S::Ready), Poll::Open) => {
+            NextCall::Refused("the runtime is already waiting for the next invocation")
+        }
+        (Some(S::Ready), Poll::None | Poll::Closed) => NextCall::Waits,
+        (Some(S::Started), _) => NextCall::Steps(AfterNext::Init),
+        (Some(S::Restoring), _) => NextCall::Steps(AfterNext::Restore),
+        (Some(_), _) => NextCall::Steps(AfterNext::Invoke),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -200,6 +254,54 @@ pub(crate) mod tests {
         assert_eq!(
             err.to_string(),
             "Transition from RestoreReady to RuntimeRestoreErrorState is not allowed"
+        );
+    }
+
+    #[test]
+    fn what_a_runtime_s_next_does_in_every_state() {
+        let polls = [Poll::None, Poll::Open, Poll::Closed];
+        for resetting in [false, true] {
+            for runtime in std::iter::once(None).chain(STATES.iter().copied().map(Some)) {
+                for poll in polls {
+                    let want = match runtime {
+                        _ if resetting => {
+                            NextCall::Refused("the execution environment is resetting")
+                        }
+                        None => NextCall::Refused("no runtime is running"),
+                        Some(S::InvocationResponse) if poll == Poll::None => {
+                            NextCall::HeldUntilStreamEnds
+                        }
+                        Some(S::Ready) if poll == Poll::Open => NextCall::Refused(
+                            "the runtime is already waiting for the next invocation",
+                        ),
+                        Some(S::Ready) => NextCall::Waits,
+                        Some(S::Started) => NextCall::Steps(AfterNext::Init),
+                        Some(S::Restoring) => NextCall::Steps(AfterNext::Restore),
+                        Some(_) => NextCall::Steps(AfterNext::Invoke),
+                    };
+                    assert_eq!(
+                        on_next(resetting, runtime, poll),
+                        want,
+                        "resetting: {resetting} runtime: {runtime:?} poll: {poll:?}"
+                    );
+                }
+            }
+        }
+        // Where it steps, the state table says whether `Next` is allowed:
+        // from a state that answered, after init or after a restore.
+        let steps_allowed: Vec<S> = STATES
+            .into_iter()
+            .filter(|s| matches!(on_next(false, Some(*s), Poll::None), NextCall::Steps(_)))
+            .filter(|s| s.on(I::Next).is_ok())
+            .collect();
+        assert_eq!(
+            steps_allowed,
+            [
+                S::Started,
+                S::InvocationErrorResponse,
+                S::RuntimeResponseSentState,
+                S::Restoring
+            ]
         );
     }
 }

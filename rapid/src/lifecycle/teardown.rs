@@ -129,7 +129,11 @@ impl Teardown {
         }
     }
 
-    fn shut_extensions_down(&mut self, mut actions: Vec<Action>, extensions_gone: bool) -> Vec<Action> {
+    fn shut_extensions_down(
+        &mut self,
+        mut actions: Vec<Action>,
+        extensions_gone: bool,
+    ) -> Vec<Action> {
         self.stage = Stage::Extensions;
         actions.push(Action::ShutdownExtensions {
             deadline: self.deadline,
