@@ -3,7 +3,10 @@
 
 use super::{is_foreign, Engine, ExtReply};
 use crate::config::ACCOUNT_ID;
-use crate::lifecycle::{Disruption, ExtensionInput, ExtensionState, Verdict};
+use crate::lifecycle::{
+    self, Disruption, ExtensionInput, ExtensionNext, ExtensionNextEnds, ExtensionState, Poll,
+    RegisterRefused, Registering, Verdict,
+};
 use crate::supervisor::{Caller, ProcessExit};
 use extensions_api::{
     EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest, ShutdownReason,
@@ -14,9 +17,6 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 use telemetry::InvokeStatus;
 use uuid::Uuid;
-
-/// Lambda's limit on registered extensions.
-const MAX_EXTENSIONS: usize = 10;
 
 struct Extension {
     id: Uuid,
@@ -340,16 +340,15 @@ impl Engine {
         request: RegistrationRequest,
         caller: Option<Caller>,
     ) -> Result<Registration, ExtensionApiError> {
-        if !self.extensions.registration_open || self.teardown.is_some() || self.shutdown.is_some()
-        {
-            return Err(ExtensionApiError::RegistrationClosed);
-        }
+        // The foreign check first: a stale process learns nothing more.
         // External extensions register from their own process, internal
         // ones from the runtime's.
         let mut roots = self.extensions.live_pids();
         roots.extend(self.runtime.as_ref().map(|rt| rt.pid));
         let current = self.generations.current_id();
-        if is_foreign(caller, current, &roots, "an extension's register") {
+        let tearing_down = self.teardown.is_some() || self.shutdown.is_some();
+        let open = self.extensions.registration_open && !tearing_down;
+        if open && is_foreign(caller, current, &roots, "an extension's register") {
             return Err(ExtensionApiError::InvalidState {
                 message: format!(
                     "{} cannot register: the caller is not a process of this execution environment (a process from before a reset?)",
@@ -357,23 +356,35 @@ impl Engine {
                 ),
             });
         }
-        let ext = &mut self.extensions;
-        if ext.is_registered(&request.name) {
-            return Err(ExtensionApiError::AlreadyRegistered { name: request.name });
-        }
-        if ext.registered.len() >= MAX_EXTENSIONS {
-            return Err(ExtensionApiError::TooManyExtensions {
-                limit: MAX_EXTENSIONS,
-            });
-        }
         let shutdown = request.events.contains(&EventKind::Shutdown);
-        if shutdown && !ext.is_external(&request.name) {
-            return Err(ExtensionApiError::InvalidEventType {
-                message: format!(
-                    "{} is an internal extension (no such file in the extensions directory): it cannot register for SHUTDOWN",
-                    request.name
-                ),
-            });
+        let ext = &mut self.extensions;
+        let registering = Registering {
+            open: ext.registration_open,
+            tearing_down,
+            name_taken: ext.is_registered(&request.name),
+            registered: ext.registered.len(),
+            wants_shutdown: shutdown,
+            external: ext.is_external(&request.name),
+        };
+        match lifecycle::may_register(&registering) {
+            Ok(()) => {}
+            Err(RegisterRefused::Closed) => return Err(ExtensionApiError::RegistrationClosed),
+            Err(RegisterRefused::AlreadyRegistered) => {
+                return Err(ExtensionApiError::AlreadyRegistered { name: request.name })
+            }
+            Err(RegisterRefused::TooMany) => {
+                return Err(ExtensionApiError::TooManyExtensions {
+                    limit: lifecycle::MAX_EXTENSIONS,
+                })
+            }
+            Err(RegisterRefused::ShutdownForInternal) => {
+                return Err(ExtensionApiError::InvalidEventType {
+                    message: format!(
+                        "{} is an internal extension (no such file in the extensions directory): it cannot register for SHUTDOWN",
+                        request.name
+                    ),
+                })
+            }
         }
         let id = interop::ids::new_uuid();
         let state = ExtensionState::Started
@@ -411,14 +422,20 @@ impl Engine {
                 return;
             }
         };
-        if let Some(event) = ext.pending.take() {
-            // Its state moved when the event was handed out.
-            let _ = reply.send(Ok(event));
-            return;
-        }
-        let was = ext.state;
-        if was == ExtensionState::Ready {
-            if ext.next.as_ref().is_some_and(|n| !n.is_closed()) {
+        let poll = match &ext.next {
+            None => Poll::None,
+            Some(next) if next.is_closed() => Poll::Closed,
+            Some(_) => Poll::Open,
+        };
+        let ends = match lifecycle::extension_next(ext.state, ext.pending.is_some(), poll) {
+            ExtensionNext::TakesPending => {
+                // Its state moved when the event was handed out.
+                if let Some(event) = ext.pending.take() {
+                    let _ = reply.send(Ok(event));
+                }
+                return;
+            }
+            ExtensionNext::AlreadyWaiting => {
                 let _ = reply.send(Err(ExtensionApiError::InvalidState {
                     message: format!(
                         "extension {} is already waiting for its next event",
@@ -427,19 +444,21 @@ impl Engine {
                 }));
                 return;
             }
-            // A new poll in place of one whose connection went away.
-            ext.next = Some(reply);
-            return;
-        }
+            ExtensionNext::Waits => {
+                ext.next = Some(reply);
+                return;
+            }
+            ExtensionNext::Steps(ends) => ends,
+        };
         if let Err(err) = ext.step(ExtensionInput::Next) {
             let _ = reply.send(Err(err));
             return;
         }
         ext.next = Some(reply);
-        match was {
-            ExtensionState::Registered => self.maybe_finish_init(),
-            ExtensionState::Running => self.maybe_finish_invoke(),
-            _ => {}
+        match ends {
+            ExtensionNextEnds::Init => self.maybe_finish_init(),
+            ExtensionNextEnds::Invoke => self.maybe_finish_invoke(),
+            ExtensionNextEnds::Nothing => {}
         }
         self.drive();
     }

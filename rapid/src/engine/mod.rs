@@ -487,30 +487,26 @@ impl Engine {
             Some(id) => format!("RequestId: {id} Error: {why}"),
             None => format!("Error: {why}"),
         };
-        let status = |outcome| match outcome {
-            Outcome::Error => telemetry::InvokeStatus::Error,
-            Outcome::Timeout => telemetry::InvokeStatus::Timeout,
-            Outcome::Answered => telemetry::InvokeStatus::Success,
-        };
         let waiting = self.queue.front().map(|q| q.invoke.request_id.as_str());
         match verdict {
             Verdict::FailInit(outcome) => {
                 let err = FunctionError::new(error_type, &message(waiting));
-                self.init_failed(err, status(outcome));
+                self.init_failed(err, invoke_status(outcome));
             }
             Verdict::FailRestore(outcome) => {
                 let err = FunctionError::new(error_type, &message(waiting));
-                self.restore_failed(err, status(outcome));
+                self.restore_failed(err, invoke_status(outcome));
             }
             Verdict::FailInvoke(outcome) => {
                 let current = self.current.as_ref().map(|c| c.request_id.as_str());
                 let err = FunctionError::new(error_type, &message(current));
-                self.fail_current(err, status(outcome));
+                self.fail_current(err, invoke_status(outcome));
             }
             Verdict::TeardownGoesOn
             | Verdict::Refused
             | Verdict::ResetAfterInvoke
-            | Verdict::ResetNow => {}
+            | Verdict::ResetNow
+            | Verdict::Abandon => {}
         }
     }
 
@@ -668,6 +664,7 @@ impl Engine {
     // ---- shutdown ---------------------------------------------------------
 
     fn begin_shutdown(&mut self, done: Option<oneshot::Sender<()>>) {
+        let verdict = self.verdict(Disruption::ShutdownAsked);
         let first = self.shutdown.is_none();
         self.shutdown.get_or_insert_with(Vec::new).extend(done);
         if !first {
@@ -676,24 +673,29 @@ impl Engine {
         for queued in self.queue.drain(..) {
             reply_shutdown(queued.invoke, queued.reply);
         }
+        // Abandoned, whatever the verdict: an init or a restore asked for
+        // and not started yet will not run either.
         self.init = None;
         self.abandon_restore(RestoreFailed::ShuttingDown);
-        if let Some(answered) = self.current.as_ref().map(|c| c.has_answered()) {
+        if let Verdict::FailInvoke(outcome) = verdict {
             let err = FunctionError::new(
                 ErrorType::SandboxShutdown,
                 "The execution environment shut down during the invocation.",
             );
-            // An invoke the runtime already answered keeps its own status.
-            let status = if answered {
-                telemetry::InvokeStatus::Success
-            } else {
-                telemetry::InvokeStatus::Error
-            };
-            self.fail_current(err, status);
+            self.fail_current(err, invoke_status(outcome));
         }
         if self.teardown.is_none() {
             self.begin_teardown(extensions_api::ShutdownReason::Spindown);
         }
+    }
+}
+
+/// The status of an invoke (or init, or restore) that ended with `outcome`.
+fn invoke_status(outcome: Outcome) -> telemetry::InvokeStatus {
+    match outcome {
+        Outcome::Error => telemetry::InvokeStatus::Error,
+        Outcome::Timeout => telemetry::InvokeStatus::Timeout,
+        Outcome::Answered => telemetry::InvokeStatus::Success,
     }
 }
 

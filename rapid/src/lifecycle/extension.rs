@@ -96,6 +96,93 @@ impl ExtensionState {
     }
 }
 
+/// Lambda's limit on registered extensions.
+pub const MAX_EXTENSIONS: usize = 10;
+
+/// What the environment says to a `register` call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registering {
+    /// Registration is open (init runs, the runtime has not called `next`).
+    pub open: bool,
+    /// A reset or a shutdown runs.
+    pub tearing_down: bool,
+    /// An extension of that name registered already.
+    pub name_taken: bool,
+    /// How many registered so far.
+    pub registered: usize,
+    /// It asks for SHUTDOWN.
+    pub wants_shutdown: bool,
+    /// It is an external extension (a file of the extensions directory).
+    pub external: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegisterRefused {
+    Closed,
+    AlreadyRegistered,
+    TooMany,
+    /// An internal extension cannot register for SHUTDOWN.
+    ShutdownForInternal,
+}
+
+/// Whether a `register` call is allowed now (spec §5), checked in this
+/// order.
+pub fn may_register(r: &Registering) -> Result<(), RegisterRefused> {
+    if !r.open || r.tearing_down {
+        Err(RegisterRefused::Closed)
+    } else if r.name_taken {
+        Err(RegisterRefused::AlreadyRegistered)
+    } else if r.registered >= MAX_EXTENSIONS {
+        Err(RegisterRefused::TooMany)
+    } else if r.wants_shutdown && !r.external {
+        Err(RegisterRefused::ShutdownForInternal)
+    } else {
+        Ok(())
+    }
+}
+
+/// What an extension's `event/next` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionNext {
+    /// An event was kept for it: it gets it at once.
+    TakesPending,
+    /// Refused: it waits in another `next` already.
+    AlreadyWaiting,
+    /// It waits (again) in `next`; a held poll whose connection closed is
+    /// replaced.
+    Waits,
+    /// It steps `Next` (refused in the table's words where it may not),
+    /// then what it ends.
+    Steps(ExtensionNextEnds),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionNextEnds {
+    /// Its first `next`: the init may be complete.
+    Init,
+    /// Its `next` after INVOKE: the invoke may be complete.
+    Invoke,
+    Nothing,
+}
+
+/// What an extension's `event/next` does in `state` (`pending`: an event
+/// was kept for it; `poll`: the `next` rapid holds for it).
+pub fn extension_next(
+    state: ExtensionState,
+    pending: bool,
+    poll: crate::lifecycle::Poll,
+) -> ExtensionNext {
+    use crate::lifecycle::Poll;
+    match state {
+        _ if pending => ExtensionNext::TakesPending,
+        ExtensionState::Ready if poll == Poll::Open => ExtensionNext::AlreadyWaiting,
+        ExtensionState::Ready => ExtensionNext::Waits,
+        ExtensionState::Registered => ExtensionNext::Steps(ExtensionNextEnds::Init),
+        ExtensionState::Running => ExtensionNext::Steps(ExtensionNextEnds::Invoke),
+        _ => ExtensionNext::Steps(ExtensionNextEnds::Nothing),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +261,115 @@ mod tests {
                 ExtensionState::Exited
             ]
         );
+    }
+
+    #[test]
+    fn who_may_register() {
+        let ok = Registering {
+            open: true,
+            tearing_down: false,
+            name_taken: false,
+            registered: 0,
+            wants_shutdown: true,
+            external: true,
+        };
+        assert_eq!(may_register(&ok), Ok(()));
+        let table = [
+            (Registering { open: false, ..ok }, RegisterRefused::Closed),
+            (
+                Registering {
+                    tearing_down: true,
+                    ..ok
+                },
+                RegisterRefused::Closed,
+            ),
+            (
+                Registering {
+                    tearing_down: true,
+                    name_taken: true,
+                    ..ok
+                },
+                RegisterRefused::Closed,
+            ),
+            (
+                Registering {
+                    name_taken: true,
+                    ..ok
+                },
+                RegisterRefused::AlreadyRegistered,
+            ),
+            (
+                Registering {
+                    name_taken: true,
+                    registered: 10,
+                    ..ok
+                },
+                RegisterRefused::AlreadyRegistered,
+            ),
+            (
+                Registering {
+                    registered: 10,
+                    ..ok
+                },
+                RegisterRefused::TooMany,
+            ),
+            (
+                Registering {
+                    registered: 10,
+                    external: false,
+                    ..ok
+                },
+                RegisterRefused::TooMany,
+            ),
+            (
+                Registering {
+                    external: false,
+                    ..ok
+                },
+                RegisterRefused::ShutdownForInternal,
+            ),
+        ];
+        for (r, want) in table {
+            assert_eq!(may_register(&r), Err(want), "{r:?}");
+        }
+        assert_eq!(
+            may_register(&Registering {
+                registered: 9,
+                ..ok
+            }),
+            Ok(())
+        );
+        let internal_invoke_only = Registering {
+            wants_shutdown: false,
+            external: false,
+            ..ok
+        };
+        assert_eq!(may_register(&internal_invoke_only), Ok(()));
+    }
+
+    #[test]
+    fn what_an_extension_s_next_does_in_every_state() {
+        use crate::lifecycle::Poll;
+        for state in EXT_STATES {
+            for poll in [Poll::None, Poll::Open, Poll::Closed] {
+                assert_eq!(
+                    extension_next(state, true, poll),
+                    ExtensionNext::TakesPending,
+                    "{state:?}"
+                );
+                let want = match state {
+                    ExtensionState::Ready if poll == Poll::Open => ExtensionNext::AlreadyWaiting,
+                    ExtensionState::Ready => ExtensionNext::Waits,
+                    ExtensionState::Registered => ExtensionNext::Steps(ExtensionNextEnds::Init),
+                    ExtensionState::Running => ExtensionNext::Steps(ExtensionNextEnds::Invoke),
+                    _ => ExtensionNext::Steps(ExtensionNextEnds::Nothing),
+                };
+                assert_eq!(
+                    extension_next(state, false, poll),
+                    want,
+                    "{state:?} {poll:?}"
+                );
+            }
+        }
     }
 }

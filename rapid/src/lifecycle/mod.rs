@@ -15,7 +15,10 @@ mod phase;
 mod runtime;
 pub mod teardown;
 
-pub use extension::{ExtensionInput, ExtensionState, InvalidExtensionTransition};
+pub use extension::{
+    extension_next, may_register, ExtensionInput, ExtensionNext, ExtensionNextEnds, ExtensionState,
+    InvalidExtensionTransition, RegisterRefused, Registering, MAX_EXTENSIONS,
+};
 pub use phase::{
     init_complete, invoke_complete, next_start, on_disruption, Disruption, Outcome, Phase, Start,
     Verdict, View,

@@ -107,6 +107,8 @@ pub enum Disruption {
     ResetAsked {
         timeout: bool,
     },
+    /// A shutdown asked (SIGTERM, the control API, the contract).
+    ShutdownAsked,
 }
 
 /// How what was cut short ended, for its REPORT and its caller.
@@ -137,6 +139,9 @@ pub enum Verdict {
     ResetAfterInvoke,
     /// Nothing runs: reset now (reason `failure` for an exit).
     ResetNow,
+    /// The environment goes away: the init or restore under way is dropped
+    /// (a restore's waiters are told), and the teardown begins.
+    Abandon,
 }
 
 /// What a disruption does in `phase` (`answered`: the current invoke's
@@ -150,6 +155,9 @@ pub fn on_disruption(phase: Phase, answered: bool, what: Disruption) -> Verdict 
     };
     match (phase, what) {
         (Phase::ShuttingDown | Phase::Shutdown, D::ResetAsked { .. }) => Verdict::Refused,
+        (Phase::Initializing | Phase::Restoring, D::ShutdownAsked) => Verdict::Abandon,
+        // An answered invoke keeps its status; an unanswered one fails.
+        (Phase::Invoking, D::ShutdownAsked) if answered => Verdict::FailInvoke(Outcome::Answered),
         (Phase::Resetting | Phase::ShuttingDown | Phase::Shutdown, _) => Verdict::TeardownGoesOn,
         (Phase::Initializing, _) => Verdict::FailInit(cut),
         (Phase::Restoring, _) => Verdict::FailRestore(cut),
@@ -287,10 +295,11 @@ mod tests {
             D::ExtensionExited,
             D::ResetAsked { timeout: true },
             D::ResetAsked { timeout: false },
+            D::ShutdownAsked,
         ];
-        // (phase, answered) -> verdicts for the four disruptions above.
-        let table: [((Phase, bool), [Verdict; 4]); 9] = [
-            ((Phase::Uninitialized, false), [V::ResetNow; 4]),
+        // (phase, answered) -> verdicts for the five disruptions above.
+        let table: [((Phase, bool), [Verdict; 5]); 9] = [
+            ((Phase::Uninitialized, false), [V::ResetNow; 5]),
             (
                 (Phase::Initializing, false),
                 [
@@ -298,6 +307,7 @@ mod tests {
                     V::FailInit(O::Error),
                     V::FailInit(O::Timeout),
                     V::FailInit(O::Error),
+                    V::Abandon,
                 ],
             ),
             (
@@ -307,15 +317,17 @@ mod tests {
                     V::FailRestore(O::Error),
                     V::FailRestore(O::Timeout),
                     V::FailRestore(O::Error),
+                    V::Abandon,
                 ],
             ),
-            ((Phase::Ready, false), [V::ResetNow; 4]),
+            ((Phase::Ready, false), [V::ResetNow; 5]),
             (
                 (Phase::Invoking, false),
                 [
                     V::FailInvoke(O::Error),
                     V::FailInvoke(O::Error),
                     V::FailInvoke(O::Timeout),
+                    V::FailInvoke(O::Error),
                     V::FailInvoke(O::Error),
                 ],
             ),
@@ -326,16 +338,29 @@ mod tests {
                     V::FailInvoke(O::Error),
                     V::ResetAfterInvoke,
                     V::ResetAfterInvoke,
+                    V::FailInvoke(O::Answered),
                 ],
             ),
-            ((Phase::Resetting, false), [V::TeardownGoesOn; 4]),
+            ((Phase::Resetting, false), [V::TeardownGoesOn; 5]),
             (
                 (Phase::ShuttingDown, false),
-                [V::TeardownGoesOn, V::TeardownGoesOn, V::Refused, V::Refused],
+                [
+                    V::TeardownGoesOn,
+                    V::TeardownGoesOn,
+                    V::Refused,
+                    V::Refused,
+                    V::TeardownGoesOn,
+                ],
             ),
             (
                 (Phase::Shutdown, false),
-                [V::TeardownGoesOn, V::TeardownGoesOn, V::Refused, V::Refused],
+                [
+                    V::TeardownGoesOn,
+                    V::TeardownGoesOn,
+                    V::Refused,
+                    V::Refused,
+                    V::TeardownGoesOn,
+                ],
             ),
         ];
         for ((phase, answered), verdicts) in table {
