@@ -4,9 +4,9 @@
 //! the sandbox down, and is retried on the next invoke.
 
 use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
+use crate::lifecycle::teardown;
 use crate::lifecycle::{self, RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
-use extensions_api::ShutdownReason;
 use interop::contract::{InitFailure, InitSuccess};
 use interop::{ErrorType, FunctionError};
 use runtime_api::{ApiError, RuntimeErrorReport};
@@ -266,11 +266,8 @@ impl Engine {
         if let Some(queued) = self.queue.pop_front() {
             self.fail_undispatched(queued, err, status);
         }
-        let reason = match status {
-            InvokeStatus::Timeout => ShutdownReason::Timeout,
-            _ => ShutdownReason::Failure,
-        };
-        self.begin_teardown(reason);
+        let timed_out = status == InvokeStatus::Timeout;
+        self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
     }
 
     /// Remembers how the init ended and tells who waits for it.

@@ -5,10 +5,10 @@ use super::{
     epoch_ms_at, invalid_state, is_foreign, timestamp, Done, Engine, Queued, Reply, Runtime,
     FOREIGN_RUNTIME,
 };
-use crate::lifecycle::{self, AfterNext, NextCall, Poll, RuntimeInput, RuntimeState};
+use crate::lifecycle::teardown;
+use crate::lifecycle::{self, AfterNext, AnswerRefused, NextCall, Poll, RuntimeInput};
 use crate::supervisor::Caller;
 use bytes::Bytes;
-use extensions_api::ShutdownReason;
 use interop::contract::{
     InvokeFailure, InvokeMetrics, InvokeSuccess, ResponseMetrics, ResponseMode,
 };
@@ -294,14 +294,22 @@ impl Engine {
     /// The runtime and the invoke its call is about, when `request_id` is
     /// the current one.
     fn current_for(&mut self, request_id: &str) -> Result<(&mut Runtime, &mut Current), ApiError> {
-        match (self.runtime.as_mut(), self.current.as_mut()) {
-            (Some(rt), Some(current)) if current.request_id == request_id => Ok((rt, current)),
-            (Some(rt), None) if rt.state == RuntimeState::Started => {
-                Err(invalid_state("no invocation has been received yet"))
+        let runtime = self.runtime.as_ref().map(|rt| rt.state);
+        let current = self.current.as_ref().map(|c| c.request_id == request_id);
+        let refused = match lifecycle::may_answer(runtime, current) {
+            Ok(()) => None,
+            Err(AnswerRefused::NoInvocationYet) => {
+                Some(invalid_state("no invocation has been received yet"))
             }
-            _ => Err(ApiError::InvalidRequestId {
+            Err(AnswerRefused::InvalidRequestId) => Some(ApiError::InvalidRequestId {
                 request_id: request_id.to_owned(),
             }),
+        };
+        match (refused, self.runtime.as_mut(), self.current.as_mut()) {
+            (None, Some(rt), Some(current)) => Ok((rt, current)),
+            (refused, _, _) => Err(refused.unwrap_or_else(|| ApiError::InvalidRequestId {
+                request_id: request_id.to_owned(),
+            })),
         }
     }
 
@@ -574,13 +582,8 @@ impl Engine {
             };
             self.report(current, end, status, error_type, lines, failed);
         }
-        let reason = match status {
-            // A shutdown is a spindown, whatever became of the invoke.
-            _ if self.shutdown.is_some() => ShutdownReason::Spindown,
-            InvokeStatus::Timeout => ShutdownReason::Timeout,
-            _ => ShutdownReason::Failure,
-        };
-        self.begin_teardown(reason);
+        let timed_out = status == InvokeStatus::Timeout;
+        self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
     }
 
     /// Fails an invoke that never reached the runtime, with its own START /

@@ -20,9 +20,9 @@
 //! this generation's processes got.
 
 use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
+use crate::lifecycle::teardown;
 use crate::lifecycle::{RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
-use extensions_api::ShutdownReason;
 use interop::restore::{Credentials, RestoreRequest};
 use interop::{ErrorType, FunctionError};
 use runtime_api::{ApiError, RuntimeErrorReport, CREDENTIALS_PATH};
@@ -297,10 +297,7 @@ impl Engine {
         if let Some(queued) = self.queue.pop_front() {
             self.fail_undispatched(queued, err, status);
         }
-        let reason = match status {
-            InvokeStatus::Timeout => ShutdownReason::Timeout,
-            _ => ShutdownReason::Failure,
-        };
+        let reason = teardown::reason(self.shutdown.is_some(), status == InvokeStatus::Timeout);
         self.begin_teardown(reason);
     }
 

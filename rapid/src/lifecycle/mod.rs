@@ -24,7 +24,8 @@ pub use phase::{
     Verdict, View,
 };
 pub use runtime::{
-    on_next, AfterNext, InvalidTransition, NextCall, Poll, RuntimeInput, RuntimeState,
+    may_answer, on_next, AfterNext, AnswerRefused, InvalidTransition, NextCall, Poll, RuntimeInput,
+    RuntimeState,
 };
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! Pure: the engine says what happened (with the time and the facts it
 //! knows), the teardown moves to its next stage and says what to do.
 
+use extensions_api::ShutdownReason;
 use std::time::{Duration, Instant};
 
 /// Lambda's shutdown budget when only internal extensions registered.
@@ -21,6 +22,17 @@ pub fn budget(external_registered: bool, shutdown_asked_with: Option<Duration>) 
         Some(budget) => budget,
         None if external_registered => BUDGET_EXTERNAL,
         None => BUDGET_INTERNAL_ONLY,
+    }
+}
+
+/// Why a teardown runs, as SHUTDOWN tells extensions: a shutdown is a
+/// spindown whatever became of what ran; after a timeout the reset's
+/// reason is `timeout`, after anything else `failure`.
+pub fn reason(shutting_down: bool, timed_out: bool) -> ShutdownReason {
+    match (shutting_down, timed_out) {
+        (true, _) => ShutdownReason::Spindown,
+        (false, true) => ShutdownReason::Timeout,
+        (false, false) => ShutdownReason::Failure,
     }
 }
 
@@ -182,6 +194,14 @@ mod tests {
         let asked = Duration::from_millis(7000);
         assert_eq!(budget(false, Some(asked)), asked);
         assert_eq!(budget(true, Some(asked)), asked);
+    }
+
+    #[test]
+    fn the_reason_extensions_are_told() {
+        assert_eq!(reason(true, true), ShutdownReason::Spindown);
+        assert_eq!(reason(true, false), ShutdownReason::Spindown);
+        assert_eq!(reason(false, true), ShutdownReason::Timeout);
+        assert_eq!(reason(false, false), ShutdownReason::Failure);
     }
 
     #[test]
