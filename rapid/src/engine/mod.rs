@@ -22,7 +22,7 @@ use crate::config::FunctionConfig;
 use crate::generation::Generations;
 use crate::lifecycle::deadlines::{self, Deadlines, Due};
 use crate::lifecycle::{
-    self, Disruption, Outcome, Phase, RuntimeInput, RuntimeState, Start, Verdict, View,
+    self, Disruption, InitAsked, Outcome, Phase, RuntimeInput, RuntimeState, Start, Verdict, View,
 };
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
@@ -346,14 +346,11 @@ impl Engine {
     /// Without a request (`--eager-init`) an init already done or under way
     /// is fine; with one, the caller meant a new init and is told.
     fn init_now(&mut self, request: Option<InitRequest>) -> Result<(), PhaseRefused> {
-        if self.shutdown.is_some() {
-            return Err(PhaseRefused::ShuttingDown);
-        }
-        let busy = self.runtime.is_some() || self.init.is_some() || !self.idle_for_init();
-        match request {
-            None if busy => Ok(()),
-            Some(_) if busy => Err(PhaseRefused::AlreadyInitialized),
-            request => {
+        match lifecycle::on_init_asked(self.phase(), request.is_some()) {
+            InitAsked::ShuttingDown => Err(PhaseRefused::ShuttingDown),
+            InitAsked::AlreadyInitialized => Err(PhaseRefused::AlreadyInitialized),
+            InitAsked::Nothing => Ok(()),
+            InitAsked::Start => {
                 if let Some(request) = request {
                     self.cfg = Arc::new(self.cfg.with_init(&request));
                 }
@@ -361,11 +358,6 @@ impl Engine {
                 Ok(())
             }
         }
-    }
-
-    /// No init, invoke or teardown is under way.
-    fn idle_for_init(&self) -> bool {
-        self.shutdown.is_none() && self.teardown.is_none() && self.current.is_none()
     }
 
     /// The environment's phase, as its state shows it.

@@ -21,7 +21,7 @@
 
 use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
 use crate::lifecycle::teardown;
-use crate::lifecycle::{RuntimeInput, RuntimeState};
+use crate::lifecycle::{self, InitAsked, RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
 use interop::restore::{Credentials, RestoreRequest};
 use interop::{ErrorType, FunctionError};
@@ -185,7 +185,7 @@ impl Engine {
             let _ = done.send(Err(RestoreFailed::Resetting));
             return;
         }
-        if self.runtime.is_none() && self.init.is_none() && self.idle_for_init() {
+        if lifecycle::on_init_asked(self.phase(), false) == InitAsked::Start {
             self.start_init(None);
         }
         if let (Some(store), Some(credentials)) = (self.credentials.as_mut(), request.credentials) {

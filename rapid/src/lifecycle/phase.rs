@@ -190,6 +190,28 @@ pub fn invoke_complete(
     runtime == Some(RuntimeState::Ready) && answered && extensions_settled
 }
 
+/// What an init asked from outside does: `requested` is an init with the
+/// function's settings (the control API, the contract), else an eager init
+/// (`--eager-init`), for which an init done or under way is fine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitAsked {
+    Start,
+    /// Initialized or busy already: nothing to do.
+    Nothing,
+    /// A requested init while initialized or busy.
+    AlreadyInitialized,
+    ShuttingDown,
+}
+
+pub fn on_init_asked(phase: Phase, requested: bool) -> InitAsked {
+    match phase {
+        Phase::ShuttingDown | Phase::Shutdown => InitAsked::ShuttingDown,
+        Phase::Uninitialized => InitAsked::Start,
+        _ if requested => InitAsked::AlreadyInitialized,
+        _ => InitAsked::Nothing,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,6 +426,25 @@ mod tests {
                         "invoke: {runtime:?} answered: {answered} settled: {settled}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn what_an_init_asked_from_outside_does() {
+        for phase in PHASES {
+            for requested in [false, true] {
+                let want = match phase {
+                    Phase::ShuttingDown | Phase::Shutdown => InitAsked::ShuttingDown,
+                    Phase::Uninitialized => InitAsked::Start,
+                    _ if requested => InitAsked::AlreadyInitialized,
+                    _ => InitAsked::Nothing,
+                };
+                assert_eq!(
+                    on_init_asked(phase, requested),
+                    want,
+                    "{phase:?} {requested}"
+                );
             }
         }
     }
