@@ -5,7 +5,6 @@
 
 use super::{epoch_ms_at, Engine};
 use crate::lifecycle::teardown::{self, Action, Begin, Input};
-use crate::supervisor;
 use extensions_api::ShutdownReason;
 use nix::sys::signal::Signal;
 use std::time::Instant;
@@ -74,7 +73,7 @@ impl Engine {
             match action {
                 Action::TerminateRuntime => {
                     if let Some(rt) = &self.runtime {
-                        supervisor::signal_group(rt.pid, Signal::SIGTERM);
+                        self.processes.signal_group(rt.pid, Signal::SIGTERM);
                     }
                 }
                 Action::KillRuntime => self.kill_runtime(),
@@ -84,7 +83,7 @@ impl Engine {
                         .as_ref()
                         .map_or(ShutdownReason::Failure, |t| t.reason);
                     for pid in self.extensions.send_shutdown(reason, epoch_ms_at(deadline)) {
-                        supervisor::signal_group(pid, Signal::SIGKILL);
+                        self.processes.signal_group(pid, Signal::SIGKILL);
                     }
                 }
                 Action::ShutdownFailed => {
@@ -100,7 +99,7 @@ impl Engine {
 
     fn kill_runtime(&mut self) {
         if let Some(rt) = &self.runtime {
-            supervisor::signal_group(rt.pid, Signal::SIGKILL);
+            self.processes.signal_group(rt.pid, Signal::SIGKILL);
         }
     }
 
@@ -108,7 +107,7 @@ impl Engine {
     fn finish_teardown(&mut self) {
         self.kill_runtime();
         for pid in self.extensions.live_pids() {
-            supervisor::signal_group(pid, Signal::SIGKILL);
+            self.processes.signal_group(pid, Signal::SIGKILL);
         }
         for (name, error_type) in self.extensions.exit_errors() {
             tracing::warn!(extension = %name, %error_type, "extension reported an exit error (Extension.ExitError)");

@@ -5,6 +5,8 @@ mod limits;
 mod owners;
 mod peer;
 mod reap;
+#[cfg(test)]
+pub(crate) mod sim;
 mod spawn;
 mod tree;
 

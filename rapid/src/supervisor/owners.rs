@@ -88,6 +88,8 @@ impl Supervisor {
             shared: self.shared.clone(),
             sandbox,
             exits,
+            #[cfg(test)]
+            simulated: None,
         };
         (processes, rx)
     }
@@ -111,11 +113,14 @@ impl Supervisor {
     }
 }
 
-/// One sandbox's way to spawn and to kill what it spawned.
+/// One sandbox's way to spawn, signal and kill what it spawned.
 pub struct Processes {
     shared: Arc<Shared>,
     sandbox: u64,
     exits: mpsc::UnboundedSender<ProcessExit>,
+    /// In the engine's property test: processes that are only pids.
+    #[cfg(test)]
+    simulated: Option<super::sim::Simulated>,
 }
 
 impl Processes {
@@ -127,6 +132,10 @@ impl Processes {
         cwd: &Path,
         env: &[(String, String)],
     ) -> std::io::Result<Spawned> {
+        #[cfg(test)]
+        if let Some(sim) = &self.simulated {
+            return sim.spawn(program);
+        }
         // Held across the spawn, so the reaper cannot take the exit of a
         // child that dies at once before it is known to be ours.
         let mut owners = self.shared.owners();
@@ -137,8 +146,21 @@ impl Processes {
         Ok(spawned)
     }
 
+    /// Sends `signal` to the process group of `pid`, one of this sandbox's.
+    pub fn signal_group(&self, pid: i32, signal: nix::sys::signal::Signal) {
+        #[cfg(test)]
+        if let Some(sim) = &self.simulated {
+            return sim.signal(pid, signal);
+        }
+        super::signal_group(pid, signal);
+    }
+
     /// Processes of this sandbox not reaped yet.
     pub fn any_alive(&self) -> bool {
+        #[cfg(test)]
+        if let Some(sim) = &self.simulated {
+            return sim.any_alive();
+        }
         self.shared
             .owners()
             .by_pid
@@ -151,6 +173,10 @@ impl Processes {
     /// its group and whose parent died is re-parented to rapid and can no
     /// longer be told apart; with one sandbox it is always this one's).
     pub fn kill_all(&self) {
+        #[cfg(test)]
+        if let Some(sim) = &self.simulated {
+            return sim.kill_all();
+        }
         let me = std::process::id() as i32;
         tree::kill_trees(|| {
             let owners = self.shared.owners();
@@ -168,6 +194,29 @@ impl Processes {
             );
             roots
         });
+    }
+}
+
+#[cfg(test)]
+impl Processes {
+    /// Processes that exist only as pids in `sim`, whose exits arrive on
+    /// the returned receiver (the engine's property test).
+    pub(crate) fn simulated(
+        sim: super::sim::Simulated,
+    ) -> (Processes, mpsc::UnboundedReceiver<ProcessExit>) {
+        let (exits, rx) = mpsc::unbounded_channel();
+        sim.set_exits(exits.clone());
+        let shared = Arc::new(Shared {
+            owners: Mutex::new(Owners::default()),
+            reaped: Notify::new(),
+        });
+        let processes = Processes {
+            shared,
+            sandbox: 0,
+            exits,
+            simulated: Some(sim),
+        };
+        (processes, rx)
     }
 }
 
