@@ -15,6 +15,8 @@ mod extensions;
 mod init;
 mod invoke;
 mod message;
+#[cfg(test)]
+mod property;
 mod restore;
 mod teardown;
 
@@ -663,6 +665,9 @@ impl Engine {
             return;
         }
         for queued in self.queue.drain(..) {
+            if let Some(done) = queued.done {
+                let _ = done.send(Err(shutdown_failure(&queued.invoke)));
+            }
             reply_shutdown(queued.invoke, queued.reply);
         }
         // Abandoned, whatever the verdict: an init or a restore asked for
