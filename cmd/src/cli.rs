@@ -80,6 +80,25 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = crate::front_door::DEFAULT_MAX_QUEUED_EVENTS, env = "RAPID_MAX_QUEUED_EVENTS")]
     pub max_queued_events: usize,
 
+    /// How long an execution environment may stay idle before it is shut
+    /// down as Lambda retires one (SHUTDOWN with reason spindown to
+    /// extensions, then the shutdown budget); the next invoke starts a new
+    /// one. Seconds, or a duration like 90s, 10m, 500ms; 0 = never.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, env = "RAPID_IDLE_TIMEOUT")]
+    pub idle_timeout: std::time::Duration,
+
+    /// How many execution environments are kept however long they are idle
+    /// (default 0, or 1 with --eager-init).
+    #[arg(long, value_name = "N", env = "RAPID_MIN_SANDBOXES")]
+    pub min_sandboxes: Option<usize>,
+
+    /// How many synchronous invokes may wait for the execution environment
+    /// beside the one running; past it an invoke is refused with 429
+    /// TooManyRequestsException (Reason ConcurrentInvocationLimitExceeded),
+    /// as Lambda does at its concurrency limit.
+    #[arg(long, value_name = "N", default_value_t = crate::front_door::DEFAULT_MAX_QUEUED, env = "RAPID_MAX_QUEUED")]
+    pub max_queued: usize,
+
     /// Directory of external extensions: every executable file in it is
     /// started before the runtime.
     #[arg(long, value_name = "DIR", default_value = rapid::config::DEFAULT_EXTENSIONS_DIR, env = "RAPID_EXTENSIONS_DIR")]
@@ -94,6 +113,25 @@ pub struct Cli {
         value_name = "CMD"
     )]
     pub command: Vec<String>,
+}
+
+/// A duration: plain seconds ("600") or with a unit ("10m", "500ms").
+pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
+    match value.trim().parse::<u64>() {
+        Ok(seconds) => Ok(std::time::Duration::from_secs(seconds)),
+        Err(_) => humantime::parse_duration(value.trim()).map_err(|err| {
+            format!("{value:?} is not a duration (seconds, or like 90s, 10m, 500ms): {err}")
+        }),
+    }
+}
+
+impl Cli {
+    /// The idle timeout of the execution environment: none when it must
+    /// be kept (`--min-sandboxes`, or `--eager-init`) or when 0.
+    pub fn idle_timeout(&self) -> Option<std::time::Duration> {
+        let min = self.min_sandboxes.unwrap_or(usize::from(self.eager_init));
+        (min == 0 && !self.idle_timeout.is_zero()).then_some(self.idle_timeout)
+    }
 }
 
 /// The log level: the flag (or RAPID_LOG_LEVEL), else a valid LOG_LEVEL,
@@ -161,6 +199,33 @@ mod tests {
             Ok(tracing::Level::ERROR)
         );
         assert!(resolve_level(Some("chatty"), None).is_err());
+    }
+
+    #[test]
+    fn idle_timeouts() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["rapid"];
+            all.extend(args);
+            Cli::try_parse_from(all).map(|cli| cli.idle_timeout())
+        };
+        use std::time::Duration;
+        assert_eq!(parse(&[]).unwrap(), Some(Duration::from_secs(600)));
+        assert_eq!(
+            parse(&["--idle-timeout", "90"]).unwrap(),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse(&["--idle-timeout", "500ms"]).unwrap(),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(parse(&["--idle-timeout", "0"]).unwrap(), None);
+        assert_eq!(parse(&["--eager-init"]).unwrap(), None);
+        assert_eq!(
+            parse(&["--eager-init", "--min-sandboxes", "0"]).unwrap(),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(parse(&["--min-sandboxes", "1"]).unwrap(), None);
+        assert!(parse(&["--idle-timeout", "soon"]).is_err());
     }
 
     #[test]

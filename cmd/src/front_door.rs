@@ -22,6 +22,9 @@ pub const EVENT_REQUEST_LIMIT: u64 = 1024 * 1024;
 /// How many accepted `Event` invokes may wait for (or run in) the runtime.
 pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 100;
 
+/// How many synchronous invokes may wait beside the one running.
+pub const DEFAULT_MAX_QUEUED: usize = 1000;
+
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 
@@ -33,6 +36,9 @@ pub struct FrontDoor {
     pub function_version: String,
     /// One permit per accepted `Event` invoke the runtime has not answered.
     pub queued_events: Arc<Semaphore>,
+    /// One permit per synchronous invoke not answered yet: the one running
+    /// and those waiting (`--max-queued`).
+    pub queued_invokes: Arc<Semaphore>,
     /// The `/test/*` control API is served (`--test-api`).
     pub test_api: bool,
     /// Notified when the control API asked rapid to exit.
@@ -70,7 +76,7 @@ enum InvokeError {
     #[error("The value of the {name} header is not valid UTF-8")]
     HeaderNotUtf8 { name: &'static str },
     #[error("Rate Exceeded.")]
-    TooManyEvents,
+    Throttled,
     #[error("Unknown operation {method} {path}")]
     UnknownOperation { method: String, path: String },
     #[error("The execution environment has shut down")]
@@ -89,7 +95,7 @@ impl InvokeError {
             | InvokeError::HeaderNotUtf8 { .. }
             | InvokeError::BodyRead => StatusCode::BAD_REQUEST,
             InvokeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            InvokeError::TooManyEvents => StatusCode::TOO_MANY_REQUESTS,
+            InvokeError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             InvokeError::UnknownOperation { .. } => StatusCode::NOT_FOUND,
             InvokeError::Gone => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -104,7 +110,7 @@ impl InvokeError {
             InvokeError::InvocationType { .. }
             | InvokeError::LogType { .. }
             | InvokeError::HeaderNotUtf8 { .. } => "InvalidParameterValueException",
-            InvokeError::TooManyEvents => "TooManyRequestsException",
+            InvokeError::Throttled => "TooManyRequestsException",
             InvokeError::UnknownOperation { .. } => "UnknownOperationException",
             InvokeError::Gone => "ServiceException",
         }
@@ -116,7 +122,7 @@ impl InvokeError {
             _ => "User",
         };
         let mut body = serde_json::json!({ "Type": kind, "message": self.to_string() });
-        if let InvokeError::TooManyEvents = self {
+        if let InvokeError::Throttled = self {
             // Lambda's throttle answer (spec §11).
             body["Reason"] = "ConcurrentInvocationLimitExceeded".into();
         }
@@ -253,7 +259,7 @@ where
                 .queued_events
                 .clone()
                 .try_acquire_owned()
-                .map_err(|_| InvokeError::TooManyEvents)?;
+                .map_err(|_| InvokeError::Throttled)?;
             let answered = door
                 .sandbox
                 .on_demand()
@@ -270,6 +276,12 @@ where
             Ok(empty(StatusCode::ACCEPTED, &request_id))
         }
         InvocationType::RequestResponse => {
+            // Held until the runtime answered: past the queue's length an
+            // invoke is throttled, as at Lambda's concurrency limit.
+            let _slot = door
+                .queued_invokes
+                .try_acquire()
+                .map_err(|_| InvokeError::Throttled)?;
             let outcome = door
                 .sandbox
                 .on_demand()

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Ok(mut config) => {
             config.max_stream_bytes = cli.max_stream_bytes;
             config.throttle_streams = cli.response_bandwidth;
+            config.idle_timeout = cli.idle_timeout();
             config.extensions_dir = Some(cli.extensions_dir.clone());
             if cli.enable_init_caching {
                 config.enable_init_caching();
@@ -121,6 +122,11 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         function_version,
         queued_events: Arc::new(tokio::sync::Semaphore::new(
             cli.max_queued_events
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        )),
+        queued_invokes: Arc::new(tokio::sync::Semaphore::new(
+            cli.max_queued
+                .saturating_add(1)
                 .min(tokio::sync::Semaphore::MAX_PERMITS),
         )),
         test_api: cli.test_api,

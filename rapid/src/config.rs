@@ -56,6 +56,9 @@ pub struct FunctionConfig {
     pub max_stream_bytes: u64,
     /// Shape streamed responses like Lambda: 6 MB at full speed, then 2 MB/s.
     pub throttle_streams: bool,
+    /// How long the sandbox may stay idle before it is shut down the way
+    /// Lambda retires an execution environment (`None`: never).
+    pub idle_timeout: Option<Duration>,
     /// Where external extensions are found (every executable file in it).
     pub extensions_dir: Option<PathBuf>,
     /// Init caching (SnapStart, `--enable-init-caching`): the credentials of
@@ -148,6 +151,7 @@ impl FunctionConfig {
             environment: env.into_iter().collect(),
             max_stream_bytes: DEFAULT_MAX_STREAM_BYTES,
             throttle_streams: false,
+            idle_timeout: None,
             extensions_dir: Some(PathBuf::from(DEFAULT_EXTENSIONS_DIR)),
             init_caching: None,
         })

@@ -400,6 +400,24 @@ impl Rapid {
         }
     }
 
+    /// Like [`Rapid::assert_no_stdout_during`], for rapid's own log.
+    pub fn assert_no_stderr_during(
+        &self,
+        what: &str,
+        window: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) {
+        if let Ok(line) = self
+            .stderr
+            .wait_until(window, |lines| lines.iter().find(|l| pred(l)).cloned())
+        {
+            panic!(
+                "{what}, but rapid logged {line:?}.\nstderr:\n{}",
+                self.stderr.all().join("\n")
+            );
+        }
+    }
+
     /// How many stdout lines so far match `pred`.
     pub fn count_stdout(&self, pred: impl Fn(&str) -> bool) -> usize {
         self.stdout.all().iter().filter(|l| pred(l)).count()

@@ -197,6 +197,7 @@ impl Engine {
             self.init_duration = Some(init_duration);
         }
         self.init_ended(Ok(InitSuccess { init_duration }));
+        self.idle_since = Instant::now();
         self.init = None;
         self.retry_init = false;
         self.first_fatal = None;

@@ -452,6 +452,7 @@ impl Engine {
         let Some(mut current) = self.current.take() else {
             return;
         };
+        self.idle_since = Instant::now();
         let (answered, status, error_type) =
             current
                 .answered

@@ -116,6 +116,9 @@ pub(crate) struct Engine {
     /// The generation running (its cancellation and tasks), published to
     /// the loopback server.
     generations: Generations,
+    /// When the environment last became idle (an init, an invoke or a
+    /// restore ended), for the idle timeout.
+    idle_since: Instant,
 }
 
 impl Runtime {
@@ -184,6 +187,7 @@ impl Engine {
             restore_duration: None,
             credentials: None,
             generations,
+            idle_since: Instant::now(),
         }
     }
 
@@ -612,6 +616,12 @@ impl Engine {
             init: self.init.as_ref().map(|i| i.deadline),
             restore: self.restore.as_ref().map(|r| r.deadline),
             invoke: self.current.as_ref().map(|c| c.deadline),
+            idle: deadlines::idle_deadline(
+                self.phase(),
+                !self.queue.is_empty() || !self.restore_waiters.is_empty(),
+                self.idle_since,
+                self.cfg.idle_timeout,
+            ),
         }
     }
 
@@ -630,9 +640,22 @@ impl Engine {
                 Due::Init => self.init_timed_out(),
                 Due::Restore => self.restore_timed_out(),
                 Due::Invoke => self.invoke_timed_out(),
+                Due::Idle => self.idle_timed_out(),
             }
         }
         self.drive();
+    }
+
+    /// Idle for the idle timeout: the environment is retired as Lambda
+    /// retires one (SHUTDOWN with reason spindown, the budget, SIGKILL);
+    /// the next invoke starts a new one.
+    fn idle_timed_out(&mut self) {
+        let idle = self.idle_since.elapsed();
+        tracing::info!(
+            idle_s = idle.as_secs(),
+            "idle for the idle timeout: shutting the execution environment down (spindown)"
+        );
+        self.begin_teardown(extensions_api::ShutdownReason::Spindown);
     }
 
     /// The deadline of an invoke whose clock runs while it waits for a

@@ -247,6 +247,7 @@ impl Engine {
         };
         let duration = phase.started.elapsed();
         self.restore_duration = Some(duration);
+        self.idle_since = Instant::now();
         self.report_restore(InvokeStatus::Success, None, duration);
         for done in self.restore_waiters.drain(..) {
             let _ = done.send(Ok(duration));

@@ -4,7 +4,7 @@
 //!
 //! Pure: the engine gives the deadlines it holds and the time.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A deadline that can pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub enum Due {
     Init,
     Restore,
     Invoke,
+    /// The environment has been idle for the idle timeout: it is retired.
+    Idle,
 }
 
 impl Due {
@@ -23,12 +25,13 @@ impl Due {
     /// waiting invoke comes before the teardown: when both passed (rapid
     /// was not scheduled for a while) the invoke is answered rather than
     /// handed to an init that has no time left.
-    pub const ORDER: [Due; 5] = [
+    pub const ORDER: [Due; 6] = [
         Due::Waiting,
         Due::Teardown,
         Due::Init,
         Due::Restore,
         Due::Invoke,
+        Due::Idle,
     ];
 }
 
@@ -39,6 +42,7 @@ pub struct Deadlines {
     pub init: Option<Instant>,
     pub restore: Option<Instant>,
     pub invoke: Option<Instant>,
+    pub idle: Option<Instant>,
 }
 
 impl Deadlines {
@@ -49,6 +53,7 @@ impl Deadlines {
             Due::Init => self.init,
             Due::Restore => self.restore,
             Due::Invoke => self.invoke,
+            Due::Idle => self.idle,
         }
     }
 
@@ -59,6 +64,21 @@ impl Deadlines {
     /// `due`'s deadline has passed at `now`.
     pub fn has_passed(&self, due: Due, now: Instant) -> bool {
         self.of(due).is_some_and(|at| now >= at)
+    }
+}
+
+/// When an idle environment is retired: only one that is initialized and
+/// idle (phase `Ready`) with nothing waiting, `timeout` after it last
+/// became so; never without a timeout.
+pub fn idle_deadline(
+    phase: super::Phase,
+    waiting: bool,
+    idle_since: Instant,
+    timeout: Option<Duration>,
+) -> Option<Instant> {
+    match (phase, waiting, timeout) {
+        (super::Phase::Ready, false, Some(timeout)) => Some(idle_since + timeout),
+        _ => None,
     }
 }
 
@@ -96,6 +116,7 @@ mod tests {
             init: None,
             restore: Some(at(20)),
             invoke: Some(at(40)),
+            idle: Some(at(50)),
         };
         assert_eq!(d.earliest(), Some(at(20)));
     }
@@ -108,6 +129,7 @@ mod tests {
             init: Some(at(30)),
             restore: Some(at(40)),
             invoke: Some(at(50)),
+            idle: Some(at(60)),
         };
         for (i, due) in Due::ORDER.into_iter().enumerate() {
             let deadline = at(10 * (i as u64 + 1));
@@ -118,6 +140,37 @@ mod tests {
             );
             assert!(d.has_passed(due, deadline), "{due:?}");
             assert!(!Deadlines::default().has_passed(due, at(1000)), "{due:?}");
+        }
+    }
+
+    #[test]
+    fn only_an_idle_initialized_environment_is_retired() {
+        use super::super::Phase;
+        let timeout = Some(Duration::from_millis(100));
+        let phases = [
+            Phase::Uninitialized,
+            Phase::Initializing,
+            Phase::Restoring,
+            Phase::Ready,
+            Phase::Invoking,
+            Phase::Resetting,
+            Phase::ShuttingDown,
+            Phase::Shutdown,
+        ];
+        for phase in phases {
+            for waiting in [false, true] {
+                let want = (phase == Phase::Ready && !waiting).then(|| at(100));
+                assert_eq!(
+                    idle_deadline(phase, waiting, at(0), timeout),
+                    want,
+                    "{phase:?} {waiting}"
+                );
+                assert_eq!(
+                    idle_deadline(phase, waiting, at(0), None),
+                    None,
+                    "{phase:?} {waiting}"
+                );
+            }
         }
     }
 
