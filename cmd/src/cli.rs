@@ -87,6 +87,13 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, env = "RAPID_IDLE_TIMEOUT")]
     pub idle_timeout: std::time::Duration,
 
+    /// How many execution environments may run at once, each with its own
+    /// runtime, extensions and Runtime API address, one invoke at a time
+    /// each: an invoke goes to an idle one, another is started while fewer
+    /// run, and past the limit invokes wait (up to --max-queued).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024), env = "RAPID_MAX_SANDBOXES")]
+    pub max_sandboxes: u64,
+
     /// How many execution environments are kept however long they are idle
     /// (default 0, or 1 with --eager-init).
     #[arg(long, value_name = "N", env = "RAPID_MIN_SANDBOXES")]
@@ -126,11 +133,17 @@ pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
 }
 
 impl Cli {
-    /// The idle timeout of the execution environment: none when it must
-    /// be kept (`--min-sandboxes`, or `--eager-init`) or when 0.
-    pub fn idle_timeout(&self) -> Option<std::time::Duration> {
+    /// The idle timeout of the execution environment `index` (0 is the
+    /// first): none for the first `--min-sandboxes` (1 with `--eager-init`),
+    /// which are kept, or when 0.
+    pub fn idle_timeout_of(&self, index: usize) -> Option<std::time::Duration> {
         let min = self.min_sandboxes.unwrap_or(usize::from(self.eager_init));
-        (min == 0 && !self.idle_timeout.is_zero()).then_some(self.idle_timeout)
+        (index >= min && !self.idle_timeout.is_zero()).then_some(self.idle_timeout)
+    }
+
+    /// The idle timeout of the first execution environment.
+    pub fn idle_timeout(&self) -> Option<std::time::Duration> {
+        self.idle_timeout_of(0)
     }
 }
 
@@ -226,6 +239,11 @@ mod tests {
         );
         assert_eq!(parse(&["--min-sandboxes", "1"]).unwrap(), None);
         assert!(parse(&["--idle-timeout", "soon"]).is_err());
+        let cli =
+            Cli::try_parse_from(["rapid", "--min-sandboxes", "2", "--max-sandboxes", "4"]).unwrap();
+        assert_eq!(cli.idle_timeout_of(1), None);
+        assert_eq!(cli.idle_timeout_of(2), Some(Duration::from_secs(600)));
+        assert!(Cli::try_parse_from(["rapid", "--max-sandboxes", "0"]).is_err());
     }
 
     #[test]

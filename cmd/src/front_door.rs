@@ -30,7 +30,10 @@ const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 
 /// What the front door needs besides the sandbox.
 pub struct FrontDoor {
+    /// The first sandbox (the control API's).
     pub sandbox: Sandbox,
+    /// With `--max-sandboxes` above 1: where invokes take a sandbox from.
+    pub pool: Option<rapid::Pool>,
     /// What the control API holds between calls.
     pub control: crate::control::Reservations,
     pub function_version: String,
@@ -260,19 +263,34 @@ where
                 .clone()
                 .try_acquire_owned()
                 .map_err(|_| InvokeError::Throttled)?;
-            let answered = door
-                .sandbox
-                .on_demand()
-                .reserve(request_id.clone())
-                .untracked()
-                .post(invoke)
-                .map_err(|_| InvokeError::Gone)?;
-            // The event counts against the queue until the runtime answered
-            // it (or the sandbox gave it up).
-            tokio::spawn(async move {
-                let _ = answered.await;
-                drop(slot);
-            });
+            match &door.pool {
+                Some(pool) => {
+                    // Accepted now; it takes a sandbox when one is free.
+                    let pool = pool.clone();
+                    let id = request_id.clone();
+                    tokio::spawn(async move {
+                        if let Ok(lease) = pool.acquire().await {
+                            let _ = run_leased(lease, id, invoke).await;
+                        }
+                        drop(slot);
+                    });
+                }
+                None => {
+                    let answered = door
+                        .sandbox
+                        .on_demand()
+                        .reserve(request_id.clone())
+                        .untracked()
+                        .post(invoke)
+                        .map_err(|_| InvokeError::Gone)?;
+                    // The event counts against the queue until the runtime
+                    // answered it (or the sandbox gave it up).
+                    tokio::spawn(async move {
+                        let _ = answered.await;
+                        drop(slot);
+                    });
+                }
+            }
             Ok(empty(StatusCode::ACCEPTED, &request_id))
         }
         InvocationType::RequestResponse => {
@@ -282,20 +300,50 @@ where
                 .queued_invokes
                 .try_acquire()
                 .map_err(|_| InvokeError::Throttled)?;
-            let outcome = door
-                .sandbox
-                .on_demand()
-                .reserve(request_id)
-                .untracked()
-                .send(invoke)
-                .await
-                .map_err(|_| InvokeError::Gone)?;
+            let outcome = match &door.pool {
+                Some(pool) => {
+                    let lease = pool.acquire().await.map_err(|err| {
+                        tracing::warn!(%err, "no execution environment for an invoke");
+                        InvokeError::Gone
+                    })?;
+                    run_leased(lease, request_id, invoke).await?
+                }
+                None => door
+                    .sandbox
+                    .on_demand()
+                    .reserve(request_id)
+                    .untracked()
+                    .send(invoke)
+                    .await
+                    .map_err(|_| InvokeError::Gone)?,
+            };
             Ok(match framing {
                 Framing::Raw => raw_response(door, outcome, failed_end).await,
                 Framing::EventStream => event_stream_response(door, outcome),
             })
         }
     }
+}
+
+/// Runs one invoke in the pool's sandbox `lease`: the outcome as soon as
+/// the runtime answered; the sandbox stays taken until the invoke is
+/// complete (the runtime and its extensions asked for their next event).
+async fn run_leased(
+    lease: rapid::Lease,
+    request_id: String,
+    invoke: Invoke,
+) -> Result<InvokeOutcome, InvokeError> {
+    tracing::debug!(sandbox = lease.index(), %request_id, "invoke");
+    let mut reservation = lease.sandbox().on_demand().reserve(request_id);
+    let outcome = reservation
+        .send(invoke)
+        .await
+        .map_err(|_| InvokeError::Gone)?;
+    tokio::spawn(async move {
+        let _ = reservation.wait().await;
+        drop(lease);
+    });
+    Ok(outcome)
 }
 
 /// Invoke's answer: the body as the runtime sent it; a function error is a

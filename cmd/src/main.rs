@@ -101,10 +101,26 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     let function_version = config.function_version.clone();
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
+    let pool_config = config.clone();
     let (sandbox, engine_task) =
         Sandbox::start(config, api_address.clone(), logs.clone(), &supervisor);
     let api_task = tokio::spawn(rapid::serve_runtime_api(api_listener, sandbox.clone()));
     eprintln!("rapid: runtime API listening on {api_address}");
+    let mut first = Some((engine_task, api_task, logs, log_task));
+    let mut pool = None;
+    if let (true, Some((engine_task, api_task, logs, log_task))) = (
+        cli.max_sandboxes > 1,
+        first.take_if(|_| cli.max_sandboxes > 1),
+    ) {
+        drop(logs);
+        let member = rapid::Member {
+            sandbox: sandbox.clone(),
+            tasks: vec![engine_task, log_task],
+            server: api_task,
+        };
+        let start = start_sandbox(&cli, pool_config, supervisor.clone(), event_log.clone());
+        pool = Some(rapid::Pool::new(member, cli.max_sandboxes as usize, start));
+    }
 
     let door_listener = bind(
         &cli.runtime_interface_emulator_address,
@@ -118,6 +134,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     let stop = Arc::new(tokio::sync::Notify::new());
     let door = Arc::new(FrontDoor {
         sandbox: sandbox.clone(),
+        pool: pool.clone(),
         control: Default::default(),
         function_version,
         queued_events: Arc::new(tokio::sync::Semaphore::new(
@@ -126,7 +143,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         )),
         queued_invokes: Arc::new(tokio::sync::Semaphore::new(
             cli.max_queued
-                .saturating_add(1)
+                .saturating_add(cli.max_sandboxes as usize)
                 .min(tokio::sync::Semaphore::MAX_PERMITS),
         )),
         test_api: cli.test_api,
@@ -141,15 +158,63 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
     }
-    sandbox.shutdown().await;
-    api_task.abort();
-    drop(sandbox);
-    drop(logs);
-    let _ = engine_task.await;
+    match (pool, first) {
+        (Some(pool), _) => {
+            drop(sandbox);
+            pool.shutdown().await;
+        }
+        (None, Some((engine_task, api_task, logs, log_task))) => {
+            sandbox.shutdown().await;
+            api_task.abort();
+            drop(sandbox);
+            drop(logs);
+            let _ = engine_task.await;
+            let _ = log_task.await;
+        }
+        (None, None) => {}
+    }
     // Nothing rapid started may outlive it, orphans included.
     supervisor.kill_all(Duration::from_secs(2)).await;
-    let _ = log_task.await;
     Ok(())
+}
+
+/// How the pool starts its sandboxes after the first: each with its own
+/// Runtime API address (an ephemeral loopback port), its own log hub (its
+/// START / END / REPORT and Tail are its invokes' own), and the idle
+/// timeout of its place in the pool.
+fn start_sandbox(
+    cli: &Cli,
+    config: rapid::FunctionConfig,
+    supervisor: Supervisor,
+    event_log: telemetry::EventLog,
+) -> rapid::pool::Start {
+    let idle = (0..cli.max_sandboxes as usize)
+        .map(|index| cli.idle_timeout_of(index))
+        .collect::<Vec<_>>();
+    Box::new(move |index| {
+        let mut config = config.clone();
+        config.idle_timeout = idle.get(index).copied().flatten();
+        let supervisor = supervisor.clone();
+        let event_log = event_log.clone();
+        Box::pin(async move {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| format!("cannot listen on 127.0.0.1 for its Runtime API: {e}"))?;
+            let address = listener
+                .local_addr()
+                .map_err(|e| e.to_string())?
+                .to_string();
+            let (logs, log_task) = telemetry::LogHub::start(std::io::stdout(), event_log);
+            let (sandbox, engine_task) = Sandbox::start(config, address.clone(), logs, &supervisor);
+            let server = tokio::spawn(rapid::serve_runtime_api(listener, sandbox.clone()));
+            tracing::info!(sandbox = index, runtime_api = %address, "execution environment started");
+            Ok(rapid::Member {
+                sandbox,
+                tasks: vec![engine_task, log_task],
+                server,
+            })
+        })
+    })
 }
 
 async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {

@@ -97,3 +97,90 @@ fn with_eager_init_the_environment_is_kept_however_long_it_idles() {
     let second = assert_success(&rapid.invoke(br#"{"action":"echo"}"#, &[]));
     assert_eq!(first["pid"], second["pid"], "the runtime was replaced");
 }
+
+/// rapid running `python -m awslambdaric handlers.<handler>` with `flags`.
+fn awslambdaric(handler: &str, flags: &[&str]) -> Rapid {
+    let (cmd, env) = awslambdaric_command(handler);
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend(cmd.iter().map(String::as_str));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Rapid::start(&args, &env)
+}
+
+#[test]
+fn a_burst_from_boto3_runs_in_several_sandboxes_and_every_invoke_gets_its_own_answer() {
+    let rapid = awslambdaric("handlers.whoami", &["--max-sandboxes", "4"]);
+    let results = boto_invoke(
+        &rapid.url(),
+        &[
+            "--payload",
+            r#"{"burst":true}"#,
+            "--concurrency",
+            "50",
+            "--distinct",
+        ],
+    );
+    assert_eq!(results.len(), 50, "{results:?}");
+    let mut seen_n = Vec::new();
+    let mut pids = std::collections::HashSet::new();
+    let mut addresses = std::collections::HashSet::new();
+    for r in &results {
+        assert_eq!(r["StatusCode"], 200, "{r}");
+        assert_eq!(r["FunctionError"], serde_json::Value::Null, "{r}");
+        let payload: serde_json::Value =
+            serde_json::from_str(r["Payload"].as_str().unwrap_or("")).expect("a JSON payload");
+        assert_eq!(payload["event"]["burst"], true, "{payload}");
+        seen_n.push(payload["event"]["n"].as_u64().expect("its own n"));
+        pids.insert(payload["pid"].as_u64().expect("a pid"));
+        addresses.insert(payload["runtime_api"].as_str().unwrap_or("").to_owned());
+    }
+    seen_n.sort_unstable();
+    assert_eq!(
+        seen_n,
+        (0..50).collect::<Vec<u64>>(),
+        "each invoke answered with its own event"
+    );
+    // More than one environment served the burst, each with its own
+    // runtime and Runtime API address, and never more than four.
+    assert!(pids.len() > 1 && pids.len() <= 4, "runtimes: {pids:?}");
+    assert_eq!(pids.len(), addresses.len(), "{pids:?} {addresses:?}");
+    // Each START / REPORT line is whole and names an invoke of the burst.
+    let reports = rapid.wait_for_stdout_n(|l| l.starts_with("REPORT RequestId: "), 50, WAIT);
+    assert_eq!(reports.len(), 50);
+}
+
+#[test]
+fn with_every_sandbox_busy_and_no_room_to_wait_an_invoke_is_throttled() {
+    let rapid = Rapid::scripted(
+        &["--max-sandboxes", "2", "--max-queued", "0"],
+        &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "3")],
+    );
+    thread::scope(|s| {
+        let first = s.spawn(|| rapid.invoke(br#"{"action":"hang"}"#, &[]));
+        let second = s.spawn(|| rapid.invoke(br#"{"action":"hang"}"#, &[]));
+        rapid.wait_for_stdout_n(|l| l.starts_with("hanging on "), 2, WAIT);
+        let throttled = rapid.invoke(b"{}", &[]);
+        assert_eq!(throttled.status, 429, "{throttled:?}");
+        assert_function_error(&first.join().unwrap(), "Sandbox.Timedout");
+        assert_function_error(&second.join().unwrap(), "Sandbox.Timedout");
+    });
+    assert_success(&rapid.invoke(b"{}", &[]));
+}
+
+#[test]
+fn a_crash_in_one_sandbox_fails_only_its_own_invoke() {
+    let rapid = Rapid::scripted(&["--max-sandboxes", "2"], &[]);
+    thread::scope(|s| {
+        let hanging = s.spawn(|| rapid.try_invoke(br#"{"action":"hang"}"#, &[]));
+        rapid.wait_for_stdout(|l| l.starts_with("hanging on "), WAIT);
+        // The other sandbox answers while the first one is busy...
+        let crash = rapid.invoke(br#"{"action":"crash","code":3}"#, &[]);
+        assert_function_error(&crash, "Runtime.ExitError");
+        // ... and, reset, answers again.
+        assert_success(&rapid.invoke(br#"{"action":"echo"}"#, &[]));
+        rapid.signal(Signal::SIGTERM);
+        assert_answered_or_closed(&hanging.join().unwrap(), "the invoke running at SIGTERM");
+    });
+    let status = rapid.wait_exit(WAIT);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}

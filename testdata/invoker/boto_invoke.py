@@ -3,7 +3,8 @@
 Prints one JSON object per invoke on stdout: StatusCode, FunctionError,
 ExecutedVersion, LogResult (decoded text), Payload (decoded text) and
 RequestId (from ResponseMetadata). With --concurrency N, N invokes run at once
-in threads and N lines are printed (in completion order).
+in threads and N lines are printed (in completion order); with --distinct,
+invoke i sends the payload object with "n": i added.
 """
 
 import argparse
@@ -25,6 +26,7 @@ def parse_args():
     parser.add_argument("--invocation-type", choices=["RequestResponse", "Event", "DryRun"])
     parser.add_argument("--client-context", help="base64 of the client context JSON")
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--distinct", action="store_true")
     return parser.parse_args()
 
 
@@ -44,8 +46,11 @@ def make_client(endpoint):
     )
 
 
-def invoke(client, args):
-    params = {"FunctionName": args.function_name, "Payload": args.payload.encode()}
+def invoke(client, args, n):
+    payload = args.payload
+    if args.distinct:
+        payload = json.dumps(dict(json.loads(payload), n=n))
+    params = {"FunctionName": args.function_name, "Payload": payload.encode()}
     if args.log_type:
         params["LogType"] = args.log_type
     if args.invocation_type:
@@ -72,9 +77,9 @@ def main():
     lock = threading.Lock()
     failures = []
 
-    def one():
+    def one(n):
         try:
-            line = json.dumps(invoke(client, args))
+            line = json.dumps(invoke(client, args, n))
         except Exception as exc:  # report every failure, not just the first
             with lock:
                 failures.append(repr(exc))
@@ -82,7 +87,7 @@ def main():
         with lock:
             print(line, flush=True)
 
-    threads = [threading.Thread(target=one) for _ in range(args.concurrency)]
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(args.concurrency)]
     for t in threads:
         t.start()
     for t in threads:

@@ -5,6 +5,8 @@ with this directory on PYTHONPATH (awslambdaric imports the handler module
 with importlib, so it must be on sys.path).
 """
 
+import os
+
 
 def echo(event, context):
     return event
@@ -36,3 +38,12 @@ def context_info(event, context):
 def greet(event, context):
     """Reads a field of the event, as ordinary handlers do."""
     return {"greeting": "hello " + event["name"], "event_type": type(event).__name__}
+
+
+def whoami(event, context):
+    """The event, and which process and Runtime API address ran it."""
+    return {
+        "event": event,
+        "pid": os.getpid(),
+        "runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API"),
+    }

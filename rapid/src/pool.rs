@@ -1,0 +1,301 @@
+//! A pool of sandboxes (spec §11): each runs one invoke at a time; an
+//! invoke goes to an idle one, a new one is started while fewer than the
+//! limit run, and past the limit invokes wait in arrival order for the
+//! first one released. How a sandbox is started (its Runtime API listener,
+//! its log hub) is the binary's business: the pool is given a `Start`.
+
+use crate::Sandbox;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// One sandbox of the pool and the tasks that serve it: `tasks` (its
+/// engine, its log hub) end on their own once it has shut down; `server`
+/// (its Runtime API) is stopped then.
+pub struct Member {
+    pub sandbox: Sandbox,
+    pub tasks: Vec<JoinHandle<()>>,
+    pub server: JoinHandle<()>,
+}
+
+/// Starts the sandbox of slot `index` (1, 2, ...: slot 0 is given).
+pub type Start = Box<
+    dyn Fn(usize) -> Pin<Box<dyn Future<Output = Result<Member, String>> + Send>> + Send + Sync,
+>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("cannot start another execution environment: {0}")]
+    Start(String),
+    #[error("the pool has shut down")]
+    Gone,
+}
+
+enum Choice {
+    Idle(Result<Lease, PoolError>),
+    Start(usize),
+    Wait(Waiting),
+}
+
+struct Slot {
+    member: Option<Member>,
+    busy: bool,
+}
+
+struct State {
+    slots: Vec<Slot>,
+    /// Invokes waiting for a sandbox, first come first served.
+    waiters: VecDeque<oneshot::Sender<usize>>,
+    closed: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    max: usize,
+    start: Start,
+}
+
+/// The pool; clones share it.
+#[derive(Clone)]
+pub struct Pool {
+    shared: Arc<Shared>,
+}
+
+/// A sandbox held for one invoke: released (to the next waiter, or idle)
+/// when dropped.
+pub struct Lease {
+    shared: Arc<Shared>,
+    index: usize,
+    sandbox: Sandbox,
+}
+
+impl Lease {
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Which sandbox of the pool (0 is the first).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        release(&self.shared, self.index);
+    }
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every update is a few assignments: a panic cannot leave it half
+        // done, so a poisoned lock is fine.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Pool {
+    /// A pool of at most `max` sandboxes whose first is `first`.
+    pub fn new(first: Member, max: usize, start: Start) -> Pool {
+        Pool {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    slots: vec![Slot {
+                        member: Some(first),
+                        busy: false,
+                    }],
+                    waiters: VecDeque::new(),
+                    closed: false,
+                }),
+                max: max.max(1),
+                start,
+            }),
+        }
+    }
+
+    /// A sandbox for one invoke: an idle one, else a new one while fewer
+    /// than the limit run, else the first released (in arrival order).
+    pub async fn acquire(&self) -> Result<Lease, PoolError> {
+        match self.choose() {
+            Choice::Idle(lease) => lease,
+            Choice::Start(index) => self.start(index).await,
+            Choice::Wait(waiting) => {
+                let index = waiting.wait().await?;
+                let state = self.shared.state();
+                self.lease(&state, index)
+            }
+        }
+    }
+
+    fn choose(&self) -> Choice {
+        let mut state = self.shared.state();
+        if state.closed {
+            return Choice::Idle(Err(PoolError::Gone));
+        }
+        if let Some(index) = state
+            .slots
+            .iter()
+            .position(|s| !s.busy && s.member.is_some())
+        {
+            state.slots[index].busy = true;
+            return Choice::Idle(self.lease(&state, index));
+        }
+        // A slot whose start failed is tried again before a new one.
+        let free = state
+            .slots
+            .iter()
+            .position(|s| s.member.is_none() && !s.busy);
+        if free.is_some() || state.slots.len() < self.shared.max {
+            let index = free.unwrap_or(state.slots.len());
+            if index == state.slots.len() {
+                state.slots.push(Slot {
+                    member: None,
+                    busy: true,
+                });
+            } else {
+                state.slots[index].busy = true;
+            }
+            return Choice::Start(index);
+        }
+        let (tx, rx) = oneshot::channel();
+        state.waiters.push_back(tx);
+        Choice::Wait(Waiting {
+            shared: self.shared.clone(),
+            rx: Some(rx),
+        })
+    }
+
+    async fn start(&self, index: usize) -> Result<Lease, PoolError> {
+        match (self.shared.start)(index).await {
+            Ok(member) => {
+                let mut state = self.shared.state();
+                let sandbox = member.sandbox.clone();
+                state.slots[index].member = Some(member);
+                if state.closed {
+                    drop(state);
+                    release(&self.shared, index);
+                    return Err(PoolError::Gone);
+                }
+                tracing::info!(sandbox = index, "started another execution environment");
+                Ok(Lease {
+                    shared: self.shared.clone(),
+                    index,
+                    sandbox,
+                })
+            }
+            Err(err) => {
+                tracing::warn!(sandbox = index, %err, "cannot start another execution environment");
+                release(&self.shared, index);
+                Err(PoolError::Start(err))
+            }
+        }
+    }
+
+    /// The lease of slot `index`, which the caller has marked busy. Only
+    /// slots with a sandbox are handed out; should one have none (the pool
+    /// shut down meanwhile), the slot is released again.
+    fn lease(&self, state: &State, index: usize) -> Result<Lease, PoolError> {
+        match state.slots.get(index).and_then(|s| s.member.as_ref()) {
+            Some(member) => Ok(Lease {
+                shared: self.shared.clone(),
+                index,
+                sandbox: member.sandbox.clone(),
+            }),
+            None => Err(PoolError::Gone),
+        }
+    }
+
+    /// How many sandboxes the pool holds now.
+    pub fn len(&self) -> usize {
+        let state = self.shared.state();
+        state.slots.iter().filter(|s| s.member.is_some()).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Shuts every sandbox down (at once, each with its budget) and waits
+    /// for their tasks; invokes still waiting are refused.
+    pub async fn shutdown(&self) {
+        let members: Vec<Member> = {
+            let mut state = self.shared.state();
+            state.closed = true;
+            state.waiters.clear();
+            state
+                .slots
+                .iter_mut()
+                .filter_map(|s| s.member.take())
+                .collect()
+        };
+        // At once: each takes up to its shutdown budget.
+        let shutdowns: Vec<JoinHandle<()>> = members
+            .iter()
+            .map(|m| {
+                let sandbox = m.sandbox.clone();
+                tokio::spawn(async move { sandbox.shutdown().await })
+            })
+            .collect();
+        for shutdown in shutdowns {
+            let _ = shutdown.await;
+        }
+        for member in members {
+            member.server.abort();
+            drop(member.sandbox);
+            for task in member.tasks {
+                let _ = task.await;
+            }
+        }
+    }
+}
+
+/// Hands slot `index` to the first waiter still waiting, or marks it idle.
+/// A slot without a sandbox (its start failed) is never handed out.
+fn release(shared: &Shared, index: usize) {
+    let mut state = shared.state();
+    let Some(slot) = state.slots.get(index) else {
+        return;
+    };
+    if slot.member.is_some() {
+        while let Some(waiter) = state.waiters.pop_front() {
+            if waiter.send(index).is_ok() {
+                return;
+            }
+        }
+    }
+    if let Some(slot) = state.slots.get_mut(index) {
+        slot.busy = false;
+    }
+}
+
+/// An invoke waiting for a sandbox. Dropped before it read the slot it
+/// was handed (its caller went away), it hands the slot on.
+struct Waiting {
+    shared: Arc<Shared>,
+    rx: Option<oneshot::Receiver<usize>>,
+}
+
+impl Waiting {
+    async fn wait(mut self) -> Result<usize, PoolError> {
+        let Some(rx) = self.rx.as_mut() else {
+            return Err(PoolError::Gone);
+        };
+        let index = rx.await.map_err(|_| PoolError::Gone);
+        self.rx = None;
+        index
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            rx.close();
+            if let Ok(index) = rx.try_recv() {
+                release(&self.shared, index);
+            }
+        }
+    }
+}
