@@ -94,6 +94,14 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024), env = "RAPID_MAX_SANDBOXES")]
     pub max_sandboxes: u64,
 
+    /// Do not freeze the execution environment between invokes. By default,
+    /// as in Lambda, once the runtime and every extension wait for their
+    /// next event their processes are stopped (SIGSTOP), and resumed
+    /// (SIGCONT) before the next event is handed out, so background work
+    /// does not run between invokes.
+    #[arg(long, env = "RAPID_NO_FREEZE")]
+    pub no_freeze: bool,
+
     /// How many execution environments are kept however long they are idle
     /// (default 0, or 1 with --eager-init).
     #[arg(long, value_name = "N", env = "RAPID_MIN_SANDBOXES")]

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
             config.max_stream_bytes = cli.max_stream_bytes;
             config.throttle_streams = cli.response_bandwidth;
             config.idle_timeout = cli.idle_timeout();
+            config.freeze = !cli.no_freeze;
             config.extensions_dir = Some(cli.extensions_dir.clone());
             if cli.enable_init_caching {
                 config.enable_init_caching();

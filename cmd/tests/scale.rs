@@ -184,3 +184,77 @@ fn a_crash_in_one_sandbox_fails_only_its_own_invoke() {
     let status = rapid.wait_exit(WAIT);
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
+
+/// The counter the runtime's background thread writes (`background`).
+fn counter(path: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// Waits until the counter differs from `than`.
+fn wait_counter_change(path: &std::path::Path, than: &Option<String>, what: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while counter(path) == *than {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: the counter stayed {than:?}"
+        );
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn between_invokes_background_work_is_frozen_and_resumes_with_the_next_invoke() {
+    let file = unique_path("counter");
+    let rapid = Rapid::scripted(&[], &[]);
+    let event = json!({"action": "background", "file": file.to_str().unwrap()});
+    let first = rapid.invoke(event.to_string().as_bytes(), &[]);
+    assert_success(&first);
+    // The invoke is complete (its REPORT is out) once the runtime asked for
+    // the next one: the environment is frozen from then on.
+    rapid.wait_for_report(&request_id(&first));
+    let deadline = std::time::Instant::now() + WAIT;
+    while counter(&file).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the counter was never written"
+        );
+        thread::yield_now();
+    }
+    let frozen_at = counter(&file);
+    // Nothing marks "time passed and the thread did not run": the counter
+    // is watched for a window in which it would change a hundred times.
+    let until = std::time::Instant::now() + HOLD;
+    while std::time::Instant::now() < until {
+        assert_eq!(
+            counter(&file),
+            frozen_at,
+            "background work ran between invokes"
+        );
+        thread::yield_now();
+    }
+    // The next invoke thaws it.
+    assert_success(&rapid.invoke(br#"{"action":"echo"}"#, &[]));
+    wait_counter_change(&file, &frozen_at, "after the next invoke");
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn with_no_freeze_background_work_runs_between_invokes() {
+    let file = unique_path("counter");
+    let rapid = Rapid::scripted(&["--no-freeze"], &[]);
+    let event = json!({"action": "background", "file": file.to_str().unwrap()});
+    let first = rapid.invoke(event.to_string().as_bytes(), &[]);
+    assert_success(&first);
+    rapid.wait_for_report(&request_id(&first));
+    let deadline = std::time::Instant::now() + WAIT;
+    while counter(&file).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the counter was never written"
+        );
+        thread::yield_now();
+    }
+    let seen = counter(&file);
+    wait_counter_change(&file, &seen, "between invokes without freezing");
+    let _ = std::fs::remove_file(&file);
+}

@@ -59,6 +59,9 @@ pub struct FunctionConfig {
     /// How long the sandbox may stay idle before it is shut down the way
     /// Lambda retires an execution environment (`None`: never).
     pub idle_timeout: Option<Duration>,
+    /// Freeze the sandbox's processes between invokes, as Lambda does
+    /// (`--no-freeze` turns it off).
+    pub freeze: bool,
     /// Where external extensions are found (every executable file in it).
     pub extensions_dir: Option<PathBuf>,
     /// Init caching (SnapStart, `--enable-init-caching`): the credentials of
@@ -152,6 +155,7 @@ impl FunctionConfig {
             max_stream_bytes: DEFAULT_MAX_STREAM_BYTES,
             throttle_streams: false,
             idle_timeout: None,
+            freeze: true,
             extensions_dir: Some(PathBuf::from(DEFAULT_EXTENSIONS_DIR)),
             init_caching: None,
         })

@@ -310,6 +310,25 @@ def handle(request_id, next_resp, event):
         except OSError as exc:
             result = {"status": None, "body": repr(exc)}
         respond(request_id, result)
+    elif action == "background":
+        # Background work that outlives the invoke: a thread writing a
+        # counter to event["file"] every 10 ms (frozen between invokes in
+        # Lambda, so the file does not change then).
+        path = event["file"]
+        with open(path, "w") as f:
+            f.write("0")
+
+        def count():
+            n = 0
+            while True:
+                n += 1
+                with open(path + ".tmp", "w") as f:
+                    f.write(str(n))
+                os.replace(path + ".tmp", path)
+                time.sleep(0.01)
+
+        threading.Thread(target=count, daemon=True).start()
+        respond(request_id, {"counting": path})
     elif action == "exit_after_response":
         respond(request_id, {"exiting": True, "pid": os.getpid()})
         say("exiting after response")

@@ -166,6 +166,9 @@ impl Engine {
     /// when it could not go out (the poll's connection closed: the invoke
     /// stays queued for the runtime's next poll).
     pub(super) fn dispatch(&mut self) -> bool {
+        // Thawed before the event is handed out: the frozen time is
+        // outside the invoke.
+        self.thaw();
         let Some(rt) = self.runtime.as_mut() else {
             return false;
         };

@@ -12,6 +12,7 @@
 //! `restore` (init caching: restore and the credentials endpoint).
 
 mod extensions;
+mod freeze;
 mod init;
 mod invoke;
 mod message;
@@ -119,6 +120,8 @@ pub(crate) struct Engine {
     /// When the environment last became idle (an init, an invoke or a
     /// restore ended), for the idle timeout.
     idle_since: Instant,
+    /// Its processes are frozen (SIGSTOP) between invokes.
+    frozen: bool,
 }
 
 impl Runtime {
@@ -188,6 +191,7 @@ impl Engine {
             credentials: None,
             generations,
             idle_since: Instant::now(),
+            frozen: false,
         }
     }
 
@@ -220,8 +224,10 @@ impl Engine {
                 None => self.begin_shutdown(None),
             }
             // Whatever happened may let a queued invoke start (an init that
-            // failed at once, a teardown that finished on the spot...).
+            // failed at once, a teardown that finished on the spot...), or
+            // leave the environment idle.
             self.drive();
+            self.freeze_if_idle();
         }
         // The teardown ended the generation; its tasks stop before rapid
         // says it is done.

@@ -204,6 +204,7 @@ impl Engine {
     /// Answers the runtime waiting in `restore/next`: the restore starts
     /// (`lifecycle::next_start` decided it may).
     pub(super) fn start_restore(&mut self) {
+        self.thaw();
         let Some(rt) = self.runtime.as_mut() else {
             return;
         };

@@ -26,6 +26,8 @@ impl Engine {
             return;
         }
         self.init = None;
+        // Signals and SHUTDOWN must reach processes that can act on them.
+        self.thaw();
         // A restore waited for in this generation will not run.
         self.abandon_restore(super::RestoreFailed::Reset);
         let asked = self.shutdown_budget.filter(|_| self.shutdown.is_some());

@@ -20,8 +20,8 @@ pub use extension::{
     InvalidExtensionTransition, RegisterRefused, Registering, MAX_EXTENSIONS,
 };
 pub use phase::{
-    init_complete, invoke_complete, next_start, on_disruption, on_init_asked, Disruption,
-    InitAsked, Outcome, Phase, Start, Verdict, View,
+    init_complete, invoke_complete, may_freeze, next_start, on_disruption, on_init_asked,
+    Disruption, InitAsked, Outcome, Phase, Start, Verdict, View,
 };
 pub use runtime::{
     may_answer, on_next, AfterNext, AnswerRefused, InvalidTransition, NextCall, Poll, RuntimeInput,

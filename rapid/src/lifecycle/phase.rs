@@ -212,6 +212,18 @@ pub fn on_init_asked(phase: Phase, requested: bool) -> InitAsked {
     }
 }
 
+/// Whether the environment is frozen now (spec §11): only once it is idle
+/// (phase `Ready`) with nothing waiting, its runtime waiting in `next` (or
+/// `restore/next`) and every extension settled.
+pub fn may_freeze(
+    phase: Phase,
+    waiting: bool,
+    runtime_polls: bool,
+    extensions_settled: bool,
+) -> bool {
+    phase == Phase::Ready && !waiting && runtime_polls && extensions_settled
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,6 +456,20 @@ mod tests {
                     on_init_asked(phase, requested),
                     want,
                     "{phase:?} {requested}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn when_the_environment_is_frozen() {
+        for phase in PHASES {
+            for bits in 0u8..8 {
+                let (waiting, polls, settled) = (bits & 1 != 0, bits & 2 != 0, bits & 4 != 0);
+                assert_eq!(
+                    may_freeze(phase, waiting, polls, settled),
+                    phase == Phase::Ready && !waiting && polls && settled,
+                    "{phase:?} waiting {waiting} polls {polls} settled {settled}"
                 );
             }
         }

@@ -1,0 +1,57 @@
+//! Freeze and thaw (spec §11): between invokes, once the runtime and every
+//! extension have called `next`, Lambda freezes the whole execution
+//! environment, so background work does not run until the next event is
+//! handed out. Here every process group of the sandbox gets SIGSTOP, and
+//! SIGCONT before anything is handed to it again (an invoke, a restore, a
+//! SHUTDOWN). Frozen time is outside every invoke: a deadline and a
+//! duration start at dispatch, after the thaw.
+
+use super::Engine;
+use crate::lifecycle;
+use nix::sys::signal::Signal;
+
+impl Engine {
+    /// Freezes the environment when `lifecycle::may_freeze` says it is
+    /// idle: looked at after every message.
+    pub(super) fn freeze_if_idle(&mut self) {
+        if !self.cfg.freeze || self.frozen {
+            return;
+        }
+        let waiting = !self.queue.is_empty() || !self.restore_waiters.is_empty();
+        let polls = self
+            .runtime
+            .as_ref()
+            .is_some_and(|rt| rt.next.is_some() || rt.restore_next.is_some());
+        if !lifecycle::may_freeze(self.phase(), waiting, polls, self.extensions.all_ready()) {
+            return;
+        }
+        for pid in self.process_groups() {
+            self.processes.signal_group(pid, Signal::SIGSTOP);
+        }
+        self.frozen = true;
+    }
+
+    /// Something is about to be handed to the environment: thaw it.
+    pub(super) fn thaw(&mut self) {
+        if !self.frozen {
+            return;
+        }
+        for pid in self.process_groups() {
+            self.processes.signal_group(pid, Signal::SIGCONT);
+        }
+        self.frozen = false;
+    }
+
+    /// The process groups of the runtime and the extensions still alive.
+    fn process_groups(&self) -> Vec<i32> {
+        let mut pids = self.extensions.live_pids();
+        if let Some(rt) = self
+            .runtime
+            .as_ref()
+            .filter(|rt| rt.exited_max_rss_kb.is_none())
+        {
+            pids.push(rt.pid);
+        }
+        pids
+    }
+}
