@@ -167,7 +167,25 @@ impl Harness {
         self.collect();
     }
 
+    /// The runtime, when it is alive and not frozen (a frozen process
+    /// makes no call).
     fn runtime_pid(&self) -> Option<i32> {
+        self.sim
+            .alive()
+            .into_iter()
+            .rev()
+            .find(|p| p.program == RUNTIME)
+            .filter(|p| !p.stopped)
+            .map(|p| p.pid)
+    }
+
+    /// The runtime `pid` was handed an invoke (it is past any restore).
+    fn delivered_to(&self, pid: i32) -> bool {
+        self.holding.as_ref().is_some_and(|(p, _)| *p == pid)
+    }
+
+    /// The runtime, alive, frozen or not (killed from outside).
+    fn runtime_alive(&self) -> Option<i32> {
         self.sim
             .alive()
             .into_iter()
@@ -176,9 +194,10 @@ impl Harness {
             .map(|p| p.pid)
     }
 
-    /// The runtime `pid` was handed an invoke (it is past any restore).
-    fn delivered_to(&self, pid: i32) -> bool {
-        self.holding.as_ref().is_some_and(|(p, _)| *p == pid)
+    /// Extension `ext`, when it is alive and not frozen (it can call).
+    fn acting_extension(&self, ext: usize) -> Option<i32> {
+        self.extension_pid(ext)
+            .filter(|pid| !self.sim.is_stopped(*pid))
     }
 
     fn extension_pid(&self, ext: usize) -> Option<i32> {
@@ -230,6 +249,10 @@ impl Harness {
         polls.retain_mut(|(pid, rx)| match rx.try_recv() {
             Ok(Ok(event)) => {
                 let id = event.invoke.request_id;
+                if self.sim.is_stopped(*pid) {
+                    self.broken
+                        .push(format!("{id} was handed to a frozen runtime"));
+                }
                 if !self.invokes.iter().any(|i| i.id == id) {
                     self.broken
                         .push(format!("the runtime was handed {id}, never sent"));
@@ -246,17 +269,32 @@ impl Harness {
         });
         self.polls = polls;
         let mut exits = Vec::new();
+        let stopped: Vec<bool> = (0..EXTENSIONS)
+            .map(|i| {
+                self.extension_pid(i)
+                    .is_some_and(|pid| self.sim.is_stopped(pid))
+            })
+            .collect();
+        let mut frozen_events = Vec::new();
         for (i, ext) in self.extensions.iter_mut().enumerate() {
             ext.polls.retain_mut(|rx| match rx.try_recv() {
                 Ok(Ok(ExtensionEvent::Shutdown { .. })) => {
+                    if stopped[i] {
+                        frozen_events.push(format!("SHUTDOWN was handed to frozen ext-{i}"));
+                    }
                     // It exits at once, as a well-behaved extension does.
                     exits.push(i);
+                    false
+                }
+                Ok(Ok(_)) if stopped[i] => {
+                    frozen_events.push(format!("INVOKE was handed to frozen ext-{i}"));
                     false
                 }
                 Ok(_) | Err(oneshot::error::TryRecvError::Closed) => false,
                 Err(oneshot::error::TryRecvError::Empty) => true,
             });
         }
+        self.broken.extend(frozen_events);
         for i in exits {
             if let Some(pid) = self.extension_pid(i) {
                 self.sim.exit(pid, ExitStatus::Code(0));
@@ -381,12 +419,12 @@ impl Harness {
                 }
             }
             Op::RuntimeCrash => {
-                if let Some(pid) = self.runtime_pid() {
+                if let Some(pid) = self.runtime_alive() {
                     self.sim.exit(pid, ExitStatus::Code(1));
                 }
             }
             Op::Register { ext, shutdown } => {
-                let Some(pid) = self.extension_pid(ext) else {
+                let Some(pid) = self.acting_extension(ext) else {
                     return;
                 };
                 let name = format!("ext-{ext}");
@@ -408,7 +446,7 @@ impl Harness {
                 self.registrations.push((ext, rx));
             }
             Op::ExtensionNext { ext } => {
-                if let (Some(id), Some(_)) = (self.extensions[ext].id, self.extension_pid(ext)) {
+                if let (Some(id), Some(_)) = (self.extensions[ext].id, self.acting_extension(ext)) {
                     let (reply, rx) = oneshot::channel();
                     self.extensions[ext].polls.push(rx);
                     self.send(Message::ExtensionNext { id, reply });
@@ -420,7 +458,7 @@ impl Harness {
                 }
             }
             Op::ExtensionInitError { ext } => {
-                if let (Some(id), Some(_)) = (self.extensions[ext].id, self.extension_pid(ext)) {
+                if let (Some(id), Some(_)) = (self.extensions[ext].id, self.acting_extension(ext)) {
                     let (reply, _rx) = oneshot::channel();
                     self.send(Message::ExtensionInitError {
                         id,
@@ -433,7 +471,7 @@ impl Harness {
             Op::Progress => {
                 for ext in 0..EXTENSIONS {
                     let registering = self.registrations.iter().any(|(e, _)| *e == ext);
-                    let alive = self.extension_pid(ext);
+                    let alive = self.acting_extension(ext);
                     let registered_here =
                         self.extensions[ext].id.is_some() && self.extensions[ext].pid == alive;
                     if alive.is_some() && !registered_here && !registering {

@@ -17,6 +17,8 @@ pub(crate) struct SimProcess {
     pub(crate) pid: i32,
     pub(crate) program: String,
     pub(crate) alive: bool,
+    /// Stopped (SIGSTOP) and not continued since.
+    pub(crate) stopped: bool,
     /// The spawn's place among everything the simulation recorded.
     pub(crate) spawned_at: u64,
 }
@@ -54,15 +56,33 @@ impl Simulated {
             pid,
             program: program.to_owned(),
             alive: true,
+            stopped: false,
             spawned_at,
         });
         Ok(Spawned { pid, output })
     }
 
     pub(crate) fn signal(&self, pid: i32, signal: Signal) {
-        if matches!(signal, Signal::SIGTERM | Signal::SIGKILL) {
-            self.exit(pid, ExitStatus::Signal(signal));
+        match signal {
+            // A stopped process does not act on SIGTERM until continued.
+            Signal::SIGTERM if self.is_stopped(pid) => {}
+            Signal::SIGTERM | Signal::SIGKILL => self.exit(pid, ExitStatus::Signal(signal)),
+            Signal::SIGSTOP | Signal::SIGCONT => {
+                let mut world = self.world();
+                world.clock += 1;
+                if let Some(p) = world.processes.iter_mut().find(|p| p.pid == pid && p.alive) {
+                    p.stopped = signal == Signal::SIGSTOP;
+                }
+            }
+            _ => {}
         }
+    }
+
+    pub(crate) fn is_stopped(&self, pid: i32) -> bool {
+        self.world()
+            .processes
+            .iter()
+            .any(|p| p.pid == pid && p.alive && p.stopped)
     }
 
     /// Ends `pid` (if alive); its exit goes to the engine.
