@@ -258,3 +258,40 @@ fn with_no_freeze_background_work_runs_between_invokes() {
     wait_counter_change(&file, &seen, "between invokes without freezing");
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn past_the_memory_size_the_runtime_is_killed_with_out_of_memory_and_the_next_invoke_succeeds() {
+    let rapid = Rapid::scripted(&[], &[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")]);
+    if let Some(line) = rapid
+        .stderr()
+        .into_iter()
+        .find(|l| l.contains("memory is not capped"))
+    {
+        eprintln!("skipped: rapid cannot make a memory cgroup here: {line}");
+        return;
+    }
+    let resp = rapid.invoke(br#"{"action":"allocate","mb":400}"#, &[]);
+    let body = assert_function_error(&resp, "Runtime.OutOfMemory");
+    assert_eq!(
+        body["errorMessage"]
+            .as_str()
+            .map(|m| m.ends_with("Runtime exited with error: signal: killed")),
+        Some(true),
+        "{body}"
+    );
+    let report = rapid.wait_for_report(&request_id(&resp));
+    assert_eq!(report.get("Status"), Some("error"), "{}", report.line);
+    assert_eq!(
+        report.get("Error Type"),
+        Some("Runtime.OutOfMemory"),
+        "{}",
+        report.line
+    );
+    let used: u64 = report
+        .get("Max Memory Used")
+        .and_then(|v| v.trim_end_matches(" MB").parse().ok())
+        .expect("Max Memory Used");
+    assert!(used >= 100, "the peak was measured: {}", report.line);
+    // Reset: the next invoke runs on a new runtime, within its memory.
+    assert_success(&rapid.invoke(br#"{"action":"allocate","mb":16}"#, &[]));
+}

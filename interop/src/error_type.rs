@@ -11,6 +11,8 @@ pub enum ErrorType {
     /// The sandbox was reset (reason failure) under an invoke.
     SandboxFailure,
     RuntimeExitError,
+    /// The runtime was killed for using more than the function's memory.
+    RuntimeOutOfMemory,
     RuntimeInvalidEntrypoint,
     RuntimeInvalidResponseModeHeader,
     RuntimeTruncatedResponse,
@@ -29,11 +31,12 @@ pub enum ErrorType {
 }
 
 /// rapid's own error types with their Lambda spelling.
-const SPELLINGS: [(ErrorType, &str); 14] = [
+const SPELLINGS: [(ErrorType, &str); 15] = [
     (ErrorType::SandboxTimedout, "Sandbox.Timedout"),
     (ErrorType::SandboxShutdown, "Sandbox.Shutdown"),
     (ErrorType::SandboxFailure, "Sandbox.Failure"),
     (ErrorType::RuntimeExitError, "Runtime.ExitError"),
+    (ErrorType::RuntimeOutOfMemory, "Runtime.OutOfMemory"),
     (
         ErrorType::RuntimeInvalidEntrypoint,
         "Runtime.InvalidEntrypoint",

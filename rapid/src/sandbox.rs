@@ -57,7 +57,13 @@ impl Sandbox {
         supervisor: &Supervisor,
     ) -> (Sandbox, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (processes, mut exit_rx) = supervisor.processes();
+        let (mut processes, mut exit_rx) = supervisor.processes();
+        if let Err(why) = processes.cap_memory(cfg.memory_size_mb.saturating_mul(1024 * 1024)) {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                tracing::warn!("the function's memory is not capped ({why}); its peak is still measured and reported");
+            });
+        }
         let forward = tx.clone();
         tokio::spawn(async move {
             while let Some(exit) = exit_rx.recv().await {

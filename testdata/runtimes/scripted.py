@@ -310,6 +310,10 @@ def handle(request_id, next_resp, event):
         except OSError as exc:
             result = {"status": None, "body": repr(exc)}
         respond(request_id, result)
+    elif action == "allocate":
+        # Touches event["mb"] MB (every page), then answers.
+        blob = b"x" * (int(event["mb"]) * 1024 * 1024)
+        respond(request_id, {"allocated": len(blob)})
     elif action == "background":
         # Background work that outlives the invoke: a thread writing a
         # counter to event["file"] every 10 ms (frozen between invokes in

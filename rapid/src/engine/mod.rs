@@ -122,6 +122,8 @@ pub(crate) struct Engine {
     idle_since: Instant,
     /// Its processes are frozen (SIGSTOP) between invokes.
     frozen: bool,
+    /// The memory cgroup's OOM kills already accounted for.
+    oom_kills_seen: u64,
 }
 
 impl Runtime {
@@ -192,6 +194,7 @@ impl Engine {
             generations,
             idle_since: Instant::now(),
             frozen: false,
+            oom_kills_seen: 0,
         }
     }
 
@@ -446,8 +449,15 @@ impl Engine {
     }
 
     fn on_exit(&mut self, exit: ProcessExit) {
+        // The kernel killed a process of the sandbox for memory since the
+        // last exit: this one (a SIGKILL), as far as rapid can tell.
+        let oom_kills = self.processes.oom_kills();
+        let out_of_memory = oom_kills > self.oom_kills_seen
+            && exit.status
+                == crate::supervisor::ExitStatus::Signal(nix::sys::signal::Signal::SIGKILL);
+        self.oom_kills_seen = oom_kills;
         if self.runtime.as_ref().is_some_and(|rt| rt.pid == exit.pid) {
-            self.on_runtime_exit(exit);
+            self.on_runtime_exit(exit, out_of_memory);
         } else if self.extensions.is_process(exit.pid) {
             self.on_extension_exit(exit);
         }
@@ -456,7 +466,7 @@ impl Engine {
         self.drive();
     }
 
-    fn on_runtime_exit(&mut self, exit: ProcessExit) {
+    fn on_runtime_exit(&mut self, exit: ProcessExit, out_of_memory: bool) {
         if let Some(rt) = self.runtime.as_mut() {
             rt.exited_max_rss_kb = Some(exit.max_rss_kb);
         }
@@ -474,7 +484,16 @@ impl Engine {
             }
             _ => {}
         }
-        self.cut_short(verdict, ErrorType::RuntimeExitError, &why);
+        let error_type = if out_of_memory {
+            tracing::warn!(
+                pid = exit.pid,
+                "the runtime was killed for using more than the function's memory"
+            );
+            ErrorType::RuntimeOutOfMemory
+        } else {
+            ErrorType::RuntimeExitError
+        };
+        self.cut_short(verdict, error_type, &why);
     }
 
     /// What `lifecycle::on_disruption` says `what` does now.

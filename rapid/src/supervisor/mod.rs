@@ -1,6 +1,7 @@
 //! Everything that touches processes: spawning in process groups, signals,
 //! reaping. The rest of rapid never calls fork, kill or waitpid itself.
 
+mod cgroup;
 mod limits;
 mod owners;
 mod peer;

@@ -88,6 +88,7 @@ impl Supervisor {
             shared: self.shared.clone(),
             sandbox,
             exits,
+            memory: None,
             #[cfg(test)]
             simulated: None,
         };
@@ -118,6 +119,8 @@ pub struct Processes {
     shared: Arc<Shared>,
     sandbox: u64,
     exits: mpsc::UnboundedSender<ProcessExit>,
+    /// The sandbox's memory cgroup, when one could be made.
+    memory: Option<super::cgroup::MemoryCgroup>,
     /// In the engine's property test: processes that are only pids.
     #[cfg(test)]
     simulated: Option<super::sim::Simulated>,
@@ -138,12 +141,30 @@ impl Processes {
         }
         // Held across the spawn, so the reaper cannot take the exit of a
         // child that dies at once before it is known to be ours.
+        let procs = self.memory.as_ref().map(|m| m.procs().clone());
         let mut owners = self.shared.owners();
-        let spawned = spawn(program, args, cwd, env)?;
+        let spawned = spawn(program, args, cwd, env, procs)?;
         owners
             .by_pid
             .insert(spawned.pid, (self.sandbox, self.exits.clone()));
         Ok(spawned)
+    }
+
+    /// Caps what this sandbox's processes spawned from now on may use at
+    /// `limit` bytes, in a memory cgroup of its own; why not, when rapid
+    /// cannot make one.
+    pub fn cap_memory(&mut self, limit: u64) -> Result<(), String> {
+        let name = format!("rapid-{}-sandbox-{}", std::process::id(), self.sandbox);
+        let cgroup = super::cgroup::MemoryCgroup::create(&name, limit)?;
+        tracing::debug!(cgroup = %cgroup.dir().display(), limit, "memory capped");
+        self.memory = Some(cgroup);
+        Ok(())
+    }
+
+    /// How many of its processes the kernel killed for memory so far (0
+    /// without a cap).
+    pub fn oom_kills(&self) -> u64 {
+        self.memory.as_ref().map_or(0, |m| m.oom_kills())
     }
 
     /// Sends `signal` to the process group of `pid`, one of this sandbox's.
@@ -214,6 +235,7 @@ impl Processes {
             shared,
             sandbox: 0,
             exits,
+            memory: None,
             simulated: Some(sim),
         };
         (processes, rx)
