@@ -63,6 +63,22 @@ impl MemoryCgroup {
         })
     }
 
+    /// Makes the cgroup again if it is gone (another rapid, which cannot
+    /// see this one's pid from its own pid namespace, took it for stale
+    /// while it was empty between two generations).
+    pub fn ensure(&self, limit: u64) {
+        if self.dir.exists() {
+            return;
+        }
+        let limit_file = match self.version {
+            Version::V1 => "memory.limit_in_bytes",
+            Version::V2 => "memory.max",
+        };
+        if std::fs::create_dir(&self.dir).is_ok() {
+            let _ = std::fs::write(self.dir.join(limit_file), limit.to_string());
+        }
+    }
+
     /// The path a child writes `0` to, to enter the cgroup.
     pub fn procs(&self) -> &CString {
         &self.procs

@@ -119,8 +119,8 @@ pub struct Processes {
     shared: Arc<Shared>,
     sandbox: u64,
     exits: mpsc::UnboundedSender<ProcessExit>,
-    /// The sandbox's memory cgroup, when one could be made.
-    memory: Option<super::cgroup::MemoryCgroup>,
+    /// The sandbox's memory cgroup and its cap, when one could be made.
+    memory: Option<(super::cgroup::MemoryCgroup, u64)>,
     /// In the engine's property test: processes that are only pids.
     #[cfg(test)]
     simulated: Option<super::sim::Simulated>,
@@ -141,7 +141,10 @@ impl Processes {
         }
         // Held across the spawn, so the reaper cannot take the exit of a
         // child that dies at once before it is known to be ours.
-        let procs = self.memory.as_ref().map(|m| m.procs().clone());
+        let procs = self.memory.as_ref().map(|(cgroup, limit)| {
+            cgroup.ensure(*limit);
+            cgroup.procs().clone()
+        });
         let mut owners = self.shared.owners();
         let spawned = spawn(program, args, cwd, env, procs)?;
         owners
@@ -157,14 +160,16 @@ impl Processes {
         let name = format!("rapid-{}-sandbox-{}", std::process::id(), self.sandbox);
         let cgroup = super::cgroup::MemoryCgroup::create(&name, limit)?;
         tracing::debug!(cgroup = %cgroup.dir().display(), limit, "memory capped");
-        self.memory = Some(cgroup);
+        self.memory = Some((cgroup, limit));
         Ok(())
     }
 
     /// How many of its processes the kernel killed for memory so far (0
     /// without a cap).
     pub fn oom_kills(&self) -> u64 {
-        self.memory.as_ref().map_or(0, |m| m.oom_kills())
+        self.memory
+            .as_ref()
+            .map_or(0, |(cgroup, _)| cgroup.oom_kills())
     }
 
     /// Sends `signal` to the process group of `pid`, one of this sandbox's.
