@@ -62,6 +62,7 @@ pub(super) fn start_reaper(
     after_pass: impl Fn() + Send + 'static,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let mut sigchld = signal(SignalKind::child())?;
+    only_exits_notify();
     Ok(tokio::spawn(async move {
         loop {
             reap_all(&mut on_exit);
@@ -71,6 +72,23 @@ pub(super) fn start_reaper(
             }
         }
     }))
+}
+
+/// A child stopped or continued (a sandbox frozen or thawed between two
+/// invokes) has nothing to reap: SIGCHLD comes for exits only
+/// (`SA_NOCLDSTOP` added to the handler tokio installed), so freezing does
+/// not wake the reaper twice per invoke.
+fn only_exits_notify() {
+    // SAFETY: sigaction with a null new action only reads the current one
+    // into a zeroed, writable local; the second call installs that same
+    // action (tokio's handler, mask and flags) with one more flag.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut current) == 0 {
+            current.sa_flags |= libc::SA_NOCLDSTOP;
+            libc::sigaction(libc::SIGCHLD, &current, std::ptr::null_mut());
+        }
+    }
 }
 
 fn reap_all(on_exit: &mut impl FnMut(ProcessExit)) {
