@@ -611,7 +611,7 @@ fn invoke(id: &str) -> Invoke {
     }
 }
 
-fn config(extensions_dir: PathBuf, caching: bool) -> FunctionConfig {
+fn config(extensions_dir: PathBuf, caching: bool, idle: Option<u64>) -> FunctionConfig {
     let mut cfg = FunctionConfig::from_env(
         Vec::<(String, String)>::new(),
         vec![RUNTIME.to_owned()],
@@ -625,6 +625,7 @@ fn config(extensions_dir: PathBuf, caching: bool) -> FunctionConfig {
         cwd: PathBuf::from("/"),
     });
     cfg.extensions_dir = Some(extensions_dir);
+    cfg.idle_timeout = idle.map(Duration::from_millis);
     if caching {
         cfg.enable_init_caching();
     }
@@ -632,18 +633,18 @@ fn config(extensions_dir: PathBuf, caching: bool) -> FunctionConfig {
 }
 
 /// Runs `ops` on a fresh engine, then shuts it down; the rules it broke.
-fn run(ops: &[Op], extensions: usize, caching: bool) -> Vec<String> {
+fn run(ops: &[Op], extensions: usize, caching: bool, idle: Option<u64>) -> Vec<String> {
     let dir = tempdir(extensions);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let broken = runtime.block_on(drive(ops, dir.clone(), caching));
+    let broken = runtime.block_on(drive(ops, dir.clone(), caching, idle));
     let _ = std::fs::remove_dir_all(&dir);
     broken
 }
 
-async fn drive(ops: &[Op], dir: PathBuf, caching: bool) -> Vec<String> {
+async fn drive(ops: &[Op], dir: PathBuf, caching: bool, idle: Option<u64>) -> Vec<String> {
     let sim = Simulated::default();
     let (processes, mut exits) = Processes::simulated(sim.clone());
     let (tx, rx) = mpsc::unbounded_channel();
@@ -659,7 +660,7 @@ async fn drive(ops: &[Op], dir: PathBuf, caching: bool) -> Vec<String> {
         telemetry::LogHub::start(std::io::sink(), telemetry::EventLog::new(1000));
     let (generations, _current) = Generations::new();
     let engine = Engine::new(
-        Arc::new(config(dir.clone(), caching)),
+        Arc::new(config(dir.clone(), caching, idle)),
         "127.0.0.1:9".into(),
         logs,
         processes,
@@ -775,9 +776,10 @@ proptest! {
     fn the_engine_keeps_its_promises(
         extensions in 0..=EXTENSIONS,
         caching in proptest::bool::weighted(0.25),
+        idle in proptest::option::weighted(0.25, 20u64..150),
         ops in proptest::collection::vec(op(), 1..60),
     ) {
-        let broken = run(&ops, extensions, caching);
+        let broken = run(&ops, extensions, caching, idle);
         prop_assert!(broken.is_empty(), "{broken:#?}");
     }
 }
@@ -794,7 +796,7 @@ fn rows_the_property_found() {
         &[Op::Invoke { tracked: true }],
     )];
     for (name, extensions, caching, ops) in rows {
-        let broken = run(ops, *extensions, *caching);
+        let broken = run(ops, *extensions, *caching, None);
         assert!(broken.is_empty(), "{name}: {broken:#?}");
     }
 }
