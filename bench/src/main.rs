@@ -12,6 +12,7 @@ mod client;
 mod extension;
 mod loopback;
 mod measure;
+mod pool;
 mod proc;
 mod report;
 mod runs;
@@ -47,6 +48,11 @@ struct Args {
     /// use the binaries already next to the bench's.
     #[arg(long)]
     no_build: bool,
+    /// Measure only the pool of sandboxes (`--max-sandboxes` 1, 2, 4, 8
+    /// under 8 and 64 clients), the cost of freezing and the memory per
+    /// idle sandbox; written to FILE-pool.md.
+    #[arg(long)]
+    pool: bool,
 }
 
 fn main() -> ExitCode {
@@ -68,6 +74,33 @@ fn main() -> ExitCode {
         .build()
         .expect("a tokio runtime for the bench clients"); // ok: a startup invariant of the bench tool
 
+    if args.pool {
+        return match pool::run(&rt, &paths, args.quick) {
+            Ok(md) => {
+                println!("{md}");
+                let out = args.out.with_extension("").with_file_name(format!(
+                    "{}-pool.md",
+                    args.out
+                        .file_stem()
+                        .map_or("bench-results".into(), |s| s.to_string_lossy())
+                ));
+                match std::fs::write(&out, md) {
+                    Ok(()) => {
+                        eprintln!("bench: wrote {}", out.display());
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("bench: cannot write {}: {e}", out.display());
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let machine = machine(&paths, load_1m);
     let mut setup = setup(&plan);
     let targets = vec![

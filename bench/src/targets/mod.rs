@@ -279,6 +279,17 @@ pub fn start_rapid(
     extensions_dir: &Path,
     extension_env: &[(&'static str, &OsStr)],
 ) -> Result<Rapid, TargetError> {
+    start_rapid_with(paths, function, extensions_dir, extension_env, &[])
+}
+
+/// [`start_rapid`] with rapid's own `flags` added (`--max-sandboxes 4`...).
+pub fn start_rapid_with(
+    paths: &Paths,
+    function: Function,
+    extensions_dir: &Path,
+    extension_env: &[(&'static str, &OsStr)],
+    flags: &[&str],
+) -> Result<Rapid, TargetError> {
     let function = function_command(paths, function)?;
     let mut cmd = clean_command(&paths.binary("rapid")?, &[KEPT_ENV]);
     cmd.args([
@@ -286,8 +297,9 @@ pub fn start_rapid(
         "127.0.0.1:0",
         "--runtime-api-address",
         "127.0.0.1:0",
-        "--extensions-dir",
     ])
+    .args(flags)
+    .arg("--extensions-dir")
     .arg(extensions_dir)
     .args(&function.argv)
     .envs(function.env)
