@@ -52,8 +52,9 @@ impl FrontDoor {
     }
 }
 
+/// Why the front door refused an invoke.
 #[derive(Debug, thiserror::Error)]
-enum InvokeError {
+pub enum InvokeError {
     #[error("Could not parse request body into json: {0}")]
     NotJson(String),
     #[error("Request must be smaller than {limit} bytes for the InvokeFunction operation")]
@@ -80,7 +81,7 @@ enum InvokeError {
 }
 
 impl InvokeError {
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             InvokeError::NotJson(_)
             | InvokeError::ClientContext
@@ -95,7 +96,7 @@ impl InvokeError {
         }
     }
 
-    fn error_type(&self) -> &'static str {
+    pub fn error_type(&self) -> &'static str {
         match self {
             InvokeError::NotJson(_) | InvokeError::ClientContext | InvokeError::BodyRead => {
                 "InvalidRequestContentException"
@@ -132,10 +133,22 @@ impl InvokeError {
     }
 }
 
-enum InvocationType {
+/// `X-Amz-Invocation-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
     RequestResponse,
     Event,
     DryRun,
+}
+
+impl InvocationType {
+    /// The largest payload an invoke of this type may carry.
+    pub fn body_limit(self) -> u64 {
+        match self {
+            InvocationType::Event => EVENT_REQUEST_LIMIT,
+            _ => REQUEST_LIMIT,
+        }
+    }
 }
 
 /// Serves one request on the front door.
@@ -154,7 +167,7 @@ where
 
 /// Which operation a path names, if any: `Invoke` answers raw bytes,
 /// `InvokeWithResponseStream` an event stream.
-fn operation(method: &Method, path: &str) -> Option<Framing> {
+pub fn operation(method: &Method, path: &str) -> Option<Framing> {
     let named = |prefix: &str, suffix: &str| {
         path.strip_prefix(prefix)
             .and_then(|rest| rest.strip_suffix(suffix))
@@ -181,59 +194,15 @@ where
             path: req.uri().path().to_owned(),
         });
     };
-    let header = |name: &'static str| lambda_header(req.headers(), name);
-    let invocation_type = match header("X-Amz-Invocation-Type")?.as_deref() {
-        None | Some("RequestResponse") => InvocationType::RequestResponse,
-        // InvokeWithResponseStream has no asynchronous form.
-        Some("Event") if framing == Framing::Raw => InvocationType::Event,
-        Some("DryRun") => InvocationType::DryRun,
-        Some(other) => {
-            return Err(InvokeError::InvocationType {
-                value: other.to_owned(),
-                allowed: match framing {
-                    Framing::Raw => "Event, RequestResponse, DryRun",
-                    Framing::EventStream => "RequestResponse, DryRun",
-                },
-            })
-        }
-    };
-    let client_context = header("X-Amz-Client-Context")?
-        .map(|encoded| decode_client_context(&encoded))
-        .transpose()?;
-    let log_tail = match header("X-Amz-Log-Type")?.as_deref() {
-        None | Some("None") => false,
-        // The log tail is for synchronous invokes only.
-        Some("Tail") => !matches!(invocation_type, InvocationType::Event),
-        Some(other) => {
-            return Err(InvokeError::LogType {
-                value: other.to_owned(),
-            })
-        }
-    };
-    // An empty trace header carries no trace: the runtime gets a new one.
-    let trace_id = header("X-Amzn-Trace-Id")?
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(new_trace_id);
-    let failed_end = FailedEnd::for_request(req.headers());
-    let tenant_id = header("X-Amz-Tenant-Id")?;
-
-    let limit = match invocation_type {
-        InvocationType::Event => EVENT_REQUEST_LIMIT,
-        _ => REQUEST_LIMIT,
-    };
-    let payload = match read_limited(req.into_body(), limit).await {
-        Ok(LimitedBody::Complete(body)) => body,
-        Ok(LimitedBody::TooLarge { .. }) => return Err(InvokeError::TooLarge { limit }),
-        Err(_) => return Err(InvokeError::BodyRead),
-    };
-    let payload = if payload.iter().all(u8::is_ascii_whitespace) {
-        // Lambda hands an empty invoke to the function as an empty object.
-        Bytes::from_static(b"{}")
-    } else {
-        serde_json::from_slice::<serde::de::IgnoredAny>(&payload)
-            .map_err(|e| InvokeError::NotJson(e.to_string()))?;
-        payload
-    };
+    let InvokeHeaders {
+        invocation_type,
+        client_context,
+        log_tail,
+        trace_id,
+        tenant_id,
+        failed_end,
+    } = parse_headers(framing, req.headers())?;
+    let payload = read_payload(req.into_body(), invocation_type.body_limit()).await?;
 
     let request_id = interop::ids::new_uuid().to_string();
     let invoke = Invoke {
@@ -284,6 +253,98 @@ where
             })
         }
     }
+}
+
+/// What an invoke's request headers say (spec §2).
+#[derive(Debug)]
+pub struct InvokeHeaders {
+    pub invocation_type: InvocationType,
+    /// The decoded client context, compact JSON (always a valid header value).
+    pub client_context: Option<String>,
+    /// `X-Amz-Log-Type: Tail` on a synchronous invoke.
+    pub log_tail: bool,
+    /// The caller's trace header, or a new trace id.
+    pub trace_id: String,
+    pub tenant_id: Option<String>,
+    /// How a raw stream that fails midway ends for this caller.
+    pub failed_end: FailedEnd,
+}
+
+/// Reads an invoke's headers for the operation `framing` names. A pure
+/// function of the headers (but for a new trace id), shared by the front
+/// door and its fuzz target.
+pub fn parse_headers(
+    framing: Framing,
+    headers: &http::HeaderMap,
+) -> Result<InvokeHeaders, InvokeError> {
+    let header = |name: &'static str| lambda_header(headers, name);
+    let invocation_type = match header("X-Amz-Invocation-Type")?.as_deref() {
+        None | Some("RequestResponse") => InvocationType::RequestResponse,
+        // InvokeWithResponseStream has no asynchronous form.
+        Some("Event") if framing == Framing::Raw => InvocationType::Event,
+        Some("DryRun") => InvocationType::DryRun,
+        Some(other) => {
+            return Err(InvokeError::InvocationType {
+                value: other.to_owned(),
+                allowed: match framing {
+                    Framing::Raw => "Event, RequestResponse, DryRun",
+                    Framing::EventStream => "RequestResponse, DryRun",
+                },
+            })
+        }
+    };
+    let client_context = header("X-Amz-Client-Context")?
+        .map(|encoded| decode_client_context(&encoded))
+        .transpose()?;
+    let log_tail = match header("X-Amz-Log-Type")?.as_deref() {
+        None | Some("None") => false,
+        // The log tail is for synchronous invokes only.
+        Some("Tail") => !matches!(invocation_type, InvocationType::Event),
+        Some(other) => {
+            return Err(InvokeError::LogType {
+                value: other.to_owned(),
+            })
+        }
+    };
+    // An empty trace header carries no trace: the runtime gets a new one.
+    let trace_id = header("X-Amzn-Trace-Id")?
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(new_trace_id);
+    let tenant_id = header("X-Amz-Tenant-Id")?;
+    Ok(InvokeHeaders {
+        invocation_type,
+        client_context,
+        log_tail,
+        trace_id,
+        tenant_id,
+        failed_end: FailedEnd::for_request(headers),
+    })
+}
+
+/// Reads an invoke's payload under `limit` (see
+/// [`InvocationType::body_limit`]) and checks it is JSON; a blank payload
+/// becomes `{}`.
+pub async fn read_payload<B>(body: B, limit: u64) -> Result<Bytes, InvokeError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    match read_limited(body, limit).await {
+        Ok(LimitedBody::Complete(payload)) => json_payload(payload),
+        Ok(LimitedBody::TooLarge { .. }) => Err(InvokeError::TooLarge { limit }),
+        Err(_) => Err(InvokeError::BodyRead),
+    }
+}
+
+/// The payload the runtime gets: the caller's JSON as it was sent, or `{}`
+/// for a blank one.
+pub fn json_payload(payload: Bytes) -> Result<Bytes, InvokeError> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        // Lambda hands an empty invoke to the function as an empty object.
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(&payload)
+        .map_err(|e| InvokeError::NotJson(e.to_string()))?;
+    Ok(payload)
 }
 
 /// Invoke's answer: the body as the runtime sent it; a function error is a
@@ -394,7 +455,7 @@ fn lambda_header(
 }
 
 /// Decodes `X-Amz-Client-Context`: base64 of a JSON object.
-fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
+pub fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|_| InvokeError::ClientContext)?;

@@ -2,20 +2,15 @@
 //! Runtime API and the invoke front door, and shuts everything down cleanly
 //! on SIGTERM / SIGINT (also as a container's PID 1).
 
-mod address;
-mod body;
-mod cli;
-mod control;
-mod front_door;
-
 use clap::Parser;
-use cli::Cli;
-use front_door::FrontDoor;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rapid::accept::{connection_cap, Acceptor};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
+use rapid_cmd::address;
+use rapid_cmd::cli::{self, Cli};
+use rapid_cmd::front_door::{self, FrontDoor};
 use std::convert::Infallible;
 use std::io::IsTerminal;
 use std::process::ExitCode;
