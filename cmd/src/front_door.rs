@@ -342,7 +342,16 @@ pub fn json_payload(payload: Bytes) -> Result<Bytes, InvokeError> {
         // Lambda hands an empty invoke to the function as an empty object.
         return Ok(Bytes::from_static(b"{}"));
     }
-    serde_json::from_slice::<serde::de::IgnoredAny>(&payload)
+    // JSON is UTF-8. serde_json skips the bytes of a string it ignores
+    // without checking them, so the encoding is checked first: a runtime
+    // must never get an event its JSON decoder refuses.
+    let text = std::str::from_utf8(&payload).map_err(|e| {
+        InvokeError::NotJson(format!(
+            "invalid UTF-8 at byte {} of the payload",
+            e.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
         .map_err(|e| InvokeError::NotJson(e.to_string()))?;
     Ok(payload)
 }
@@ -522,6 +531,23 @@ mod tests {
         assert!(rest.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(parts[1].strip_prefix("Parent=").unwrap().len(), 16);
         assert_eq!(parts[2], "Sampled=0");
+    }
+
+    #[test]
+    fn payload_must_be_json_in_utf8() {
+        let ok = Bytes::from_static(r#"{"key":"caf\u00e9 café"}"#.as_bytes());
+        assert_eq!(json_payload(ok.clone()).unwrap(), ok);
+        assert_eq!(
+            &json_payload(Bytes::from_static(b" \n")).unwrap()[..],
+            b"{}"
+        );
+        // Found by the front_door fuzz target: an invalid byte inside a
+        // string passed as JSON and reached the runtime.
+        let err = json_payload(Bytes::from_static(b"{\"key\":\"a\xcd1\"}")).unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(err.error_type(), "InvalidRequestContentException");
+        assert!(err.to_string().contains("UTF-8"), "{err}");
+        assert!(json_payload(Bytes::from_static(b"{\"a\":")).is_err());
     }
 
     #[test]
