@@ -1,0 +1,98 @@
+//! Hostile callers of the front door: one whose body never ends. It may not
+//! delay a well-behaved invoke or make rapid hold on to it without bound:
+//! it is answered 413 (or closed) while invokes go on.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// rapid with its runtime already warm (so that the well-behaved invoke
+/// under test is not an init).
+fn warm_rapid() -> Rapid {
+    let rapid = Rapid::scripted(&[], &[]);
+    assert_success(&rapid.invoke(b"{\"warm\":true}", &[]));
+    rapid
+}
+
+/// Reads from `stream` until the server closes it (end of stream or reset)
+/// or `within` passes; returns what was read, or says what happened.
+fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Result<Vec<u8>, String> {
+    stream
+        .set_read_timeout(Some(within))
+        .map_err(|e| format!("cannot set a read timeout: {e}"))?;
+    let mut received = Vec::new();
+    let mut buf = [0; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(received),
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(received),
+            Err(e) if http::is_timeout(&e) => {
+                return Err(format!(
+                    "the connection is still open after {within:?} (received {:?})",
+                    String::from_utf8_lossy(&received)
+                ))
+            }
+            Err(e) => return Err(format!("read failed: {e}")),
+        }
+    }
+}
+
+#[test]
+fn an_endless_chunked_body_is_answered_413_or_closed_and_invokes_go_on() {
+    let rapid = warm_rapid();
+    let mut endless = TcpStream::connect(rapid.invoke_addr()).expect("connect");
+    let mut writer = endless.try_clone().expect("clone the endless connection");
+    let (one_mb_sent, has_sent) = mpsc::channel();
+    let (invoked, go_on) = mpsc::channel::<()>();
+    // Far more than rapid reads of any body (twice its 6 MB limit): when
+    // this much went out, rapid was still reading.
+    const BOUND: usize = 256 * 1024 * 1024;
+    let sender = thread::spawn(move || {
+        let head = format!(
+            "POST {INVOKE_PATH} HTTP/1.1\r\nHost: rapid\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        writer.write_all(head.as_bytes()).expect("send the head");
+        let chunk = [b"10000\r\n".as_slice(), &[b' '; 0x10000], b"\r\n"].concat();
+        let mut sent = 0;
+        while sent < BOUND {
+            if writer.write_all(&chunk).is_err() {
+                return Err(sent); // rapid stopped reading and closed
+            }
+            sent += 0x10000;
+            if sent == 1024 * 1024 {
+                let _ = one_mb_sent.send(());
+                // Hold the body open until the other invoke is answered.
+                let _ = go_on.recv_timeout(WAIT);
+            }
+        }
+        Ok(sent)
+    });
+    has_sent
+        .recv_timeout(WAIT)
+        .expect("the endless body's first megabyte went out");
+
+    let body = assert_success(&rapid.invoke(b"{\"while\":\"endless\"}", &[]));
+    assert_eq!(body["while"], "endless", "{body}");
+    invoked.send(()).expect("the sender waits");
+
+    let received = read_until_closed(&mut endless, WAIT)
+        .unwrap_or_else(|e| panic!("an endless body must be answered and closed: {e}"));
+    // The 413 may be lost to the reset that closing an unread connection
+    // causes; when it arrived it is the front door's.
+    if !received.is_empty() {
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+        assert!(text.contains("RequestTooLargeException"), "{text}");
+    }
+    match sender.join().expect("sender thread") {
+        Err(sent) => assert!(sent >= 1024 * 1024, "{sent}"),
+        Ok(sent) => panic!("rapid read {sent} bytes of an endless body and still read on"),
+    }
+    assert_success(&rapid.invoke(b"{}", &[]));
+}
