@@ -53,6 +53,19 @@ pub struct Cli {
     #[arg(long, env = "RAPID_TEST_API")]
     pub test_api: bool,
 
+    /// Seconds a caller of the front door has to send a request's headers
+    /// (an idle keep-alive connection gets as long for its next request);
+    /// then the connection is closed, so that a slow or silent caller holds
+    /// no connection for long.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..),
+        env = "RAPID_REQUEST_HEADER_TIMEOUT"
+    )]
+    pub request_header_timeout: u64,
+
     /// Start the runtime at once instead of on the first invoke.
     #[arg(long, env = "RAPID_EAGER_INIT")]
     pub eager_init: bool,
@@ -143,6 +156,9 @@ mod tests {
             ["python3", "-m", "awslambdaric", "app.handler"]
         );
         assert_eq!(cli.runtime_interface_emulator_address, "0.0.0.0:8080");
+        assert!(!cli.test_api);
+        assert_eq!(cli.request_header_timeout, 30);
+        assert!(Cli::try_parse_from(["rapid", "--request-header-timeout", "0"]).is_err());
     }
 
     #[test]

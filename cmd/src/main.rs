@@ -5,7 +5,7 @@
 use clap::Parser;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rapid::accept::{connection_cap, Acceptor};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::address;
@@ -123,9 +123,15 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         event_log,
     });
     eprintln!("rapid: invokes listening on {door_address}");
+    let header_timeout = Duration::from_secs(cli.request_header_timeout);
+    let front_door = Listener {
+        door,
+        max_connections,
+        header_timeout,
+    };
 
     tokio::select! {
-        _ = serve_front_door(door_listener, door, max_connections) => {}
+        _ = serve_front_door(door_listener, front_door) => {}
         _ = stop.notified() => tracing::info!("the control API asked for a shutdown"),
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
@@ -149,15 +155,27 @@ async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {
     bound.map_err(|err| format!("cannot listen on {address} ({flag}): {err}"))
 }
 
-/// Serves invokes. The front door may listen on every interface, so it holds
-/// at most `max_connections`: a flood of connections waits in the kernel's
-/// backlog instead of taking the descriptors the Runtime API needs.
-async fn serve_front_door(listener: TcpListener, door: Arc<FrontDoor>, max_connections: usize) {
-    let mut acceptor = Acceptor::new(listener, "front door").limited(max_connections);
+/// The front door's listener and how it serves.
+struct Listener {
+    door: Arc<FrontDoor>,
+    /// Connections held at most: the front door may listen on every
+    /// interface, and a flood of connections must wait in the kernel's
+    /// backlog instead of taking the descriptors the Runtime API needs.
+    max_connections: usize,
+    /// How long a caller has to send a request's headers.
+    header_timeout: Duration,
+}
+
+/// Serves invokes (and the control API) on `listener`. A caller that is
+/// slow to send its headers, or keeps a connection idle, is closed after
+/// the header timeout; bodies are read under their limits.
+async fn serve_front_door(listener: TcpListener, serving: Listener) {
+    let mut acceptor = Acceptor::new(listener, "front door").limited(serving.max_connections);
     loop {
         let (stream, _, slot) = acceptor.accept().await;
         let _ = stream.set_nodelay(true);
-        let door = door.clone();
+        let door = serving.door.clone();
+        let header_timeout = serving.header_timeout;
         tokio::spawn(async move {
             let _slot = slot;
             let service = service_fn(move |req| {
@@ -170,6 +188,8 @@ async fn serve_front_door(listener: TcpListener, door: Arc<FrontDoor>, max_conne
             // is written.
             if let Err(err) = http1::Builder::new()
                 .half_close(true)
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

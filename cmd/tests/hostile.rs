@@ -1,9 +1,11 @@
-//! Hostile callers of the front door: one whose body never ends. It may not
-//! delay a well-behaved invoke or make rapid hold on to it without bound:
-//! it is answered 413 (or closed) while invokes go on.
+//! Hostile callers of the front door: one that sends its headers a byte at
+//! a time, hundreds that connect and say nothing, one whose body never
+//! ends. None may delay a well-behaved invoke or make rapid hold on to it
+//! without bound: each is closed (or answered 413) while invokes go on.
 
 mod common;
 
+use common::http::Kept;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,10 +13,13 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-/// rapid with its runtime already warm (so that the well-behaved invoke
-/// under test is not an init).
-fn warm_rapid() -> Rapid {
-    let rapid = Rapid::scripted(&[], &[]);
+/// How long the slow callers below take between two of their bytes.
+const DRIP: Duration = Duration::from_millis(200);
+
+/// rapid with a short header timeout, its runtime already warm (so that the
+/// well-behaved invoke under test is not an init).
+fn warm_rapid(header_timeout_seconds: &str) -> Rapid {
+    let rapid = Rapid::scripted(&["--request-header-timeout", header_timeout_seconds], &[]);
     assert_success(&rapid.invoke(b"{\"warm\":true}", &[]));
     rapid
 }
@@ -44,8 +49,69 @@ fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Result<Vec<u8>
 }
 
 #[test]
+fn a_caller_sending_its_headers_a_byte_at_a_time_is_closed_and_invokes_go_on() {
+    let rapid = warm_rapid("2");
+    let mut slow = TcpStream::connect(rapid.invoke_addr()).expect("connect");
+    let mut writer = slow.try_clone().expect("clone the slow connection");
+    let (started, has_started) = mpsc::channel();
+    let dripper = thread::spawn(move || {
+        let head = format!("POST {INVOKE_PATH} HTTP/1.1\r\nHost: rapid\r\n");
+        let endless = head.bytes().chain(b"X-Slow: a".iter().copied().cycle());
+        for (n, byte) in endless.enumerate() {
+            if writer.write_all(&[byte]).is_err() {
+                return n; // rapid closed the connection
+            }
+            if n == 10 {
+                let _ = started.send(());
+            }
+            thread::sleep(DRIP);
+        }
+        unreachable!("an endless iterator ended")
+    });
+    has_started
+        .recv_timeout(WAIT)
+        .expect("the slow caller sent its first bytes");
+
+    // A well-behaved caller meanwhile is answered.
+    let body = assert_success(&rapid.invoke(b"{\"while\":\"slowloris\"}", &[]));
+    assert_eq!(body["while"], "slowloris", "{body}");
+
+    // The slow caller never finished its headers: rapid closes it.
+    let received = read_until_closed(&mut slow, WAIT)
+        .unwrap_or_else(|e| panic!("a caller that never finishes its headers must be closed: {e}"));
+    assert!(
+        received.is_empty() || received.starts_with(b"HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&received)
+    );
+    let sent = dripper.join().expect("dripper thread");
+    assert!(sent > 10, "the slow caller sent {sent} bytes");
+    assert_success(&rapid.invoke(b"{}", &[]));
+}
+
+#[test]
+fn hundreds_of_idle_connections_do_not_delay_invokes_and_are_closed() {
+    let rapid = warm_rapid("3");
+    let mut idle: Vec<Kept> = (0..200)
+        .map(|i| {
+            Kept::open(rapid.invoke_addr()).unwrap_or_else(|e| panic!("idle connection {i}: {e}"))
+        })
+        .collect();
+
+    let body = assert_success(&rapid.invoke(b"{\"while\":\"idle\"}", &[]));
+    assert_eq!(body["while"], "idle", "{body}");
+
+    for (i, connection) in idle.iter_mut().enumerate() {
+        connection.wait_closed(WAIT).unwrap_or_else(|e| {
+            panic!("idle connection {i} of 200 was not closed by the header timeout: {e}")
+        });
+    }
+    assert_success(&rapid.invoke(b"{}", &[]));
+}
+
+#[test]
 fn an_endless_chunked_body_is_answered_413_or_closed_and_invokes_go_on() {
-    let rapid = warm_rapid();
+    let rapid = warm_rapid("30");
     let mut endless = TcpStream::connect(rapid.invoke_addr()).expect("connect");
     let mut writer = endless.try_clone().expect("clone the endless connection");
     let (one_mb_sent, has_sent) = mpsc::channel();
