@@ -151,13 +151,48 @@ impl InvocationType {
     }
 }
 
+/// What one connection may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// Invokes (the front door's own listener).
+    pub invokes: bool,
+    /// The `/test/*` control API.
+    pub control: bool,
+}
+
+impl Access {
+    /// A connection from `peer` on the front door's listener: invokes, and
+    /// the control API when it is on and the caller is on this machine
+    /// (its address is a loopback one), since it lets a caller shut rapid
+    /// down and the front door may listen on every interface.
+    pub fn front_door(test_api: bool, peer: std::net::IpAddr) -> Self {
+        Access {
+            invokes: true,
+            control: test_api && peer.to_canonical().is_loopback(),
+        }
+    }
+
+    /// A connection on `--test-api-address`: the control API, to any caller.
+    pub const CONTROL: Access = Access {
+        invokes: false,
+        control: true,
+    };
+}
+
 /// Serves one request on the front door.
-pub async fn handle<B>(door: Arc<FrontDoor>, req: Request<B>) -> Response<DoorBody>
+pub async fn handle<B>(door: Arc<FrontDoor>, req: Request<B>, access: Access) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
-    if door.test_api && req.uri().path().starts_with(crate::control::PREFIX) {
+    if access.control && req.uri().path().starts_with(crate::control::PREFIX) {
         return crate::control::handle(door, req).await;
+    }
+    if !access.invokes {
+        return InvokeError::UnknownOperation {
+            method: req.method().to_string(),
+            path: req.uri().path().to_owned(),
+        }
+        .response();
     }
     match invoke(&door, req).await {
         Ok(response) => response,
@@ -531,6 +566,21 @@ mod tests {
         assert!(rest.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(parts[1].strip_prefix("Parent=").unwrap().len(), 16);
         assert_eq!(parts[2], "Sampled=0");
+    }
+
+    #[test]
+    fn the_control_api_is_for_callers_on_loopback() {
+        let on = |ip: &str| Access::front_door(true, ip.parse().unwrap()).control;
+        assert!(on("127.0.0.1"));
+        assert!(on("127.0.0.2"));
+        assert!(on("::1"));
+        assert!(on("::ffff:127.0.0.1"), "IPv4 on a dual-stack listener");
+        assert!(!on("10.0.0.7"));
+        assert!(!on("192.168.1.2"));
+        assert!(!on("::ffff:10.0.0.7"));
+        assert!(!on("2001:db8::1"));
+        assert!(!Access::front_door(false, "127.0.0.1".parse().unwrap()).control);
+        assert!(Access::front_door(false, "10.0.0.7".parse().unwrap()).invokes);
     }
 
     #[test]

@@ -86,7 +86,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         .map_err(|e| e.to_string())?
         .to_string();
     // The platform events are kept for the control API's eventLog only.
-    let event_log = telemetry::EventLog::new(if cli.test_api {
+    let event_log = telemetry::EventLog::new(if cli.test_api || cli.test_api_address.is_some() {
         telemetry::EVENT_LOG_CAPACITY
     } else {
         0
@@ -106,9 +106,14 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     )
     .await?;
     let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
+    let control_listener = match &cli.test_api_address {
+        Some(address) => Some(bind(address, "--test-api-address").await?),
+        None => None,
+    };
     if cli.eager_init {
         sandbox.init_now().map_err(|e| e.to_string())?;
     }
+    let test_api = cli.test_api || control_listener.is_some();
     let stop = Arc::new(tokio::sync::Notify::new());
     let door = Arc::new(FrontDoor {
         sandbox: sandbox.clone(),
@@ -118,16 +123,32 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
             cli.max_queued_events
                 .min(tokio::sync::Semaphore::MAX_PERMITS),
         )),
-        test_api: cli.test_api,
+        test_api,
         stop: stop.clone(),
         event_log,
     });
     eprintln!("rapid: invokes listening on {door_address}");
     let header_timeout = Duration::from_secs(cli.request_header_timeout);
+    let control_task = match control_listener {
+        Some(listener) => {
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            eprintln!("rapid: control API listening on {address}");
+            let door = Listener {
+                door: door.clone(),
+                // A test harness's few connections.
+                max_connections: 64,
+                header_timeout,
+                control_only: true,
+            };
+            Some(tokio::spawn(serve_front_door(listener, door)))
+        }
+        None => None,
+    };
     let front_door = Listener {
         door,
         max_connections,
         header_timeout,
+        control_only: false,
     };
 
     tokio::select! {
@@ -138,6 +159,9 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     }
     sandbox.shutdown().await;
     api_task.abort();
+    if let Some(task) = control_task {
+        task.abort();
+    }
     drop(sandbox);
     drop(logs);
     let _ = engine_task.await;
@@ -155,7 +179,8 @@ async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {
     bound.map_err(|err| format!("cannot listen on {address} ({flag}): {err}"))
 }
 
-/// The front door's listener and how it serves.
+/// One listener of the front door's kind: the front door itself, or the
+/// control API's own address.
 struct Listener {
     door: Arc<FrontDoor>,
     /// Connections held at most: the front door may listen on every
@@ -164,23 +189,35 @@ struct Listener {
     max_connections: usize,
     /// How long a caller has to send a request's headers.
     header_timeout: Duration,
+    /// `--test-api-address`: only the control API, to any caller.
+    control_only: bool,
 }
 
 /// Serves invokes (and the control API) on `listener`. A caller that is
 /// slow to send its headers, or keeps a connection idle, is closed after
 /// the header timeout; bodies are read under their limits.
 async fn serve_front_door(listener: TcpListener, serving: Listener) {
-    let mut acceptor = Acceptor::new(listener, "front door").limited(serving.max_connections);
+    let name = if serving.control_only {
+        "control API"
+    } else {
+        "front door"
+    };
+    let mut acceptor = Acceptor::new(listener, name).limited(serving.max_connections);
     loop {
-        let (stream, _, slot) = acceptor.accept().await;
+        let (stream, peer, slot) = acceptor.accept().await;
         let _ = stream.set_nodelay(true);
         let door = serving.door.clone();
+        let access = if serving.control_only {
+            front_door::Access::CONTROL
+        } else {
+            front_door::Access::front_door(door.test_api, peer.ip())
+        };
         let header_timeout = serving.header_timeout;
         tokio::spawn(async move {
             let _slot = slot;
             let service = service_fn(move |req| {
                 let door = door.clone();
-                async move { Ok::<_, Infallible>(front_door::handle(door, req).await) }
+                async move { Ok::<_, Infallible>(front_door::handle(door, req, access).await) }
             });
             // A client may shut down its write side once its request is
             // sent (`nc -N`, some proxies): a request received in full is

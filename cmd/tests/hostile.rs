@@ -2,6 +2,8 @@
 //! a time, hundreds that connect and say nothing, one whose body never
 //! ends. None may delay a well-behaved invoke or make rapid hold on to it
 //! without bound: each is closed (or answered 413) while invokes go on.
+//! And the control API, which lets a caller shut rapid down, is served
+//! only where it was asked for.
 
 mod common;
 
@@ -160,5 +162,52 @@ fn an_endless_chunked_body_is_answered_413_or_closed_and_invokes_go_on() {
         Err(sent) => assert!(sent >= 1024 * 1024, "{sent}"),
         Ok(sent) => panic!("rapid read {sent} bytes of an endless body and still read on"),
     }
+    assert_success(&rapid.invoke(b"{}", &[]));
+}
+
+/// The address of the control API's own listener, from rapid's stderr.
+fn control_addr(rapid: &Rapid) -> String {
+    let prefix = "rapid: control API listening on ";
+    let line = rapid.wait_for_stderr(|l| l.starts_with(prefix), WAIT);
+    line[prefix.len()..].trim().to_owned()
+}
+
+#[test]
+fn the_control_api_is_off_by_default() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let ping = rapid.request("GET", "/test/ping", &[], b"");
+    assert_eq!(ping.status, 404, "{ping:?}");
+    assert!(
+        !rapid
+            .stderr()
+            .iter()
+            .any(|l| l.contains("control API listening")),
+        "{:?}",
+        rapid.stderr()
+    );
+}
+
+#[test]
+fn the_control_api_address_serves_the_control_api_and_nothing_else() {
+    let rapid = Rapid::scripted(&["--test-api-address", "127.0.0.1:0"], &[]);
+    let control = control_addr(&rapid);
+    assert_ne!(control, rapid.invoke_addr());
+    let ping = http::request(&control, "GET", "/test/ping", &[], b"");
+    assert_eq!(
+        (ping.status, ping.text().as_str()),
+        (200, "pong"),
+        "{ping:?}"
+    );
+    // Invokes are the front door's.
+    let invoke = http::request(&control, "POST", INVOKE_PATH, &[], b"{}");
+    assert_eq!(invoke.status, 404, "{invoke:?}");
+    assert_eq!(
+        invoke.header("x-amzn-errortype"),
+        Some("UnknownOperationException")
+    );
+    // The address turns the control API on, so a caller on this machine
+    // reaches it on the front door too, and invokes work there.
+    let ping = rapid.request("GET", "/test/ping", &[], b"");
+    assert_eq!(ping.status, 200, "{ping:?}");
     assert_success(&rapid.invoke(b"{}", &[]));
 }
