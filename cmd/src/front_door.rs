@@ -508,8 +508,11 @@ pub fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
     if !value.is_object() {
         return Err(InvokeError::ClientContext);
     }
-    // Compact, so that it is always a valid header value.
-    Ok(value.to_string())
+    // Compact, so that it has no line breaks, and with DEL escaped: JSON
+    // escapes the other control characters itself, and a header value may
+    // hold none of them (the runtime's `next` would leave the header out).
+    // A DEL can only be inside a string, where `\u007f` means the same.
+    Ok(value.to_string().replace('\u{7f}', "\\u007f"))
 }
 
 /// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`
@@ -611,5 +614,19 @@ mod tests {
         assert!(decode_client_context("not base64!").is_err());
         let not_object = base64::engine::general_purpose::STANDARD.encode("[1]");
         assert!(decode_client_context(&not_object).is_err());
+    }
+
+    /// Found by the front_door fuzz target: a DEL in a string of the client
+    /// context made it an invalid header value, so the runtime's `next`
+    /// went out without `Lambda-Runtime-Client-Context`.
+    #[test]
+    fn client_context_is_always_a_header_value() {
+        let json = "{\"cust\u{7f}m\":{\"a\":\"\u{7f}\\n\"}}";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(json);
+        let decoded = decode_client_context(&encoded).unwrap();
+        assert!(HeaderValue::from_str(&decoded).is_ok(), "{decoded:?}");
+        let original: serde_json::Value = serde_json::from_str(json).unwrap();
+        let sent: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+        assert_eq!(sent, original, "the same JSON");
     }
 }
