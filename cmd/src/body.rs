@@ -354,7 +354,7 @@ fn invoke_complete(result: Result<(), FunctionError>, tail: Option<Bytes>) -> By
 }
 
 /// One event-stream message (prelude, headers, payload, CRCs).
-fn event(event_type: &'static str, content_type: &'static str, payload: Bytes) -> Bytes {
+pub fn event(event_type: &'static str, content_type: &'static str, payload: Bytes) -> Bytes {
     let message = Message::new(payload)
         .add_header(Header::new(
             ":event-type",

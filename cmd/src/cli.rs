@@ -48,10 +48,29 @@ pub struct Cli {
     #[arg(long, env = "RAPID_ENABLE_INIT_CACHING")]
     pub enable_init_caching: bool,
 
-    /// Serve the `/test/*` control API beside the front door (spec §8):
-    /// ping, internalState and shutdown.
+    /// Serve the `/test/*` control API beside the front door (spec §8), to
+    /// callers on this machine (a loopback address) only: it lets a caller
+    /// shut rapid down.
     #[arg(long, env = "RAPID_TEST_API")]
     pub test_api: bool,
+
+    /// Also serve the control API on this address, to any caller who can
+    /// reach it (implies --test-api).
+    #[arg(long, value_name = "HOST:PORT", env = "RAPID_TEST_API_ADDRESS")]
+    pub test_api_address: Option<String>,
+
+    /// Seconds a caller of the front door has to send a request's headers
+    /// (an idle keep-alive connection gets as long for its next request);
+    /// then the connection is closed, so that a slow or silent caller holds
+    /// no connection for long.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..),
+        env = "RAPID_REQUEST_HEADER_TIMEOUT"
+    )]
+    pub request_header_timeout: u64,
 
     /// Start the runtime at once instead of on the first invoke.
     #[arg(long, env = "RAPID_EAGER_INIT")]
@@ -202,6 +221,10 @@ mod tests {
             ["python3", "-m", "awslambdaric", "app.handler"]
         );
         assert_eq!(cli.runtime_interface_emulator_address, "0.0.0.0:8080");
+        assert_eq!(cli.test_api_address, None, "the control API is off");
+        assert!(!cli.test_api);
+        assert_eq!(cli.request_header_timeout, 30);
+        assert!(Cli::try_parse_from(["rapid", "--request-header-timeout", "0"]).is_err());
     }
 
     #[test]

@@ -61,8 +61,9 @@ impl FrontDoor {
     }
 }
 
+/// Why the front door refused an invoke.
 #[derive(Debug, thiserror::Error)]
-enum InvokeError {
+pub enum InvokeError {
     #[error("Could not parse request body into json: {0}")]
     NotJson(String),
     #[error("Request must be smaller than {limit} bytes for the InvokeFunction operation")]
@@ -89,7 +90,7 @@ enum InvokeError {
 }
 
 impl InvokeError {
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             InvokeError::NotJson(_)
             | InvokeError::ClientContext
@@ -104,7 +105,7 @@ impl InvokeError {
         }
     }
 
-    fn error_type(&self) -> &'static str {
+    pub fn error_type(&self) -> &'static str {
         match self {
             InvokeError::NotJson(_) | InvokeError::ClientContext | InvokeError::BodyRead => {
                 "InvalidRequestContentException"
@@ -141,19 +142,66 @@ impl InvokeError {
     }
 }
 
-enum InvocationType {
+/// `X-Amz-Invocation-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
     RequestResponse,
     Event,
     DryRun,
 }
 
+impl InvocationType {
+    /// The largest payload an invoke of this type may carry.
+    pub fn body_limit(self) -> u64 {
+        match self {
+            InvocationType::Event => EVENT_REQUEST_LIMIT,
+            _ => REQUEST_LIMIT,
+        }
+    }
+}
+
+/// What one connection may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// Invokes (the front door's own listener).
+    pub invokes: bool,
+    /// The `/test/*` control API.
+    pub control: bool,
+}
+
+impl Access {
+    /// A connection from `peer` on the front door's listener: invokes, and
+    /// the control API when it is on and the caller is on this machine
+    /// (its address is a loopback one), since it lets a caller shut rapid
+    /// down and the front door may listen on every interface.
+    pub fn front_door(test_api: bool, peer: std::net::IpAddr) -> Self {
+        Access {
+            invokes: true,
+            control: test_api && peer.to_canonical().is_loopback(),
+        }
+    }
+
+    /// A connection on `--test-api-address`: the control API, to any caller.
+    pub const CONTROL: Access = Access {
+        invokes: false,
+        control: true,
+    };
+}
+
 /// Serves one request on the front door.
-pub async fn handle<B>(door: Arc<FrontDoor>, req: Request<B>) -> Response<DoorBody>
+pub async fn handle<B>(door: Arc<FrontDoor>, req: Request<B>, access: Access) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
-    if door.test_api && req.uri().path().starts_with(crate::control::PREFIX) {
+    if access.control && req.uri().path().starts_with(crate::control::PREFIX) {
         return crate::control::handle(door, req).await;
+    }
+    if !access.invokes {
+        return InvokeError::UnknownOperation {
+            method: req.method().to_string(),
+            path: req.uri().path().to_owned(),
+        }
+        .response();
     }
     match invoke(&door, req).await {
         Ok(response) => response,
@@ -163,7 +211,7 @@ where
 
 /// Which operation a path names, if any: `Invoke` answers raw bytes,
 /// `InvokeWithResponseStream` an event stream.
-fn operation(method: &Method, path: &str) -> Option<Framing> {
+pub fn operation(method: &Method, path: &str) -> Option<Framing> {
     let named = |prefix: &str, suffix: &str| {
         path.strip_prefix(prefix)
             .and_then(|rest| rest.strip_suffix(suffix))
@@ -190,59 +238,15 @@ where
             path: req.uri().path().to_owned(),
         });
     };
-    let header = |name: &'static str| lambda_header(req.headers(), name);
-    let invocation_type = match header("X-Amz-Invocation-Type")?.as_deref() {
-        None | Some("RequestResponse") => InvocationType::RequestResponse,
-        // InvokeWithResponseStream has no asynchronous form.
-        Some("Event") if framing == Framing::Raw => InvocationType::Event,
-        Some("DryRun") => InvocationType::DryRun,
-        Some(other) => {
-            return Err(InvokeError::InvocationType {
-                value: other.to_owned(),
-                allowed: match framing {
-                    Framing::Raw => "Event, RequestResponse, DryRun",
-                    Framing::EventStream => "RequestResponse, DryRun",
-                },
-            })
-        }
-    };
-    let client_context = header("X-Amz-Client-Context")?
-        .map(|encoded| decode_client_context(&encoded))
-        .transpose()?;
-    let log_tail = match header("X-Amz-Log-Type")?.as_deref() {
-        None | Some("None") => false,
-        // The log tail is for synchronous invokes only.
-        Some("Tail") => !matches!(invocation_type, InvocationType::Event),
-        Some(other) => {
-            return Err(InvokeError::LogType {
-                value: other.to_owned(),
-            })
-        }
-    };
-    // An empty trace header carries no trace: the runtime gets a new one.
-    let trace_id = header("X-Amzn-Trace-Id")?
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(new_trace_id);
-    let failed_end = FailedEnd::for_request(req.headers());
-    let tenant_id = header("X-Amz-Tenant-Id")?;
-
-    let limit = match invocation_type {
-        InvocationType::Event => EVENT_REQUEST_LIMIT,
-        _ => REQUEST_LIMIT,
-    };
-    let payload = match read_limited(req.into_body(), limit).await {
-        Ok(LimitedBody::Complete(body)) => body,
-        Ok(LimitedBody::TooLarge { .. }) => return Err(InvokeError::TooLarge { limit }),
-        Err(_) => return Err(InvokeError::BodyRead),
-    };
-    let payload = if payload.iter().all(u8::is_ascii_whitespace) {
-        // Lambda hands an empty invoke to the function as an empty object.
-        Bytes::from_static(b"{}")
-    } else {
-        serde_json::from_slice::<serde::de::IgnoredAny>(&payload)
-            .map_err(|e| InvokeError::NotJson(e.to_string()))?;
-        payload
-    };
+    let InvokeHeaders {
+        invocation_type,
+        client_context,
+        log_tail,
+        trace_id,
+        tenant_id,
+        failed_end,
+    } = parse_headers(framing, req.headers())?;
+    let payload = read_payload(req.into_body(), invocation_type.body_limit()).await?;
 
     let request_id = interop::ids::new_uuid().to_string();
     let invoke = Invoke {
@@ -344,6 +348,107 @@ async fn run_leased(
         drop(lease);
     });
     Ok(outcome)
+}
+
+/// What an invoke's request headers say (spec §2).
+#[derive(Debug)]
+pub struct InvokeHeaders {
+    pub invocation_type: InvocationType,
+    /// The decoded client context, compact JSON (always a valid header value).
+    pub client_context: Option<String>,
+    /// `X-Amz-Log-Type: Tail` on a synchronous invoke.
+    pub log_tail: bool,
+    /// The caller's trace header, or a new trace id.
+    pub trace_id: String,
+    pub tenant_id: Option<String>,
+    /// How a raw stream that fails midway ends for this caller.
+    pub failed_end: FailedEnd,
+}
+
+/// Reads an invoke's headers for the operation `framing` names. A pure
+/// function of the headers (but for a new trace id), shared by the front
+/// door and its fuzz target.
+pub fn parse_headers(
+    framing: Framing,
+    headers: &http::HeaderMap,
+) -> Result<InvokeHeaders, InvokeError> {
+    let header = |name: &'static str| lambda_header(headers, name);
+    let invocation_type = match header("X-Amz-Invocation-Type")?.as_deref() {
+        None | Some("RequestResponse") => InvocationType::RequestResponse,
+        // InvokeWithResponseStream has no asynchronous form.
+        Some("Event") if framing == Framing::Raw => InvocationType::Event,
+        Some("DryRun") => InvocationType::DryRun,
+        Some(other) => {
+            return Err(InvokeError::InvocationType {
+                value: other.to_owned(),
+                allowed: match framing {
+                    Framing::Raw => "Event, RequestResponse, DryRun",
+                    Framing::EventStream => "RequestResponse, DryRun",
+                },
+            })
+        }
+    };
+    let client_context = header("X-Amz-Client-Context")?
+        .map(|encoded| decode_client_context(&encoded))
+        .transpose()?;
+    let log_tail = match header("X-Amz-Log-Type")?.as_deref() {
+        None | Some("None") => false,
+        // The log tail is for synchronous invokes only.
+        Some("Tail") => !matches!(invocation_type, InvocationType::Event),
+        Some(other) => {
+            return Err(InvokeError::LogType {
+                value: other.to_owned(),
+            })
+        }
+    };
+    // An empty trace header carries no trace: the runtime gets a new one.
+    let trace_id = header("X-Amzn-Trace-Id")?
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(new_trace_id);
+    let tenant_id = header("X-Amz-Tenant-Id")?;
+    Ok(InvokeHeaders {
+        invocation_type,
+        client_context,
+        log_tail,
+        trace_id,
+        tenant_id,
+        failed_end: FailedEnd::for_request(headers),
+    })
+}
+
+/// Reads an invoke's payload under `limit` (see
+/// [`InvocationType::body_limit`]) and checks it is JSON; a blank payload
+/// becomes `{}`.
+pub async fn read_payload<B>(body: B, limit: u64) -> Result<Bytes, InvokeError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    match read_limited(body, limit).await {
+        Ok(LimitedBody::Complete(payload)) => json_payload(payload),
+        Ok(LimitedBody::TooLarge { .. }) => Err(InvokeError::TooLarge { limit }),
+        Err(_) => Err(InvokeError::BodyRead),
+    }
+}
+
+/// The payload the runtime gets: the caller's JSON as it was sent, or `{}`
+/// for a blank one.
+pub fn json_payload(payload: Bytes) -> Result<Bytes, InvokeError> {
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        // Lambda hands an empty invoke to the function as an empty object.
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    // JSON is UTF-8. serde_json skips the bytes of a string it ignores
+    // without checking them, so the encoding is checked first: a runtime
+    // must never get an event its JSON decoder refuses.
+    let text = std::str::from_utf8(&payload).map_err(|e| {
+        InvokeError::NotJson(format!(
+            "invalid UTF-8 at byte {} of the payload",
+            e.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map_err(|e| InvokeError::NotJson(e.to_string()))?;
+    Ok(payload)
 }
 
 /// Invoke's answer: the body as the runtime sent it; a function error is a
@@ -454,7 +559,7 @@ fn lambda_header(
 }
 
 /// Decodes `X-Amz-Client-Context`: base64 of a JSON object.
-fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
+pub fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|_| InvokeError::ClientContext)?;
@@ -463,8 +568,11 @@ fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
     if !value.is_object() {
         return Err(InvokeError::ClientContext);
     }
-    // Compact, so that it is always a valid header value.
-    Ok(value.to_string())
+    // Compact, so that it has no line breaks, and with DEL escaped: JSON
+    // escapes the other control characters itself, and a header value may
+    // hold none of them (the runtime's `next` would leave the header out).
+    // A DEL can only be inside a string, where `\u007f` means the same.
+    Ok(value.to_string().replace('\u{7f}', "\\u007f"))
 }
 
 /// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`
@@ -524,6 +632,38 @@ mod tests {
     }
 
     #[test]
+    fn the_control_api_is_for_callers_on_loopback() {
+        let on = |ip: &str| Access::front_door(true, ip.parse().unwrap()).control;
+        assert!(on("127.0.0.1"));
+        assert!(on("127.0.0.2"));
+        assert!(on("::1"));
+        assert!(on("::ffff:127.0.0.1"), "IPv4 on a dual-stack listener");
+        assert!(!on("10.0.0.7"));
+        assert!(!on("192.168.1.2"));
+        assert!(!on("::ffff:10.0.0.7"));
+        assert!(!on("2001:db8::1"));
+        assert!(!Access::front_door(false, "127.0.0.1".parse().unwrap()).control);
+        assert!(Access::front_door(false, "10.0.0.7".parse().unwrap()).invokes);
+    }
+
+    #[test]
+    fn payload_must_be_json_in_utf8() {
+        let ok = Bytes::from_static(r#"{"key":"caf\u00e9 café"}"#.as_bytes());
+        assert_eq!(json_payload(ok.clone()).unwrap(), ok);
+        assert_eq!(
+            &json_payload(Bytes::from_static(b" \n")).unwrap()[..],
+            b"{}"
+        );
+        // Found by the front_door fuzz target: an invalid byte inside a
+        // string passed as JSON and reached the runtime.
+        let err = json_payload(Bytes::from_static(b"{\"key\":\"a\xcd1\"}")).unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(err.error_type(), "InvalidRequestContentException");
+        assert!(err.to_string().contains("UTF-8"), "{err}");
+        assert!(json_payload(Bytes::from_static(b"{\"a\":")).is_err());
+    }
+
+    #[test]
     fn client_context_is_decoded_and_compacted() {
         let encoded =
             base64::engine::general_purpose::STANDARD.encode("{\n \"custom\": {\"a\": 1}\n}");
@@ -534,5 +674,19 @@ mod tests {
         assert!(decode_client_context("not base64!").is_err());
         let not_object = base64::engine::general_purpose::STANDARD.encode("[1]");
         assert!(decode_client_context(&not_object).is_err());
+    }
+
+    /// Found by the front_door fuzz target: a DEL in a string of the client
+    /// context made it an invalid header value, so the runtime's `next`
+    /// went out without `Lambda-Runtime-Client-Context`.
+    #[test]
+    fn client_context_is_always_a_header_value() {
+        let json = "{\"cust\u{7f}m\":{\"a\":\"\u{7f}\\n\"}}";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(json);
+        let decoded = decode_client_context(&encoded).unwrap();
+        assert!(HeaderValue::from_str(&decoded).is_ok(), "{decoded:?}");
+        let original: serde_json::Value = serde_json::from_str(json).unwrap();
+        let sent: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+        assert_eq!(sent, original, "the same JSON");
     }
 }

@@ -2,20 +2,15 @@
 //! Runtime API and the invoke front door, and shuts everything down cleanly
 //! on SIGTERM / SIGINT (also as a container's PID 1).
 
-mod address;
-mod body;
-mod cli;
-mod control;
-mod front_door;
-
 use clap::Parser;
-use cli::Cli;
-use front_door::FrontDoor;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rapid::accept::{connection_cap, Acceptor};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
+use rapid_cmd::address;
+use rapid_cmd::cli::{self, Cli};
+use rapid_cmd::front_door::{self, FrontDoor};
 use std::convert::Infallible;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -93,7 +88,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         .map_err(|e| e.to_string())?
         .to_string();
     // The platform events are kept for the control API's eventLog only.
-    let event_log = telemetry::EventLog::new(if cli.test_api {
+    let event_log = telemetry::EventLog::new(if cli.test_api || cli.test_api_address.is_some() {
         telemetry::EVENT_LOG_CAPACITY
     } else {
         0
@@ -129,9 +124,14 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     )
     .await?;
     let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
+    let control_listener = match &cli.test_api_address {
+        Some(address) => Some(bind(address, "--test-api-address").await?),
+        None => None,
+    };
     if cli.eager_init {
         sandbox.init_now().map_err(|e| e.to_string())?;
     }
+    let test_api = cli.test_api || control_listener.is_some();
     let stop = Arc::new(tokio::sync::Notify::new());
     let door = Arc::new(FrontDoor {
         sandbox: sandbox.clone(),
@@ -147,17 +147,42 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
                 .saturating_add(cli.max_sandboxes as usize)
                 .min(tokio::sync::Semaphore::MAX_PERMITS),
         )),
-        test_api: cli.test_api,
+        test_api,
         stop: stop.clone(),
         event_log,
     });
     eprintln!("rapid: invokes listening on {door_address}");
+    let header_timeout = Duration::from_secs(cli.request_header_timeout);
+    let control_task = match control_listener {
+        Some(listener) => {
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            eprintln!("rapid: control API listening on {address}");
+            let door = Listener {
+                door: door.clone(),
+                // A test harness's few connections.
+                max_connections: 64,
+                header_timeout,
+                control_only: true,
+            };
+            Some(tokio::spawn(serve_front_door(listener, door)))
+        }
+        None => None,
+    };
+    let front_door = Listener {
+        door,
+        max_connections,
+        header_timeout,
+        control_only: false,
+    };
 
     tokio::select! {
-        _ = serve_front_door(door_listener, door, max_connections) => {}
+        _ = serve_front_door(door_listener, front_door) => {}
         _ = stop.notified() => tracing::info!("the control API asked for a shutdown"),
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    if let Some(task) = control_task {
+        task.abort();
     }
     match (pool, first) {
         (Some(pool), _) => {
@@ -226,20 +251,45 @@ async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {
     bound.map_err(|err| format!("cannot listen on {address} ({flag}): {err}"))
 }
 
-/// Serves invokes. The front door may listen on every interface, so it holds
-/// at most `max_connections`: a flood of connections waits in the kernel's
-/// backlog instead of taking the descriptors the Runtime API needs.
-async fn serve_front_door(listener: TcpListener, door: Arc<FrontDoor>, max_connections: usize) {
-    let mut acceptor = Acceptor::new(listener, "front door").limited(max_connections);
+/// One listener of the front door's kind: the front door itself, or the
+/// control API's own address.
+struct Listener {
+    door: Arc<FrontDoor>,
+    /// Connections held at most: the front door may listen on every
+    /// interface, and a flood of connections must wait in the kernel's
+    /// backlog instead of taking the descriptors the Runtime API needs.
+    max_connections: usize,
+    /// How long a caller has to send a request's headers.
+    header_timeout: Duration,
+    /// `--test-api-address`: only the control API, to any caller.
+    control_only: bool,
+}
+
+/// Serves invokes (and the control API) on `listener`. A caller that is
+/// slow to send its headers, or keeps a connection idle, is closed after
+/// the header timeout; bodies are read under their limits.
+async fn serve_front_door(listener: TcpListener, serving: Listener) {
+    let name = if serving.control_only {
+        "control API"
+    } else {
+        "front door"
+    };
+    let mut acceptor = Acceptor::new(listener, name).limited(serving.max_connections);
     loop {
-        let (stream, _, slot) = acceptor.accept().await;
+        let (stream, peer, slot) = acceptor.accept().await;
         let _ = stream.set_nodelay(true);
-        let door = door.clone();
+        let door = serving.door.clone();
+        let access = if serving.control_only {
+            front_door::Access::CONTROL
+        } else {
+            front_door::Access::front_door(door.test_api, peer.ip())
+        };
+        let header_timeout = serving.header_timeout;
         tokio::spawn(async move {
             let _slot = slot;
             let service = service_fn(move |req| {
                 let door = door.clone();
-                async move { Ok::<_, Infallible>(front_door::handle(door, req).await) }
+                async move { Ok::<_, Infallible>(front_door::handle(door, req, access).await) }
             });
             // A client may shut down its write side once its request is
             // sent (`nc -N`, some proxies): a request received in full is
@@ -247,6 +297,8 @@ async fn serve_front_door(listener: TcpListener, door: Arc<FrontDoor>, max_conne
             // is written.
             if let Err(err) = http1::Builder::new()
                 .half_close(true)
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

@@ -106,6 +106,20 @@ fn awslambdaric_context_matches_the_invoke() {
     assert_eq!(body["client_context"], json!({"k": "v"}));
 }
 
+/// Found by the front_door fuzz target: a DEL in the client context made
+/// the runtime's header invalid, and `next` went out without it.
+#[test]
+fn awslambdaric_gets_a_client_context_holding_a_del() {
+    let rapid = awslambdaric("handlers.context_info", &[]);
+    let client_context = json!({"custom": {"k": "a\u{7f}b"}, "env": {}, "client": {}});
+    let resp = rapid.invoke(
+        b"{}",
+        &[("X-Amz-Client-Context", &b64(&client_context.to_string()))],
+    );
+    let body = assert_success(&resp);
+    assert_eq!(body["client_context"], json!({"k": "a\u{7f}b"}), "{body}");
+}
+
 #[test]
 fn awslambdaric_missing_module_is_an_init_error() {
     let rapid = awslambdaric("no_such_module.handler", &[]);

@@ -104,6 +104,25 @@ fn body_that_is_not_json_is_rejected_and_nothing_runs() {
     assert_only_this_invoke_ran(&rapid);
 }
 
+/// Found by the front_door fuzz target: a string holding a byte that is not
+/// UTF-8 passed as JSON and reached the runtime.
+#[test]
+fn body_that_is_not_utf8_is_rejected_and_nothing_runs() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let resp = rapid.invoke(b"{\"key\":\"a\xcd1\"}", &[]);
+    assert_eq!(resp.status, 400, "{resp:?}");
+    assert_eq!(
+        resp.header("x-amzn-errortype"),
+        Some("InvalidRequestContentException")
+    );
+    let message = resp.json()["message"].as_str().unwrap_or("").to_owned();
+    assert!(
+        message.starts_with("Could not parse request body into json") && message.contains("UTF-8"),
+        "{message}"
+    );
+    assert_only_this_invoke_ran(&rapid);
+}
+
 #[test]
 fn body_over_6_mb_is_413_and_nothing_runs() {
     let rapid = Rapid::scripted(&[], &[]);

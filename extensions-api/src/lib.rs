@@ -12,7 +12,10 @@ mod routes;
 
 pub use error::ExtensionApiError;
 pub use event::{EventKind, ExtensionEvent, ShutdownReason};
-pub use routes::{handle, Registration, RegistrationRequest};
+pub use routes::{
+    extension_error_type, extension_identifier, handle, registration, Registration,
+    RegistrationRequest,
+};
 
 use std::future::Future;
 

@@ -82,12 +82,7 @@ where
         }
         ("init/error" | "exit/error", &Method::POST) => {
             let id = identifier(&req)?;
-            let error_type = req
-                .headers()
-                .get(ERROR_TYPE_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
+            let error_type = extension_error_type(req.headers());
             // The body (error JSON) is only logged by Lambda; read and drop it.
             let _ = wire::read_limited(req.into_body(), BODY_LIMIT).await;
             if rest == "init/error" {
@@ -106,24 +101,10 @@ where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let name = req
-        .headers()
-        .get(NAME_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
-    if name.is_empty() {
-        return Err(ExtensionApiError::InvalidExtensionName);
-    }
-    let accept_account_id = req
-        .headers()
-        .get_all(FEATURE_HEADER)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|feature| feature.trim() == "accountId");
-    let body = match wire::read_limited(req.into_body(), BODY_LIMIT).await {
+    // A nameless registration is refused before its body is read.
+    extension_name(req.headers())?;
+    let (parts, body) = req.into_parts();
+    let body = match wire::read_limited(body, BODY_LIMIT).await {
         Ok(wire::LimitedBody::Complete(body)) => body,
         Ok(wire::LimitedBody::TooLarge { size }) => {
             return Err(ExtensionApiError::InvalidRequestFormat {
@@ -136,8 +117,37 @@ where
             })
         }
     };
+    registration(&parts.headers, &body)
+}
+
+/// `Lambda-Extension-Name`, trimmed; absent or blank is refused.
+fn extension_name(headers: &http::HeaderMap) -> Result<String, ExtensionApiError> {
+    let name = headers
+        .get(NAME_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    if name.is_empty() {
+        return Err(ExtensionApiError::InvalidExtensionName);
+    }
+    Ok(name.to_owned())
+}
+
+/// A `register` call from its headers and its whole body: a pure function,
+/// shared by the handler and its fuzz target.
+pub fn registration(
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<RegistrationRequest, ExtensionApiError> {
+    let name = extension_name(headers)?;
+    let accept_account_id = headers
+        .get_all(FEATURE_HEADER)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|feature| feature.trim() == "accountId");
     let parsed: RegisterBody =
-        serde_json::from_slice(&body).map_err(|err| ExtensionApiError::InvalidRequestFormat {
+        serde_json::from_slice(body).map_err(|err| ExtensionApiError::InvalidRequestFormat {
             message: format!("invalid registration body: {err}"),
         })?;
     let mut events = Vec::new();
@@ -163,14 +173,28 @@ where
 }
 
 fn identifier<B>(req: &Request<B>) -> Result<Uuid, ExtensionApiError> {
-    let value = req
-        .headers()
+    extension_identifier(req.headers())
+}
+
+/// `Lambda-Extension-Identifier` as a UUID.
+pub fn extension_identifier(headers: &http::HeaderMap) -> Result<Uuid, ExtensionApiError> {
+    let value = headers
         .get(ID_HEADER)
         .ok_or(ExtensionApiError::MissingIdentifier)?;
     let text = value.to_str().unwrap_or_default();
     Uuid::parse_str(text.trim()).map_err(|_| ExtensionApiError::InvalidIdentifier {
         value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
     })
+}
+
+/// `Lambda-Extension-Function-Error-Type` of an init or exit error, empty
+/// when absent or not text.
+pub fn extension_error_type(headers: &http::HeaderMap) -> String {
+    headers
+        .get(ERROR_TYPE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn registered(r: Registration) -> Response<Full<Bytes>> {

@@ -14,9 +14,12 @@ mod stream;
 
 pub use credentials::{handle_credentials, CREDENTIALS_PATH};
 pub use error::ApiError;
-pub use routes::{bounded_error_type, handle, BUFFERED_RESPONSE_LIMIT};
+pub use routes::{
+    bounded_error_type, error_headers, error_report, handle, response_mode, ResponseMode,
+    BUFFERED_RESPONSE_LIMIT,
+};
 pub use runtime_error::{RuntimeError, RuntimeErrorReport};
-pub use stream::{StreamEnd, StreamSink};
+pub use stream::{trailer_error, StreamEnd, StreamSink};
 
 use interop::restore::Credentials;
 use interop::RuntimeEvent;

@@ -114,6 +114,26 @@ fn next_response(event: RuntimeEvent) -> Response<Full<Bytes>> {
     response
 }
 
+/// How a runtime sends its response (`Lambda-Runtime-Function-Response-Mode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// No mode header: one body, read whole.
+    Buffered,
+    /// `streaming` (any case): chunks forwarded as they arrive.
+    Streaming,
+    /// Any other value, as sent (lossily decoded).
+    Invalid(String),
+}
+
+/// The response mode a response's headers ask for.
+pub fn response_mode(headers: &http::HeaderMap) -> ResponseMode {
+    match headers.get(RESPONSE_MODE_HEADER) {
+        None => ResponseMode::Buffered,
+        Some(mode) if mode.as_bytes().eq_ignore_ascii_case(b"streaming") => ResponseMode::Streaming,
+        Some(mode) => ResponseMode::Invalid(String::from_utf8_lossy(mode.as_bytes()).into_owned()),
+    }
+}
+
 async fn response<E, B>(
     engine: E,
     request_id: String,
@@ -124,14 +144,14 @@ where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
     let content_type = header_str(&req, CONTENT_TYPE.as_str()).map(str::to_owned);
-    if let Some(mode) = req.headers().get(RESPONSE_MODE_HEADER) {
-        let mode = String::from_utf8_lossy(mode.as_bytes()).into_owned();
-        if mode.eq_ignore_ascii_case("streaming") {
-            return stream(engine, request_id, content_type, req).await;
+    match response_mode(req.headers()) {
+        ResponseMode::Buffered => {}
+        ResponseMode::Streaming => return stream(engine, request_id, content_type, req).await,
+        ResponseMode::Invalid(mode) => {
+            let error = RuntimeError::InvalidResponseMode { mode: mode.clone() };
+            engine.error(request_id, error).await?;
+            return Err(ApiError::InvalidFunctionResponseMode { mode });
         }
-        let error = RuntimeError::InvalidResponseMode { mode: mode.clone() };
-        engine.error(request_id, error).await?;
-        return Err(ApiError::InvalidFunctionResponseMode { mode });
     }
     match read_limited(req.into_body(), BUFFERED_RESPONSE_LIMIT).await {
         Ok(LimitedBody::Complete(body)) => {
@@ -192,9 +212,7 @@ async fn read_error_report<B>(req: Request<B>) -> Result<RuntimeErrorReport, Api
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
-    let header_type = header_str(&req, wire::names::FUNCTION_ERROR_TYPE).map(str::to_owned);
-    let is_cause = header_str(&req, CONTENT_TYPE.as_str())
-        .is_some_and(|ct| ct.starts_with(ERROR_CAUSE_CONTENT_TYPE));
+    let (header_type, is_cause) = error_headers(req.headers());
     let body = match read_limited(req.into_body(), BUFFERED_RESPONSE_LIMIT).await {
         Ok(LimitedBody::Complete(body)) => body,
         Ok(LimitedBody::TooLarge { .. }) => {
@@ -211,8 +229,18 @@ where
     Ok(error_report(header_type.as_deref(), body, is_cause))
 }
 
+/// What an error post's headers say: the error type header, if it is
+/// text, and whether the body is an error-cause document.
+pub fn error_headers(headers: &http::HeaderMap) -> (Option<String>, bool) {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let header_type = text(wire::names::FUNCTION_ERROR_TYPE).map(str::to_owned);
+    let is_cause =
+        text(CONTENT_TYPE.as_str()).is_some_and(|ct| ct.starts_with(ERROR_CAUSE_CONTENT_TYPE));
+    (header_type, is_cause)
+}
+
 /// Builds the report from the header, the body, and the body's content type.
-fn error_report(header_type: Option<&str>, body: Bytes, is_cause: bool) -> RuntimeErrorReport {
+pub fn error_report(header_type: Option<&str>, body: Bytes, is_cause: bool) -> RuntimeErrorReport {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
     let body_type = parsed
         .as_ref()

@@ -118,7 +118,7 @@ where
 }
 
 /// The error a runtime reported in its trailers, if any.
-fn trailer_error(trailers: &HeaderMap) -> Option<FunctionError> {
+pub fn trailer_error(trailers: &HeaderMap) -> Option<FunctionError> {
     let raw_type = trailers
         .get(wire::names::FUNCTION_ERROR_TYPE)?
         .to_str()

@@ -9,8 +9,20 @@ pub enum LimitedBody {
     /// The whole body, at most `limit` bytes.
     Complete(Bytes),
     /// The body was longer than the limit. Its bytes past the limit were read
-    /// and dropped (so the total size is known), never kept.
+    /// and dropped, never kept: all of them when the body ended within
+    /// [`drain_allowance`] past the limit (then `size` is its size), else
+    /// reading stopped there (`size` is what was read, and the caller's
+    /// answer goes out with the rest unread, which closes the connection).
     TooLarge { size: u64 },
+}
+
+/// How many bytes past `limit` a body is still read (and dropped) before
+/// reading stops: as many as the limit, at least 1 MB. A client that sends
+/// a whole body a little over the limit gets its 413 after the upload
+/// rather than a connection cut in the middle of it, and an endless body
+/// (a hostile or broken client) is answered once this much is read.
+pub fn drain_allowance(limit: u64) -> u64 {
+    limit.max(1024 * 1024)
 }
 
 /// Reads `body` keeping at most `limit` bytes in memory.
@@ -24,11 +36,15 @@ where
     // With a Content-Length, the whole body fits one allocation (no copies
     // while the buffer grows); never more than the limit is reserved.
     let expected = body.size_hint().lower().min(limit) as usize;
+    let give_up = limit.saturating_add(drain_allowance(limit));
     while let Some(frame) = body.frame().await {
         let Ok(data) = frame?.into_data() else {
             continue; // trailers carry no payload
         };
         size += data.len() as u64;
+        if size > give_up {
+            return Ok(LimitedBody::TooLarge { size });
+        }
         if size > limit {
             continue;
         }
@@ -100,6 +116,46 @@ mod tests {
     async fn counts_the_whole_size_past_the_limit() {
         let got = read_limited(chunks(&["abc", "def", "gh"]), 4).await;
         assert_eq!(got, Ok(LimitedBody::TooLarge { size: 8 }));
+    }
+
+    /// A body that never ends, one frame of `frame` bytes after another,
+    /// counting the frames it gave.
+    struct Endless {
+        frame: Bytes,
+        given: u64,
+    }
+
+    impl hyper::body::Body for Endless {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            self.given += 1;
+            Poll::Ready(Some(Ok(Frame::data(self.frame.clone()))))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_is_read_only_up_to_the_allowance() {
+        let mut endless = Endless {
+            frame: Bytes::from(vec![b'x'; 1000]),
+            given: 0,
+        };
+        let limit = 10_000;
+        let got = read_limited(&mut endless, limit).await;
+        // The first whole frame that goes past the allowance is the last read.
+        let read = ((limit + drain_allowance(limit)) / 1000 + 1) * 1000;
+        assert_eq!(got, Ok(LimitedBody::TooLarge { size: read }));
+        assert_eq!(endless.given, read / 1000);
+    }
+
+    #[tokio::test]
+    async fn a_body_within_the_allowance_is_read_whole() {
+        let parts: Vec<&'static str> = std::iter::repeat_n("0123456789", 200).collect();
+        let got = read_limited(chunks(&parts), 1000).await;
+        assert_eq!(got, Ok(LimitedBody::TooLarge { size: 2000 }));
     }
 
     #[tokio::test]

@@ -12,4 +12,4 @@ mod body;
 pub mod names;
 
 pub use answer::{accepted, insert_header, json};
-pub use body::{read_limited, LimitedBody};
+pub use body::{drain_allowance, read_limited, LimitedBody};
