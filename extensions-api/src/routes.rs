@@ -162,7 +162,7 @@ where
     })
 }
 
-fn identifier<B>(req: &Request<B>) -> Result<Uuid, ExtensionApiError> {
+pub(crate) fn identifier<B>(req: &Request<B>) -> Result<Uuid, ExtensionApiError> {
     let value = req
         .headers()
         .get(ID_HEADER)
