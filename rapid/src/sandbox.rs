@@ -9,6 +9,7 @@ use crate::supervisor::{Caller, Supervisor};
 use bytes::Bytes;
 use extensions_api::{
     ExtensionApiError, ExtensionEvent, ExtensionsEngine, Registration, RegistrationRequest,
+    SubscriptionsEngine,
 };
 use interop::contract::{
     InitContext, InitFailure, InitRequest, InitSuccess, InvokeContext, InvokeFailure,
@@ -16,6 +17,7 @@ use interop::contract::{
     ShutdownSuccess,
 };
 use interop::restore::{Credentials, RestoreRequest};
+use interop::subscription::Subscription;
 use interop::{Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{
     ApiError, RuntimeEngine, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink,
@@ -44,6 +46,8 @@ pub struct Sandbox {
     /// server to tag the connections it accepts (none on a connection's
     /// own handle, which is cloned for every request).
     current: Option<CurrentGeneration>,
+    /// Where Telemetry and Logs API subscriptions go.
+    logs: LogHub,
 }
 
 impl Sandbox {
@@ -67,12 +71,14 @@ impl Sandbox {
             }
         });
         let (generations, current) = Generations::new();
+        let subscriptions = logs.clone();
         let engine = Engine::new(Arc::new(cfg), api_address, logs, processes, generations);
         let task = tokio::spawn(engine.run(rx));
         let sandbox = Sandbox {
             tx,
             caller: None,
             current: Some(current),
+            logs: subscriptions,
         };
         (sandbox, task)
     }
@@ -83,6 +89,7 @@ impl Sandbox {
             tx: self.tx.clone(),
             caller: Some(caller),
             current: None,
+            logs: self.logs.clone(),
         }
     }
 
@@ -347,6 +354,31 @@ impl ExtensionsEngine for Sandbox {
             reply,
         })
         .await
+    }
+}
+
+impl SubscriptionsEngine for Sandbox {
+    /// Only a registered extension of this sandbox may subscribe; the log
+    /// hub serves the subscription from then on.
+    async fn subscribe(
+        &self,
+        id: uuid::Uuid,
+        subscription: Subscription,
+    ) -> Result<(), ExtensionApiError> {
+        let state = self
+            .internal_state()
+            .await
+            .map_err(|_| ExtensionApiError::ShuttingDown)?;
+        let id = id.to_string();
+        let Some(extension) = state
+            .extensions
+            .into_iter()
+            .find(|ext| ext.id.as_deref() == Some(id.as_str()))
+        else {
+            return Err(ExtensionApiError::UnknownIdentifier { id });
+        };
+        self.logs.subscribe(id, extension.name, subscription);
+        Ok(())
     }
 }
 

@@ -12,6 +12,7 @@ pub mod events;
 mod logs;
 mod memory;
 mod report;
+mod subscribers;
 
 pub use event_log::{EventLog, EVENT_LOG_CAPACITY};
 pub use events::PlatformEvent;
@@ -20,3 +21,4 @@ pub use memory::{peak_rss_mb, MemoryProbe};
 pub use report::{
     end_line, report_line, start_line, timeout_line, InvokeReport, InvokeStatus, InvokeTimings,
 };
+pub use subscribers::Origin;
