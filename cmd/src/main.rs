@@ -96,7 +96,10 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     } else {
         0
     });
-    let (logs, log_task) = telemetry::LogHub::start(std::io::stdout(), event_log.clone());
+    let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").ok();
+    let format = telemetry::LogFormat::from_env_value(format.as_deref());
+    let (logs, log_task) =
+        telemetry::LogHub::start_with(std::io::stdout(), event_log.clone(), format);
     let function_version = config.function_version.clone();
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;

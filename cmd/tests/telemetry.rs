@@ -866,3 +866,101 @@ fn every_record_follows_the_documented_schema() {
     broken["record"].as_object_mut().map(|r| r.remove("phase"));
     assert_eq!(schema_problems(&broken), ["platform.initStart: no phase"]);
 }
+
+#[test]
+fn json_log_format_writes_platform_events_and_passes_json_lines_as_objects() {
+    let subscriber = Subscriber::http();
+    let body = telemetry_body(
+        &["platform", "function"],
+        json!({"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}),
+        http_to(&subscriber),
+    );
+    let (dir, records) = (ExtDir::new(), Records::new());
+    dir.add_scripted("sub");
+    let config = json!({"sub": {"subscribe": [{"path": TELEMETRY, "body": body}]}}).to_string();
+    let (cmd, cmd_env) = awslambdaric_command("handlers.leveled_log");
+    let mut args = vec!["--eager-init", "--extensions-dir", dir.as_str()];
+    args.extend(cmd.iter().map(String::as_str));
+    let mut env: Vec<(&str, &str)> = cmd_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.extend([
+        ("EXT_RECORD_FILE", records.as_str()),
+        ("EXT_CONFIG", config.as_str()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+    ]);
+    let rapid = Rapid::start(&args, &env);
+    let resp = rapid.invoke(b"{}", &[("X-Amz-Log-Type", "Tail")]);
+    assert_success(&resp);
+    let id = request_id(&resp);
+
+    // stdout: platform.start and platform.report as JSON, no text lines.
+    let report_line = rapid.wait_for_stdout(|l| l.contains("\"platform.report\""), WAIT);
+    let report: Value = serde_json::from_str(&report_line).expect("a JSON REPORT line");
+    assert_eq!(report["record"]["requestId"], id.as_str());
+    assert!(
+        report["record"]["metrics"]["maxMemoryUsedMB"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{report}"
+    );
+    let stdout = rapid.stdout();
+    let start_at = stdout
+        .iter()
+        .position(|l| l.contains("\"platform.start\"") && l.contains(id.as_str()))
+        .unwrap_or_else(|| panic!("no JSON platform.start in {stdout:#?}"));
+    let info_at = stdout
+        .iter()
+        .position(|l| l.contains("info line"))
+        .expect("the info line");
+    assert!(start_at < info_at, "{stdout:#?}");
+    assert!(
+        !stdout.iter().any(|l| l.starts_with("START RequestId")
+            || l.starts_with("END RequestId")
+            || l.starts_with("REPORT RequestId")),
+        "text platform lines in JSON format: {stdout:#?}"
+    );
+    // The Tail is the same log.
+    let tail = resp.header("x-amz-log-result").expect("a Tail");
+    let tail = String::from_utf8(base64_decode(tail)).expect("UTF-8 tail");
+    assert!(
+        tail.contains("\"platform.start\"") && tail.contains("info line"),
+        "{tail}"
+    );
+
+    // The subscriber: JSON lines as objects, the printed one as a string,
+    // and no debug line (AWS_LAMBDA_LOG_LEVEL reached the runtime).
+    let received = subscriber.wait_for_event("platform.report", &id);
+    let functions: Vec<&Value> = of_type(&received, "function");
+    let info = functions
+        .iter()
+        .find(|r| r["record"]["message"] == "info line")
+        .unwrap_or_else(|| panic!("no info object in {functions:#?}"));
+    assert_eq!(info["record"]["level"], "INFO", "{info}");
+    assert!(
+        functions
+            .iter()
+            .any(|r| r["record"]["level"] == "WARN" || r["record"]["level"] == "WARNING"),
+        "{functions:#?}"
+    );
+    assert!(
+        functions.iter().any(|r| r["record"] == "printed line"),
+        "{functions:#?}"
+    );
+    assert!(
+        !functions
+            .iter()
+            .any(|r| r.to_string().contains("debug line")),
+        "a debug line under level INFO: {functions:#?}"
+    );
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64")
+}

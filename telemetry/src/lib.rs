@@ -9,6 +9,7 @@
 
 mod event_log;
 pub mod events;
+mod log_format;
 mod logs;
 mod memory;
 mod report;
@@ -16,6 +17,7 @@ mod subscribers;
 
 pub use event_log::{EventLog, EVENT_LOG_CAPACITY};
 pub use events::PlatformEvent;
+pub use log_format::LogFormat;
 pub use logs::{LogHub, ReportRequest, TAIL_BYTES};
 pub use memory::{peak_rss_mb, MemoryProbe};
 pub use report::{

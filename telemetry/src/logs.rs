@@ -20,6 +20,7 @@
 
 use crate::event_log::EventLog;
 use crate::events::{PlatformEvent, Report};
+use crate::log_format::{json_object, replaces_a_line, LogFormat};
 use crate::memory::MemoryProbe;
 use crate::report::{end_line, report_line, InvokeReport};
 use crate::subscribers::{Item, LineRecord, Origin, Subscribers};
@@ -99,11 +100,22 @@ impl LogHub {
         out: W,
         events: EventLog,
     ) -> (LogHub, tokio::task::JoinHandle<()>) {
+        Self::start_with(out, events, LogFormat::Text)
+    }
+
+    /// Like [`LogHub::start`], writing the log in `format`.
+    pub fn start_with<W: Write + Send + 'static>(
+        out: W,
+        events: EventLog,
+        format: LogFormat,
+    ) -> (LogHub, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         // Buffered: what one wake-up writes goes out in one write(2).
         let out = std::io::BufWriter::with_capacity(64 * 1024, out);
-        let records = Arc::new(AtomicBool::new(events.keeps()));
-        let task = tokio::spawn(Hub::new(out, events).run(rx));
+        // In JSON the platform lines are events: they must be built.
+        let json = format == LogFormat::Json;
+        let records = Arc::new(AtomicBool::new(events.keeps() || json));
+        let task = tokio::spawn(Hub::new(out, events, json).run(rx));
         (LogHub { tx, records }, task)
     }
 
@@ -195,10 +207,12 @@ struct Hub<W> {
     tail: Option<Vec<u8>>,
     scratch: Vec<u8>,
     subscribers: Subscribers,
+    /// `AWS_LAMBDA_LOG_FORMAT=JSON`.
+    json: bool,
 }
 
 impl<W: Write> Hub<W> {
-    fn new(out: W, events: EventLog) -> Self {
+    fn new(out: W, events: EventLog, json: bool) -> Self {
         Hub {
             out,
             events,
@@ -207,6 +221,7 @@ impl<W: Write> Hub<W> {
             tail: None,
             scratch: vec![0; 64 * 1024],
             subscribers: Subscribers::default(),
+            json,
         }
     }
 
@@ -246,7 +261,8 @@ impl<W: Write> Hub<W> {
             self.record(*event);
             match rx.try_recv() {
                 Ok(next) => message = next,
-                Err(_) => return false,
+                // In JSON, some events were written as lines.
+                Err(_) => return self.json,
             }
         }
         if let Message::Start { .. } = message {
@@ -298,11 +314,17 @@ impl<W: Write> Hub<W> {
             Message::Start { line, capture_tail } => {
                 self.drain_all();
                 self.tail = capture_tail.then(Vec::new);
-                self.write_line(line.as_bytes());
+                // In JSON, platform.start is the line.
+                if !self.json {
+                    self.write_line(line.as_bytes());
+                }
             }
             Message::Line(line) => {
                 self.drain_all();
-                self.write_line(line.as_bytes());
+                // INIT_REPORT, RESTORE_REPORT: in JSON, their events are.
+                if !self.json {
+                    self.write_line(line.as_bytes());
+                }
             }
             Message::Event(event) => self.record(*event),
             Message::End {
@@ -313,15 +335,24 @@ impl<W: Write> Hub<W> {
                 self.drain_all();
                 let live_mb = self.memory.peak_rss_mb(&report.live_pids).unwrap_or(0);
                 report.report.max_memory_used_mb = live_mb + report.exited_kb.div_ceil(1024);
-                // Before the REPORT line: whoever saw REPORT finds its event.
-                if self.events.keeps() || self.subscribers.wants_events() {
-                    self.record(PlatformEvent::now(Report::of(&report.report)));
+                let event = PlatformEvent::now(Report::of(&report.report));
+                if self.json {
+                    // The timeout line, then platform.report as the REPORT line.
+                    for line in &lines {
+                        self.write_line(line.as_bytes());
+                    }
+                    self.record(event);
+                } else {
+                    // Before the REPORT line: whoever saw REPORT finds its event.
+                    if self.events.keeps() || self.subscribers.wants_events() {
+                        self.record(event);
+                    }
+                    for line in &lines {
+                        self.write_line(line.as_bytes());
+                    }
+                    self.write_line(end_line(&report.report.request_id).as_bytes());
+                    self.write_line(report_line(&report.report).as_bytes());
                 }
-                for line in &lines {
-                    self.write_line(line.as_bytes());
-                }
-                self.write_line(end_line(&report.report.request_id).as_bytes());
-                self.write_line(report_line(&report.report).as_bytes());
                 let captured = self.tail.take().unwrap_or_default();
                 if let Some(tail) = tail {
                     let from = captured.len().saturating_sub(TAIL_BYTES);
@@ -338,6 +369,16 @@ impl<W: Write> Hub<W> {
 
     /// Every platform event passes here, in order.
     fn record(&mut self, event: PlatformEvent) {
+        let as_line = self.json && replaces_a_line(&event.record);
+        if as_line {
+            // The processes' lines written before it come first, as they
+            // come before the text line it stands for.
+            self.drain_all();
+            // Only strings, numbers and maps: serialising cannot fail.
+            if let Ok(json) = serde_json::to_vec(&event) {
+                self.write_line(&json);
+            }
+        }
         // An init's start opens the backlog later subscribers get.
         let init_start = matches!(event.record, crate::events::Record::InitStart(_));
         if !(init_start || self.subscribers.wants_events()) {
@@ -345,7 +386,7 @@ impl<W: Write> Hub<W> {
             return;
         }
         // What the processes wrote before this moment comes before it.
-        if self.subscribers.wants_lines() {
+        if self.subscribers.wants_lines() && !as_line {
             self.drain_all();
         }
         if self.events.keeps() {
@@ -423,11 +464,12 @@ impl<W: Write> Hub<W> {
         self.write_line(line);
         if self.subscribers.wants_lines() {
             let text = String::from_utf8_lossy(line);
+            let json = if self.json { json_object(line) } else { None };
             self.subscribers.push(Item::Line(LineRecord {
                 time,
                 origin,
                 text: text.into(),
-                json: None,
+                json,
             }));
         }
     }

@@ -36,3 +36,17 @@ def context_info(event, context):
 def greet(event, context):
     """Reads a field of the event, as ordinary handlers do."""
     return {"greeting": "hello " + event["name"], "event_type": type(event).__name__}
+
+
+def leveled_log(event, context):
+    """Logs at debug, info and warning through `logging`, and prints a line:
+    with AWS_LAMBDA_LOG_FORMAT=JSON awslambdaric writes the logging calls as
+    JSON objects and drops those under AWS_LAMBDA_LOG_LEVEL."""
+    import logging
+
+    logger = logging.getLogger()
+    logger.debug("debug line")
+    logger.info("info line")
+    logger.warning("warning line")
+    print("printed line", flush=True)
+    return {"logged": True}
