@@ -964,3 +964,25 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .decode(text)
         .expect("base64")
 }
+
+#[test]
+fn sigterm_ends_rapid_while_an_invoker_keeps_its_connection_and_a_subscriber_listens() {
+    // The handles that serve subscriptions must not keep the log hub (and
+    // so rapid) running while a front-door connection stays open.
+    let subscriber = Subscriber::http();
+    let body = telemetry_body(
+        &["platform"],
+        json!({"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25}),
+        http_to(&subscriber),
+    );
+    let (rapid, _dir, records) =
+        with_scripted_subscriber(json!([{"path": TELEMETRY, "body": body}]), &[]);
+    assert_eq!(records.wait_api("sub", "subscribe:0")["status"], 200);
+    let mut kept = common::http::Kept::open(rapid.invoke_addr()).expect("connect to rapid");
+    let resp = kept.request("POST", INVOKE_PATH, b"{}").expect("an invoke");
+    assert_eq!(resp.status, 200, "{resp:?}");
+    subscriber.wait_for_event("platform.report", &request_id(&resp));
+    rapid.signal(Signal::SIGTERM);
+    let status = rapid.wait_exit(WAIT);
+    assert!(status.success(), "rapid exited with {status:?}");
+}

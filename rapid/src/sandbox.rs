@@ -25,7 +25,7 @@ use runtime_api::{
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use telemetry::LogHub;
+use telemetry::{LogHub, Subscriptions};
 use tokio::sync::{mpsc, oneshot};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +46,9 @@ pub struct Sandbox {
     /// server to tag the connections it accepts (none on a connection's
     /// own handle, which is cloned for every request).
     current: Option<CurrentGeneration>,
-    /// Where Telemetry and Logs API subscriptions go.
-    logs: LogHub,
+    /// Where Telemetry and Logs API subscriptions go (a handle that does
+    /// not keep the log hub running).
+    subscriptions: Subscriptions,
 }
 
 impl Sandbox {
@@ -71,14 +72,14 @@ impl Sandbox {
             }
         });
         let (generations, current) = Generations::new();
-        let subscriptions = logs.clone();
+        let subscriptions = logs.subscriptions();
         let engine = Engine::new(Arc::new(cfg), api_address, logs, processes, generations);
         let task = tokio::spawn(engine.run(rx));
         let sandbox = Sandbox {
             tx,
             caller: None,
             current: Some(current),
-            logs: subscriptions,
+            subscriptions,
         };
         (sandbox, task)
     }
@@ -89,7 +90,7 @@ impl Sandbox {
             tx: self.tx.clone(),
             caller: Some(caller),
             current: None,
-            logs: self.logs.clone(),
+            subscriptions: self.subscriptions.clone(),
         }
     }
 
@@ -377,8 +378,13 @@ impl SubscriptionsEngine for Sandbox {
         else {
             return Err(ExtensionApiError::UnknownIdentifier { id });
         };
-        self.logs.subscribe(id, extension.name, subscription);
-        Ok(())
+        match self
+            .subscriptions
+            .subscribe(id, extension.name, subscription)
+        {
+            true => Ok(()),
+            false => Err(ExtensionApiError::ShuttingDown),
+        }
     }
 }
 

@@ -125,16 +125,14 @@ impl LogHub {
         self.records.load(Ordering::Relaxed)
     }
 
-    /// Subscribes extension `name` (identifier `extension_id`) to the
-    /// records `subscription` asks for; from now on the engine builds
-    /// every platform event.
-    pub fn subscribe(&self, extension_id: String, name: String, subscription: Subscription) {
-        self.records.store(true, Ordering::Relaxed);
-        let _ = self.tx.send(Message::Subscribe(Box::new(NewSubscription {
-            extension_id,
-            name,
-            subscription,
-        })));
+    /// Where Telemetry and Logs API subscriptions go: a handle that does
+    /// not keep the hub running (the hub ends when the engine and the
+    /// binary drop their `LogHub`s, whoever still holds this).
+    pub fn subscriptions(&self) -> Subscriptions {
+        Subscriptions {
+            tx: self.tx.downgrade(),
+            records: self.records.clone(),
+        }
     }
 
     /// Records a platform event, after everything sent before it. Cheap:
@@ -182,6 +180,36 @@ impl LogHub {
         if self.tx.send(Message::Flush(tx)).is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+/// Subscribes extensions to the hub's records (see [`LogHub::subscriptions`]).
+#[derive(Clone)]
+pub struct Subscriptions {
+    tx: mpsc::WeakUnboundedSender<Message>,
+    records: Arc<AtomicBool>,
+}
+
+impl Subscriptions {
+    /// Subscribes extension `name` (identifier `extension_id`) to the
+    /// records `subscription` asks for; from now on the engine builds
+    /// every platform event. False once the hub has ended.
+    pub fn subscribe(
+        &self,
+        extension_id: String,
+        name: String,
+        subscription: Subscription,
+    ) -> bool {
+        let Some(tx) = self.tx.upgrade() else {
+            return false;
+        };
+        self.records.store(true, Ordering::Relaxed);
+        let new = Box::new(NewSubscription {
+            extension_id,
+            name,
+            subscription,
+        });
+        tx.send(Message::Subscribe(new)).is_ok()
     }
 }
 
