@@ -12,7 +12,7 @@
 //!   `1000,262144,25`).
 //!
 //! It appends one JSON line per step to `EXT_RECORD_FILE`:
-//! `{"kind":"start","ext","ms"}`, `{"kind":"registered","ext","id","ms"}`,
+//! `{"kind":"start","ext","pid","ms"}`, `{"kind":"registered","ext","id","ms"}`,
 //! `{"kind":"batch","ext","records":[...],"ms"}` for every batch (the
 //! records as the crate parsed them: a batch it cannot parse is answered
 //! 400 and never recorded), `{"kind":"event","eventType":"INVOKE" |
@@ -132,7 +132,7 @@ fn buffering() -> LogBuffering {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    record(json!({"kind": "start", "ms": now_ms()}));
+    record(json!({"kind": "start", "pid": std::process::id(), "ms": now_ms()}));
     println!("ext-telemetry {}: started", own_name());
     let _ = std::io::stdout().flush();
     let port: u16 = std::env::var("EXT_TELEMETRY_PORT")
