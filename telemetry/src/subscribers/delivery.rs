@@ -63,8 +63,19 @@ struct Batch {
 pub(super) async fn run(shared: Arc<Shared>, subscription: Subscription) {
     let mut transport = Transport::new(&subscription.destination);
     while let Some(batch) = next_batch(&shared, &subscription).await {
-        send(&shared, &mut transport, batch).await;
+        if send(&shared, &mut transport, batch).await == Sent::Gone {
+            return;
+        }
     }
+}
+
+#[derive(PartialEq)]
+enum Sent {
+    /// Taken, or dropped after its attempts.
+    Done,
+    /// Nobody listens any more and the subscription is closing: what is
+    /// left can never be delivered.
+    Gone,
 }
 
 /// Waits for a batch's worth of records (or `timeoutMs`); None once the
@@ -156,27 +167,31 @@ fn take_batch(shared: &Shared, subscription: &Subscription) -> Batch {
 
 /// Sends `batch` until it is taken, or drops it (counted) after
 /// [`MAX_ATTEMPTS`] refusals.
-async fn send(shared: &Shared, transport: &mut Transport, batch: Batch) {
+async fn send(shared: &Shared, transport: &mut Transport, batch: Batch) -> Sent {
     if batch.records == 0 {
-        return;
+        return Sent::Done;
     }
     let mut attempts = 0;
     let mut backoff = FIRST_BACKOFF;
     loop {
         let err = match transport.send(batch.body.clone()).await {
-            Ok(()) => return,
+            Ok(()) => return Sent::Done,
             Err(err) => err,
         };
         transport.reset();
         if !matches!(err, SendError::Connect(_)) {
             attempts += 1;
+        } else if shared.lock().closing {
+            // At the end (the sandbox's processes are gone by then): do
+            // not hold rapid's exit for a listener that cannot come back.
+            return Sent::Gone;
         }
         tracing::debug!(%err, attempts, "telemetry batch not delivered");
         if attempts >= MAX_ATTEMPTS {
             let mut queue = shared.lock();
             queue.dropped_records += batch.records;
             queue.dropped_bytes += batch.body.len() as u64;
-            return;
+            return Sent::Done;
         }
         sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
