@@ -1,9 +1,11 @@
 //! One external extension for rapid: testdata's `ext-recorder` (on the real
-//! `lambda-extension` crate, registered for INVOKE and SHUTDOWN) in a scratch
-//! extensions directory, and the record file it appends a line to per event,
-//! which tells whether it registered and which events reached it.
+//! `lambda-extension` crate, registered for INVOKE and SHUTDOWN), or its
+//! `ext-telemetry` (the same, subscribed to the Telemetry API over HTTP),
+//! in a scratch extensions directory, and the record file it appends a line
+//! to per event (and per telemetry batch), which tells whether it
+//! registered and what reached it.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -11,49 +13,72 @@ use serde_json::Value;
 use crate::scratch::ScratchDir;
 use crate::targets::{Paths, TargetError};
 
-/// The file name the extension is started as, and so registers under.
-pub const NAME: &str = "recorder";
+/// Which extension: its binary, and the file name it is started as (and
+/// so registers under).
+#[derive(Clone, Copy)]
+pub struct Kind {
+    binary: &'static str,
+    pub name: &'static str,
+}
+
+/// `ext-recorder`: an extension that records its events.
+pub const RECORDER: Kind = Kind {
+    binary: "ext-recorder",
+    name: "recorder",
+};
+/// `ext-telemetry`: the same, subscribed to every Telemetry API type
+/// (platform, function, extension) over HTTP with the crate's buffering
+/// defaults but `timeoutMs` 25.
+pub const TELEMETRY: Kind = Kind {
+    binary: "ext-telemetry",
+    name: "otel",
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExtensionError {
-    #[error("cannot read the record file of extension `{NAME}` ({path}): {source}")]
+    #[error("cannot read the record file of extension `{name}` ({path}): {source}")]
     Records {
+        name: &'static str,
         path: String,
         source: std::io::Error,
     },
     #[error(
-        "extension `{NAME}` registered {registered} times for {starts} starts of rapid; \
+        "extension `{name}` registered {registered} times for {starts} starts of rapid; \
          its last records:\n{tail}"
     )]
     NotRegistered {
+        name: &'static str,
         registered: usize,
         starts: usize,
         tail: String,
     },
     #[error(
-        "extension `{NAME}` received {seen} INVOKE events for {sent} invokes, so these are \
+        "extension `{name}` received {seen} INVOKE events for {sent} invokes, so these are \
          not the figures of rapid with one extension; its last records:\n{tail}"
     )]
     MissedInvokes {
+        name: &'static str,
         sent: usize,
         seen: usize,
         tail: String,
     },
 }
 
-/// `ext-recorder` as `<scratch>/extensions/recorder`, recording to
+/// The extension as `<scratch>/extensions/<name>`, recording to
 /// `<scratch>/records.jsonl`; both removed when dropped.
 pub struct Extension {
     _scratch: ScratchDir,
     dir: PathBuf,
     record_file: PathBuf,
+    name: &'static str,
+    env: Vec<(&'static str, OsString)>,
 }
 
 impl Extension {
-    /// Links (or, across file systems, copies) the built `ext-recorder` into
-    /// a fresh extensions directory.
-    pub fn prepare(paths: &Paths) -> Result<Extension, TargetError> {
-        let exe = paths.binary("ext-recorder")?;
+    /// Links (or, across file systems, copies) the built extension into a
+    /// fresh extensions directory.
+    pub fn prepare(paths: &Paths, kind: Kind) -> Result<Extension, TargetError> {
+        let exe = paths.binary(kind.binary)?;
         let io = |source| TargetError::Io {
             what: "the extensions directory",
             source,
@@ -61,17 +86,34 @@ impl Extension {
         let scratch = ScratchDir::create("extension").map_err(io)?;
         let dir = scratch.path().join("extensions");
         std::fs::create_dir(&dir).map_err(io)?;
-        let installed = dir.join(NAME);
+        let installed = dir.join(kind.name);
         if std::fs::hard_link(&exe, &installed).is_err() {
             // `copy` keeps the permissions, so it stays executable.
             std::fs::copy(&exe, &installed).map_err(io)?;
         }
         let record_file = scratch.path().join("records.jsonl");
+        let mut env = vec![("EXT_RECORD_FILE", record_file.clone().into_os_string())];
+        if kind.binary == TELEMETRY.binary {
+            // The port its telemetry listener binds: a free one now.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(io)?
+                .port();
+            env.push(("EXT_TELEMETRY_PORT", port.to_string().into()));
+            env.push(("EXT_TELEMETRY_TYPES", "platform,function,extension".into()));
+            env.push(("EXT_TELEMETRY_BUFFERING", "10000,262144,25".into()));
+        }
         Ok(Extension {
             _scratch: scratch,
             dir,
             record_file,
+            name: kind.name,
+            env,
         })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
     /// rapid's `--extensions-dir`.
@@ -80,8 +122,8 @@ impl Extension {
     }
 
     /// What rapid's environment needs for the extension, which inherits it.
-    pub fn env(&self) -> [(&'static str, &OsStr); 1] {
-        [("EXT_RECORD_FILE", self.record_file.as_os_str())]
+    pub fn env(&self) -> Vec<(&'static str, &OsStr)> {
+        self.env.iter().map(|(k, v)| (*k, v.as_os_str())).collect()
     }
 
     /// The records so far (none when the extension never started).
@@ -91,7 +133,7 @@ impl Extension {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(source) => return Err(self.records_error(source)),
         };
-        Ok(Records::parse(&text))
+        Ok(Records::parse(&text, self.name))
     }
 
     /// The records so far, and a fresh start for the next ones.
@@ -105,6 +147,7 @@ impl Extension {
 
     fn records_error(&self, source: std::io::Error) -> ExtensionError {
         ExtensionError::Records {
+            name: self.name,
             path: self.record_file.display().to_string(),
             source,
         }
@@ -115,21 +158,33 @@ impl Extension {
 /// kept out; the count checks below would then fail, as they should).
 pub struct Records {
     lines: Vec<Value>,
+    name: &'static str,
 }
 
 impl Records {
-    fn parse(text: &str) -> Records {
+    fn parse(text: &str, name: &'static str) -> Records {
         let lines = text
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect();
-        Records { lines }
+        Records { lines, name }
+    }
+
+    /// How many `platform.report` records the extension received in its
+    /// telemetry batches.
+    pub fn telemetry_reports(&self) -> usize {
+        self.lines
+            .iter()
+            .filter(|r| r["ext"] == self.name && r["kind"] == "batch")
+            .flat_map(|r| r["records"].as_array().into_iter().flatten())
+            .filter(|e| e["type"] == "platform.report")
+            .count()
     }
 
     fn count(&self, kind: &str, event_type: Option<&str>) -> usize {
         self.lines
             .iter()
-            .filter(|r| r["ext"] == NAME && r["kind"] == kind)
+            .filter(|r| r["ext"] == self.name && r["kind"] == kind)
             .filter(|r| event_type.map_or(true, |t| r["eventType"] == t))
             .count()
     }
@@ -141,6 +196,7 @@ impl Records {
             Ok(())
         } else {
             Err(ExtensionError::NotRegistered {
+                name: self.name,
                 registered,
                 starts,
                 tail: self.tail(),
@@ -155,6 +211,7 @@ impl Records {
             Ok(())
         } else {
             Err(ExtensionError::MissedInvokes {
+                name: self.name,
                 sent,
                 seen,
                 tail: self.tail(),
@@ -171,7 +228,7 @@ impl Records {
         self.lines
             .iter()
             .rev()
-            .find(|r| r["ext"] == NAME && r["kind"] == "start")
+            .find(|r| r["ext"] == self.name && r["kind"] == "start")
             .and_then(|r| r["pid"].as_u64())
             .and_then(|pid| u32::try_from(pid).ok())
     }
@@ -212,7 +269,7 @@ not json
 
     #[test]
     fn records_are_counted_for_this_extension_only() {
-        let records = Records::parse(RECORDS);
+        let records = Records::parse(RECORDS, RECORDER.name);
         assert!(records.expect_registered(1).is_ok());
         assert!(records.expect_registered(2).is_err());
         assert!(records.expect_invokes(1).is_ok());
@@ -223,7 +280,7 @@ not json
 
     #[test]
     fn no_records_is_no_registration() {
-        let records = Records::parse("");
+        let records = Records::parse("", RECORDER.name);
         let err = records
             .expect_registered(1)
             .expect_err("nothing registered");

@@ -113,7 +113,12 @@ fn main() -> ExitCode {
         target(
             "rapid_rust_ext",
             "rapid + Rust + 1 ext",
-            runs::rapid_with_extension(&rt, &plan, &paths),
+            runs::rapid_with_extension(&rt, &plan, &paths, extension::RECORDER),
+        ),
+        target(
+            "rapid_rust_otel",
+            "rapid + Rust + telemetry",
+            runs::rapid_with_extension(&rt, &plan, &paths, extension::TELEMETRY),
         ),
         target(
             "rapid_python",
@@ -188,6 +193,12 @@ fn setup(plan: &Plan) -> Vec<String> {
          starts included), before the warm run (one priming invoke); it received one INVOKE \
          event per invoke sent, counted after rapid's SIGTERM; extension CPU and RSS are \
          those of its own process (pid from its record)"
+            .to_string(),
+        "rapid + Rust + telemetry: the same with testdata's ext-telemetry as `otel` instead \
+         (lambda-extension crate, `with_telemetry_processor`): it subscribes to the Telemetry \
+         API for platform, function and extension records over HTTP (maxItems 10000, \
+         maxBytes 262144, timeoutMs 25) and appends each batch it receives to its record \
+         file; checked as above, and that platform.report records reached it"
             .to_string(),
         format!(
             "streams: testdata/runtimes/streaming.py (stdlib Python) as rapid's runtime, event \

@@ -83,16 +83,21 @@ pub fn rapid(
     Ok(figures)
 }
 
-/// rapid + Rust with `ext-recorder` in its extensions directory. Every
-/// start of rapid must show the extension registered, and every invoke must
-/// have reached it as an INVOKE event, or the target fails.
+/// rapid + Rust with one extension (`kind`) in its extensions directory.
+/// Every start of rapid must show the extension registered, and every
+/// invoke must have reached it as an INVOKE event, or the target fails; a
+/// telemetry subscriber must also have received platform reports.
 pub fn rapid_with_extension(
     rt: &Runtime,
     plan: &Plan,
     paths: &Paths,
+    kind: extension::Kind,
 ) -> Result<Figures, BenchError> {
-    let name = "rapid + Rust + 1 extension";
-    let ext = Extension::prepare(paths)?;
+    let name = match kind.name {
+        "otel" => "rapid + Rust + 1 telemetry subscriber",
+        _ => "rapid + Rust + 1 extension",
+    };
+    let ext = Extension::prepare(paths, kind)?;
     let env = ext.env();
     let start = || targets::start_rapid(paths, Function::RustEcho, ext.dir(), &env);
     let mut figures = Figures::default();
@@ -117,7 +122,7 @@ pub fn rapid_with_extension(
         Err(e) => return Err(with_tail(e, "rapid", &rapid.proc)),
     };
     let watched = records.pid().map(|pid| Watched {
-        name: extension::NAME,
+        name: ext.name(),
         pid,
     });
     if watched.is_none() {
@@ -141,6 +146,23 @@ pub fn rapid_with_extension(
     measure::check_clean_exit(&mut rapid.proc, &mut figures.notes);
     let records = ext.take_records()?;
     records.expect_invokes(invokes)?;
+    if kind.name == extension::TELEMETRY.name {
+        let reports = records.telemetry_reports();
+        if reports == 0 {
+            return Err(BenchError::Extension(
+                crate::extension::ExtensionError::MissedInvokes {
+                    name: ext.name(),
+                    sent: invokes,
+                    seen: 0,
+                    tail: "no platform.report reached the telemetry subscriber".into(),
+                },
+            ));
+        }
+        figures.notes.push(format!(
+            "the subscriber received {reports} platform.report records for {invokes} invokes \
+             (what was still queued when rapid stopped may be missing)"
+        ));
+    }
     if records.shutdowns() != 1 {
         figures.notes.push(format!(
             "the extension recorded {} SHUTDOWN events when rapid stopped, not 1",

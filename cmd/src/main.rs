@@ -93,7 +93,10 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     } else {
         0
     });
-    let (logs, log_task) = telemetry::LogHub::start(std::io::stdout(), event_log.clone());
+    let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").ok();
+    let format = telemetry::LogFormat::from_env_value(format.as_deref());
+    let (logs, log_task) =
+        telemetry::LogHub::start_with(std::io::stdout(), event_log.clone(), format);
     let function_version = config.function_version.clone();
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
@@ -114,7 +117,13 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
             tasks: vec![engine_task, log_task],
             server: api_task,
         };
-        let start = start_sandbox(&cli, pool_config, supervisor.clone(), event_log.clone());
+        let start = start_sandbox(
+            &cli,
+            pool_config,
+            supervisor.clone(),
+            event_log.clone(),
+            format,
+        );
         pool = Some(rapid::Pool::new(member, cli.max_sandboxes as usize, start));
     }
 
@@ -213,6 +222,7 @@ fn start_sandbox(
     config: rapid::FunctionConfig,
     supervisor: Supervisor,
     event_log: telemetry::EventLog,
+    format: telemetry::LogFormat,
 ) -> rapid::pool::Start {
     let idle = (0..cli.max_sandboxes as usize)
         .map(|index| cli.idle_timeout_of(index))
@@ -230,7 +240,8 @@ fn start_sandbox(
                 .local_addr()
                 .map_err(|e| e.to_string())?
                 .to_string();
-            let (logs, log_task) = telemetry::LogHub::start(std::io::stdout(), event_log);
+            let (logs, log_task) =
+                telemetry::LogHub::start_with(std::io::stdout(), event_log, format);
             let (sandbox, engine_task) = Sandbox::start(config, address.clone(), logs, &supervisor);
             let server = tokio::spawn(rapid::serve_runtime_api(listener, sandbox.clone()));
             tracing::info!(sandbox = index, runtime_api = %address, "execution environment started");

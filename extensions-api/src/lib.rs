@@ -1,4 +1,5 @@
-//! HTTP adapter for the Extensions API (`/2020-01-01/extension/*`, spec §5).
+//! HTTP adapter for the Extensions API (`/2020-01-01/extension/*`, spec §5)
+//! and for the Telemetry and Logs APIs' subscriptions (`subscribe`, spec §6).
 //!
 //! It parses and validates what extensions send and answers every failure
 //! with the Lambda error type and status of the spec. Which extension may do
@@ -9,12 +10,16 @@
 mod error;
 mod event;
 mod routes;
+mod subscribe;
 
 pub use error::ExtensionApiError;
 pub use event::{EventKind, ExtensionEvent, ShutdownReason};
 pub use routes::{
     extension_error_type, extension_identifier, handle, registration, Registration,
     RegistrationRequest,
+};
+pub use subscribe::{
+    handle_subscription, SubscribeError, SubscriptionsEngine, LOGS_PATH, TELEMETRY_PATH,
 };
 
 use std::future::Future;

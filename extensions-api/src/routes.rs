@@ -172,7 +172,7 @@ pub fn registration(
     })
 }
 
-fn identifier<B>(req: &Request<B>) -> Result<Uuid, ExtensionApiError> {
+pub(crate) fn identifier<B>(req: &Request<B>) -> Result<Uuid, ExtensionApiError> {
     extension_identifier(req.headers())
 }
 

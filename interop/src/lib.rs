@@ -11,6 +11,7 @@ pub mod ids;
 mod invoke;
 pub mod restore;
 pub mod state;
+pub mod subscription;
 
 pub use error_type::{bound_error_type, scrub_error_type, ErrorType, MAX_ERROR_TYPE_LEN};
 pub use invoke::{

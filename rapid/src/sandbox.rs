@@ -9,6 +9,7 @@ use crate::supervisor::{Caller, Supervisor};
 use bytes::Bytes;
 use extensions_api::{
     ExtensionApiError, ExtensionEvent, ExtensionsEngine, Registration, RegistrationRequest,
+    SubscriptionsEngine,
 };
 use interop::contract::{
     InitContext, InitFailure, InitRequest, InitSuccess, InvokeContext, InvokeFailure,
@@ -16,6 +17,7 @@ use interop::contract::{
     ShutdownSuccess,
 };
 use interop::restore::{Credentials, RestoreRequest};
+use interop::subscription::Subscription;
 use interop::{Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{
     ApiError, RuntimeEngine, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink,
@@ -23,7 +25,7 @@ use runtime_api::{
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use telemetry::LogHub;
+use telemetry::{LogHub, Subscriptions};
 use tokio::sync::{mpsc, oneshot};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,9 @@ pub struct Sandbox {
     /// server to tag the connections it accepts (none on a connection's
     /// own handle, which is cloned for every request).
     current: Option<CurrentGeneration>,
+    /// Where Telemetry and Logs API subscriptions go (a handle that does
+    /// not keep the log hub running).
+    subscriptions: Subscriptions,
 }
 
 impl Sandbox {
@@ -73,12 +78,14 @@ impl Sandbox {
             }
         });
         let (generations, current) = Generations::new();
+        let subscriptions = logs.subscriptions();
         let engine = Engine::new(Arc::new(cfg), api_address, logs, processes, generations);
         let task = tokio::spawn(engine.run(rx));
         let sandbox = Sandbox {
             tx,
             caller: None,
             current: Some(current),
+            subscriptions,
         };
         (sandbox, task)
     }
@@ -89,6 +96,7 @@ impl Sandbox {
             tx: self.tx.clone(),
             caller: Some(caller),
             current: None,
+            subscriptions: self.subscriptions.clone(),
         }
     }
 
@@ -353,6 +361,36 @@ impl ExtensionsEngine for Sandbox {
             reply,
         })
         .await
+    }
+}
+
+impl SubscriptionsEngine for Sandbox {
+    /// Only a registered extension of this sandbox may subscribe; the log
+    /// hub serves the subscription from then on.
+    async fn subscribe(
+        &self,
+        id: uuid::Uuid,
+        subscription: Subscription,
+    ) -> Result<(), ExtensionApiError> {
+        let state = self
+            .internal_state()
+            .await
+            .map_err(|_| ExtensionApiError::ShuttingDown)?;
+        let id = id.to_string();
+        let Some(extension) = state
+            .extensions
+            .into_iter()
+            .find(|ext| ext.id.as_deref() == Some(id.as_str()))
+        else {
+            return Err(ExtensionApiError::UnknownIdentifier { id });
+        };
+        match self
+            .subscriptions
+            .subscribe(id, extension.name, subscription)
+        {
+            true => Ok(()),
+            false => Err(ExtensionApiError::ShuttingDown),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The loopback API server the runtime and the extensions talk to: the
-//! Runtime API and the Extensions API on one address (and, with init
-//! caching, the credentials endpoint).
+//! Runtime API, the Extensions API and the Telemetry and Logs APIs'
+//! subscriptions on one address (and, with init caching, the credentials
+//! endpoint).
 //!
 //! Each connection belongs to the generation of the sandbox running when it
 //! was accepted (`crate::generation`): its task is one of that generation's,
@@ -53,8 +54,12 @@ async fn serve_connection(stream: TcpStream, sandbox: Sandbox) {
             let path = req.uri().path();
             let extension = path.starts_with("/2020-01-01/extension/");
             let credentials = path.starts_with("/2021-04-23/");
+            let subscription = path.starts_with(extensions_api::TELEMETRY_PATH)
+                || path.starts_with(extensions_api::LOGS_PATH);
             let response = if extension {
                 extensions_api::handle(sandbox, req).await
+            } else if subscription {
+                extensions_api::handle_subscription(sandbox, req).await
             } else if credentials {
                 runtime_api::handle_credentials(sandbox, req).await
             } else {

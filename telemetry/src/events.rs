@@ -53,6 +53,8 @@ impl Serialize for PlatformEvent {
             Record::RestoreStart(r) => map.serialize_entry("record", r)?,
             Record::RestoreRuntimeDone(r) => map.serialize_entry("record", r)?,
             Record::RestoreReport(r) => map.serialize_entry("record", r)?,
+            Record::TelemetrySubscription(r) => map.serialize_entry("record", r)?,
+            Record::LogsDropped(r) => map.serialize_entry("record", r)?,
         }
         map.end()
     }
@@ -71,6 +73,8 @@ pub enum Record {
     RestoreStart(RestoreStart),
     RestoreRuntimeDone(RestoreRuntimeDone),
     RestoreReport(RestoreReport),
+    TelemetrySubscription(TelemetrySubscription),
+    LogsDropped(LogsDropped),
 }
 
 impl Record {
@@ -86,6 +90,8 @@ impl Record {
             Record::RestoreStart(_) => "platform.restoreStart",
             Record::RestoreRuntimeDone(_) => "platform.restoreRuntimeDone",
             Record::RestoreReport(_) => "platform.restoreReport",
+            Record::TelemetrySubscription(_) => "platform.telemetrySubscription",
+            Record::LogsDropped(_) => "platform.logsDropped",
         }
     }
 }
@@ -111,6 +117,8 @@ records!(
     RestoreStart(RestoreStart),
     RestoreRuntimeDone(RestoreRuntimeDone),
     RestoreReport(RestoreReport),
+    TelemetrySubscription(TelemetrySubscription),
+    LogsDropped(LogsDropped),
 );
 
 /// How the environment was initialized (`initializationType`).
@@ -426,6 +434,28 @@ pub struct RestoreReportMetrics {
     /// The same figure as REPORT's `Restore Duration`.
     #[serde(rename = "durationMs", serialize_with = "duration_ms")]
     pub duration: Duration,
+}
+
+/// `platform.telemetrySubscription` (`platform.logsSubscription` for a
+/// Logs API subscriber): an extension subscribed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TelemetrySubscription {
+    /// The extension's registered name.
+    pub name: String,
+    /// `Subscribed`.
+    pub state: &'static str,
+    /// What it subscribed to: `platform`, `function`, `extension`.
+    pub types: Vec<&'static str>,
+}
+
+/// `platform.logsDropped`: records a subscriber did not get because it
+/// fell behind (its buffer was full) or refused them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsDropped {
+    pub reason: String,
+    pub dropped_records: u64,
+    pub dropped_bytes: u64,
 }
 
 /// `duration` in milliseconds rounded to two decimals: the figure the

@@ -9,18 +9,30 @@
 //! Platform events (`platform.start`, ...) go through it too, in the order
 //! the engine emits them, and the hub adds `platform.report` itself when it
 //! writes REPORT (with the memory it measured): `Hub::record` is where
-//! every event passes, the one place that keeps the event log and that
-//! will hand events to Telemetry API subscribers.
+//! every event passes, the one place that keeps the event log and hands
+//! events to Telemetry API subscribers.
+//!
+//! One pipeline, several consumers: each captured line is cut once and goes
+//! to stdout, to the Tail of the current invoke, and (as a `function` or
+//! `extension` record, by the origin of its pipe) to the subscribers
+//! (`crate::subscribers`), who get the platform events through the same
+//! `record`.
 
 use crate::event_log::EventLog;
 use crate::events::{PlatformEvent, Report};
+use crate::log_format::{json_object, replaces_a_line, LogFormat};
 use crate::memory::MemoryProbe;
 use crate::report::{end_line, report_line, InvokeReport};
+use crate::subscribers::{Item, LineRecord, Origin, Subscribers};
 use bytes::Bytes;
+use interop::subscription::Subscription;
 use std::future::poll_fn;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::Poll;
+use std::time::{Duration, SystemTime};
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,9 +40,14 @@ use tokio::sync::{mpsc, oneshot};
 pub const TAIL_BYTES: usize = 4096;
 /// A line longer than this is cut into pieces of this size.
 const MAX_LINE: usize = 256 * 1024;
+/// How long subscribers have, once the hub ends, to take what they have
+/// queued.
+const CLOSE_WITHIN: Duration = Duration::from_secs(1);
 
 enum Message {
-    Source(pipe::Receiver),
+    Source(pipe::Receiver, Origin),
+    /// Boxed: messages are moved whole, and this one is rare and large.
+    Subscribe(Box<NewSubscription>),
     /// Start capturing the tail, then write the line.
     Start {
         line: String,
@@ -60,13 +77,22 @@ pub struct ReportRequest {
     pub exited_kb: u64,
 }
 
+struct NewSubscription {
+    extension_id: String,
+    name: String,
+    subscription: Subscription,
+}
+
 /// Handle to the hub task. Cheap to clone.
 #[derive(Clone)]
 pub struct LogHub {
     tx: mpsc::UnboundedSender<Message>,
-    /// Someone reads the platform events (the event log); when nobody does,
-    /// the engine does not build them.
-    records: bool,
+    /// Someone reads the platform events (the event log, a subscriber);
+    /// when nobody does, the engine does not build them. Set once, by the
+    /// first subscription when the event log keeps nothing.
+    records: Arc<AtomicBool>,
+    /// An extension subscribed (Telemetry or Logs API) since the start.
+    subscribed: Arc<AtomicBool>,
 }
 
 impl LogHub {
@@ -76,18 +102,56 @@ impl LogHub {
         out: W,
         events: EventLog,
     ) -> (LogHub, tokio::task::JoinHandle<()>) {
+        Self::start_with(out, events, LogFormat::Text)
+    }
+
+    /// Like [`LogHub::start`], writing the log in `format`.
+    pub fn start_with<W: Write + Send + 'static>(
+        out: W,
+        events: EventLog,
+        format: LogFormat,
+    ) -> (LogHub, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         // Buffered: what one wake-up writes goes out in one write(2).
         let out = std::io::BufWriter::with_capacity(64 * 1024, out);
-        let records = events.keeps();
-        let task = tokio::spawn(Hub::new(out, events).run(rx));
-        (LogHub { tx, records }, task)
+        // In JSON the platform lines are events: they must be built.
+        let json = format == LogFormat::Json;
+        let records = Arc::new(AtomicBool::new(events.keeps() || json));
+        let task = tokio::spawn(Hub::new(out, events, json).run(rx));
+        let subscribed = Arc::new(AtomicBool::new(false));
+        (
+            LogHub {
+                tx,
+                records,
+                subscribed,
+            },
+            task,
+        )
+    }
+
+    /// Whether an extension has subscribed to the Telemetry or Logs API:
+    /// the sandbox is then not frozen between invokes, since the delivery
+    /// to the subscriber runs outside the sandbox here (in Lambda it is
+    /// frozen with it) and would stall while the subscriber is stopped.
+    pub fn has_subscribers(&self) -> bool {
+        self.subscribed.load(Ordering::Relaxed)
     }
 
     /// Whether platform events are recorded: when not, building them is
     /// wasted work on the invoke's path, and the engine skips it.
     pub fn records_events(&self) -> bool {
-        self.records
+        self.records.load(Ordering::Relaxed)
+    }
+
+    /// Where Telemetry and Logs API subscriptions go: a handle that does
+    /// not keep the hub running (the hub ends when the engine and the
+    /// binary drop their `LogHub`s, whoever still holds this).
+    pub fn subscriptions(&self) -> Subscriptions {
+        Subscriptions {
+            tx: self.tx.downgrade(),
+            records: self.records.clone(),
+            subscribed: self.subscribed.clone(),
+        }
     }
 
     /// Records a platform event, after everything sent before it. Cheap:
@@ -96,10 +160,11 @@ impl LogHub {
         let _ = self.tx.send(Message::Event(Box::new(event)));
     }
 
-    /// Captures the read end of a child's stdout or stderr.
-    pub fn add_source(&self, fd: OwnedFd) -> std::io::Result<()> {
+    /// Captures the read end of a child's stdout and stderr; its lines are
+    /// records of `origin`.
+    pub fn add_source(&self, fd: OwnedFd, origin: Origin) -> std::io::Result<()> {
         let receiver = pipe::Receiver::from_owned_fd(fd)?;
-        let _ = self.tx.send(Message::Source(receiver));
+        let _ = self.tx.send(Message::Source(receiver, origin));
         Ok(())
     }
 
@@ -137,6 +202,38 @@ impl LogHub {
     }
 }
 
+/// Subscribes extensions to the hub's records (see [`LogHub::subscriptions`]).
+#[derive(Clone)]
+pub struct Subscriptions {
+    tx: mpsc::WeakUnboundedSender<Message>,
+    records: Arc<AtomicBool>,
+    subscribed: Arc<AtomicBool>,
+}
+
+impl Subscriptions {
+    /// Subscribes extension `name` (identifier `extension_id`) to the
+    /// records `subscription` asks for; from now on the engine builds
+    /// every platform event. False once the hub has ended.
+    pub fn subscribe(
+        &self,
+        extension_id: String,
+        name: String,
+        subscription: Subscription,
+    ) -> bool {
+        let Some(tx) = self.tx.upgrade() else {
+            return false;
+        };
+        self.records.store(true, Ordering::Relaxed);
+        self.subscribed.store(true, Ordering::Relaxed);
+        let new = Box::new(NewSubscription {
+            extension_id,
+            name,
+            subscription,
+        });
+        tx.send(Message::Subscribe(new)).is_ok()
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Read {
     /// The reactor said the pipe is readable.
@@ -147,6 +244,7 @@ enum Read {
 
 struct Source {
     pipe: pipe::Receiver,
+    origin: Origin,
     partial: Vec<u8>,
 }
 
@@ -157,10 +255,13 @@ struct Hub<W> {
     sources: Vec<Source>,
     tail: Option<Vec<u8>>,
     scratch: Vec<u8>,
+    subscribers: Subscribers,
+    /// `AWS_LAMBDA_LOG_FORMAT=JSON`.
+    json: bool,
 }
 
 impl<W: Write> Hub<W> {
-    fn new(out: W, events: EventLog) -> Self {
+    fn new(out: W, events: EventLog, json: bool) -> Self {
         Hub {
             out,
             events,
@@ -168,6 +269,8 @@ impl<W: Write> Hub<W> {
             sources: Vec::new(),
             tail: None,
             scratch: vec![0; 64 * 1024],
+            subscribers: Subscribers::default(),
+            json,
         }
     }
 
@@ -179,6 +282,7 @@ impl<W: Write> Hub<W> {
                     None => {
                         self.drain_all();
                         let _ = self.out.flush();
+                        self.subscribers.close(CLOSE_WITHIN).await;
                         return;
                     }
                 },
@@ -206,7 +310,8 @@ impl<W: Write> Hub<W> {
             self.record(*event);
             match rx.try_recv() {
                 Ok(next) => message = next,
-                Err(_) => return false,
+                // In JSON, some events were written as lines.
+                Err(_) => return self.json,
             }
         }
         if let Message::Start { .. } = message {
@@ -214,7 +319,22 @@ impl<W: Write> Hub<W> {
             // runtime gets its event, or the invoke's first lines would
             // land before START. The write can wait its turn.
             self.handle(message);
+            // So must the `platform.start` the engine emitted with it, for
+            // the subscribers: the invoke's lines come after it.
+            let mut after = None;
+            while let Ok(next) = rx.try_recv() {
+                match next {
+                    Message::Event(event) => self.record(*event),
+                    other => {
+                        after = Some(other);
+                        break;
+                    }
+                }
+            }
             tokio::task::yield_now().await;
+            if let Some(message) = after {
+                self.handle(message);
+            }
             return true;
         }
         // Anything else is never on an invoke's critical path: let the
@@ -229,18 +349,31 @@ impl<W: Write> Hub<W> {
 
     fn handle(&mut self, message: Message) {
         match message {
-            Message::Source(pipe) => self.sources.push(Source {
+            Message::Source(pipe, origin) => self.sources.push(Source {
                 pipe,
+                origin,
                 partial: Vec::new(),
             }),
+            Message::Subscribe(new) => {
+                let event =
+                    self.subscribers
+                        .subscribe(new.extension_id, new.name, new.subscription);
+                self.record(event);
+            }
             Message::Start { line, capture_tail } => {
                 self.drain_all();
                 self.tail = capture_tail.then(Vec::new);
-                self.write_line(line.as_bytes());
+                // In JSON, platform.start is the line.
+                if !self.json {
+                    self.write_line(line.as_bytes());
+                }
             }
             Message::Line(line) => {
                 self.drain_all();
-                self.write_line(line.as_bytes());
+                // INIT_REPORT, RESTORE_REPORT: in JSON, their events are.
+                if !self.json {
+                    self.write_line(line.as_bytes());
+                }
             }
             Message::Event(event) => self.record(*event),
             Message::End {
@@ -251,15 +384,24 @@ impl<W: Write> Hub<W> {
                 self.drain_all();
                 let live_mb = self.memory.peak_rss_mb(&report.live_pids).unwrap_or(0);
                 report.report.max_memory_used_mb = live_mb + report.exited_kb.div_ceil(1024);
-                // Before the REPORT line: whoever saw REPORT finds its event.
-                if self.events.keeps() {
-                    self.record(PlatformEvent::now(Report::of(&report.report)));
+                let event = PlatformEvent::now(Report::of(&report.report));
+                if self.json {
+                    // The timeout line, then platform.report as the REPORT line.
+                    for line in &lines {
+                        self.write_line(line.as_bytes());
+                    }
+                    self.record(event);
+                } else {
+                    // Before the REPORT line: whoever saw REPORT finds its event.
+                    if self.events.keeps() || self.subscribers.wants_events() {
+                        self.record(event);
+                    }
+                    for line in &lines {
+                        self.write_line(line.as_bytes());
+                    }
+                    self.write_line(end_line(&report.report.request_id).as_bytes());
+                    self.write_line(report_line(&report.report).as_bytes());
                 }
-                for line in &lines {
-                    self.write_line(line.as_bytes());
-                }
-                self.write_line(end_line(&report.report.request_id).as_bytes());
-                self.write_line(report_line(&report.report).as_bytes());
                 let captured = self.tail.take().unwrap_or_default();
                 if let Some(tail) = tail {
                     let from = captured.len().saturating_sub(TAIL_BYTES);
@@ -276,7 +418,30 @@ impl<W: Write> Hub<W> {
 
     /// Every platform event passes here, in order.
     fn record(&mut self, event: PlatformEvent) {
-        self.events.push(event);
+        let as_line = self.json && replaces_a_line(&event.record);
+        if as_line {
+            // The processes' lines written before it come first, as they
+            // come before the text line it stands for.
+            self.drain_all();
+            // Only strings, numbers and maps: serialising cannot fail.
+            if let Ok(json) = serde_json::to_vec(&event) {
+                self.write_line(&json);
+            }
+        }
+        // An init's start opens the backlog later subscribers get.
+        let init_start = matches!(event.record, crate::events::Record::InitStart(_));
+        if !(init_start || self.subscribers.wants_events()) {
+            self.events.push(event);
+            return;
+        }
+        // What the processes wrote before this moment comes before it.
+        if self.subscribers.wants_lines() && !as_line {
+            self.drain_all();
+        }
+        if self.events.keeps() {
+            self.events.push(event.clone());
+        }
+        self.subscribers.push(Item::Event(event));
     }
 
     fn drain_all(&mut self) {
@@ -304,7 +469,7 @@ impl<W: Write> Hub<W> {
                 Ok(0) => {
                     let source = self.sources.swap_remove(index);
                     if !source.partial.is_empty() {
-                        self.write_line(&source.partial);
+                        self.log_line(&source.partial, source.origin, SystemTime::now());
                     }
                     return false;
                 }
@@ -320,6 +485,9 @@ impl<W: Write> Hub<W> {
     }
 
     fn take_lines(&mut self, index: usize, n: usize) {
+        let origin = self.sources[index].origin;
+        // One time for what one read brought: the lines were written by then.
+        let now = SystemTime::now();
         let mut partial = std::mem::take(&mut self.sources[index].partial);
         partial.extend_from_slice(&self.scratch[..n]);
         let mut start = 0;
@@ -327,16 +495,32 @@ impl<W: Write> Hub<W> {
             let end = start + pos;
             let line = &partial[start..end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            self.write_line(line);
+            self.log_line(line, origin, now);
             start = end + 1;
         }
         partial.drain(..start);
         while partial.len() >= MAX_LINE {
             let rest = partial.split_off(MAX_LINE);
-            self.write_line(&partial);
+            self.log_line(&partial, origin, now);
             partial = rest;
         }
         self.sources[index].partial = partial;
+    }
+
+    /// A line a process wrote: echoed, in the Tail, and a record for
+    /// whoever subscribed to its origin.
+    fn log_line(&mut self, line: &[u8], origin: Origin, time: SystemTime) {
+        self.write_line(line);
+        if self.subscribers.wants_lines() {
+            let text = String::from_utf8_lossy(line);
+            let json = if self.json { json_object(line) } else { None };
+            self.subscribers.push(Item::Line(LineRecord {
+                time,
+                origin,
+                text: text.into(),
+                json,
+            }));
+        }
     }
 
     fn write_line(&mut self, line: &[u8]) {
@@ -394,7 +578,7 @@ mod tests {
         let out = Shared::default();
         let (hub, _task) = LogHub::start(out.clone(), EventLog::new(0));
         let (r, mut w) = pipe_pair();
-        hub.add_source(r).unwrap();
+        hub.add_source(r, Origin::Function).unwrap();
         hub.start_invoke("START".into(), true);
         hub.flush().await; // the runtime only writes once it has the event
         w.write_all(b"one\r\ntwo\npartial").unwrap();
@@ -416,7 +600,7 @@ mod tests {
         let out = Shared::default();
         let (hub, _task) = LogHub::start(out.clone(), EventLog::new(10));
         let (r, mut w) = pipe_pair();
-        hub.add_source(r).unwrap();
+        hub.add_source(r, Origin::Function).unwrap();
         hub.flush().await;
         // Init done, then the first dispatch, in one turn of the engine:
         // events, START, and the runtime (a task woken after the hub)

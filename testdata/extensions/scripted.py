@@ -29,6 +29,11 @@ optional:
                exists; "delay_then_crash": exit 6 once it exists;
                "late_register": register again as "<name>-late" (registration
                is closed by then) and record the answer
+  subscribe    Telemetry / Logs API subscriptions to make after the `after`
+               steps: a list of {"path": "/2022-07-01/telemetry" or
+               "/2020-08-15/logs", "body": a JSON value (or "raw": text),
+               "id": "own" (default), "missing", "unknown" or "invalid"},
+               each answer recorded as {"kind":"api","call":"subscribe:<i>"}
   onShutdown   "exit" (default): record, exit 0; "ignore": ignore SIGTERM,
                record, never exit; "exit_error": POST /exit/error (type
                Extension.ScriptedExitError), record the answer, exit 0
@@ -143,11 +148,11 @@ class Answer:
         }
 
 
-def call(method, path, body=None, headers=None, timeout=CALL_TIMEOUT):
+def call(method, path, body=None, headers=None, timeout=CALL_TIMEOUT, base=BASE):
     """One request on a fresh connection; an I/O failure is status 0."""
     conn = http.client.HTTPConnection(API, timeout=timeout)
     try:
-        conn.request(method, BASE + path, body=body, headers=headers or {})
+        conn.request(method, base + path, body=body, headers=headers or {})
         resp = conn.getresponse()
         return Answer(resp.status, resp.headers, resp.read())
     except OSError as exc:
@@ -175,6 +180,23 @@ def post_error(kind, ext_id, error_type):
     if ext_id is not None:
         headers["Lambda-Extension-Identifier"] = ext_id
     return call("POST", f"/{kind}/error", body=body, headers=headers)
+
+
+def subscribe(ext_id, spec):
+    """A PUT to the Telemetry or Logs API as `spec` says (see `subscribe`)."""
+    if "raw" in spec:
+        body = spec["raw"].encode()
+    else:
+        body = json.dumps(spec.get("body")).encode()
+    headers = {"Content-Type": "application/json"}
+    identity = spec.get("id", "own")
+    if identity == "own":
+        headers["Lambda-Extension-Identifier"] = ext_id
+    elif identity == "unknown":
+        headers["Lambda-Extension-Identifier"] = str(uuid.uuid4())
+    elif identity == "invalid":
+        headers["Lambda-Extension-Identifier"] = "not-a-uuid"
+    return call("PUT", spec["path"], body=body, headers=headers, base="")
 
 
 def next_event(ext_id, timeout=None):
@@ -277,6 +299,8 @@ class Extension:
 
         for step in self.option("after", []):
             self.step(step)
+        for index, spec in enumerate(self.option("subscribe", [])):
+            self.api(f"subscribe:{index}", subscribe(self.id, spec))
         if init == "crash":
             record(self.name, {"kind": "crashing", "phase": "init"})
             os._exit(5)

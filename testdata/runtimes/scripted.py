@@ -19,7 +19,8 @@ what each invoke event (a JSON object) asks in its "action" field:
                       then respond {"wrong_id_status": N}
   big                 respond with a JSON string of event["size"] bytes and
                       print the status the runtime got
-  print               print event["lines"] lines "line i", respond {"printed": N}
+  print               print event["lines"] lines "line i" (followed by a space
+                      and event["padding"] when given), respond {"printed": N}
   next_while_running  call next again before responding; respond with its
                       status and body
   exit_after_response respond, then exit 0
@@ -298,8 +299,9 @@ def handle(request_id, next_resp, event):
         say(f"big response body: {resp.text()}")
     elif action == "print":
         count = int(event.get("lines", 1))
+        padding = event.get("padding")
         for i in range(count):
-            say(f"line {i}")
+            say(f"line {i} {padding}" if padding else f"line {i}")
         respond(request_id, {"printed": count})
     elif action == "next_while_running":
         # rapid must refuse this at once; the timeout only keeps a broken

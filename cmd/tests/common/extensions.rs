@@ -1,6 +1,6 @@
 //! External extensions for the tests: a temporary extensions directory filled
 //! with the scripted extension (testdata/extensions/scripted.py) and the
-//! `ext-recorder` binary (testdata/rust-ext), and the record file where they
+//! `ext-recorder` and `ext-telemetry` binaries (testdata/rust-ext), and the record file where they
 //! write one JSON line per step (`kind`: start, registered, api, event,
 //! released, ...; `ext`: the extension's name).
 
@@ -46,6 +46,19 @@ impl ExtDir {
     /// registers under the file name of `argv[0]`).
     pub fn add_recorder(&self, name: &str) -> &ExtDir {
         let src = rust_fn("ext-recorder");
+        let dest = self.path.join(name);
+        if std::fs::hard_link(&src, &dest).is_err() {
+            std::fs::copy(&src, &dest)
+                .unwrap_or_else(|e| panic!("copy {} to {}: {e}", src.display(), dest.display()));
+        }
+        set_mode(&dest, 0o755);
+        self
+    }
+
+    /// Adds the `ext-telemetry` binary (a Telemetry API subscriber on the
+    /// lambda-extension crate) as `name`.
+    pub fn add_telemetry(&self, name: &str) -> &ExtDir {
+        let src = rust_fn("ext-telemetry");
         let dest = self.path.join(name);
         if std::fs::hard_link(&src, &dest).is_err() {
             std::fs::copy(&src, &dest)

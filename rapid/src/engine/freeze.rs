@@ -14,7 +14,9 @@ impl Engine {
     /// Freezes the environment when `lifecycle::may_freeze` says it is
     /// idle: looked at after every message.
     pub(super) fn freeze_if_idle(&mut self) {
-        if !self.cfg.freeze || self.frozen {
+        // Not with a Telemetry / Logs API subscriber: see
+        // `LogHub::has_subscribers`.
+        if !self.cfg.freeze || self.frozen || self.logs.has_subscribers() {
             return;
         }
         let waiting = !self.queue.is_empty() || !self.restore_waiters.is_empty();

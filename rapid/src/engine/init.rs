@@ -85,7 +85,7 @@ impl Engine {
                 .spawn(&path.to_string_lossy(), &[], &cwd, &env)
             {
                 Ok(spawned) => {
-                    self.capture(spawned.output);
+                    self.capture(spawned.output, telemetry::Origin::Extension);
                     tracing::debug!(pid = spawned.pid, %name, "extension started");
                     self.extensions.launched(name, spawned.pid);
                 }
@@ -112,8 +112,8 @@ impl Engine {
             .collect()
     }
 
-    fn capture(&self, output: std::os::fd::OwnedFd) {
-        if let Err(err) = self.logs.add_source(output) {
+    fn capture(&self, output: std::os::fd::OwnedFd, origin: telemetry::Origin) {
+        if let Err(err) = self.logs.add_source(output, origin) {
             tracing::warn!(%err, "cannot capture a child's output");
         }
     }
@@ -139,7 +139,7 @@ impl Engine {
             .spawn(&bootstrap.program, &bootstrap.args, &bootstrap.cwd, &env)
         {
             Ok(spawned) => {
-                self.capture(spawned.output);
+                self.capture(spawned.output, telemetry::Origin::Function);
                 tracing::debug!(pid = spawned.pid, "runtime started");
                 self.runtime = Some(Runtime {
                     pid: spawned.pid,

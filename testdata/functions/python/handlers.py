@@ -47,3 +47,17 @@ def whoami(event, context):
         "pid": os.getpid(),
         "runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API"),
     }
+
+
+def leveled_log(event, context):
+    """Logs at debug, info and warning through `logging`, and prints a line:
+    with AWS_LAMBDA_LOG_FORMAT=JSON awslambdaric writes the logging calls as
+    JSON objects and drops those under AWS_LAMBDA_LOG_LEVEL."""
+    import logging
+
+    logger = logging.getLogger()
+    logger.debug("debug line")
+    logger.info("info line")
+    logger.warning("warning line")
+    print("printed line", flush=True)
+    return {"logged": True}
