@@ -337,7 +337,7 @@ async fn run_leased(
     request_id: String,
     invoke: Invoke,
 ) -> Result<InvokeOutcome, InvokeError> {
-    tracing::debug!(sandbox = lease.index(), %request_id, "invoke");
+    tracing::info!(sandbox = lease.index(), %request_id, "invoke");
     let mut reservation = lease.sandbox().on_demand().reserve(request_id);
     let outcome = reservation
         .send(invoke)

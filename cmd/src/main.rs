@@ -101,8 +101,13 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
     let pool_config = config.clone();
-    let (sandbox, engine_task) =
-        Sandbox::start(config, api_address.clone(), logs.clone(), &supervisor);
+    let (sandbox, engine_task) = Sandbox::start_numbered(
+        config,
+        api_address.clone(),
+        logs.clone(),
+        &supervisor,
+        (cli.max_sandboxes > 1).then_some(0),
+    );
     let api_task = tokio::spawn(rapid::serve_runtime_api(api_listener, sandbox.clone()));
     eprintln!("rapid: runtime API listening on {api_address}");
     let mut first = Some((engine_task, api_task, logs, log_task));
@@ -242,7 +247,8 @@ fn start_sandbox(
                 .to_string();
             let (logs, log_task) =
                 telemetry::LogHub::start_with(std::io::stdout(), event_log, format);
-            let (sandbox, engine_task) = Sandbox::start(config, address.clone(), logs, &supervisor);
+            let (sandbox, engine_task) =
+                Sandbox::start_numbered(config, address.clone(), logs, &supervisor, Some(index));
             let server = tokio::spawn(rapid::serve_runtime_api(listener, sandbox.clone()));
             tracing::info!(sandbox = index, runtime_api = %address, "execution environment started");
             Ok(rapid::Member {

@@ -147,6 +147,20 @@ fn a_burst_from_boto3_runs_in_several_sandboxes_and_every_invoke_gets_its_own_an
     // Each START / REPORT line is whole and names an invoke of the burst.
     let reports = rapid.wait_for_stdout_n(|l| l.starts_with("REPORT RequestId: "), 50, WAIT);
     assert_eq!(reports.len(), 50);
+    // rapid's own log says which sandbox ran each invoke.
+    let sandboxes: std::collections::HashSet<String> = rapid
+        .stderr()
+        .iter()
+        .filter(|l| l.contains("invoke") && l.contains("request_id="))
+        .filter_map(|l| l.split("sandbox=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        sandboxes.len(),
+        pids.len(),
+        "{sandboxes:?}: {:?}",
+        rapid.stderr()
+    );
 }
 
 #[test]

@@ -61,6 +61,18 @@ impl Sandbox {
         logs: LogHub,
         supervisor: &Supervisor,
     ) -> (Sandbox, tokio::task::JoinHandle<()>) {
+        Self::start_numbered(cfg, api_address, logs, supervisor, None)
+    }
+
+    /// [`Sandbox::start`] for sandbox `number` of a pool: what its engine
+    /// logs says `sandbox=<number>`.
+    pub fn start_numbered(
+        cfg: FunctionConfig,
+        api_address: String,
+        logs: LogHub,
+        supervisor: &Supervisor,
+        number: Option<usize>,
+    ) -> (Sandbox, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (mut processes, mut exit_rx) = supervisor.processes();
         if let Err(why) = processes.cap_memory(cfg.memory_size_mb.saturating_mul(1024 * 1024)) {
@@ -80,7 +92,14 @@ impl Sandbox {
         let (generations, current) = Generations::new();
         let subscriptions = logs.subscriptions();
         let engine = Engine::new(Arc::new(cfg), api_address, logs, processes, generations);
-        let task = tokio::spawn(engine.run(rx));
+        let task = match number {
+            Some(number) => {
+                use tracing::Instrument;
+                let span = tracing::info_span!("sandbox", sandbox = number);
+                tokio::spawn(engine.run(rx).instrument(span))
+            }
+            None => tokio::spawn(engine.run(rx)),
+        };
         let sandbox = Sandbox {
             tx,
             caller: None,
