@@ -87,8 +87,10 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         .local_addr()
         .map_err(|e| e.to_string())?
         .to_string();
+    // --test-api-address turns the control API on as well.
+    let test_api = cli.test_api || cli.test_api_address.is_some();
     // The platform events are kept for the control API's eventLog only.
-    let event_log = telemetry::EventLog::new(if cli.test_api || cli.test_api_address.is_some() {
+    let event_log = telemetry::EventLog::new(if test_api {
         telemetry::EVENT_LOG_CAPACITY
     } else {
         0
@@ -145,7 +147,6 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     if cli.eager_init {
         sandbox.init_now().map_err(|e| e.to_string())?;
     }
-    let test_api = cli.test_api || control_listener.is_some();
     let stop = Arc::new(tokio::sync::Notify::new());
     let door = Arc::new(FrontDoor {
         sandbox: sandbox.clone(),
