@@ -133,6 +133,10 @@ struct Harness {
     /// Request ids the runtime was handed, and the one it works on.
     delivered: HashSet<String>,
     holding: Option<(i32, String)>,
+    /// Processes whose exit the engine had handled at the last sync.
+    gone: HashSet<i32>,
+    /// The shutdown was sent: the engine may stop taking messages.
+    shutting_down: bool,
     /// The last invoke the runtime answered.
     answered_last: Option<String>,
     extensions: Vec<Extension>,
@@ -153,7 +157,7 @@ struct Harness {
 
 impl Harness {
     fn send(&mut self, message: Message) {
-        if self.tx.send(message).is_err() {
+        if self.tx.send(message).is_err() && !self.shutting_down {
             self.broken
                 .push("the engine stopped before the shutdown".into());
         }
@@ -161,10 +165,25 @@ impl Harness {
 
     /// Every message sent so far has been handled.
     async fn sync(&mut self) {
+        // The exits the simulation sent go to the engine through a
+        // forwarding task: let it run first, so they are handled before
+        // the state is asked for.
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
         let (reply, rx) = oneshot::channel();
         self.send(Message::InternalState(reply));
         let _ = rx.await;
         self.collect();
+        // From here on the engine has handled these processes' exits:
+        // nothing of theirs may be answered any more.
+        self.gone = self
+            .sim
+            .all()
+            .into_iter()
+            .filter(|p| !p.alive)
+            .map(|p| p.pid)
+            .collect();
     }
 
     /// The runtime, when it is alive and not frozen (a frozen process
@@ -249,6 +268,11 @@ impl Harness {
         polls.retain_mut(|(pid, rx)| match rx.try_recv() {
             Ok(Ok(event)) => {
                 let id = event.invoke.request_id;
+                if self.gone.contains(pid) {
+                    self.broken.push(format!(
+                        "{id} was handed to a runtime of an ended generation (pid {pid})"
+                    ));
+                }
                 if self.sim.is_stopped(*pid) {
                     self.broken
                         .push(format!("{id} was handed to a frozen runtime"));
@@ -675,6 +699,8 @@ async fn drive(ops: &[Op], dir: PathBuf, caching: bool, idle: Option<u64>) -> Ve
         polls: Vec::new(),
         delivered: HashSet::new(),
         holding: None,
+        gone: HashSet::new(),
+        shutting_down: false,
         answered_last: None,
         extensions: (0..EXTENSIONS)
             .map(|i| Extension {
@@ -702,6 +728,7 @@ async fn drive(ops: &[Op], dir: PathBuf, caching: bool, idle: Option<u64>) -> Ve
 
     // The shutdown: nothing may be spawned once it began, and it ends.
     let (done, mut shut) = oneshot::channel();
+    h.shutting_down = true;
     h.send(Message::Shutdown { budget: None, done });
     h.sync().await;
     let began = sim.now();
