@@ -107,7 +107,13 @@ impl Extensions {
         arn: &str,
         trace_id: &str,
     ) {
-        for ext in self.registered.iter_mut().filter(|e| e.invoke) {
+        // An extension whose process is gone hears nothing more (the
+        // table refuses it an event).
+        for ext in self
+            .registered
+            .iter_mut()
+            .filter(|e| e.invoke && e.hears_events())
+        {
             let event = ExtensionEvent::invoke(
                 deadline_ms,
                 request_id.to_owned(),
@@ -122,7 +128,11 @@ impl Extensions {
     /// Sends SHUTDOWN to the extensions registered for it; returns the pids
     /// of the processes to kill at once (not registered for SHUTDOWN).
     pub(super) fn send_shutdown(&mut self, reason: ShutdownReason, deadline_ms: u64) -> Vec<i32> {
-        for ext in self.registered.iter_mut().filter(|e| e.shutdown) {
+        for ext in self
+            .registered
+            .iter_mut()
+            .filter(|e| e.shutdown && e.hears_events())
+        {
             ext.apply(ExtensionInput::Event);
             deliver(
                 ext,
@@ -265,6 +275,11 @@ impl Extensions {
 }
 
 impl Extension {
+    /// Its state table lets it be handed an event.
+    fn hears_events(&self) -> bool {
+        self.state.on(ExtensionInput::Event).is_ok()
+    }
+
     fn set_state(&mut self, state: ExtensionState) {
         if state != self.state {
             self.since = SystemTime::now();
