@@ -68,14 +68,11 @@ fn an_idle_execution_environment_is_retired_and_the_next_invoke_starts_a_new_one
     // every process goes.
     records.wait_event("watch", "SHUTDOWN", "shutdownReason", "spindown");
     rapid.wait_for_stderr(|l| l.contains("idle for the idle timeout"), WAIT);
-    let deadline = std::time::Instant::now() + WAIT;
-    while !process_is_gone(first_pid) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the runtime {first_pid} outlived the retired environment"
-        );
-        thread::yield_now();
-    }
+    poll_until(
+        &format!("the runtime {first_pid} of the retired environment to be gone"),
+        WAIT,
+        || process_is_gone(first_pid),
+    );
 
     // The next invoke starts a new environment: a cold start again.
     let second = rapid.invoke(br#"{"action":"echo"}"#, &[]);
@@ -199,77 +196,48 @@ fn a_crash_in_one_sandbox_fails_only_its_own_invoke() {
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
 
-/// The counter the runtime's background thread writes (`background`).
-fn counter(path: &std::path::Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
+/// rapid with the scripted runtime and `flags`, after an invoke that left
+/// a thread writing a counter every 10 ms (`background`): the counter's
+/// file and its value once the invoke was complete (its REPORT out).
+fn with_background_counter(flags: &[&str]) -> (Rapid, std::path::PathBuf, String) {
+    let file = unique_path("counter");
+    let rapid = Rapid::scripted(flags, &[]);
+    let event = json!({"action": "background", "file": file.to_str().unwrap()});
+    let first = rapid.invoke(event.to_string().as_bytes(), &[]);
+    assert_success(&first);
+    rapid.wait_for_report(&request_id(&first));
+    // The runtime wrote the file before it answered.
+    let seen = counter(&file);
+    (rapid, file, seen)
 }
 
-/// Waits until the counter differs from `than`.
-fn wait_counter_change(path: &std::path::Path, than: &Option<String>, what: &str) {
-    let deadline = std::time::Instant::now() + WAIT;
-    while counter(path) == *than {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: the counter stayed {than:?}"
-        );
-        thread::yield_now();
-    }
+/// The counter the runtime's background thread writes.
+fn counter(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 #[test]
 fn between_invokes_background_work_is_frozen_and_resumes_with_the_next_invoke() {
-    let file = unique_path("counter");
-    let rapid = Rapid::scripted(&[], &[]);
-    let event = json!({"action": "background", "file": file.to_str().unwrap()});
-    let first = rapid.invoke(event.to_string().as_bytes(), &[]);
-    assert_success(&first);
-    // The invoke is complete (its REPORT is out) once the runtime asked for
-    // the next one: the environment is frozen from then on.
-    rapid.wait_for_report(&request_id(&first));
-    let deadline = std::time::Instant::now() + WAIT;
-    while counter(&file).is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the counter was never written"
-        );
-        thread::yield_now();
-    }
-    let frozen_at = counter(&file);
-    // Nothing marks "time passed and the thread did not run": the counter
-    // is watched for a window in which it would change a hundred times.
-    let until = std::time::Instant::now() + HOLD;
-    while std::time::Instant::now() < until {
-        assert_eq!(
-            counter(&file),
-            frozen_at,
-            "background work ran between invokes"
-        );
-        thread::yield_now();
-    }
+    let (rapid, file, frozen_at) = with_background_counter(&[]);
+    // The environment is frozen once the invoke is complete: the counter,
+    // which would move a hundred times a second, stays.
+    holds_for("background work ran between invokes", HOLD, || {
+        counter(&file) == frozen_at
+    });
     // The next invoke thaws it.
     assert_success(&rapid.invoke(br#"{"action":"echo"}"#, &[]));
-    wait_counter_change(&file, &frozen_at, "after the next invoke");
+    poll_until("the counter to move after the next invoke", WAIT, || {
+        counter(&file) != frozen_at
+    });
     let _ = std::fs::remove_file(&file);
 }
 
 #[test]
 fn with_no_freeze_background_work_runs_between_invokes() {
-    let file = unique_path("counter");
-    let rapid = Rapid::scripted(&["--no-freeze"], &[]);
-    let event = json!({"action": "background", "file": file.to_str().unwrap()});
-    let first = rapid.invoke(event.to_string().as_bytes(), &[]);
-    assert_success(&first);
-    rapid.wait_for_report(&request_id(&first));
-    let deadline = std::time::Instant::now() + WAIT;
-    while counter(&file).is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the counter was never written"
-        );
-        thread::yield_now();
-    }
-    let seen = counter(&file);
-    wait_counter_change(&file, &seen, "between invokes without freezing");
+    let (_rapid, file, seen) = with_background_counter(&["--no-freeze"]);
+    poll_until("the counter to move between invokes", WAIT, || {
+        counter(&file) != seen
+    });
     let _ = std::fs::remove_file(&file);
 }
 

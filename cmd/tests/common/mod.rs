@@ -38,6 +38,30 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// marks the end of the window in which it would happen if the rule broke.
 pub const HOLD: Duration = Duration::from_secs(1);
 
+/// How often [`poll_until`] and [`holds_for`] look again at a condition
+/// that has no change event (a file, `/proc`).
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// Waits until `ready()` holds, looking every [`POLL`]; panics naming
+/// `what` after `within`.
+pub fn poll_until(what: &str, within: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ready() {
+        assert!(Instant::now() < deadline, "waited {within:?} for {what}");
+        thread::sleep(POLL); // ok: a file or /proc has no change event
+    }
+}
+
+/// Checks `still()` every [`POLL`] for `window` (a rule that forbids a
+/// change nothing would announce); panics naming `what` when it fails.
+pub fn holds_for(what: &str, window: Duration, mut still: impl FnMut() -> bool) {
+    let until = Instant::now() + window;
+    while Instant::now() < until {
+        assert!(still(), "{what}");
+        thread::sleep(POLL); // ok: the window in which a change would show
+    }
+}
+
 /// The front-door path rapid (like RIE) serves invokes on.
 pub const INVOKE_PATH: &str = "/2015-03-31/functions/function/invocations";
 
