@@ -208,16 +208,6 @@ impl Pool {
         }
     }
 
-    /// How many sandboxes the pool holds now.
-    pub fn len(&self) -> usize {
-        let state = self.shared.state();
-        state.slots.iter().filter(|s| s.member.is_some()).count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Shuts every sandbox down (at once, each with its budget) and waits
     /// for their tasks; invokes still waiting are refused.
     pub async fn shutdown(&self) {

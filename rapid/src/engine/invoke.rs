@@ -299,20 +299,20 @@ impl Engine {
     fn current_for(&mut self, request_id: &str) -> Result<(&mut Runtime, &mut Current), ApiError> {
         let runtime = self.runtime.as_ref().map(|rt| rt.state);
         let current = self.current.as_ref().map(|c| c.request_id == request_id);
-        let refused = match lifecycle::may_answer(runtime, current) {
-            Ok(()) => None,
-            Err(AnswerRefused::NoInvocationYet) => {
-                Some(invalid_state("no invocation has been received yet"))
-            }
-            Err(AnswerRefused::InvalidRequestId) => Some(ApiError::InvalidRequestId {
-                request_id: request_id.to_owned(),
-            }),
+        let invalid_id = || ApiError::InvalidRequestId {
+            request_id: request_id.to_owned(),
         };
-        match (refused, self.runtime.as_mut(), self.current.as_mut()) {
-            (None, Some(rt), Some(current)) => Ok((rt, current)),
-            (refused, _, _) => Err(refused.unwrap_or_else(|| ApiError::InvalidRequestId {
-                request_id: request_id.to_owned(),
-            })),
+        match lifecycle::may_answer(runtime, current) {
+            Ok(()) => {}
+            Err(AnswerRefused::NoInvocationYet) => {
+                return Err(invalid_state("no invocation has been received yet"))
+            }
+            Err(AnswerRefused::InvalidRequestId) => return Err(invalid_id()),
+        }
+        // `may_answer` found both.
+        match (self.runtime.as_mut(), self.current.as_mut()) {
+            (Some(rt), Some(current)) => Ok((rt, current)),
+            _ => Err(invalid_id()),
         }
     }
 

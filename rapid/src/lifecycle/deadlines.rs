@@ -145,19 +145,10 @@ mod tests {
 
     #[test]
     fn only_an_idle_initialized_environment_is_retired() {
-        use super::super::Phase;
+        use crate::lifecycle::phase::tests::PHASES;
+        use crate::lifecycle::Phase;
         let timeout = Some(Duration::from_millis(100));
-        let phases = [
-            Phase::Uninitialized,
-            Phase::Initializing,
-            Phase::Restoring,
-            Phase::Ready,
-            Phase::Invoking,
-            Phase::Resetting,
-            Phase::ShuttingDown,
-            Phase::Shutdown,
-        ];
-        for phase in phases {
+        for phase in PHASES {
             for waiting in [false, true] {
                 let want = (phase == Phase::Ready && !waiting).then(|| at(100));
                 assert_eq!(

@@ -225,12 +225,12 @@ pub fn may_freeze(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::lifecycle::runtime::tests::STATES;
     use RuntimeState as S;
 
-    const PHASES: [Phase; 8] = [
+    pub(crate) const PHASES: [Phase; 8] = [
         Phase::Uninitialized,
         Phase::Initializing,
         Phase::Restoring,
