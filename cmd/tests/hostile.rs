@@ -66,7 +66,7 @@ fn a_caller_sending_its_headers_a_byte_at_a_time_is_closed_and_invokes_go_on() {
             if n == 10 {
                 let _ = started.send(());
             }
-            thread::sleep(DRIP);
+            thread::sleep(DRIP); // ok: the caller under test is slow on purpose
         }
         unreachable!("an endless iterator ended")
     });

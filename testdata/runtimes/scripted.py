@@ -331,7 +331,7 @@ def handle(request_id, next_resp, event):
                 with open(path + ".tmp", "w") as f:
                     f.write(str(n))
                 os.replace(path + ".tmp", path)
-                time.sleep(0.01)
+                time.sleep(0.01)  # ok: background work ticking on purpose
 
         threading.Thread(target=count, daemon=True).start()
         respond(request_id, {"counting": path})

@@ -721,6 +721,7 @@ async fn drive(ops: &[Op], dir: PathBuf, caching: bool, idle: Option<u64>) -> Ve
     for op in ops {
         h.apply(op);
         if let Op::Wait { ms } = op {
+            // ok: the op is time passing (deadlines, the idle timeout)
             tokio::time::sleep(Duration::from_millis(*ms)).await;
         }
         h.sync().await;
@@ -744,6 +745,8 @@ async fn drive(ops: &[Op], dir: PathBuf, caching: bool, idle: Option<u64>) -> Ve
             if shut.try_recv().is_ok() || engine.is_finished() {
                 return;
             }
+            // ok: the harness plays the extensions and looks again after a
+            // short pause, bounded by the timeout around this loop
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
