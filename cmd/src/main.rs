@@ -48,10 +48,14 @@ fn main() -> ExitCode {
             config.max_stream_bytes = cli.max_stream_bytes;
             config.throttle_streams = cli.response_bandwidth;
             config.idle_timeout = cli.idle_timeout();
-            config.freeze = !cli.no_freeze;
+            // Lambda Managed Instances run continuously: never frozen.
+            config.freeze = !cli.no_freeze && config.max_concurrency.is_none();
             config.extensions_dir = Some(cli.extensions_dir.clone());
             if cli.enable_init_caching {
                 config.enable_init_caching();
+            }
+            if let Err(message) = concurrency_fits(&cli, &config) {
+                return fail(&message);
             }
             config
         }
@@ -71,6 +75,26 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
+}
+
+/// Multi-concurrency (`AWS_LAMBDA_MAX_CONCURRENCY`) with what it is not
+/// built for: said at start, not found out at the first invoke.
+fn concurrency_fits(cli: &Cli, config: &FunctionConfig) -> Result<(), String> {
+    let Some(k) = config.max_concurrency else {
+        return Ok(());
+    };
+    if cli.enable_init_caching {
+        return Err(format!(
+            "AWS_LAMBDA_MAX_CONCURRENCY={k} and --enable-init-caching cannot be used together: Lambda Managed Instances have no SnapStart"
+        ));
+    }
+    if cli.max_sandboxes > 1 {
+        return Err(format!(
+            "AWS_LAMBDA_MAX_CONCURRENCY={k} with --max-sandboxes {} is not supported yet: with multi-concurrency one execution environment takes up to {k} invokes; use --max-sandboxes 1",
+            cli.max_sandboxes
+        ));
+    }
+    Ok(())
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -27,7 +27,7 @@ pub trait SubscriptionsEngine: Clone + Send + Sync + 'static {
         &self,
         id: uuid::Uuid,
         subscription: Subscription,
-    ) -> impl Future<Output = Result<(), ExtensionApiError>> + Send;
+    ) -> impl Future<Output = Result<(), SubscribeError>> + Send;
 }
 
 /// Why a subscription was refused.

@@ -68,6 +68,10 @@ pub struct FunctionConfig {
     /// the init, served on the credentials endpoint instead of being in the
     /// environment. `None` without init caching.
     pub init_caching: Option<Credentials>,
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` (Lambda Managed Instances, spec §9):
+    /// the runtime may hold up to this many invokes at once. `None`: one
+    /// invoke at a time, as in Lambda (default).
+    pub max_concurrency: Option<u32>,
 }
 
 /// Where Lambda puts external extensions.
@@ -91,6 +95,10 @@ impl FunctionConfig {
         let function_version = get("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or("$LATEST".into());
         let memory_size_mb = number(&get, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 3008, 1)?;
         let timeout_secs = number(&get, "AWS_LAMBDA_FUNCTION_TIMEOUT", 300, 1)?;
+        let max_concurrency = get("AWS_LAMBDA_MAX_CONCURRENCY")
+            .map(|_| number(&get, "AWS_LAMBDA_MAX_CONCURRENCY", 1, 1))
+            .transpose()?
+            .map(|k| u32::try_from(k).unwrap_or(u32::MAX));
         let region = get("AWS_REGION")
             .or_else(|| get("AWS_DEFAULT_REGION"))
             .unwrap_or("us-east-1".into());
@@ -158,6 +166,7 @@ impl FunctionConfig {
             freeze: true,
             extensions_dir: Some(PathBuf::from(DEFAULT_EXTENSIONS_DIR)),
             init_caching: None,
+            max_concurrency,
         })
     }
 
@@ -327,6 +336,31 @@ mod tests {
             Some("/aws/lambda/test_function")
         );
         assert_eq!(lookup(&c, "_HANDLER"), None, "one argument is no handler");
+        assert_eq!(c.max_concurrency, None);
+    }
+
+    #[test]
+    fn max_concurrency_is_read_and_reaches_the_runtime() {
+        let c = FunctionConfig::from_env(
+            env(&[("AWS_LAMBDA_MAX_CONCURRENCY", "4")]),
+            vec!["/bin/fn".into()],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(c.max_concurrency, Some(4));
+        assert_eq!(lookup(&c, "AWS_LAMBDA_MAX_CONCURRENCY"), Some("4"));
+        for bad in ["0", "four", "-1"] {
+            let err = FunctionConfig::from_env(
+                env(&[("AWS_LAMBDA_MAX_CONCURRENCY", bad)]),
+                vec!["/bin/fn".into()],
+                Duration::from_secs(10),
+            )
+            .expect_err(bad);
+            assert!(
+                err.to_string().contains("AWS_LAMBDA_MAX_CONCURRENCY"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::supervisor::{Caller, Supervisor};
 use bytes::Bytes;
 use extensions_api::{
     ExtensionApiError, ExtensionEvent, ExtensionsEngine, Registration, RegistrationRequest,
-    SubscriptionsEngine,
+    SubscribeError, SubscriptionsEngine,
 };
 use interop::contract::{
     InitContext, InitFailure, InitRequest, InitSuccess, InvokeContext, InvokeFailure,
@@ -17,7 +17,7 @@ use interop::contract::{
     ShutdownSuccess,
 };
 use interop::restore::{Credentials, RestoreRequest};
-use interop::subscription::Subscription;
+use interop::subscription::{Api, SchemaVersion, Subscription};
 use interop::{Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{
     ApiError, RuntimeEngine, RuntimeError, RuntimeErrorReport, StreamEnd, StreamSink,
@@ -49,6 +49,8 @@ pub struct Sandbox {
     /// Where Telemetry and Logs API subscriptions go (a handle that does
     /// not keep the log hub running).
     subscriptions: Subscriptions,
+    /// Multi-concurrency is on (`AWS_LAMBDA_MAX_CONCURRENCY`).
+    concurrent: bool,
 }
 
 impl Sandbox {
@@ -91,6 +93,7 @@ impl Sandbox {
         });
         let (generations, current) = Generations::new();
         let subscriptions = logs.subscriptions();
+        let concurrent = cfg.max_concurrency.is_some();
         let engine = Engine::new(Arc::new(cfg), api_address, logs, processes, generations);
         let task = match number {
             Some(number) => {
@@ -105,6 +108,7 @@ impl Sandbox {
             caller: None,
             current: Some(current),
             subscriptions,
+            concurrent,
         };
         (sandbox, task)
     }
@@ -116,6 +120,7 @@ impl Sandbox {
             caller: Some(caller),
             current: None,
             subscriptions: self.subscriptions.clone(),
+            concurrent: self.concurrent,
         }
     }
 
@@ -385,12 +390,21 @@ impl ExtensionsEngine for Sandbox {
 
 impl SubscriptionsEngine for Sandbox {
     /// Only a registered extension of this sandbox may subscribe; the log
-    /// hub serves the subscription from then on.
+    /// hub serves the subscription from then on. With multi-concurrency
+    /// the Telemetry API's newest schema is required (its records carry
+    /// the request id where concurrent invokes need it).
     async fn subscribe(
         &self,
         id: uuid::Uuid,
         subscription: Subscription,
-    ) -> Result<(), ExtensionApiError> {
+    ) -> Result<(), SubscribeError> {
+        if let Api::Telemetry(version) = subscription.api {
+            if self.concurrent && version != SchemaVersion::V2025_01_29 {
+                return Err(SubscribeError::Validation {
+                    message: "schemaVersion 2025-01-29 is required with AWS_LAMBDA_MAX_CONCURRENCY (Lambda Managed Instances)".to_owned(),
+                });
+            }
+        }
         let state = self
             .internal_state()
             .await
@@ -401,14 +415,14 @@ impl SubscriptionsEngine for Sandbox {
             .into_iter()
             .find(|ext| ext.id.as_deref() == Some(id.as_str()))
         else {
-            return Err(ExtensionApiError::UnknownIdentifier { id });
+            return Err(ExtensionApiError::UnknownIdentifier { id }.into());
         };
         match self
             .subscriptions
             .subscribe(id, extension.name, subscription)
         {
             true => Ok(()),
-            false => Err(ExtensionApiError::ShuttingDown),
+            false => Err(ExtensionApiError::ShuttingDown.into()),
         }
     }
 }

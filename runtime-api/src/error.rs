@@ -21,6 +21,11 @@ pub enum ApiError {
     MethodNotAllowed { method: String, path: String },
     #[error("the execution environment is shutting down")]
     ShuttingDown,
+    /// Multi-concurrency: the invoke timed out and its caller was answered;
+    /// the runtime's late answer is refused (`410 Gone`), the environment
+    /// goes on.
+    #[error("Invocation {request_id} timed out; its response is no longer accepted")]
+    InvocationTimedOut { request_id: String },
     /// A restore endpoint (or the credentials endpoint) without init
     /// caching: Lambda serves them only to SnapStart functions.
     #[error("{path} is served only with init caching (start rapid with --enable-init-caching)")]
@@ -41,6 +46,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "NotFound",
             ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
             ApiError::ShuttingDown => "ShuttingDown",
+            ApiError::InvocationTimedOut { .. } => "InvocationTimedOut",
             ApiError::InitCachingDisabled { .. } => "NotFound",
             ApiError::CredentialsNotFound => "NotFound",
         }
@@ -56,6 +62,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::ShuttingDown => StatusCode::GONE,
+            ApiError::InvocationTimedOut { .. } => StatusCode::GONE,
             ApiError::InitCachingDisabled { .. } => StatusCode::NOT_FOUND,
             ApiError::CredentialsNotFound => StatusCode::NOT_FOUND,
         }

@@ -38,6 +38,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How much of an invoke's log `X-Amz-Log-Type: Tail` returns.
 pub const TAIL_BYTES: usize = 4096;
+/// The most invokes whose tails are kept at once (a multi-concurrent
+/// runtime holds at most a few); past it the oldest is dropped.
+const MAX_TAILS: usize = 1024;
 /// A line longer than this is cut into pieces of this size.
 const MAX_LINE: usize = 256 * 1024;
 /// How long subscribers have, once the hub ends, to take what they have
@@ -48,8 +51,9 @@ enum Message {
     Source(pipe::Receiver, Origin),
     /// Boxed: messages are moved whole, and this one is rare and large.
     Subscribe(Box<NewSubscription>),
-    /// Start capturing the tail, then write the line.
+    /// Start capturing the invoke's tail, then write the line.
     Start {
+        request_id: String,
         line: String,
         capture_tail: bool,
     },
@@ -168,8 +172,16 @@ impl LogHub {
         Ok(())
     }
 
-    pub fn start_invoke(&self, line: String, capture_tail: bool) {
-        let _ = self.tx.send(Message::Start { line, capture_tail });
+    /// Starts an invoke: writes its START `line`, and keeps the lines
+    /// from here to its END for its Tail when `capture_tail`. Invokes may
+    /// overlap (multi-concurrency): each tail gets every line written while
+    /// it is open.
+    pub fn start_invoke(&self, request_id: &str, line: String, capture_tail: bool) {
+        let _ = self.tx.send(Message::Start {
+            request_id: request_id.to_owned(),
+            line,
+            capture_tail,
+        });
     }
 
     pub fn line(&self, line: String) {
@@ -253,7 +265,8 @@ struct Hub<W> {
     events: EventLog,
     memory: MemoryProbe,
     sources: Vec<Source>,
-    tail: Option<Vec<u8>>,
+    /// The tails being kept, by request id.
+    tails: Vec<(String, Vec<u8>)>,
     scratch: Vec<u8>,
     subscribers: Subscribers,
     /// `AWS_LAMBDA_LOG_FORMAT=JSON`.
@@ -267,7 +280,7 @@ impl<W: Write> Hub<W> {
             events,
             memory: MemoryProbe::default(),
             sources: Vec::new(),
-            tail: None,
+            tails: Vec::new(),
             scratch: vec![0; 64 * 1024],
             subscribers: Subscribers::default(),
             json,
@@ -320,11 +333,14 @@ impl<W: Write> Hub<W> {
             // land before START. The write can wait its turn.
             self.handle(message);
             // So must the `platform.start` the engine emitted with it, for
-            // the subscribers: the invoke's lines come after it.
+            // the subscribers: the invoke's lines come after it; and the
+            // START of another invoke dispatched in the same turn
+            // (multi-concurrency).
             let mut after = None;
             while let Ok(next) = rx.try_recv() {
                 match next {
                     Message::Event(event) => self.record(*event),
+                    start @ Message::Start { .. } => self.handle(start),
                     other => {
                         after = Some(other);
                         break;
@@ -360,9 +376,19 @@ impl<W: Write> Hub<W> {
                         .subscribe(new.extension_id, new.name, new.subscription);
                 self.record(event);
             }
-            Message::Start { line, capture_tail } => {
+            Message::Start {
+                request_id,
+                line,
+                capture_tail,
+            } => {
                 self.drain_all();
-                self.tail = capture_tail.then(Vec::new);
+                self.tails.retain(|(id, _)| *id != request_id);
+                if capture_tail {
+                    if self.tails.len() >= MAX_TAILS {
+                        self.tails.remove(0);
+                    }
+                    self.tails.push((request_id, Vec::new()));
+                }
                 // In JSON, platform.start is the line.
                 if !self.json {
                     self.write_line(line.as_bytes());
@@ -402,7 +428,11 @@ impl<W: Write> Hub<W> {
                     self.write_line(end_line(&report.report.request_id).as_bytes());
                     self.write_line(report_line(&report.report).as_bytes());
                 }
-                let captured = self.tail.take().unwrap_or_default();
+                let id = &report.report.request_id;
+                let captured = match self.tails.iter().position(|(open, _)| open == id) {
+                    Some(at) => self.tails.remove(at).1,
+                    None => Vec::new(),
+                };
                 if let Some(tail) = tail {
                     let from = captured.len().saturating_sub(TAIL_BYTES);
                     let _ = tail.send(Bytes::copy_from_slice(&captured[from..]));
@@ -526,7 +556,7 @@ impl<W: Write> Hub<W> {
     fn write_line(&mut self, line: &[u8]) {
         let _ = self.out.write_all(line);
         let _ = self.out.write_all(b"\n");
-        if let Some(tail) = &mut self.tail {
+        for (_, tail) in &mut self.tails {
             tail.extend_from_slice(line);
             tail.push(b'\n');
             // Keep the buffer bounded: only the last TAIL_BYTES are ever returned.
@@ -579,7 +609,7 @@ mod tests {
         let (hub, _task) = LogHub::start(out.clone(), EventLog::new(0));
         let (r, mut w) = pipe_pair();
         hub.add_source(r, Origin::Function).unwrap();
-        hub.start_invoke("START".into(), true);
+        hub.start_invoke("id", "START".into(), true);
         hub.flush().await; // the runtime only writes once it has the event
         w.write_all(b"one\r\ntwo\npartial").unwrap();
         let (tx, rx) = oneshot::channel();
@@ -610,7 +640,7 @@ mod tests {
             version: "$LATEST".into(),
             tracing: None,
         }));
-        hub.start_invoke("START".into(), true);
+        hub.start_invoke("id", "START".into(), true);
         let runtime = tokio::spawn(async move {
             w.write_all(b"first line\n").unwrap();
             w
@@ -625,7 +655,7 @@ mod tests {
     #[tokio::test]
     async fn tail_keeps_the_last_4_kb() {
         let (hub, _task) = LogHub::start(std::io::sink(), EventLog::new(0));
-        hub.start_invoke("START".into(), true);
+        hub.start_invoke("id", "START".into(), true);
         for i in 0..1000 {
             hub.line(format!("line {i:04}"));
         }

@@ -148,6 +148,7 @@ impl Engine {
                     since: std::time::SystemTime::now(),
                     answered_at: None,
                     next: None,
+                    polls: Vec::new(),
                     restore_next: None,
                 });
             }

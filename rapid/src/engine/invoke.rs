@@ -6,7 +6,9 @@ use super::{
     FOREIGN_RUNTIME,
 };
 use crate::lifecycle::teardown;
-use crate::lifecycle::{self, AfterNext, AnswerRefused, NextCall, Poll, RuntimeInput};
+use crate::lifecycle::{
+    self, AfterNext, AnswerRefused, NextCall, Poll, RuntimeInput, RuntimeState,
+};
 use crate::supervisor::Caller;
 use bytes::Bytes;
 use interop::contract::{
@@ -19,7 +21,7 @@ use interop::{
 use runtime_api::{ApiError, StreamEnd, StreamSink};
 use std::time::{Duration, Instant, SystemTime};
 use telemetry::events::{RuntimeDone, RuntimeDoneMetrics, Span, Start, Status, Tracing};
-use telemetry::{InvokeReport, InvokeStatus, InvokeTimings, PlatformEvent, ReportRequest};
+use telemetry::{InvokeReport, InvokeStatus, InvokeTimings, LogHub, PlatformEvent, ReportRequest};
 use tokio::sync::{mpsc, oneshot};
 
 /// The invoke in progress.
@@ -34,9 +36,9 @@ pub(super) struct Current {
     tail_rx: Option<oneshot::Receiver<Bytes>>,
     dispatched: Instant,
     pub(super) deadline: Instant,
-    init_duration: Option<Duration>,
+    pub(super) init_duration: Option<Duration>,
     /// The restore this invoke waited for (init caching), if any.
-    restore_duration: Option<Duration>,
+    pub(super) restore_duration: Option<Duration>,
     /// When the runtime answered, how, and with which error type.
     answered: Option<(Instant, InvokeStatus, Option<ErrorType>)>,
     /// How a streamed response ends, while it streams.
@@ -44,10 +46,14 @@ pub(super) struct Current {
     timings: InvokeTimings,
     /// When the runtime asked for its next invoke after answering.
     runtime_done: Option<Instant>,
+    /// Multi-concurrency: where the runtime's answer to this invoke is in
+    /// the runtime's table (from `Running`); with one invoke at a time the
+    /// runtime's own state is.
+    answer_state: RuntimeState,
 }
 
 impl Current {
-    fn new(
+    pub(super) fn new(
         queued_reply: Option<oneshot::Sender<InvokeOutcome>>,
         done: Option<Done>,
         request_id: String,
@@ -75,6 +81,52 @@ impl Current {
             stream_end: None,
             timings: InvokeTimings::default(),
             runtime_done: None,
+            answer_state: RuntimeState::Running,
+        }
+    }
+
+    /// Multi-concurrency: steps this invoke's answer through the runtime's
+    /// table.
+    fn step(&mut self, input: RuntimeInput) -> Result<(), ApiError> {
+        self.answer_state = self
+            .answer_state
+            .on(input)
+            .map_err(|err| invalid_state(&err.to_string()))?;
+        Ok(())
+    }
+
+    /// The status of its answer (success when it has none yet).
+    pub(super) fn answer_status(&self) -> InvokeStatus {
+        self.answered
+            .as_ref()
+            .map_or(InvokeStatus::Success, |(_, status, _)| *status)
+    }
+
+    /// When the runtime answered, and the answer's error type.
+    pub(super) fn answered_at(&self) -> Option<(Instant, Option<ErrorType>)> {
+        let (at, _, error_type) = self.answered.as_ref()?;
+        Some((*at, error_type.clone()))
+    }
+
+    /// Fails the unanswered invoke at `now` with `err`: its
+    /// `platform.runtimeDone`, and the error to its invoker (or to the end
+    /// of a stream already under way).
+    pub(super) fn fail(
+        &mut self,
+        err: FunctionError,
+        now: Instant,
+        status: InvokeStatus,
+        logs: &LogHub,
+    ) {
+        if logs.records_events() {
+            logs.emit(self.runtime_done(now, status, Some(&err.error_type)));
+        }
+        match self.stream_end.take() {
+            // Mid-stream: the invoker has the headers already.
+            Some(stream_end) => {
+                let _ = stream_end.send(Err(err));
+            }
+            None => self.send_outcome(Err(err)),
         }
     }
 
@@ -162,10 +214,31 @@ fn start_event(request_id: &str, version: &str, trace_id: &str) -> PlatformEvent
 }
 
 impl Engine {
+    /// An invoke begins: its START line (the log hub, woken first, drains
+    /// what the runtime printed so far before it, and the runtime's lines
+    /// for this invoke come after it) and `platform.start`.
+    pub(super) fn announce(&self, request_id: &str, trace_id: &str, log_tail: bool) {
+        self.logs.start_invoke(
+            request_id,
+            telemetry::start_line(request_id, &self.cfg.function_version),
+            log_tail,
+        );
+        if self.logs.records_events() {
+            self.logs.emit(start_event(
+                request_id,
+                &self.cfg.function_version,
+                trace_id,
+            ));
+        }
+    }
+
     /// Hands the head of the queue to the runtime waiting in `next`; false
     /// when it could not go out (the poll's connection closed: the invoke
     /// stays queued for the runtime's next poll).
     pub(super) fn dispatch(&mut self) -> bool {
+        if self.concurrent() {
+            return self.dispatch_concurrent();
+        }
         // Thawed before the event is handed out: the frozen time is
         // outside the invoke.
         self.thaw();
@@ -197,20 +270,8 @@ impl Engine {
         let trace_id = queued.invoke.trace_id.clone();
         let log_tail = queued.invoke.log_tail;
         let measured_restore = queued.invoke.restore_duration;
-        // START before the event: the log hub, woken first, drains what the
-        // runtime printed so far before START, and the runtime's lines for
-        // this invoke come after it.
-        self.logs.start_invoke(
-            telemetry::start_line(&request_id, &self.cfg.function_version),
-            log_tail,
-        );
-        if self.logs.records_events() {
-            self.logs.emit(start_event(
-                &request_id,
-                &self.cfg.function_version,
-                &trace_id,
-            ));
-        }
+        // START before the event.
+        self.announce(&request_id, &trace_id, log_tail);
         let event = RuntimeEvent {
             invoke: queued.invoke,
             deadline_ms,
@@ -227,7 +288,9 @@ impl Engine {
             });
             return false;
         }
-        rt.set_state(running);
+        if let Some(rt) = self.runtime.as_mut() {
+            rt.set_state(running);
+        }
         self.extensions
             .send_invoke(deadline_ms, &request_id, &self.cfg.function_arn, &trace_id);
         let mut current = Current::new(queued.reply, queued.done, request_id, log_tail, deadline);
@@ -241,6 +304,15 @@ impl Engine {
     /// `lifecycle::on_next` decides.
     pub(super) fn on_next(&mut self, caller: Option<Caller>, reply: Reply<RuntimeEvent>) {
         let resetting = self.teardown.is_some();
+        let initialized = self
+            .runtime
+            .as_ref()
+            .is_some_and(|rt| rt.state == RuntimeState::Ready);
+        if self.concurrent() && initialized && !resetting {
+            // A worker's next ends nothing: it is one more poll.
+            self.concurrent_poll(reply);
+            return;
+        }
         let current_generation = self.generations.current_id();
         let call = {
             let rt = self.runtime.as_ref();
@@ -297,6 +369,15 @@ impl Engine {
     /// The runtime and the invoke its call is about, when `request_id` is
     /// the current one.
     fn current_for(&mut self, request_id: &str) -> Result<(&mut Runtime, &mut Current), ApiError> {
+        if self.concurrent() {
+            let at = self.inflight_index(request_id)?;
+            return match (self.runtime.as_mut(), self.inflight.get_mut(at)) {
+                (Some(rt), Some(current)) => Ok((rt, current)),
+                _ => Err(ApiError::InvalidRequestId {
+                    request_id: request_id.to_owned(),
+                }),
+            };
+        }
         let runtime = self.runtime.as_ref().map(|rt| rt.state);
         let current = self.current.as_ref().map(|c| c.request_id == request_id);
         let invalid_id = || ApiError::InvalidRequestId {
@@ -346,14 +427,23 @@ impl Engine {
         result: Result<InvokeResponse, FunctionError>,
     ) -> Result<(), ApiError> {
         let records = self.logs.records_events();
+        let concurrent = self.concurrent();
         let (rt, current) = self.current_for(request_id)?;
-        let mut state = rt.state;
+        let mut state = if concurrent {
+            current.answer_state
+        } else {
+            rt.state
+        };
         for input in inputs {
             state = state
                 .on(*input)
                 .map_err(|err| invalid_state(&err.to_string()))?;
         }
-        rt.set_state(state);
+        if concurrent {
+            current.answer_state = state;
+        } else {
+            rt.set_state(state);
+        }
         let (status, error_type, size) = match &result {
             Ok(InvokeResponse {
                 body: InvokeBody::Buffered(body),
@@ -376,6 +466,9 @@ impl Engine {
         if let Some(done) = done {
             self.logs.emit(done);
         }
+        if concurrent {
+            self.answered_concurrent(request_id);
+        }
         Ok(())
     }
 
@@ -386,8 +479,13 @@ impl Engine {
     ) -> Result<StreamSink, ApiError> {
         let limit = self.cfg.max_stream_bytes;
         let throttle = self.cfg.throttle_streams;
+        let concurrent = self.concurrent();
         let (rt, current) = self.current_for(request_id)?;
-        rt.step(RuntimeInput::Response)?;
+        if concurrent {
+            current.step(RuntimeInput::Response)?;
+        } else {
+            rt.step(RuntimeInput::Response)?;
+        }
         // A few chunks in flight: enough to overlap reading and writing,
         // small enough that a slow invoker slows the runtime down.
         let (chunks_tx, chunks) = mpsc::channel(4);
@@ -408,8 +506,13 @@ impl Engine {
 
     pub(super) fn end_stream(&mut self, request_id: &str, end: StreamEnd) -> Result<(), ApiError> {
         let records = self.logs.records_events();
+        let concurrent = self.concurrent();
         let (rt, current) = self.current_for(request_id)?;
-        rt.step(RuntimeInput::ResponseComplete)?;
+        if concurrent {
+            current.step(RuntimeInput::ResponseComplete)?;
+        } else {
+            rt.step(RuntimeInput::ResponseComplete)?;
+        }
         let (status, error_type) = match &end.result {
             Ok(()) => (InvokeStatus::Success, None),
             Err(err) => (InvokeStatus::Error, Some(err.error_type.clone())),
@@ -425,6 +528,13 @@ impl Engine {
         current.timings.produced_bytes = Some(end.size);
         let done = records.then(|| current.runtime_done(now, status, error_type.as_ref()));
         current.answered = Some((now, status, error_type));
+        if concurrent {
+            if let Some(done) = done {
+                self.logs.emit(done);
+            }
+            self.answered_concurrent(request_id);
+            return Ok(());
+        }
         // A next that came while the stream was still open.
         let held_next = match rt.next.is_some().then(|| rt.state.on(RuntimeInput::Next)) {
             Some(Ok(next)) => {
@@ -473,7 +583,7 @@ impl Engine {
     /// `failed`: the invoke failed with this type and a teardown follows at
     /// once, so memory is read before anything is killed (else the log hub
     /// reads it).
-    fn report(
+    pub(super) fn report(
         &mut self,
         mut current: Current,
         end: Instant,
@@ -541,6 +651,10 @@ impl Engine {
     /// Fails the current invoke (if still unanswered), reports it, and
     /// resets the sandbox.
     pub(super) fn fail_current(&mut self, err: FunctionError, status: InvokeStatus) {
+        if self.concurrent() {
+            self.fail_inflight(|_| err.clone(), status);
+            return;
+        }
         if status != InvokeStatus::Success {
             self.fatal(&err.error_type);
         }
@@ -570,17 +684,7 @@ impl Engine {
                 None => {
                     let error_type = Some(err.error_type.clone());
                     let now = Instant::now();
-                    if self.logs.records_events() {
-                        self.logs
-                            .emit(current.runtime_done(now, status, error_type.as_ref()));
-                    }
-                    match current.stream_end.take() {
-                        // Mid-stream: the invoker has the headers already.
-                        Some(stream_end) => {
-                            let _ = stream_end.send(Err(err));
-                        }
-                        None => current.send_outcome(Err(err)),
-                    }
+                    current.fail(err, now, status, &self.logs);
                     (now, status, error_type)
                 }
             };
@@ -599,17 +703,7 @@ impl Engine {
         status: InvokeStatus,
     ) {
         let request_id = queued.invoke.request_id.clone();
-        self.logs.start_invoke(
-            telemetry::start_line(&request_id, &self.cfg.function_version),
-            queued.invoke.log_tail,
-        );
-        if self.logs.records_events() {
-            self.logs.emit(start_event(
-                &request_id,
-                &self.cfg.function_version,
-                &queued.invoke.trace_id,
-            ));
-        }
+        self.announce(&request_id, &queued.invoke.trace_id, queued.invoke.log_tail);
         let mut current = Current::new(
             queued.reply,
             queued.done,
@@ -634,6 +728,10 @@ impl Engine {
     }
 
     pub(super) fn invoke_timed_out(&mut self) {
+        if self.concurrent() {
+            self.concurrent_timed_out();
+            return;
+        }
         let Some(current) = &self.current else {
             return;
         };

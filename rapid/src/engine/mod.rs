@@ -11,6 +11,7 @@
 //! Extensions API calls), `teardown` (reset and shutdown with their budget),
 //! `restore` (init caching: restore and the credentials endpoint).
 
+mod concurrent;
 mod extensions;
 mod freeze;
 mod init;
@@ -66,6 +67,9 @@ struct Runtime {
     state: RuntimeState,
     /// The runtime's pending `next`, when it is waiting in one.
     next: Option<Reply<RuntimeEvent>>,
+    /// Multi-concurrency: its further pending `next` polls (one per idle
+    /// worker), beside `next`.
+    polls: Vec<Reply<RuntimeEvent>>,
     /// Its pending `restore/next` (init caching), until a restore starts.
     restore_next: Option<Reply<()>>,
 }
@@ -79,6 +83,12 @@ pub(crate) struct Engine {
     extensions: Extensions,
     init: Option<init::InitPhase>,
     current: Option<Current>,
+    /// Multi-concurrency: the invokes the runtime holds, in dispatch order
+    /// (`current` stays empty).
+    inflight: Vec<Current>,
+    /// Multi-concurrency: the latest invokes that timed out, whose late
+    /// answers are refused with `410`.
+    timed_out: VecDeque<String>,
     /// Init duration waiting for the next REPORT line.
     init_duration: Option<Duration>,
     /// The last init failed: the next one runs inside the invoke's time.
@@ -138,6 +148,11 @@ impl Runtime {
         Ok(())
     }
 
+    /// It waits in at least one `next`.
+    fn polls(&self) -> bool {
+        self.next.is_some() || !self.polls.is_empty()
+    }
+
     fn set_state(&mut self, state: RuntimeState) {
         let changed = state != self.state;
         let answered = matches!(
@@ -174,6 +189,8 @@ impl Engine {
             extensions: Extensions::default(),
             init: None,
             current: None,
+            inflight: Vec::new(),
+            timed_out: VecDeque::new(),
             init_duration: None,
             retry_init: false,
             teardown: None,
@@ -383,7 +400,7 @@ impl Engine {
             (None, Some(_)) => Phase::Resetting,
             (None, None) if self.init.is_some() => Phase::Initializing,
             (None, None) if self.restore.is_some() => Phase::Restoring,
-            (None, None) if self.current.is_some() => Phase::Invoking,
+            (None, None) if self.current.is_some() || !self.inflight.is_empty() => Phase::Invoking,
             (None, None) if self.runtime.is_some() => Phase::Ready,
             (None, None) => Phase::Uninitialized,
         }
@@ -394,12 +411,13 @@ impl Engine {
         View {
             phase: self.phase(),
             runtime: self.runtime.as_ref().map(|rt| rt.state),
-            runtime_polls: self.runtime.as_ref().is_some_and(|rt| rt.next.is_some()),
+            runtime_polls: self.runtime.as_ref().is_some_and(Runtime::polls),
             extensions_settled: self.extensions.all_ready(),
             queued: !self.queue.is_empty(),
             restore_asked: !self.restore_waiters.is_empty(),
             init_caching: self.init_caching(),
             retry_init: self.retry_init,
+            concurrent: self.concurrent(),
         }
     }
 
@@ -519,6 +537,12 @@ impl Engine {
             Verdict::FailRestore(outcome) => {
                 let err = FunctionError::new(error_type, &message(waiting));
                 self.restore_failed(err, invoke_status(outcome));
+            }
+            Verdict::FailInvoke(outcome) if self.concurrent() => {
+                self.fail_inflight(
+                    |id| FunctionError::new(error_type.clone(), &message(Some(id))),
+                    invoke_status(outcome),
+                );
             }
             Verdict::FailInvoke(outcome) => {
                 let current = self.current.as_ref().map(|c| c.request_id.as_str());
@@ -640,7 +664,10 @@ impl Engine {
             teardown: self.teardown.as_ref().and_then(|t| t.next_deadline()),
             init: self.init.as_ref().map(|i| i.deadline),
             restore: self.restore.as_ref().map(|r| r.deadline),
-            invoke: self.current.as_ref().map(|c| c.deadline),
+            invoke: match &self.current {
+                Some(current) => Some(current.deadline),
+                None => self.inflight.iter().map(|c| c.deadline).min(),
+            },
             idle: deadlines::idle_deadline(
                 self.phase(),
                 !self.queue.is_empty() || !self.restore_waiters.is_empty(),

@@ -39,6 +39,9 @@ pub struct View {
     pub init_caching: bool,
     /// The last init failed: the next runs inside the waiting invoke's time.
     pub retry_init: bool,
+    /// Multi-concurrency (`AWS_LAMBDA_MAX_CONCURRENCY`, spec §9): the
+    /// runtime may hold several invokes at once.
+    pub concurrent: bool,
 }
 
 /// What the environment starts next.
@@ -68,6 +71,18 @@ pub fn next_start(v: &View) -> Start {
         Phase::Uninitialized if v.queued => Start::Init {
             suppressed: v.retry_init,
         },
+        // Multi-concurrency: a poll of the runtime takes the head of the
+        // queue while other invokes run.
+        Phase::Ready | Phase::Invoking
+            if v.concurrent
+                && !v.init_caching
+                && v.queued
+                && v.runtime_polls
+                && v.extensions_settled
+                && v.runtime == Some(R::Ready) =>
+        {
+            Start::Dispatch
+        }
         Phase::Ready | Phase::Invoking if v.init_caching && v.extensions_settled => {
             match v.runtime {
                 // The first invoke performs the restore nobody asked for
@@ -251,7 +266,7 @@ pub(crate) mod tests {
         let mut seen = std::collections::HashSet::new();
         for phase in PHASES {
             for &runtime in &runtimes {
-                for bits in 0u8..64 {
+                for bits in 0u8..128 {
                     let bit = |n: u8| bits & (1 << n) != 0;
                     let v = View {
                         phase,
@@ -262,6 +277,7 @@ pub(crate) mod tests {
                         restore_asked: bit(3),
                         init_caching: bit(4),
                         retry_init: bit(5),
+                        concurrent: bit(6),
                     };
                     let want = expected(&v);
                     assert_eq!(next_start(&v), want, "{v:?}");
@@ -312,8 +328,10 @@ pub(crate) mod tests {
                 Some(_) => {}
             }
         }
-        // An idle runtime waiting in next takes the head of the queue.
-        if v.phase == Phase::Ready && v.queued && v.runtime_polls && v.runtime == Some(S::Ready) {
+        // An idle runtime waiting in next takes the head of the queue; with
+        // multi-concurrency (never with init caching), while invokes run too.
+        let may_take = v.phase == Phase::Ready || (v.concurrent && !v.init_caching);
+        if may_take && v.queued && v.runtime_polls && v.runtime == Some(S::Ready) {
             return Start::Dispatch;
         }
         Start::Nothing

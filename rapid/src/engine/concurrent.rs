@@ -1,0 +1,212 @@
+//! Multi-concurrency (`AWS_LAMBDA_MAX_CONCURRENCY`, spec §9, Lambda
+//! Managed Instances): the runtime holds up to K `next` polls at once, one
+//! per idle worker; each waiting invoke goes to one of them, and each
+//! invoke has its own answer, deadline, START / END / REPORT and telemetry.
+//!
+//! What differs from one invoke at a time, as in Lambda Managed Instances:
+//! an invoke is complete once the runtime answered it (a worker's next
+//! `next` is just another poll, it says nothing about which invoke it
+//! ended); extensions get no INVOKE event; an invoke that times out is
+//! answered `Sandbox.Timedout` while the environment goes on (its late
+//! answer is refused with `410`); the environment is never frozen. A crash
+//! of the runtime or an extension, a reset and a shutdown fail every
+//! invoke in flight.
+
+use super::invoke::Current;
+use super::{epoch_ms_at, invalid_state, timestamp, Engine, Reply};
+use crate::lifecycle::teardown;
+use interop::{ErrorType, FunctionError, RuntimeEvent};
+use runtime_api::ApiError;
+use std::time::Instant;
+use telemetry::InvokeStatus;
+
+/// How many timed-out request ids are remembered for their late answers.
+const TIMED_OUT_KEPT: usize = 1024;
+
+impl Engine {
+    /// Multi-concurrency is on.
+    pub(super) fn concurrent(&self) -> bool {
+        self.cfg.max_concurrency.is_some()
+    }
+
+    /// A `next` of an initialized runtime: one more worker waits. Polls
+    /// whose connection closed are dropped first; past the limit the call
+    /// is refused (a runtime holds at most `AWS_LAMBDA_MAX_CONCURRENCY`).
+    pub(super) fn concurrent_poll(&mut self, reply: Reply<RuntimeEvent>) {
+        let limit = self.cfg.max_concurrency.unwrap_or(1) as usize;
+        let Some(rt) = self.runtime.as_mut() else {
+            return;
+        };
+        rt.polls.retain(|poll| !poll.is_closed());
+        if rt.next.as_ref().is_some_and(|next| next.is_closed()) {
+            rt.next = rt.polls.pop();
+        }
+        let open = usize::from(rt.next.is_some()) + rt.polls.len();
+        if open >= limit {
+            let _ = reply.send(Err(invalid_state(&format!(
+                "the runtime already waits in {open} next calls, the most AWS_LAMBDA_MAX_CONCURRENCY={limit} allows"
+            ))));
+            return;
+        }
+        match rt.next {
+            None => rt.next = Some(reply),
+            Some(_) => rt.polls.push(reply),
+        }
+        self.drive();
+    }
+
+    /// Hands the head of the queue to one of the runtime's waiting polls;
+    /// false when none could take it (every poll's connection closed).
+    pub(super) fn dispatch_concurrent(&mut self) -> bool {
+        let Some(rt) = self.runtime.as_mut() else {
+            return false;
+        };
+        let poll = loop {
+            let Some(poll) = rt.next.take().or_else(|| rt.polls.pop()) else {
+                return false;
+            };
+            if !poll.is_closed() {
+                break poll;
+            }
+        };
+        let Some(queued) = self.queue.pop_front() else {
+            rt.next = Some(poll);
+            return false;
+        };
+        let deadline = queued
+            .deadline
+            .unwrap_or_else(|| Instant::now() + self.cfg.timeout);
+        let deadline_ms = epoch_ms_at(deadline);
+        let request_id = queued.invoke.request_id.clone();
+        self.announce(&request_id, &queued.invoke.trace_id, queued.invoke.log_tail);
+        let log_tail = queued.invoke.log_tail;
+        let measured_restore = queued.invoke.restore_duration;
+        let (reply, done) = (queued.reply, queued.done);
+        let event = RuntimeEvent {
+            invoke: queued.invoke,
+            deadline_ms,
+            function_arn: self.cfg.function_arn.clone(),
+        };
+        let mut current = Current::new(reply, done, request_id, log_tail, deadline);
+        current.init_duration = self.init_duration.take();
+        current.restore_duration = self.restore_duration.take().or(measured_restore);
+        if poll.send(Ok(event)).is_err() {
+            // Closed since the check above (cannot happen on one thread):
+            // the worker is gone, and so is the event.
+            let err = FunctionError::new(
+                ErrorType::RuntimeExitError,
+                &format!(
+                    "RequestId: {} Error: the runtime's next call went away",
+                    current.request_id
+                ),
+            );
+            self.finish_concurrent(current, InvokeStatus::Error, Some(err));
+            return true;
+        }
+        self.inflight.push(current);
+        true
+    }
+
+    /// Where `request_id` is among the invokes in flight, or why the
+    /// runtime may not answer it.
+    pub(super) fn inflight_index(&self, request_id: &str) -> Result<usize, ApiError> {
+        if let Some(at) = self
+            .inflight
+            .iter()
+            .position(|c| c.request_id == request_id)
+        {
+            return Ok(at);
+        }
+        if self.timed_out.iter().any(|id| id == request_id) {
+            return Err(ApiError::InvocationTimedOut {
+                request_id: request_id.to_owned(),
+            });
+        }
+        Err(ApiError::InvalidRequestId {
+            request_id: request_id.to_owned(),
+        })
+    }
+
+    /// The invoke `request_id` was answered whole: it is complete.
+    pub(super) fn answered_concurrent(&mut self, request_id: &str) {
+        if let Ok(at) = self.inflight_index(request_id) {
+            let current = self.inflight.remove(at);
+            let status = current.answer_status();
+            self.finish_concurrent(current, status, None);
+        }
+    }
+
+    /// Writes the invoke's END and REPORT (failing it first with `failed`
+    /// when given); the environment is idle once nothing is in flight.
+    fn finish_concurrent(
+        &mut self,
+        mut current: Current,
+        status: InvokeStatus,
+        failed: Option<FunctionError>,
+    ) {
+        let mut lines = Vec::new();
+        let now = Instant::now();
+        let (end, error_type, failed_type) = match failed {
+            Some(err) => {
+                if status == InvokeStatus::Timeout {
+                    lines.push(telemetry::timeout_line(
+                        &timestamp(),
+                        &current.request_id,
+                        self.cfg.timeout,
+                    ));
+                }
+                let error_type = Some(err.error_type.clone());
+                self.fatal(&err.error_type);
+                current.fail(err, now, status, &self.logs);
+                (now, error_type.clone(), error_type)
+            }
+            None => current
+                .answered_at()
+                .map_or((now, None, None), |(at, error_type)| (at, error_type, None)),
+        };
+        if self.inflight.is_empty() {
+            self.idle_since = now;
+        }
+        self.report(current, end, status, error_type, lines, failed_type);
+    }
+
+    /// Invokes in flight past their deadline are answered
+    /// `Sandbox.Timedout` and reported; the environment goes on.
+    pub(super) fn concurrent_timed_out(&mut self) {
+        let now = Instant::now();
+        let (expired, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.inflight)
+            .into_iter()
+            .partition(|c| c.deadline <= now);
+        self.inflight = running;
+        for current in expired {
+            let message = format!(
+                "RequestId: {} Error: Task timed out after {:.2} seconds",
+                current.request_id,
+                self.cfg.timeout.as_secs_f64()
+            );
+            if self.timed_out.len() == TIMED_OUT_KEPT {
+                self.timed_out.pop_front();
+            }
+            self.timed_out.push_back(current.request_id.clone());
+            tracing::warn!(request_id = %current.request_id, "invoke timed out; the runtime's other invokes go on");
+            let err = FunctionError::new(ErrorType::SandboxTimedout, &message);
+            self.finish_concurrent(current, InvokeStatus::Timeout, Some(err));
+        }
+    }
+
+    /// Fails every invoke in flight with the error `error_for` its request
+    /// id gives, then resets the environment (a crash, a reset, a
+    /// shutdown: what the runtime holds is lost).
+    pub(super) fn fail_inflight(
+        &mut self,
+        error_for: impl Fn(&str) -> FunctionError,
+        status: InvokeStatus,
+    ) {
+        for current in std::mem::take(&mut self.inflight) {
+            let err = error_for(&current.request_id);
+            self.finish_concurrent(current, status, Some(err));
+        }
+        let timed_out = status == InvokeStatus::Timeout;
+        self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
+    }
+}
