@@ -98,6 +98,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => ext.clone().prop_map(|ext| Op::ExtensionCrash { ext }),
         1 => ext.prop_map(|ext| Op::ExtensionInitError { ext }),
         2 => (0u64..120).prop_map(|ms| Op::Wait { ms }),
+        // Past an invoke's timeout at once.
+        1 => (100u64..160).prop_map(|ms| Op::Wait { ms }),
         1 => any::<bool>().prop_map(|timeout| Op::Reset { timeout }),
         1 => Just(Op::EagerInit),
         12 => Just(Op::Progress),
@@ -130,9 +132,14 @@ struct Harness {
     next_invoke: u64,
     /// The runtime's polls, with the pid that made each.
     polls: Vec<(i32, oneshot::Receiver<Result<RuntimeEvent, ApiError>>)>,
-    /// Request ids the runtime was handed, and the one it works on.
+    /// Request ids the runtime was handed, and those it works on (one at
+    /// a time, or several with multi-concurrency), with the pid handed each.
     delivered: HashSet<String>,
-    holding: Option<(i32, String)>,
+    holding: Vec<(i32, String)>,
+    /// Multi-concurrency is on.
+    concurrent: bool,
+    /// How many invokes the runtime may hold at once.
+    limit: usize,
     /// Processes whose exit the engine had handled at the last sync.
     gone: HashSet<i32>,
     /// The shutdown was sent: the engine may stop taking messages.
@@ -200,7 +207,13 @@ impl Harness {
 
     /// The runtime `pid` was handed an invoke (it is past any restore).
     fn delivered_to(&self, pid: i32) -> bool {
-        self.holding.as_ref().is_some_and(|(p, _)| *p == pid)
+        self.holding.iter().any(|(p, _)| *p == pid)
+    }
+
+    /// The invoke `pid` works on that it got last, taken off its hands.
+    fn take_held(&mut self, pid: i32) -> Option<String> {
+        let at = self.holding.iter().rposition(|(p, _)| *p == pid)?;
+        Some(self.holding.remove(at).1)
     }
 
     /// The runtime, alive, frozen or not (killed from outside).
@@ -285,7 +298,7 @@ impl Harness {
                     self.broken
                         .push(format!("the runtime was handed {id} twice"));
                 }
-                self.holding = Some((*pid, id));
+                self.holding.push((*pid, id));
                 false
             }
             Ok(Err(_)) | Err(oneshot::error::TryRecvError::Closed) => false,
@@ -300,6 +313,7 @@ impl Harness {
             })
             .collect();
         let mut frozen_events = Vec::new();
+        let concurrent = self.concurrent;
         for (i, ext) in self.extensions.iter_mut().enumerate() {
             ext.polls.retain_mut(|rx| match rx.try_recv() {
                 Ok(Ok(ExtensionEvent::Shutdown { .. })) => {
@@ -312,6 +326,12 @@ impl Harness {
                 }
                 Ok(Ok(_)) if stopped[i] => {
                     frozen_events.push(format!("INVOKE was handed to frozen ext-{i}"));
+                    false
+                }
+                Ok(Ok(_)) if concurrent => {
+                    frozen_events.push(format!(
+                        "INVOKE was handed to ext-{i} with multi-concurrency"
+                    ));
                     false
                 }
                 Ok(_) | Err(oneshot::error::TryRecvError::Closed) => false,
@@ -401,13 +421,14 @@ impl Harness {
                 let Some(pid) = self.runtime_pid() else {
                     return;
                 };
-                let request_id = match (&self.holding, op) {
-                    (_, Op::RespondToAnotherId) => format!("invoke-{}", self.next_invoke + 7),
-                    (Some((holder, id)), _) if *holder == pid => id.clone(),
-                    _ => return,
+                let request_id = match op {
+                    Op::RespondToAnotherId => format!("invoke-{}", self.next_invoke + 7),
+                    _ => match self.take_held(pid) {
+                        Some(id) => id,
+                        None => return,
+                    },
                 };
                 if op != &Op::RespondToAnotherId {
-                    self.holding = None;
                     self.answered_last = Some(request_id.clone());
                 }
                 let (reply, _rx) = oneshot::channel();
@@ -513,8 +534,20 @@ impl Harness {
                 let polling = self.polls.iter().any(|(p, _)| *p == pid)
                     || self.restore_polls.iter().any(|(p, _)| *p == pid);
                 let restored = self.restoring.contains(&pid);
-                match &self.holding {
-                    Some((holder, _)) if *holder == pid => self.apply(&Op::Respond),
+                if self.concurrent {
+                    // Its workers fill every slot before one answers, so
+                    // invokes overlap (and some outlive their deadline).
+                    let held = self.holding.iter().filter(|(p, _)| *p == pid).count();
+                    let polls = self.polls.iter().filter(|(p, _)| *p == pid).count();
+                    if held + polls < self.limit {
+                        self.apply(&Op::RuntimeNext);
+                    } else if held == self.limit {
+                        self.apply(&Op::Respond);
+                    }
+                    return;
+                }
+                match self.delivered_to(pid) {
+                    true => self.apply(&Op::Respond),
                     _ if polling => {}
                     // With init caching a fresh runtime first waits for a
                     // restore, then runs its hooks and asks for invokes.
@@ -528,11 +561,9 @@ impl Harness {
                 let Some(pid) = self.runtime_pid() else {
                     return;
                 };
-                let request_id = match &self.holding {
-                    Some((holder, id)) if *holder == pid => id.clone(),
-                    _ => return,
+                let Some(request_id) = self.take_held(pid) else {
+                    return;
                 };
-                self.holding = None;
                 self.answered_last = Some(request_id.clone());
                 let (reply, _rx) = oneshot::channel();
                 self.send(Message::StreamStart {
@@ -635,14 +666,14 @@ fn invoke(id: &str) -> Invoke {
     }
 }
 
-fn config(extensions_dir: PathBuf, caching: bool, idle: Option<u64>) -> FunctionConfig {
+fn config(extensions_dir: PathBuf, mode: Mode, idle: Option<u64>) -> FunctionConfig {
     let mut cfg = FunctionConfig::from_env(
         Vec::<(String, String)>::new(),
         vec![RUNTIME.to_owned()],
         Duration::from_millis(300),
     )
     .expect("a configuration");
-    cfg.timeout = Duration::from_millis(200);
+    cfg.timeout = Duration::from_millis(100);
     cfg.bootstrap = Ok(Bootstrap {
         program: RUNTIME.to_owned(),
         args: Vec::new(),
@@ -650,25 +681,48 @@ fn config(extensions_dir: PathBuf, caching: bool, idle: Option<u64>) -> Function
     });
     cfg.extensions_dir = Some(extensions_dir);
     cfg.idle_timeout = idle.map(Duration::from_millis);
-    if caching {
-        cfg.enable_init_caching();
+    match mode {
+        Mode::Single => {}
+        Mode::InitCaching => cfg.enable_init_caching(),
+        Mode::Concurrent(k) => {
+            // As `main` sets it up: never frozen.
+            cfg.max_concurrency = Some(k);
+            cfg.freeze = false;
+        }
     }
     cfg
 }
 
+/// How the function is set up: one invoke at a time, with init caching,
+/// or multi-concurrent with this limit (never both: rapid refuses it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Single,
+    InitCaching,
+    Concurrent(u32),
+}
+
+fn mode() -> impl Strategy<Value = Mode> {
+    prop_oneof![
+        2 => Just(Mode::Single),
+        1 => Just(Mode::InitCaching),
+        1 => (1u32..=3).prop_map(Mode::Concurrent),
+    ]
+}
+
 /// Runs `ops` on a fresh engine, then shuts it down; the rules it broke.
-fn run(ops: &[Op], extensions: usize, caching: bool, idle: Option<u64>) -> Vec<String> {
+fn run(ops: &[Op], extensions: usize, mode: Mode, idle: Option<u64>) -> Vec<String> {
     let dir = tempdir(extensions);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let broken = runtime.block_on(drive(ops, dir.clone(), caching, idle));
+    let broken = runtime.block_on(drive(ops, dir.clone(), mode, idle));
     let _ = std::fs::remove_dir_all(&dir);
     broken
 }
 
-async fn drive(ops: &[Op], dir: PathBuf, caching: bool, idle: Option<u64>) -> Vec<String> {
+async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, idle: Option<u64>) -> Vec<String> {
     let sim = Simulated::default();
     let (processes, mut exits) = Processes::simulated(sim.clone());
     let (tx, rx) = mpsc::unbounded_channel();
@@ -684,7 +738,7 @@ async fn drive(ops: &[Op], dir: PathBuf, caching: bool, idle: Option<u64>) -> Ve
         telemetry::LogHub::start(std::io::sink(), telemetry::EventLog::new(1000));
     let (generations, _current) = Generations::new();
     let engine = Engine::new(
-        Arc::new(config(dir.clone(), caching, idle)),
+        Arc::new(config(dir.clone(), mode, idle)),
         "127.0.0.1:9".into(),
         logs,
         processes,
@@ -698,7 +752,12 @@ async fn drive(ops: &[Op], dir: PathBuf, caching: bool, idle: Option<u64>) -> Ve
         next_invoke: 0,
         polls: Vec::new(),
         delivered: HashSet::new(),
-        holding: None,
+        holding: Vec::new(),
+        concurrent: matches!(mode, Mode::Concurrent(_)),
+        limit: match mode {
+            Mode::Concurrent(k) => k as usize,
+            _ => 1,
+        },
         gone: HashSet::new(),
         shutting_down: false,
         answered_last: None,
@@ -712,7 +771,7 @@ async fn drive(ops: &[Op], dir: PathBuf, caching: bool, idle: Option<u64>) -> Ve
             .collect(),
         resets: Vec::new(),
         registrations: Vec::new(),
-        caching,
+        caching: mode == Mode::InitCaching,
         restore_polls: Vec::new(),
         restoring: HashSet::new(),
         restores: Vec::new(),
@@ -805,11 +864,11 @@ proptest! {
     #[test]
     fn the_engine_keeps_its_promises(
         extensions in 0..=EXTENSIONS,
-        caching in proptest::bool::weighted(0.25),
+        mode in mode(),
         idle in proptest::option::weighted(0.25, 20u64..150),
         ops in proptest::collection::vec(op(), 1..60),
     ) {
-        let broken = run(&ops, extensions, caching, idle);
+        let broken = run(&ops, extensions, mode, idle);
         prop_assert!(broken.is_empty(), "{broken:#?}");
     }
 }
@@ -817,16 +876,16 @@ proptest! {
 /// The property's shrunk failures, kept as rows.
 #[test]
 fn rows_the_property_found() {
-    let rows: &[(&str, usize, bool, &[Op])] = &[(
+    let rows: &[(&str, usize, Mode, &[Op])] = &[(
         // A tracked invoke still queued at shutdown: its completion was
         // dropped untold (the invoker got its answer, `wait` an error).
         "a queued invoke's completion is told at shutdown",
         0,
-        false,
+        Mode::Single,
         &[Op::Invoke { tracked: true }],
     )];
-    for (name, extensions, caching, ops) in rows {
-        let broken = run(ops, *extensions, *caching, None);
+    for (name, extensions, mode, ops) in rows {
+        let broken = run(ops, *extensions, *mode, None);
         assert!(broken.is_empty(), "{name}: {broken:#?}");
     }
 }
