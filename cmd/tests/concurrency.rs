@@ -386,3 +386,36 @@ fn telemetry_needs_the_newest_schema_and_reports_each_concurrent_invoke() {
         }
     }
 }
+
+#[test]
+fn awslambdaric_workers_serve_boto3_invokes_side_by_side() {
+    // The real Python client in its Managed Instances mode: one worker
+    // process per slot; each invoke waits until three have arrived.
+    let (cmd, env) = awslambdaric_command("handlers.meet");
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    all.push(("AWS_LAMBDA_MAX_CONCURRENCY", "3"));
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let rapid = Rapid::start(&args, &all);
+    let meeting = unique_path("meeting");
+    std::fs::create_dir_all(&meeting).expect("a meeting directory");
+    let payload = json!({"dir": meeting, "group": 3}).to_string();
+    let results = boto_invoke(
+        &rapid.url(),
+        &["--payload", &payload, "--concurrency", "3", "--distinct"],
+    );
+    let mut pids = HashSet::new();
+    let mut ns = HashSet::new();
+    for result in &results {
+        assert_eq!(result["StatusCode"], 200, "{result}");
+        assert!(result["FunctionError"].is_null(), "{result}");
+        let body: Value =
+            serde_json::from_str(result["Payload"].as_str().expect("a payload")).expect("JSON");
+        assert_eq!(body["request_id"], result["RequestId"], "{body}");
+        assert_eq!(body["met"], 3, "{body}");
+        pids.insert(body["pid"].as_u64().expect("a pid"));
+        ns.insert(body["event"]["n"].as_u64().expect("n"));
+    }
+    assert_eq!(ns.len(), 3, "{results:?}");
+    assert_eq!(pids.len(), 3, "three worker processes: {results:?}");
+    let _ = std::fs::remove_dir_all(&meeting);
+}

@@ -61,3 +61,24 @@ def leveled_log(event, context):
     logger.warning("warning line")
     print("printed line", flush=True)
     return {"logged": True}
+
+
+def meet(event, context):
+    """Multi-concurrency: marks its arrival in the directory `event["dir"]`
+    and waits (at most 20 s) until `event["group"]` invokes have arrived, so
+    it only comes back when that many ran side by side; then says which
+    worker process ran it."""
+    import time
+
+    directory, group = event["dir"], int(event["group"])
+    open(os.path.join(directory, context.aws_request_id), "w").close()
+    deadline = time.monotonic() + 20
+    while len(os.listdir(directory)) < group and time.monotonic() < deadline:
+        # ok: the other workers' arrivals are files; looked at every 10 ms
+        time.sleep(0.01)
+    return {
+        "event": event,
+        "pid": os.getpid(),
+        "request_id": context.aws_request_id,
+        "met": len(os.listdir(directory)),
+    }
