@@ -124,6 +124,10 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     let (logs, log_task) =
         telemetry::LogHub::start_with(std::io::stdout(), event_log.clone(), format);
     let function_version = config.function_version.clone();
+    // What the sandboxes run at once: one invoke each, or K with
+    // multi-concurrency; past it, invokes wait in the queue.
+    let running =
+        (cli.max_sandboxes as usize).saturating_mul(config.max_concurrency.unwrap_or(1) as usize);
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
     let pool_config = config.clone();
@@ -183,7 +187,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         )),
         queued_invokes: Arc::new(tokio::sync::Semaphore::new(
             cli.max_queued
-                .saturating_add(cli.max_sandboxes as usize)
+                .saturating_add(running)
                 .min(tokio::sync::Semaphore::MAX_PERMITS),
         )),
         test_api,

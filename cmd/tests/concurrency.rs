@@ -419,3 +419,36 @@ fn awslambdaric_workers_serve_boto3_invokes_side_by_side() {
     assert_eq!(pids.len(), 3, "three worker processes: {results:?}");
     let _ = std::fs::remove_dir_all(&meeting);
 }
+
+#[test]
+fn past_k_running_and_the_queue_an_invoke_is_throttled() {
+    // Two run at once, none may wait: the third is throttled.
+    let rapid = concurrent(
+        &["--max-queued", "0"],
+        &[("AWS_LAMBDA_MAX_CONCURRENCY", "2")],
+    );
+    let gates = [gate(), gate()];
+    thread::scope(|s| {
+        let running: Vec<_> = gates
+            .iter()
+            .map(|gate| {
+                let rapid = &rapid;
+                s.spawn(move || rapid.invoke_json(&json!({"action": "late", "gate": gate})))
+            })
+            .collect();
+        rapid.wait_for_stdout_n(|l| l.starts_with("handling "), 3, WAIT);
+        let third = rapid.invoke(br#"{"action":"echo"}"#, &[]);
+        assert_eq!(third.status, 429, "{third:?}");
+        assert_eq!(
+            third.header("x-amzn-errortype"),
+            Some("TooManyRequestsException")
+        );
+        for gate in &gates {
+            open_gate(gate);
+        }
+        for r in running {
+            assert_success(&r.join().unwrap());
+        }
+    });
+    assert_success(&rapid.invoke(br#"{"action":"echo"}"#, &[]));
+}
