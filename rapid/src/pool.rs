@@ -1,8 +1,9 @@
 //! A pool of sandboxes (spec §11): each runs one invoke at a time; an
-//! invoke goes to an idle one, a new one is started while fewer than the
-//! limit run, and past the limit invokes wait in arrival order for the
-//! first one released. How a sandbox is started (its Runtime API listener,
-//! its log hub) is the binary's business: the pool is given a `Start`.
+//! invoke goes to the idle one released last (the warmest, as Lambda
+//! prefers), a new one is started while fewer than the limit run, and past
+//! the limit invokes wait in arrival order for the first one released. How
+//! a sandbox is started (its Runtime API listener, its log hub) is the
+//! binary's business: the pool is given a `Start`.
 
 use crate::Sandbox;
 use std::collections::VecDeque;
@@ -43,13 +44,32 @@ enum Choice {
 struct Slot {
     member: Option<Member>,
     busy: bool,
+    /// When it was last released idle, on the pool's own count of
+    /// releases (0: never).
+    released: u64,
 }
 
 struct State {
     slots: Vec<Slot>,
     /// Invokes waiting for a sandbox, first come first served.
     waiters: VecDeque<oneshot::Sender<usize>>,
+    /// Releases so far: the clock of `Slot::released`.
+    releases: u64,
     closed: bool,
+}
+
+impl State {
+    /// The idle sandbox released last: the warmest, as Lambda prefers the
+    /// most recently used environment; the others then stay idle long
+    /// enough for `--idle-timeout` to retire them.
+    fn warmest_idle(&self) -> Option<usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.busy && s.member.is_some())
+            .max_by_key(|(_, s)| s.released)
+            .map(|(index, _)| index)
+    }
 }
 
 struct Shared {
@@ -106,8 +126,10 @@ impl Pool {
                     slots: vec![Slot {
                         member: Some(first),
                         busy: false,
+                        released: 0,
                     }],
                     waiters: VecDeque::new(),
+                    releases: 0,
                     closed: false,
                 }),
                 max: max.max(1),
@@ -116,8 +138,9 @@ impl Pool {
         }
     }
 
-    /// A sandbox for one invoke: an idle one, else a new one while fewer
-    /// than the limit run, else the first released (in arrival order).
+    /// A sandbox for one invoke: the idle one released last, else a new
+    /// one while fewer than the limit run, else the first released (in
+    /// arrival order).
     pub async fn acquire(&self) -> Result<Lease, PoolError> {
         match self.choose() {
             Choice::Idle(lease) => lease,
@@ -135,11 +158,7 @@ impl Pool {
         if state.closed {
             return Choice::Idle(Err(PoolError::Gone));
         }
-        if let Some(index) = state
-            .slots
-            .iter()
-            .position(|s| !s.busy && s.member.is_some())
-        {
+        if let Some(index) = state.warmest_idle() {
             state.slots[index].busy = true;
             return Choice::Idle(self.lease(&state, index));
         }
@@ -154,6 +173,7 @@ impl Pool {
                 state.slots.push(Slot {
                     member: None,
                     busy: true,
+                    released: 0,
                 });
             } else {
                 state.slots[index].busy = true;
@@ -256,8 +276,11 @@ fn release(shared: &Shared, index: usize) {
             }
         }
     }
+    state.releases += 1;
+    let now = state.releases;
     if let Some(slot) = state.slots.get_mut(index) {
         slot.busy = false;
+        slot.released = now;
     }
 }
 
@@ -287,5 +310,70 @@ impl Drop for Waiting {
                 release(&self.shared, index);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FunctionConfig, Supervisor};
+    use std::time::Duration;
+
+    /// A sandbox that is never asked to run anything: its engine waits
+    /// for messages, no process is spawned.
+    fn member(supervisor: &Supervisor) -> Member {
+        let config = FunctionConfig::from_env(
+            Vec::<(String, String)>::new(),
+            vec!["/bin/true".to_owned()],
+            Duration::from_secs(1),
+        )
+        .expect("a configuration");
+        let (logs, log_task) =
+            telemetry::LogHub::start(std::io::sink(), telemetry::EventLog::new(0));
+        let (sandbox, engine_task) =
+            Sandbox::start(config, "127.0.0.1:9".to_owned(), logs, supervisor);
+        Member {
+            sandbox,
+            tasks: vec![engine_task, log_task],
+            server: tokio::spawn(async {}),
+        }
+    }
+
+    fn pool(supervisor: &Supervisor, max: usize) -> Pool {
+        let supervisor = supervisor.clone();
+        let first = member(&supervisor);
+        let start: Start = Box::new(move |_| {
+            let member = member(&supervisor);
+            Box::pin(async move { Ok(member) })
+        });
+        Pool::new(first, max, start)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_invoke_goes_to_the_idle_sandbox_released_last() {
+        let supervisor = Supervisor::start().expect("supervisor");
+        let pool = pool(&supervisor, 3);
+        // Three at once: three sandboxes.
+        let a = pool.acquire().await.expect("a sandbox");
+        let b = pool.acquire().await.expect("a second sandbox");
+        let c = pool.acquire().await.expect("a third sandbox");
+        assert_eq!((a.index(), b.index(), c.index()), (0, 1, 2));
+        // Released 0, 2, 1: the warmest is 1, then (it is taken) 2.
+        drop(a);
+        drop(c);
+        drop(b);
+        let warmest = pool.acquire().await.expect("an idle sandbox");
+        assert_eq!(warmest.index(), 1);
+        let next = pool.acquire().await.expect("another idle sandbox");
+        assert_eq!(next.index(), 2);
+        // One at a time, invokes keep landing on the same one.
+        drop(next);
+        for _ in 0..3 {
+            let again = pool.acquire().await.expect("an idle sandbox");
+            assert_eq!(again.index(), 2, "the sandbox just released is the warmest");
+        }
+        drop(warmest);
+        assert_eq!(pool.acquire().await.expect("idle").index(), 1);
+        pool.shutdown().await;
     }
 }
