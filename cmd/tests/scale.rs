@@ -277,3 +277,41 @@ fn past_the_memory_size_the_runtime_is_killed_with_out_of_memory_and_the_next_in
     // Reset: the next invoke runs on a new runtime, within its memory.
     assert_success(&rapid.invoke(br#"{"action":"allocate","mb":16}"#, &[]));
 }
+
+/// The sandbox rapid says ran an invoke (its own `X-Rapid-Sandbox`).
+fn sandbox_of(resp: &common::http::Resp) -> &str {
+    resp.header("x-rapid-sandbox")
+        .unwrap_or_else(|| panic!("no X-Rapid-Sandbox header: {resp:?}"))
+}
+
+#[test]
+fn sequential_invokes_go_to_the_sandbox_used_last() {
+    let rapid = Rapid::scripted(&["--max-sandboxes", "2"], &[]);
+    // Two invokes at once warm two sandboxes; the one in sandbox 0 ends
+    // first, so sandbox 1 is the one used last.
+    let (first_gate, second_gate) = (gate(), gate());
+    let waiting = |gate: &std::path::Path| json!({"action": "wait_fifo", "fifo": gate});
+    thread::scope(|s| {
+        let first = s.spawn(|| rapid.invoke_json(&waiting(&first_gate)));
+        rapid.wait_for_stdout(|l| l.starts_with("waiting on "), WAIT);
+        let second = s.spawn(|| rapid.invoke_json(&waiting(&second_gate)));
+        rapid.wait_for_stdout_n(|l| l.starts_with("waiting on "), 2, WAIT);
+        open_gate(&first_gate);
+        let first = first.join().unwrap();
+        assert_success(&first);
+        assert_eq!(sandbox_of(&first), "0");
+        rapid.wait_for_report(&request_id(&first));
+        open_gate(&second_gate);
+        let second = second.join().unwrap();
+        assert_success(&second);
+        assert_eq!(sandbox_of(&second), "1");
+        rapid.wait_for_report(&request_id(&second));
+    });
+    // One at a time, every invoke lands on the warmest: sandbox 1.
+    for _ in 0..3 {
+        let resp = rapid.invoke(br#"{"action":"echo"}"#, &[]);
+        assert_success(&resp);
+        assert_eq!(sandbox_of(&resp), "1", "{resp:?}");
+        rapid.wait_for_report(&request_id(&resp));
+    }
+}

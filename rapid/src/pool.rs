@@ -33,6 +33,10 @@ pub enum PoolError {
     Start(String),
     #[error("the pool has shut down")]
     Gone,
+    #[error("there is no sandbox {index}: --max-sandboxes is {max}, the first is 0")]
+    NoSuchSandbox { index: usize, max: usize },
+    #[error("sandbox {index} is being started")]
+    Starting { index: usize },
 }
 
 enum Choice {
@@ -67,7 +71,8 @@ impl State {
             .iter()
             .enumerate()
             .filter(|(_, s)| !s.busy && s.member.is_some())
-            .max_by_key(|(_, s)| s.released)
+            // Among never used ones, the lowest index.
+            .max_by_key(|(index, s)| (s.released, std::cmp::Reverse(*index)))
             .map(|(index, _)| index)
     }
 }
@@ -214,6 +219,59 @@ impl Pool {
         }
     }
 
+    /// Sandbox `index` (0 is the first), started now if it has not been:
+    /// the control API addresses sandboxes by index. It is not taken from
+    /// the pool: invokes may still be given it. Started this way it is
+    /// idle and the coldest, so invokes keep going to the warm ones.
+    pub async fn sandbox_at(&self, index: usize) -> Result<Sandbox, PoolError> {
+        {
+            let mut state = self.shared.state();
+            if state.closed {
+                return Err(PoolError::Gone);
+            }
+            if index >= self.shared.max {
+                return Err(PoolError::NoSuchSandbox {
+                    index,
+                    max: self.shared.max,
+                });
+            }
+            while state.slots.len() <= index {
+                // An empty slot, as one whose start failed: filled by the
+                // next invoke that needs a new sandbox, or below.
+                state.slots.push(Slot {
+                    member: None,
+                    busy: false,
+                    released: 0,
+                });
+            }
+            let slot = &mut state.slots[index];
+            if let Some(member) = &slot.member {
+                return Ok(member.sandbox.clone());
+            }
+            if slot.busy {
+                return Err(PoolError::Starting { index });
+            }
+            slot.busy = true;
+        }
+        match (self.shared.start)(index).await {
+            Ok(member) => {
+                let sandbox = member.sandbox.clone();
+                self.shared.state().slots[index].member = Some(member);
+                tracing::info!(
+                    sandbox = index,
+                    "started an execution environment for the control API"
+                );
+                release_as(&self.shared, index, Warmth::Cold);
+                Ok(sandbox)
+            }
+            Err(err) => {
+                tracing::warn!(sandbox = index, %err, "cannot start another execution environment");
+                release(&self.shared, index);
+                Err(PoolError::Start(err))
+            }
+        }
+    }
+
     /// The lease of slot `index`, which the caller has marked busy. Only
     /// slots with a sandbox are handed out; should one have none (the pool
     /// shut down meanwhile), the slot is released again.
@@ -262,9 +320,22 @@ impl Pool {
     }
 }
 
+/// Whether a sandbox marked idle has just been used.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Warmth {
+    /// It just ran an invoke: the warmest now.
+    Used,
+    /// Started and never used: the coldest.
+    Cold,
+}
+
 /// Hands slot `index` to the first waiter still waiting, or marks it idle.
 /// A slot without a sandbox (its start failed) is never handed out.
 fn release(shared: &Shared, index: usize) {
+    release_as(shared, index, Warmth::Used)
+}
+
+fn release_as(shared: &Shared, index: usize, warmth: Warmth) {
     let mut state = shared.state();
     let Some(slot) = state.slots.get(index) else {
         return;
@@ -277,7 +348,10 @@ fn release(shared: &Shared, index: usize) {
         }
     }
     state.releases += 1;
-    let now = state.releases;
+    let now = match warmth {
+        Warmth::Used => state.releases,
+        Warmth::Cold => 0,
+    };
     if let Some(slot) = state.slots.get_mut(index) {
         slot.busy = false;
         slot.released = now;
@@ -374,6 +448,28 @@ mod tests {
         }
         drop(warmest);
         assert_eq!(pool.acquire().await.expect("idle").index(), 1);
+        pool.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_sandbox_can_be_addressed_by_index_and_is_started_cold() {
+        let supervisor = Supervisor::start().expect("supervisor");
+        let pool = pool(&supervisor, 3);
+        assert!(matches!(
+            pool.sandbox_at(3).await,
+            Err(PoolError::NoSuchSandbox { index: 3, max: 3 })
+        ));
+        pool.sandbox_at(2).await.expect("sandbox 2, started");
+        pool.sandbox_at(2).await.expect("sandbox 2, again");
+        // Sandbox 0 was used; 2, started for the control API, is colder.
+        drop(pool.acquire().await.expect("sandbox 0"));
+        let lease = pool.acquire().await.expect("the warmest");
+        assert_eq!(lease.index(), 0);
+        // Busy 0: the idle 2 before a new one in the empty slot 1.
+        let other = pool.acquire().await.expect("an idle one");
+        assert_eq!(other.index(), 2);
+        let third = pool.acquire().await.expect("a new one");
+        assert_eq!(third.index(), 1);
         pool.shutdown().await;
     }
 }

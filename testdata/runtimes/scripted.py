@@ -24,6 +24,9 @@ what each invoke event (a JSON object) asks in its "action" field:
   next_while_running  call next again before responding; respond with its
                       status and body
   exit_after_response respond, then exit 0
+  wait_fifo           print "waiting on <fifo> in <pid>", block until the
+                      named pipe event["fifo"] is written to, then respond
+                      with the pid
   spawn_orphan        double-fork a grandchild that exits at once
   escape              double-fork a grandchild that leaves the runtime's
                       process group and session (setsid), ignores SIGTERM
@@ -335,6 +338,13 @@ def handle(request_id, next_resp, event):
 
         threading.Thread(target=count, daemon=True).start()
         respond(request_id, {"counting": path})
+    elif action == "wait_fifo":
+        fifo = event["fifo"]
+        say(f"waiting on {fifo} in {os.getpid()}")
+        # Opening a named pipe for reading blocks until a writer opens it.
+        with open(fifo) as f:
+            f.read()
+        respond(request_id, {"pid": os.getpid()})
     elif action == "exit_after_response":
         respond(request_id, {"exiting": True, "pid": os.getpid()})
         say("exiting after response")
