@@ -156,8 +156,6 @@ impl Processes {
         if let Some(sim) = &self.simulated {
             return sim.spawn(program);
         }
-        // Held across the spawn, so the reaper cannot take the exit of a
-        // child that dies at once before it is known to be ours.
         let mut procs = Vec::with_capacity(2);
         if let Some((cgroup, limit)) = &self.memory {
             cgroup.ensure(*limit);
@@ -170,6 +168,8 @@ impl Processes {
             }
         }
         let spawned = {
+            // Held across the spawn, so the reaper cannot take the exit of
+            // a child that dies at once before it is known to be ours.
             let mut owners = self.shared.owners();
             let spawned = spawn(program, args, cwd, env, procs)?;
             owners
