@@ -115,9 +115,10 @@ pub struct Cli {
 
     /// Do not freeze the execution environment between invokes. By default,
     /// as in Lambda, once the runtime and every extension wait for their
-    /// next event their processes are stopped (SIGSTOP), and resumed
-    /// (SIGCONT) before the next event is handed out, so background work
-    /// does not run between invokes.
+    /// next event their processes are frozen (the environment's cgroup v2
+    /// freezer where rapid can make one, else SIGSTOP to their process
+    /// groups), and thawed before the next event is handed out, so
+    /// background work does not run between invokes.
     #[arg(long, env = "RAPID_NO_FREEZE")]
     pub no_freeze: bool,
 

@@ -25,6 +25,10 @@ pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 100;
 /// How many synchronous invokes may wait beside the one running.
 pub const DEFAULT_MAX_QUEUED: usize = 1000;
 
+/// rapid's own answer header (no Lambda header is named `X-Rapid-*`): which
+/// sandbox ran the invoke, 0 being the first.
+pub const SANDBOX_HEADER: &str = "x-rapid-sandbox";
+
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 
@@ -35,7 +39,7 @@ pub struct FrontDoor {
     /// With `--max-sandboxes` above 1: where invokes take a sandbox from.
     pub pool: Option<rapid::Pool>,
     /// What the control API holds between calls.
-    pub control: crate::control::Reservations,
+    pub control: crate::control::Controls,
     pub function_version: String,
     /// One permit per accepted `Event` invoke the runtime has not answered.
     pub queued_events: Arc<Semaphore>,
@@ -304,27 +308,35 @@ where
                 .queued_invokes
                 .try_acquire()
                 .map_err(|_| InvokeError::Throttled)?;
-            let outcome = match &door.pool {
+            let (outcome, sandbox) = match &door.pool {
                 Some(pool) => {
                     let lease = pool.acquire().await.map_err(|err| {
                         tracing::warn!(%err, "no execution environment for an invoke");
                         InvokeError::Gone
                     })?;
-                    run_leased(lease, request_id, invoke).await?
+                    let index = lease.index();
+                    (run_leased(lease, request_id, invoke).await?, index)
                 }
-                None => door
-                    .sandbox
-                    .on_demand()
-                    .reserve(request_id)
-                    .untracked()
-                    .send(invoke)
-                    .await
-                    .map_err(|_| InvokeError::Gone)?,
+                None => {
+                    let outcome = door
+                        .sandbox
+                        .on_demand()
+                        .reserve(request_id)
+                        .untracked()
+                        .send(invoke)
+                        .await
+                        .map_err(|_| InvokeError::Gone)?;
+                    (outcome, 0)
+                }
             };
-            Ok(match framing {
+            let mut response = match framing {
                 Framing::Raw => raw_response(door, outcome, failed_end).await,
                 Framing::EventStream => event_stream_response(door, outcome),
-            })
+            };
+            response
+                .headers_mut()
+                .insert(SANDBOX_HEADER, HeaderValue::from(sandbox));
+            Ok(response)
         }
     }
 }

@@ -4,6 +4,7 @@
 //! `reserve`, `invoke`, `waitUntilRelease`, `reset` (which cuts short what
 //! runs) and `shutdown` (`restore` is tested in restore.rs, `eventLog` in
 //! event_log.rs); an unknown operation is a 404, a wrong method a 405.
+//! With a pool, `?sandbox=N` addresses one sandbox.
 
 mod common;
 
@@ -474,4 +475,84 @@ fn an_invoke_carries_the_restore_duration_its_caller_measured() {
         report.line
     );
     assert_eq!(post(&rapid, "waitUntilRelease", &[], b"").status, 200);
+}
+
+#[test]
+fn with_a_pool_the_control_api_addresses_each_sandbox() {
+    let rapid = Rapid::scripted(&["--test-api", "--max-sandboxes", "2"], &[]);
+    // Sandbox 1 is started and initialized through the control API alone.
+    let init = post(&rapid, "init?sandbox=1", &[], &init_body(json!({})));
+    assert_eq!(init.status, 200, "{init:?}");
+    let ready = post(&rapid, "waitUntilInitialized?sandbox=1", &[], b"");
+    assert_eq!(ready.status, 200, "{ready:?}");
+    assert_eq!(ready.json()["sandbox"], 1, "{ready:?}");
+    assert_eq!(ready.json()["runtime"]["state"]["name"], "Ready");
+    // Without the parameter: sandbox 0, which has not initialized.
+    let first = internal_state(&rapid);
+    assert_eq!(first["sandbox"], 0, "{first}");
+    assert_eq!(first["runtime"], Value::Null, "{first}");
+
+    // Each sandbox has its own reservation.
+    let reserved = post(&rapid, "reserve?sandbox=1", &[], b"");
+    assert_eq!(reserved.status, 200, "{reserved:?}");
+    assert_eq!(reserved.json()["sandbox"], 1, "{reserved:?}");
+    assert_eq!(post(&rapid, "reserve", &[], b"").status, 200);
+    let in_one = post(&rapid, "invoke?sandbox=1", &[], br#"{"action":"echo"}"#);
+    assert_eq!(in_one.header("x-rapid-sandbox"), Some("1"), "{in_one:?}");
+    let in_zero = post(&rapid, "invoke", &[], br#"{"action":"echo"}"#);
+    assert_eq!(in_zero.header("x-rapid-sandbox"), Some("0"), "{in_zero:?}");
+    assert_ne!(in_one.json()["pid"], in_zero.json()["pid"], "two runtimes");
+    let released = post(&rapid, "waitUntilRelease?sandbox=1", &[], b"");
+    assert_eq!(released.status, 200, "{released:?}");
+    assert_eq!(released.json()["sandbox"], 1, "{released:?}");
+    assert_eq!(post(&rapid, "waitUntilRelease", &[], b"").status, 200);
+    let state = rapid.request("GET", "/test/internalState?sandbox=1", &[], b"");
+    assert_eq!(state.json()["sandbox"], 1, "{state:?}");
+    assert_eq!(
+        state.json()["runtime"]["state"]["name"],
+        "Ready",
+        "{state:?}"
+    );
+
+    // A reset of sandbox 1 leaves sandbox 0's runtime alone.
+    let reset = post(&rapid, "reset?sandbox=1", &[], br#"{"reason":"failure"}"#);
+    assert_eq!(reset.status, 200, "{reset:?}");
+    assert_eq!(reset.json()["sandbox"], 1, "{reset:?}");
+    let state = rapid.request("GET", "/test/internalState?sandbox=1", &[], b"");
+    assert_eq!(state.json()["runtime"], Value::Null, "{state:?}");
+    assert_eq!(internal_state(&rapid)["runtime"]["state"]["name"], "Ready");
+
+    // Sandboxes that do not exist, and operations on rapid as a whole.
+    for (method, path, mentions) in [
+        (
+            "GET",
+            "/test/internalState?sandbox=2",
+            "--max-sandboxes is 2",
+        ),
+        ("GET", "/test/internalState?sandbox=one", "not \"one\""),
+        ("GET", "/test/ping?sandbox=0", "takes no sandbox"),
+        ("GET", "/test/eventLog?sandbox=1", "takes no sandbox"),
+        ("POST", "/test/shutdown?sandbox=1", "takes no sandbox"),
+    ] {
+        let refused = rapid.request(method, path, &[], b"");
+        assert_eq!(refused.status, 400, "{path}: {refused:?}");
+        let message = refused.json()["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(message.contains(mentions), "{path}: {message}");
+    }
+}
+
+#[test]
+fn with_one_sandbox_only_sandbox_0_exists() {
+    let rapid = Rapid::scripted(&["--test-api"], &[]);
+    let state = rapid.request("GET", "/test/internalState?sandbox=0", &[], b"");
+    assert_eq!(state.status, 200, "{state:?}");
+    assert_eq!(state.json()["sandbox"], 0, "{state:?}");
+    let refused = rapid.request("GET", "/test/internalState?sandbox=1", &[], b"");
+    assert_eq!(refused.status, 400, "{refused:?}");
+    // The front door says which sandbox ran an invoke with one too.
+    let resp = rapid.invoke(br#"{"action":"echo"}"#, &[]);
+    assert_eq!(resp.header("x-rapid-sandbox"), Some("0"), "{resp:?}");
 }

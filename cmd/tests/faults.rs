@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::PathBuf;
 use std::thread;
 
 /// The runtime command for testdata/runtimes/gated.py.
@@ -16,26 +15,6 @@ fn gated_command() -> Vec<String> {
         plain_python(),
         testdata("runtimes/gated.py").display().to_string(),
     ]
-}
-
-/// A FIFO the gated runtime waits on until the test opens it for writing.
-fn gate() -> PathBuf {
-    let path = unique_path("gate");
-    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU)
-        .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
-    path
-}
-
-/// Lets the runtime waiting on `gate` go on.
-fn open_gate(gate: &PathBuf) {
-    // Opening for writing blocks until the runtime has it open for reading;
-    // closing it at once gives the runtime its end of file.
-    drop(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(gate)
-            .expect("open gate"),
-    );
 }
 
 #[test]

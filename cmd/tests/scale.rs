@@ -277,3 +277,123 @@ fn past_the_memory_size_the_runtime_is_killed_with_out_of_memory_and_the_next_in
     // Reset: the next invoke runs on a new runtime, within its memory.
     assert_success(&rapid.invoke(br#"{"action":"allocate","mb":16}"#, &[]));
 }
+
+/// The sandbox rapid says ran an invoke (its own `X-Rapid-Sandbox`).
+fn sandbox_of(resp: &common::http::Resp) -> &str {
+    resp.header("x-rapid-sandbox")
+        .unwrap_or_else(|| panic!("no X-Rapid-Sandbox header: {resp:?}"))
+}
+
+#[test]
+fn sequential_invokes_go_to_the_sandbox_used_last() {
+    let rapid = Rapid::scripted(&["--max-sandboxes", "2"], &[]);
+    // Two invokes at once warm two sandboxes; the one in sandbox 0 ends
+    // first, so sandbox 1 is the one used last.
+    let (first_gate, second_gate) = (gate(), gate());
+    let waiting = |gate: &std::path::Path| json!({"action": "wait_fifo", "fifo": gate});
+    thread::scope(|s| {
+        let first = s.spawn(|| rapid.invoke_json(&waiting(&first_gate)));
+        rapid.wait_for_stdout(|l| l.starts_with("waiting on "), WAIT);
+        let second = s.spawn(|| rapid.invoke_json(&waiting(&second_gate)));
+        rapid.wait_for_stdout_n(|l| l.starts_with("waiting on "), 2, WAIT);
+        open_gate(&first_gate);
+        let first = first.join().unwrap();
+        assert_success(&first);
+        assert_eq!(sandbox_of(&first), "0");
+        rapid.wait_for_report(&request_id(&first));
+        open_gate(&second_gate);
+        let second = second.join().unwrap();
+        assert_success(&second);
+        assert_eq!(sandbox_of(&second), "1");
+        rapid.wait_for_report(&request_id(&second));
+    });
+    // One at a time, every invoke lands on the warmest: sandbox 1.
+    for _ in 0..3 {
+        let resp = rapid.invoke(br#"{"action":"echo"}"#, &[]);
+        assert_success(&resp);
+        assert_eq!(sandbox_of(&resp), "1", "{resp:?}");
+        rapid.wait_for_report(&request_id(&resp));
+    }
+}
+
+/// Where the unified (cgroup v2) hierarchy holds this test's cgroup, when
+/// a cgroup with a freezer can be made there (the test removes it at once);
+/// else why not.
+fn v2_freezer_here() -> Result<std::path::PathBuf, String> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+    let path = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or("this process is in no cgroup v2")?;
+    let root = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|dir| dir.join("cgroup.controllers").exists())
+        .ok_or("no cgroup v2 hierarchy is mounted")?;
+    let probe = unique_path("probe");
+    let probe = root
+        .join(path.trim_start_matches('/'))
+        .join(probe.file_name().expect("a file name"));
+    std::fs::create_dir(&probe).map_err(|e| format!("cannot make {}: {e}", probe.display()))?;
+    let freezer = probe.join("cgroup.freeze").exists();
+    let _ = std::fs::remove_dir(&probe);
+    freezer
+        .then_some(root)
+        .ok_or_else(|| "the kernel's cgroup v2 has no freezer".to_owned())
+}
+
+/// The `cgroup.events` of the v2 cgroup `pid` is in, under `root`.
+fn cgroup_events_of(root: &std::path::Path, pid: u64) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_else(|e| panic!("cannot read the cgroup of {pid}: {e}"));
+    let path = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or_else(|| panic!("{pid} is in no cgroup v2: {text}"));
+    root.join(path.trim_start_matches('/'))
+        .join("cgroup.events")
+}
+
+#[test]
+fn the_cgroup_freezer_also_freezes_a_daemon_that_left_the_process_group() {
+    let root = match v2_freezer_here() {
+        Ok(root) => root,
+        Err(why) => {
+            eprintln!("skipped: no cgroup v2 freezer can be made here: {why}");
+            return;
+        }
+    };
+    let file = unique_path("daemon-counter");
+    let rapid = Rapid::scripted(&[], &[]);
+    let event = json!({"action": "background_session", "file": file});
+    let first = rapid.invoke_json(&event);
+    let daemon = assert_success(&first)["pid"]
+        .as_u64()
+        .expect("the daemon's pid");
+    rapid.wait_for_report(&request_id(&first));
+    // The daemon is in the sandbox's cgroup, which is frozen once the
+    // invoke is complete: its counter stays, although signals to the
+    // runtime's process group do not reach it.
+    let events = cgroup_events_of(&root, daemon);
+    poll_until(
+        &format!("{} to say frozen 1", events.display()),
+        WAIT,
+        || std::fs::read_to_string(&events).is_ok_and(|e| e.contains("frozen 1")),
+    );
+    let frozen_at = counter(&file);
+    holds_for("the daemon ran between invokes", HOLD, || {
+        counter(&file) == frozen_at
+    });
+    // The next invoke thaws it: it counts while that invoke runs.
+    let gate = gate();
+    thread::scope(|s| {
+        let running = s.spawn(|| rapid.invoke_json(&json!({"action": "wait_fifo", "fifo": gate})));
+        rapid.wait_for_stdout(|l| l.starts_with("waiting on "), WAIT);
+        poll_until("the daemon to count during the next invoke", WAIT, || {
+            counter(&file) != frozen_at
+        });
+        open_gate(&gate);
+        assert_success(&running.join().unwrap());
+    });
+    let _ = std::fs::remove_file(&file);
+}

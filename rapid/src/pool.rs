@@ -1,8 +1,9 @@
 //! A pool of sandboxes (spec §11): each runs one invoke at a time; an
-//! invoke goes to an idle one, a new one is started while fewer than the
-//! limit run, and past the limit invokes wait in arrival order for the
-//! first one released. How a sandbox is started (its Runtime API listener,
-//! its log hub) is the binary's business: the pool is given a `Start`.
+//! invoke goes to the idle one released last (the warmest, as Lambda
+//! prefers), a new one is started while fewer than the limit run, and past
+//! the limit invokes wait in arrival order for the first one released. How
+//! a sandbox is started (its Runtime API listener, its log hub) is the
+//! binary's business: the pool is given a `Start`.
 
 use crate::Sandbox;
 use std::collections::VecDeque;
@@ -32,6 +33,10 @@ pub enum PoolError {
     Start(String),
     #[error("the pool has shut down")]
     Gone,
+    #[error("there is no sandbox {index}: --max-sandboxes is {max}, the first is 0")]
+    NoSuchSandbox { index: usize, max: usize },
+    #[error("sandbox {index} is being started")]
+    Starting { index: usize },
 }
 
 enum Choice {
@@ -43,13 +48,33 @@ enum Choice {
 struct Slot {
     member: Option<Member>,
     busy: bool,
+    /// When it was last released idle, on the pool's own count of
+    /// releases (0: never).
+    released: u64,
 }
 
 struct State {
     slots: Vec<Slot>,
     /// Invokes waiting for a sandbox, first come first served.
     waiters: VecDeque<oneshot::Sender<usize>>,
+    /// Releases so far: the clock of `Slot::released`.
+    releases: u64,
     closed: bool,
+}
+
+impl State {
+    /// The idle sandbox released last: the warmest, as Lambda prefers the
+    /// most recently used environment; the others then stay idle long
+    /// enough for `--idle-timeout` to retire them.
+    fn warmest_idle(&self) -> Option<usize> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.busy && s.member.is_some())
+            // Among never used ones, the lowest index.
+            .max_by_key(|(index, s)| (s.released, std::cmp::Reverse(*index)))
+            .map(|(index, _)| index)
+    }
 }
 
 struct Shared {
@@ -106,8 +131,10 @@ impl Pool {
                     slots: vec![Slot {
                         member: Some(first),
                         busy: false,
+                        released: 0,
                     }],
                     waiters: VecDeque::new(),
+                    releases: 0,
                     closed: false,
                 }),
                 max: max.max(1),
@@ -116,8 +143,9 @@ impl Pool {
         }
     }
 
-    /// A sandbox for one invoke: an idle one, else a new one while fewer
-    /// than the limit run, else the first released (in arrival order).
+    /// A sandbox for one invoke: the idle one released last, else a new
+    /// one while fewer than the limit run, else the first released (in
+    /// arrival order).
     pub async fn acquire(&self) -> Result<Lease, PoolError> {
         match self.choose() {
             Choice::Idle(lease) => lease,
@@ -135,11 +163,7 @@ impl Pool {
         if state.closed {
             return Choice::Idle(Err(PoolError::Gone));
         }
-        if let Some(index) = state
-            .slots
-            .iter()
-            .position(|s| !s.busy && s.member.is_some())
-        {
+        if let Some(index) = state.warmest_idle() {
             state.slots[index].busy = true;
             return Choice::Idle(self.lease(&state, index));
         }
@@ -154,6 +178,7 @@ impl Pool {
                 state.slots.push(Slot {
                     member: None,
                     busy: true,
+                    released: 0,
                 });
             } else {
                 state.slots[index].busy = true;
@@ -185,6 +210,59 @@ impl Pool {
                     index,
                     sandbox,
                 })
+            }
+            Err(err) => {
+                tracing::warn!(sandbox = index, %err, "cannot start another execution environment");
+                release(&self.shared, index);
+                Err(PoolError::Start(err))
+            }
+        }
+    }
+
+    /// Sandbox `index` (0 is the first), started now if it has not been:
+    /// the control API addresses sandboxes by index. It is not taken from
+    /// the pool: invokes may still be given it. Started this way it is
+    /// idle and the coldest, so invokes keep going to the warm ones.
+    pub async fn sandbox_at(&self, index: usize) -> Result<Sandbox, PoolError> {
+        {
+            let mut state = self.shared.state();
+            if state.closed {
+                return Err(PoolError::Gone);
+            }
+            if index >= self.shared.max {
+                return Err(PoolError::NoSuchSandbox {
+                    index,
+                    max: self.shared.max,
+                });
+            }
+            while state.slots.len() <= index {
+                // An empty slot, as one whose start failed: filled by the
+                // next invoke that needs a new sandbox, or below.
+                state.slots.push(Slot {
+                    member: None,
+                    busy: false,
+                    released: 0,
+                });
+            }
+            let slot = &mut state.slots[index];
+            if let Some(member) = &slot.member {
+                return Ok(member.sandbox.clone());
+            }
+            if slot.busy {
+                return Err(PoolError::Starting { index });
+            }
+            slot.busy = true;
+        }
+        match (self.shared.start)(index).await {
+            Ok(member) => {
+                let sandbox = member.sandbox.clone();
+                self.shared.state().slots[index].member = Some(member);
+                tracing::info!(
+                    sandbox = index,
+                    "started an execution environment for the control API"
+                );
+                release_as(&self.shared, index, Warmth::Cold);
+                Ok(sandbox)
             }
             Err(err) => {
                 tracing::warn!(sandbox = index, %err, "cannot start another execution environment");
@@ -242,9 +320,22 @@ impl Pool {
     }
 }
 
+/// Whether a sandbox marked idle has just been used.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Warmth {
+    /// It just ran an invoke: the warmest now.
+    Used,
+    /// Started and never used: the coldest.
+    Cold,
+}
+
 /// Hands slot `index` to the first waiter still waiting, or marks it idle.
 /// A slot without a sandbox (its start failed) is never handed out.
 fn release(shared: &Shared, index: usize) {
+    release_as(shared, index, Warmth::Used)
+}
+
+fn release_as(shared: &Shared, index: usize, warmth: Warmth) {
     let mut state = shared.state();
     let Some(slot) = state.slots.get(index) else {
         return;
@@ -256,8 +347,14 @@ fn release(shared: &Shared, index: usize) {
             }
         }
     }
+    state.releases += 1;
+    let now = match warmth {
+        Warmth::Used => state.releases,
+        Warmth::Cold => 0,
+    };
     if let Some(slot) = state.slots.get_mut(index) {
         slot.busy = false;
+        slot.released = now;
     }
 }
 
@@ -287,5 +384,92 @@ impl Drop for Waiting {
                 release(&self.shared, index);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FunctionConfig, Supervisor};
+    use std::time::Duration;
+
+    /// A sandbox that is never asked to run anything: its engine waits
+    /// for messages, no process is spawned.
+    fn member(supervisor: &Supervisor) -> Member {
+        let config = FunctionConfig::from_env(
+            Vec::<(String, String)>::new(),
+            vec!["/bin/true".to_owned()],
+            Duration::from_secs(1),
+        )
+        .expect("a configuration");
+        let (logs, log_task) =
+            telemetry::LogHub::start(std::io::sink(), telemetry::EventLog::new(0));
+        let (sandbox, engine_task) =
+            Sandbox::start(config, "127.0.0.1:9".to_owned(), logs, supervisor);
+        Member {
+            sandbox,
+            tasks: vec![engine_task, log_task],
+            server: tokio::spawn(async {}),
+        }
+    }
+
+    fn pool(supervisor: &Supervisor, max: usize) -> Pool {
+        let supervisor = supervisor.clone();
+        let first = member(&supervisor);
+        let start: Start = Box::new(move |_| {
+            let member = member(&supervisor);
+            Box::pin(async move { Ok(member) })
+        });
+        Pool::new(first, max, start)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_invoke_goes_to_the_idle_sandbox_released_last() {
+        let supervisor = Supervisor::start().expect("supervisor");
+        let pool = pool(&supervisor, 3);
+        // Three at once: three sandboxes.
+        let a = pool.acquire().await.expect("a sandbox");
+        let b = pool.acquire().await.expect("a second sandbox");
+        let c = pool.acquire().await.expect("a third sandbox");
+        assert_eq!((a.index(), b.index(), c.index()), (0, 1, 2));
+        // Released 0, 2, 1: the warmest is 1, then (it is taken) 2.
+        drop(a);
+        drop(c);
+        drop(b);
+        let warmest = pool.acquire().await.expect("an idle sandbox");
+        assert_eq!(warmest.index(), 1);
+        let next = pool.acquire().await.expect("another idle sandbox");
+        assert_eq!(next.index(), 2);
+        // One at a time, invokes keep landing on the same one.
+        drop(next);
+        for _ in 0..3 {
+            let again = pool.acquire().await.expect("an idle sandbox");
+            assert_eq!(again.index(), 2, "the sandbox just released is the warmest");
+        }
+        drop(warmest);
+        assert_eq!(pool.acquire().await.expect("idle").index(), 1);
+        pool.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_sandbox_can_be_addressed_by_index_and_is_started_cold() {
+        let supervisor = Supervisor::start().expect("supervisor");
+        let pool = pool(&supervisor, 3);
+        assert!(matches!(
+            pool.sandbox_at(3).await,
+            Err(PoolError::NoSuchSandbox { index: 3, max: 3 })
+        ));
+        pool.sandbox_at(2).await.expect("sandbox 2, started");
+        pool.sandbox_at(2).await.expect("sandbox 2, again");
+        // Sandbox 0 was used; 2, started for the control API, is colder.
+        drop(pool.acquire().await.expect("sandbox 0"));
+        let lease = pool.acquire().await.expect("the warmest");
+        assert_eq!(lease.index(), 0);
+        // Busy 0: the idle 2 before a new one in the empty slot 1.
+        let other = pool.acquire().await.expect("an idle one");
+        assert_eq!(other.index(), 2);
+        let third = pool.acquire().await.expect("a new one");
+        assert_eq!(third.index(), 1);
+        pool.shutdown().await;
     }
 }

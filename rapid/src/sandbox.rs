@@ -83,6 +83,14 @@ impl Sandbox {
                 tracing::warn!("the function's memory is not capped ({why}); its peak is still measured and reported");
             });
         }
+        if cfg.freeze {
+            if let Err(why) = processes.freeze_by_cgroup() {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    tracing::warn!("between invokes the function is frozen with SIGSTOP / SIGCONT to its process groups, not with a cgroup ({why}): a process that left its process group is not frozen");
+                });
+            }
+        }
         let forward = tx.clone();
         tokio::spawn(async move {
             while let Some(exit) = exit_rx.recv().await {

@@ -24,6 +24,12 @@ what each invoke event (a JSON object) asks in its "action" field:
   next_while_running  call next again before responding; respond with its
                       status and body
   exit_after_response respond, then exit 0
+  wait_fifo           print "waiting on <fifo> in <pid>", block until the
+                      named pipe event["fifo"] is written to, then respond
+                      with the pid
+  background_session  fork a child that leaves the runtime's process group
+                      and session (setsid) and writes a counter to
+                      event["file"] every 10 ms; respond with its pid
   spawn_orphan        double-fork a grandchild that exits at once
   escape              double-fork a grandchild that leaves the runtime's
                       process group and session (setsid), ignores SIGTERM
@@ -335,6 +341,30 @@ def handle(request_id, next_resp, event):
 
         threading.Thread(target=count, daemon=True).start()
         respond(request_id, {"counting": path})
+    elif action == "wait_fifo":
+        fifo = event["fifo"]
+        say(f"waiting on {fifo} in {os.getpid()}")
+        # Opening a named pipe for reading blocks until a writer opens it.
+        with open(fifo) as f:
+            f.read()
+        respond(request_id, {"pid": os.getpid()})
+    elif action == "background_session":
+        path = event["file"]
+        with open(path, "w") as f:
+            f.write("0")
+        child = os.fork()
+        if child == 0:
+            # A daemon of the function: no longer in the runtime's process
+            # group, so signals to that group do not reach it.
+            os.setsid()
+            n = 0
+            while True:
+                n += 1
+                with open(path + ".tmp", "w") as f:
+                    f.write(str(n))
+                os.replace(path + ".tmp", path)
+                time.sleep(0.01)  # ok: background work ticking on purpose
+        respond(request_id, {"counting": path, "pid": child})
     elif action == "exit_after_response":
         respond(request_id, {"exiting": True, "pid": os.getpid()})
         say("exiting after response")

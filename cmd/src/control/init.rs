@@ -1,8 +1,7 @@
 //! `POST /test/init` and `POST /test/waitUntilInitialized`.
 
-use super::{error, json, phase_refused, read_json};
+use super::{error, json, phase_refused, read_json, Target};
 use crate::body::DoorBody;
-use crate::front_door::FrontDoor;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use interop::contract::{InitContext, InitRequest, SandboxContext};
@@ -69,7 +68,7 @@ impl InitBody {
 /// function and answers `200` at once (the init runs in the background;
 /// `waitUntilInitialized` waits for it). `400` names a missing field, or
 /// says the sandbox is already initialized.
-pub(super) async fn init<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody>
+pub(super) async fn init<B>(t: &Target<'_>, req: Request<B>) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
@@ -85,11 +84,11 @@ where
         Err(message) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", &message),
     };
     let version = request.function_version.clone();
-    match SandboxContext::init(&door.sandbox, request).await {
+    match SandboxContext::init(&t.sandbox, request).await {
         Ok(handle) => {
-            door.control.set_init(handle);
+            t.control.set_init(handle);
             if let Some(version) = version {
-                door.control.set_version(version);
+                t.door.control.set_version(version);
             }
             json(StatusCode::OK, serde_json::json!({}))
         }
@@ -100,13 +99,10 @@ where
 /// `POST /test/waitUntilInitialized`: `200` with the internal state once
 /// the init succeeded, `502` with the init's error once it failed, `400`
 /// when no init was started.
-pub(super) async fn wait_until_initialized(door: &FrontDoor) -> Response<DoorBody> {
-    let handle = door.control.init_handle(&door.sandbox);
+pub(super) async fn wait_until_initialized(t: &Target<'_>) -> Response<DoorBody> {
+    let handle = t.control.init_handle(&t.sandbox);
     match handle.wait().await {
-        Ok(Ok(_)) => {
-            let state = door.sandbox.internal_state().await.unwrap_or_default();
-            json(StatusCode::OK, state.to_json())
-        }
+        Ok(Ok(_)) => json(StatusCode::OK, t.state().await),
         Ok(Err(failure)) => error(
             StatusCode::BAD_GATEWAY,
             failure.error_type.as_str(),

@@ -2,9 +2,9 @@
 //! one invoke at a time, reserved, sent and waited for through the
 //! contract's `InitContext` and `InvokeContext`.
 
-use super::{error, json, phase_refused, response_metrics};
+use super::{error, json, phase_refused, response_metrics, Target};
 use crate::body::{DoorBody, FailedEnd};
-use crate::front_door::{raw_response, FrontDoor, REQUEST_LIMIT};
+use crate::front_door::{raw_response, REQUEST_LIMIT};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use interop::contract::{InitContext, InvokeContext};
@@ -13,8 +13,8 @@ use rapid::{InitHandle, Reservation, Sandbox};
 use std::sync::Mutex;
 use wire::{read_limited, LimitedBody};
 
-/// What the control API holds between calls: the init it started and the
-/// one reservation.
+/// What the control API holds between calls for one sandbox: the init it
+/// started and the one reservation.
 #[derive(Default)]
 pub struct Reservations {
     inner: Mutex<Inner>,
@@ -23,7 +23,6 @@ pub struct Reservations {
 #[derive(Default)]
 struct Inner {
     init: Option<InitHandle>,
-    version: Option<String>,
     slot: Option<Reserved>,
 }
 
@@ -68,19 +67,6 @@ impl Reservations {
         }
     }
 
-    /// Remembers the function version `/test/init` gave.
-    pub(super) fn set_version(&self, version: String) {
-        self.lock().version = Some(version);
-    }
-
-    /// The function version invokes run (`/test/init`'s, else rapid's).
-    pub fn version(&self, default: &str) -> String {
-        self.lock()
-            .version
-            .clone()
-            .unwrap_or_else(|| default.to_owned())
-    }
-
     /// Takes the reservation out of its slot (which then says `Waiting`):
     /// before its invoke is sent (`sent` false, for `/test/invoke`) or
     /// after (`sent` true, for `/test/waitUntilRelease`); else why not.
@@ -119,7 +105,7 @@ impl Reservations {
 /// `POST /test/reserve`: reserves the next invoke. `200` with the headers
 /// `Reservation-Token`, `Invoke-ID`, `Version-ID` and the internal state as
 /// body; `400` when an invoke is already reserved.
-pub(super) async fn reserve<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody> {
+pub(super) async fn reserve<B>(t: &Target<'_>, req: Request<B>) -> Response<DoorBody> {
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -131,7 +117,7 @@ pub(super) async fn reserve<B>(door: &FrontDoor, req: Request<B>) -> Response<Do
     let request_id = interop::ids::new_uuid().to_string();
     let token = interop::ids::new_uuid().to_string();
     {
-        let mut inner = door.control.lock();
+        let mut inner = t.control.lock();
         if inner.slot.is_some() {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -139,21 +125,17 @@ pub(super) async fn reserve<B>(door: &FrontDoor, req: Request<B>) -> Response<Do
                 "an invoke is already reserved; /test/waitUntilRelease or /test/reset first",
             );
         }
-        let init = inner
-            .init
-            .clone()
-            .unwrap_or_else(|| door.sandbox.on_demand());
+        let init = inner.init.clone().unwrap_or_else(|| t.sandbox.on_demand());
         inner.slot = Some(Reserved {
             trace_id,
             stage: Stage::Reserved(init.reserve(request_id.clone())),
         });
     }
-    let state = door.sandbox.internal_state().await.unwrap_or_default();
-    let mut response = json(StatusCode::OK, state.to_json());
+    let mut response = json(StatusCode::OK, t.state().await);
     let headers = response.headers_mut();
     wire::insert_header(headers, "reservation-token", &token);
     wire::insert_header(headers, "invoke-id", &request_id);
-    wire::insert_header(headers, "version-id", &door.version());
+    wire::insert_header(headers, "version-id", &t.door.version());
     response
 }
 
@@ -162,7 +144,7 @@ pub(super) async fn reserve<B>(door: &FrontDoor, req: Request<B>) -> Response<Do
 /// would (streamed as it comes). `400` without a reservation (or when its
 /// invoke was sent already); `502` with the internal state when the init
 /// `/test/init` started failed.
-pub(super) async fn invoke<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody>
+pub(super) async fn invoke<B>(t: &Target<'_>, req: Request<B>) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
@@ -171,7 +153,7 @@ where
         Ok(duration) => duration,
         Err(message) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", &message),
     };
-    let mut reservation = match door.control.take(false) {
+    let mut reservation = match t.control.take(false) {
         Ok(reservation) => reservation,
         Err(why) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", why),
     };
@@ -181,7 +163,7 @@ where
         }
         Ok(LimitedBody::Complete(body)) => body,
         Ok(LimitedBody::TooLarge { .. }) | Err(_) => {
-            door.control.put_back(Stage::Reserved(reservation));
+            t.control.put_back(Stage::Reserved(reservation));
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "RequestEntityTooLargeException",
@@ -189,15 +171,14 @@ where
             );
         }
     };
-    let started = door.control.lock().init.clone();
+    let started = t.control.lock().init.clone();
     if let Some(init) = started {
         if let Ok(Err(_failed)) = init.wait().await {
-            door.control.lock().slot = None;
-            let state = door.sandbox.internal_state().await.unwrap_or_default();
-            return json(StatusCode::BAD_GATEWAY, state.to_json());
+            t.control.lock().slot = None;
+            return t.mark(json(StatusCode::BAD_GATEWAY, t.state().await));
         }
     }
-    let trace_id = door
+    let trace_id = t
         .control
         .lock()
         .slot
@@ -215,10 +196,10 @@ where
         restore_duration,
     };
     let outcome = reservation.post(invoke);
-    door.control.put_back(Stage::Sent(reservation));
+    t.control.put_back(Stage::Sent(reservation));
     match outcome {
         Ok(answered) => match answered.await {
-            Ok(outcome) => raw_response(door, outcome, failed_end).await,
+            Ok(outcome) => t.mark(raw_response(t.door, outcome, failed_end).await),
             Err(_) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sandbox.Shutdown",
@@ -253,15 +234,15 @@ fn restore_duration(headers: &http::HeaderMap) -> Result<Option<std::time::Durat
 /// and releases the reservation. `200` with the internal state and the
 /// response metrics; `502` (same body, with the error type) when the
 /// invoke failed; `400` when no invoke was sent.
-pub(super) async fn wait_until_release(door: &FrontDoor) -> Response<DoorBody> {
-    let mut reservation = match door.control.take(true) {
+pub(super) async fn wait_until_release(t: &Target<'_>) -> Response<DoorBody> {
+    let mut reservation = match t.control.take(true) {
         Ok(reservation) => reservation,
         Err(why) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", why),
     };
     let ended = reservation.wait().await;
     {
         // Released: the next reserve may come.
-        let mut inner = door.control.lock();
+        let mut inner = t.control.lock();
         if inner
             .slot
             .as_ref()
@@ -270,8 +251,7 @@ pub(super) async fn wait_until_release(door: &FrontDoor) -> Response<DoorBody> {
             inner.slot = None;
         }
     }
-    let state = door.sandbox.internal_state().await.unwrap_or_default();
-    let mut body = state.to_json();
+    let mut body = t.state().await;
     let (status, metrics) = match ended {
         Ok(Ok(success)) => (StatusCode::OK, success.metrics),
         Ok(Err(failure)) => {

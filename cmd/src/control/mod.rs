@@ -5,11 +5,16 @@
 //! `reserve`, `invoke` and `waitUntilRelease` (`invoke.rs`), `restore`
 //! (`restore.rs`), `eventLog` (`event_log.rs`), `reset`, `shutdown`, `ping`
 //! and `internalState` (here).
+//!
+//! With a pool (`--max-sandboxes`), the operations on one sandbox take a
+//! `sandbox=N` query parameter (`sandbox.rs`); without one they address
+//! sandbox 0, as with a single sandbox.
 
 mod event_log;
 mod init;
 mod invoke;
 mod restore;
+mod sandbox;
 
 use crate::body::DoorBody;
 use crate::front_door::FrontDoor;
@@ -17,7 +22,8 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use interop::contract::{PhaseRefused, ResetReason, ResponseMetrics, SandboxContext};
-pub use invoke::Reservations;
+pub use sandbox::Controls;
+use sandbox::Target;
 use std::sync::Arc;
 use std::time::Duration;
 use wire::{read_limited, LimitedBody};
@@ -28,6 +34,55 @@ pub const PREFIX: &str = "/test/";
 /// Largest request body the control API reads.
 const BODY_LIMIT: u64 = 64 * 1024;
 
+/// An operation of the control API: on rapid as a whole, or on one
+/// sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Global(Global),
+    On(OnSandbox),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Global {
+    Ping,
+    EventLog,
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnSandbox {
+    InternalState,
+    Reset,
+    Init,
+    WaitUntilInitialized,
+    Reserve,
+    Invoke,
+    WaitUntilRelease,
+    Restore,
+}
+
+impl Op {
+    /// The operation `name` names, and the method it is called with.
+    fn named(name: &str) -> Option<(Op, Method)> {
+        use {Global::*, OnSandbox::*};
+        let (op, method) = match name {
+            "ping" => (Op::Global(Ping), Method::GET),
+            "eventLog" => (Op::Global(EventLog), Method::GET),
+            "shutdown" => (Op::Global(Shutdown), Method::POST),
+            "internalState" => (Op::On(InternalState), Method::GET),
+            "reset" => (Op::On(Reset), Method::POST),
+            "init" => (Op::On(Init), Method::POST),
+            "waitUntilInitialized" => (Op::On(WaitUntilInitialized), Method::POST),
+            "reserve" => (Op::On(Reserve), Method::POST),
+            "invoke" => (Op::On(Invoke), Method::POST),
+            "waitUntilRelease" => (Op::On(WaitUntilRelease), Method::POST),
+            "restore" => (Op::On(Restore), Method::POST),
+            _ => return None,
+        };
+        Some((op, method))
+    }
+}
+
 /// Serves one `/test/*` request.
 pub async fn handle<B>(door: Arc<FrontDoor>, req: Request<B>) -> Response<DoorBody>
 where
@@ -36,48 +91,60 @@ where
     let path = req.uri().path().to_owned();
     let name = path.strip_prefix(PREFIX).unwrap_or_default();
     let method = req.method().clone();
-    match (name, &method) {
-        ("ping", &Method::GET) => text(StatusCode::OK, "pong"),
-        ("internalState", &Method::GET) => match door.sandbox.internal_state().await {
-            Ok(state) => json(StatusCode::OK, state.to_json()),
+    let op = match Op::named(name) {
+        Some((op, allowed)) if allowed == method => op,
+        Some(_) => {
+            return error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Client.InvalidRequest",
+                &format!("{method} is not allowed on {path}"),
+            )
+        }
+        None => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "Client.InvalidRequest",
+                &format!("{path} is not an operation of the control API"),
+            )
+        }
+    };
+    let wanted = match sandbox::wanted(req.uri().query()) {
+        Ok(wanted) => wanted,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", &message),
+    };
+    let op = match op {
+        Op::Global(_) if wanted.is_some() => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Client.InvalidRequest",
+                &format!("{path} concerns rapid as a whole: it takes no sandbox"),
+            )
+        }
+        Op::Global(Global::Ping) => return text(StatusCode::OK, "pong"),
+        Op::Global(Global::EventLog) => return event_log::handle(&door),
+        Op::Global(Global::Shutdown) => return shutdown(&door, req).await,
+        Op::On(op) => op,
+    };
+    let t = match Target::resolve(&door, wanted.unwrap_or(0)).await {
+        Ok(t) => t,
+        Err(response) => return response,
+    };
+    match op {
+        OnSandbox::InternalState => match t.sandbox.internal_state().await {
+            Ok(state) => json(StatusCode::OK, t.describe(state)),
             Err(err) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sandbox.Gone",
                 &err.to_string(),
             ),
         },
-        ("shutdown", &Method::POST) => shutdown(&door, req).await,
-        ("reset", &Method::POST) => reset(&door, req).await,
-        ("init", &Method::POST) => init::init(&door, req).await,
-        ("waitUntilInitialized", &Method::POST) => init::wait_until_initialized(&door).await,
-        ("reserve", &Method::POST) => invoke::reserve(&door, req).await,
-        ("invoke", &Method::POST) => invoke::invoke(&door, req).await,
-        ("waitUntilRelease", &Method::POST) => invoke::wait_until_release(&door).await,
-        ("restore", &Method::POST) => restore::restore(&door, req).await,
-        ("eventLog", &Method::GET) => event_log::handle(&door),
-        (
-            "ping"
-            | "internalState"
-            | "shutdown"
-            | "reset"
-            | "init"
-            | "waitUntilInitialized"
-            | "reserve"
-            | "invoke"
-            | "waitUntilRelease"
-            | "restore"
-            | "eventLog",
-            _,
-        ) => error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Client.InvalidRequest",
-            &format!("{method} is not allowed on {path}"),
-        ),
-        _ => error(
-            StatusCode::NOT_FOUND,
-            "Client.InvalidRequest",
-            &format!("{path} is not an operation of the control API"),
-        ),
+        OnSandbox::Reset => reset(&t, req).await,
+        OnSandbox::Init => init::init(&t, req).await,
+        OnSandbox::WaitUntilInitialized => init::wait_until_initialized(&t).await,
+        OnSandbox::Reserve => invoke::reserve(&t, req).await,
+        OnSandbox::Invoke => invoke::invoke(&t, req).await,
+        OnSandbox::WaitUntilRelease => invoke::wait_until_release(&t).await,
+        OnSandbox::Restore => restore::restore(&t, req).await,
     }
 }
 
@@ -95,7 +162,7 @@ where
     door.sandbox.shutdown_within(budget).await;
     let state = door.sandbox.internal_state().await.unwrap_or_default();
     door.stop.notify_one();
-    json(StatusCode::OK, state.to_json())
+    json(StatusCode::OK, sandbox::describe(0, state))
 }
 
 /// `POST /test/reset {"reason": "timeout"|"failure"}`: resets the sandbox
@@ -105,7 +172,7 @@ where
 /// get SHUTDOWN with that reason, every process is killed, the next invoke
 /// initializes again. The answer says how long it took and what the invoke
 /// cut short had measured; the reservation, if any, is released.
-async fn reset<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody>
+async fn reset<B>(t: &Target<'_>, req: Request<B>) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
@@ -124,12 +191,13 @@ where
             )
         }
     };
-    let result = SandboxContext::reset(&door.sandbox, reason).await;
-    door.control.release_unsent();
+    let result = SandboxContext::reset(&t.sandbox, reason).await;
+    t.control.release_unsent();
     match result {
         Ok(done) => json(
             StatusCode::OK,
             serde_json::json!({
+                "sandbox": t.index,
                 "extensionsResetMs": done.extensions_reset.as_millis() as u64,
                 "responseMetrics": response_metrics(done.response),
             }),

@@ -10,9 +10,8 @@
 //! `Runtime.RestoreHookUserTimeout`, `Runtime.ExitError`...; the sandbox is
 //! then reset); `400` without `--enable-init-caching`; `409` during a reset.
 
-use super::{error, json, read_json};
+use super::{error, json, read_json, Target};
 use crate::body::DoorBody;
-use crate::front_door::FrontDoor;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use interop::contract::{Credentials, RestoreFailed, RestoreRequest, SandboxContext};
@@ -30,7 +29,7 @@ struct Body {
     restore_hook_timeout_ms: Option<u64>,
 }
 
-pub(super) async fn restore<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody>
+pub(super) async fn restore<B>(t: &Target<'_>, req: Request<B>) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
@@ -38,7 +37,7 @@ where
         Ok(request) => request,
         Err(message) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", &message),
     };
-    match door.sandbox.restore(request).await {
+    match t.sandbox.restore(request).await {
         Ok(done) => answer(StatusCode::OK, done.restore_duration, None),
         Err(RestoreFailed::Failed {
             error_type,

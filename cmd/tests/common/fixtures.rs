@@ -117,6 +117,27 @@ pub fn unique_path(stem: &str) -> PathBuf {
     path
 }
 
+/// A named pipe (FIFO) a runtime waits on, by opening it for reading,
+/// until the test opens it with [`open_gate`].
+pub fn gate() -> PathBuf {
+    let path = unique_path("gate");
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU)
+        .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+    path
+}
+
+/// Lets the runtime waiting on `gate` go on.
+pub fn open_gate(gate: &Path) {
+    // Opening for writing blocks until the runtime has it open for reading;
+    // closing it at once gives the runtime its end of file.
+    drop(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(gate)
+            .expect("open gate"),
+    );
+}
+
 /// How long a boto3 invoker process may run: starting Python and importing
 /// boto3 takes a second or two on a loaded machine, the invokes milliseconds.
 /// The SDK's own read timeout (15 s) is shorter, so a rapid that hangs

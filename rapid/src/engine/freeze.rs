@@ -1,14 +1,15 @@
 //! Freeze and thaw (spec §11): between invokes, once the runtime and every
 //! extension have called `next`, Lambda freezes the whole execution
 //! environment, so background work does not run until the next event is
-//! handed out. Here every process group of the sandbox gets SIGSTOP, and
-//! SIGCONT before anything is handed to it again (an invoke, a restore, a
-//! SHUTDOWN). Frozen time is outside every invoke: a deadline and a
-//! duration start at dispatch, after the thaw.
+//! handed out. Here the sandbox's freezer cgroup is frozen (cgroup v2,
+//! everything the sandbox started, wherever it moved), or, without one,
+//! every process group of the sandbox gets SIGSTOP (`Processes::freeze`);
+//! it is thawed before anything is handed to it again (an invoke, a
+//! restore, a SHUTDOWN). Frozen time is outside every invoke: a deadline
+//! and a duration start at dispatch, after the thaw.
 
 use super::Engine;
 use crate::lifecycle;
-use nix::sys::signal::Signal;
 
 impl Engine {
     /// Freezes the environment when `lifecycle::may_freeze` says it is
@@ -27,9 +28,8 @@ impl Engine {
         if !lifecycle::may_freeze(self.phase(), waiting, polls, self.extensions.all_ready()) {
             return;
         }
-        for pid in self.process_groups() {
-            self.processes.signal_group(pid, Signal::SIGSTOP);
-        }
+        let groups = self.process_groups();
+        self.processes.freeze(&groups);
         self.frozen = true;
     }
 
@@ -38,9 +38,8 @@ impl Engine {
         if !self.frozen {
             return;
         }
-        for pid in self.process_groups() {
-            self.processes.signal_group(pid, Signal::SIGCONT);
-        }
+        let groups = self.process_groups();
+        self.processes.thaw(&groups);
         self.frozen = false;
     }
 

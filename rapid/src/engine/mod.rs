@@ -130,7 +130,7 @@ pub(crate) struct Engine {
     /// When the environment last became idle (an init, an invoke or a
     /// restore ended), for the idle timeout.
     idle_since: Instant,
-    /// Its processes are frozen (SIGSTOP) between invokes.
+    /// Its processes are frozen between invokes (`Processes::freeze`).
     frozen: bool,
     /// The memory cgroup's OOM kills already accounted for.
     oom_kills_seen: u64,

@@ -148,27 +148,91 @@ fn parent_dir(own: &str) -> Option<(Version, PathBuf)> {
         .then_some((Version::V2, dir))
 }
 
-/// Removes the empty cgroups a rapid that is no longer running left
-/// behind (killed before it could remove them): `rapid-<pid>-...` whose
-/// pid is gone. A cgroup still holding a process is kept by the kernel.
-fn remove_stale(parent: &Path) {
+/// Removes the empty cgroups rapids that are no longer running left
+/// behind (killed before they could remove them). One of a gone rapid of
+/// this pid namespace ([`Owner::Gone`]) that still holds a process is
+/// kept by the kernel, thawed: a process that escaped its sandbox and
+/// outlived a rapid killed while the sandbox was frozen (PDEATHSIG reaches
+/// only rapid's own children) runs on as it would have without freezing,
+/// not frozen for good. One of another pid namespace is only removed if
+/// empty, never thawed: its rapid may be running (and then makes it again
+/// before its next spawn, `ensure`).
+pub(super) fn remove_stale(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
+    let (own_pid, own_ns) = (std::process::id(), pid_namespace());
+    let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("rapid-"))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir(entry.path());
+        match name.to_str().map(|n| owner(n, own_pid, own_ns, alive)) {
+            Some(Owner::Gone) => {
+                let freeze = entry.path().join("cgroup.freeze");
+                if freeze.exists() {
+                    let _ = std::fs::write(freeze, "0");
+                }
+            }
+            Some(Owner::Foreign) => {}
+            Some(Owner::Keep) | None => continue,
         }
+        // Fails while a process is in it.
+        let _ = std::fs::remove_dir(entry.path());
     }
+}
+
+/// Whose a cgroup is, by its name, and so what may be done with it.
+#[derive(Debug, PartialEq, Eq)]
+enum Owner {
+    /// Not a rapid's, this rapid's own, or a running rapid's: left alone.
+    Keep,
+    /// A rapid of this pid namespace that is gone.
+    Gone,
+    /// A rapid of another pid namespace (its pid means nothing here).
+    Foreign,
+}
+
+/// The owner of the cgroup `name`: `rapid-<pid>-<pid namespace>-sandbox-<n>`
+/// (or `rapid-<pid>-sandbox-<n>` of earlier versions, judged by pid).
+fn owner(name: &str, own_pid: u32, own_ns: Option<u64>, alive: impl Fn(u32) -> bool) -> Owner {
+    let mut parts = name.split('-');
+    if parts.next() != Some("rapid") {
+        return Owner::Keep;
+    }
+    let Some(pid) = parts.next().and_then(|p| p.parse::<u32>().ok()) else {
+        return Owner::Keep;
+    };
+    match parts.next() {
+        Some("sandbox") => {}
+        Some(ns) if ns.parse::<u64>().ok().is_some_and(|ns| Some(ns) == own_ns) => {}
+        Some(ns) if ns.parse::<u64>().is_ok() => return Owner::Foreign,
+        _ => return Owner::Keep,
+    }
+    if pid == own_pid || alive(pid) {
+        Owner::Keep
+    } else {
+        Owner::Gone
+    }
+}
+
+/// The inode of rapid's pid namespace (`/proc/self/ns/pid`).
+fn pid_namespace() -> Option<u64> {
+    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    link.to_str()?
+        .strip_prefix("pid:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// The name of sandbox `sandbox`'s cgroups (memory, freezer):
+/// `rapid-<pid>-<pid namespace>-sandbox-<n>`. The namespace tells apart two
+/// rapids with the same pid in different pid namespaces that share a
+/// cgroup hierarchy (each a container's PID 1), which must never share a
+/// cgroup (one would freeze the other's processes), and keeps a rapid from
+/// judging the cgroups of another namespace's by a pid it cannot see.
+pub(super) fn name(sandbox: u64) -> String {
+    let ns = pid_namespace().unwrap_or(0);
+    format!("rapid-{}-{ns}-sandbox-{sandbox}", std::process::id())
 }
 
 /// The value of `key` in a `key value` per line file.
@@ -190,5 +254,33 @@ mod tests {
         let v2 = "low 0\nhigh 0\nmax 5\noom 2\noom_kill 1\noom_group_kill 0\n";
         assert_eq!(counter(v2, "oom_kill"), Some(1));
         assert_eq!(counter(v2, "absent"), None);
+    }
+
+    #[test]
+    fn a_cgroup_is_thawed_only_when_its_rapid_is_gone_from_this_pid_namespace() {
+        let alive = |pid: u32| pid == 7;
+        let ns = Some(4026531836);
+        let owner = |name: &str| owner(name, 1, ns, alive);
+        assert_eq!(owner("rapid-9-4026531836-sandbox-1"), Owner::Gone);
+        assert_eq!(owner("rapid-7-4026531836-sandbox-1"), Owner::Keep);
+        assert_eq!(
+            owner("rapid-1-4026531836-sandbox-2"),
+            Owner::Keep,
+            "its own"
+        );
+        assert_eq!(owner("rapid-9-4026532000-sandbox-1"), Owner::Foreign);
+        assert_eq!(owner("rapid-1-4026532000-sandbox-1"), Owner::Foreign);
+        assert_eq!(
+            super::owner("rapid-9-0-sandbox-1", 1, None, alive),
+            Owner::Foreign
+        );
+        assert_eq!(
+            owner("rapid-9-sandbox-1"),
+            Owner::Gone,
+            "an earlier version's"
+        );
+        assert_eq!(owner("rapid-7-sandbox-1"), Owner::Keep);
+        assert_eq!(owner("process_api"), Owner::Keep);
+        assert_eq!(owner("rapid-x-1-sandbox-1"), Owner::Keep);
     }
 }

@@ -2,6 +2,7 @@
 //! reaping. The rest of rapid never calls fork, kill or waitpid itself.
 
 mod cgroup;
+mod freezer;
 mod limits;
 mod owners;
 mod peer;

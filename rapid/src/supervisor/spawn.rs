@@ -22,7 +22,7 @@ pub fn spawn(
     args: &[String],
     cwd: &Path,
     env: &[(String, String)],
-    cgroup_procs: Option<std::ffi::CString>,
+    cgroup_procs: Vec<std::ffi::CString>,
 ) -> std::io::Result<Spawned> {
     let (output, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let mut command = Command::new(program);
@@ -39,15 +39,17 @@ pub fn spawn(
     let nofile = super::limits::original_nofile_limit();
     // SAFETY: the closure runs in the forked child before exec and only makes
     // async-signal-safe system calls (prctl, open/write/close, setrlimit),
-    // without allocating (the cgroup path was built before the fork).
+    // without allocating (the cgroup paths were built before the fork).
     unsafe {
         command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
                 .map_err(std::io::Error::from)?;
-            if let Some(procs) = &cgroup_procs {
-                // Into the sandbox's memory cgroup before exec, so all it
-                // allocates counts; "0" is the writer. A failure leaves it
-                // where rapid is (uncapped), which rapid said at start.
+            for procs in &cgroup_procs {
+                // Into the sandbox's cgroups (memory, freezer) before exec,
+                // so all it allocates counts and all it forks is frozen
+                // with it; "0" is the writer. A failure leaves it where
+                // rapid is: uncapped (rapid said so at start), unfrozen
+                // (the engine checks, and freezes with signals).
                 let fd =
                     nix::libc::open(procs.as_ptr(), nix::libc::O_WRONLY | nix::libc::O_CLOEXEC);
                 if fd >= 0 {
