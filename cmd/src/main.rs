@@ -77,8 +77,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Multi-concurrency (`AWS_LAMBDA_MAX_CONCURRENCY`) with what it is not
-/// built for: said at start, not found out at the first invoke.
+/// Multi-concurrency (`AWS_LAMBDA_MAX_CONCURRENCY`) with what it cannot go
+/// with: said at start, not found out at the first invoke.
 fn concurrency_fits(cli: &Cli, config: &FunctionConfig) -> Result<(), String> {
     let Some(k) = config.max_concurrency else {
         return Ok(());
@@ -86,12 +86,6 @@ fn concurrency_fits(cli: &Cli, config: &FunctionConfig) -> Result<(), String> {
     if cli.enable_init_caching {
         return Err(format!(
             "AWS_LAMBDA_MAX_CONCURRENCY={k} and --enable-init-caching cannot be used together: Lambda Managed Instances have no SnapStart"
-        ));
-    }
-    if cli.max_sandboxes > 1 {
-        return Err(format!(
-            "AWS_LAMBDA_MAX_CONCURRENCY={k} with --max-sandboxes {} is not supported yet: with multi-concurrency one execution environment takes up to {k} invokes; use --max-sandboxes 1",
-            cli.max_sandboxes
         ));
     }
     Ok(())
@@ -126,8 +120,8 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     let function_version = config.function_version.clone();
     // What the sandboxes run at once: one invoke each, or K with
     // multi-concurrency; past it, invokes wait in the queue.
-    let running =
-        (cli.max_sandboxes as usize).saturating_mul(config.max_concurrency.unwrap_or(1) as usize);
+    let per_sandbox = config.max_concurrency.unwrap_or(1) as usize;
+    let running = (cli.max_sandboxes as usize).saturating_mul(per_sandbox);
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
     let pool_config = config.clone();
@@ -159,7 +153,12 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
             event_log.clone(),
             format,
         );
-        pool = Some(rapid::Pool::new(member, cli.max_sandboxes as usize, start));
+        pool = Some(rapid::Pool::new(
+            member,
+            cli.max_sandboxes as usize,
+            per_sandbox,
+            start,
+        ));
     }
 
     let door_listener = bind(

@@ -302,7 +302,6 @@ fn a_poll_past_the_limit_is_refused() {
 fn what_multi_concurrency_cannot_be_used_with_is_said_at_start() {
     let cmd = concurrent_command();
     for (flags, env_value, says) in [
-        (vec!["--max-sandboxes", "2"], "2", "--max-sandboxes"),
         (vec!["--enable-init-caching"], "2", "--enable-init-caching"),
         (vec![], "0", "AWS_LAMBDA_MAX_CONCURRENCY must be at least 1"),
         (
@@ -451,4 +450,42 @@ fn past_k_running_and_the_queue_an_invoke_is_throttled() {
         }
     });
     assert_success(&rapid.invoke(br#"{"action":"echo"}"#, &[]));
+}
+
+#[test]
+fn with_a_pool_each_sandbox_takes_k_invokes_before_another_starts() {
+    // Two sandboxes of two: four run at once, two in each; a fifth has
+    // nowhere to go.
+    let rapid = concurrent(
+        &["--max-sandboxes", "2", "--max-queued", "0"],
+        &[("AWS_LAMBDA_MAX_CONCURRENCY", "2")],
+    );
+    let gates: Vec<PathBuf> = (0..4).map(|_| gate()).collect();
+    thread::scope(|s| {
+        let running: Vec<_> = gates
+            .iter()
+            .map(|gate| {
+                let rapid = &rapid;
+                s.spawn(move || rapid.invoke_json(&json!({"action": "late", "gate": gate})))
+            })
+            .collect();
+        // The first echo, then the four.
+        rapid.wait_for_stdout_n(|l| l.starts_with("handling "), 5, WAIT);
+        let fifth = rapid.invoke(br#"{"action":"echo"}"#, &[]);
+        assert_eq!(fifth.status, 429, "{fifth:?}");
+        for gate in &gates {
+            open_gate(gate);
+        }
+        let mut per_sandbox = std::collections::HashMap::new();
+        let mut pids = HashSet::new();
+        for r in running {
+            let resp = r.join().unwrap();
+            pids.insert(assert_success(&resp)["pid"].as_u64().expect("a pid"));
+            let sandbox = resp.header("x-rapid-sandbox").expect("the sandbox header");
+            *per_sandbox.entry(sandbox.to_owned()).or_insert(0) += 1;
+        }
+        assert_eq!(pids.len(), 2, "two runtimes: {pids:?}");
+        assert_eq!(per_sandbox.get("0"), Some(&2), "{per_sandbox:?}");
+        assert_eq!(per_sandbox.get("1"), Some(&2), "{per_sandbox:?}");
+    });
 }

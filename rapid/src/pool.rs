@@ -1,7 +1,8 @@
-//! A pool of sandboxes (spec §11): each runs one invoke at a time; an
-//! invoke goes to the idle one released last (the warmest, as Lambda
-//! prefers), a new one is started while fewer than the limit run, and past
-//! the limit invokes wait in arrival order for the first one released. How
+//! A pool of sandboxes (spec §11): each runs one invoke at a time (K with
+//! multi-concurrency, spec §9); an invoke goes to the one with room
+//! released last (the warmest, as Lambda prefers), a new one is started
+//! while fewer than the limit run, and past the limit invokes wait in
+//! arrival order for the first room released. How
 //! a sandbox is started (its Runtime API listener, its log hub) is the
 //! binary's business: the pool is given a `Start`.
 
@@ -47,7 +48,9 @@ enum Choice {
 
 struct Slot {
     member: Option<Member>,
-    busy: bool,
+    /// The invokes it holds (a start under way counts as one): at most one,
+    /// or K with multi-concurrency.
+    leases: usize,
     /// When it was last released idle, on the pool's own count of
     /// releases (0: never).
     released: u64,
@@ -63,16 +66,18 @@ struct State {
 }
 
 impl State {
-    /// The idle sandbox released last: the warmest, as Lambda prefers the
-    /// most recently used environment; the others then stay idle long
-    /// enough for `--idle-timeout` to retire them.
-    fn warmest_idle(&self) -> Option<usize> {
+    /// The sandbox with room for one more invoke released last: the
+    /// warmest, as Lambda prefers the most recently used environment; the
+    /// others then stay idle long enough for `--idle-timeout` to retire
+    /// them. With multi-concurrency the fullest one with room comes first,
+    /// so another starts only when every one holds K.
+    fn warmest_with_room(&self, per_sandbox: usize) -> Option<usize> {
         self.slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| !s.busy && s.member.is_some())
+            .filter(|(_, s)| s.leases < per_sandbox && s.member.is_some())
             // Among never used ones, the lowest index.
-            .max_by_key(|(index, s)| (s.released, std::cmp::Reverse(*index)))
+            .max_by_key(|(index, s)| (s.leases, s.released, std::cmp::Reverse(*index)))
             .map(|(index, _)| index)
     }
 }
@@ -80,6 +85,8 @@ impl State {
 struct Shared {
     state: Mutex<State>,
     max: usize,
+    /// Invokes a sandbox runs at once (`AWS_LAMBDA_MAX_CONCURRENCY`, else 1).
+    per_sandbox: usize,
     start: Start,
 }
 
@@ -89,8 +96,8 @@ pub struct Pool {
     shared: Arc<Shared>,
 }
 
-/// A sandbox held for one invoke: released (to the next waiter, or idle)
-/// when dropped.
+/// A sandbox held for one invoke: released (to the next waiter, or as
+/// room) when dropped.
 pub struct Lease {
     shared: Arc<Shared>,
     index: usize,
@@ -123,14 +130,15 @@ impl Shared {
 }
 
 impl Pool {
-    /// A pool of at most `max` sandboxes whose first is `first`.
-    pub fn new(first: Member, max: usize, start: Start) -> Pool {
+    /// A pool of at most `max` sandboxes whose first is `first`, each
+    /// running up to `per_sandbox` invokes at once.
+    pub fn new(first: Member, max: usize, per_sandbox: usize, start: Start) -> Pool {
         Pool {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     slots: vec![Slot {
                         member: Some(first),
-                        busy: false,
+                        leases: 0,
                         released: 0,
                     }],
                     waiters: VecDeque::new(),
@@ -138,6 +146,7 @@ impl Pool {
                     closed: false,
                 }),
                 max: max.max(1),
+                per_sandbox: per_sandbox.max(1),
                 start,
             }),
         }
@@ -163,25 +172,25 @@ impl Pool {
         if state.closed {
             return Choice::Idle(Err(PoolError::Gone));
         }
-        if let Some(index) = state.warmest_idle() {
-            state.slots[index].busy = true;
+        if let Some(index) = state.warmest_with_room(self.shared.per_sandbox) {
+            state.slots[index].leases += 1;
             return Choice::Idle(self.lease(&state, index));
         }
         // A slot whose start failed is tried again before a new one.
         let free = state
             .slots
             .iter()
-            .position(|s| s.member.is_none() && !s.busy);
+            .position(|s| s.member.is_none() && s.leases == 0);
         if free.is_some() || state.slots.len() < self.shared.max {
             let index = free.unwrap_or(state.slots.len());
             if index == state.slots.len() {
                 state.slots.push(Slot {
                     member: None,
-                    busy: true,
+                    leases: 1,
                     released: 0,
                 });
             } else {
-                state.slots[index].busy = true;
+                state.slots[index].leases = 1;
             }
             return Choice::Start(index);
         }
@@ -240,7 +249,7 @@ impl Pool {
                 // next invoke that needs a new sandbox, or below.
                 state.slots.push(Slot {
                     member: None,
-                    busy: false,
+                    leases: 0,
                     released: 0,
                 });
             }
@@ -248,10 +257,10 @@ impl Pool {
             if let Some(member) = &slot.member {
                 return Ok(member.sandbox.clone());
             }
-            if slot.busy {
+            if slot.leases > 0 {
                 return Err(PoolError::Starting { index });
             }
-            slot.busy = true;
+            slot.leases = 1;
         }
         match (self.shared.start)(index).await {
             Ok(member) => {
@@ -272,7 +281,7 @@ impl Pool {
         }
     }
 
-    /// The lease of slot `index`, which the caller has marked busy. Only
+    /// The lease of slot `index`, which the caller has counted. Only
     /// slots with a sandbox are handed out; should one have none (the pool
     /// shut down meanwhile), the slot is released again.
     fn lease(&self, state: &State, index: usize) -> Result<Lease, PoolError> {
@@ -353,7 +362,7 @@ fn release_as(shared: &Shared, index: usize, warmth: Warmth) {
         Warmth::Cold => 0,
     };
     if let Some(slot) = state.slots.get_mut(index) {
-        slot.busy = false;
+        slot.leases = slot.leases.saturating_sub(1);
         slot.released = now;
     }
 }
@@ -414,13 +423,47 @@ mod tests {
     }
 
     fn pool(supervisor: &Supervisor, max: usize) -> Pool {
+        pool_of(supervisor, max, 1)
+    }
+
+    fn pool_of(supervisor: &Supervisor, max: usize, per_sandbox: usize) -> Pool {
         let supervisor = supervisor.clone();
         let first = member(&supervisor);
         let start: Start = Box::new(move |_| {
             let member = member(&supervisor);
             Box::pin(async move { Ok(member) })
         });
-        Pool::new(first, max, start)
+        Pool::new(first, max, per_sandbox, start)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn with_multi_concurrency_a_sandbox_takes_k_invokes_before_another_starts() {
+        let supervisor = Supervisor::start().expect("supervisor");
+        let pool = pool_of(&supervisor, 2, 2);
+        let a = pool.acquire().await.expect("room in sandbox 0");
+        let b = pool.acquire().await.expect("more room in sandbox 0");
+        assert_eq!((a.index(), b.index()), (0, 0));
+        let c = pool.acquire().await.expect("a new sandbox");
+        let d = pool.acquire().await.expect("room in it");
+        assert_eq!((c.index(), d.index()), (1, 1));
+        // Both full: the next waits for the first room released.
+        let waiting = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.acquire().await.map(|l| l.index()) })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "no room anywhere");
+        drop(c);
+        assert_eq!(waiting.await.expect("joined").expect("the room of c"), 1);
+        // One invoke in each: the one released last.
+        drop(a);
+        let e = pool.acquire().await.expect("room");
+        assert_eq!(e.index(), 0, "sandbox 0 was released last");
+        // Room in both, 0 full now and 1 with one: the one with room.
+        let f = pool.acquire().await.expect("room in 1");
+        assert_eq!(f.index(), 1);
+        drop((b, d, e, f));
+        pool.shutdown().await;
     }
 
     #[tokio::test(flavor = "current_thread")]
