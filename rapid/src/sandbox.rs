@@ -438,7 +438,10 @@ impl SubscriptionsEngine for Sandbox {
 impl RuntimeEngine for Sandbox {
     async fn next(&self) -> Result<RuntimeEvent, ApiError> {
         let caller = self.caller;
-        self.ask(|reply| Message::Next { caller, reply }).await
+        let dispatched = self.ask(|reply| Message::Next { caller, reply }).await?;
+        // START is written first (or the hub is gone, and it never will be).
+        let _ = dispatched.logged.await;
+        Ok(dispatched.event)
     }
 
     async fn response(

@@ -51,11 +51,12 @@ enum Message {
     Source(pipe::Receiver, Origin),
     /// Boxed: messages are moved whole, and this one is rare and large.
     Subscribe(Box<NewSubscription>),
-    /// Start capturing the invoke's tail, then write the line.
+    /// Start capturing the invoke's tail, then write the line, then say so.
     Start {
         request_id: String,
         line: String,
         capture_tail: bool,
+        logged: oneshot::Sender<()>,
     },
     Line(String),
     /// Boxed: hub messages are moved whole, and an event is much larger
@@ -172,16 +173,27 @@ impl LogHub {
         Ok(())
     }
 
-    /// Starts an invoke: writes its START `line`, and keeps the lines
-    /// from here to its END for its Tail when `capture_tail`. Invokes may
-    /// overlap (multi-concurrency): each tail gets every line written while
-    /// it is open.
-    pub fn start_invoke(&self, request_id: &str, line: String, capture_tail: bool) {
+    /// Starts an invoke: writes its START `line` after what the pipes hold
+    /// so far, and keeps the lines from here to its END for its Tail when
+    /// `capture_tail`. The receiver is told once START is written: the
+    /// invoke's event goes to the runtime only then, so none of the
+    /// runtime's lines for it can come before START. Invokes may overlap
+    /// (multi-concurrency): each tail gets every line written while it is
+    /// open.
+    pub fn start_invoke(
+        &self,
+        request_id: &str,
+        line: String,
+        capture_tail: bool,
+    ) -> oneshot::Receiver<()> {
+        let (logged, rx) = oneshot::channel();
         let _ = self.tx.send(Message::Start {
             request_id: request_id.to_owned(),
             line,
             capture_tail,
+            logged,
         });
+        rx
     }
 
     pub fn line(&self, line: String) {
@@ -267,6 +279,9 @@ struct Hub<W> {
     sources: Vec<Source>,
     /// The tails being kept, by request id.
     tails: Vec<(String, Vec<u8>)>,
+    /// Who waits for STARTs written (and their `platform.start`
+    /// recorded): told once the messages queued with them are handled.
+    logged: Vec<oneshot::Sender<()>>,
     scratch: Vec<u8>,
     subscribers: Subscribers,
     /// `AWS_LAMBDA_LOG_FORMAT=JSON`.
@@ -281,6 +296,7 @@ impl<W: Write> Hub<W> {
             memory: MemoryProbe::default(),
             sources: Vec::new(),
             tails: Vec::new(),
+            logged: Vec::new(),
             scratch: vec![0; 64 * 1024],
             subscribers: Subscribers::default(),
             json,
@@ -347,6 +363,7 @@ impl<W: Write> Hub<W> {
                     }
                 }
             }
+            self.release_logged();
             tokio::task::yield_now().await;
             if let Some(message) = after {
                 self.handle(message);
@@ -360,7 +377,15 @@ impl<W: Write> Hub<W> {
         while let Ok(message) = rx.try_recv() {
             self.handle(message);
         }
+        self.release_logged();
         true
+    }
+
+    /// Tells who waits that their STARTs are written.
+    fn release_logged(&mut self) {
+        for logged in self.logged.drain(..) {
+            let _ = logged.send(());
+        }
     }
 
     fn handle(&mut self, message: Message) {
@@ -380,7 +405,9 @@ impl<W: Write> Hub<W> {
                 request_id,
                 line,
                 capture_tail,
+                logged,
             } => {
+                self.logged.push(logged);
                 self.drain_all();
                 self.tails.retain(|(id, _)| *id != request_id);
                 if capture_tail {

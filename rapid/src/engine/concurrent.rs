@@ -13,7 +13,7 @@
 //! invoke in flight.
 
 use super::invoke::Current;
-use super::{epoch_ms_at, invalid_state, timestamp, Engine, Reply};
+use super::{epoch_ms_at, invalid_state, timestamp, Dispatched, Engine, Reply};
 use crate::lifecycle::teardown;
 use interop::{ErrorType, FunctionError, RuntimeEvent};
 use runtime_api::ApiError;
@@ -32,7 +32,7 @@ impl Engine {
     /// A `next` of an initialized runtime: one more worker waits. Polls
     /// whose connection closed are dropped first; past the limit the call
     /// is refused (a runtime holds at most `AWS_LAMBDA_MAX_CONCURRENCY`).
-    pub(super) fn concurrent_poll(&mut self, reply: Reply<RuntimeEvent>) {
+    pub(super) fn concurrent_poll(&mut self, reply: Reply<Dispatched>) {
         let limit = self.cfg.max_concurrency.unwrap_or(1) as usize;
         let Some(rt) = self.runtime.as_mut() else {
             return;
@@ -78,7 +78,7 @@ impl Engine {
             .unwrap_or_else(|| Instant::now() + self.cfg.timeout);
         let deadline_ms = epoch_ms_at(deadline);
         let request_id = queued.invoke.request_id.clone();
-        self.announce(&request_id, &queued.invoke.trace_id, queued.invoke.log_tail);
+        let logged = self.announce(&request_id, &queued.invoke.trace_id, queued.invoke.log_tail);
         let log_tail = queued.invoke.log_tail;
         let measured_restore = queued.invoke.restore_duration;
         let (reply, done) = (queued.reply, queued.done);
@@ -90,7 +90,7 @@ impl Engine {
         let mut current = Current::new(reply, done, request_id, log_tail, deadline);
         current.init_duration = self.init_duration.take();
         current.restore_duration = self.restore_duration.take().or(measured_restore);
-        if poll.send(Ok(event)).is_err() {
+        if poll.send(Ok(Dispatched { event, logged })).is_err() {
             // Closed since the check above (cannot happen on one thread):
             // the worker is gone, and so is the event.
             let err = FunctionError::new(

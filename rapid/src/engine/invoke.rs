@@ -2,8 +2,8 @@
 //! the runtime's answers, completion, and the START / END / REPORT lines.
 
 use super::{
-    epoch_ms_at, invalid_state, is_foreign, timestamp, Done, Engine, Queued, Reply, Runtime,
-    FOREIGN_RUNTIME,
+    epoch_ms_at, invalid_state, is_foreign, timestamp, Dispatched, Done, Engine, Queued, Reply,
+    Runtime, FOREIGN_RUNTIME,
 };
 use crate::lifecycle::teardown;
 use crate::lifecycle::{
@@ -214,11 +214,17 @@ fn start_event(request_id: &str, version: &str, trace_id: &str) -> PlatformEvent
 }
 
 impl Engine {
-    /// An invoke begins: its START line (the log hub, woken first, drains
-    /// what the runtime printed so far before it, and the runtime's lines
-    /// for this invoke come after it) and `platform.start`.
-    pub(super) fn announce(&self, request_id: &str, trace_id: &str, log_tail: bool) {
-        self.logs.start_invoke(
+    /// An invoke begins: its START line and `platform.start`. The log hub
+    /// drains what the runtime printed so far before START, and says so on
+    /// the receiver returned: the event is written to the runtime only
+    /// then, so its lines for this invoke come after START.
+    pub(super) fn announce(
+        &self,
+        request_id: &str,
+        trace_id: &str,
+        log_tail: bool,
+    ) -> oneshot::Receiver<()> {
+        let logged = self.logs.start_invoke(
             request_id,
             telemetry::start_line(request_id, &self.cfg.function_version),
             log_tail,
@@ -230,6 +236,7 @@ impl Engine {
                 trace_id,
             ));
         }
+        logged
     }
 
     /// Hands the head of the queue to the runtime waiting in `next`; false
@@ -271,13 +278,13 @@ impl Engine {
         let log_tail = queued.invoke.log_tail;
         let measured_restore = queued.invoke.restore_duration;
         // START before the event.
-        self.announce(&request_id, &trace_id, log_tail);
+        let logged = self.announce(&request_id, &trace_id, log_tail);
         let event = RuntimeEvent {
             invoke: queued.invoke,
             deadline_ms,
             function_arn: self.cfg.function_arn.clone(),
         };
-        if let Err(Ok(event)) = next.send(Ok(event)) {
+        if let Err(Ok(Dispatched { event, .. })) = next.send(Ok(Dispatched { event, logged })) {
             // Closed since the check above (cannot happen on one thread):
             // keep the invoke for the runtime's next poll.
             self.queue.push_front(Queued {
@@ -302,7 +309,7 @@ impl Engine {
 
     /// The runtime's `next`: init is done, or the previous invoke is, as
     /// `lifecycle::on_next` decides.
-    pub(super) fn on_next(&mut self, caller: Option<Caller>, reply: Reply<RuntimeEvent>) {
+    pub(super) fn on_next(&mut self, caller: Option<Caller>, reply: Reply<Dispatched>) {
         let resetting = self.teardown.is_some();
         let initialized = self
             .runtime
@@ -703,7 +710,8 @@ impl Engine {
         status: InvokeStatus,
     ) {
         let request_id = queued.invoke.request_id.clone();
-        self.announce(&request_id, &queued.invoke.trace_id, queued.invoke.log_tail);
+        // Nothing waits for this START: the invoke never reaches the runtime.
+        drop(self.announce(&request_id, &queued.invoke.trace_id, queued.invoke.log_tail));
         let mut current = Current::new(
             queued.reply,
             queued.done,

@@ -14,6 +14,14 @@ use runtime_api::{ApiError, RuntimeError, RuntimeErrorReport, StreamEnd, StreamS
 use tokio::sync::oneshot;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+
+/// An invoke handed to the runtime's `next`: its event, to be written to
+/// the runtime once the log hub has written the invoke's START (`logged`),
+/// so that none of the runtime's lines for it can come before START.
+pub(crate) struct Dispatched {
+    pub(crate) event: RuntimeEvent,
+    pub(crate) logged: oneshot::Receiver<()>,
+}
 pub(crate) type ExtReply<T> = oneshot::Sender<Result<T, ExtensionApiError>>;
 /// Where an invoke's completion (or failure) is told.
 pub(crate) type Done = oneshot::Sender<Result<InvokeSuccess, InvokeFailure>>;
@@ -40,7 +48,7 @@ pub(crate) enum Message {
     Next {
         /// Who asked: only the runtime of this generation may end its init.
         caller: Option<Caller>,
-        reply: Reply<RuntimeEvent>,
+        reply: Reply<Dispatched>,
     },
     Response {
         request_id: String,

@@ -33,10 +33,10 @@ use extensions::Extensions;
 use interop::contract::{
     InitFailure, InitRequest, InitSuccess, PhaseRefused, ResetReason, ResetSuccess, ResponseMetrics,
 };
-use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
+use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
 use invoke::Current;
 use message::{refuse, reply_shutdown, shutdown_failure};
-pub(crate) use message::{Done, ExtReply, InitDone, Message, Reply};
+pub(crate) use message::{Dispatched, Done, ExtReply, InitDone, Message, Reply};
 pub use restore::RestoreFailed;
 use runtime_api::ApiError;
 use std::collections::VecDeque;
@@ -66,10 +66,10 @@ struct Runtime {
     exited_max_rss_kb: Option<u64>,
     state: RuntimeState,
     /// The runtime's pending `next`, when it is waiting in one.
-    next: Option<Reply<RuntimeEvent>>,
+    next: Option<Reply<Dispatched>>,
     /// Multi-concurrency: its further pending `next` polls (one per idle
     /// worker), beside `next`.
-    polls: Vec<Reply<RuntimeEvent>>,
+    polls: Vec<Reply<Dispatched>>,
     /// Its pending `restore/next` (init caching), until a restore starts.
     restore_next: Option<Reply<()>>,
 }

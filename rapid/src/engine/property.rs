@@ -21,7 +21,7 @@ use extensions_api::{
 };
 use interop::contract::{InvokeFailure, InvokeSuccess, PhaseRefused, ResetReason, ResetSuccess};
 use interop::restore::RestoreRequest;
-use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
+use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
 use proptest::prelude::*;
 use runtime_api::{ApiError, RuntimeError, RuntimeErrorReport, StreamEnd};
 use std::collections::HashSet;
@@ -131,7 +131,7 @@ struct Harness {
     invokes: Vec<SentInvoke>,
     next_invoke: u64,
     /// The runtime's polls, with the pid that made each.
-    polls: Vec<(i32, oneshot::Receiver<Result<RuntimeEvent, ApiError>>)>,
+    polls: Vec<(i32, oneshot::Receiver<Result<super::Dispatched, ApiError>>)>,
     /// Request ids the runtime was handed, and those it works on (one at
     /// a time, or several with multi-concurrency), with the pid handed each.
     delivered: HashSet<String>,
@@ -279,8 +279,8 @@ impl Harness {
         }
         let mut polls = std::mem::take(&mut self.polls);
         polls.retain_mut(|(pid, rx)| match rx.try_recv() {
-            Ok(Ok(event)) => {
-                let id = event.invoke.request_id;
+            Ok(Ok(dispatched)) => {
+                let id = dispatched.event.invoke.request_id;
                 if self.gone.contains(pid) {
                     self.broken.push(format!(
                         "{id} was handed to a runtime of an ended generation (pid {pid})"
