@@ -397,3 +397,80 @@ fn the_cgroup_freezer_also_freezes_a_daemon_that_left_the_process_group() {
     });
     let _ = std::fs::remove_file(&file);
 }
+
+/// A process killed (by its pid) when dropped, should the test fail first.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_burst_past_the_sandboxes_and_the_queue_gets_429s_and_nothing_else_fails() {
+    // Four sandboxes and ten places to wait: of fifty invokes held open at
+    // once, fourteen are taken and thirty-six throttled.
+    let rapid = awslambdaric(
+        "handlers.hold",
+        &["--max-sandboxes", "4", "--max-queued", "10"],
+    );
+    let arrivals = unique_path("arrivals");
+    std::fs::create_dir_all(&arrivals).expect("an arrivals directory");
+    let release = unique_path("release");
+    let payload = json!({"dir": arrivals, "release": release}).to_string();
+    let out_path = unique_path("burst-out");
+    let out = std::fs::File::create(&out_path).expect("the invoker's output file");
+    let invoker = std::process::Command::new(venv_python())
+        .arg(testdata("invoker/boto_invoke.py"))
+        .args(["--endpoint", &rapid.url(), "--payload", &payload])
+        .args(["--concurrency", "50", "--distinct", "--report-errors"])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .spawn()
+        .expect("the boto3 invoker");
+    let mut invoker = Killed(invoker);
+    let lines = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&out_path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let throttled =
+        |lines: &[serde_json::Value]| lines.iter().filter(|l| l["HTTPStatusCode"] == 429).count();
+    poll_until("36 of the burst throttled", INVOKER_DEADLINE, || {
+        throttled(&lines()) >= 36
+    });
+    std::fs::write(&release, b"").expect("the release file");
+    poll_until("the invoker to end", INVOKER_DEADLINE, || {
+        matches!(invoker.0.try_wait(), Ok(Some(_)))
+    });
+    let status = invoker.0.wait().expect("the invoker's status");
+    let lines = lines();
+    assert!(status.success(), "{status:?}: {lines:?}");
+    assert_eq!(lines.len(), 50, "{lines:?}");
+    let mut answered_n = Vec::new();
+    for line in &lines {
+        if line["HTTPStatusCode"] == 429 {
+            assert_eq!(line["Error"], "TooManyRequestsException", "{line}");
+            assert_eq!(
+                line["Reason"], "ConcurrentInvocationLimitExceeded",
+                "{line}"
+            );
+            continue;
+        }
+        assert_eq!(line["StatusCode"], 200, "nothing but 429 may fail: {line}");
+        assert!(line["FunctionError"].is_null(), "{line}");
+        let body: serde_json::Value =
+            serde_json::from_str(line["Payload"].as_str().unwrap_or("")).expect("JSON");
+        answered_n.push(body["event"]["n"].as_u64().expect("its own n"));
+    }
+    assert_eq!(throttled(&lines), 36, "{lines:?}");
+    answered_n.sort_unstable();
+    answered_n.dedup();
+    assert_eq!(answered_n.len(), 14, "each answered with its own event");
+    let _ = std::fs::remove_dir_all(&arrivals);
+}

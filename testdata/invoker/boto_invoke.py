@@ -4,7 +4,11 @@ Prints one JSON object per invoke on stdout: StatusCode, FunctionError,
 ExecutedVersion, LogResult (decoded text), Payload (decoded text) and
 RequestId (from ResponseMetadata). With --concurrency N, N invokes run at once
 in threads and N lines are printed (in completion order); with --distinct,
-invoke i sends the payload object with "n": i added.
+invoke i sends the payload object with "n": i added. With --report-errors an
+invoke the service refuses (botocore's ClientError, e.g. a 429
+TooManyRequestsException) is a line too: {"Error": code, "HTTPStatusCode":
+status, "Reason": ..., "Message": ...}, printed as it comes; any other
+failure still fails the run.
 """
 
 import argparse
@@ -15,6 +19,7 @@ import threading
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 
 def parse_args():
@@ -27,6 +32,7 @@ def parse_args():
     parser.add_argument("--client-context", help="base64 of the client context JSON")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--distinct", action="store_true")
+    parser.add_argument("--report-errors", action="store_true")
     return parser.parse_args()
 
 
@@ -80,6 +86,20 @@ def main():
     def one(n):
         try:
             line = json.dumps(invoke(client, args, n))
+        except ClientError as exc:
+            if not args.report_errors:
+                with lock:
+                    failures.append(repr(exc))
+                return
+            response = exc.response
+            line = json.dumps(
+                {
+                    "Error": response.get("Error", {}).get("Code"),
+                    "HTTPStatusCode": response.get("ResponseMetadata", {}).get("HTTPStatusCode"),
+                    "Reason": response.get("Reason"),
+                    "Message": response.get("Error", {}).get("Message"),
+                }
+            )
         except Exception as exc:  # report every failure, not just the first
             with lock:
                 failures.append(repr(exc))

@@ -82,3 +82,17 @@ def meet(event, context):
         "request_id": context.aws_request_id,
         "met": len(os.listdir(directory)),
     }
+
+
+def hold(event, context):
+    """Marks its arrival in the directory `event["dir"]`, then waits (at
+    most 20 s) until the file `event["release"]` exists: the test decides
+    when the invokes it holds end."""
+    import time
+
+    open(os.path.join(event["dir"], context.aws_request_id), "w").close()
+    deadline = time.monotonic() + 20
+    while not os.path.exists(event["release"]) and time.monotonic() < deadline:
+        # ok: the test's release is a file; looked at every 10 ms
+        time.sleep(0.01)
+    return {"event": event, "pid": os.getpid()}
