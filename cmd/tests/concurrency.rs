@@ -489,3 +489,30 @@ fn with_a_pool_each_sandbox_takes_k_invokes_before_another_starts() {
         assert_eq!(per_sandbox.get("1"), Some(&2), "{per_sandbox:?}");
     });
 }
+
+#[test]
+fn a_streamed_answer_is_an_invoke_of_its_own_too() {
+    // The stdlib streaming runtime (one poll at a time) in the mode: a
+    // stream and a stream cut by an error, each answered and reported.
+    let cmd = streaming_command();
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let rapid = Rapid::start(&args, &[("AWS_LAMBDA_MAX_CONCURRENCY", "2")]);
+    let streamed = boto_stream(
+        &rapid.url(),
+        &[
+            "--payload",
+            r#"{"action":"stream","chunks":["one ","two"]}"#,
+        ],
+    );
+    assert_eq!(streamed["chunks"], json!(["one ", "two"]), "{streamed}");
+    let cut = json!({"action": "trailers", "errorType": "Function.MidStream", "partial": "half"});
+    let failed = boto_stream(&rapid.url(), &["--payload", &cut.to_string()]);
+    assert_eq!(failed["chunks"], json!(["half"]), "{failed}");
+    assert_eq!(
+        failed["InvokeComplete"]["ErrorCode"], "Function.MidStream",
+        "{failed}"
+    );
+    let reports = rapid.wait_for_stdout_n(|l| l.starts_with("REPORT RequestId: "), 2, WAIT);
+    assert!(reports[1].contains("Status: error"), "{reports:?}");
+    assert!(!reports[0].contains("Status:"), "{reports:?}");
+}
