@@ -11,14 +11,14 @@ use crate::client::{self, Conn, INVOKE_PATH};
 use crate::measure::BenchError;
 use crate::scratch::ScratchDir;
 use crate::stats::Latency;
-use crate::targets::{start_rapid_with, Function, Paths};
+use crate::targets::{start_rapid_with, Function, Paths, CONCURRENCY};
 
 const SANDBOXES: [usize; 4] = [1, 2, 4, 8];
 const CLIENTS: [usize; 2] = [8, 64];
 
 /// One row: a function, a pool size, a client count.
 struct Row {
-    function: &'static str,
+    function: String,
     sandboxes: usize,
     clients: usize,
     latency: Latency,
@@ -35,11 +35,18 @@ pub fn run(rt: &Runtime, paths: &Paths, quick: bool) -> Result<String, BenchErro
         })
     })?;
     let mut rows = Vec::new();
-    for (function, name) in [
-        (Function::RustEcho, "Rust echo"),
-        (Function::PythonEcho, "Python echo"),
+    let concurrent = format!("Rust run_concurrent, K = {CONCURRENCY}");
+    for (function, name, pools) in [
+        (Function::RustEcho, "Rust echo", &SANDBOXES[..]),
+        (Function::PythonEcho, "Python echo", &SANDBOXES[..]),
+        // Multi-concurrency: K invokes per sandbox.
+        (
+            Function::RustConcurrent,
+            concurrent.as_str(),
+            &SANDBOXES[..2],
+        ),
     ] {
-        for sandboxes in SANDBOXES {
+        for &sandboxes in pools {
             let n = sandboxes.to_string();
             let mut rapid = start_rapid_with(
                 paths,
@@ -52,7 +59,7 @@ pub fn run(rt: &Runtime, paths: &Paths, quick: bool) -> Result<String, BenchErro
                 let latency = rt.block_on(burst(rapid.invoke_addr, clients, total))?;
                 let rss_kib = rapid.proc.rss_kib()?;
                 rows.push(Row {
-                    function: name,
+                    function: name.to_owned(),
                     sandboxes,
                     clients,
                     latency,

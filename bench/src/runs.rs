@@ -60,6 +60,7 @@ pub fn rapid(
         Function::RustEcho => "rapid + Rust",
         Function::PythonEcho => "rapid + Python",
         Function::PythonStreaming => "rapid + Python streaming",
+        Function::RustConcurrent => "rapid + Rust run_concurrent",
     };
     let none = no_extensions()?;
     let start = || targets::start_rapid(paths, function, none.path(), &[]);

@@ -160,7 +160,7 @@ impl Paths {
     }
 }
 
-/// Builds `rapid`, `echo-fn` and `ext-recorder` with the bench's own
+/// Builds `rapid`, `echo-fn`, `concurrent-fn` and `ext-recorder` with the bench's own
 /// profile, so the run measures the tree as it is (cargo finds nothing to do
 /// when they are fresh).
 pub fn build_binaries(paths: &Paths) -> Result<(), TargetError> {
@@ -215,7 +215,14 @@ pub enum Function {
     /// testdata/runtimes/streaming.py: a stdlib Python runtime that streams
     /// its answers (`Lambda-Runtime-Function-Response-Mode: streaming`).
     PythonStreaming,
+    /// testdata's `concurrent-fn` (`lambda_runtime::run_concurrent`) with
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` = [`CONCURRENCY`]: one runtime holds
+    /// that many invokes at once.
+    RustConcurrent,
 }
+
+/// The multi-concurrency of [`Function::RustConcurrent`].
+pub const CONCURRENCY: usize = 8;
 
 /// The runtime command rapid runs, and what it adds to rapid's environment.
 struct FunctionCommand {
@@ -242,6 +249,10 @@ fn function_command(paths: &Paths, function: Function) -> Result<FunctionCommand
             ];
             Ok(FunctionCommand { argv, env })
         }
+        Function::RustConcurrent => Ok(FunctionCommand {
+            argv: vec![paths.binary("concurrent-fn")?.into()],
+            env: vec![("AWS_LAMBDA_MAX_CONCURRENCY", CONCURRENCY.to_string().into())],
+        }),
         Function::PythonStreaming => {
             let script = paths.root.join("testdata/runtimes/streaming.py");
             Ok(FunctionCommand {
