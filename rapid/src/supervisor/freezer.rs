@@ -29,6 +29,9 @@ pub struct FreezerCgroup {
     /// `<dir>/cgroup.procs`, for the child to write itself into between
     /// fork and exec.
     procs: CString,
+    /// `<dir>/cgroup.freeze`, kept open: freezing and thawing are one
+    /// write each, twice per invoke.
+    freeze: Option<std::fs::File>,
 }
 
 impl FreezerCgroup {
@@ -62,10 +65,15 @@ impl FreezerCgroup {
         let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_encoded_bytes())
             .map_err(|_| format!("the cgroup path {} holds a NUL byte", dir.display()))?;
         let relative = format!("{}/{name}", own_path.trim_end_matches('/'));
+        let freeze = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("cgroup.freeze"))
+            .ok();
         Ok(FreezerCgroup {
             dir,
             relative,
             procs,
+            freeze,
         })
     }
 
@@ -90,10 +98,15 @@ impl FreezerCgroup {
     /// 1` once all are); nothing in rapid waits for that moment, and a
     /// thaw cancels a freeze still under way.
     pub fn set_frozen(&self, frozen: bool) -> std::io::Result<()> {
-        std::fs::write(
-            self.dir.join("cgroup.freeze"),
-            if frozen { "1" } else { "0" },
-        )
+        use std::io::Write;
+        let value: &[u8] = if frozen { b"1" } else { b"0" };
+        // Each write is one command (the offset does not matter). The kept
+        // file fails once the cgroup was removed and made again
+        // (`ensure`): the new one is written by its path.
+        match self.freeze.as_ref().map(|mut file| file.write_all(value)) {
+            Some(Ok(())) => Ok(()),
+            _ => std::fs::write(self.dir.join("cgroup.freeze"), value),
+        }
     }
 
     /// Whether `pid` is in this cgroup; `None` when it cannot be told (it
