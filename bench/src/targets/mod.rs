@@ -136,6 +136,21 @@ impl Paths {
         })
     }
 
+    /// A tool found on PATH (`valgrind`, `strace`).
+    pub fn tool(&self, name: &'static str, hint: &'static str) -> Result<PathBuf, TargetError> {
+        std::env::var_os("PATH")
+            .and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(name))
+                    .find(|p| p.is_file())
+            })
+            .ok_or(TargetError::Missing {
+                what: name,
+                path: "PATH".to_string(),
+                hint,
+            })
+    }
+
     /// `--cargo-lambda PATH`, else `<root>/.venv/bin/cargo-lambda`, else
     /// `cargo-lambda` on PATH.
     pub fn cargo_lambda(&self, chosen: Option<&Path>) -> Result<PathBuf, TargetError> {
@@ -290,8 +305,30 @@ pub fn start_rapid_with(
     extension_env: &[(&'static str, &OsStr)],
     flags: &[&str],
 ) -> Result<Rapid, TargetError> {
+    start_rapid_under(paths, function, extensions_dir, extension_env, flags, &[])
+}
+
+/// [`start_rapid_with`] with rapid started by `wrapper` (a program and its
+/// arguments, such as `valgrind --tool=callgrind`), which runs it in the
+/// same process and passes its output through.
+pub fn start_rapid_under(
+    paths: &Paths,
+    function: Function,
+    extensions_dir: &Path,
+    extension_env: &[(&'static str, &OsStr)],
+    flags: &[&str],
+    wrapper: &[OsString],
+) -> Result<Rapid, TargetError> {
     let function = function_command(paths, function)?;
-    let mut cmd = clean_command(&paths.binary("rapid")?, &[KEPT_ENV]);
+    let rapid = paths.binary("rapid")?;
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = clean_command(Path::new(program), &[KEPT_ENV]);
+            cmd.args(args).arg(rapid);
+            cmd
+        }
+        None => clean_command(&rapid, &[KEPT_ENV]),
+    };
     cmd.args([
         "--runtime-interface-emulator-address",
         "127.0.0.1:0",
