@@ -384,17 +384,18 @@ impl<W: Write> Hub<W> {
                 self.drain_all();
                 let live_mb = self.memory.peak_rss_mb(&report.live_pids).unwrap_or(0);
                 report.report.max_memory_used_mb = live_mb + report.exited_kb.div_ceil(1024);
-                let event = PlatformEvent::now(Report::of(&report.report));
+                let event = || PlatformEvent::now(Report::of(&report.report));
                 if self.json {
                     // The timeout line, then platform.report as the REPORT line.
                     for line in &lines {
                         self.write_line(line.as_bytes());
                     }
-                    self.record(event);
+                    self.record(event());
                 } else {
-                    // Before the REPORT line: whoever saw REPORT finds its event.
+                    // Before the REPORT line: whoever saw REPORT finds its
+                    // event. Built only for them.
                     if self.events.keeps() || self.subscribers.wants_events() {
-                        self.record(event);
+                        self.record(event());
                     }
                     for line in &lines {
                         self.write_line(line.as_bytes());
