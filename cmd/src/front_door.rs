@@ -26,6 +26,15 @@ pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 100;
 pub const DEFAULT_MAX_QUEUED: usize = 1000;
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
+
+// Header names of every invoke, parsed once.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+const EXECUTED_VERSION: HeaderName = HeaderName::from_static("x-amz-executed-version");
+const INVOCATION_TYPE: HeaderName = HeaderName::from_static("x-amz-invocation-type");
+const CLIENT_CONTEXT: HeaderName = HeaderName::from_static("x-amz-client-context");
+const LOG_TYPE: HeaderName = HeaderName::from_static("x-amz-log-type");
+const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+const TENANT_ID: HeaderName = HeaderName::from_static("x-amz-tenant-id");
 const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 
 /// What the front door needs besides the sandbox.
@@ -372,8 +381,8 @@ pub fn parse_headers(
     framing: Framing,
     headers: &http::HeaderMap,
 ) -> Result<InvokeHeaders, InvokeError> {
-    let header = |name: &'static str| lambda_header(headers, name);
-    let invocation_type = match header("X-Amz-Invocation-Type")?.as_deref() {
+    let header = |name: &HeaderName, spelled| lambda_header(headers, name, spelled);
+    let invocation_type = match header(&INVOCATION_TYPE, "X-Amz-Invocation-Type")?.as_deref() {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
         // InvokeWithResponseStream has no asynchronous form.
         Some("Event") if framing == Framing::Raw => InvocationType::Event,
@@ -388,10 +397,10 @@ pub fn parse_headers(
             })
         }
     };
-    let client_context = header("X-Amz-Client-Context")?
+    let client_context = header(&CLIENT_CONTEXT, "X-Amz-Client-Context")?
         .map(|encoded| decode_client_context(&encoded))
         .transpose()?;
-    let log_tail = match header("X-Amz-Log-Type")?.as_deref() {
+    let log_tail = match header(&LOG_TYPE, "X-Amz-Log-Type")?.as_deref() {
         None | Some("None") => false,
         // The log tail is for synchronous invokes only.
         Some("Tail") => !matches!(invocation_type, InvocationType::Event),
@@ -402,10 +411,10 @@ pub fn parse_headers(
         }
     };
     // An empty trace header carries no trace: the runtime gets a new one.
-    let trace_id = header("X-Amzn-Trace-Id")?
+    let trace_id = header(&TRACE_ID, "X-Amzn-Trace-Id")?
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(new_trace_id);
-    let tenant_id = header("X-Amz-Tenant-Id")?;
+    let tenant_id = header(&TENANT_ID, "X-Amz-Tenant-Id")?;
     Ok(InvokeHeaders {
         invocation_type,
         client_context,
@@ -492,8 +501,8 @@ pub(crate) async fn raw_response(
         .and_then(|ct| HeaderValue::from_str(&ct).ok())
         .unwrap_or(HeaderValue::from_static("application/json"));
     headers.insert(CONTENT_TYPE, content_type);
-    wire::insert_header(headers, "x-amzn-requestid", &outcome.request_id);
-    wire::insert_header(headers, "x-amz-executed-version", &door.version());
+    wire::insert_named(headers, REQUEST_ID, &outcome.request_id);
+    wire::insert_named(headers, EXECUTED_VERSION, &door.version());
     if function_error {
         headers.insert(
             HeaderName::from_static("x-amz-function-error"),
@@ -535,31 +544,32 @@ fn event_stream_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<D
         CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.amazon.eventstream"),
     );
-    wire::insert_header(headers, "x-amzn-requestid", &outcome.request_id);
-    wire::insert_header(headers, "x-amz-executed-version", &door.version());
+    wire::insert_named(headers, REQUEST_ID, &outcome.request_id);
+    wire::insert_named(headers, EXECUTED_VERSION, &door.version());
     response
 }
 
 fn empty(status: StatusCode, request_id: &str) -> Response<DoorBody> {
     let mut response = Response::new(DoorBody::full(Bytes::new()));
     *response.status_mut() = status;
-    wire::insert_header(response.headers_mut(), "x-amzn-requestid", request_id);
+    wire::insert_named(response.headers_mut(), REQUEST_ID, request_id);
     response
 }
 
-/// A Lambda request header as text (`name` as Lambda spells it; the lookup
-/// ignores case): absent is `None`; a value that is not UTF-8 is refused
+/// A Lambda request header as text: absent is `None`; a value that is not
+/// UTF-8 is refused (naming the header as Lambda spells it, `spelled`)
 /// rather than taken for absent.
 fn lambda_header(
     headers: &http::HeaderMap,
-    name: &'static str,
+    name: &HeaderName,
+    spelled: &'static str,
 ) -> Result<Option<String>, InvokeError> {
     let Some(value) = headers.get(name) else {
         return Ok(None);
     };
     match std::str::from_utf8(value.as_bytes()) {
         Ok(text) => Ok(Some(text.to_owned())),
-        Err(_) => Err(InvokeError::HeaderNotUtf8 { name }),
+        Err(_) => Err(InvokeError::HeaderNotUtf8 { name: spelled }),
     }
 }
 

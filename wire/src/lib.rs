@@ -13,6 +13,6 @@ mod body;
 mod json;
 pub mod names;
 
-pub use answer::{accepted, insert_header, json};
+pub use answer::{accepted, insert_header, insert_named, json};
 pub use body::{drain_allowance, read_limited, LimitedBody};
 pub use json::{surely_json, MAX_JSON_DEPTH};
