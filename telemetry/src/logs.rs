@@ -362,6 +362,7 @@ impl<W: Write> Hub<W> {
             }
             Message::Start { line, capture_tail } => {
                 self.drain_all();
+                self.subscribers.invoke_started();
                 self.tail = capture_tail.then(Vec::new);
                 // In JSON, platform.start is the line.
                 if !self.json {
@@ -621,6 +622,28 @@ mod tests {
         hub.flush().await;
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text, "START\nfirst line\n");
+    }
+
+    /// The init's backlog (for subscriptions made during the init) ends
+    /// with the first invoke also when no event is built: it kept every
+    /// line of every invoke, up to 4 MB, when nobody subscribed.
+    #[test]
+    fn the_init_backlog_ends_with_the_first_invoke() {
+        let mut hub = Hub::new(std::io::sink(), EventLog::new(0), false);
+        hub.record(PlatformEvent::now(crate::events::InitStart {
+            initialization_type: crate::events::InitializationType::OnDemand,
+            phase: crate::events::InitPhase::Init,
+            function_name: "f".into(),
+            function_version: "$LATEST".into(),
+            runtime_version: None,
+            runtime_version_arn: None,
+        }));
+        assert!(hub.subscribers.wants_lines(), "the init keeps its lines");
+        hub.handle(Message::Start {
+            line: "START".into(),
+            capture_tail: false,
+        });
+        assert!(!hub.subscribers.wants_lines(), "the backlog is gone");
     }
 
     #[tokio::test]
