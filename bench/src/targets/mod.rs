@@ -88,8 +88,8 @@ impl Paths {
             Err(TargetError::Missing {
                 what: name,
                 path: path.display().to_string(),
-                hint: "build it with `cargo build --release -p rapid-cmd -p rapid-testdata \
-                       -p rapid-testdata-ext`",
+                hint: "build them with `cargo build --release -p rapid-cmd`, then \
+                       `cargo build --release -p rapid-testdata -p rapid-testdata-ext`",
             })
         }
     }
@@ -177,18 +177,19 @@ impl Paths {
 
 /// Builds `rapid`, `echo-fn` and `ext-recorder` with the bench's own
 /// profile, so the run measures the tree as it is (cargo finds nothing to do
-/// when they are fresh).
+/// when they are fresh). rapid is built on its own: built with the test
+/// functions, it would get their dependencies' features (tokio's
+/// multi-threaded scheduler, which lambda_runtime asks for), which a user's
+/// `cargo build --bin rapid` does not have.
 pub fn build_binaries(paths: &Paths) -> Result<(), TargetError> {
+    cargo_build(paths, &["-p", "rapid-cmd"])?;
+    cargo_build(paths, &["-p", "rapid-testdata", "-p", "rapid-testdata-ext"])
+}
+
+fn cargo_build(paths: &Paths, packages: &[&str]) -> Result<(), TargetError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut args = vec![
-        "build",
-        "-p",
-        "rapid-cmd",
-        "-p",
-        "rapid-testdata",
-        "-p",
-        "rapid-testdata-ext",
-    ];
+    let mut args = vec!["build"];
+    args.extend(packages);
     if !cfg!(debug_assertions) {
         args.push("--release");
     }
