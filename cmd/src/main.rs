@@ -5,12 +5,13 @@
 use clap::Parser;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use rapid::accept::{connection_cap, Acceptor};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::address;
 use rapid_cmd::cli::{self, Cli};
 use rapid_cmd::front_door::{self, FrontDoor};
+use rapid_cmd::header_timer::HeaderTimer;
 use std::convert::Infallible;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -315,7 +316,7 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
             // is written.
             if let Err(err) = http1::Builder::new()
                 .half_close(true)
-                .timer(TokioTimer::new())
+                .timer(HeaderTimer::default())
                 .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
