@@ -21,6 +21,8 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 fn main() -> ExitCode {
+    // Before anything is allocated: large payloads are given back.
+    rapid::supervisor::return_large_buffers();
     let cli = Cli::parse();
     let log_level_env = std::env::var("LOG_LEVEL").ok();
     let level = match cli::resolve_level(cli.log_level.as_deref(), log_level_env.as_deref()) {
