@@ -131,17 +131,20 @@ fn next_response(event: RuntimeEvent) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(invoke.payload));
     let headers = response.headers_mut();
     headers.reserve(8);
-    put(headers, REQUEST_ID, &invoke.request_id);
+    // The event's strings become the header values (no copies).
+    put(headers, REQUEST_ID, invoke.request_id);
     headers.insert(DEADLINE_MS, HeaderValue::from(event.deadline_ms));
-    put(headers, FUNCTION_ARN, &event.function_arn);
-    put(headers, TRACE_ID, &invoke.trace_id);
-    if let Some(value) = &invoke.client_context {
+    if let Ok(arn) = HeaderValue::from_str(&event.function_arn) {
+        headers.insert(FUNCTION_ARN, arn);
+    }
+    put(headers, TRACE_ID, invoke.trace_id);
+    if let Some(value) = invoke.client_context {
         put(headers, CLIENT_CONTEXT, value);
     }
-    if let Some(value) = &invoke.cognito_identity {
+    if let Some(value) = invoke.cognito_identity {
         put(headers, COGNITO_IDENTITY, value);
     }
-    if let Some(value) = &invoke.tenant_id {
+    if let Some(value) = invoke.tenant_id {
         put(headers, TENANT_ID, value);
     }
     // The event is JSON whatever the invoker's `Content-Type` said (`curl -d`
@@ -153,8 +156,8 @@ fn next_response(event: RuntimeEvent) -> Response<Full<Bytes>> {
 
 /// Sets `name: value`; a value that is not a valid header (control
 /// characters) is left out rather than failing the whole event.
-fn put(headers: &mut http::HeaderMap, name: HeaderName, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
+fn put(headers: &mut http::HeaderMap, name: HeaderName, value: String) {
+    if let Ok(value) = HeaderValue::try_from(value) {
         headers.insert(name, value);
     }
 }
