@@ -257,7 +257,7 @@ where
     } = parse_headers(framing, req.headers())?;
     let payload = read_payload(req.into_body(), invocation_type.body_limit()).await?;
 
-    let request_id = interop::ids::new_uuid().to_string();
+    let request_id = new_request_id();
     let invoke = Invoke {
         request_id: request_id.clone(),
         payload,
@@ -590,18 +590,24 @@ pub fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
     Ok(value.to_string().replace('\u{7f}', "\\u007f"))
 }
 
+/// A new request id: a random UUID, hyphenated, lower case (without the
+/// formatting machinery: one per invoke).
+fn new_request_id() -> String {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    interop::ids::new_uuid()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
+}
+
 /// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`
 pub(crate) fn new_trace_id() -> String {
     // By hand rather than with `format!`: one per invoke without a trace
     // header, and hex digits through the formatter cost more than the rest
-    // of the front door's work on a small event.
+    // of the front door's work on a small event. Written into a fixed
+    // array, then checked once as UTF-8.
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    fn push_hex(id: &mut String, bytes: &[u8]) {
-        for byte in bytes {
-            id.push(HEX[usize::from(byte >> 4)] as char);
-            id.push(HEX[usize::from(byte & 0xf)] as char);
-        }
-    }
+    const LEN: usize = 7 + 8 + 1 + 24 + 8 + 16 + 10;
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -610,15 +616,31 @@ pub(crate) fn new_trace_id() -> String {
     let epoch = u32::try_from(epoch).unwrap_or(u32::MAX);
     // 12 random bytes for the root, 8 for the parent: one system call.
     let random: [u8; 20] = interop::ids::random_bytes();
-    let mut id = String::with_capacity(64);
-    id.push_str("Root=1-");
-    push_hex(&mut id, &epoch.to_be_bytes());
-    id.push('-');
-    push_hex(&mut id, &random[..12]);
-    id.push_str(";Parent=");
-    push_hex(&mut id, &random[12..]);
-    id.push_str(";Sampled=0");
-    id
+    let mut id = [0u8; LEN];
+    let mut at = 0;
+    let mut text = |bytes: &[u8]| {
+        id[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    let hex = |bytes: &[u8], out: &mut [u8]| {
+        for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+    };
+    let mut digits = [0u8; 48];
+    hex(&epoch.to_be_bytes(), &mut digits[..8]);
+    hex(&random[..12], &mut digits[8..32]);
+    hex(&random[12..], &mut digits[32..48]);
+    text(b"Root=1-");
+    text(&digits[..8]);
+    text(b"-");
+    text(&digits[8..32]);
+    text(b";Parent=");
+    text(&digits[32..48]);
+    text(b";Sampled=0");
+    // Only ASCII was written: this never fails.
+    String::from_utf8(id.to_vec()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -644,6 +666,15 @@ mod tests {
         assert!(rest.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(parts[1].strip_prefix("Parent=").unwrap().len(), 16);
         assert_eq!(parts[2], "Sampled=0");
+    }
+
+    #[test]
+    fn request_ids_are_hyphenated_lower_case_uuids() {
+        let id = new_request_id();
+        let parsed = uuid::Uuid::parse_str(&id).unwrap();
+        assert_eq!(parsed.hyphenated().to_string(), id);
+        assert_eq!(id.len(), 36);
+        assert_ne!(new_request_id(), id);
     }
 
     #[test]
