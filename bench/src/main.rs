@@ -8,6 +8,7 @@
 //!
 //!     cargo run --release -p rapid-bench -- [--quick] [--out FILE]
 
+mod callgrind;
 mod client;
 mod extension;
 mod loopback;
@@ -21,7 +22,7 @@ mod stats;
 mod streaming;
 mod targets;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -53,6 +54,15 @@ struct Args {
     /// idle sandbox; written to FILE-pool.md.
     #[arg(long)]
     pool: bool,
+    /// Measure only rapid's instructions (callgrind) and system calls
+    /// (strace) per warm invoke and per 1 MiB and 5.5 MiB round trip;
+    /// written to FILE-callgrind.md.
+    #[arg(long)]
+    callgrind: bool,
+    /// With --callgrind: keep the profiles and tables in DIR (for
+    /// `callgrind_annotate`).
+    #[arg(long, value_name = "DIR", requires = "callgrind")]
+    keep_profiles: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -75,31 +85,11 @@ fn main() -> ExitCode {
         .expect("a tokio runtime for the bench clients"); // ok: a startup invariant of the bench tool
 
     if args.pool {
-        return match pool::run(&rt, &paths, args.quick) {
-            Ok(md) => {
-                println!("{md}");
-                let out = args.out.with_extension("").with_file_name(format!(
-                    "{}-pool.md",
-                    args.out
-                        .file_stem()
-                        .map_or("bench-results".into(), |s| s.to_string_lossy())
-                ));
-                match std::fs::write(&out, md) {
-                    Ok(()) => {
-                        eprintln!("bench: wrote {}", out.display());
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("bench: cannot write {}: {e}", out.display());
-                        ExitCode::FAILURE
-                    }
-                }
-            }
-            Err(e) => {
-                eprintln!("bench: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return write_part(&args.out, "pool", pool::run(&rt, &paths, args.quick));
+    }
+    if args.callgrind {
+        let keep = args.keep_profiles.as_deref();
+        return write_part(&args.out, "callgrind", callgrind::run(&rt, &paths, keep));
     }
     let machine = machine(&paths, load_1m);
     let mut setup = setup(&plan);
@@ -167,6 +157,34 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Prints the Markdown of a part measured on its own (`--pool`,
+/// `--callgrind`) and writes it to FILE-`part`.md.
+fn write_part(out: &Path, part: &str, result: Result<String, BenchError>) -> ExitCode {
+    let md = match result {
+        Ok(md) => md,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{md}");
+    let out = out.with_extension("").with_file_name(format!(
+        "{}-{part}.md",
+        out.file_stem()
+            .map_or("bench-results".into(), |s| s.to_string_lossy())
+    ));
+    match std::fs::write(&out, md) {
+        Ok(()) => {
+            eprintln!("bench: wrote {}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: cannot write {}: {e}", out.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

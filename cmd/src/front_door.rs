@@ -30,6 +30,15 @@ pub const DEFAULT_MAX_QUEUED: usize = 1000;
 pub const SANDBOX_HEADER: &str = "x-rapid-sandbox";
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
+
+// Header names of every invoke, parsed once.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+const EXECUTED_VERSION: HeaderName = HeaderName::from_static("x-amz-executed-version");
+const INVOCATION_TYPE: HeaderName = HeaderName::from_static("x-amz-invocation-type");
+const CLIENT_CONTEXT: HeaderName = HeaderName::from_static("x-amz-client-context");
+const LOG_TYPE: HeaderName = HeaderName::from_static("x-amz-log-type");
+const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+const TENANT_ID: HeaderName = HeaderName::from_static("x-amz-tenant-id");
 const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 
 /// What the front door needs besides the sandbox.
@@ -252,7 +261,7 @@ where
     } = parse_headers(framing, req.headers())?;
     let payload = read_payload(req.into_body(), invocation_type.body_limit()).await?;
 
-    let request_id = interop::ids::new_uuid().to_string();
+    let request_id = new_request_id();
     let invoke = Invoke {
         request_id: request_id.clone(),
         payload,
@@ -384,8 +393,8 @@ pub fn parse_headers(
     framing: Framing,
     headers: &http::HeaderMap,
 ) -> Result<InvokeHeaders, InvokeError> {
-    let header = |name: &'static str| lambda_header(headers, name);
-    let invocation_type = match header("X-Amz-Invocation-Type")?.as_deref() {
+    let header = |name: &HeaderName, spelled| lambda_header(headers, name, spelled);
+    let invocation_type = match header(&INVOCATION_TYPE, "X-Amz-Invocation-Type")?.as_deref() {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
         // InvokeWithResponseStream has no asynchronous form.
         Some("Event") if framing == Framing::Raw => InvocationType::Event,
@@ -400,10 +409,10 @@ pub fn parse_headers(
             })
         }
     };
-    let client_context = header("X-Amz-Client-Context")?
+    let client_context = header(&CLIENT_CONTEXT, "X-Amz-Client-Context")?
         .map(|encoded| decode_client_context(&encoded))
         .transpose()?;
-    let log_tail = match header("X-Amz-Log-Type")?.as_deref() {
+    let log_tail = match header(&LOG_TYPE, "X-Amz-Log-Type")?.as_deref() {
         None | Some("None") => false,
         // The log tail is for synchronous invokes only.
         Some("Tail") => !matches!(invocation_type, InvocationType::Event),
@@ -414,10 +423,10 @@ pub fn parse_headers(
         }
     };
     // An empty trace header carries no trace: the runtime gets a new one.
-    let trace_id = header("X-Amzn-Trace-Id")?
+    let trace_id = header(&TRACE_ID, "X-Amzn-Trace-Id")?
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(new_trace_id);
-    let tenant_id = header("X-Amz-Tenant-Id")?;
+    let tenant_id = header(&TENANT_ID, "X-Amz-Tenant-Id")?;
     Ok(InvokeHeaders {
         invocation_type,
         client_context,
@@ -448,6 +457,11 @@ pub fn json_payload(payload: Bytes) -> Result<Bytes, InvokeError> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         // Lambda hands an empty invoke to the function as an empty object.
         return Ok(Bytes::from_static(b"{}"));
+    }
+    // One pass at memory speed for what is surely JSON; anything else gets
+    // the exact check below, which says what is wrong.
+    if wire::surely_json(&payload) {
+        return Ok(payload);
     }
     // JSON is UTF-8. serde_json skips the bytes of a string it ignores
     // without checking them, so the encoding is checked first: a runtime
@@ -499,8 +513,8 @@ pub(crate) async fn raw_response(
         .and_then(|ct| HeaderValue::from_str(&ct).ok())
         .unwrap_or(HeaderValue::from_static("application/json"));
     headers.insert(CONTENT_TYPE, content_type);
-    wire::insert_header(headers, "x-amzn-requestid", &outcome.request_id);
-    wire::insert_header(headers, "x-amz-executed-version", &door.version());
+    wire::insert_named(headers, REQUEST_ID, &outcome.request_id);
+    wire::insert_named(headers, EXECUTED_VERSION, &door.version());
     if function_error {
         headers.insert(
             HeaderName::from_static("x-amz-function-error"),
@@ -542,31 +556,32 @@ fn event_stream_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<D
         CONTENT_TYPE,
         HeaderValue::from_static("application/vnd.amazon.eventstream"),
     );
-    wire::insert_header(headers, "x-amzn-requestid", &outcome.request_id);
-    wire::insert_header(headers, "x-amz-executed-version", &door.version());
+    wire::insert_named(headers, REQUEST_ID, &outcome.request_id);
+    wire::insert_named(headers, EXECUTED_VERSION, &door.version());
     response
 }
 
 fn empty(status: StatusCode, request_id: &str) -> Response<DoorBody> {
     let mut response = Response::new(DoorBody::full(Bytes::new()));
     *response.status_mut() = status;
-    wire::insert_header(response.headers_mut(), "x-amzn-requestid", request_id);
+    wire::insert_named(response.headers_mut(), REQUEST_ID, request_id);
     response
 }
 
-/// A Lambda request header as text (`name` as Lambda spells it; the lookup
-/// ignores case): absent is `None`; a value that is not UTF-8 is refused
+/// A Lambda request header as text: absent is `None`; a value that is not
+/// UTF-8 is refused (naming the header as Lambda spells it, `spelled`)
 /// rather than taken for absent.
 fn lambda_header(
     headers: &http::HeaderMap,
-    name: &'static str,
+    name: &HeaderName,
+    spelled: &'static str,
 ) -> Result<Option<String>, InvokeError> {
     let Some(value) = headers.get(name) else {
         return Ok(None);
     };
     match std::str::from_utf8(value.as_bytes()) {
         Ok(text) => Ok(Some(text.to_owned())),
-        Err(_) => Err(InvokeError::HeaderNotUtf8 { name }),
+        Err(_) => Err(InvokeError::HeaderNotUtf8 { name: spelled }),
     }
 }
 
@@ -587,18 +602,24 @@ pub fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
     Ok(value.to_string().replace('\u{7f}', "\\u007f"))
 }
 
+/// A new request id: a random UUID, hyphenated, lower case (without the
+/// formatting machinery: one per invoke).
+fn new_request_id() -> String {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    interop::ids::new_uuid()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
+}
+
 /// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`
 pub(crate) fn new_trace_id() -> String {
     // By hand rather than with `format!`: one per invoke without a trace
     // header, and hex digits through the formatter cost more than the rest
-    // of the front door's work on a small event.
+    // of the front door's work on a small event. Written into a fixed
+    // array, then checked once as UTF-8.
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    fn push_hex(id: &mut String, bytes: &[u8]) {
-        for byte in bytes {
-            id.push(HEX[usize::from(byte >> 4)] as char);
-            id.push(HEX[usize::from(byte & 0xf)] as char);
-        }
-    }
+    const LEN: usize = 7 + 8 + 1 + 24 + 8 + 16 + 10;
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -607,15 +628,31 @@ pub(crate) fn new_trace_id() -> String {
     let epoch = u32::try_from(epoch).unwrap_or(u32::MAX);
     // 12 random bytes for the root, 8 for the parent: one system call.
     let random: [u8; 20] = interop::ids::random_bytes();
-    let mut id = String::with_capacity(64);
-    id.push_str("Root=1-");
-    push_hex(&mut id, &epoch.to_be_bytes());
-    id.push('-');
-    push_hex(&mut id, &random[..12]);
-    id.push_str(";Parent=");
-    push_hex(&mut id, &random[12..]);
-    id.push_str(";Sampled=0");
-    id
+    let mut id = [0u8; LEN];
+    let mut at = 0;
+    let mut text = |bytes: &[u8]| {
+        id[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    let hex = |bytes: &[u8], out: &mut [u8]| {
+        for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+    };
+    let mut digits = [0u8; 48];
+    hex(&epoch.to_be_bytes(), &mut digits[..8]);
+    hex(&random[..12], &mut digits[8..32]);
+    hex(&random[12..], &mut digits[32..48]);
+    text(b"Root=1-");
+    text(&digits[..8]);
+    text(b"-");
+    text(&digits[8..32]);
+    text(b";Parent=");
+    text(&digits[32..48]);
+    text(b";Sampled=0");
+    // Only ASCII was written: this never fails.
+    String::from_utf8(id.to_vec()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -641,6 +678,15 @@ mod tests {
         assert!(rest.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(parts[1].strip_prefix("Parent=").unwrap().len(), 16);
         assert_eq!(parts[2], "Sampled=0");
+    }
+
+    #[test]
+    fn request_ids_are_hyphenated_lower_case_uuids() {
+        let id = new_request_id();
+        let parsed = uuid::Uuid::parse_str(&id).unwrap();
+        assert_eq!(parsed.hyphenated().to_string(), id);
+        assert_eq!(id.len(), 36);
+        assert_ne!(new_request_id(), id);
     }
 
     #[test]

@@ -8,3 +8,4 @@ pub mod body;
 pub mod cli;
 pub mod control;
 pub mod front_door;
+pub mod header_timer;

@@ -5,12 +5,13 @@
 use clap::Parser;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use rapid::accept::{connection_cap, Acceptor};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::address;
 use rapid_cmd::cli::{self, Cli};
 use rapid_cmd::front_door::{self, FrontDoor};
+use rapid_cmd::header_timer::HeaderTimer;
 use std::convert::Infallible;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 fn main() -> ExitCode {
+    // Before anything is allocated: large payloads are given back.
+    rapid::supervisor::return_large_buffers();
     let cli = Cli::parse();
     let log_level_env = std::env::var("LOG_LEVEL").ok();
     let level = match cli::resolve_level(cli.log_level.as_deref(), log_level_env.as_deref()) {
@@ -342,7 +345,7 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
             // is written.
             if let Err(err) = http1::Builder::new()
                 .half_close(true)
-                .timer(TokioTimer::new())
+                .timer(HeaderTimer::default())
                 .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await

@@ -29,52 +29,85 @@ where
     }
 }
 
+/// Where a Runtime API request goes.
+enum Route<'a> {
+    Next,
+    Response(&'a str),
+    Error(&'a str),
+    InitError,
+    RestoreNext,
+    RestoreError,
+    /// A known path with another method.
+    WrongMethod,
+    NotFound,
+}
+
+/// The route of `method` and `path` (no allocation: on every request).
+fn route_of<'a>(method: &Method, path: &'a str) -> Route<'a> {
+    let Some(rest) = path.strip_prefix(PREFIX) else {
+        return Route::NotFound;
+    };
+    let mut segments = rest.split('/');
+    let (first, second, third) = (segments.next(), segments.next(), segments.next());
+    if segments.next().is_some() {
+        return Route::NotFound;
+    }
+    let (route, allowed) = match (first, second, third) {
+        (Some("invocation"), Some("next"), None) => (Route::Next, Method::GET),
+        (Some("invocation"), Some(id), Some("response")) => (Route::Response(id), Method::POST),
+        (Some("invocation"), Some(id), Some("error")) => (Route::Error(id), Method::POST),
+        (Some("init"), Some("error"), None) => (Route::InitError, Method::POST),
+        (Some("restore"), Some("next"), None) => (Route::RestoreNext, Method::GET),
+        (Some("restore"), Some("error"), None) => (Route::RestoreError, Method::POST),
+        _ => return Route::NotFound,
+    };
+    if *method == allowed {
+        route
+    } else {
+        Route::WrongMethod
+    }
+}
+
 async fn route<E, B>(engine: E, req: Request<B>) -> Result<Response<Full<Bytes>>, ApiError>
 where
     E: RuntimeEngine,
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
-    let path = req.uri().path().to_owned();
-    let Some(rest) = path.strip_prefix(PREFIX) else {
-        return Err(ApiError::NotFound { path });
-    };
-    let segments: Vec<&str> = rest.split('/').collect();
-    let method = req.method().clone();
-    match (segments.as_slice(), &method) {
-        (["invocation", "next"], &Method::GET) => next(engine).await,
-        (["invocation", id, "response"], &Method::POST) => {
-            let id = (*id).to_owned();
+    let path = req.uri().path();
+    match route_of(req.method(), path) {
+        Route::Next => next(engine).await,
+        Route::Response(id) => {
+            let id = id.to_owned();
             response(engine, id, req).await
         }
-        (["invocation", id, "error"], &Method::POST) => {
-            let id = (*id).to_owned();
+        Route::Error(id) => {
+            let id = id.to_owned();
             let report = read_error_report(req).await?;
             engine.error(id, RuntimeError::Reported(report)).await?;
             Ok(accepted())
         }
-        (["init", "error"], &Method::POST) => {
+        Route::InitError => {
             let report = read_error_report(req).await?;
             engine.init_error(report).await?;
             Ok(accepted())
         }
-        (["restore", "next"], &Method::GET) => {
+        Route::RestoreNext => {
             engine.restore_next().await?;
             // Lambda answers a restore with an empty 200.
             Ok(Response::new(Full::new(Bytes::new())))
         }
-        (["restore", "error"], &Method::POST) => {
+        Route::RestoreError => {
             let report = read_error_report(req).await?;
             engine.restore_error(report).await?;
             Ok(accepted())
         }
-        (["invocation", "next"], _)
-        | (["invocation", _, "response" | "error"], _)
-        | (["init", "error"], _)
-        | (["restore", "next" | "error"], _) => Err(ApiError::MethodNotAllowed {
-            method: method.to_string(),
-            path,
+        Route::WrongMethod => Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: path.to_owned(),
         }),
-        _ => Err(ApiError::NotFound { path }),
+        Route::NotFound => Err(ApiError::NotFound {
+            path: path.to_owned(),
+        }),
     }
 }
 
@@ -83,35 +116,50 @@ async fn next<E: RuntimeEngine>(engine: E) -> Result<Response<Full<Bytes>>, ApiE
     Ok(next_response(event))
 }
 
+// The names of `next`'s headers, parsed once.
+const REQUEST_ID: HeaderName = HeaderName::from_static("lambda-runtime-aws-request-id");
+const DEADLINE_MS: HeaderName = HeaderName::from_static("lambda-runtime-deadline-ms");
+const FUNCTION_ARN: HeaderName = HeaderName::from_static("lambda-runtime-invoked-function-arn");
+const TRACE_ID: HeaderName = HeaderName::from_static("lambda-runtime-trace-id");
+const CLIENT_CONTEXT: HeaderName = HeaderName::from_static("lambda-runtime-client-context");
+const COGNITO_IDENTITY: HeaderName = HeaderName::from_static("lambda-runtime-cognito-identity");
+const TENANT_ID: HeaderName = HeaderName::from_static("lambda-runtime-aws-tenant-id");
+const RESPONSE_MODE: HeaderName = HeaderName::from_static(RESPONSE_MODE_HEADER);
+
 fn next_response(event: RuntimeEvent) -> Response<Full<Bytes>> {
     let invoke = event.invoke;
     let mut response = Response::new(Full::new(invoke.payload));
     let headers = response.headers_mut();
-    let mut put = |name: &'static str, value: &str| {
-        // A value that is not a valid header (control characters) is left out
-        // rather than failing the whole event.
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    put("lambda-runtime-aws-request-id", &invoke.request_id);
-    put("lambda-runtime-deadline-ms", &event.deadline_ms.to_string());
-    put("lambda-runtime-invoked-function-arn", &event.function_arn);
-    put("lambda-runtime-trace-id", &invoke.trace_id);
-    if let Some(value) = &invoke.client_context {
-        put("lambda-runtime-client-context", value);
+    headers.reserve(8);
+    // The event's strings become the header values (no copies).
+    put(headers, REQUEST_ID, invoke.request_id);
+    headers.insert(DEADLINE_MS, HeaderValue::from(event.deadline_ms));
+    if let Ok(arn) = HeaderValue::from_str(&event.function_arn) {
+        headers.insert(FUNCTION_ARN, arn);
     }
-    if let Some(value) = &invoke.cognito_identity {
-        put("lambda-runtime-cognito-identity", value);
+    put(headers, TRACE_ID, invoke.trace_id);
+    if let Some(value) = invoke.client_context {
+        put(headers, CLIENT_CONTEXT, value);
     }
-    if let Some(value) = &invoke.tenant_id {
-        put("lambda-runtime-aws-tenant-id", value);
+    if let Some(value) = invoke.cognito_identity {
+        put(headers, COGNITO_IDENTITY, value);
+    }
+    if let Some(value) = invoke.tenant_id {
+        put(headers, TENANT_ID, value);
     }
     // The event is JSON whatever the invoker's `Content-Type` said (`curl -d`
     // and urllib send a form type): Lambda's `next` always says so, and
     // awslambdaric decodes the event only for this type.
-    put("content-type", "application/json");
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// Sets `name: value`; a value that is not a valid header (control
+/// characters) is left out rather than failing the whole event.
+fn put(headers: &mut http::HeaderMap, name: HeaderName, value: String) {
+    if let Ok(value) = HeaderValue::try_from(value) {
+        headers.insert(name, value);
+    }
 }
 
 /// How a runtime sends its response (`Lambda-Runtime-Function-Response-Mode`).
@@ -127,7 +175,7 @@ pub enum ResponseMode {
 
 /// The response mode a response's headers ask for.
 pub fn response_mode(headers: &http::HeaderMap) -> ResponseMode {
-    match headers.get(RESPONSE_MODE_HEADER) {
+    match headers.get(RESPONSE_MODE) {
         None => ResponseMode::Buffered,
         Some(mode) if mode.as_bytes().eq_ignore_ascii_case(b"streaming") => ResponseMode::Streaming,
         Some(mode) => ResponseMode::Invalid(String::from_utf8_lossy(mode.as_bytes()).into_owned()),
@@ -143,7 +191,11 @@ where
     E: RuntimeEngine,
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
-    let content_type = header_str(&req, CONTENT_TYPE.as_str()).map(str::to_owned);
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     match response_mode(req.headers()) {
         ResponseMode::Buffered => {}
         ResponseMode::Streaming => return stream(engine, request_id, content_type, req).await,
@@ -285,10 +337,6 @@ pub fn bounded_error_type<'a>(raw: &'a str, whose: &str) -> &'a str {
         );
     }
     bounded
-}
-
-fn header_str<'a, B>(req: &'a Request<B>, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 #[cfg(test)]

@@ -409,6 +409,7 @@ impl<W: Write> Hub<W> {
             } => {
                 self.logged.push(logged);
                 self.drain_all();
+                self.subscribers.invoke_started();
                 self.tails.retain(|(id, _)| *id != request_id);
                 if capture_tail {
                     if self.tails.len() >= MAX_TAILS {
@@ -437,17 +438,18 @@ impl<W: Write> Hub<W> {
                 self.drain_all();
                 let live_mb = self.memory.peak_rss_mb(&report.live_pids).unwrap_or(0);
                 report.report.max_memory_used_mb = live_mb + report.exited_kb.div_ceil(1024);
-                let event = PlatformEvent::now(Report::of(&report.report));
+                let event = || PlatformEvent::now(Report::of(&report.report));
                 if self.json {
                     // The timeout line, then platform.report as the REPORT line.
                     for line in &lines {
                         self.write_line(line.as_bytes());
                     }
-                    self.record(event);
+                    self.record(event());
                 } else {
-                    // Before the REPORT line: whoever saw REPORT finds its event.
+                    // Before the REPORT line: whoever saw REPORT finds its
+                    // event. Built only for them.
                     if self.events.keeps() || self.subscribers.wants_events() {
-                        self.record(event);
+                        self.record(event());
                     }
                     for line in &lines {
                         self.write_line(line.as_bytes());
@@ -677,6 +679,31 @@ mod tests {
         hub.flush().await;
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text, "START\nfirst line\n");
+    }
+
+    /// The init's backlog (for subscriptions made during the init) ends
+    /// with the first invoke also when no event is built: it kept every
+    /// line of every invoke, up to 4 MB, when nobody subscribed.
+    #[test]
+    fn the_init_backlog_ends_with_the_first_invoke() {
+        let mut hub = Hub::new(std::io::sink(), EventLog::new(0), false);
+        hub.record(PlatformEvent::now(crate::events::InitStart {
+            initialization_type: crate::events::InitializationType::OnDemand,
+            phase: crate::events::InitPhase::Init,
+            function_name: "f".into(),
+            function_version: "$LATEST".into(),
+            runtime_version: None,
+            runtime_version_arn: None,
+        }));
+        assert!(hub.subscribers.wants_lines(), "the init keeps its lines");
+        let (logged, _rx) = oneshot::channel();
+        hub.handle(Message::Start {
+            request_id: "id".into(),
+            line: "START".into(),
+            capture_tail: false,
+            logged,
+        });
+        assert!(!hub.subscribers.wants_lines(), "the backlog is gone");
     }
 
     #[tokio::test]

@@ -79,9 +79,23 @@ fn read_hwm_kb(file: &File, buf: &mut Vec<u8>) -> Option<u64> {
     buf.resize(4096, 0);
     // procfs regenerates the file for a read at offset 0.
     let n = file.read_at(buf, 0).ok()?;
-    let text = std::str::from_utf8(&buf[..n]).ok()?;
-    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    hwm_kb(&buf[..n])
+}
+
+/// The `VmHWM:` figure of a `status` file. The key starts a line: never the
+/// first (`Name:`, which the process chooses, and where procfs escapes
+/// line breaks).
+fn hwm_kb(status: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = b"\nVmHWM:";
+    let at = memchr::memmem::find(status, KEY)? + KEY.len();
+    let rest = &status[at..];
+    let digits = rest.iter().position(|b| !matches!(b, b' ' | b'\t'))?;
+    let rest = &rest[digits..];
+    let end = rest
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(rest.len());
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
 /// Children of every thread of `pid`.
@@ -129,6 +143,19 @@ mod tests {
         // The child is gone: the next reading drops it and still works.
         assert!(probe.peak_rss_mb(&[me]).is_some());
         assert!(!probe.status.contains_key(&(child.id() as i32)));
+    }
+
+    #[test]
+    fn the_peak_is_read_from_its_line() {
+        let status = b"Name:\tVmHWM: 99 kB\nVmPeak:\t  9 kB\nVmHWM:\t    4224 kB\nVmRSS:\t 1 kB\n";
+        assert_eq!(hwm_kb(status), Some(4224));
+        assert_eq!(hwm_kb(b"Name:\tVmHWM:\t77 kB\n"), None);
+        assert_eq!(hwm_kb(b"Name:\tx\nVmHWM:\t kB\n"), None);
+        let own = std::fs::read(format!("/proc/{}/status", std::process::id())).unwrap();
+        let text = String::from_utf8_lossy(&own);
+        let line = text.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        let expect: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert_eq!(hwm_kb(&own), Some(expect));
     }
 
     #[test]

@@ -61,12 +61,23 @@ impl InvokeReport {
     }
 }
 
+// The lines are built by pushing their pieces: one allocation each, and
+// none of the formatting machinery (they are written on every invoke).
+
 pub fn start_line(request_id: &str, version: &str) -> String {
-    format!("START RequestId: {request_id} Version: {version}")
+    let mut line = String::with_capacity(64 + request_id.len() + version.len());
+    line.push_str("START RequestId: ");
+    line.push_str(request_id);
+    line.push_str(" Version: ");
+    line.push_str(version);
+    line
 }
 
 pub fn end_line(request_id: &str) -> String {
-    format!("END RequestId: {request_id}")
+    let mut line = String::with_capacity(16 + request_id.len());
+    line.push_str("END RequestId: ");
+    line.push_str(request_id);
+    line
 }
 
 /// `<timestamp> <id> Task timed out after 3.00 seconds`
@@ -77,40 +88,73 @@ pub fn timeout_line(timestamp: &str, request_id: &str, timeout: Duration) -> Str
     )
 }
 
-/// Milliseconds with two decimals, rounded as the platform events round them.
-fn ms(d: Duration) -> String {
-    format!("{:.2}", crate::events::millis(d))
+/// Pushes `n` in decimal.
+fn push_u64(line: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        line.push(char::from(digit));
+    }
+}
+
+/// Pushes milliseconds with two decimals, rounded as the platform events
+/// round them ([`crate::events::millis`]: to the nearest hundredth, halves
+/// away from zero), in integers.
+fn push_ms(line: &mut String, d: Duration) {
+    let nanos = d.as_nanos();
+    let hundredths = nanos / 10_000 + u128::from(nanos % 10_000 >= 5_000);
+    push_u64(line, u64::try_from(hundredths / 100).unwrap_or(u64::MAX));
+    line.push('.');
+    let fraction = (hundredths % 100) as u8;
+    line.push(char::from(b'0' + fraction / 10));
+    line.push(char::from(b'0' + fraction % 10));
 }
 
 pub fn report_line(r: &InvokeReport) -> String {
-    let mut line = format!(
-        "REPORT RequestId: {}\tDuration: {} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
-        r.request_id,
-        ms(r.duration),
-        r.billed_ms(),
-        r.memory_size_mb,
-        r.max_memory_used_mb,
-    );
+    let mut line = String::with_capacity(192 + r.request_id.len());
+    line.push_str("REPORT RequestId: ");
+    line.push_str(&r.request_id);
+    line.push_str("\tDuration: ");
+    push_ms(&mut line, r.duration);
+    line.push_str(" ms\tBilled Duration: ");
+    push_u64(&mut line, r.billed_ms());
+    line.push_str(" ms\tMemory Size: ");
+    push_u64(&mut line, r.memory_size_mb);
+    line.push_str(" MB\tMax Memory Used: ");
+    push_u64(&mut line, r.max_memory_used_mb);
+    line.push_str(" MB");
     if let Some(init) = r.init_duration {
-        line.push_str(&format!("\tInit Duration: {} ms", ms(init)));
+        line.push_str("\tInit Duration: ");
+        push_ms(&mut line, init);
+        line.push_str(" ms");
     }
     // SnapStart: billed apart from Duration, on a field of its own.
     if let Some(restore) = r.restore_duration {
-        line.push_str(&format!(
-            "\tRestore Duration: {} ms\tBilled Restore Duration: {} ms",
-            ms(restore),
-            (restore.as_micros() as u64).div_ceil(1000)
-        ));
+        line.push_str("\tRestore Duration: ");
+        push_ms(&mut line, restore);
+        line.push_str(" ms\tBilled Restore Duration: ");
+        push_u64(&mut line, (restore.as_micros() as u64).div_ceil(1000));
+        line.push_str(" ms");
     }
     if r.status != InvokeStatus::Success {
-        line.push_str(&format!("\tStatus: {}", r.status.as_str()));
+        line.push_str("\tStatus: ");
+        line.push_str(r.status.as_str());
         // Lambda names the error type of failures, not of timeouts.
         if let Some(error_type) = r
             .error_type
             .as_ref()
             .filter(|_| r.status == InvokeStatus::Error)
         {
-            line.push_str(&format!("\tError Type: {error_type}"));
+            line.push_str("\tError Type: ");
+            line.push_str(&error_type.to_string());
         }
     }
     line
@@ -173,5 +217,46 @@ mod tests {
             timeout_line("2026-01-01T00:00:00.000Z", "id", Duration::from_secs(3)),
             "2026-01-01T00:00:00.000Z id Task timed out after 3.00 seconds"
         );
+    }
+
+    /// The lines as they were written with `format!` and f64 milliseconds.
+    fn formatted(r: &InvokeReport) -> String {
+        let ms = |d: Duration| format!("{:.2}", crate::events::millis(d));
+        let mut line = format!(
+            "REPORT RequestId: {}\tDuration: {} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+            r.request_id,
+            ms(r.duration),
+            r.billed_ms(),
+            r.memory_size_mb,
+            r.max_memory_used_mb,
+        );
+        if let Some(init) = r.init_duration {
+            line.push_str(&format!("\tInit Duration: {} ms", ms(init)));
+        }
+        line
+    }
+
+    #[test]
+    fn milliseconds_are_those_of_the_events() {
+        let mut r = report();
+        let mut nanos: u64 = 1;
+        let mut cases = vec![
+            0, 4_999, 5_000, 5_001, 9_999, 10_000, 14_999, 15_000, 995_000,
+        ];
+        while nanos < 1 << 50 {
+            cases.extend([nanos, nanos * 7 + 4_999, nanos * 3 + 5_000, nanos + 12_345]);
+            nanos = nanos * 5 + 3;
+        }
+        for n in cases {
+            r.duration = Duration::from_nanos(n);
+            r.init_duration = Some(Duration::from_nanos(n / 3));
+            r.memory_size_mb = n % 10_241;
+            assert_eq!(report_line(&r), formatted(&r), "{n} ns");
+        }
+        assert_eq!(
+            start_line("id", "$LATEST"),
+            "START RequestId: id Version: $LATEST"
+        );
+        assert_eq!(end_line("id"), "END RequestId: id");
     }
 }

@@ -27,8 +27,14 @@ pub fn accepted() -> Response<Full<Bytes>> {
 /// Sets `name: value`; a value that cannot be a header (control
 /// characters) is left out rather than failing the whole answer.
 pub fn insert_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    insert_named(headers, HeaderName::from_static(name), value);
+}
+
+/// [`insert_header`] with a [`HeaderName`] constant, for headers set on
+/// every request (the name is parsed once, not at each call).
+pub fn insert_named(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), value);
+        headers.insert(name, value);
     }
 }
 

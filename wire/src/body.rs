@@ -25,6 +25,44 @@ pub fn drain_allowance(limit: u64) -> u64 {
     limit.max(1024 * 1024)
 }
 
+/// A body this large gets the spare buffer (below).
+const LARGE: usize = 1024 * 1024;
+
+thread_local! {
+    /// The buffer of the last large body read, kept (as one more reference
+    /// to it) so that the next large body reuses it once everyone else has
+    /// dropped it: a request payload is written to the runtime and dropped
+    /// before the runtime's response arrives, so one buffer serves both,
+    /// and invoke after invoke, with no new memory to map and fault in.
+    /// A small body gives it back. Per thread: rapid's servers run on one.
+    static SPARE: std::cell::RefCell<Option<Bytes>> = const { std::cell::RefCell::new(None) };
+}
+
+/// An empty buffer of at least `capacity` bytes: the spare when it is free
+/// and large enough.
+fn large_buffer(capacity: usize) -> BytesMut {
+    let spare = SPARE.with(|spare| spare.borrow_mut().take());
+    match spare.map(Bytes::try_into_mut) {
+        Some(Ok(mut buffer)) if buffer.capacity() >= capacity => {
+            buffer.clear();
+            buffer
+        }
+        // Still in use (an invoke in flight): it stays the spare.
+        Some(Err(in_use)) => {
+            SPARE.with(|spare| *spare.borrow_mut() = Some(in_use));
+            BytesMut::with_capacity(capacity)
+        }
+        _ => BytesMut::with_capacity(capacity),
+    }
+}
+
+/// Keeps `body`'s buffer as the spare when it is large; a small body
+/// releases the spare, so that large payloads are not kept once they stop.
+fn keep_spare(body: &Bytes) {
+    let spare = (body.len() >= LARGE).then(|| body.clone());
+    SPARE.with(|slot| *slot.borrow_mut() = spare);
+}
+
 /// Reads `body` keeping at most `limit` bytes in memory.
 pub async fn read_limited<B>(mut body: B, limit: u64) -> Result<LimitedBody, B::Error>
 where
@@ -53,7 +91,12 @@ where
             None if kept.is_empty() => first = Some(data),
             None => kept.extend_from_slice(&data),
             Some(previous) => {
-                kept.reserve(expected.max(previous.len() + data.len()));
+                let capacity = expected.max(previous.len() + data.len());
+                if capacity >= LARGE {
+                    kept = large_buffer(capacity);
+                } else {
+                    kept.reserve(capacity);
+                }
                 kept.extend_from_slice(&previous);
                 kept.extend_from_slice(&data);
             }
@@ -62,10 +105,12 @@ where
     if size > limit {
         return Ok(LimitedBody::TooLarge { size });
     }
-    Ok(LimitedBody::Complete(match first {
+    let body = match first {
         Some(only) => only,
         None => kept.freeze(),
-    }))
+    };
+    keep_spare(&body);
+    Ok(LimitedBody::Complete(body))
 }
 
 #[cfg(test)]
@@ -156,6 +201,43 @@ mod tests {
         let parts: Vec<&'static str> = std::iter::repeat_n("0123456789", 200).collect();
         let got = read_limited(chunks(&parts), 1000).await;
         assert_eq!(got, Ok(LimitedBody::TooLarge { size: 2000 }));
+    }
+
+    /// A large body, in two frames (so it is copied into a buffer of its own).
+    fn large(fill: u8) -> Chunks {
+        let half: &'static [u8] = Vec::leak(vec![fill; LARGE / 2 + 1]);
+        let part = std::str::from_utf8(half).unwrap();
+        chunks(&[part, part])
+    }
+
+    fn complete(got: Result<LimitedBody, Infallible>) -> Bytes {
+        match got {
+            Ok(LimitedBody::Complete(body)) => body,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn large_bodies_reuse_one_buffer_once_it_is_free() {
+        let limit = 4 * LARGE as u64;
+        let first = complete(read_limited(large(b'a'), limit).await);
+        // In use: the next large body gets a buffer of its own, and
+        // becomes the spare.
+        let second = complete(read_limited(large(b'b'), limit).await);
+        assert_ne!(second.as_ptr(), first.as_ptr());
+        assert!(first.iter().all(|&b| b == b'a'), "left as it was");
+        let spare = second.as_ptr();
+        drop(first);
+        drop(second);
+        // Free again: reused, holding the new content only.
+        let third = complete(read_limited(large(b'c'), limit).await);
+        assert_eq!(third.as_ptr(), spare, "the spare buffer is reused");
+        assert_eq!(third.len(), LARGE + 2);
+        assert!(third.iter().all(|&b| b == b'c'));
+        drop(third);
+        // A small body gives the spare back.
+        complete(read_limited(chunks(&["ab", "cd"]), limit).await);
+        assert!(SPARE.with(|spare| spare.borrow().is_none()));
     }
 
     #[tokio::test]

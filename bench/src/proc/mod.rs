@@ -251,6 +251,24 @@ impl Proc {
     }
 }
 
+impl Proc {
+    /// Stops a wrapper (strace) through the program it runs: SIGTERM to
+    /// the process's own children, then waits for it to exit as they do
+    /// (after the grace period, [`Proc::terminate`]).
+    pub fn terminate_through_children(&mut self) -> Option<ExitStatus> {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children", pid = self.pid))
+                .unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            let _ = kill(Pid::from_raw(child), Signal::SIGTERM);
+        }
+        if self.status.is_none() {
+            self.status = self.exit.recv_timeout(TERM_GRACE).ok();
+        }
+        self.terminate()
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         self.terminate();

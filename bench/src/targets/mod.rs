@@ -88,8 +88,8 @@ impl Paths {
             Err(TargetError::Missing {
                 what: name,
                 path: path.display().to_string(),
-                hint: "build it with `cargo build --release -p rapid-cmd -p rapid-testdata \
-                       -p rapid-testdata-ext`",
+                hint: "build them with `cargo build --release -p rapid-cmd`, then \
+                       `cargo build --release -p rapid-testdata -p rapid-testdata-ext`",
             })
         }
     }
@@ -136,6 +136,21 @@ impl Paths {
         })
     }
 
+    /// A tool found on PATH (`valgrind`, `strace`).
+    pub fn tool(&self, name: &'static str, hint: &'static str) -> Result<PathBuf, TargetError> {
+        std::env::var_os("PATH")
+            .and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(name))
+                    .find(|p| p.is_file())
+            })
+            .ok_or(TargetError::Missing {
+                what: name,
+                path: "PATH".to_string(),
+                hint,
+            })
+    }
+
     /// `--cargo-lambda PATH`, else `<root>/.venv/bin/cargo-lambda`, else
     /// `cargo-lambda` on PATH.
     pub fn cargo_lambda(&self, chosen: Option<&Path>) -> Result<PathBuf, TargetError> {
@@ -162,18 +177,19 @@ impl Paths {
 
 /// Builds `rapid`, `echo-fn`, `concurrent-fn` and `ext-recorder` with the bench's own
 /// profile, so the run measures the tree as it is (cargo finds nothing to do
-/// when they are fresh).
+/// when they are fresh). rapid is built on its own: built with the test
+/// functions, it would get their dependencies' features (tokio's
+/// multi-threaded scheduler, which lambda_runtime asks for), which a user's
+/// `cargo build --bin rapid` does not have.
 pub fn build_binaries(paths: &Paths) -> Result<(), TargetError> {
+    cargo_build(paths, &["-p", "rapid-cmd"])?;
+    cargo_build(paths, &["-p", "rapid-testdata", "-p", "rapid-testdata-ext"])
+}
+
+fn cargo_build(paths: &Paths, packages: &[&str]) -> Result<(), TargetError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut args = vec![
-        "build",
-        "-p",
-        "rapid-cmd",
-        "-p",
-        "rapid-testdata",
-        "-p",
-        "rapid-testdata-ext",
-    ];
+    let mut args = vec!["build"];
+    args.extend(packages);
     if !cfg!(debug_assertions) {
         args.push("--release");
     }
@@ -301,8 +317,30 @@ pub fn start_rapid_with(
     extension_env: &[(&'static str, &OsStr)],
     flags: &[&str],
 ) -> Result<Rapid, TargetError> {
+    start_rapid_under(paths, function, extensions_dir, extension_env, flags, &[])
+}
+
+/// [`start_rapid_with`] with rapid started by `wrapper` (a program and its
+/// arguments, such as `valgrind --tool=callgrind`), which runs it in the
+/// same process and passes its output through.
+pub fn start_rapid_under(
+    paths: &Paths,
+    function: Function,
+    extensions_dir: &Path,
+    extension_env: &[(&'static str, &OsStr)],
+    flags: &[&str],
+    wrapper: &[OsString],
+) -> Result<Rapid, TargetError> {
     let function = function_command(paths, function)?;
-    let mut cmd = clean_command(&paths.binary("rapid")?, &[KEPT_ENV]);
+    let rapid = paths.binary("rapid")?;
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = clean_command(Path::new(program), &[KEPT_ENV]);
+            cmd.args(args).arg(rapid);
+            cmd
+        }
+        None => clean_command(&rapid, &[KEPT_ENV]),
+    };
     cmd.args([
         "--runtime-interface-emulator-address",
         "127.0.0.1:0",

@@ -1,6 +1,7 @@
 //! Everything that touches processes: spawning in process groups, signals,
 //! reaping. The rest of rapid never calls fork, kill or waitpid itself.
 
+mod allocator;
 mod cgroup;
 mod freezer;
 mod limits;
@@ -12,6 +13,7 @@ pub(crate) mod sim;
 mod spawn;
 mod tree;
 
+pub use allocator::return_large_buffers;
 pub use limits::raise_nofile_limit;
 pub use owners::{Processes, Supervisor};
 pub use peer::{owner_in_tree, Caller, Ownership};

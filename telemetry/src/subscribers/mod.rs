@@ -212,6 +212,14 @@ impl Subscribers {
         }
     }
 
+    /// An invoke starts: the init's backlog ends (as with its
+    /// `platform.start`, which the engine builds only when someone reads
+    /// events: without this, the backlog of an init with no subscriber
+    /// would keep every line up to its bound, 4 MB, and copy each).
+    pub fn invoke_started(&mut self) {
+        self.backlog = None;
+    }
+
     /// Adds (or replaces) the subscription of extension `name`, gives it
     /// the backlog, and returns the event that says so.
     pub fn subscribe(
