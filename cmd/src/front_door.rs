@@ -61,6 +61,8 @@ pub struct FrontDoor {
     pub stop: Arc<tokio::sync::Notify>,
     /// The platform events so far, for the control API's `eventLog`.
     pub event_log: telemetry::EventLog,
+    /// The invokes in flight, to give memory back after a burst.
+    pub bursts: Arc<crate::bursts::Bursts>,
 }
 
 impl FrontDoor {
@@ -280,6 +282,7 @@ where
                 .clone()
                 .try_acquire_owned()
                 .map_err(|_| InvokeError::Throttled)?;
+            let slot = (slot, door.bursts.enter(invoke.payload.len()));
             match &door.pool {
                 Some(pool) => {
                     // Accepted now; it takes a sandbox when one is free.
@@ -317,6 +320,7 @@ where
                 .queued_invokes
                 .try_acquire()
                 .map_err(|_| InvokeError::Throttled)?;
+            let _in_flight = door.bursts.enter(invoke.payload.len());
             let (outcome, sandbox) = match &door.pool {
                 Some(pool) => {
                     let lease = pool.acquire().await.map_err(|err| {

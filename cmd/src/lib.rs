@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod body;
+pub mod bursts;
 pub mod cli;
 pub mod control;
 pub mod front_door;

@@ -195,6 +195,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         test_api,
         stop: stop.clone(),
         event_log,
+        bursts: Default::default(),
     });
     eprintln!("rapid: invokes listening on {door_address}");
     let header_timeout = Duration::from_secs(cli.request_header_timeout);

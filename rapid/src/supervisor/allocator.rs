@@ -28,3 +28,17 @@ pub fn return_large_buffers() {
         libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_ABOVE);
     }
 }
+
+/// Gives the heap's free pages back to the kernel, wherever they lie
+/// (glibc's `malloc_trim`): for the end of a burst, whose buffers were
+/// freed between others still in use. Whether anything was given back.
+pub fn give_back_free_memory() -> bool {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks malloc's own free lists under its
+    // lock and advises the kernel about free pages; it takes no pointer.
+    unsafe {
+        libc::malloc_trim(0) == 1
+    }
+    #[cfg(not(target_env = "gnu"))]
+    false
+}

@@ -13,7 +13,7 @@ pub(crate) mod sim;
 mod spawn;
 mod tree;
 
-pub use allocator::return_large_buffers;
+pub use allocator::{give_back_free_memory, return_large_buffers};
 pub use limits::raise_nofile_limit;
 pub use owners::{Processes, Supervisor};
 pub use peer::{owner_in_tree, Caller, Ownership};
