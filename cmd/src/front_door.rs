@@ -27,7 +27,7 @@ pub const DEFAULT_MAX_QUEUED: usize = 1000;
 
 /// rapid's own answer header (no Lambda header is named `X-Rapid-*`): which
 /// sandbox ran the invoke, 0 being the first.
-pub const SANDBOX_HEADER: &str = "x-rapid-sandbox";
+pub const SANDBOX_HEADER: HeaderName = HeaderName::from_static("x-rapid-sandbox");
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 
