@@ -37,31 +37,6 @@ fn runtime_pid(rapid: &Rapid) -> u32 {
         .unwrap_or_else(|| panic!("no pid at the end of {line:?}"))
 }
 
-/// A FIFO the runtime's `late` action waits on until the test opens it.
-fn gate() -> PathBuf {
-    let path = unique_path("gate");
-    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::S_IRWXU)
-        .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
-    path
-}
-
-/// Lets the runtime waiting on `gate` go on: opened for writing once the
-/// runtime has it open for reading (never blocking, so a runtime that is
-/// gone fails the test instead of hanging it); closing it at once gives
-/// the runtime its end of file.
-fn open_gate(gate: &PathBuf) {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opened = None;
-    poll_until("the runtime to wait on its gate", WAIT, || {
-        opened = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-            .open(gate)
-            .ok();
-        opened.is_some()
-    });
-}
-
 #[test]
 fn four_invokes_run_at_once_and_answers_in_reverse_order_reach_their_callers() {
     let rapid = concurrent(&[], &[("AWS_LAMBDA_MAX_CONCURRENCY", "4")]);

@@ -224,10 +224,19 @@ fn between_invokes_background_work_is_frozen_and_resumes_with_the_next_invoke() 
     holds_for("background work ran between invokes", HOLD, || {
         counter(&file) == frozen_at
     });
-    // The next invoke thaws it.
-    assert_success(&rapid.invoke(br#"{"action":"echo"}"#, &[]));
-    poll_until("the counter to move after the next invoke", WAIT, || {
-        counter(&file) != frozen_at
+    // The next invoke thaws it: while it runs (held open on a named pipe),
+    // the counter moves again.
+    let fifo = gate();
+    thread::scope(|s| {
+        let held = s.spawn(|| rapid.invoke_json(&json!({"action": "wait_fifo", "fifo": fifo})));
+        rapid.wait_for_stdout(|l| l.starts_with("waiting on "), WAIT);
+        poll_until(
+            "the counter to move while the next invoke runs",
+            WAIT,
+            || counter(&file) != frozen_at,
+        );
+        open_gate(&fifo);
+        assert_success(&held.join().unwrap());
     });
     let _ = std::fs::remove_file(&file);
 }

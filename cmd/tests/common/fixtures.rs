@@ -126,16 +126,19 @@ pub fn gate() -> PathBuf {
     path
 }
 
-/// Lets the runtime waiting on `gate` go on.
+/// Lets the runtime waiting on `gate` go on: opened for writing once the
+/// runtime has it open for reading (never blocking, so a runtime that is
+/// gone fails the test instead of hanging it); closing it at once gives
+/// the runtime its end of file.
 pub fn open_gate(gate: &Path) {
-    // Opening for writing blocks until the runtime has it open for reading;
-    // closing it at once gives the runtime its end of file.
-    drop(
+    use std::os::unix::fs::OpenOptionsExt;
+    super::poll_until("the runtime to wait on its gate", super::WAIT, || {
         std::fs::OpenOptions::new()
             .write(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
             .open(gate)
-            .expect("open gate"),
-    );
+            .is_ok()
+    });
 }
 
 /// How long a boto3 invoker process may run: starting Python and importing
