@@ -5,7 +5,7 @@
 //! with aws-lambda-rie's flags, and the front door is up once it accepts a
 //! connection.
 
-use super::{Rapid, STARTUP_TIMEOUT};
+use super::{Rapid, STARTUP_TIMEOUT, WAIT};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -51,6 +51,23 @@ impl Rapid {
     /// minimal environment, and waits until the front door accepts a
     /// connection.
     pub fn start_binary(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Rapid {
+        // The ports were free when picked, but another test may take one
+        // before the binary binds it: then it exits at once saying so, and
+        // is started again on other ports.
+        for _ in 0..5 {
+            if let Some(rapid) = Self::try_start_binary(binary, args, env) {
+                return rapid;
+            }
+        }
+        panic!(
+            "{} could not bind its ports in 5 attempts (taken by others each time)",
+            binary.display()
+        )
+    }
+
+    /// One attempt of [`Rapid::start_binary`]; `None` when a port was taken
+    /// meanwhile.
+    fn try_start_binary(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Option<Rapid> {
         let (invoke_port, api_port) = free_ports();
         let invoke_addr = format!("127.0.0.1:{invoke_port}");
         let api_addr = format!("127.0.0.1:{api_port}");
@@ -67,7 +84,30 @@ impl Rapid {
         rapid.api_addr = api_addr.clone();
         rapid.invoke_addr = invoke_addr.clone();
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while TcpStream::connect(&rapid.invoke_addr).is_err() {
+        loop {
+            // A connection to a port nobody listens on may connect to itself
+            // when the kernel picks that very port as its source: that is
+            // not the binary answering.
+            let answered = TcpStream::connect(&rapid.invoke_addr)
+                .ok()
+                .and_then(|s| s.local_addr().ok())
+                .is_some_and(|local| local.port() != invoke_port);
+            if answered {
+                return Some(rapid);
+            }
+            if rapid.exit_status().is_some() {
+                // Its last words first.
+                super::poll_until("the binary's stderr to close", WAIT, || {
+                    rapid.stderr.is_closed()
+                });
+                if rapid
+                    .stderr()
+                    .iter()
+                    .any(|l| l.contains("Address already in use"))
+                {
+                    return None;
+                }
+            }
             assert!(
                 rapid.exit_status().is_none() && Instant::now() < deadline,
                 "{} did not accept invokes on {} within {STARTUP_TIMEOUT:?} (exit: {:?}).\nstderr:\n{}",
@@ -78,6 +118,5 @@ impl Rapid {
             );
             thread::sleep(Duration::from_millis(10)); // ok: a port has no event to wait on
         }
-        rapid
     }
 }
