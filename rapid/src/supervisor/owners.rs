@@ -404,8 +404,7 @@ mod tests {
         let events = dir.join("cgroup.events");
         let frozen = async {
             while !std::fs::read_to_string(&events).is_ok_and(|e| e.contains("frozen 1")) {
-                // ok: cgroup.events is a file, looked at again
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(Duration::from_millis(20)).await; // ok: cgroup.events is a file, looked at again
             }
         };
         tokio::time::timeout(Duration::from_secs(10), frozen)

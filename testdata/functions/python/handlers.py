@@ -74,8 +74,7 @@ def meet(event, context):
     open(os.path.join(directory, context.aws_request_id), "w").close()
     deadline = time.monotonic() + 20
     while len(os.listdir(directory)) < group and time.monotonic() < deadline:
-        # ok: the other workers' arrivals are files; looked at every 10 ms
-        time.sleep(0.01)
+        time.sleep(0.01)  # ok: the other workers' arrivals are files, looked at every 10 ms
     return {
         "event": event,
         "pid": os.getpid(),
@@ -93,6 +92,5 @@ def hold(event, context):
     open(os.path.join(event["dir"], context.aws_request_id), "w").close()
     deadline = time.monotonic() + 20
     while not os.path.exists(event["release"]) and time.monotonic() < deadline:
-        # ok: the test's release is a file; looked at every 10 ms
-        time.sleep(0.01)
+        time.sleep(0.01)  # ok: the test's release is a file, looked at every 10 ms
     return {"event": event, "pid": os.getpid()}
