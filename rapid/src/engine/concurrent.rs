@@ -13,9 +13,9 @@
 //! invoke in flight.
 
 use super::invoke::Current;
-use super::{epoch_ms_at, invalid_state, timestamp, Dispatched, Engine, Reply};
+use super::{invalid_state, timestamp, Dispatched, Engine, Reply};
 use crate::lifecycle::teardown;
-use interop::{ErrorType, FunctionError, RuntimeEvent};
+use interop::{ErrorType, FunctionError};
 use runtime_api::ApiError;
 use std::time::Instant;
 use telemetry::InvokeStatus;
@@ -73,38 +73,13 @@ impl Engine {
             rt.next = Some(poll);
             return false;
         };
-        let deadline = queued
-            .deadline
-            .unwrap_or_else(|| Instant::now() + self.cfg.timeout);
-        let deadline_ms = epoch_ms_at(deadline);
-        let request_id = queued.invoke.request_id.clone();
-        let logged = self.announce(&request_id, &queued.invoke.trace_id, queued.invoke.log_tail);
-        let log_tail = queued.invoke.log_tail;
-        let measured_restore = queued.invoke.restore_duration;
-        let (reply, done) = (queued.reply, queued.done);
-        let event = RuntimeEvent {
-            invoke: queued.invoke,
-            deadline_ms,
-            function_arn: self.cfg.function_arn.clone(),
-        };
-        let mut current = Current::new(reply, done, request_id, log_tail, deadline);
-        current.init_duration = self.init_duration.take();
-        current.restore_duration = self.restore_duration.take().or(measured_restore);
-        if poll.send(Ok(Dispatched { event, logged })).is_err() {
-            // Closed since the check above (cannot happen on one thread):
-            // the worker is gone, and so is the event.
-            let err = FunctionError::new(
-                ErrorType::RuntimeExitError,
-                &format!(
-                    "RequestId: {} Error: the runtime's next call went away",
-                    current.request_id
-                ),
-            );
-            self.finish_concurrent(current, InvokeStatus::Error, Some(err));
-            return true;
+        match self.hand_out(poll, queued) {
+            Some(current) => {
+                self.inflight.push(current);
+                true
+            }
+            None => false,
         }
-        self.inflight.push(current);
-        true
     }
 
     /// Where `request_id` is among the invokes in flight, or why the

@@ -269,42 +269,60 @@ impl Engine {
             self.queue.push_front(queued);
             return false;
         }
-        let deadline = queued
-            .deadline
-            .unwrap_or_else(|| Instant::now() + self.cfg.timeout);
-        let deadline_ms = epoch_ms_at(deadline);
-        let request_id = queued.invoke.request_id.clone();
         let trace_id = queued.invoke.trace_id.clone();
-        let log_tail = queued.invoke.log_tail;
-        let measured_restore = queued.invoke.restore_duration;
-        // START before the event.
-        let logged = self.announce(&request_id, &trace_id, log_tail);
-        let event = RuntimeEvent {
-            invoke: queued.invoke,
-            deadline_ms,
-            function_arn: self.cfg.function_arn.clone(),
-        };
-        if let Err(Ok(Dispatched { event, .. })) = next.send(Ok(Dispatched { event, logged })) {
-            // Closed since the check above (cannot happen on one thread):
-            // keep the invoke for the runtime's next poll.
-            self.queue.push_front(Queued {
-                invoke: event.invoke,
-                reply: queued.reply,
-                done: queued.done,
-                deadline: queued.deadline,
-            });
+        let Some(current) = self.hand_out(next, queued) else {
             return false;
-        }
+        };
         if let Some(rt) = self.runtime.as_mut() {
             rt.set_state(running);
         }
-        self.extensions
-            .send_invoke(deadline_ms, &request_id, &self.cfg.function_arn, &trace_id);
-        let mut current = Current::new(queued.reply, queued.done, request_id, log_tail, deadline);
-        current.init_duration = self.init_duration.take();
-        current.restore_duration = self.restore_duration.take().or(measured_restore);
+        self.extensions.send_invoke(
+            epoch_ms_at(current.deadline),
+            &current.request_id,
+            &self.cfg.function_arn,
+            &trace_id,
+        );
         self.current = Some(current);
         true
+    }
+
+    /// Hands `queued` to the runtime's `poll` (its START first, the event
+    /// written once START is): the invoke it has begun, or `None` with the
+    /// invoke back at the head of the queue when the poll went away
+    /// meanwhile (it cannot on one thread: callers look at `is_closed`
+    /// first).
+    pub(super) fn hand_out(&mut self, poll: Reply<Dispatched>, queued: Queued) -> Option<Current> {
+        let Queued {
+            invoke,
+            reply,
+            done,
+            deadline: waited,
+        } = queued;
+        let deadline = waited.unwrap_or_else(|| Instant::now() + self.cfg.timeout);
+        let (request_id, log_tail, measured_restore) = (
+            invoke.request_id.clone(),
+            invoke.log_tail,
+            invoke.restore_duration,
+        );
+        let logged = self.announce(&request_id, &invoke.trace_id, log_tail);
+        let event = RuntimeEvent {
+            invoke,
+            deadline_ms: epoch_ms_at(deadline),
+            function_arn: self.cfg.function_arn.clone(),
+        };
+        if let Err(Ok(Dispatched { event, .. })) = poll.send(Ok(Dispatched { event, logged })) {
+            self.queue.push_front(Queued {
+                invoke: event.invoke,
+                reply,
+                done,
+                deadline: waited,
+            });
+            return None;
+        }
+        let mut current = Current::new(reply, done, request_id, log_tail, deadline);
+        current.init_duration = self.init_duration.take();
+        current.restore_duration = self.restore_duration.take().or(measured_restore);
+        Some(current)
     }
 
     /// The runtime's `next`: init is done, or the previous invoke is, as
