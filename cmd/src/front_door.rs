@@ -63,6 +63,11 @@ pub struct FrontDoor {
     pub event_log: telemetry::EventLog,
     /// The invokes in flight, to give memory back after a burst.
     pub bursts: Arc<crate::bursts::Bursts>,
+    /// With multi-concurrency: how long an invoke may wait for a free slot
+    /// in the pool (its timeout, counted from its acceptance); past it, it
+    /// is answered as timed out. A slot stays taken while its worker is
+    /// still inside a timed-out invoke, possibly for ever.
+    pub slot_wait: Option<std::time::Duration>,
 }
 
 impl FrontDoor {
@@ -273,6 +278,7 @@ where
         tenant_id,
         log_tail,
         restore_duration: None,
+        accepted: std::time::Instant::now(),
     };
     match invocation_type {
         InvocationType::DryRun => Ok(empty(StatusCode::NO_CONTENT, &request_id)),
@@ -288,9 +294,16 @@ where
                     // Accepted now; it takes a sandbox when one is free.
                     let pool = pool.clone();
                     let id = request_id.clone();
+                    let wait = door.slot_wait;
                     tokio::spawn(async move {
-                        if let Ok(lease) = pool.acquire().await {
-                            let _ = run_leased(lease, id, invoke).await;
+                        match acquire(&pool, wait, invoke.accepted).await {
+                            Ok(Slot::Leased(lease)) => {
+                                let _ = run_leased(lease, id, invoke).await;
+                            }
+                            Ok(Slot::TimedOut(timeout)) => {
+                                tracing::warn!(request_id = %id, timeout_s = timeout.as_secs_f64(), "an Event invoke timed out waiting for a free slot; it did not run");
+                            }
+                            Err(_) => {}
                         }
                         drop(slot);
                     });
@@ -322,14 +335,16 @@ where
                 .map_err(|_| InvokeError::Throttled)?;
             let _in_flight = door.bursts.enter(invoke.payload.len());
             let (outcome, sandbox) = match &door.pool {
-                Some(pool) => {
-                    let lease = pool.acquire().await.map_err(|err| {
-                        tracing::warn!(%err, "no execution environment for an invoke");
-                        InvokeError::Gone
-                    })?;
-                    let index = lease.index();
-                    (run_leased(lease, request_id, invoke).await?, index)
-                }
+                Some(pool) => match acquire(pool, door.slot_wait, invoke.accepted).await? {
+                    Slot::Leased(lease) => {
+                        let index = lease.index();
+                        (run_leased(lease, request_id, invoke).await?, index)
+                    }
+                    Slot::TimedOut(timeout) => {
+                        tracing::warn!(%request_id, timeout_s = timeout.as_secs_f64(), "invoke timed out waiting for a free slot");
+                        (slot_wait_timed_out(request_id, timeout), 0)
+                    }
+                },
                 None => {
                     let outcome = door
                         .sandbox
@@ -351,6 +366,57 @@ where
                 .insert(SANDBOX_HEADER, HeaderValue::from(sandbox));
             Ok(response)
         }
+    }
+}
+
+/// What waiting for a sandbox of the pool gave.
+enum Slot {
+    Leased(rapid::Lease),
+    /// Multi-concurrency: none came free within the invoke's timeout.
+    TimedOut(std::time::Duration),
+}
+
+/// A sandbox from the pool; with `wait` (multi-concurrency) only until the
+/// invoke accepted at `accepted` has waited that long.
+async fn acquire(
+    pool: &rapid::Pool,
+    wait: Option<std::time::Duration>,
+    accepted: std::time::Instant,
+) -> Result<Slot, InvokeError> {
+    let gone = |err: rapid::PoolError| {
+        tracing::warn!(%err, "no execution environment for an invoke");
+        InvokeError::Gone
+    };
+    let Some(timeout) = wait else {
+        return pool.acquire().await.map(Slot::Leased).map_err(gone);
+    };
+    let deadline = accepted
+        .checked_add(timeout)
+        .map(tokio::time::Instant::from_std);
+    let acquired = match deadline {
+        Some(at) => tokio::time::timeout_at(at, pool.acquire()).await,
+        None => Ok(pool.acquire().await),
+    };
+    match acquired {
+        Ok(lease) => lease.map(Slot::Leased).map_err(gone),
+        Err(_) => Ok(Slot::TimedOut(timeout)),
+    }
+}
+
+/// The answer of an invoke that never found a free slot within its
+/// timeout: Lambda's timeout error, as if it had run out of time.
+fn slot_wait_timed_out(request_id: String, timeout: std::time::Duration) -> InvokeOutcome {
+    let message = format!(
+        "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+        timeout.as_secs_f64()
+    );
+    InvokeOutcome {
+        request_id,
+        result: Err(interop::FunctionError::new(
+            interop::ErrorType::SandboxTimedout,
+            &message,
+        )),
+        log_tail: None,
     }
 }
 

@@ -124,6 +124,9 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     // What the sandboxes run at once: one invoke each, or K with
     // multi-concurrency; past it, invokes wait in the queue.
     let per_sandbox = config.max_concurrency.unwrap_or(1) as usize;
+    // With multi-concurrency a slot may stay held by a worker still inside
+    // a timed-out invoke: an invoke waits for one at most its timeout.
+    let slot_wait = config.max_concurrency.map(|_| config.timeout);
     let running = (cli.max_sandboxes as usize).saturating_mul(per_sandbox);
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
@@ -196,6 +199,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         stop: stop.clone(),
         event_log,
         bursts: Default::default(),
+        slot_wait,
     });
     eprintln!("rapid: invokes listening on {door_address}");
     let header_timeout = Duration::from_secs(cli.request_header_timeout);

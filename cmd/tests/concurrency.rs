@@ -491,3 +491,130 @@ fn a_streamed_answer_is_an_invoke_of_its_own_too() {
     assert!(reports[1].contains("Status: error"), "{reports:?}");
     assert!(!reports[0].contains("Status:"), "{reports:?}");
 }
+
+#[test]
+fn a_timed_out_invoke_holds_its_slot_until_its_worker_polls_again() {
+    // Issue 22, 1: both workers of sandbox 0 are still inside timed-out
+    // invokes, so sandbox 0 has no free slot: new invokes go to sandbox 1,
+    // never to a sandbox where no worker will take them.
+    let rapid = concurrent(
+        &["--max-sandboxes", "2"],
+        &[
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "2"),
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "1"),
+        ],
+    );
+    let stuck: Vec<PathBuf> = (0..4).map(|_| gate()).collect();
+    thread::scope(|s| {
+        let timed_out: Vec<_> = stuck[..2]
+            .iter()
+            .map(|gate| {
+                let rapid = &rapid;
+                s.spawn(move || rapid.invoke_json(&json!({"action": "late", "gate": gate})))
+            })
+            .collect();
+        for t in timed_out {
+            let resp = t.join().unwrap();
+            assert_function_error(&resp, "Sandbox.Timedout");
+            assert_eq!(resp.header("x-rapid-sandbox"), Some("0"), "{resp:?}");
+        }
+        let echoes: Vec<_> = (0..3)
+            .map(|_| {
+                let rapid = &rapid;
+                s.spawn(move || rapid.invoke(br#"{"action":"echo"}"#, &[]))
+            })
+            .collect();
+        for e in echoes {
+            let resp = e.join().unwrap();
+            assert_success(&resp);
+            assert_eq!(
+                resp.header("x-rapid-sandbox"),
+                Some("1"),
+                "sent to a sandbox whose workers are all inside timed-out invokes: {resp:?}"
+            );
+        }
+        // Sandbox 1's workers get stuck too: nowhere is a slot free, and an
+        // invoke waits no longer than its own timeout.
+        let more: Vec<_> = stuck[2..]
+            .iter()
+            .map(|gate| {
+                let rapid = &rapid;
+                s.spawn(move || rapid.invoke_json(&json!({"action": "late", "gate": gate})))
+            })
+            .collect();
+        for t in more {
+            let resp = t.join().unwrap();
+            assert_function_error(&resp, "Sandbox.Timedout");
+            assert_eq!(resp.header("x-rapid-sandbox"), Some("1"), "{resp:?}");
+        }
+        let waited = rapid.invoke(br#"{"action":"echo"}"#, &[]);
+        let body = assert_function_error(&waited, "Sandbox.Timedout");
+        assert!(
+            body["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains("Task timed out after 1.00 seconds")),
+            "{body}"
+        );
+    });
+    // The workers come back (their late answers refused): the slots free.
+    for gate in &stuck {
+        open_gate(gate);
+    }
+    rapid.wait_for_stdout_n(|l| l == "late response status: 410", 4, WAIT);
+    let mut served = HashSet::new();
+    for _ in 0..4 {
+        let resp = rapid.invoke(br#"{"action":"echo"}"#, &[]);
+        assert_success(&resp);
+        served.insert(resp.header("x-rapid-sandbox").map(str::to_owned));
+    }
+    assert!(!served.is_empty());
+}
+
+#[test]
+fn an_invoke_waiting_for_a_worker_times_out_on_its_own_clock() {
+    // Issue 22, 1: one sandbox, both workers inside timed-out invokes: the
+    // next invoke waits for a poll that never comes, and is answered at its
+    // own timeout, not never.
+    let rapid = concurrent(
+        &[],
+        &[
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "2"),
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "1"),
+        ],
+    );
+    let pid = runtime_pid(&rapid);
+    let stuck: Vec<PathBuf> = (0..2).map(|_| gate()).collect();
+    thread::scope(|s| {
+        let timed_out: Vec<_> = stuck
+            .iter()
+            .map(|gate| {
+                let rapid = &rapid;
+                s.spawn(move || rapid.invoke_json(&json!({"action": "late", "gate": gate})))
+            })
+            .collect();
+        for t in timed_out {
+            assert_function_error(&t.join().unwrap(), "Sandbox.Timedout");
+        }
+    });
+    let waited = rapid.invoke(br#"{"action":"echo"}"#, &[]);
+    let body = assert_function_error(&waited, "Sandbox.Timedout");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("Task timed out after 1.00 seconds")),
+        "{body}"
+    );
+    let report = rapid.wait_for_report(&request_id(&waited));
+    assert_eq!(report.get("Status"), Some("timeout"), "{}", report.line);
+    // Once a worker is back, invokes run again in the same runtime.
+    for gate in &stuck {
+        open_gate(gate);
+    }
+    rapid.wait_for_stdout_n(|l| l == "late response status: 410", 2, WAIT);
+    let after = rapid.invoke(br#"{"action":"echo"}"#, &[]);
+    assert_eq!(
+        assert_success(&after)["pid"],
+        pid,
+        "the runtime was replaced"
+    );
+}

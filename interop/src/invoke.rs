@@ -23,6 +23,10 @@ pub struct Invoke {
     /// control API's `restore-duration` header): the invoke's REPORT shows
     /// it as `Restore Duration`.
     pub restore_duration: Option<std::time::Duration>,
+    /// When the front door accepted it. With multi-concurrency the time it
+    /// waits for a free slot counts against its timeout: a slot may stay
+    /// held by a worker still inside a timed-out invoke.
+    pub accepted: std::time::Instant,
 }
 
 /// What the runtime's `next` returns for an invoke.

@@ -194,6 +194,7 @@ where
         tenant_id: None,
         log_tail: false,
         restore_duration,
+        accepted: std::time::Instant::now(),
     };
     let outcome = reservation.post(invoke);
     t.control.put_back(Stage::Sent(reservation));

@@ -11,13 +11,19 @@
 //! answer is refused with `410`); the environment is never frozen. A crash
 //! of the runtime or an extension, a reset and a shutdown fail every
 //! invoke in flight.
+//!
+//! A timed-out invoke keeps its slot until its worker comes back (as in
+//! Managed Instances): its completion, which frees the sandbox's lease in
+//! the pool, is held in `Engine.held_slots` until a poll finds every worker
+//! accounted for, so the pool sends new invokes elsewhere (or they wait,
+//! on their own clock, until their timeout).
 
 use super::invoke::Current;
 use super::{invalid_state, timestamp, Dispatched, Engine, Reply};
 use crate::lifecycle::teardown;
 use interop::{ErrorType, FunctionError};
 use runtime_api::ApiError;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use telemetry::InvokeStatus;
 
 /// How many timed-out request ids are remembered for their late answers.
@@ -48,6 +54,16 @@ impl Engine {
             ))));
             return;
         }
+        // Every worker is polling, in an invoke, or still inside a timed-out
+        // one: with all K counted, this poll is a worker back from one.
+        if open + self.inflight.len() + self.held_slots.len() >= limit {
+            if let Some((done, completion)) = self.held_slots.pop_front() {
+                let _ = done.send(completion);
+            }
+        }
+        let Some(rt) = self.runtime.as_mut() else {
+            return;
+        };
         match rt.next {
             None => rt.next = Some(reply),
             Some(_) => rt.polls.push(reply),
@@ -79,6 +95,37 @@ impl Engine {
                 true
             }
             None => false,
+        }
+    }
+
+    /// With multi-concurrency, when an invoke accepted at `accepted` must
+    /// have been dispatched: its clock runs while it waits for a free
+    /// slot of an initialized runtime (during an init it starts when the
+    /// init ends, `start_slot_waits`). None with one invoke at a time.
+    pub(super) fn slot_wait_deadline(&self, accepted: Instant) -> Option<Instant> {
+        if !self.concurrent() || !self.phase().initialized() {
+            return None;
+        }
+        Some(saturating_add(accepted, self.cfg.timeout))
+    }
+
+    /// The init ended: with multi-concurrency, the invokes that waited for
+    /// it start their clocks now.
+    pub(super) fn start_slot_waits(&mut self) {
+        if !self.concurrent() {
+            return;
+        }
+        let deadline = saturating_add(Instant::now(), self.cfg.timeout);
+        for queued in &mut self.queue {
+            queued.deadline.get_or_insert(deadline);
+        }
+    }
+
+    /// The environment is torn down: the workers inside timed-out invokes
+    /// are gone with it, and their slots free.
+    pub(super) fn release_held_slots(&mut self) {
+        for (done, completion) in self.held_slots.drain(..) {
+            let _ = done.send(completion);
         }
     }
 
@@ -165,6 +212,8 @@ impl Engine {
             self.timed_out.push_back(current.request_id.clone());
             tracing::warn!(request_id = %current.request_id, "invoke timed out; the runtime's other invokes go on");
             let err = FunctionError::new(ErrorType::SandboxTimedout, &message);
+            let mut current = current;
+            current.holds_slot = true;
             self.finish_concurrent(current, InvokeStatus::Timeout, Some(err));
         }
     }
@@ -184,4 +233,11 @@ impl Engine {
         let timed_out = status == InvokeStatus::Timeout;
         self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
     }
+}
+
+/// `at + by`, or an instant far enough away to mean never when that does
+/// not fit.
+fn saturating_add(at: Instant, by: Duration) -> Instant {
+    at.checked_add(by)
+        .unwrap_or_else(|| at + Duration::from_secs(86400 * 365 * 30))
 }

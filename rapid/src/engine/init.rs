@@ -199,6 +199,7 @@ impl Engine {
         }
         self.init_ended(Ok(InitSuccess { init_duration }));
         self.idle_since = Instant::now();
+        self.start_slot_waits();
         self.init = None;
         self.retry_init = false;
         self.first_fatal = None;

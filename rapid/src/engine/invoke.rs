@@ -50,6 +50,9 @@ pub(super) struct Current {
     /// the runtime's table (from `Running`); with one invoke at a time the
     /// runtime's own state is.
     answer_state: RuntimeState,
+    /// Multi-concurrency: the invoke timed out while its worker is still
+    /// inside it: its completion waits in `Engine.held_slots`.
+    pub(super) holds_slot: bool,
 }
 
 impl Current {
@@ -82,6 +85,7 @@ impl Current {
             timings: InvokeTimings::default(),
             runtime_done: None,
             answer_state: RuntimeState::Running,
+            holds_slot: false,
         }
     }
 
@@ -625,7 +629,7 @@ impl Engine {
                 response: current.response_metrics(),
             };
             let request_id = current.request_id.clone();
-            let _ = done.send(match failed.clone() {
+            let completion = match failed.clone() {
                 Some(error_type) => Err(InvokeFailure {
                     request_id,
                     error_type,
@@ -636,7 +640,12 @@ impl Engine {
                     function_error: error_type.clone(),
                     metrics,
                 }),
-            });
+            };
+            if current.holds_slot {
+                self.held_slots.push_back((done, completion));
+            } else {
+                let _ = done.send(completion);
+            }
         }
         let report = InvokeReport {
             request_id: current.request_id.clone(),

@@ -31,7 +31,8 @@ use crate::lifecycle::{
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::contract::{
-    InitFailure, InitRequest, InitSuccess, PhaseRefused, ResetReason, ResetSuccess, ResponseMetrics,
+    InitFailure, InitRequest, InitSuccess, InvokeFailure, InvokeSuccess, PhaseRefused, ResetReason,
+    ResetSuccess, ResponseMetrics,
 };
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
 use invoke::Current;
@@ -89,6 +90,11 @@ pub(crate) struct Engine {
     /// Multi-concurrency: the latest invokes that timed out, whose late
     /// answers are refused with `410`.
     timed_out: VecDeque<String>,
+    /// Multi-concurrency: the completions of timed-out invokes whose
+    /// workers have not polled again. Each holds its slot (the pool counts
+    /// the sandbox's lease as taken) until a poll shows a worker came back
+    /// (`concurrent_poll`), or the environment is torn down.
+    held_slots: VecDeque<(Done, Result<InvokeSuccess, InvokeFailure>)>,
     /// Init duration waiting for the next REPORT line.
     init_duration: Option<Duration>,
     /// The last init failed: the next one runs inside the invoke's time.
@@ -191,6 +197,7 @@ impl Engine {
             current: None,
             inflight: Vec::new(),
             timed_out: VecDeque::new(),
+            held_slots: VecDeque::new(),
             init_duration: None,
             retry_init: false,
             teardown: None,
@@ -274,11 +281,12 @@ impl Engine {
                     reply_shutdown(invoke, reply);
                     return;
                 }
+                let deadline = self.slot_wait_deadline(invoke.accepted);
                 self.queue.push_back(Queued {
                     invoke,
                     reply,
                     done,
-                    deadline: None,
+                    deadline,
                 });
                 self.drive();
             }
@@ -712,22 +720,36 @@ impl Engine {
 
     /// The deadline of an invoke whose clock runs while it waits for a
     /// reset (see `drive`).
+    /// With multi-concurrency, the soonest deadline of the invokes that
+    /// wait for a free slot of an initialized runtime.
     fn waiting_deadline(&self) -> Option<Instant> {
+        if self.concurrent() && self.phase().initialized() {
+            return self.queue.iter().filter_map(|q| q.deadline).min();
+        }
         self.teardown.as_ref()?;
         self.queue.front().and_then(|q| q.deadline)
     }
 
     fn waiting_timed_out(&mut self) {
-        let Some(queued) = self.queue.pop_front() else {
-            return;
+        let now = Instant::now();
+        let expired: VecDeque<Queued> = if self.concurrent() {
+            let (expired, waiting) = std::mem::take(&mut self.queue)
+                .into_iter()
+                .partition(|q| q.deadline.is_some_and(|at| at <= now));
+            self.queue = waiting;
+            expired
+        } else {
+            self.queue.pop_front().into_iter().collect()
         };
-        let message = format!(
-            "RequestId: {} Error: Task timed out after {:.2} seconds",
-            queued.invoke.request_id,
-            self.cfg.timeout.as_secs_f64()
-        );
-        let err = FunctionError::new(ErrorType::SandboxTimedout, &message);
-        self.fail_undispatched(queued, err, telemetry::InvokeStatus::Timeout);
+        for queued in expired {
+            let message = format!(
+                "RequestId: {} Error: Task timed out after {:.2} seconds",
+                queued.invoke.request_id,
+                self.cfg.timeout.as_secs_f64()
+            );
+            let err = FunctionError::new(ErrorType::SandboxTimedout, &message);
+            self.fail_undispatched(queued, err, telemetry::InvokeStatus::Timeout);
+        }
     }
 
     // ---- shutdown ---------------------------------------------------------

@@ -663,6 +663,7 @@ fn invoke(id: &str) -> Invoke {
         tenant_id: None,
         log_tail: false,
         restore_duration: None,
+        accepted: std::time::Instant::now(),
     }
 }
 

@@ -26,6 +26,7 @@ impl Engine {
             return;
         }
         self.init = None;
+        self.release_held_slots();
         // Signals and SHUTDOWN must reach processes that can act on them.
         self.thaw();
         // A restore waited for in this generation will not run.

@@ -21,6 +21,15 @@ pub enum Phase {
     Shutdown,
 }
 
+impl Phase {
+    /// The runtime has finished its init and serves invokes: with
+    /// multi-concurrency an invoke waiting for a free slot now waits on its
+    /// own clock (`Engine::waiting_deadline`).
+    pub fn initialized(self) -> bool {
+        matches!(self, Phase::Ready | Phase::Invoking)
+    }
+}
+
 /// What [`next_start`] looks at: the phase and a few facts of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct View {
@@ -255,6 +264,14 @@ pub(crate) mod tests {
         Phase::ShuttingDown,
         Phase::Shutdown,
     ];
+
+    #[test]
+    fn only_ready_and_invoking_are_initialized() {
+        for phase in PHASES {
+            let want = matches!(phase, Phase::Ready | Phase::Invoking);
+            assert_eq!(phase.initialized(), want, "{phase:?}");
+        }
+    }
 
     /// Every phase × runtime state × fact: the start [`next_start`] gives
     /// is the one a short statement of spec §4 gives.
