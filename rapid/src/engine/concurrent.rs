@@ -36,8 +36,9 @@ impl Engine {
     }
 
     /// A `next` of an initialized runtime: one more worker waits. Polls
-    /// whose connection closed are dropped first; past the limit the call
-    /// is refused (a runtime holds at most `AWS_LAMBDA_MAX_CONCURRENCY`).
+    /// whose connection closed are dropped first; past the limit (polls
+    /// and invokes in flight together) the call is refused: a runtime holds
+    /// at most `AWS_LAMBDA_MAX_CONCURRENCY`.
     pub(super) fn concurrent_poll(&mut self, reply: Reply<Dispatched>) {
         let limit = self.cfg.max_concurrency.unwrap_or(1) as usize;
         let Some(rt) = self.runtime.as_mut() else {
@@ -48,9 +49,12 @@ impl Engine {
             rt.next = rt.polls.pop();
         }
         let open = usize::from(rt.next.is_some()) + rt.polls.len();
-        if open >= limit {
+        // A worker answers its invoke before it polls again, so polls and
+        // invokes in flight together never pass K.
+        let running = self.inflight.len();
+        if open + running >= limit {
             let _ = reply.send(Err(invalid_state(&format!(
-                "the runtime already waits in {open} next calls, the most AWS_LAMBDA_MAX_CONCURRENCY={limit} allows"
+                "the runtime already waits in {open} next calls with {running} invokes in flight, the most AWS_LAMBDA_MAX_CONCURRENCY={limit} allows"
             ))));
             return;
         }

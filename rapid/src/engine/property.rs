@@ -8,7 +8,10 @@
 //! is handed each invoke at most once and only invokes that were sent;
 //! every reset and completion asked for is answered; nothing is spawned
 //! once the shutdown began; the engine ends, without panicking, with no
-//! process left.
+//! process left. The runtime never holds more unanswered invokes than its
+//! slots (one, or K with multi-concurrency); and with multi-concurrency a
+//! late answer to a timed-out invoke is refused and a timeout resets
+//! nothing (the runtime that held the invoke lives on).
 
 use super::{Engine, Message};
 use crate::config::{Bootstrap, FunctionConfig};
@@ -24,7 +27,7 @@ use interop::restore::RestoreRequest;
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
 use proptest::prelude::*;
 use runtime_api::{ApiError, RuntimeError, RuntimeErrorReport, StreamEnd};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,6 +139,15 @@ struct Harness {
     /// a time, or several with multi-concurrency), with the pid handed each.
     delivered: HashSet<String>,
     holding: Vec<(i32, String)>,
+    /// Which runtime each invoke was handed to.
+    handed: HashMap<String, i32>,
+    /// Multi-concurrency: the handed invokes answered `Sandbox.Timedout`,
+    /// all so far and those of the step under way.
+    timed_out: HashSet<String>,
+    timed_out_now: Vec<String>,
+    /// Multi-concurrency: the runtime's late answers to timed-out invokes,
+    /// each to be refused.
+    late_answers: Vec<(String, oneshot::Receiver<Result<(), ApiError>>)>,
     /// Multi-concurrency is on.
     concurrent: bool,
     /// How many invokes the runtime may hold at once.
@@ -254,6 +266,14 @@ impl Harness {
                                 invoke.id, outcome.request_id
                             ));
                         }
+                        let timed_out = matches!(
+                            &outcome.result,
+                            Err(err) if err.error_type == ErrorType::SandboxTimedout
+                        );
+                        if timed_out && self.concurrent && self.handed.contains_key(&invoke.id) {
+                            self.timed_out.insert(invoke.id.clone());
+                            self.timed_out_now.push(invoke.id.clone());
+                        }
                         invoke.answered = true;
                         invoke.reply = None;
                     }
@@ -298,6 +318,7 @@ impl Harness {
                     self.broken
                         .push(format!("the runtime was handed {id} twice"));
                 }
+                self.handed.insert(id.clone(), *pid);
                 self.holding.push((*pid, id));
                 false
             }
@@ -305,6 +326,39 @@ impl Harness {
             Err(oneshot::error::TryRecvError::Empty) => true,
         });
         self.polls = polls;
+        if let Some(pid) = self.runtime_alive() {
+            let unanswered = self
+                .invokes
+                .iter()
+                .filter(|i| !i.answered && self.handed.get(&i.id) == Some(&pid))
+                .count();
+            if unanswered > self.limit {
+                self.broken.push(format!(
+                    "the runtime holds {unanswered} unanswered invokes, past its {} slots",
+                    self.limit
+                ));
+            }
+        }
+        let mut accepted_late = Vec::new();
+        self.late_answers
+            .retain_mut(|(id, rx)| match rx.try_recv() {
+                Ok(Ok(())) => {
+                    accepted_late.push(format!(
+                        "the late answer to {id} was accepted after it timed out"
+                    ));
+                    false
+                }
+                Ok(Err(ApiError::InvocationTimedOut { .. }))
+                | Err(oneshot::error::TryRecvError::Closed) => false,
+                Ok(Err(other)) => {
+                    accepted_late.push(format!(
+                        "the late answer to {id} was refused with {other:?}, not as timed out (410)"
+                    ));
+                    false
+                }
+                Err(oneshot::error::TryRecvError::Empty) => true,
+            });
+        self.broken.extend(accepted_late);
         let mut exits = Vec::new();
         let stopped: Vec<bool> = (0..EXTENSIONS)
             .map(|i| {
@@ -431,7 +485,10 @@ impl Harness {
                 if op != &Op::RespondToAnotherId {
                     self.answered_last = Some(request_id.clone());
                 }
-                let (reply, _rx) = oneshot::channel();
+                let (reply, rx) = oneshot::channel();
+                if self.timed_out.contains(&request_id) {
+                    self.late_answers.push((request_id.clone(), rx));
+                }
                 let message = match op {
                     Op::RespondWithError => Message::Error {
                         request_id,
@@ -754,6 +811,10 @@ async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, idle: Option<u64>) -> Vec<S
         polls: Vec::new(),
         delivered: HashSet::new(),
         holding: Vec::new(),
+        handed: HashMap::new(),
+        timed_out: HashSet::new(),
+        timed_out_now: Vec::new(),
+        late_answers: Vec::new(),
         concurrent: matches!(mode, Mode::Concurrent(_)),
         limit: match mode {
             Mode::Concurrent(k) => k as usize,
@@ -779,12 +840,30 @@ async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, idle: Option<u64>) -> Vec<S
         broken: Vec::new(),
     };
     for op in ops {
+        let alive_before: HashSet<i32> = sim.alive().iter().map(|p| p.pid).collect();
+        h.timed_out_now.clear();
         h.apply(op);
         if let Op::Wait { ms } = op {
             // ok: the op is time passing (deadlines, the idle timeout)
             tokio::time::sleep(Duration::from_millis(*ms)).await;
         }
         h.sync().await;
+        if h.concurrent && idle.is_none() && matches!(op, Op::Wait { .. }) {
+            // Only time passed (and no idle timeout could retire the
+            // environment meanwhile): an invoke's timeout may not have
+            // ended the runtime that held it.
+            let alive_after: HashSet<i32> = sim.alive().iter().map(|p| p.pid).collect();
+            for id in &h.timed_out_now {
+                let Some(pid) = h.handed.get(id) else {
+                    continue;
+                };
+                if alive_before.contains(pid) && !alive_after.contains(pid) {
+                    h.broken.push(format!(
+                        "the timeout of {id} ended the runtime (pid {pid}) with multi-concurrency"
+                    ));
+                }
+            }
+        }
     }
 
     // The shutdown: nothing may be spawned once it began, and it ends.
@@ -877,14 +956,34 @@ proptest! {
 /// The property's shrunk failures, kept as rows.
 #[test]
 fn rows_the_property_found() {
-    let rows: &[(&str, usize, Mode, &[Op])] = &[(
-        // A tracked invoke still queued at shutdown: its completion was
-        // dropped untold (the invoker got its answer, `wait` an error).
-        "a queued invoke's completion is told at shutdown",
-        0,
-        Mode::Single,
-        &[Op::Invoke { tracked: true }],
-    )];
+    let rows: &[(&str, usize, Mode, &[Op])] = &[
+        (
+            // A tracked invoke still queued at shutdown: its completion was
+            // dropped untold (the invoker got its answer, `wait` an error).
+            "a queued invoke's completion is told at shutdown",
+            0,
+            Mode::Single,
+            &[Op::Invoke { tracked: true }],
+        ),
+        (
+            // Multi-concurrency: an invoke times out, its worker answers
+            // late (refused as timed out) and polls again; the runtime
+            // serves the next invoke.
+            "a late answer is refused and the runtime serves on",
+            0,
+            Mode::Concurrent(2),
+            &[
+                Op::Invoke { tracked: true },
+                Op::RuntimeNext,
+                Op::Wait { ms: 160 },
+                Op::Respond,
+                Op::RuntimeNext,
+                Op::Invoke { tracked: true },
+                Op::Progress,
+                Op::Progress,
+            ],
+        ),
+    ];
     for (name, extensions, mode, ops) in rows {
         let broken = run(ops, *extensions, *mode, None);
         assert!(broken.is_empty(), "{name}: {broken:#?}");
