@@ -556,3 +556,75 @@ fn with_one_sandbox_only_sandbox_0_exists() {
     let resp = rapid.invoke(br#"{"action":"echo"}"#, &[]);
     assert_eq!(resp.header("x-rapid-sandbox"), Some("0"), "{resp:?}");
 }
+
+/// The address the control API test gives its own network namespace (a
+/// documentation address: nothing outside the namespace ever sees it).
+const NON_LOOPBACK: &str = "192.0.2.1";
+
+#[test]
+fn the_control_api_refuses_a_caller_from_a_non_loopback_address() {
+    // The loopback rule is about the real peer address of the connection:
+    // rapid listens on every interface of a network namespace of its own,
+    // which has a non-loopback address, and the caller connects to that
+    // address from inside the namespace.
+    let probe = std::process::Command::new("unshare")
+        .args(["--net", "ip", "addr", "add", "192.0.2.1/32", "dev", "lo"])
+        .output();
+    if !probe.is_ok_and(|out| out.status.success()) {
+        eprintln!("skipped: this machine cannot make a network namespace (unshare --net, ip)");
+        return;
+    }
+    let setup =
+        format!("ip addr add {NON_LOOPBACK}/32 dev lo && ip link set lo up && exec \"$0\" \"$@\"");
+    // sh execs rapid: the process spawned is rapid's (no wrapper left).
+    let runtime = scripted_command();
+    let mut args = vec![
+        "--net",
+        "sh",
+        "-c",
+        setup.as_str(),
+        env!("CARGO_BIN_EXE_rapid"),
+        "--runtime-interface-emulator-address",
+        "0.0.0.0:0",
+        "--runtime-api-address",
+        "127.0.0.1:0",
+        "--test-api",
+    ];
+    args.extend(runtime.iter().map(String::as_str));
+    let rapid = Rapid::start_program(&[], "unshare", &args, &[]);
+    let port = rapid
+        .invoke_addr()
+        .rsplit(':')
+        .next()
+        .expect("a port")
+        .to_owned();
+    let client = r#"
+import json, sys, urllib.error, urllib.request
+port = sys.argv[1]
+def status(host, path, data=None):
+    req = urllib.request.Request(f"http://{host}:{port}{path}", data=data)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+print(json.dumps({
+    "remote_control": status(sys.argv[2], "/test/ping"),
+    "loopback_control": status("127.0.0.1", "/test/ping"),
+    "remote_invoke": status(sys.argv[2], "/2015-03-31/functions/function/invocations", b"{}"),
+}))
+"#;
+    let netns = format!("--net=/proc/{}/ns/net", rapid.pid());
+    let out = std::process::Command::new("nsenter")
+        .args([netns.as_str(), "--", plain_python().as_str(), "-c", client])
+        .args([port.as_str(), NON_LOOPBACK])
+        .output()
+        .expect("nsenter");
+    assert!(out.status.success(), "{out:?}");
+    let got: Value = serde_json::from_slice(&out.stdout).expect("the client's JSON");
+    assert_eq!(
+        got,
+        json!({"remote_control": 404, "loopback_control": 200, "remote_invoke": 200}),
+        "the control API from {NON_LOOPBACK} and from loopback, an invoke from {NON_LOOPBACK}"
+    );
+}

@@ -606,6 +606,43 @@ fn the_invoker_is_answered_while_an_extension_works_and_the_next_invoke_waits_fo
 }
 
 #[test]
+fn with_a_pool_a_sandbox_stays_taken_until_its_extensions_are_done() {
+    // A sandbox goes back to the pool when its invoke is complete, not when
+    // its caller has the answer: an invoke sent right after the first one's
+    // answer, while `busy` still works on it, runs in another sandbox.
+    let dir = ExtDir::new();
+    dir.add_recorder("busy");
+    let records = Records::new();
+    let delay = unique_path("pool-invoke-delay");
+    let rapid = start(
+        &dir,
+        &records,
+        json!({}),
+        &["--max-sandboxes", "2"],
+        &[("EXT_INVOKE_DELAY_FILE", delay.to_str().unwrap())],
+    );
+    let first = rapid.invoke_json(&json!({"n": 1}));
+    assert_success(&first);
+    assert_eq!(first.header("x-rapid-sandbox"), Some("0"), "{first:?}");
+    records.wait_event("busy", "INVOKE", "requestId", &request_id(&first));
+    assert!(
+        records.of("busy", "released").is_empty(),
+        "the answer came before the extension was done"
+    );
+    let second = rapid.invoke_json(&json!({"n": 2}));
+    assert_success(&second);
+    assert_eq!(
+        second.header("x-rapid-sandbox"),
+        Some("1"),
+        "sent to the sandbox whose extension was still busy: {second:?}"
+    );
+    std::fs::write(&delay, b"").expect("the delay file");
+    records.wait_kind("busy", "released", 2);
+    finish(&rapid, &records);
+    let _ = std::fs::remove_file(delay);
+}
+
+#[test]
 fn end_and_report_wait_for_every_extension_to_call_next() {
     let dir = ExtDir::new();
     dir.add_recorder("busy").add_scripted("quick");

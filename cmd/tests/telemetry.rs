@@ -320,6 +320,35 @@ fn batches_hold_at_most_max_items_and_the_rest_follows_in_order() {
 }
 
 #[test]
+fn a_batch_goes_as_soon_as_it_holds_max_items() {
+    // Exactly maxItems records: the batch goes at once, not at timeoutMs
+    // (30 s, longer than the test waits).
+    let subscriber = Subscriber::http();
+    let body = telemetry_body(
+        &["function"],
+        json!({"maxItems": 1000, "maxBytes": 1048576, "timeoutMs": 30000}),
+        http_to(&subscriber),
+    );
+    let (rapid, _dir, records) =
+        with_scripted_subscriber(json!([{"path": TELEMETRY, "body": body}]), &[]);
+    assert_eq!(records.wait_api("sub", "subscribe:0")["status"], 200);
+    // The runtime's one line of its init is in the backlog the
+    // subscription got; 999 more make the 1,000 of a full batch (the
+    // least maxItems the Telemetry API takes).
+    assert_success(&rapid.invoke(br#"{"action": "print", "lines": 999}"#, &[]));
+    subscriber.wait_for("a full batch of 1,000", |records| records.len() >= 1000);
+    let batches = subscriber.batches();
+    let lines: Vec<&str> = batches[0]
+        .records
+        .iter()
+        .filter_map(|r| r["record"].as_str())
+        .collect();
+    let mut want = vec!["scripted runtime ready".to_owned()];
+    want.extend((0..999).map(|i| format!("line {i}")));
+    assert_eq!(lines, want, "the first batch");
+}
+
+#[test]
 fn batches_hold_at_most_max_bytes() {
     let subscriber = Subscriber::http();
     let body = telemetry_body(

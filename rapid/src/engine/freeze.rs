@@ -25,7 +25,7 @@ impl Engine {
             .runtime
             .as_ref()
             .is_some_and(|rt| rt.next.is_some() || rt.restore_next.is_some());
-        if !lifecycle::may_freeze(self.phase(), waiting, polls, self.extensions.all_ready()) {
+        if !lifecycle::may_freeze(self.phase(), waiting, polls) {
             return;
         }
         let groups = self.process_groups();

@@ -250,6 +250,8 @@ impl Engine {
                 Some(message) => self.handle(message),
                 None => self.begin_shutdown(None),
             }
+            #[cfg(test)]
+            self.check_phase();
             // Whatever happened may let a queued invoke start (an init that
             // failed at once, a teardown that finished on the spot...), or
             // leave the environment idle.
@@ -411,6 +413,21 @@ impl Engine {
             (None, None) if self.current.is_some() || !self.inflight.is_empty() => Phase::Invoking,
             (None, None) if self.runtime.is_some() => Phase::Ready,
             (None, None) => Phase::Uninitialized,
+        }
+    }
+
+    /// What the phase promises of the rest of the state, checked after
+    /// every message in the crate's tests (the property test drives the
+    /// engine through random sequences, and reports a panic as broken):
+    /// in `Ready` every extension is settled, which is why freezing looks
+    /// at the phase only (`lifecycle::may_freeze`).
+    #[cfg(test)]
+    fn check_phase(&self) {
+        if self.phase() == Phase::Ready {
+            assert!(
+                self.extensions.all_ready(),
+                "Ready with an extension that is not waiting in next"
+            );
         }
     }
 
