@@ -20,6 +20,7 @@
 //! this generation's processes got.
 
 use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
+use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
 use crate::lifecycle::{self, InitAsked, RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
@@ -227,7 +228,7 @@ impl Engine {
         }));
         self.restore = Some(RestorePhase {
             started: now,
-            deadline: now + timeout,
+            deadline: after(now, timeout),
             timeout,
         });
     }
