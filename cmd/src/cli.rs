@@ -62,12 +62,12 @@ pub struct Cli {
     /// Seconds a caller of the front door has to send a request's headers
     /// (an idle keep-alive connection gets as long for its next request);
     /// then the connection is closed, so that a slow or silent caller holds
-    /// no connection for long.
+    /// no connection for long. 1 to 86400 (a day).
     #[arg(
         long,
         value_name = "SECONDS",
         default_value_t = 30,
-        value_parser = clap::value_parser!(u64).range(1..),
+        value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS),
         env = "RAPID_REQUEST_HEADER_TIMEOUT"
     )]
     pub request_header_timeout: u64,
@@ -76,11 +76,13 @@ pub struct Cli {
     #[arg(long, env = "RAPID_EAGER_INIT")]
     pub eager_init: bool,
 
-    /// Seconds the runtime has to become ready (its first `next`).
+    /// Seconds the runtime has to become ready (its first `next`), 1 to
+    /// 86400 (a day).
     #[arg(
         long,
         value_name = "SECONDS",
         default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS),
         env = "RAPID_INIT_TIMEOUT"
     )]
     pub init_timeout: u64,
@@ -102,8 +104,9 @@ pub struct Cli {
     /// How long an execution environment may stay idle before it is shut
     /// down as Lambda retires one (SHUTDOWN with reason spindown to
     /// extensions, then the shutdown budget); the next invoke starts a new
-    /// one. Seconds, or a duration like 90s, 10m, 500ms; 0 = never.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, env = "RAPID_IDLE_TIMEOUT")]
+    /// one. Seconds, or a duration like 90s, 10m, 500ms, up to a day
+    /// (86400 s); 0 = never.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_idle_timeout, env = "RAPID_IDLE_TIMEOUT")]
     pub idle_timeout: std::time::Duration,
 
     /// How many execution environments may run at once, each with its own
@@ -148,6 +151,24 @@ pub struct Cli {
         value_name = "CMD"
     )]
     pub command: Vec<String>,
+}
+
+/// The longest of rapid's own timeouts (`--init-timeout`,
+/// `--request-header-timeout`, `--idle-timeout`), in seconds: a day. A
+/// longer one is refused at start (it means "never", which `--idle-timeout
+/// 0` says).
+pub const MAX_SECONDS: u64 = 86_400;
+
+/// `--idle-timeout`: a duration (see [`parse_duration`]) of at most
+/// [`MAX_SECONDS`].
+fn parse_idle_timeout(value: &str) -> Result<std::time::Duration, String> {
+    let duration = parse_duration(value)?;
+    if duration > std::time::Duration::from_secs(MAX_SECONDS) {
+        return Err(format!(
+            "{value:?} is longer than a day ({MAX_SECONDS} seconds), the longest idle timeout; 0 means never"
+        ));
+    }
+    Ok(duration)
 }
 
 /// A duration: plain seconds ("600") or with a unit ("10m", "500ms").
@@ -276,6 +297,46 @@ mod tests {
         assert_eq!(cli.idle_timeout_of(1), None);
         assert_eq!(cli.idle_timeout_of(2), Some(Duration::from_secs(600)));
         assert!(Cli::try_parse_from(["rapid", "--max-sandboxes", "0"]).is_err());
+    }
+
+    #[test]
+    fn timeouts_past_a_day_are_refused() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["rapid"];
+            all.extend(args);
+            Cli::try_parse_from(all)
+        };
+        for flag in [
+            "--init-timeout",
+            "--request-header-timeout",
+            "--idle-timeout",
+        ] {
+            let cli = parse(&[flag, "86400"]).unwrap_or_else(|e| panic!("{flag}: {e}"));
+            assert_eq!(
+                (
+                    cli.init_timeout,
+                    cli.request_header_timeout,
+                    cli.idle_timeout
+                ),
+                match flag {
+                    "--init-timeout" => (86400, 30, std::time::Duration::from_secs(600)),
+                    "--request-header-timeout" => (10, 86400, std::time::Duration::from_secs(600)),
+                    _ => (10, 30, std::time::Duration::from_secs(86400)),
+                }
+            );
+            // Each of these once panicked rapid (an instant past the clock).
+            for value in ["86401", "9223372036854775807", "18446744073709551615"] {
+                let err = parse(&[flag, value]).unwrap_err().to_string();
+                assert!(
+                    err.contains(flag) && err.contains(value),
+                    "{flag} {value}: {err}"
+                );
+                assert!(err.contains("86400"), "the range is named: {err}");
+            }
+        }
+        assert!(parse(&["--init-timeout", "0"]).is_err());
+        assert!(parse(&["--idle-timeout", "2d"]).is_err());
+        assert!(parse(&["--idle-timeout", "0"]).is_ok());
     }
 
     #[test]

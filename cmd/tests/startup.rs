@@ -1,0 +1,75 @@
+//! What rapid refuses at start: a configuration it cannot run is said
+//! at once, on stderr, with exit status 2, before anything listens or
+//! runs, instead of being found out at the first invoke.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Output};
+
+/// rapid with `args` (loopback addresses on ephemeral ports first) and
+/// `env`, run to its exit; the scripted runtime is its command unless
+/// `args` gives one.
+fn start(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rapid"));
+    cmd.args([
+        "--runtime-interface-emulator-address",
+        "127.0.0.1:0",
+        "--runtime-api-address",
+        "127.0.0.1:0",
+    ])
+    .args(args)
+    .env_clear()
+    .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    output_within(&mut cmd, WAIT, &format!("rapid {args:?} {env:?}"))
+}
+
+/// rapid exited 2 at start, its stderr saying `says`, having listened on
+/// nothing.
+fn assert_refused(output: &Output, says: &str, what: &str) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{what}: {stderr}");
+    assert!(
+        stderr.contains(says),
+        "{what}: expected {says:?} in\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("listening"),
+        "{what}: nothing listens before the refusal:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    stderr
+}
+
+/// Issue 22, item 5: each of these panicked the event loop at the first
+/// deadline, and rapid stayed up answering 503.
+#[test]
+fn timeouts_out_of_range_are_refused_naming_the_setting_and_its_range() {
+    let cmd = scripted_command();
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    for value in ["0", "901", "9223372036854775807", "18446744073709551615"] {
+        let output = start(&cmd, &[("AWS_LAMBDA_FUNCTION_TIMEOUT", value)]);
+        assert_refused(
+            &output,
+            &format!(
+                "AWS_LAMBDA_FUNCTION_TIMEOUT must be from 1 to 900 seconds (Lambda's range), got {value}"
+            ),
+            value,
+        );
+    }
+    for flag in [
+        "--idle-timeout",
+        "--init-timeout",
+        "--request-header-timeout",
+    ] {
+        for value in ["86401", "9223372036854775807", "18446744073709551615"] {
+            let mut args = vec![flag, value];
+            args.extend(&cmd);
+            let stderr = assert_refused(&start(&args, &[]), flag, &format!("{flag} {value}"));
+            assert!(stderr.contains("86400"), "{flag} {value}: {stderr}");
+        }
+    }
+}
