@@ -144,12 +144,10 @@ pub struct Cli {
 
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
-    /// /var/runtime/bootstrap is run.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,
+    /// not taken for the command: a command that starts with '-' goes after
+    /// `--`.
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
@@ -182,6 +180,20 @@ pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
 }
 
 impl Cli {
+    /// What clap cannot check alone: the flags that contradict each other.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(min) = self
+            .min_sandboxes
+            .filter(|min| *min as u64 > self.max_sandboxes)
+        {
+            return Err(format!(
+                "--min-sandboxes {min} is more than --max-sandboxes {}: rapid cannot keep more execution environments than may run at once",
+                self.max_sandboxes
+            ));
+        }
+        Ok(())
+    }
+
     /// The idle timeout of the execution environment `index` (0 is the
     /// first): none for the first `--min-sandboxes` (1 with `--eager-init`),
     /// which are kept, or when 0.
@@ -247,6 +259,65 @@ mod tests {
         assert!(!cli.test_api);
         assert_eq!(cli.request_header_timeout, 30);
         assert!(Cli::try_parse_from(["rapid", "--request-header-timeout", "0"]).is_err());
+    }
+
+    #[test]
+    fn an_unknown_flag_is_not_the_command() {
+        // A mistyped flag ran as the function's bootstrap.
+        for args in [
+            &["rapid", "--max-sandbox", "4", "./bootstrap"][..],
+            &[
+                "rapid",
+                "--bogus",
+                "python3",
+                "-m",
+                "awslambdaric",
+                "app.handler",
+            ],
+            &["rapid", "--bogus"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("unexpected argument '{}'", args[1])),
+                "{text}"
+            );
+            assert!(text.contains(&format!("use '-- {}'", args[1])), "{text}");
+        }
+        // After the command, or after `--`, everything is the command's.
+        let cli = Cli::try_parse_from(["rapid", "python3", "app.py", "--bogus", "-x"]).unwrap();
+        assert_eq!(cli.command, ["python3", "app.py", "--bogus", "-x"]);
+        let cli = Cli::try_parse_from(["rapid", "--", "--odd-name", "-x"]).unwrap();
+        assert_eq!(cli.command, ["--odd-name", "-x"]);
+    }
+
+    #[test]
+    fn more_kept_sandboxes_than_may_run_is_refused() {
+        let check = |args: &[&str]| {
+            let mut all = vec!["rapid"];
+            all.extend(args);
+            Cli::try_parse_from(all).unwrap().check()
+        };
+        assert_eq!(
+            check(&["--min-sandboxes", "3", "--max-sandboxes", "2"]),
+            Err("--min-sandboxes 3 is more than --max-sandboxes 2: rapid cannot keep more execution environments than may run at once".to_owned())
+        );
+        assert!(
+            check(&["--min-sandboxes", "2"]).is_err(),
+            "the default max is 1"
+        );
+        assert_eq!(
+            check(&["--min-sandboxes", "2", "--max-sandboxes", "2"]),
+            Ok(())
+        );
+        assert_eq!(check(&["--min-sandboxes", "1"]), Ok(()));
+        assert_eq!(check(&["--eager-init"]), Ok(()));
+        assert_eq!(check(&[]), Ok(()));
     }
 
     #[test]

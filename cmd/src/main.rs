@@ -24,6 +24,9 @@ fn main() -> ExitCode {
     // Before anything is allocated: large payloads are given back.
     rapid::supervisor::return_large_buffers();
     let cli = Cli::parse();
+    if let Err(message) = cli.check() {
+        return fail(&message);
+    }
     let log_level_env = std::env::var("LOG_LEVEL").ok();
     let level = match cli::resolve_level(cli.log_level.as_deref(), log_level_env.as_deref()) {
         Ok(level) => level,

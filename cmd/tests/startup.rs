@@ -73,3 +73,42 @@ fn timeouts_out_of_range_are_refused_naming_the_setting_and_its_range() {
         }
     }
 }
+
+/// Issue 22, item 6: a mistyped flag before the command became the
+/// command (`--max-sandbox` ran as the bootstrap, and every invoke
+/// failed).
+#[test]
+fn an_unknown_flag_before_the_command_is_refused() {
+    let output = start(&["--max-sandbox", "4", "./bootstrap"], &[]);
+    let stderr = assert_refused(
+        &output,
+        "unexpected argument '--max-sandbox' found",
+        "a typo",
+    );
+    assert!(
+        stderr.contains("'--max-sandboxes'"),
+        "the tip names the flag: {stderr}"
+    );
+    assert!(stderr.contains("use '-- --max-sandbox'"), "{stderr}");
+    let cmd = scripted_command();
+    let mut args = vec!["--no-such-flag"];
+    args.extend(cmd.iter().map(String::as_str));
+    assert_refused(
+        &start(&args, &[]),
+        "unexpected argument '--no-such-flag'",
+        "unknown",
+    );
+}
+
+/// Issue 22, item 6: accepted silently before.
+#[test]
+fn more_kept_sandboxes_than_may_run_is_refused() {
+    let cmd = scripted_command();
+    let mut args = vec!["--min-sandboxes", "3", "--max-sandboxes", "2"];
+    args.extend(cmd.iter().map(String::as_str));
+    assert_refused(
+        &start(&args, &[]),
+        "--min-sandboxes 3 is more than --max-sandboxes 2",
+        "min > max",
+    );
+}
