@@ -48,7 +48,8 @@ pub struct Cli {
     #[arg(long, env = "RAPID_ENABLE_INIT_CACHING")]
     pub enable_init_caching: bool,
 
-    /// Serve the `/test/*` control API beside the front door (spec §8), to
+    /// Serve the `/test/*` control API beside the front door (README,
+    /// "The control API"), to
     /// callers on this machine (a loopback address) only: it lets a caller
     /// shut rapid down.
     #[arg(long, env = "RAPID_TEST_API")]

@@ -106,11 +106,23 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
 
+    // Every address is bound before anything is said to listen or starts:
+    // a port that is taken fails rapid with nothing half started.
     let api_listener = bind(&cli.runtime_api_address, "--runtime-api-address").await?;
     let api_address = api_listener
         .local_addr()
         .map_err(|e| e.to_string())?
         .to_string();
+    let door_listener = bind(
+        &cli.runtime_interface_emulator_address,
+        "--runtime-interface-emulator-address",
+    )
+    .await?;
+    let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
+    let control_listener = match &cli.test_api_address {
+        Some(address) => Some(bind(address, "--test-api-address").await?),
+        None => None,
+    };
     // --test-api-address turns the control API on as well.
     let test_api = cli.test_api || cli.test_api_address.is_some();
     // The platform events are kept for the control API's eventLog only.
@@ -167,16 +179,6 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         ));
     }
 
-    let door_listener = bind(
-        &cli.runtime_interface_emulator_address,
-        "--runtime-interface-emulator-address",
-    )
-    .await?;
-    let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
-    let control_listener = match &cli.test_api_address {
-        Some(address) => Some(bind(address, "--test-api-address").await?),
-        None => None,
-    };
     if cli.eager_init {
         sandbox.init_now().map_err(|e| e.to_string())?;
     }

@@ -112,3 +112,49 @@ fn more_kept_sandboxes_than_may_run_is_refused() {
         "min > max",
     );
 }
+
+/// Issue 22, item 7: with the invoke port taken, rapid printed `runtime
+/// API listening on …` before its error. Every address is bound before
+/// anything is said to listen.
+#[test]
+fn a_taken_port_fails_before_anything_is_said_to_listen() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let taken = taken.local_addr().expect("its address").to_string();
+    let cmd = scripted_command();
+    for flag in ["--runtime-interface-emulator-address", "--test-api-address"] {
+        let mut args = vec!["--runtime-api-address", "127.0.0.1:0"];
+        if flag == "--test-api-address" {
+            args.extend(["--runtime-interface-emulator-address", "127.0.0.1:0"]);
+        }
+        args.extend([flag, taken.as_str()]);
+        args.extend(cmd.iter().map(String::as_str));
+        let output = output_within(
+            Command::new(env!("CARGO_BIN_EXE_rapid"))
+                .args(&args)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default()),
+            WAIT,
+            &format!("rapid with {flag} {taken} taken"),
+        );
+        assert_refused(
+            &output,
+            &format!("rapid: cannot listen on {taken} ({flag})"),
+            flag,
+        );
+    }
+}
+
+/// Issue 22, item 7: `--help` pointed to "spec §8", which users do not
+/// have.
+#[test]
+fn help_points_to_the_readme_not_the_spec() {
+    let output = output_within(
+        Command::new(env!("CARGO_BIN_EXE_rapid")).arg("--help"),
+        WAIT,
+        "rapid --help",
+    );
+    assert!(output.status.success(), "{output:?}");
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(!help.contains("spec"), "{help}");
+    assert!(help.contains("README"), "{help}");
+}
