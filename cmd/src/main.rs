@@ -38,6 +38,17 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if std::process::id() == 1 {
+        // A container's PID 1: the container is the sandbox.
+        let hosts = std::path::Path::new("/etc/hosts");
+        match rapid_cmd::hosts::ensure_sandbox_host(hosts) {
+            Ok(outcome) => tracing::debug!(?outcome, "sandbox.localdomain in /etc/hosts"),
+            Err(err) => tracing::warn!(
+                %err,
+                "cannot add sandbox.localdomain to /etc/hosts: an extension that listens on that name will fail"
+            ),
+        }
+    }
     // Raised before the listeners open; children get the original limit back.
     let nofile = rapid::supervisor::raise_nofile_limit();
     if let Err(err) = interop::ids::check_random_source() {
