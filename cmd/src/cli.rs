@@ -48,7 +48,8 @@ pub struct Cli {
     #[arg(long, env = "RAPID_ENABLE_INIT_CACHING")]
     pub enable_init_caching: bool,
 
-    /// Serve the `/test/*` control API beside the front door (spec §8), to
+    /// Serve the `/test/*` control API beside the front door (README,
+    /// "The control API"), to
     /// callers on this machine (a loopback address) only: it lets a caller
     /// shut rapid down.
     #[arg(long, env = "RAPID_TEST_API")]
@@ -62,12 +63,12 @@ pub struct Cli {
     /// Seconds a caller of the front door has to send a request's headers
     /// (an idle keep-alive connection gets as long for its next request);
     /// then the connection is closed, so that a slow or silent caller holds
-    /// no connection for long.
+    /// no connection for long. 1 to 86400 (a day).
     #[arg(
         long,
         value_name = "SECONDS",
         default_value_t = 30,
-        value_parser = clap::value_parser!(u64).range(1..),
+        value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS),
         env = "RAPID_REQUEST_HEADER_TIMEOUT"
     )]
     pub request_header_timeout: u64,
@@ -76,11 +77,13 @@ pub struct Cli {
     #[arg(long, env = "RAPID_EAGER_INIT")]
     pub eager_init: bool,
 
-    /// Seconds the runtime has to become ready (its first `next`).
+    /// Seconds the runtime has to become ready (its first `next`), 1 to
+    /// 86400 (a day).
     #[arg(
         long,
         value_name = "SECONDS",
         default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_SECONDS),
         env = "RAPID_INIT_TIMEOUT"
     )]
     pub init_timeout: u64,
@@ -102,8 +105,9 @@ pub struct Cli {
     /// How long an execution environment may stay idle before it is shut
     /// down as Lambda retires one (SHUTDOWN with reason spindown to
     /// extensions, then the shutdown budget); the next invoke starts a new
-    /// one. Seconds, or a duration like 90s, 10m, 500ms; 0 = never.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, env = "RAPID_IDLE_TIMEOUT")]
+    /// one. Seconds, or a duration like 90s, 10m, 500ms, up to a day
+    /// (86400 s); 0 = never.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_idle_timeout, env = "RAPID_IDLE_TIMEOUT")]
     pub idle_timeout: std::time::Duration,
 
     /// How many execution environments may run at once, each with its own
@@ -141,13 +145,29 @@ pub struct Cli {
 
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
-    /// /var/runtime/bootstrap is run.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,
+    /// not taken for the command: a command that starts with '-' goes after
+    /// `--`.
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// The longest of rapid's own timeouts (`--init-timeout`,
+/// `--request-header-timeout`, `--idle-timeout`), in seconds: a day. A
+/// longer one is refused at start (it means "never", which `--idle-timeout
+/// 0` says).
+pub const MAX_SECONDS: u64 = 86_400;
+
+/// `--idle-timeout`: a duration (see [`parse_duration`]) of at most
+/// [`MAX_SECONDS`].
+fn parse_idle_timeout(value: &str) -> Result<std::time::Duration, String> {
+    let duration = parse_duration(value)?;
+    if duration > std::time::Duration::from_secs(MAX_SECONDS) {
+        return Err(format!(
+            "{value:?} is longer than a day ({MAX_SECONDS} seconds), the longest idle timeout; 0 means never"
+        ));
+    }
+    Ok(duration)
 }
 
 /// A duration: plain seconds ("600") or with a unit ("10m", "500ms").
@@ -161,6 +181,20 @@ pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
 }
 
 impl Cli {
+    /// What clap cannot check alone: the flags that contradict each other.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(min) = self
+            .min_sandboxes
+            .filter(|min| *min as u64 > self.max_sandboxes)
+        {
+            return Err(format!(
+                "--min-sandboxes {min} is more than --max-sandboxes {}: rapid cannot keep more execution environments than may run at once",
+                self.max_sandboxes
+            ));
+        }
+        Ok(())
+    }
+
     /// The idle timeout of the execution environment `index` (0 is the
     /// first): none for the first `--min-sandboxes` (1 with `--eager-init`),
     /// which are kept, or when 0.
@@ -229,6 +263,65 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_flag_is_not_the_command() {
+        // A mistyped flag ran as the function's bootstrap.
+        for args in [
+            &["rapid", "--max-sandbox", "4", "./bootstrap"][..],
+            &[
+                "rapid",
+                "--bogus",
+                "python3",
+                "-m",
+                "awslambdaric",
+                "app.handler",
+            ],
+            &["rapid", "--bogus"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("unexpected argument '{}'", args[1])),
+                "{text}"
+            );
+            assert!(text.contains(&format!("use '-- {}'", args[1])), "{text}");
+        }
+        // After the command, or after `--`, everything is the command's.
+        let cli = Cli::try_parse_from(["rapid", "python3", "app.py", "--bogus", "-x"]).unwrap();
+        assert_eq!(cli.command, ["python3", "app.py", "--bogus", "-x"]);
+        let cli = Cli::try_parse_from(["rapid", "--", "--odd-name", "-x"]).unwrap();
+        assert_eq!(cli.command, ["--odd-name", "-x"]);
+    }
+
+    #[test]
+    fn more_kept_sandboxes_than_may_run_is_refused() {
+        let check = |args: &[&str]| {
+            let mut all = vec!["rapid"];
+            all.extend(args);
+            Cli::try_parse_from(all).unwrap().check()
+        };
+        assert_eq!(
+            check(&["--min-sandboxes", "3", "--max-sandboxes", "2"]),
+            Err("--min-sandboxes 3 is more than --max-sandboxes 2: rapid cannot keep more execution environments than may run at once".to_owned())
+        );
+        assert!(
+            check(&["--min-sandboxes", "2"]).is_err(),
+            "the default max is 1"
+        );
+        assert_eq!(
+            check(&["--min-sandboxes", "2", "--max-sandboxes", "2"]),
+            Ok(())
+        );
+        assert_eq!(check(&["--min-sandboxes", "1"]), Ok(()));
+        assert_eq!(check(&["--eager-init"]), Ok(()));
+        assert_eq!(check(&[]), Ok(()));
+    }
+
+    #[test]
     fn level_sources() {
         assert_eq!(resolve_level(None, None), Ok(tracing::Level::INFO));
         assert_eq!(
@@ -276,6 +369,46 @@ mod tests {
         assert_eq!(cli.idle_timeout_of(1), None);
         assert_eq!(cli.idle_timeout_of(2), Some(Duration::from_secs(600)));
         assert!(Cli::try_parse_from(["rapid", "--max-sandboxes", "0"]).is_err());
+    }
+
+    #[test]
+    fn timeouts_past_a_day_are_refused() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["rapid"];
+            all.extend(args);
+            Cli::try_parse_from(all)
+        };
+        for flag in [
+            "--init-timeout",
+            "--request-header-timeout",
+            "--idle-timeout",
+        ] {
+            let cli = parse(&[flag, "86400"]).unwrap_or_else(|e| panic!("{flag}: {e}"));
+            assert_eq!(
+                (
+                    cli.init_timeout,
+                    cli.request_header_timeout,
+                    cli.idle_timeout
+                ),
+                match flag {
+                    "--init-timeout" => (86400, 30, std::time::Duration::from_secs(600)),
+                    "--request-header-timeout" => (10, 86400, std::time::Duration::from_secs(600)),
+                    _ => (10, 30, std::time::Duration::from_secs(86400)),
+                }
+            );
+            // Each of these once panicked rapid (an instant past the clock).
+            for value in ["86401", "9223372036854775807", "18446744073709551615"] {
+                let err = parse(&[flag, value]).unwrap_err().to_string();
+                assert!(
+                    err.contains(flag) && err.contains(value),
+                    "{flag} {value}: {err}"
+                );
+                assert!(err.contains("86400"), "the range is named: {err}");
+            }
+        }
+        assert!(parse(&["--init-timeout", "0"]).is_err());
+        assert!(parse(&["--idle-timeout", "2d"]).is_err());
+        assert!(parse(&["--idle-timeout", "0"]).is_ok());
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub const REQUEST_LIMIT: u64 = 6 * 1024 * 1024;
 /// Largest asynchronous (`Event`) invoke payload: 1 MB.
 pub const EVENT_REQUEST_LIMIT: u64 = 1024 * 1024;
 
+/// Largest `X-Amz-Client-Context`: 3,583 bytes of base64, Lambda's limit.
+pub const CLIENT_CONTEXT_LIMIT: usize = 3583;
+
 /// How many accepted `Event` invokes may wait for (or run in) the runtime.
 pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 100;
 
@@ -90,6 +93,8 @@ pub enum InvokeError {
     TooLarge { limit: u64 },
     #[error("Client context must be a valid Base64-encoded JSON object.")]
     ClientContext,
+    #[error("Client context must be at most {limit} bytes of base64, got {size} bytes.")]
+    ClientContextTooLarge { size: usize, limit: usize },
     #[error("1 validation error detected: Value '{value}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [{allowed}]")]
     InvocationType {
         value: String,
@@ -114,6 +119,7 @@ impl InvokeError {
         match self {
             InvokeError::NotJson(_)
             | InvokeError::ClientContext
+            | InvokeError::ClientContextTooLarge { .. }
             | InvokeError::InvocationType { .. }
             | InvokeError::LogType { .. }
             | InvokeError::HeaderNotUtf8 { .. }
@@ -127,9 +133,10 @@ impl InvokeError {
 
     pub fn error_type(&self) -> &'static str {
         match self {
-            InvokeError::NotJson(_) | InvokeError::ClientContext | InvokeError::BodyRead => {
-                "InvalidRequestContentException"
-            }
+            InvokeError::NotJson(_)
+            | InvokeError::ClientContext
+            | InvokeError::ClientContextTooLarge { .. }
+            | InvokeError::BodyRead => "InvalidRequestContentException",
             InvokeError::TooLarge { .. } => "RequestTooLargeException",
             InvokeError::InvocationType { .. }
             | InvokeError::LogType { .. }
@@ -655,8 +662,16 @@ fn lambda_header(
     }
 }
 
-/// Decodes `X-Amz-Client-Context`: base64 of a JSON object.
+/// Decodes `X-Amz-Client-Context`: base64 of a JSON object, at most
+/// [`CLIENT_CONTEXT_LIMIT`] bytes of it (a larger one would reach the
+/// runtime as a header its client may refuse to read).
 pub fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
+    if encoded.len() > CLIENT_CONTEXT_LIMIT {
+        return Err(InvokeError::ClientContextTooLarge {
+            size: encoded.len(),
+            limit: CLIENT_CONTEXT_LIMIT,
+        });
+    }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|_| InvokeError::ClientContext)?;
@@ -802,6 +817,32 @@ mod tests {
         assert!(decode_client_context("not base64!").is_err());
         let not_object = base64::engine::general_purpose::STANDARD.encode("[1]");
         assert!(decode_client_context(&not_object).is_err());
+    }
+
+    /// A client context of the given base64 length (a JSON object).
+    fn client_context_of(len: usize) -> String {
+        assert_eq!(len % 4, 0, "padded base64");
+        let json_len = len / 4 * 3;
+        let filler = "a".repeat(json_len - r#"{"custom":{"k":""}}"#.len());
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode(format!(r#"{{"custom":{{"k":"{filler}"}}}}"#));
+        assert_eq!(encoded.len(), len);
+        encoded
+    }
+
+    #[test]
+    fn client_context_over_lambdas_limit_is_refused() {
+        // 3,580 is the longest padded base64 within 3,583 bytes.
+        assert!(decode_client_context(&client_context_of(3580)).is_ok());
+        for len in [3584, 266 * 1024] {
+            let err = decode_client_context(&client_context_of(len)).unwrap_err();
+            assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(err.error_type(), "InvalidRequestContentException");
+            assert_eq!(
+                err.to_string(),
+                format!("Client context must be at most 3583 bytes of base64, got {len} bytes.")
+            );
+        }
     }
 
     /// Found by the front_door fuzz target: a DEL in a string of the client

@@ -24,6 +24,9 @@ fn main() -> ExitCode {
     // Before anything is allocated: large payloads are given back.
     rapid::supervisor::return_large_buffers();
     let cli = Cli::parse();
+    if let Err(message) = cli.check() {
+        return fail(&message);
+    }
     let log_level_env = std::env::var("LOG_LEVEL").ok();
     let level = match cli::resolve_level(cli.log_level.as_deref(), log_level_env.as_deref()) {
         Ok(level) => level,
@@ -35,6 +38,17 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if std::process::id() == 1 {
+        // A container's PID 1: the container is the sandbox.
+        let hosts = std::path::Path::new("/etc/hosts");
+        match rapid_cmd::hosts::ensure_sandbox_host(hosts) {
+            Ok(outcome) => tracing::debug!(?outcome, "sandbox.localdomain in /etc/hosts"),
+            Err(err) => tracing::warn!(
+                %err,
+                "cannot add sandbox.localdomain to /etc/hosts: an extension that listens on that name will fail"
+            ),
+        }
+    }
     // Raised before the listeners open; children get the original limit back.
     let nofile = rapid::supervisor::raise_nofile_limit();
     if let Err(err) = interop::ids::check_random_source() {
@@ -103,11 +117,23 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
 
+    // Every address is bound before anything is said to listen or starts:
+    // a port that is taken fails rapid with nothing half started.
     let api_listener = bind(&cli.runtime_api_address, "--runtime-api-address").await?;
     let api_address = api_listener
         .local_addr()
         .map_err(|e| e.to_string())?
         .to_string();
+    let door_listener = bind(
+        &cli.runtime_interface_emulator_address,
+        "--runtime-interface-emulator-address",
+    )
+    .await?;
+    let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
+    let control_listener = match &cli.test_api_address {
+        Some(address) => Some(bind(address, "--test-api-address").await?),
+        None => None,
+    };
     // --test-api-address turns the control API on as well.
     let test_api = cli.test_api || cli.test_api_address.is_some();
     // The platform events are kept for the control API's eventLog only.
@@ -167,16 +193,6 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         ));
     }
 
-    let door_listener = bind(
-        &cli.runtime_interface_emulator_address,
-        "--runtime-interface-emulator-address",
-    )
-    .await?;
-    let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
-    let control_listener = match &cli.test_api_address {
-        Some(address) => Some(bind(address, "--test-api-address").await?),
-        None => None,
-    };
     if cli.eager_init {
         sandbox.init_now().map_err(|e| e.to_string())?;
     }

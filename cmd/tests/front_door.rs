@@ -229,6 +229,57 @@ fn client_context_that_is_not_base64_is_rejected() {
     assert_only_this_invoke_ran(&rapid);
 }
 
+/// Base64 of a JSON object, `len` bytes of it (a multiple of 4).
+fn client_context_of(len: usize) -> String {
+    use base64::Engine as _;
+    let json_len = len / 4 * 3;
+    let filler = "a".repeat(json_len - r#"{"custom":{"k":""}}"#.len());
+    let encoded = base64::engine::general_purpose::STANDARD
+        .encode(format!(r#"{{"custom":{{"k":"{filler}"}}}}"#));
+    assert_eq!(encoded.len(), len);
+    encoded
+}
+
+/// Issue 22, item 4: Lambda takes at most 3,583 bytes of base64 client
+/// context. A larger one was passed on, and at 266 KB awslambdaric failed
+/// in `next` (`Runtime.ExitError` for the caller); it is refused at the
+/// front door with `400` before anything runs.
+#[test]
+fn client_context_over_3583_bytes_is_refused_before_anything_runs() {
+    let rapid = Rapid::scripted(&[], &[]);
+    for len in [3584, 266 * 1024] {
+        let context = client_context_of(len);
+        let resp = rapid.invoke(b"{}", &[("X-Amz-Client-Context", &context)]);
+        assert_eq!(resp.status, 400, "{len}: {resp:?}");
+        assert_eq!(
+            resp.header("x-amzn-errortype"),
+            Some("InvalidRequestContentException"),
+            "{len}: {resp:?}"
+        );
+        let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+        assert_eq!(
+            body["message"],
+            format!("Client context must be at most 3583 bytes of base64, got {len} bytes."),
+        );
+    }
+    assert_only_this_invoke_ran(&rapid);
+    // The longest one Lambda takes reaches the runtime whole.
+    let context = client_context_of(3580);
+    let resp = rapid.invoke(
+        br#"{"action":"headers"}"#,
+        &[("X-Amz-Client-Context", &context)],
+    );
+    let body = assert_success(&resp);
+    let passed = body["headers"]["lambda-runtime-client-context"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no client context reached the runtime: {body}"));
+    let passed: serde_json::Value = serde_json::from_str(passed).unwrap();
+    assert_eq!(
+        passed["custom"]["k"].as_str().map(str::len),
+        Some(2685 - 19)
+    );
+}
+
 #[test]
 fn concurrent_invokes_queue_and_all_succeed() {
     let rapid = Rapid::scripted(&[], &[]);

@@ -213,6 +213,49 @@ fn without_init_caching_the_restore_calls_are_refused() {
     assert_success(&rapid.invoke(b"{}", &[]));
 }
 
+/// Issue 22, item 6: a second restore, or one after an invoke, has
+/// nothing to restore. RAPID's answer is `200 {"restoreMs":"0"}` at once
+/// (with the credentials updated), and so is rapid's, which now says in
+/// its log that nothing was restored instead of answering silently.
+#[test]
+fn a_restore_with_nothing_to_restore_is_answered_as_rapid_does_and_logged() {
+    let rapid = Rapid::scripted(CACHING, &[("SCRIPTED_RESTORE", "hooks")]);
+    // The first invoke performs the restore nobody asked for.
+    let first = rapid.invoke(b"{}", &[]);
+    assert_success(&first);
+    rapid.wait_for_report(&request_id(&first));
+    let logged = |rapid: &Rapid| {
+        rapid
+            .stderr()
+            .iter()
+            .filter(|l| {
+                l.contains("restore asked with nothing to restore")
+                    && l.contains(r#"runtime="Ready""#)
+            })
+            .count()
+    };
+    assert_eq!(logged(&rapid), 0, "a restore that ran is not 'nothing'");
+    for (n, key) in [(1, "AKIDSECOND"), (2, "AKIDTHIRD")] {
+        let resp = restore(
+            &rapid,
+            &json!({"awskey": key, "awssecret": "s", "awssession": "t"}),
+        );
+        assert_eq!(resp.status, 200, "{resp:?}");
+        assert_eq!(resp.json(), json!({"restoreMs": "0"}), "{}", resp.text());
+        poll_until("rapid to log the restore it did not run", WAIT, || {
+            logged(&rapid) == n
+        });
+        // The credentials are the restore's, as in RAPID.
+        let resp = rapid.invoke_json(&json!({ "action": "credentials" }));
+        let body = assert_success(&resp);
+        let served: serde_json::Value =
+            serde_json::from_str(body["body"].as_str().unwrap_or_default()).unwrap();
+        assert_eq!(served["AccessKeyId"], key, "{served}");
+        // Complete (the runtime back in `next`) before the next restore.
+        rapid.wait_for_report(&request_id(&resp));
+    }
+}
+
 #[test]
 fn the_credentials_endpoint_serves_the_restore_credentials_to_the_token_holder() {
     let rapid = Rapid::scripted(

@@ -217,6 +217,14 @@ fn destination(value: Option<&Value>) -> Result<Destination, SubscribeError> {
         .get("URI")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("destination.URI is required"))?;
+    // A CR or LF (or any control character, or a space) cannot be sent in
+    // a request line: such a subscription would be accepted and then never
+    // delivered to.
+    if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(format!(
+            "destination.URI {uri:?} holds a space or control character"
+        )));
+    }
     match fields.get("protocol").and_then(Value::as_str) {
         Some("HTTP") => {
             let rest = uri
@@ -337,6 +345,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(logs.api, Api::Logs);
+    }
+
+    /// Issue 22, item 6: answered `200 "OK"`, then nothing was delivered
+    /// and nothing logged.
+    #[test]
+    fn a_uri_with_a_line_break_or_a_space_is_refused() {
+        for uri in [
+            // JSON escapes: the URI holds the characters themselves.
+            r"http://sandbox.localdomain:4243/a\r\nX-Injected: 1",
+            r"http://sandbox.localdomain:4243/\n",
+            r"http://sandbox.localdomain:4243\r/",
+            r"http://sandbox.localdomain:4243/a b",
+            r"http://sandbox.localdomain:4243/\t",
+            r"http://sandbox.localdomain:4243/\u0000",
+            r"tcp://sandbox.localdomain:4243\n",
+        ] {
+            let protocol = if uri.starts_with("tcp") {
+                "TCP"
+            } else {
+                "HTTP"
+            };
+            let body = format!(
+                r#"{{"schemaVersion":"2022-12-13","types":["platform"],
+                "destination":{{"protocol":"{protocol}","URI":"{uri}"}}}}"#
+            );
+            let message = refused(true, &body);
+            assert!(
+                message.contains("space or control character"),
+                "{uri}: {message}"
+            );
+        }
     }
 
     #[test]

@@ -27,7 +27,19 @@ pub enum ConfigError {
         value: u64,
         min: u64,
     },
+    #[error("{name} must be from {min} to {max}{unit}, got {value}")]
+    OutOfRange {
+        name: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+        /// What the figures are, and whose range it is.
+        unit: &'static str,
+    },
 }
+
+/// Lambda's function timeout: 1 to 900 seconds.
+pub const FUNCTION_TIMEOUT_SECONDS: std::ops::RangeInclusive<u64> = 1..=900;
 
 /// The runtime's command line.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +106,16 @@ impl FunctionConfig {
         let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or("test_function".into());
         let function_version = get("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or("$LATEST".into());
         let memory_size_mb = number(&get, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 3008, 1)?;
-        let timeout_secs = number(&get, "AWS_LAMBDA_FUNCTION_TIMEOUT", 300, 1)?;
+        let timeout_secs = number(&get, "AWS_LAMBDA_FUNCTION_TIMEOUT", 300, 0)?;
+        if !FUNCTION_TIMEOUT_SECONDS.contains(&timeout_secs) {
+            return Err(ConfigError::OutOfRange {
+                name: "AWS_LAMBDA_FUNCTION_TIMEOUT",
+                value: timeout_secs,
+                min: *FUNCTION_TIMEOUT_SECONDS.start(),
+                max: *FUNCTION_TIMEOUT_SECONDS.end(),
+                unit: " seconds (Lambda's range)",
+            });
+        }
         let max_concurrency = get("AWS_LAMBDA_MAX_CONCURRENCY")
             .map(|_| number(&get, "AWS_LAMBDA_MAX_CONCURRENCY", 1, 1))
             .transpose()?
@@ -439,6 +460,30 @@ mod tests {
             err.to_string(),
             "AWS_LAMBDA_FUNCTION_TIMEOUT must be a whole number, got \"soon\""
         );
+    }
+
+    #[test]
+    fn the_function_timeout_is_lambdas_1_to_900_seconds() {
+        let timeout = |value: &str| {
+            FunctionConfig::from_env(
+                env(&[("AWS_LAMBDA_FUNCTION_TIMEOUT", value)]),
+                vec!["x".into()],
+                Duration::from_secs(10),
+            )
+            .map(|c| c.timeout)
+        };
+        assert_eq!(timeout("1"), Ok(Duration::from_secs(1)));
+        assert_eq!(timeout("900"), Ok(Duration::from_secs(900)));
+        // Each of these once panicked the engine (an instant past the clock).
+        for value in ["0", "901", "9223372036854775807", "18446744073709551615"] {
+            let err = timeout(value).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "AWS_LAMBDA_FUNCTION_TIMEOUT must be from 1 to 900 seconds (Lambda's range), got {value}"
+                )
+            );
+        }
     }
 
     #[test]

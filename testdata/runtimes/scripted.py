@@ -34,6 +34,8 @@ what each invoke event (a JSON object) asks in its "action" field:
   escape              double-fork a grandchild that leaves the runtime's
                       process group and session (setsid), ignores SIGTERM
                       and sleeps; respond with its pid
+  listen_on           bind a TCP listener to {"host": NAME} (port 0) as an
+                      extension does, and respond where it bound or why not
   zombies             respond with the number of zombies visible in /proc,
                       waiting (at most ~5 s) for it to drop to 0
   credentials         GET $AWS_CONTAINER_CREDENTIALS_FULL_URI with the
@@ -401,6 +403,17 @@ def handle(request_id, next_resp, event):
             tick.wait(0.05)  # ok: bounded poll of /proc, which has no change events
             pids = zombie_pids()
         respond(request_id, {"zombies": len(pids), "zombie_pids": pids})
+    elif action == "listen_on":
+        # What an extension written for Lambda does: bind its listener to
+        # a host name (sandbox.localdomain).
+        host = event["host"]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+                listener.bind((host, 0))
+                address = listener.getsockname()[0]
+            respond(request_id, {"bound": True, "address": address})
+        except OSError as err:
+            respond(request_id, {"bound": False, "error": str(err)})
     else:
         post_error(
             f"/invocation/{request_id}/error",

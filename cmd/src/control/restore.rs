@@ -9,6 +9,9 @@
 //! when the restore failed (T: the runtime's scrubbed `Runtime.*` type,
 //! `Runtime.RestoreHookUserTimeout`, `Runtime.ExitError`...; the sandbox is
 //! then reset); `400` without `--enable-init-caching`; `409` during a reset.
+//! A restore with nothing to restore (a second one, one after an invoke)
+//! is `200 {"restoreMs": "0"}` at once, RAPID's answer
+//! (`lifecycle::on_restore_asked`).
 
 use super::{error, json, read_json, Target};
 use crate::body::DoorBody;

@@ -20,10 +20,11 @@
 
 use super::invoke::Current;
 use super::{invalid_state, timestamp, Dispatched, Engine, Reply};
+use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
 use interop::{ErrorType, FunctionError};
 use runtime_api::ApiError;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use telemetry::InvokeStatus;
 
 /// How many timed-out request ids are remembered for their late answers.
@@ -110,7 +111,7 @@ impl Engine {
         if !self.concurrent() || !self.phase().initialized() {
             return None;
         }
-        Some(saturating_add(accepted, self.cfg.timeout))
+        Some(after(accepted, self.cfg.timeout))
     }
 
     /// The init ended: with multi-concurrency, the invokes that waited for
@@ -119,7 +120,7 @@ impl Engine {
         if !self.concurrent() {
             return;
         }
-        let deadline = saturating_add(Instant::now(), self.cfg.timeout);
+        let deadline = after(Instant::now(), self.cfg.timeout);
         for queued in &mut self.queue {
             queued.deadline.get_or_insert(deadline);
         }
@@ -237,11 +238,4 @@ impl Engine {
         let timed_out = status == InvokeStatus::Timeout;
         self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
     }
-}
-
-/// `at + by`, or an instant far enough away to mean never when that does
-/// not fit.
-fn saturating_add(at: Instant, by: Duration) -> Instant {
-    at.checked_add(by)
-        .unwrap_or_else(|| at + Duration::from_secs(86400 * 365 * 30))
 }

@@ -4,6 +4,7 @@
 //! the sandbox down, and is retried on the next invoke.
 
 use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
+use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
 use crate::lifecycle::{self, RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
@@ -39,7 +40,7 @@ impl Engine {
         } else {
             Phase::Init
         };
-        let deadline = invoke_deadline.unwrap_or(now + self.cfg.init_timeout);
+        let deadline = invoke_deadline.unwrap_or(after(now, self.cfg.init_timeout));
         let kind = InitializationType::from_env_value(
             self.cfg
                 .environment

@@ -5,6 +5,7 @@ use super::{
     epoch_ms_at, invalid_state, is_foreign, timestamp, Dispatched, Done, Engine, Queued, Reply,
     Runtime, FOREIGN_RUNTIME,
 };
+use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
 use crate::lifecycle::{
     self, AfterNext, AnswerRefused, NextCall, Poll, RuntimeInput, RuntimeState,
@@ -302,7 +303,7 @@ impl Engine {
             done,
             deadline: waited,
         } = queued;
-        let deadline = waited.unwrap_or_else(|| Instant::now() + self.cfg.timeout);
+        let deadline = waited.unwrap_or_else(|| after(Instant::now(), self.cfg.timeout));
         let (request_id, log_tail, measured_restore) = (
             invoke.request_id.clone(),
             invoke.log_tail,

@@ -24,7 +24,7 @@ mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
-use crate::lifecycle::deadlines::{self, Deadlines, Due};
+use crate::lifecycle::deadlines::{self, after, Deadlines, Due};
 use crate::lifecycle::{
     self, Disruption, InitAsked, Outcome, Phase, RuntimeInput, RuntimeState, Start, Verdict, View,
 };
@@ -457,7 +457,7 @@ impl Engine {
             let timeout = self.cfg.timeout;
             if let Some(head) = self.queue.front_mut() {
                 head.deadline
-                    .get_or_insert_with(|| Instant::now() + timeout);
+                    .get_or_insert_with(|| after(Instant::now(), timeout));
             }
         }
         // Every start needs a waiting invoke or a restore asked for; most
@@ -474,7 +474,7 @@ impl Engine {
                     let deadline = self.queue.front_mut().filter(|_| suppressed).map(|head| {
                         *head
                             .deadline
-                            .get_or_insert_with(|| Instant::now() + timeout)
+                            .get_or_insert_with(|| after(Instant::now(), timeout))
                     });
                     // A start that fails at once fails the head invoke and
                     // tears down; the loop then goes round again.
@@ -858,7 +858,7 @@ fn invalid_state(message: &str) -> ApiError {
 }
 
 fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365)
+    after(Instant::now(), deadlines::FAR_FUTURE)
 }
 
 /// The Unix epoch milliseconds of an instant.
@@ -868,11 +868,11 @@ fn epoch_ms_at(at: Instant) -> u64 {
         .unwrap_or_default();
     let now = Instant::now();
     let epoch = if at >= now {
-        now_epoch + (at - now)
+        now_epoch.saturating_add(at - now)
     } else {
         now_epoch.saturating_sub(now - at)
     };
-    epoch.as_millis() as u64
+    u64::try_from(epoch.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Unix epoch milliseconds of a wall-clock time.

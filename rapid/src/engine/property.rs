@@ -724,7 +724,16 @@ fn invoke(id: &str) -> Invoke {
     }
 }
 
-fn config(extensions_dir: PathBuf, mode: Mode, idle: Option<u64>) -> FunctionConfig {
+/// The function's timeouts: the short ones the property runs with (and
+/// an idle timeout, sometimes), or ones too long for the clock: each of
+/// these once panicked the engine where it computed a deadline.
+#[derive(Debug, Clone, Copy)]
+enum Timeouts {
+    Short { idle: Option<u64> },
+    Huge,
+}
+
+fn config(extensions_dir: PathBuf, mode: Mode, timeouts: Timeouts) -> FunctionConfig {
     let mut cfg = FunctionConfig::from_env(
         Vec::<(String, String)>::new(),
         vec![RUNTIME.to_owned()],
@@ -738,7 +747,14 @@ fn config(extensions_dir: PathBuf, mode: Mode, idle: Option<u64>) -> FunctionCon
         cwd: PathBuf::from("/"),
     });
     cfg.extensions_dir = Some(extensions_dir);
-    cfg.idle_timeout = idle.map(Duration::from_millis);
+    match timeouts {
+        Timeouts::Short { idle } => cfg.idle_timeout = idle.map(Duration::from_millis),
+        Timeouts::Huge => {
+            cfg.timeout = Duration::MAX;
+            cfg.init_timeout = Duration::MAX;
+            cfg.idle_timeout = Some(Duration::MAX);
+        }
+    }
     match mode {
         Mode::Single => {}
         Mode::InitCaching => cfg.enable_init_caching(),
@@ -770,17 +786,21 @@ fn mode() -> impl Strategy<Value = Mode> {
 
 /// Runs `ops` on a fresh engine, then shuts it down; the rules it broke.
 fn run(ops: &[Op], extensions: usize, mode: Mode, idle: Option<u64>) -> Vec<String> {
+    run_with(ops, extensions, mode, Timeouts::Short { idle })
+}
+
+fn run_with(ops: &[Op], extensions: usize, mode: Mode, timeouts: Timeouts) -> Vec<String> {
     let dir = tempdir(extensions);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let broken = runtime.block_on(drive(ops, dir.clone(), mode, idle));
+    let broken = runtime.block_on(drive(ops, dir.clone(), mode, timeouts));
     let _ = std::fs::remove_dir_all(&dir);
     broken
 }
 
-async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, idle: Option<u64>) -> Vec<String> {
+async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, timeouts: Timeouts) -> Vec<String> {
     let sim = Simulated::default();
     let (processes, mut exits) = Processes::simulated(sim.clone());
     let (tx, rx) = mpsc::unbounded_channel();
@@ -796,7 +816,7 @@ async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, idle: Option<u64>) -> Vec<S
         telemetry::LogHub::start(std::io::sink(), telemetry::EventLog::new(1000));
     let (generations, _current) = Generations::new();
     let engine = Engine::new(
-        Arc::new(config(dir.clone(), mode, idle)),
+        Arc::new(config(dir.clone(), mode, timeouts)),
         "127.0.0.1:9".into(),
         logs,
         processes,
@@ -848,7 +868,8 @@ async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, idle: Option<u64>) -> Vec<S
             tokio::time::sleep(Duration::from_millis(*ms)).await;
         }
         h.sync().await;
-        if h.concurrent && idle.is_none() && matches!(op, Op::Wait { .. }) {
+        let may_idle_out = matches!(timeouts, Timeouts::Short { idle: Some(_) });
+        if h.concurrent && !may_idle_out && matches!(op, Op::Wait { .. }) {
             // Only time passed (and no idle timeout could retire the
             // environment meanwhile): an invoke's timeout may not have
             // ended the runtime that held it.
@@ -988,4 +1009,57 @@ fn rows_the_property_found() {
         let broken = run(ops, *extensions, *mode, None);
         assert!(broken.is_empty(), "{name}: {broken:#?}");
     }
+}
+
+/// Timeouts too long for the clock (`u64::MAX` seconds) never panic the
+/// engine: an init, invokes, a failed init retried inside an invoke's
+/// time, a reset, a restore, an idle environment and a shutdown all
+/// compute their deadlines with them.
+#[test]
+fn timeouts_past_the_clock_never_panic_the_engine() {
+    let ops: &[Op] = &[
+        Op::Invoke { tracked: true },
+        Op::Progress,
+        Op::Progress,
+        Op::Progress,
+        Op::Respond,
+        Op::Progress,
+        Op::Wait { ms: 30 },
+        Op::Invoke { tracked: false },
+        Op::Progress,
+        Op::RuntimeCrash,
+        Op::Invoke { tracked: true },
+        Op::InitError,
+        Op::Wait { ms: 30 },
+        Op::Progress,
+        Op::Progress,
+        Op::Progress,
+        Op::Respond,
+        Op::Progress,
+        Op::Reset { timeout: true },
+        Op::Invoke { tracked: false },
+        Op::Progress,
+        Op::Progress,
+        Op::Progress,
+        Op::Wait { ms: 30 },
+    ];
+    for mode in [Mode::Single, Mode::InitCaching, Mode::Concurrent(2)] {
+        for extensions in [0, 1] {
+            let broken = run_with(ops, extensions, mode, Timeouts::Huge);
+            assert!(broken.is_empty(), "{mode:?} {extensions}: {broken:#?}");
+        }
+    }
+    let restores: &[Op] = &[
+        Op::Invoke { tracked: true },
+        Op::Progress,
+        Op::RestoreNext,
+        Op::Progress,
+        Op::Restore,
+        Op::Progress,
+        Op::Progress,
+        Op::Respond,
+        Op::Progress,
+    ];
+    let broken = run_with(restores, 1, Mode::InitCaching, Timeouts::Huge);
+    assert!(broken.is_empty(), "restores: {broken:#?}");
 }

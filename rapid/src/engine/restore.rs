@@ -20,8 +20,9 @@
 //! this generation's processes got.
 
 use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
+use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
-use crate::lifecycle::{self, InitAsked, RuntimeInput, RuntimeState};
+use crate::lifecycle::{self, RestoreAsked, RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
 use interop::restore::{Credentials, RestoreRequest};
 use interop::{ErrorType, FunctionError};
@@ -173,23 +174,33 @@ impl Engine {
     /// done (an init is started for it if none ran yet), and is answered
     /// when the runtime has run its after-restore hooks.
     pub(super) fn on_restore_request(&mut self, request: RestoreRequest, done: RestoreDone) {
-        if !self.init_caching() {
-            let _ = done.send(Err(RestoreFailed::NotEnabled));
+        let runtime = self.runtime.as_ref().map(|rt| rt.state);
+        let asked = lifecycle::on_restore_asked(self.init_caching(), self.phase(), runtime);
+        let refused = match asked {
+            RestoreAsked::NotEnabled => Some(RestoreFailed::NotEnabled),
+            RestoreAsked::ShuttingDown => Some(RestoreFailed::ShuttingDown),
+            RestoreAsked::Resetting => Some(RestoreFailed::Resetting),
+            RestoreAsked::InitFirst => {
+                self.start_init(None);
+                None
+            }
+            RestoreAsked::Wait | RestoreAsked::NothingToRestore => None,
+        };
+        if let Some(refused) = refused {
+            let _ = done.send(Err(refused));
             return;
         }
-        if self.shutdown.is_some() {
-            let _ = done.send(Err(RestoreFailed::ShuttingDown));
-            return;
-        }
-        if self.teardown.is_some() {
-            let _ = done.send(Err(RestoreFailed::Resetting));
-            return;
-        }
-        if lifecycle::on_init_asked(self.phase(), false) == InitAsked::Start {
-            self.start_init(None);
-        }
+        // The credentials are the restore's in every case, as in RAPID.
         if let (Some(store), Some(credentials)) = (self.credentials.as_mut(), request.credentials) {
             store.credentials = credentials;
+        }
+        if asked == RestoreAsked::NothingToRestore {
+            tracing::info!(
+                runtime = runtime.map(RuntimeState::name).unwrap_or_default(),
+                "restore asked with nothing to restore (the runtime was restored already or never waited in restore/next): answered at once, 0 ms, as RAPID does"
+            );
+            let _ = done.send(Ok(Duration::ZERO));
+            return;
         }
         if let Some(timeout) = request.hook_timeout {
             self.restore_timeout = Some(timeout);
@@ -227,7 +238,7 @@ impl Engine {
         }));
         self.restore = Some(RestorePhase {
             started: now,
-            deadline: now + timeout,
+            deadline: after(now, timeout),
             timeout,
         });
     }

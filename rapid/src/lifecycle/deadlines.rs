@@ -3,8 +3,32 @@
 //! first, and when the one timer has to be moved.
 //!
 //! Pure: the engine gives the deadlines it holds and the time.
+//!
+//! Every deadline is computed with [`after`], never with `Instant + Duration`
+//! (which panics past what the clock can hold): a timeout too long to
+//! matter ends in the far future instead of taking the event loop down.
 
 use std::time::{Duration, Instant};
+
+/// How far ahead a deadline is at most: thirty years, as tokio's own "far
+/// future". Any longer timeout means "never" for a sandbox, and an instant
+/// this far leaves room for the arithmetic timers do on it.
+pub const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// The instant `wait` after `at`, saturating: a `wait` past [`FAR_FUTURE`]
+/// (say a timeout of `u64::MAX` seconds) gives `at + FAR_FUTURE`, and a
+/// clock that cannot hold even that gives the latest instant it can
+/// (halving the wait until it fits). Never panics.
+pub fn after(at: Instant, wait: Duration) -> Instant {
+    let mut wait = wait.min(FAR_FUTURE);
+    loop {
+        if let Some(deadline) = at.checked_add(wait) {
+            return deadline;
+        }
+        // Ends: `at + 0` always fits.
+        wait /= 2;
+    }
+}
 
 /// A deadline that can pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +101,7 @@ pub fn idle_deadline(
     timeout: Option<Duration>,
 ) -> Option<Instant> {
     match (phase, waiting, timeout) {
-        (super::Phase::Ready, false, Some(timeout)) => Some(idle_since + timeout),
+        (super::Phase::Ready, false, Some(timeout)) => Some(after(idle_since, timeout)),
         _ => None,
     }
 }
@@ -163,6 +187,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_deadline_saturates_instead_of_overflowing() {
+        let now = Instant::now();
+        assert_eq!(
+            after(now, Duration::from_millis(5)),
+            now + Duration::from_millis(5)
+        );
+        assert_eq!(after(now, FAR_FUTURE), now + FAR_FUTURE);
+        // `now + u64::MAX seconds` overflows the clock (and panicked).
+        for huge in [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX),
+            Duration::from_secs(i64::MAX as u64),
+            FAR_FUTURE + Duration::from_nanos(1),
+        ] {
+            assert_eq!(after(now, huge), now + FAR_FUTURE, "{huge:?}");
+        }
+        assert_eq!(
+            idle_deadline(
+                crate::lifecycle::Phase::Ready,
+                false,
+                now,
+                Some(Duration::MAX)
+            ),
+            Some(now + FAR_FUTURE)
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use extension::{
 };
 pub use phase::{
     init_complete, invoke_complete, may_freeze, next_start, on_disruption, on_init_asked,
-    Disruption, InitAsked, Outcome, Phase, Start, Verdict, View,
+    on_restore_asked, Disruption, InitAsked, Outcome, Phase, RestoreAsked, Start, Verdict, View,
 };
 pub use runtime::{
     may_answer, on_next, AfterNext, AnswerRefused, InvalidTransition, NextCall, Poll, RuntimeInput,

@@ -236,6 +236,56 @@ pub fn on_init_asked(phase: Phase, requested: bool) -> InitAsked {
     }
 }
 
+/// What a restore asked from outside (the control API's `/test/restore`,
+/// `SandboxContext::restore`) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreAsked {
+    /// Without init caching: refused.
+    NotEnabled,
+    ShuttingDown,
+    /// A reset is under way: refused (ask again once it is over).
+    Resetting,
+    /// Nothing is initialized: an init starts, and the restore follows it.
+    InitFirst,
+    /// It waits: for the init to end in `restore/next` (the restore then
+    /// runs), or for the restore under way (and shares its result).
+    Wait,
+    /// The runtime was restored already, or never waited in
+    /// `restore/next` (an invoke ran, or it went to `invocation/next` at
+    /// once): there is nothing to restore. RAPID then updates the
+    /// credentials and answers at once, `restoreMs` 0, without restoring
+    /// (`handleRestore`: the runtime is not in `RestoreReady`, "just
+    /// returning"); so does rapid, and says so in its log.
+    NothingToRestore,
+}
+
+pub fn on_restore_asked(
+    init_caching: bool,
+    phase: Phase,
+    runtime: Option<RuntimeState>,
+) -> RestoreAsked {
+    use RuntimeState as R;
+    if !init_caching {
+        return RestoreAsked::NotEnabled;
+    }
+    match (phase, runtime) {
+        (Phase::ShuttingDown | Phase::Shutdown, _) => RestoreAsked::ShuttingDown,
+        (Phase::Resetting, _) => RestoreAsked::Resetting,
+        (Phase::Uninitialized, _) => RestoreAsked::InitFirst,
+        (
+            Phase::Ready | Phase::Invoking,
+            Some(
+                R::Ready
+                | R::Running
+                | R::InvocationResponse
+                | R::InvocationErrorResponse
+                | R::RuntimeResponseSentState,
+            ),
+        ) => RestoreAsked::NothingToRestore,
+        _ => RestoreAsked::Wait,
+    }
+}
+
 /// Whether the environment is frozen now (spec §11): only once it is idle
 /// (phase `Ready`) with nothing waiting and its runtime waiting in `next`
 /// (or `restore/next`). Every extension is settled then: `Ready` is
@@ -493,6 +543,77 @@ pub(crate) mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn what_a_restore_asked_from_outside_does() {
+        use RestoreAsked as A;
+        let runtimes = std::iter::once(None).chain(STATES.iter().copied().map(Some));
+        // Restored already, or never waited in `restore/next`.
+        let past_restore = [
+            S::Ready,
+            S::Running,
+            S::InvocationResponse,
+            S::InvocationErrorResponse,
+            S::RuntimeResponseSentState,
+        ];
+        for phase in PHASES {
+            for runtime in runtimes.clone() {
+                assert_eq!(
+                    on_restore_asked(false, phase, runtime),
+                    A::NotEnabled,
+                    "{phase:?} {runtime:?}"
+                );
+                let want = match phase {
+                    Phase::ShuttingDown | Phase::Shutdown => A::ShuttingDown,
+                    Phase::Resetting => A::Resetting,
+                    Phase::Uninitialized => A::InitFirst,
+                    Phase::Ready | Phase::Invoking
+                        if runtime.is_some_and(|r| past_restore.contains(&r)) =>
+                    {
+                        A::NothingToRestore
+                    }
+                    Phase::Initializing | Phase::Restoring | Phase::Ready | Phase::Invoking => {
+                        A::Wait
+                    }
+                };
+                assert_eq!(
+                    on_restore_asked(true, phase, runtime),
+                    want,
+                    "{phase:?} {runtime:?}"
+                );
+            }
+        }
+        // The rows the issue named: a second restore, a restore after an
+        // invoke (the runtime back in `next`, or still running it).
+        for (phase, runtime) in [
+            (Phase::Ready, S::Ready),
+            (Phase::Invoking, S::Running),
+            (Phase::Invoking, S::RuntimeResponseSentState),
+        ] {
+            assert_eq!(
+                on_restore_asked(true, phase, Some(runtime)),
+                A::NothingToRestore
+            );
+        }
+        // The restores that do run: init caching's first one, waiting in
+        // `restore/next`, and one asked while the init or a restore runs.
+        assert_eq!(
+            on_restore_asked(true, Phase::Ready, Some(S::RestoreReady)),
+            A::Wait
+        );
+        assert_eq!(
+            on_restore_asked(true, Phase::Initializing, Some(S::Started)),
+            A::Wait
+        );
+        assert_eq!(
+            on_restore_asked(true, Phase::Restoring, Some(S::Restoring)),
+            A::Wait
+        );
+        assert_eq!(
+            on_restore_asked(true, Phase::Uninitialized, None),
+            A::InitFirst
+        );
     }
 
     #[test]

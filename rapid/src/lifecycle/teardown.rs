@@ -94,7 +94,7 @@ pub struct Teardown {
 impl Teardown {
     /// Begins a teardown: its first stage and what to do now.
     pub fn begin(b: Begin) -> (Teardown, Vec<Action>) {
-        let deadline = b.now + b.budget;
+        let deadline = super::deadlines::after(b.now, b.budget);
         let mut teardown = Teardown {
             deadline,
             stage: Stage::Extensions,
@@ -104,7 +104,10 @@ impl Teardown {
             vec![Action::KillRuntime, Action::Finish]
         } else if b.runtime_alive {
             teardown.stage = Stage::RuntimeGrace {
-                until: b.now + b.budget.mul_f64(0.3),
+                until: super::deadlines::after(
+                    b.now,
+                    b.budget.min(super::deadlines::FAR_FUTURE).mul_f64(0.3),
+                ),
             };
             vec![Action::TerminateRuntime]
         } else {
@@ -194,6 +197,20 @@ mod tests {
         let asked = Duration::from_millis(7000);
         assert_eq!(budget(false, Some(asked)), asked);
         assert_eq!(budget(true, Some(asked)), asked);
+    }
+
+    #[test]
+    fn a_budget_past_the_clock_saturates() {
+        let far = t0() + crate::lifecycle::deadlines::FAR_FUTURE;
+        for budget in [Duration::MAX, Duration::from_millis(u64::MAX)] {
+            let (teardown, actions) = Teardown::begin(Begin {
+                budget,
+                ..begin(true, true, false)
+            });
+            assert!(teardown.deadline <= far, "{budget:?}");
+            assert!(teardown.deadline > ms(1000), "{budget:?}");
+            assert_eq!(actions, vec![A::TerminateRuntime]);
+        }
     }
 
     #[test]
