@@ -68,6 +68,37 @@ fn a_connection_flood_under_a_low_descriptor_limit_leaves_invokes_working() {
     assert_success(&rapid.invoke(b"{\"after\":\"flood\"}", &[]));
 }
 
+#[test]
+fn a_function_with_hundreds_of_processes_leaves_rapid_its_descriptors() {
+    // 128 descriptors, soft and hard, and a function that leaves 300
+    // processes behind: measuring its memory must not hold one per process.
+    let cmd = scripted_command();
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let rapid = Rapid::start_wrapped(&["sh", "-c", "ulimit -n 128 && \"$@\"", "sh"], &args, &[]);
+    let forked = rapid.invoke_json(&serde_json::json!({"action": "fork_children", "n": 300}));
+    let pids = assert_success(&forked)["pids"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(pids, 300, "the function left 300 children");
+    rapid.wait_for_report(&request_id(&forked));
+    // Every later invoke is answered, and REPORT measured each.
+    for _ in 0..3 {
+        let resp = rapid.invoke(b"{}", &[]);
+        assert_success(&resp);
+        rapid.wait_for_report(&request_id(&resp));
+    }
+    let held = fd_count(rapid.pid());
+    assert!(
+        held < 64,
+        "rapid holds {held} of its 128 descriptors with 301 processes in the function"
+    );
+    let full = rapid.stderr();
+    assert!(
+        !full.iter().any(|l| l.contains("Too many open files")),
+        "{full:#?}"
+    );
+}
+
 /// The soft and hard `Max open files` of `pid`, from /proc.
 fn nofile_limits(pid: u32) -> (u64, u64) {
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("read limits");

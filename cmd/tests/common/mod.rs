@@ -747,6 +747,11 @@ pub fn vm_rss_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// How many descriptors `pid` holds (its `/proc/<pid>/fd`).
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| fds.count())
+}
+
 /// How many sockets `pid` holds (its `/proc/<pid>/fd` links to
 /// `socket:[...]`): listeners, connections, and the pipes of tokio's signal
 /// handling.
