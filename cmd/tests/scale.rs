@@ -474,6 +474,57 @@ fn the_cgroup_freezer_also_freezes_a_daemon_that_left_the_process_group() {
     let _ = std::fs::remove_file(&file);
 }
 
+#[test]
+fn after_rapid_is_killed_while_frozen_the_next_rapid_kills_what_its_cgroup_held() {
+    let root = match v2_freezer_here() {
+        Ok(root) => root,
+        Err(why) => {
+            eprintln!("skipped: no cgroup v2 freezer can be made here: {why}");
+            return;
+        }
+    };
+    let file = unique_path("orphan-counter");
+    let first = Rapid::scripted(&[], &[]);
+    let resp = first.invoke_json(&json!({"action": "background_session", "file": file}));
+    let daemon = assert_success(&resp)["pid"]
+        .as_u64()
+        .and_then(|pid| u32::try_from(pid).ok())
+        .expect("the daemon's pid");
+    let _daemon = KilledPid(daemon, start_time(daemon));
+    first.wait_for_report(&request_id(&resp));
+    let events = cgroup_events_of(&root, daemon.into());
+    poll_until(
+        &format!("{} to say frozen 1", events.display()),
+        WAIT,
+        || std::fs::read_to_string(&events).is_ok_and(|e| e.contains("frozen 1")),
+    );
+    // PDEATHSIG ends the runtime, not the daemon it forked: that one stays,
+    // frozen, in the cgroup its rapid leaves behind.
+    first.signal(Signal::SIGKILL);
+    first.wait_exit(WAIT);
+    assert!(!process_is_gone(daemon), "the daemon outlived its rapid");
+    // The next rapid finds the cgroup of a rapid that is gone: what it
+    // holds belongs to no running rapid, and is killed, not thawed.
+    let _next = Rapid::scripted(&[], &[]);
+    poll_until("the next rapid to kill the daemon", WAIT, || {
+        process_is_gone(daemon)
+    });
+    poll_until("the stale cgroup to be removed", WAIT, || !events.exists());
+    let _ = std::fs::remove_file(&file);
+}
+
+/// A process the test made, by pid and start time, killed when dropped
+/// if it still runs, should the test fail first.
+struct KilledPid(u32, Option<u64>);
+
+impl Drop for KilledPid {
+    fn drop(&mut self) {
+        if self.1.is_some() && start_time(self.0) == self.1 {
+            kill(self.0, Signal::SIGKILL);
+        }
+    }
+}
+
 /// A process killed (by its pid) when dropped, should the test fail first.
 struct Killed(std::process::Child);
 

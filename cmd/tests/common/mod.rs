@@ -617,7 +617,8 @@ fn listen_addr(line: &str, what: &str) -> Option<String> {
     Some(rest.trim().to_string())
 }
 
-fn kill(pid: u32, sig: Signal) {
+/// Sends `sig` to `pid`; a process already gone is no error.
+pub fn kill(pid: u32, sig: Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
 }
 
