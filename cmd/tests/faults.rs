@@ -68,6 +68,75 @@ fn a_connection_flood_under_a_low_descriptor_limit_leaves_invokes_working() {
     assert_success(&rapid.invoke(b"{\"after\":\"flood\"}", &[]));
 }
 
+#[test]
+fn a_function_with_hundreds_of_processes_leaves_rapid_its_descriptors() {
+    let rapid = with_128_descriptors(&["sh", "-c", "ulimit -n 128 && \"$@\"", "sh"]);
+    function_with_300_processes(&rapid);
+}
+
+#[test]
+fn without_a_memory_cgroup_too_a_function_with_hundreds_of_processes_leaves_rapid_its_descriptors()
+{
+    // No cgroup hierarchy in sight (an empty tmpfs over it, in a mount
+    // namespace of its own): rapid measures the memory from /proc.
+    let probe = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "true"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: unshare --mount does not work here (util-linux, root)");
+        return;
+    }
+    let rapid = with_128_descriptors(&[
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        "mount -t tmpfs rapid-no-cgroup /sys/fs/cgroup && ulimit -n 128 && \"$@\"",
+        "sh",
+    ]);
+    rapid.wait_for_stderr(|l| l.contains("memory is not capped"), WAIT);
+    function_with_300_processes(&rapid);
+}
+
+/// rapid with the scripted runtime under `wrapper`, which limits it to 128
+/// descriptors, soft and hard, so that it cannot raise its limit.
+fn with_128_descriptors(wrapper: &[&str]) -> Rapid {
+    let cmd = scripted_command();
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    Rapid::start_wrapped(wrapper, &args, &[])
+}
+
+/// A function that leaves 300 processes behind: measuring its memory
+/// must not hold a descriptor per process, and rapid goes on serving.
+fn function_with_300_processes(rapid: &Rapid) {
+    let forked = rapid.invoke_json(&serde_json::json!({"action": "fork_children", "n": 300}));
+    let pids = assert_success(&forked)["pids"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(pids, 300, "the function left 300 children");
+    rapid.wait_for_report(&request_id(&forked));
+    // Every later invoke is answered, and REPORT measured each.
+    for _ in 0..3 {
+        let resp = rapid.invoke(b"{}", &[]);
+        assert_success(&resp);
+        rapid.wait_for_report(&request_id(&resp));
+    }
+    let held = fd_count(rapid.pid());
+    assert!(
+        held < 64,
+        "rapid holds {held} of its 128 descriptors with 301 processes in the function"
+    );
+    let full = rapid.stderr();
+    assert!(
+        !full.iter().any(|l| l.contains("Too many open files")),
+        "{full:#?}"
+    );
+}
+
 /// The soft and hard `Max open files` of `pid`, from /proc.
 fn nofile_limits(pid: u32) -> (u64, u64) {
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("read limits");

@@ -8,7 +8,7 @@
 //!
 //! Platform events (`platform.start`, ...) go through it too, in the order
 //! the engine emits them, and the hub adds `platform.report` itself when it
-//! writes REPORT (with the memory it measured): `Hub::record` is where
+//! writes REPORT (with the memory the engine or it measured): `Hub::record` is where
 //! every event passes, the one place that keeps the event log and hands
 //! events to Telemetry API subscribers.
 //!
@@ -21,7 +21,7 @@
 use crate::event_log::EventLog;
 use crate::events::{PlatformEvent, Report};
 use crate::log_format::{json_object, replaces_a_line, LogFormat};
-use crate::memory::MemoryProbe;
+use crate::memory::MemoryUse;
 use crate::report::{end_line, report_line, InvokeReport};
 use crate::subscribers::{Item, LineRecord, Origin, Subscribers};
 use bytes::Bytes;
@@ -71,15 +71,13 @@ enum Message {
     Flush(oneshot::Sender<()>),
 }
 
-/// A REPORT line to write, and whose memory to measure for it.
+/// A REPORT line to write, and the memory the invoke used.
 #[derive(Debug, Clone)]
 pub struct ReportRequest {
     /// The report; its `max_memory_used_mb` is filled in by the hub.
     pub report: InvokeReport,
-    /// Live processes whose trees count (runtime, extensions).
-    pub live_pids: Vec<i32>,
-    /// Peak RSS of the processes that already exited, in KB.
-    pub exited_kb: u64,
+    /// Its `Max Memory Used`, or the process trees to measure it from.
+    pub memory: MemoryUse,
 }
 
 struct NewSubscription {
@@ -201,7 +199,8 @@ impl LogHub {
     }
 
     /// Ends an invoke: writes `lines`, then END and REPORT (its memory
-    /// measured here, off the invoke's path), records `platform.report`
+    /// measured here, off the invoke's path, when the engine had no
+    /// figure), records `platform.report`
     /// with the same figures, and hands the tail over.
     pub fn end_invoke(
         &self,
@@ -275,7 +274,6 @@ struct Source {
 struct Hub<W> {
     out: W,
     events: EventLog,
-    memory: MemoryProbe,
     sources: Vec<Source>,
     /// The tails being kept, by request id.
     tails: Vec<(String, Vec<u8>)>,
@@ -293,7 +291,6 @@ impl<W: Write> Hub<W> {
         Hub {
             out,
             events,
-            memory: MemoryProbe::default(),
             sources: Vec::new(),
             tails: Vec::new(),
             logged: Vec::new(),
@@ -436,8 +433,7 @@ impl<W: Write> Hub<W> {
                 tail,
             } => {
                 self.drain_all();
-                let live_mb = self.memory.peak_rss_mb(&report.live_pids).unwrap_or(0);
-                report.report.max_memory_used_mb = live_mb + report.exited_kb.div_ceil(1024);
+                report.report.max_memory_used_mb = report.memory.mb();
                 let event = || PlatformEvent::now(Report::of(&report.report));
                 if self.json {
                     // The timeout line, then platform.report as the REPORT line.
@@ -728,8 +724,10 @@ mod tests {
         let out = Shared::default();
         let (hub, _task) = LogHub::start(out.clone(), EventLog::new(0));
         let mut request = report("m");
-        request.live_pids = vec![std::process::id() as i32];
-        request.exited_kb = 2048;
+        request.memory = MemoryUse::Trees {
+            live_pids: vec![std::process::id() as i32],
+            exited_kb: 2048,
+        };
         hub.end_invoke(Vec::new(), request, None);
         hub.flush().await;
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
@@ -753,7 +751,10 @@ mod tests {
             tracing: None,
         }));
         let mut request = report("m");
-        request.live_pids = vec![std::process::id() as i32];
+        request.memory = MemoryUse::Trees {
+            live_pids: vec![std::process::id() as i32],
+            exited_kb: 0,
+        };
         hub.end_invoke(Vec::new(), request, None);
         hub.emit(PlatformEvent::now(crate::events::Start {
             request_id: "next".into(),
@@ -792,8 +793,7 @@ mod tests {
                 error_type: None,
                 timings: Default::default(),
             },
-            live_pids: Vec::new(),
-            exited_kb: 0,
+            memory: MemoryUse::Measured(0),
         }
     }
 }

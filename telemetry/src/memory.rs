@@ -1,85 +1,72 @@
-//! Peak memory of process trees, from `/proc`.
+//! How much memory an invoke used, for REPORT's `Max Memory Used`.
 //!
-//! Measured on every invoke, so it is cheap: the tree is walked at most
-//! once a second, and each process's `status` file stays open and is read
-//! again with one `pread`.
+//! With a memory cgroup (the usual case) the engine reads the sandbox's
+//! peak from it (`rapid/src/supervisor/cgroup.rs`) and hands the figure
+//! over. Without one, the hub falls back to the process trees of the
+//! runtime and the extensions: the sum of each process's peak RSS
+//! (`VmHWM`), which counts a page shared between forked processes once per
+//! process. Nothing is kept open between two readings: each walks the
+//! trees again and reads each `status` file with open, read, close, so a
+//! function with thousands of processes never holds rapid's descriptors,
+//! and a process started just before the reading counts.
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::io::Read;
 
-/// How often the process trees are walked again for new descendants.
-const RESCAN: Duration = Duration::from_secs(1);
-
-/// Measures the summed peak RSS (`VmHWM`) of process trees.
-#[derive(Default)]
-pub struct MemoryProbe {
-    roots: Vec<i32>,
-    status: HashMap<i32, File>,
-    scanned: Option<Instant>,
-    buf: Vec<u8>,
+/// The memory an invoke used, or what to measure it from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemoryUse {
+    /// Measured already, in MB: the sandbox's memory cgroup peak, or the
+    /// trees walked before a teardown killed them.
+    Measured(u64),
+    /// Measured by the hub when it writes REPORT: the trees of these live
+    /// processes (runtime, extensions), plus the peak RSS of those that
+    /// already exited.
+    Trees { live_pids: Vec<i32>, exited_kb: u64 },
 }
 
-impl MemoryProbe {
-    /// Sum of the peak RSS of `roots` and their descendants, in MB rounded
-    /// up. `None` when none of them could be read.
-    pub fn peak_rss_mb(&mut self, roots: &[i32]) -> Option<u64> {
-        let stale = self.scanned.is_none_or(|at| at.elapsed() >= RESCAN);
-        if stale || self.roots != roots {
-            self.rescan(roots);
-        }
-        let mut total_kb = 0;
-        let mut any = false;
-        let mut gone = Vec::new();
-        for (pid, file) in &self.status {
-            match read_hwm_kb(file, &mut self.buf) {
-                Some(kb) => {
-                    total_kb += kb;
-                    any = true;
-                }
-                None => gone.push(*pid),
-            }
-        }
-        for pid in gone {
-            self.status.remove(&pid);
-        }
-        any.then(|| total_kb.div_ceil(1024))
-    }
-
-    fn rescan(&mut self, roots: &[i32]) {
-        self.roots = roots.to_vec();
-        self.scanned = Some(Instant::now());
-        let mut tree = Vec::new();
-        let mut stack = roots.to_vec();
-        while let Some(pid) = stack.pop() {
-            if tree.contains(&pid) {
-                continue;
-            }
-            tree.push(pid);
-            stack.extend(children(pid));
-        }
-        self.status.retain(|pid, _| tree.contains(pid));
-        for pid in tree {
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.status.entry(pid) {
-                if let Ok(file) = File::open(format!("/proc/{pid}/status")) {
-                    slot.insert(file);
-                }
-            }
+impl MemoryUse {
+    /// The figure in MB, walking the trees if it has to.
+    pub fn mb(&self) -> u64 {
+        match self {
+            MemoryUse::Measured(mb) => *mb,
+            MemoryUse::Trees {
+                live_pids,
+                exited_kb,
+            } => peak_rss_mb(live_pids).unwrap_or(0) + exited_kb.div_ceil(1024),
         }
     }
 }
 
-/// One-shot measurement of `roots` and their descendants.
+/// Sum of the peak RSS of `roots` and their descendants, in MB rounded up.
+/// `None` when none of them could be read.
 pub fn peak_rss_mb(roots: &[i32]) -> Option<u64> {
-    MemoryProbe::default().peak_rss_mb(roots)
+    let mut seen = HashSet::new();
+    let mut stack = roots.to_vec();
+    let mut buf = Vec::with_capacity(4096);
+    let mut total_kb = 0;
+    let mut any = false;
+    while let Some(pid) = stack.pop() {
+        if !seen.insert(pid) {
+            continue;
+        }
+        if let Some(kb) = read_hwm_kb(pid, &mut buf) {
+            total_kb += kb;
+            any = true;
+        }
+        children(pid, &mut stack);
+    }
+    any.then(|| total_kb.div_ceil(1024))
 }
 
-fn read_hwm_kb(file: &File, buf: &mut Vec<u8>) -> Option<u64> {
-    buf.resize(4096, 0);
-    // procfs regenerates the file for a read at offset 0.
-    let n = file.read_at(buf, 0).ok()?;
-    hwm_kb(&buf[..n])
+/// `VmHWM` of `pid`, its `status` file opened, read and closed.
+fn read_hwm_kb(pid: i32, buf: &mut Vec<u8>) -> Option<u64> {
+    buf.clear();
+    std::fs::File::open(format!("/proc/{pid}/status"))
+        .ok()?
+        .read_to_end(buf)
+        .ok()?;
+    hwm_kb(buf)
 }
 
 /// The `VmHWM:` figure of a `status` file. The key starts a line: never the
@@ -98,22 +85,19 @@ fn hwm_kb(status: &[u8]) -> Option<u64> {
     std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
-/// Children of every thread of `pid`.
-fn children(pid: i32) -> Vec<i32> {
+/// Pushes the children of every thread of `pid` onto `out`.
+fn children(pid: i32, out: &mut Vec<i32>) {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
+        return;
     };
-    let mut out = Vec::new();
     for task in tasks.flatten() {
-        let path = task.path().join("children");
-        if let Ok(list) = std::fs::read_to_string(path) {
+        if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
             out.extend(
                 list.split_whitespace()
                     .filter_map(|p| p.parse::<i32>().ok()),
             );
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -127,22 +111,50 @@ mod tests {
     }
 
     #[test]
-    fn counts_children() {
-        let mut child = std::process::Command::new("cat")
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+    fn counts_children_and_keeps_no_descriptor() {
+        let spawn = || {
+            std::process::Command::new("cat")
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let mut kids: Vec<_> = (0..20).map(|_| spawn()).collect();
         let me = std::process::id() as i32;
-        assert!(children(me).contains(&(child.id() as i32)));
-        let mut probe = MemoryProbe::default();
-        let with_child = probe.peak_rss_mb(&[me]).unwrap();
-        assert!(probe.status.contains_key(&(child.id() as i32)));
-        drop(child.stdin.take());
-        child.wait().unwrap();
-        assert!(with_child >= 1);
-        // The child is gone: the next reading drops it and still works.
-        assert!(probe.peak_rss_mb(&[me]).is_some());
-        assert!(!probe.status.contains_key(&(child.id() as i32)));
+        let mut found = Vec::new();
+        children(me, &mut found);
+        assert!(kids.iter().all(|k| found.contains(&(k.id() as i32))));
+        let alone = peak_rss_mb(&[kids[0].id() as i32]).unwrap();
+        let with_children = peak_rss_mb(&[me]).unwrap();
+        assert!(alone >= 1 && with_children > alone);
+        // Nothing of the walk stays open. Another test's walk may be
+        // reading one of these files right now, never two at once.
+        let kid_status: Vec<String> = kids
+            .iter()
+            .map(|k| format!("/proc/{}/status", k.id()))
+            .collect();
+        let open = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .filter(|target| kid_status.iter().any(|s| target.as_os_str() == s.as_str()))
+            .count();
+        assert!(open <= 1, "{open} status files of the children stayed open");
+        for kid in &mut kids {
+            drop(kid.stdin.take());
+            kid.wait().unwrap();
+        }
+        // The children are gone: the next reading still works.
+        assert!(peak_rss_mb(&[me]).is_some());
+    }
+
+    #[test]
+    fn a_measured_figure_is_taken_as_it_is() {
+        assert_eq!(MemoryUse::Measured(41).mb(), 41);
+        let gone = MemoryUse::Trees {
+            live_pids: vec![i32::MAX],
+            exited_kb: 2049,
+        };
+        assert_eq!(gone.mb(), 3, "2049 KB of exited processes, rounded up");
     }
 
     #[test]

@@ -36,6 +36,10 @@ what each invoke event (a JSON object) asks in its "action" field:
                       and sleeps; respond with its pid
   listen_on           bind a TCP listener to {"host": NAME} (port 0) as an
                       extension does, and respond where it bound or why not
+  fork_children       allocate event["mb"] MB (default 0, every page
+                      touched), then fork event["n"] children, which share
+                      it copy-on-write and sleep until killed; respond with
+                      their pids
   zombies             respond with the number of zombies visible in /proc,
                       waiting (at most ~5 s) for it to drop to 0
   credentials         GET $AWS_CONTAINER_CREDENTIALS_FULL_URI with the
@@ -378,6 +382,15 @@ def handle(request_id, next_resp, event):
     elif action == "escape":
         escapee = spawn_orphan(escape=True)
         respond(request_id, {"ok": True, "escaped_pid": escapee})
+    elif action == "fork_children":
+        shared = b"x" * (int(event.get("mb", 0)) * 1024 * 1024)
+        pids = []
+        for _ in range(int(event["n"])):
+            pid = os.fork()
+            if pid == 0:
+                block_forever()
+            pids.append(pid)
+        respond(request_id, {"pids": pids, "shared": len(shared)})
     elif action == "credentials":
         token = os.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN", "")
         status, body = get_credentials(token)

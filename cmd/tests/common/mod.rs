@@ -617,7 +617,8 @@ fn listen_addr(line: &str, what: &str) -> Option<String> {
     Some(rest.trim().to_string())
 }
 
-fn kill(pid: u32, sig: Signal) {
+/// Sends `sig` to `pid`; a process already gone is no error.
+pub fn kill(pid: u32, sig: Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
 }
 
@@ -745,6 +746,11 @@ pub fn vm_rss_kb(pid: u32) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// How many descriptors `pid` holds (its `/proc/<pid>/fd`).
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| fds.count())
 }
 
 /// How many sockets `pid` holds (its `/proc/<pid>/fd` links to

@@ -34,6 +34,9 @@ impl Engine {
         // Before any process of it exists, so each of their connections
         // is accepted into it.
         self.generations.begin();
+        // The first invoke's peak counts the init, not the generation
+        // before it (whose processes are gone: killed in the teardown).
+        self.processes.reset_memory_peak();
         let now = Instant::now();
         let phase = if invoke_deadline.is_some() {
             Phase::Invoke

@@ -22,7 +22,9 @@ use interop::{
 use runtime_api::{ApiError, StreamEnd, StreamSink};
 use std::time::{Duration, Instant, SystemTime};
 use telemetry::events::{RuntimeDone, RuntimeDoneMetrics, Span, Start, Status, Tracing};
-use telemetry::{InvokeReport, InvokeStatus, InvokeTimings, LogHub, PlatformEvent, ReportRequest};
+use telemetry::{
+    InvokeReport, InvokeStatus, InvokeTimings, LogHub, MemoryUse, PlatformEvent, ReportRequest,
+};
 use tokio::sync::{mpsc, oneshot};
 
 /// The invoke in progress.
@@ -611,8 +613,9 @@ impl Engine {
 
     /// Writes END and REPORT and tells who waits for the invoke's end.
     /// `failed`: the invoke failed with this type and a teardown follows at
-    /// once, so memory is read before anything is killed (else the log hub
-    /// reads it).
+    /// once, so memory is read before anything is killed. The sandbox's
+    /// memory cgroup is read here; without one, the log hub walks the
+    /// process trees as it writes REPORT (here before a teardown).
     pub(super) fn report(
         &mut self,
         mut current: Current,
@@ -652,7 +655,7 @@ impl Engine {
             request_id: current.request_id.clone(),
             duration: end.saturating_duration_since(current.dispatched),
             memory_size_mb: self.cfg.memory_size_mb,
-            max_memory_used_mb: 0, // measured by the log hub
+            max_memory_used_mb: 0, // filled in by the log hub
             init_duration: current.init_duration,
             restore_duration: current.restore_duration,
             status,
@@ -664,6 +667,24 @@ impl Engine {
             timings = ?report.timings,
             "invoke done"
         );
+        let memory = match self.processes.memory_peak_mb() {
+            Some(mb) => MemoryUse::Measured(mb),
+            None => self.memory_of_trees(measure_now),
+        };
+        // The next invoke's peak starts here, unless another is in flight
+        // (its span would lose the peak so far) or a teardown follows
+        // (the next init starts it again).
+        if failed.is_none() && self.inflight.is_empty() {
+            self.processes.reset_memory_peak();
+        }
+        let request = ReportRequest { report, memory };
+        self.logs.end_invoke(lines, request, current.tail);
+    }
+
+    /// Without a memory cgroup: the peak RSS of the runtime's and the
+    /// extensions' trees, measured `now` (before a teardown kills them),
+    /// else by the log hub as it writes REPORT.
+    fn memory_of_trees(&self, now: bool) -> MemoryUse {
         let (mut live_pids, mut exited_kb) = self.extensions.memory_roots();
         if let Some(rt) = &self.runtime {
             match rt.exited_max_rss_kb {
@@ -671,16 +692,15 @@ impl Engine {
                 None => live_pids.push(rt.pid),
             }
         }
-        if measure_now {
-            exited_kb += telemetry::peak_rss_mb(&live_pids).unwrap_or(0) * 1024;
-            live_pids.clear();
-        }
-        let request = ReportRequest {
-            report,
+        let trees = MemoryUse::Trees {
             live_pids,
             exited_kb,
         };
-        self.logs.end_invoke(lines, request, current.tail);
+        if now {
+            MemoryUse::Measured(trees.mb())
+        } else {
+            trees
+        }
     }
 
     /// Fails the current invoke (if still unanswered), reports it, and

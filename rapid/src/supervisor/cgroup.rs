@@ -4,8 +4,17 @@
 //! `memory.events`) or v1's memory controller (`memory.limit_in_bytes`,
 //! `memory.oom_control`), under rapid's own cgroup; when neither can be
 //! created (no permission, no controller) the sandbox runs without a cap.
+//!
+//! Its peak is REPORT's `Max Memory Used`: v2's `memory.peak` or v1's
+//! `memory.max_usage_in_bytes`, kept open and read with one `pread`.
+//! A write starts the peak again from the memory in use: v1's for the
+//! cgroup, v2's (kernel 6.12 on) for reads through the same open file; an
+//! older v2 kernel cannot, and its figure is the sandbox's peak since its
+//! cgroup was made.
 
 use std::ffi::CString;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +31,8 @@ pub struct MemoryCgroup {
     /// `<dir>/cgroup.procs`, ready for the child to write itself into
     /// between fork and exec (no allocation there).
     procs: CString,
+    /// Its memory peak, when the kernel has the file (v2 since 5.19).
+    peak: Option<Peak>,
 }
 
 impl MemoryCgroup {
@@ -30,7 +41,7 @@ impl MemoryCgroup {
     pub fn create(name: &str, limit: u64) -> Result<MemoryCgroup, String> {
         let own = std::fs::read_to_string("/proc/self/cgroup")
             .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-        let (version, parent) = parent_dir(&own).ok_or_else(|| {
+        let (version, parent) = parent_dir(&own, Path::new("/sys/fs/cgroup")).ok_or_else(|| {
             "rapid is in no memory cgroup it can see (no cgroup v2 memory controller, no v1 memory hierarchy)".to_owned()
         })?;
         remove_stale(&parent);
@@ -56,17 +67,19 @@ impl MemoryCgroup {
         }
         let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_encoded_bytes())
             .map_err(|_| format!("the cgroup path {} holds a NUL byte", dir.display()))?;
+        let peak = Peak::open(&dir, version);
         Ok(MemoryCgroup {
             dir,
             version,
             procs,
+            peak,
         })
     }
 
     /// Makes the cgroup again if it is gone (another rapid, which cannot
     /// see this one's pid from its own pid namespace, took it for stale
     /// while it was empty between two generations).
-    pub fn ensure(&self, limit: u64) {
+    pub fn ensure(&mut self, limit: u64) {
         if self.dir.exists() {
             return;
         }
@@ -76,6 +89,24 @@ impl MemoryCgroup {
         };
         if std::fs::create_dir(&self.dir).is_ok() {
             let _ = std::fs::write(self.dir.join(limit_file), limit.to_string());
+            // The kept file was the removed cgroup's.
+            self.peak = Peak::open(&self.dir, self.version);
+        }
+    }
+
+    /// The peak of its memory use since the last [`reset_peak`], in MB
+    /// rounded up; `None` when the kernel does not say.
+    ///
+    /// [`reset_peak`]: MemoryCgroup::reset_peak
+    pub fn peak_mb(&self) -> Option<u64> {
+        self.peak.as_ref()?.read_mb()
+    }
+
+    /// Starts the peak again from the memory in use now, where the kernel
+    /// can (see the module's comment).
+    pub fn reset_peak(&self) {
+        if let Some(peak) = &self.peak {
+            peak.reset();
         }
     }
 
@@ -101,6 +132,66 @@ impl MemoryCgroup {
     }
 }
 
+/// A cgroup's memory peak file, kept open.
+#[derive(Debug)]
+struct Peak {
+    file: File,
+    /// A write to it starts the peak again (see the module's comment).
+    resettable: bool,
+}
+
+impl Peak {
+    /// Opens `dir`'s peak file; `None` when there is none (v2 before 5.19).
+    fn open(dir: &Path, version: Version) -> Option<Peak> {
+        let path = dir.join(peak_file(version));
+        // v2 before 6.12 refuses to open it for writing; v1 refuses a
+        // write to a process that may not change the cgroup.
+        let writable = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .ok()
+            .filter(|file| file.write_at(b"0", 0).is_ok());
+        match writable {
+            Some(file) => Some(Peak {
+                file,
+                resettable: true,
+            }),
+            None => File::open(&path).ok().map(|file| Peak {
+                file,
+                resettable: false,
+            }),
+        }
+    }
+
+    fn read_mb(&self) -> Option<u64> {
+        let mut buf = [0u8; 32];
+        // cgroupfs regenerates the file for a read at offset 0.
+        let n = self.file.read_at(&mut buf, 0).ok()?;
+        bytes_to_mb(&buf[..n])
+    }
+
+    fn reset(&self) {
+        if self.resettable {
+            let _ = self.file.write_at(b"0", 0);
+        }
+    }
+}
+
+/// The file that holds a cgroup's memory peak, in bytes.
+fn peak_file(version: Version) -> &'static str {
+    match version {
+        Version::V1 => "memory.max_usage_in_bytes",
+        Version::V2 => "memory.peak",
+    }
+}
+
+/// A peak file's figure (bytes and a line break) in MB rounded up.
+fn bytes_to_mb(text: &[u8]) -> Option<u64> {
+    let bytes: u64 = std::str::from_utf8(text).ok()?.trim_end().parse().ok()?;
+    Some(bytes.div_ceil(1024 * 1024))
+}
+
 impl Drop for MemoryCgroup {
     fn drop(&mut self) {
         // Fails while a process is still in it; the kernel keeps it then.
@@ -108,11 +199,12 @@ impl Drop for MemoryCgroup {
     }
 }
 
-/// The directory of rapid's own memory cgroup, from `/proc/self/cgroup`:
-/// v2 when the unified hierarchy has the memory controller, else v1's
-/// memory hierarchy.
-fn parent_dir(own: &str) -> Option<(Version, PathBuf)> {
-    let root = Path::new("/sys/fs/cgroup");
+/// The directory of rapid's own memory cgroup, from `/proc/self/cgroup`
+/// (`own`) and the hierarchies mounted at `root`: v1's memory hierarchy
+/// when rapid is in one (a hybrid system), else the unified hierarchy
+/// when it has the memory controller (at `root` on a v2-only system, at
+/// `root/unified` on a hybrid one).
+fn parent_dir(own: &str, root: &Path) -> Option<(Version, PathBuf)> {
     let mut v1 = None;
     let mut v2 = None;
     for line in own.lines() {
@@ -148,15 +240,16 @@ fn parent_dir(own: &str) -> Option<(Version, PathBuf)> {
         .then_some((Version::V2, dir))
 }
 
-/// Removes the empty cgroups rapids that are no longer running left
-/// behind (killed before they could remove them). One of a gone rapid of
-/// this pid namespace ([`Owner::Gone`]) that still holds a process is
-/// kept by the kernel, thawed: a process that escaped its sandbox and
-/// outlived a rapid killed while the sandbox was frozen (PDEATHSIG reaches
-/// only rapid's own children) runs on as it would have without freezing,
-/// not frozen for good. One of another pid namespace is only removed if
-/// empty, never thawed: its rapid may be running (and then makes it again
-/// before its next spawn, `ensure`).
+/// Removes the cgroups rapids that are no longer running left behind
+/// (killed before they could remove them). What one of a gone rapid of
+/// this pid namespace ([`Owner::Gone`]) still holds is killed first: a
+/// process that left its runtime's tree and outlived a rapid killed
+/// outright (PDEATHSIG reaches only rapid's own children), frozen if its
+/// sandbox was; it belongs to no running rapid. One of another pid
+/// namespace, or named by an earlier version (by pid only, which may be
+/// another namespace's), is only removed if empty, never thawed nor
+/// killed: its rapid may be running (and then makes it again before its
+/// next spawn, `ensure`).
 pub(super) fn remove_stale(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
@@ -166,18 +259,73 @@ pub(super) fn remove_stale(parent: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         match name.to_str().map(|n| owner(n, own_pid, own_ns, alive)) {
-            Some(Owner::Gone) => {
-                let freeze = entry.path().join("cgroup.freeze");
-                if freeze.exists() {
-                    let _ = std::fs::write(freeze, "0");
-                }
-            }
+            Some(Owner::Gone) => kill_members(&entry.path()),
             Some(Owner::Foreign) => {}
             Some(Owner::Keep) | None => continue,
         }
         // Fails while a process is in it.
         let _ = std::fs::remove_dir(entry.path());
     }
+}
+
+/// How long [`kill_members`] waits for the processes it killed to be gone,
+/// so that their cgroup can be removed (they are usually gone in a few
+/// milliseconds).
+const KILLED_GONE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// SIGKILLs every process in the cgroup `dir` (frozen ones too: a task
+/// frozen by v2's freezer dies of a fatal signal), then thaws it, so that
+/// nothing of it is left frozen even if a kill failed. `cgroup.kill` (v2,
+/// kernel 5.14 on) kills them all at once, also one forking meanwhile;
+/// elsewhere (v1) each pid of `cgroup.procs` is killed, again while new
+/// ones appear. Waits at most [`KILLED_GONE`] for it to be empty.
+fn kill_members(dir: &Path) {
+    let all_at_once = write_existing(&dir.join("cgroup.kill"), "1");
+    write_existing(&dir.join("cgroup.freeze"), "0");
+    let started = std::time::Instant::now();
+    loop {
+        let members = members(dir);
+        if members.is_empty() || started.elapsed() >= KILLED_GONE {
+            return;
+        }
+        if !all_at_once {
+            for pid in members {
+                // The pid was in the cgroup a moment ago; ESRCH when it
+                // exited since.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        // ok: a killed process leaves its cgroup within milliseconds, and
+        // nothing tells when (this runs only for a rapid killed outright).
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Writes `value` to the file at `path` if there is one (cgroupfs creates
+/// no file, and a cgroup of v1 has neither `cgroup.kill` nor
+/// `cgroup.freeze`); whether it could.
+fn write_existing(path: &Path, value: &str) -> bool {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(value.as_bytes()))
+        .is_ok()
+}
+
+/// The processes in the cgroup `dir` (its `cgroup.procs`).
+fn members(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .map(|text| pids(&text))
+        .unwrap_or_default()
+}
+
+/// The pids of a `cgroup.procs` file, one a line.
+fn pids(text: &str) -> Vec<i32> {
+    text.lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
 /// Whose a cgroup is, by its name, and so what may be done with it.
@@ -192,7 +340,7 @@ enum Owner {
 }
 
 /// The owner of the cgroup `name`: `rapid-<pid>-<pid namespace>-sandbox-<n>`
-/// (or `rapid-<pid>-sandbox-<n>` of earlier versions, judged by pid).
+/// (`rapid-<pid>-sandbox-<n>` of earlier versions: [`Owner::Foreign`]).
 fn owner(name: &str, own_pid: u32, own_ns: Option<u64>, alive: impl Fn(u32) -> bool) -> Owner {
     let mut parts = name.split('-');
     if parts.next() != Some("rapid") {
@@ -202,7 +350,7 @@ fn owner(name: &str, own_pid: u32, own_ns: Option<u64>, alive: impl Fn(u32) -> b
         return Owner::Keep;
     };
     match parts.next() {
-        Some("sandbox") => {}
+        Some("sandbox") => return Owner::Foreign,
         Some(ns) if ns.parse::<u64>().ok().is_some_and(|ns| Some(ns) == own_ns) => {}
         Some(ns) if ns.parse::<u64>().is_ok() => return Owner::Foreign,
         _ => return Owner::Keep,
@@ -257,7 +405,70 @@ mod tests {
     }
 
     #[test]
-    fn a_cgroup_is_thawed_only_when_its_rapid_is_gone_from_this_pid_namespace() {
+    fn the_peak_is_read_in_bytes_and_reported_in_mb_rounded_up() {
+        assert_eq!(peak_file(Version::V1), "memory.max_usage_in_bytes");
+        assert_eq!(peak_file(Version::V2), "memory.peak");
+        assert_eq!(bytes_to_mb(b"134217728\n"), Some(128));
+        assert_eq!(bytes_to_mb(b"134217729\n"), Some(129));
+        assert_eq!(bytes_to_mb(b"0\n"), Some(0));
+        assert_eq!(bytes_to_mb(b"max\n"), None);
+        assert_eq!(bytes_to_mb(b""), None);
+    }
+
+    #[test]
+    fn cgroup_procs_is_read_one_pid_a_line() {
+        assert_eq!(pids("12\n345\n"), [12, 345]);
+        assert_eq!(pids(""), Vec::<i32>::new());
+    }
+
+    /// A fake `/sys/fs/cgroup` under the temporary directory, removed
+    /// when dropped.
+    struct FakeRoot(PathBuf);
+
+    impl FakeRoot {
+        fn new(name: &str) -> FakeRoot {
+            let dir = std::env::temp_dir().join(format!("rapid-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            FakeRoot(dir)
+        }
+
+        fn file(&self, path: &str, text: &str) {
+            let path = self.0.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
+    impl Drop for FakeRoot {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn the_memory_cgroup_is_v1_on_a_hybrid_system_and_v2_on_a_unified_one() {
+        let hybrid = FakeRoot::new("hybrid");
+        hybrid.file("unified/cgroup.controllers", "");
+        hybrid.file("memory/box/memory.limit_in_bytes", "9223372036854771712\n");
+        let own = "5:memory:/box\n1:cpu:/\n0::/box\n";
+        assert_eq!(
+            parent_dir(own, &hybrid.0),
+            Some((Version::V1, hybrid.0.join("memory/box")))
+        );
+        let unified = FakeRoot::new("unified");
+        unified.file("cgroup.controllers", "cpu io memory pids\n");
+        unified.file("box/cgroup.controllers", "cpu memory\n");
+        assert_eq!(
+            parent_dir("0::/box\n", &unified.0),
+            Some((Version::V2, unified.0.join("box")))
+        );
+        // Without the memory controller there, no memory cgroup.
+        unified.file("box/cgroup.controllers", "cpu pids\n");
+        assert_eq!(parent_dir("0::/box\n", &unified.0), None);
+    }
+
+    #[test]
+    fn a_cgroup_is_emptied_only_when_its_rapid_is_gone_from_this_pid_namespace() {
         let alive = |pid: u32| pid == 7;
         let ns = Some(4026531836);
         let owner = |name: &str| owner(name, 1, ns, alive);
@@ -276,10 +487,9 @@ mod tests {
         );
         assert_eq!(
             owner("rapid-9-sandbox-1"),
-            Owner::Gone,
-            "an earlier version's"
+            Owner::Foreign,
+            "an earlier version's: its pid may be another namespace's"
         );
-        assert_eq!(owner("rapid-7-sandbox-1"), Owner::Keep);
         assert_eq!(owner("process_api"), Owner::Keep);
         assert_eq!(owner("rapid-x-1-sandbox-1"), Owner::Keep);
     }

@@ -157,7 +157,7 @@ impl Processes {
             return sim.spawn(program);
         }
         let mut procs = Vec::with_capacity(2);
-        if let Some((cgroup, limit)) = &self.memory {
+        if let Some((cgroup, limit)) = &mut self.memory {
             cgroup.ensure(*limit);
             procs.push(cgroup.procs().clone());
         }
@@ -268,6 +268,22 @@ impl Processes {
         self.memory
             .as_ref()
             .map_or(0, |(cgroup, _)| cgroup.oom_kills())
+    }
+
+    /// The peak of the sandbox's memory since the last
+    /// [`reset_memory_peak`], in MB rounded up: its memory cgroup's
+    /// (`cgroup.rs`); `None` without one.
+    ///
+    /// [`reset_memory_peak`]: Processes::reset_memory_peak
+    pub fn memory_peak_mb(&self) -> Option<u64> {
+        self.memory.as_ref()?.0.peak_mb()
+    }
+
+    /// Starts the sandbox's memory peak again from what it uses now.
+    pub fn reset_memory_peak(&self) {
+        if let Some((cgroup, _)) = &self.memory {
+            cgroup.reset_peak();
+        }
     }
 
     /// Sends `signal` to the process group of `pid`, one of this sandbox's.
