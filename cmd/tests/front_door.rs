@@ -104,6 +104,58 @@ fn body_that_is_not_json_is_rejected_and_nothing_runs() {
     assert_only_this_invoke_ran(&rapid);
 }
 
+/// The front door's fast JSON pass (`wire::json`) may only ever say
+/// "surely valid"; everything else goes to the exact check. End to end:
+/// bodies invalid in the ways that pass has shortcuts for are refused and
+/// never run; valid ones it leaves to the exact check (deep nesting) or
+/// reads fast (long strings, escapes, UTF-8) reach the runtime whole.
+#[test]
+fn every_invalid_body_is_refused_and_every_valid_one_runs() {
+    let rapid = Rapid::scripted(&[], &[]);
+    let long = "x".repeat(100);
+    let mut invalid: Vec<Vec<u8>> = vec![
+        format!("{{\"a\":\"{long}\u{1}{long}\"}}").into_bytes(),
+        format!("{{\"a\":\"{long}\tb\"}}").into_bytes(),
+        b"{\"a\":1,}".to_vec(),
+        b"[01]".to_vec(),
+        b"[1.]".to_vec(),
+        b"{\"a\" 1}".to_vec(),
+        b"{\"a\":\"\\x41\"}".to_vec(),
+        b"{} {}".to_vec(),
+        b"[nul]".to_vec(),
+    ];
+    let mut not_utf8 = format!("\"{long}").into_bytes();
+    not_utf8.extend_from_slice(&[0xff, b'"']);
+    invalid.push(not_utf8);
+    for body in &invalid {
+        let resp = rapid.invoke(body, &[]);
+        assert_eq!(
+            (resp.status, resp.header("x-amzn-errortype")),
+            (400, Some("InvalidRequestContentException")),
+            "{:?}: {resp:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    assert_only_this_invoke_ran(&rapid);
+
+    let deep = format!("{}1{}", "[".repeat(120), "]".repeat(120));
+    let valid: Vec<String> = vec![
+        deep,
+        format!(" {{\"s\":\"{long}\\n\\u00e9\\\"é€😀{long}\",\"n\":-0.5e+10}} "),
+        "[true,false,null,{},[],\"\"]".to_owned(),
+    ];
+    for body in &valid {
+        let resp = rapid.invoke(body.as_bytes(), &[]);
+        let want: serde_json::Value = serde_json::from_str(body).expect("valid JSON");
+        let mut got = assert_success(&resp);
+        // The scripted runtime adds its pid to an object it echoes.
+        if let Some(object) = got.as_object_mut() {
+            object.remove("pid");
+        }
+        assert_eq!(got, want, "{body}");
+    }
+}
+
 /// Found by the front_door fuzz target: a string holding a byte that is not
 /// UTF-8 passed as JSON and reached the runtime.
 #[test]

@@ -575,6 +575,37 @@ fn only_registered_extensions_subscribe_with_valid_bodies() {
             400,
             "ValidationError",
         ),
+        // Each rule of the subscription's validation, end to end.
+        (
+            json!({"path": TELEMETRY, "body": telemetry_body(&[], Value::Null, http_to(&subscriber))}),
+            400,
+            "ValidationError",
+        ),
+        (
+            json!({"path": TELEMETRY, "body": telemetry_body(&["platform"], json!({"maxItems": 999}), http_to(&subscriber))}),
+            400,
+            "ValidationError",
+        ),
+        (
+            json!({"path": TELEMETRY, "body": telemetry_body(&["platform"], json!({"maxBytes": 1048577}), http_to(&subscriber))}),
+            400,
+            "ValidationError",
+        ),
+        (
+            json!({"path": TELEMETRY, "body": telemetry_body(&["platform"], json!("fast"), http_to(&subscriber))}),
+            400,
+            "ValidationError",
+        ),
+        (
+            json!({"path": TELEMETRY, "body": telemetry_body(&["platform"], Value::Null, json!({"protocol": "UDP", "URI": subscriber.http_uri("telemetry")}))}),
+            400,
+            "ValidationError",
+        ),
+        (
+            json!({"path": TELEMETRY, "body": telemetry_body(&["platform"], Value::Null, json!({"protocol": "HTTP", "URI": format!("{}\r\nX-Injected: 1", subscriber.http_uri("telemetry"))}))}),
+            400,
+            "ValidationError",
+        ),
     ];
     let subscribe: Vec<Value> = cases.iter().map(|(spec, _, _)| spec.clone()).collect();
     let (rapid, _dir, records) = with_scripted_subscriber(Value::Array(subscribe), &[]);
