@@ -21,7 +21,6 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use common::*;
 
@@ -67,23 +66,7 @@ fn static_rapid() -> Result<PathBuf, String> {
         }
         Err(e) => return Err(format!("cannot run unshare (util-linux): {e}")),
     }
-    let path = std::env::var_os("RAPID_STATIC_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            repo_root().join("target/static/x86_64-unknown-linux-gnu/release/rapid")
-        });
-    if !path.is_file() {
-        let reason = format!(
-            "the static rapid is not built ({} is missing): run scripts/build-static",
-            path.display()
-        );
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{reason}; on CI scripts/test builds it, so this is a failure"
-        );
-        return Err(reason);
-    }
-    Ok(path)
+    static_parts::static_rapid_path()
 }
 
 /// Prints why a test did not run, past cargo's capture of `println!`.
@@ -92,30 +75,8 @@ fn skip(test: &str, reason: &str) {
 }
 
 /// testdata/runtimes/static_echo.rs built as one static executable (once).
-fn static_bootstrap() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("static_echo");
-        let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-        let built = Command::new(&rustc)
-            .args([
-                "--edition",
-                "2021",
-                "-C",
-                "target-feature=+crt-static",
-                "-o",
-            ])
-            .arg(&out)
-            .arg(testdata("runtimes/static_echo.rs"))
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {rustc}: {e}"));
-        assert!(
-            built.status.success(),
-            "building the static test runtime failed: {}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        out
-    })
+fn static_bootstrap() -> PathBuf {
+    static_parts::static_program("runtimes/static_echo.rs")
 }
 
 /// A root with nothing but rapid as aws-lambda-rie, the bootstrap and an
@@ -128,7 +89,10 @@ impl EmptyRoot {
     fn new(rapid: &Path) -> EmptyRoot {
         let dir = unique_path("empty-root");
         let root = EmptyRoot { dir };
-        for (from, to) in [(rapid, RIE_PATH), (static_bootstrap(), BOOTSTRAP_PATH)] {
+        for (from, to) in [
+            (rapid, RIE_PATH),
+            (static_bootstrap().as_path(), BOOTSTRAP_PATH),
+        ] {
             let to = root.path(to);
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
             std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copy to {}: {e}", to.display()));

@@ -14,6 +14,7 @@ pub mod fixtures;
 pub mod http;
 pub mod invokers;
 pub mod logs;
+pub mod static_parts;
 pub mod subscriber;
 
 use std::io::{BufRead, BufReader, Read};
