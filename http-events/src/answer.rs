@@ -1,0 +1,211 @@
+//! Result → answer: how Lambda turns a function's result into the HTTP
+//! answer of a function URL (and of an HTTP API, payload format 2.0).
+//!
+//! Follows the response payload format of Lambda's developer guide
+//! ("Invoking Lambda function URLs") and API Gateway's "format of the
+//! response, version 2.0": an object with `statusCode` is the whole
+//! answer (`headers`, `cookies` each as its own `Set-Cookie`, `body`,
+//! decoded when `isBase64Encoded`); any other valid JSON is the body of a
+//! 200 `application/json` answer (a JSON string as its text). What cannot
+//! be read is a 502 with a generic body, as a function error is.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, SET_COOKIE};
+use http::{HeaderMap, StatusCode};
+use serde_json::{Map, Value};
+
+/// The body of the answer to a failed invoke (a function error, a timeout,
+/// a crash, a result that is not a valid answer).
+pub const INTERNAL_SERVER_ERROR: &str = "Internal Server Error";
+
+/// An HTTP answer for the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why a result is not an answer. Each is answered as [`failure`] (502);
+/// the message is for rapid's log, never for the caller.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum AnswerError {
+    #[error("the result is not JSON: {reason}")]
+    NotJson { reason: String },
+    #[error("statusCode {value} is not an HTTP status (a number from 100 to 599)")]
+    StatusCode { value: String },
+    #[error("headers must be an object of strings; {name:?} is {value}")]
+    Header { name: String, value: String },
+    #[error("headers must be an object, not {value}")]
+    Headers { value: String },
+    #[error("cookies must be an array of strings, not {value}")]
+    Cookies { value: String },
+    #[error("body must be a string, not {value}")]
+    Body { value: String },
+    #[error("isBase64Encoded is true but the body is not base64: {reason}")]
+    Base64 { reason: String },
+    #[error("the streamed prelude is not a JSON object: {reason}")]
+    Prelude { reason: String },
+}
+
+impl AnswerError {
+    /// The status every unreadable result is answered with.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::BAD_GATEWAY
+    }
+}
+
+/// The answer to an invoke that failed, or whose result is not an answer:
+/// `502 Internal Server Error`, as a function URL answers it.
+pub fn failure() -> Answer {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Answer {
+        status: StatusCode::BAD_GATEWAY,
+        headers,
+        body: Bytes::from_static(INTERNAL_SERVER_ERROR.as_bytes()),
+    }
+}
+
+/// The answer for a function's result `result` (payload format 2.0).
+pub fn answer_v2(result: &Bytes) -> Result<Answer, AnswerError> {
+    let value: Value = serde_json::from_slice(result).map_err(|err| AnswerError::NotJson {
+        reason: err.to_string(),
+    })?;
+    let fields = match value {
+        Value::Object(fields) if fields.contains_key("statusCode") => fields,
+        inferred => return Ok(inferred_answer(inferred, result)),
+    };
+    let (status, headers) = head(&fields)?;
+    let body = match fields.get("body") {
+        None | Some(Value::Null) => Bytes::new(),
+        Some(Value::String(text)) if encoded(&fields) => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(Bytes::from)
+            .map_err(|err| AnswerError::Base64 {
+                reason: err.to_string(),
+            })?,
+        Some(Value::String(text)) => Bytes::from(text.clone()),
+        Some(other) => return Err(AnswerError::Body { value: kind(other) }),
+    };
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The head of a streamed answer from its prelude (`statusCode`, 200 when
+/// absent, `headers`, `cookies`), the JSON before the eight NUL bytes.
+pub fn streamed_head(prelude: &[u8]) -> Result<(StatusCode, HeaderMap), AnswerError> {
+    match serde_json::from_slice::<Value>(prelude) {
+        Ok(Value::Object(fields)) => head(&fields),
+        Ok(other) => Err(AnswerError::Prelude {
+            reason: format!("it is {}", kind(&other)),
+        }),
+        Err(err) => Err(AnswerError::Prelude {
+            reason: err.to_string(),
+        }),
+    }
+}
+
+/// A result without `statusCode`: 200, `application/json`, the result as
+/// the body (a JSON string's text, any other value as the function sent it).
+fn inferred_answer(value: Value, result: &Bytes) -> Answer {
+    let body = match value {
+        Value::String(text) => Bytes::from(text),
+        _ => result.clone(),
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Answer {
+        status: StatusCode::OK,
+        headers,
+        body,
+    }
+}
+
+/// `statusCode` (200 when absent), `headers` and `cookies`.
+fn head(fields: &Map<String, Value>) -> Result<(StatusCode, HeaderMap), AnswerError> {
+    let status = match fields.get("statusCode") {
+        None => StatusCode::OK,
+        Some(value) => value
+            .as_u64()
+            .and_then(|code| u16::try_from(code).ok())
+            .filter(|code| (100..=599).contains(code))
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .ok_or_else(|| AnswerError::StatusCode {
+                value: value.to_string(),
+            })?,
+    };
+    let mut headers = HeaderMap::new();
+    match fields.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(named)) => {
+            for (name, value) in named {
+                if let Some(value) = header_value(name, value)? {
+                    insert(&mut headers, name, &value)?;
+                }
+            }
+        }
+        Some(other) => return Err(AnswerError::Headers { value: kind(other) }),
+    }
+    match fields.get("cookies") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(cookies)) => {
+            for cookie in cookies {
+                let Value::String(cookie) = cookie else {
+                    return Err(AnswerError::Cookies {
+                        value: format!("an array holding {}", kind(cookie)),
+                    });
+                };
+                insert(&mut headers, SET_COOKIE.as_str(), cookie)?;
+            }
+        }
+        Some(other) => return Err(AnswerError::Cookies { value: kind(other) }),
+    }
+    Ok((status, headers))
+}
+
+/// A header's value as text: strings as they are, numbers and booleans
+/// written out, null left out.
+fn header_value(name: &str, value: &Value) -> Result<Option<String>, AnswerError> {
+    match value {
+        Value::String(text) => Ok(Some(text.clone())),
+        Value::Number(number) => Ok(Some(number.to_string())),
+        Value::Bool(flag) => Ok(Some(flag.to_string())),
+        Value::Null => Ok(None),
+        other => Err(AnswerError::Header {
+            name: name.to_owned(),
+            value: kind(other),
+        }),
+    }
+}
+
+fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), AnswerError> {
+    let invalid = || AnswerError::Header {
+        name: name.to_owned(),
+        value: format!("{value:?}, not a valid header"),
+    };
+    let name = HeaderName::try_from(name).map_err(|_| invalid())?;
+    let value = HeaderValue::from_str(value).map_err(|_| invalid())?;
+    headers.append(name, value);
+    Ok(())
+}
+
+fn encoded(fields: &Map<String, Value>) -> bool {
+    fields.get("isBase64Encoded") == Some(&Value::Bool(true))
+}
+
+/// What a JSON value is, for an error message.
+fn kind(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(_) => "a boolean".into(),
+        Value::Number(number) => format!("the number {number}"),
+        Value::String(_) => "a string".into(),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}

@@ -1,0 +1,252 @@
+//! Request → event: the function URL event (payload format 2.0).
+//!
+//! Field by field it follows the function URL request payload of Lambda's
+//! developer guide ("Invoking Lambda function URLs", request payload
+//! format) and, where that page is silent, the API Gateway HTTP API
+//! payload format 2.0 (the same shape): header names lower case, repeated
+//! headers and query keys comma-joined, cookies out of `headers` into
+//! `cookies`, `rawQueryString` always a string, the body as text for text
+//! types and base64 for anything else.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+use std::time::SystemTime;
+
+/// An HTTP request as received, before it is an event.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: http::Method,
+    /// The path as the client sent it (percent-encoding kept), from `/`.
+    pub path: String,
+    /// The query string as sent, without the `?`; empty when there is none.
+    pub query: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    /// The caller's address.
+    pub source_ip: std::net::IpAddr,
+}
+
+/// What Lambda knows of a request besides the request itself.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    pub request_id: &'a str,
+    /// The function URL's id: the first label of its domain name.
+    pub url_id: &'a str,
+    pub region: &'a str,
+    /// When the request arrived.
+    pub time: SystemTime,
+}
+
+/// The payload format 2.0 event for `request`, as JSON.
+pub fn event_v2(request: &HttpRequest, context: &RequestContext<'_>) -> Bytes {
+    let (headers, cookies) = headers_v2(&request.headers);
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let domain_name = format!("{}.lambda-url.{}.on.aws", context.url_id, context.region);
+    let (time, time_epoch) = times(context.time);
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": request.path,
+        "rawQueryString": request.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": context.url_id,
+            "domainName": domain_name,
+            "domainPrefix": context.url_id,
+            "http": {
+                "method": request.method.as_str(),
+                "path": request.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": request.source_ip.to_canonical().to_string(),
+                "userAgent": user_agent,
+            },
+            "requestId": context.request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time,
+            "timeEpoch": time_epoch,
+        },
+        "isBase64Encoded": false,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = cookies.into();
+    }
+    let parameters = query_parameters(&request.query);
+    if !parameters.is_empty() {
+        event["queryStringParameters"] = parameters.into();
+    }
+    if !request.body.is_empty() {
+        let (body, encoded) = body(&request.headers, &request.body);
+        event["body"] = body.into();
+        event["isBase64Encoded"] = encoded.into();
+    }
+    Bytes::from(event.to_string())
+}
+
+/// The headers as one string each (repeated ones comma-joined, names lower
+/// case as HTTP/2 and `http` keep them), and the cookies of every `cookie`
+/// header, which format 2.0 moves out of `headers` into `cookies`.
+fn headers_v2(headers: &http::HeaderMap) -> (Map<String, Value>, Vec<String>) {
+    let mut joined = Map::new();
+    let mut cookies = Vec::new();
+    for name in headers.keys() {
+        let values = headers.get_all(name).iter().map(text);
+        if name == http::header::COOKIE {
+            for line in values {
+                cookies.extend(
+                    line.split(';')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+            continue;
+        }
+        let value = values.collect::<Vec<_>>().join(",");
+        joined.insert(name.as_str().to_owned(), value.into());
+    }
+    (joined, cookies)
+}
+
+/// A header value as text; bytes that are not UTF-8 become U+FFFD.
+fn text(value: &http::HeaderValue) -> String {
+    String::from_utf8_lossy(value.as_bytes()).into_owned()
+}
+
+/// `queryStringParameters`: each key and value percent-decoded (`+` is
+/// kept, as Lambda keeps it), repeated keys comma-joined in their order.
+fn query_parameters(query: &str) -> Map<String, Value> {
+    let mut parameters: Map<String, Value> = Map::new();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode(key);
+        let value = decode(value);
+        match parameters.get_mut(&key) {
+            Some(Value::String(joined)) => {
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            _ => {
+                parameters.insert(key, value.into());
+            }
+        }
+    }
+    parameters
+}
+
+fn decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The body as the event carries it: text for a text content type whose
+/// bytes are UTF-8, base64 for anything else (binary bodies stay exact).
+fn body(headers: &http::HeaderMap, body: &[u8]) -> (String, bool) {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    if content_type.is_some_and(is_text) {
+        if let Ok(text) = std::str::from_utf8(body) {
+            return (text.to_owned(), false);
+        }
+    }
+    (base64::engine::general_purpose::STANDARD.encode(body), true)
+}
+
+/// Whether a body of `content_type` travels as text: `text/*`, JSON, XML,
+/// JavaScript and form-encoded bodies, any `+json` or `+xml` type (with or without parameters such as
+/// `charset`, any case); everything else is base64.
+pub fn is_text(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind == "text"
+        || subtype.ends_with("+json")
+        || subtype.ends_with("+xml")
+        || (kind == "application"
+            && matches!(
+                subtype,
+                "json"
+                    | "xml"
+                    | "javascript"
+                    | "x-javascript"
+                    | "ecmascript"
+                    | "x-www-form-urlencoded"
+            ))
+}
+
+/// `time` (`12/Mar/2020:19:03:58 +0000`) and `timeEpoch` (milliseconds).
+fn times(at: SystemTime) -> (String, u64) {
+    let format = time::macros::format_description!(
+        "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
+    );
+    let utc = time::OffsetDateTime::from(at);
+    let epoch = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    (utc.format(&format).unwrap_or_default(), epoch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_types() {
+        for text in [
+            "text/plain",
+            "text/html; charset=utf-8",
+            "Application/JSON",
+            "application/problem+json",
+            "application/xml",
+            "image/svg+xml",
+            "application/javascript",
+            "application/x-www-form-urlencoded",
+        ] {
+            assert!(is_text(text), "{text}");
+        }
+        for binary in [
+            "image/png",
+            "application/octet-stream",
+            "multipart/form-data; boundary=x",
+            "application/pdf",
+            "json",
+            "",
+        ] {
+            assert!(!is_text(binary), "{binary}");
+        }
+    }
+
+    #[test]
+    fn the_time_is_lambda_s_format() {
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_583_348_638_390);
+        assert_eq!(
+            times(at),
+            ("04/Mar/2020:19:03:58 +0000".to_owned(), 1_583_348_638_390)
+        );
+    }
+
+    #[test]
+    fn query_parameters_are_decoded_and_joined() {
+        let parameters = query_parameters("p1=v1&p1=v2&p2=&p3&a%20b=c%2Fd+e&&");
+        assert_eq!(
+            Value::Object(parameters),
+            json!({"p1": "v1,v2", "p2": "", "p3": "", "a b": "c/d+e"})
+        );
+        assert!(query_parameters("").is_empty());
+    }
+}
