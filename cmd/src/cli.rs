@@ -72,6 +72,24 @@ pub struct Cli {
     )]
     pub request_header_timeout: u64,
 
+    /// Also serve web traffic on this address: every request, at any path,
+    /// becomes a function URL event for the function, and its result the
+    /// HTTP answer (the front door serves the same at
+    /// /lambda-url/<function>/<path>).
+    #[arg(long, value_name = "HOST:PORT", env = "RAPID_HTTP_ADDRESS")]
+    pub http_address: Option<String>,
+
+    /// How web requests invoke the function, as a function URL's invoke
+    /// mode: BUFFERED (the result read whole, then mapped to an answer) or
+    /// RESPONSE_STREAM (the answer goes out as the function streams it).
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "BUFFERED",
+        env = "RAPID_HTTP_INVOKE_MODE"
+    )]
+    pub http_invoke_mode: http_events::InvokeMode,
+
     /// Start the runtime at once instead of on the first invoke.
     #[arg(long, env = "RAPID_EAGER_INIT")]
     pub eager_init: bool,

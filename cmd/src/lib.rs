@@ -10,3 +10,4 @@ pub mod cli;
 pub mod control;
 pub mod front_door;
 pub mod header_timer;
+pub mod web;
