@@ -90,6 +90,17 @@ pub struct Cli {
     )]
     pub http_invoke_mode: http_events::InvokeMode,
 
+    /// The event web requests become: 2.0 (function URLs, HTTP APIs) or
+    /// 1.0 (API Gateway REST APIs, the default of apig-wsgi and many
+    /// Express adapters).
+    #[arg(
+        long,
+        value_name = "VERSION",
+        default_value = "2.0",
+        env = "RAPID_HTTP_PAYLOAD_VERSION"
+    )]
+    pub http_payload_version: http_events::PayloadVersion,
+
     /// Start the runtime at once instead of on the first invoke.
     #[arg(long, env = "RAPID_EAGER_INIT")]
     pub eager_init: bool,

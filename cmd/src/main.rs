@@ -205,7 +205,12 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         event_log,
         bursts: Default::default(),
     });
-    let web = Arc::new(Web::new(door.clone(), cli.http_invoke_mode, region));
+    let web = Arc::new(Web::new(
+        door.clone(),
+        cli.http_invoke_mode,
+        cli.http_payload_version,
+        region,
+    ));
     eprintln!("rapid: invokes listening on {door_address}");
     let header_timeout = Duration::from_secs(cli.request_header_timeout);
     let control_task = match control_listener {

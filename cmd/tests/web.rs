@@ -61,9 +61,14 @@ fn all_bytes(times: usize) -> Vec<u8> {
     (0..times).flat_map(|_| 0..=255u8).collect()
 }
 
+/// The body of the 502 that answers a function error: a function URL's
+/// (payload 2.0) or a REST API's (1.0).
+const FAILED_V2: &str = "Internal Server Error";
+const FAILED_V1: &str = r#"{"message": "Internal server error"}"#;
+
 /// What the FastAPI and Flask apps (the same routes) answer, through
 /// `prefix` on `address`.
-fn python_framework_answers(address: &str, prefix: &str) {
+fn python_framework_answers(address: &str, prefix: &str, failed: &str) {
     let at = |path: &str| format!("{prefix}{path}");
 
     // Routing, a path parameter (percent-encoded) and the query.
@@ -150,7 +155,7 @@ fn python_framework_answers(address: &str, prefix: &str) {
     // An exception out of the handler is a function error: 502, never 200.
     let crash = get(address, &at("/crash"));
     assert_eq!(crash.status, 502, "{}", crash.text());
-    assert_eq!(crash.text(), "Internal Server Error");
+    assert_eq!(crash.text(), failed);
 }
 
 /// curl follows the redirect with its cookie jar: the cookies set by the
@@ -181,12 +186,12 @@ fn fastapi_behind_mangum() {
         &python_app("fastapi_app.handler"),
         &[("PYTHONPATH", &web)],
     );
-    python_framework_answers(&address, "");
+    python_framework_answers(&address, "", FAILED_V2);
     curl_session(&format!("http://{address}"));
     // The front door's function URL path reaches the same function.
     // (Not followed by curl there: the app's redirect to `/whoami` leaves
     // the `/lambda-url/` prefix, which the app knows nothing of.)
-    python_framework_answers(rapid.invoke_addr(), "/lambda-url/my-function");
+    python_framework_answers(rapid.invoke_addr(), "/lambda-url/my-function", FAILED_V2);
 }
 
 #[test]
@@ -197,7 +202,7 @@ fn flask_behind_apig_wsgi() {
         &python_app("flask_app.handler"),
         &[("PYTHONPATH", &web)],
     );
-    python_framework_answers(&address, "");
+    python_framework_answers(&address, "", FAILED_V2);
     curl_session(&format!("http://{address}"));
 }
 
@@ -205,55 +210,72 @@ fn flask_behind_apig_wsgi() {
 fn lambda_http_buffered() {
     let runtime = vec![rust_fn("web-fn").display().to_string()];
     let (rapid, address) = serve(&[], &runtime, &[]);
-    for (address, prefix) in [
-        (address.as_str(), ""),
-        (rapid.invoke_addr(), "/lambda-url/web-fn"),
-    ] {
-        let at = |path: &str| format!("{prefix}{path}");
-        let item = get(address, &at("/items/7?q=x%20y"));
-        assert_eq!(item.json(), json!({"item_id": "7", "q": "x y"}));
-        let echoed = http::request(
-            address,
-            "POST",
-            &at("/echo-json"),
-            &[("content-type", "application/json")],
-            br#"{"a":[1,{"b":null}]}"#,
-        );
-        assert_eq!(echoed.json(), json!({"got": {"a": [1, {"b": null}]}}));
-        let bytes = all_bytes(64);
-        let round_trip = http::request(
-            address,
-            "POST",
-            &at("/echo-bytes"),
-            &[("content-type", "application/octet-stream")],
-            &bytes,
-        );
-        assert_eq!(round_trip.body, bytes, "the binary body came back changed");
-        let login = get(address, &at("/login"));
-        assert_eq!(login.status, 302);
-        assert_eq!(
-            set_cookies(&login),
-            ["session=abc123; Path=/", "theme=dark; Path=/"]
-        );
-        let whoami = http::request(
-            address,
-            "GET",
-            &at("/whoami"),
-            &[("cookie", "session=abc123"), ("cookie", "theme=dark")],
-            b"",
-        );
-        let cookie = whoami.json()["cookie"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(
-            cookie.contains("session=abc123") && cookie.contains("theme=dark"),
-            "{cookie}"
-        );
-        assert_eq!(get(address, &at("/teapot")).status, 418);
-        let failed = get(address, &at("/boom"));
-        assert_eq!(failed.status, 502, "a function error is never a 200");
+    lambda_http_answers(&address, "");
+    lambda_http_answers(rapid.invoke_addr(), "/lambda-url/web-fn");
+}
+
+/// What the `lambda_http` handler (testdata/rust-fns web-fn) answers.
+fn lambda_http_answers(address: &str, prefix: &str) {
+    let at = |path: &str| format!("{prefix}{path}");
+    let item = get(address, &at("/items/7?q=x%20y"));
+    assert_eq!(item.json(), json!({"item_id": "7", "q": "x y"}));
+    let echoed = http::request(
+        address,
+        "POST",
+        &at("/echo-json"),
+        &[("content-type", "application/json")],
+        br#"{"a":[1,{"b":null}]}"#,
+    );
+    assert_eq!(echoed.json(), json!({"got": {"a": [1, {"b": null}]}}));
+    let bytes = all_bytes(64);
+    let round_trip = http::request(
+        address,
+        "POST",
+        &at("/echo-bytes"),
+        &[("content-type", "application/octet-stream")],
+        &bytes,
+    );
+    assert_eq!(round_trip.body, bytes, "the binary body came back changed");
+    let login = get(address, &at("/login"));
+    assert_eq!(login.status, 302);
+    assert_eq!(
+        set_cookies(&login),
+        ["session=abc123; Path=/", "theme=dark; Path=/"]
+    );
+    let whoami = http::request(
+        address,
+        "GET",
+        &at("/whoami"),
+        &[("cookie", "session=abc123; theme=dark")],
+        b"",
+    );
+    let cookie = whoami.json()["cookie"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cookie.contains("session=abc123") && cookie.contains("theme=dark"),
+        "{cookie}"
+    );
+    assert_eq!(get(address, &at("/teapot")).status, 418);
+    let failed = get(address, &at("/boom"));
+    assert_eq!(failed.status, 502, "a function error is never a 200");
+}
+
+/// `--http-payload-version 1.0`: the REST API event, which apig-wsgi,
+/// Mangum and `lambda_http` each read their own way.
+#[test]
+fn payload_1_0_with_flask_fastapi_and_lambda_http() {
+    let web = web_env();
+    let v1 = ["--http-payload-version", "1.0"];
+    for app in ["flask_app.handler", "fastapi_app.handler"] {
+        let (_rapid, address) = serve(&v1, &python_app(app), &[("PYTHONPATH", &web)]);
+        python_framework_answers(&address, "", FAILED_V1);
+        curl_session(&format!("http://{address}"));
     }
+    let runtime = vec![rust_fn("web-fn").display().to_string()];
+    let (_rapid, address) = serve(&v1, &runtime, &[]);
+    lambda_http_answers(&address, "");
 }
 
 #[test]

@@ -33,6 +33,8 @@ pub struct Answer {
 pub enum AnswerError {
     #[error("the result is not JSON: {reason}")]
     NotJson { reason: String },
+    #[error("the result must be an object with statusCode, not {value}")]
+    NoStatusCode { value: String },
     #[error("statusCode {value} is not an HTTP status (a number from 100 to 599)")]
     StatusCode { value: String },
     #[error("headers must be an object of strings; {name:?} is {value}")]
@@ -70,30 +72,72 @@ pub fn failure() -> Answer {
 
 /// The answer for a function's result `result` (payload format 2.0).
 pub fn answer_v2(result: &Bytes) -> Result<Answer, AnswerError> {
-    let value: Value = serde_json::from_slice(result).map_err(|err| AnswerError::NotJson {
-        reason: err.to_string(),
-    })?;
-    let fields = match value {
+    let fields = match json(result)? {
         Value::Object(fields) if fields.contains_key("statusCode") => fields,
         inferred => return Ok(inferred_answer(inferred, result)),
     };
     let (status, headers) = head(&fields)?;
-    let body = match fields.get("body") {
-        None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(text)) if encoded(&fields) => base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map(Bytes::from)
-            .map_err(|err| AnswerError::Base64 {
-                reason: err.to_string(),
-            })?,
-        Some(Value::String(text)) => Bytes::from(text.clone()),
-        Some(other) => return Err(AnswerError::Body { value: kind(other) }),
-    };
     Ok(Answer {
         status,
         headers,
-        body,
+        body: body_of(&fields)?,
     })
+}
+
+/// The answer for a function's result `result` (payload format 1.0, the
+/// REST API's): an object with `statusCode`, `headers` and
+/// `multiValueHeaders` (whose values replace those of `headers` for the
+/// same name), `body`, `isBase64Encoded`; anything else is no answer.
+pub fn answer_v1(result: &Bytes) -> Result<Answer, AnswerError> {
+    let fields = match json(result)? {
+        Value::Object(fields) if fields.contains_key("statusCode") => fields,
+        other => {
+            return Err(AnswerError::NoStatusCode {
+                value: kind(&other),
+            })
+        }
+    };
+    let status = status_of(&fields)?;
+    let mut headers = headers_of(&fields)?;
+    match fields.get("multiValueHeaders") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(named)) => {
+            for (name, values) in named {
+                let Value::Array(values) = values else {
+                    return Err(AnswerError::Header {
+                        name: name.clone(),
+                        value: format!("{} in multiValueHeaders, not an array", kind(values)),
+                    });
+                };
+                if let Ok(header) = HeaderName::try_from(name.as_str()) {
+                    headers.remove(header);
+                }
+                for value in values {
+                    if let Some(value) = header_value(name, value)? {
+                        insert(&mut headers, name, &value)?;
+                    }
+                }
+            }
+        }
+        Some(other) => return Err(AnswerError::Headers { value: kind(other) }),
+    }
+    Ok(Answer {
+        status,
+        headers,
+        body: body_of(&fields)?,
+    })
+}
+
+/// The answer of a REST API to a failed invoke or a result that is no
+/// answer: `502 {"message": "Internal server error"}`.
+pub fn failure_v1() -> Answer {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Answer {
+        status: StatusCode::BAD_GATEWAY,
+        headers,
+        body: Bytes::from_static(br#"{"message": "Internal server error"}"#),
+    }
 }
 
 /// The head of a streamed answer from its prelude (`statusCode`, 200 when
@@ -108,6 +152,12 @@ pub fn streamed_head(prelude: &[u8]) -> Result<(StatusCode, HeaderMap), AnswerEr
             reason: err.to_string(),
         }),
     }
+}
+
+fn json(result: &Bytes) -> Result<Value, AnswerError> {
+    serde_json::from_slice(result).map_err(|err| AnswerError::NotJson {
+        reason: err.to_string(),
+    })
 }
 
 /// A result without `statusCode`: 200, `application/json`, the result as
@@ -126,31 +176,25 @@ fn inferred_answer(value: Value, result: &Bytes) -> Answer {
     }
 }
 
-/// `statusCode` (200 when absent), `headers` and `cookies`.
-fn head(fields: &Map<String, Value>) -> Result<(StatusCode, HeaderMap), AnswerError> {
-    let status = match fields.get("statusCode") {
-        None => StatusCode::OK,
-        Some(value) => value
-            .as_u64()
-            .and_then(|code| u16::try_from(code).ok())
-            .filter(|code| (100..=599).contains(code))
-            .and_then(|code| StatusCode::from_u16(code).ok())
-            .ok_or_else(|| AnswerError::StatusCode {
-                value: value.to_string(),
-            })?,
-    };
-    let mut headers = HeaderMap::new();
-    match fields.get("headers") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(named)) => {
-            for (name, value) in named {
-                if let Some(value) = header_value(name, value)? {
-                    insert(&mut headers, name, &value)?;
-                }
-            }
-        }
-        Some(other) => return Err(AnswerError::Headers { value: kind(other) }),
+/// `body`, base64-decoded when `isBase64Encoded` is true.
+fn body_of(fields: &Map<String, Value>) -> Result<Bytes, AnswerError> {
+    match fields.get("body") {
+        None | Some(Value::Null) => Ok(Bytes::new()),
+        Some(Value::String(text)) if encoded(fields) => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map(Bytes::from)
+            .map_err(|err| AnswerError::Base64 {
+                reason: err.to_string(),
+            }),
+        Some(Value::String(text)) => Ok(Bytes::from(text.clone())),
+        Some(other) => Err(AnswerError::Body { value: kind(other) }),
     }
+}
+
+/// `statusCode` (200 when absent), `headers` and `cookies` (2.0).
+fn head(fields: &Map<String, Value>) -> Result<(StatusCode, HeaderMap), AnswerError> {
+    let status = status_of(fields)?;
+    let mut headers = headers_of(fields)?;
     match fields.get("cookies") {
         None | Some(Value::Null) => {}
         Some(Value::Array(cookies)) => {
@@ -166,6 +210,38 @@ fn head(fields: &Map<String, Value>) -> Result<(StatusCode, HeaderMap), AnswerEr
         Some(other) => return Err(AnswerError::Cookies { value: kind(other) }),
     }
     Ok((status, headers))
+}
+
+/// `statusCode`, 200 when absent.
+fn status_of(fields: &Map<String, Value>) -> Result<StatusCode, AnswerError> {
+    match fields.get("statusCode") {
+        None => Ok(StatusCode::OK),
+        Some(value) => value
+            .as_u64()
+            .and_then(|code| u16::try_from(code).ok())
+            .filter(|code| (100..=599).contains(code))
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .ok_or_else(|| AnswerError::StatusCode {
+                value: value.to_string(),
+            }),
+    }
+}
+
+/// `headers`: an object of strings (numbers and booleans written out).
+fn headers_of(fields: &Map<String, Value>) -> Result<HeaderMap, AnswerError> {
+    let mut headers = HeaderMap::new();
+    match fields.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(named)) => {
+            for (name, value) in named {
+                if let Some(value) = header_value(name, value)? {
+                    insert(&mut headers, name, &value)?;
+                }
+            }
+        }
+        Some(other) => return Err(AnswerError::Headers { value: kind(other) }),
+    }
+    Ok(headers)
 }
 
 /// A header's value as text: strings as they are, numbers and booleans

@@ -140,7 +140,7 @@ fn query_parameters(query: &str) -> Map<String, Value> {
     parameters
 }
 
-fn decode(text: &str) -> String {
+pub(crate) fn decode(text: &str) -> String {
     percent_encoding::percent_decode_str(text)
         .decode_utf8_lossy()
         .into_owned()
@@ -148,7 +148,7 @@ fn decode(text: &str) -> String {
 
 /// The body as the event carries it: text for a text content type whose
 /// bytes are UTF-8, base64 for anything else (binary bodies stay exact).
-fn body(headers: &http::HeaderMap, body: &[u8]) -> (String, bool) {
+pub(crate) fn body(headers: &http::HeaderMap, body: &[u8]) -> (String, bool) {
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
@@ -189,7 +189,7 @@ pub fn is_text(content_type: &str) -> bool {
 }
 
 /// `time` (`12/Mar/2020:19:03:58 +0000`) and `timeEpoch` (milliseconds).
-fn times(at: SystemTime) -> (String, u64) {
+pub(crate) fn times(at: SystemTime) -> (String, u64) {
     let format = time::macros::format_description!(
         "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
     );

@@ -11,15 +11,67 @@
 
 mod answer;
 mod event;
+mod event_v1;
 mod prelude;
 
-pub use answer::{answer_v2, failure, streamed_head, Answer, AnswerError, INTERNAL_SERVER_ERROR};
+pub use answer::{
+    answer_v1, answer_v2, failure, failure_v1, streamed_head, Answer, AnswerError,
+    INTERNAL_SERVER_ERROR,
+};
 pub use event::{event_v2, is_text, HttpRequest, RequestContext};
+pub use event_v1::event_v1;
 pub use prelude::{PreludeScan, PreludeSplit, MAX_PRELUDE, PRELUDE_DELIMITER};
 
 /// The content type of a streamed answer that starts with an HTTP prelude
 /// (status, headers, cookies), then eight NUL bytes, then the body.
 pub const HTTP_INTEGRATION_RESPONSE: &str = "application/vnd.awslambda.http-integration-response";
+
+/// Which event a request becomes, and how the result is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadVersion {
+    /// API Gateway REST API (and HTTP API format 1.0).
+    V1,
+    /// Function URLs and HTTP APIs by default.
+    V2,
+}
+
+impl PayloadVersion {
+    /// The event for `request`.
+    pub fn event(self, request: &HttpRequest, context: &RequestContext<'_>) -> bytes::Bytes {
+        match self {
+            PayloadVersion::V1 => event_v1(request, context),
+            PayloadVersion::V2 => event_v2(request, context),
+        }
+    }
+
+    /// The answer for a buffered result.
+    pub fn answer(self, result: &bytes::Bytes) -> Result<Answer, AnswerError> {
+        match self {
+            PayloadVersion::V1 => answer_v1(result),
+            PayloadVersion::V2 => answer_v2(result),
+        }
+    }
+
+    /// The answer to a failed invoke or a result that is no answer.
+    pub fn failure(self) -> Answer {
+        match self {
+            PayloadVersion::V1 => failure_v1(),
+            PayloadVersion::V2 => failure(),
+        }
+    }
+}
+
+impl std::str::FromStr for PayloadVersion {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "1.0" => Ok(PayloadVersion::V1),
+            "2.0" => Ok(PayloadVersion::V2),
+            other => Err(format!("invalid payload version {other:?}: use 1.0 or 2.0")),
+        }
+    }
+}
 
 /// How a function URL invokes its function (its `InvokeMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

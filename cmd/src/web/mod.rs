@@ -13,7 +13,7 @@ use crate::front_door::{FrontDoor, REQUEST_LIMIT, SANDBOX_HEADER};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
-use http_events::{HttpRequest, InvokeMode, RequestContext};
+use http_events::{HttpRequest, InvokeMode, PayloadVersion, RequestContext};
 use interop::contract::{InitContext, InvokeContext};
 use interop::{Invoke, InvokeOutcome};
 use std::net::SocketAddr;
@@ -35,6 +35,8 @@ pub struct Web {
     pub door: Arc<FrontDoor>,
     /// `--http-invoke-mode`.
     pub mode: InvokeMode,
+    /// `--http-payload-version`: the event built and how results are read.
+    pub version: PayloadVersion,
     /// The function URL's id (the first label of `domainName`), one per
     /// rapid process.
     pub url_id: String,
@@ -42,12 +44,18 @@ pub struct Web {
 }
 
 impl Web {
-    pub fn new(door: Arc<FrontDoor>, mode: InvokeMode, region: String) -> Self {
+    pub fn new(
+        door: Arc<FrontDoor>,
+        mode: InvokeMode,
+        version: PayloadVersion,
+        region: String,
+    ) -> Self {
         let id: [u8; 16] = interop::ids::random_bytes();
         let url_id = id.iter().map(|byte| format!("{byte:02x}")).collect();
         Web {
             door,
             mode,
+            version,
             url_id,
             region,
         }
@@ -153,7 +161,7 @@ where
         source_ip: peer.map_or(std::net::Ipv4Addr::LOCALHOST.into(), |p| p.remote.ip()),
     };
     let request_id = interop::ids::new_uuid().hyphenated().to_string();
-    let payload = http_events::event_v2(
+    let payload = web.version.event(
         &request,
         &RequestContext {
             request_id: &request_id,
@@ -180,7 +188,7 @@ where
     };
     let (outcome, sandbox) = run(&web.door, invoke).await?;
     let request_id = outcome.request_id.clone();
-    let mut response = reply::answer(web.mode, outcome, failed_end).await;
+    let mut response = reply::answer(web.mode, web.version, outcome, failed_end).await;
     let headers = response.headers_mut();
     wire::insert_named(headers, REQUEST_ID, &request_id);
     headers.insert(SANDBOX_HEADER, HeaderValue::from(sandbox));

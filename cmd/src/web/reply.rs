@@ -8,31 +8,36 @@ use crate::body::{DoorBody, FailedEnd};
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::Response;
-use http_events::{Answer, InvokeMode, PreludeScan, PreludeSplit, HTTP_INTEGRATION_RESPONSE};
+use http_events::{
+    Answer, InvokeMode, PayloadVersion, PreludeScan, PreludeSplit, HTTP_INTEGRATION_RESPONSE,
+};
 use interop::{InvokeBody, InvokeOutcome, ResponseStream};
 
 /// The largest result a buffered function URL reads (its Invoke limit).
 const BUFFERED_LIMIT: usize = 6 * 1024 * 1024;
 
-/// The answer for `outcome` under invoke mode `mode`.
+/// The answer for `outcome` under invoke mode `mode`, read as payload
+/// format `version` says.
 pub(super) async fn answer(
     mode: InvokeMode,
+    version: PayloadVersion,
     outcome: InvokeOutcome,
     failed_end: FailedEnd,
 ) -> Response<DoorBody> {
     let request_id = outcome.request_id;
     let response = match outcome.result {
         Err(err) => Err(format!("the function failed with {}", err.error_type)),
-        Ok(ok) => mapped(mode, ok, &request_id, failed_end).await,
+        Ok(ok) => mapped(mode, version, ok, &request_id, failed_end).await,
     };
     response.unwrap_or_else(|reason| {
         tracing::warn!(%request_id, "web request answered 502 Internal Server Error: {reason}");
-        to_response(http_events::failure())
+        to_response(version.failure())
     })
 }
 
 async fn mapped(
     mode: InvokeMode,
+    version: PayloadVersion,
     ok: interop::InvokeResponse,
     request_id: &str,
     failed_end: FailedEnd,
@@ -43,7 +48,7 @@ async fn mapped(
         .and_then(|ct| ct.split(';').next())
         .is_some_and(|ct| ct.trim().eq_ignore_ascii_case(HTTP_INTEGRATION_RESPONSE));
     match (mode, ok.body) {
-        (InvokeMode::Buffered, body) => buffered(body, integration).await,
+        (InvokeMode::Buffered, body) => buffered(body, version, integration).await,
         (InvokeMode::ResponseStream, InvokeBody::Streamed(stream)) if integration => {
             streamed(stream, request_id, failed_end).await
         }
@@ -58,15 +63,20 @@ async fn mapped(
     }
 }
 
-/// BUFFERED: the whole result, mapped as payload format 2.0.
-async fn buffered(body: InvokeBody, integration: bool) -> Result<Response<DoorBody>, String> {
+/// BUFFERED: the whole result, mapped as payload format `version` says.
+async fn buffered(
+    body: InvokeBody,
+    version: PayloadVersion,
+    integration: bool,
+) -> Result<Response<DoorBody>, String> {
     let result = whole(body).await?;
     if integration {
         return Err(
             "the function streamed an HTTP answer (prelude and body); run rapid with --http-invoke-mode RESPONSE_STREAM".into(),
         );
     }
-    http_events::answer_v2(&result)
+    version
+        .answer(&result)
         .map(to_response)
         .map_err(|err| format!("its result is not an HTTP answer: {err}"))
 }

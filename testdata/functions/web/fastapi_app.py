@@ -90,7 +90,8 @@ mangum = Mangum(app, lifespan="off")
 
 
 def handler(event, context):
-    path = event.get("rawPath")
+    # rawPath in payload 2.0, path in 1.0.
+    path = event.get("rawPath") or event.get("path")
     # A handler that raises: a function error, not an answer.
     if path == "/crash":
         raise RuntimeError("the handler crashed")

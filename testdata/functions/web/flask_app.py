@@ -60,7 +60,9 @@ wsgi = make_lambda_handler(app, binary_support=True)
 
 
 def handler(event, context):
+    # rawPath in payload 2.0, path in 1.0.
+    path = event.get("rawPath") or event.get("path")
     # A handler that raises: a function error, not an answer.
-    if event.get("rawPath") == "/crash":
+    if path == "/crash":
         raise RuntimeError("the handler crashed")
     return wsgi(event, context)
