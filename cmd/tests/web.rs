@@ -262,6 +262,55 @@ fn lambda_http_answers(address: &str, prefix: &str) {
     assert_eq!(failed.status, 502, "a function error is never a 200");
 }
 
+/// Powertools for AWS Lambda (Python)'s function URL and HTTP API
+/// resolvers: the same routes through each.
+#[test]
+fn powertools_resolvers() {
+    let web = web_env();
+    for handler in [
+        "powertools_app.url_handler",
+        "powertools_app.http_api_handler",
+    ] {
+        let (_rapid, address) = serve(&[], &python_app(handler), &[("PYTHONPATH", &web)]);
+        let item = get(&address, "/items/7?q=x%20y&q=z");
+        assert_eq!(item.status, 200, "{handler}: {}", item.text());
+        // Repeated query keys arrive comma-joined, as from Lambda.
+        assert_eq!(
+            item.json(),
+            json!({"item_id": "7", "q": "x y,z"}),
+            "{handler}"
+        );
+        let echoed = http::request(
+            &address,
+            "POST",
+            "/echo-json",
+            &[("content-type", "application/json")],
+            br#"{"a":[1,2]}"#,
+        );
+        assert_eq!(echoed.json(), json!({"got": {"a": [1, 2]}}), "{handler}");
+        let bytes = all_bytes(16);
+        let round_trip = http::request(
+            &address,
+            "POST",
+            "/echo-bytes",
+            &[("content-type", "application/octet-stream")],
+            &bytes,
+        );
+        assert_eq!(round_trip.body, bytes, "{handler}: the binary body changed");
+        let login = get(&address, "/login");
+        assert_eq!(login.status, 302, "{handler}");
+        assert_eq!(
+            set_cookies(&login),
+            ["session=abc123; Path=/", "theme=dark; Path=/"],
+            "{handler}"
+        );
+        curl_session(&format!("http://{address}"));
+        assert_eq!(get(&address, "/teapot").status, 418, "{handler}");
+        let crash = get(&address, "/crash");
+        assert_eq!(crash.status, 502, "{handler}: {}", crash.text());
+    }
+}
+
 /// `--http-payload-version 1.0`: the REST API event, which apig-wsgi,
 /// Mangum and `lambda_http` each read their own way.
 #[test]
