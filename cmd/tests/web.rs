@@ -369,7 +369,7 @@ fn failures_are_502_and_rapid_says_why() {
     let bad = get(&address, "/bad-answer");
     assert_eq!(bad.status, 502, "{}", bad.text());
     rapid.wait_for_stderr(
-        |l| l.contains("502") && l.contains("statusCode \"teapot\" is not an HTTP status"),
+        |l| l.contains("502") && l.contains("statusCode \"teapot\" is not a final HTTP status"),
         WAIT,
     );
     let crash = get(&address, "/crash");

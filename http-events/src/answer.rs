@@ -35,7 +35,7 @@ pub enum AnswerError {
     NotJson { reason: String },
     #[error("the result must be an object with statusCode, not {value}")]
     NoStatusCode { value: String },
-    #[error("statusCode {value} is not an HTTP status (a number from 100 to 599)")]
+    #[error("statusCode {value} is not a final HTTP status (a number from 200 to 599)")]
     StatusCode { value: String },
     #[error("headers must be an object of strings; {name:?} is {value}")]
     Header { name: String, value: String },
@@ -219,7 +219,9 @@ fn status_of(fields: &Map<String, Value>) -> Result<StatusCode, AnswerError> {
         Some(value) => value
             .as_u64()
             .and_then(|code| u16::try_from(code).ok())
-            .filter(|code| (100..=599).contains(code))
+            // 1xx are interim answers, never a final one (101 would
+            // switch the caller's connection to another protocol).
+            .filter(|code| (200..=599).contains(code))
             .and_then(|code| StatusCode::from_u16(code).ok())
             .ok_or_else(|| AnswerError::StatusCode {
                 value: value.to_string(),
@@ -259,12 +261,29 @@ fn header_value(name: &str, value: &Value) -> Result<Option<String>, AnswerError
     }
 }
 
+/// Headers about the connection and the body's framing: rapid frames the
+/// answer itself (as Lambda's front end does), so a function's
+/// `content-length` that disagrees with its body, or a `transfer-encoding`,
+/// can never corrupt the HTTP stream.
+const CONNECTION_HEADERS: [&str; 7] = [
+    "connection",
+    "content-length",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+];
+
 fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), AnswerError> {
     let invalid = || AnswerError::Header {
         name: name.to_owned(),
         value: format!("{value:?}, not a valid header"),
     };
     let name = HeaderName::try_from(name).map_err(|_| invalid())?;
+    if CONNECTION_HEADERS.contains(&name.as_str()) {
+        return Ok(());
+    }
     let value = HeaderValue::from_str(value).map_err(|_| invalid())?;
     headers.append(name, value);
     Ok(())

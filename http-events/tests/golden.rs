@@ -210,7 +210,7 @@ fn results_that_are_not_answers() {
     let error = |result: &str| answer_v2(&Bytes::from(result.to_owned())).unwrap_err();
     assert!(matches!(error("not json"), AnswerError::NotJson { .. }));
     assert!(matches!(error(""), AnswerError::NotJson { .. }));
-    for status in [r#""200""#, "99", "600", "-1", "200.5", "null"] {
+    for status in [r#""200""#, "99", "100", "101", "600", "-1", "200.5", "null"] {
         let result = format!(r#"{{"statusCode": {status}}}"#);
         assert!(
             matches!(error(&result), AnswerError::StatusCode { .. }),
@@ -256,4 +256,29 @@ fn the_streamed_prelude_gives_status_headers_and_cookies() {
     assert_eq!(streamed_head(b"{}").unwrap().0, StatusCode::OK);
     assert!(streamed_head(b"[1]").is_err());
     assert!(streamed_head(b"{").is_err());
+}
+
+/// A function's `content-length` that disagrees with its body (or a
+/// `transfer-encoding`) would corrupt the answer's framing: rapid frames
+/// the answer itself and drops them.
+#[test]
+fn framing_headers_of_the_function_are_dropped() {
+    let result = json!({
+        "statusCode": 200,
+        "headers": {
+            "Content-Length": "70",
+            "transfer-encoding": "chunked",
+            "connection": "close",
+            "content-type": "text/plain",
+        },
+        "body": "short",
+    });
+    let answer = answer_v2(&Bytes::from(result.to_string())).unwrap();
+    for dropped in ["content-length", "transfer-encoding", "connection"] {
+        assert!(answer.headers.get(dropped).is_none(), "{dropped}");
+    }
+    assert_eq!(answer.headers["content-type"], "text/plain");
+    let (_, headers) =
+        streamed_head(br#"{"statusCode":200,"headers":{"content-length":"9"}}"#).unwrap();
+    assert!(headers.get("content-length").is_none());
 }
