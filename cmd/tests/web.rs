@@ -453,3 +453,98 @@ fn web_traffic_and_invokes_stay_apart() {
     assert_eq!(invoked.status, 200);
     assert_eq!(invoked.header("x-amz-function-error"), Some("Unhandled"));
 }
+
+/// A real browser: headless Chromium (Debian's `chromium`) opens a page of
+/// the FastAPI app on `--http-address`, follows its redirect, keeps the
+/// cookie the redirect set and sends it back (the page shows it), and
+/// loads a PNG the function answered as base64 (the page shows its size).
+#[test]
+fn a_browser_follows_a_redirect_keeps_the_cookie_and_shows_the_image() {
+    let Some(chromium) = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find_map(in_path)
+    else {
+        eprintln!(
+            "skipped: no chromium in PATH (scripts/test installs Debian's chromium when it runs as root)"
+        );
+        return;
+    };
+    let web = web_env();
+    let (rapid, address) = serve(
+        &[],
+        &python_app("fastapi_app.handler"),
+        &[("PYTHONPATH", &web)],
+    );
+    let profile = unique_path("chromium-profile");
+    let url = format!("http://{address}/browse");
+    let mut cmd = std::process::Command::new(chromium);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(["--dump-dom", &url]);
+    let dom = browser_output(cmd);
+    assert!(
+        dom.contains(r#"<p id="session">browser42</p>"#),
+        "the cookie set with the redirect did not come back: {dom}"
+    );
+    assert!(
+        dom.contains(r#"<p id="img">1x1</p>"#),
+        "the base64 PNG was not shown: {dom}"
+    );
+    // The redirect, the page and the image each ran as an invoke.
+    assert!(rapid.count_stdout(|l| l.starts_with("REPORT")) >= 3);
+    let _ = std::fs::remove_dir_all(&profile);
+}
+
+fn in_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    })
+}
+
+/// Runs the browser in a process group of its own and returns what it
+/// printed; past the deadline (or once done) the whole group is killed,
+/// so none of its helper processes outlives the test.
+fn browser_output(mut cmd: std::process::Command) -> String {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let child = cmd
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let group = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    let (done, result) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    // Generous: a browser's start on a loaded machine.
+    let deadline = std::time::Duration::from_secs(90);
+    let output = result.recv_timeout(deadline);
+    let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+    let output = match output {
+        Ok(output) => output.expect("chromium's output"),
+        Err(_) => {
+            let _ = waiter.join();
+            panic!("chromium did not finish within {deadline:?} (killed)")
+        }
+    };
+    let _ = waiter.join();
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

@@ -66,6 +66,14 @@ def boom():
     raise ValueError("the app raised")
 
 
+@app.get("/browse")
+def browse():
+    # A browser's first stop: a cookie, and a redirect to the page.
+    response = RedirectResponse("/page", status_code=302)
+    response.set_cookie("session", "browser42")
+    return response
+
+
 @app.get("/page")
 def page(request: Request):
     session = request.cookies.get("session", "none")
