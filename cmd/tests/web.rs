@@ -358,6 +358,28 @@ fn lambda_http_streaming_forwards_chunks_as_they_come() {
     );
 }
 
+/// The invoke mode decides how a result is read, as a function URL's does:
+/// a streamed HTTP answer under BUFFERED is a 502 that says which mode to
+/// use; a buffered result under RESPONSE_STREAM is not read as an HTTP
+/// answer but passed through as the body of a 200.
+#[test]
+fn a_result_that_does_not_fit_the_invoke_mode() {
+    let streaming = vec![rust_fn("web-stream-fn").display().to_string()];
+    let (rapid, address) = serve(&[], &streaming, &[]);
+    let buffered = get(&address, "/stream?chunks=2");
+    assert_eq!(buffered.status, 502, "{}", buffered.text());
+    rapid.wait_for_stderr(|l| l.contains("--http-invoke-mode RESPONSE_STREAM"), WAIT);
+    drop(rapid);
+
+    let buffered_fn = vec![rust_fn("web-fn").display().to_string()];
+    let flags = ["--http-invoke-mode", "RESPONSE_STREAM"];
+    let (_rapid, address) = serve(&flags, &buffered_fn, &[]);
+    let passed = get(&address, "/teapot");
+    assert_eq!(passed.status, 200, "{}", passed.text());
+    let result = passed.json();
+    assert_eq!(result["statusCode"], json!(418), "the raw result: {result}");
+}
+
 #[test]
 fn failures_are_502_and_rapid_says_why() {
     let web = web_env();
