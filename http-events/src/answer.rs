@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// The body of the answer to a failed invoke (a function error, a timeout,
 /// a crash, a result that is not a valid answer).
@@ -72,6 +73,14 @@ pub fn failure() -> Answer {
 
 /// The answer for a function's result `result` (payload format 2.0).
 pub fn answer_v2(result: &Bytes) -> Result<Answer, AnswerError> {
+    match common_answer(result) {
+        Some(answer) => answer,
+        None => answer_v2_by_value(result),
+    }
+}
+
+/// [`answer_v2`] for any result, read as a `Value`.
+fn answer_v2_by_value(result: &Bytes) -> Result<Answer, AnswerError> {
     let fields = match json(result)? {
         Value::Object(fields) if fields.contains_key("statusCode") => fields,
         inferred => return Ok(inferred_answer(inferred, result)),
@@ -82,6 +91,97 @@ pub fn answer_v2(result: &Bytes) -> Result<Answer, AnswerError> {
         headers,
         body: body_of(&fields)?,
     })
+}
+
+/// A full answer's fields, read without copying its body: a body without
+/// escapes (base64 has none) is borrowed from the result, then decoded
+/// once. Any field of another shape fails this reading, and the result is
+/// read again as a `Value`, which says precisely what is wrong.
+#[derive(serde::Deserialize)]
+struct Fields<'a> {
+    #[serde(rename = "statusCode", default, deserialize_with = "present")]
+    status_code: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    headers: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    cookies: Option<Value>,
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
+    body: Option<Cow<'a, str>>,
+    #[serde(rename = "isBase64Encoded", default)]
+    is_base64_encoded: Option<Value>,
+}
+
+/// A string or null, borrowed from the input when it has no escapes
+/// (serde borrows a `Cow` field, but not one inside an `Option`).
+fn borrowed_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct Text;
+    impl<'de> serde::de::Visitor<'de> for Text {
+        type Value = Option<Cow<'de, str>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or null")
+        }
+
+        fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(text)))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(text.to_owned())))
+        }
+
+        fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(text)))
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Text)
+}
+
+/// A field that is there, even as null (absent is `None` by `default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+/// The answer for the common result, an object with `statusCode` and a
+/// string body; `None` for anything else.
+fn common_answer(result: &[u8]) -> Option<Result<Answer, AnswerError>> {
+    // An object only: serde would also read a struct from an array.
+    if result.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    let fields: Fields<'_> = serde_json::from_slice(result).ok()?;
+    let status = fields.status_code?;
+    let mut head_fields = Map::new();
+    head_fields.insert("statusCode".into(), status);
+    for (name, value) in [("headers", fields.headers), ("cookies", fields.cookies)] {
+        if let Some(value) = value {
+            head_fields.insert(name.into(), value);
+        }
+    }
+    let encoded = fields.is_base64_encoded == Some(Value::Bool(true));
+    Some(head(&head_fields).and_then(|(status, headers)| {
+        let body = match fields.body {
+            None => Bytes::new(),
+            Some(text) if encoded => base64::engine::general_purpose::STANDARD
+                .decode(text.as_bytes())
+                .map(Bytes::from)
+                .map_err(|err| AnswerError::Base64 {
+                    reason: err.to_string(),
+                })?,
+            Some(text) => Bytes::from(text.into_owned()),
+        };
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }))
 }
 
 /// The answer for a function's result `result` (payload format 1.0, the
@@ -302,5 +402,36 @@ fn kind(value: &Value) -> String {
         Value::String(_) => "a string".into(),
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast reading of the common shape answers exactly as the
+    /// reading of any result does.
+    #[test]
+    fn both_readings_agree() {
+        let results = [
+            r#"{"statusCode":200,"body":"aGk=","isBase64Encoded":true}"#,
+            r#"{"statusCode":201,"headers":{"a":"1","b":2},"cookies":["c=1","d=2"],"body":"x\"y\n"}"#,
+            r#"{"statusCode":302,"headers":{"location":"/"},"body":null}"#,
+            r#"{"statusCode":204}"#,
+            r#"{"statusCode":"204"}"#,
+            r#"{"statusCode":null}"#,
+            r#"{"statusCode":200,"body":"***","isBase64Encoded":true}"#,
+            r#"{"statusCode":200,"cookies":"a=1"}"#,
+            r#"{"statusCode":200,"isBase64Encoded":"yes","body":"aGk="}"#,
+            r#"  {"statusCode":200,"headers":null,"cookies":null}"#,
+        ];
+        for result in results {
+            let bytes = Bytes::from(result);
+            let fast = common_answer(&bytes).expect("the common shape");
+            assert_eq!(fast, answer_v2_by_value(&bytes), "{result}");
+        }
+        for other in [r#"[200]"#, r#""x""#, r#"{"body":{"a":1},"statusCode":200}"#] {
+            assert!(common_answer(other.as_bytes()).is_none(), "{other}");
+        }
     }
 }

@@ -81,12 +81,46 @@ pub fn event_v2(request: &HttpRequest, context: &RequestContext<'_>) -> Bytes {
     if !parameters.is_empty() {
         event["queryStringParameters"] = parameters.into();
     }
-    if !request.body.is_empty() {
-        let (body, encoded) = body(&request.headers, &request.body);
-        event["body"] = body.into();
-        event["isBase64Encoded"] = encoded.into();
+    if request.body.is_empty() {
+        return Bytes::from(event.to_string());
     }
-    Bytes::from(event.to_string())
+    with_body(event, &request.headers, &request.body)
+}
+
+/// `event`'s JSON with `body` and `isBase64Encoded` written after its
+/// other fields, straight into the text: a base64 body needs no escaping,
+/// so a large binary body is encoded once and never copied again.
+pub(crate) fn with_body(mut event: Value, headers: &http::HeaderMap, body: &[u8]) -> Bytes {
+    let text = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(is_text)
+        .then(|| std::str::from_utf8(body).ok())
+        .flatten();
+    if let Some(map) = event.as_object_mut() {
+        map.remove("body");
+        map.remove("isBase64Encoded");
+    }
+    let mut json = event.to_string();
+    // The object's closing brace, to add the last two fields before it.
+    json.pop();
+    let separator = if json.len() > 1 { "," } else { "" };
+    json.reserve(body.len() * 4 / 3 + 64);
+    json.push_str(separator);
+    json.push_str("\"body\":");
+    match text {
+        Some(text) => {
+            // Escaped as JSON requires; a string never fails to serialize.
+            json.push_str(&serde_json::to_string(text).unwrap_or_default());
+            json.push_str(",\"isBase64Encoded\":false}");
+        }
+        None => {
+            json.push('"');
+            base64::engine::general_purpose::STANDARD.encode_string(body, &mut json);
+            json.push_str("\",\"isBase64Encoded\":true}");
+        }
+    }
+    Bytes::from(json)
 }
 
 /// The headers as one string each (repeated ones comma-joined, names lower
