@@ -358,6 +358,36 @@ fn lambda_http_streaming_forwards_chunks_as_they_come() {
     );
 }
 
+/// A streamed answer that fails after its first bytes (here the function
+/// times out while its last chunk waits) is cut short: the caller sees an
+/// incomplete transfer, never a complete answer, and REPORT says timeout.
+#[test]
+fn a_streamed_answer_that_fails_midway_is_cut_short() {
+    let runtime = vec![rust_fn("web-stream-fn").display().to_string()];
+    let (rapid, address) = serve(
+        &["--http-invoke-mode", "RESPONSE_STREAM"],
+        &runtime,
+        &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")],
+    );
+    // A gate no one opens: the last chunk never comes.
+    let gate = unique_path("web-gate-never");
+    let path = format!("/stream?chunks=3&gate={}", gate.display());
+    let mut stream = http::open(&address, "GET", &path, &[], b"").expect("the answer's head");
+    assert_eq!(stream.status, 201);
+    let id = stream
+        .header("x-amzn-requestid")
+        .unwrap_or_default()
+        .to_owned();
+    let mut body = Vec::new();
+    stream
+        .read_until(&mut body, |body| body.ends_with(b"chunk 1\n"))
+        .expect("the first chunks");
+    let end = stream.read_to_end(&mut body);
+    assert!(end.is_err(), "the cut stream read as complete: {body:?}");
+    assert_eq!(body, b"chunk 0\nchunk 1\n");
+    assert_eq!(rapid.wait_for_report(&id).get("Status"), Some("timeout"));
+}
+
 /// The invoke mode decides how a result is read, as a function URL's does:
 /// a streamed HTTP answer under BUFFERED is a 502 that says which mode to
 /// use; a buffered result under RESPONSE_STREAM is not read as an HTTP
