@@ -358,6 +358,42 @@ fn lambda_http_streaming_forwards_chunks_as_they_come() {
     );
 }
 
+/// With a pool of sandboxes a web request leases one like an invoke: a
+/// request held open by a streaming handler keeps sandbox 0 busy, so the
+/// next one is answered by sandbox 1.
+#[test]
+fn web_requests_take_sandboxes_from_the_pool() {
+    let runtime = vec![rust_fn("web-stream-fn").display().to_string()];
+    let (_rapid, address) = serve(
+        &[
+            "--max-sandboxes",
+            "2",
+            "--http-invoke-mode",
+            "RESPONSE_STREAM",
+        ],
+        &runtime,
+        &[],
+    );
+    let gate = unique_path("web-pool-gate");
+    let path = format!("/stream?chunks=2&gate={}", gate.display());
+    let mut held = http::open(&address, "GET", &path, &[], b"").expect("the first answer's head");
+    let mut first = Vec::new();
+    held.read_until(&mut first, |body| body.ends_with(b"chunk 0\n"))
+        .expect("the first chunk");
+    let other = get(&address, "/stream?chunks=1");
+    assert_eq!(other.status, 201);
+    assert_eq!(other.body, b"chunk 0\n");
+    let sandboxes = [
+        held.header("x-rapid-sandbox"),
+        other.header("x-rapid-sandbox"),
+    ];
+    assert_eq!(sandboxes, [Some("0"), Some("1")]);
+    std::fs::write(&gate, b"open").expect("open the gate");
+    let mut rest = Vec::new();
+    held.read_to_end(&mut rest).expect("the rest");
+    assert_eq!(rest, b"chunk 1\n");
+}
+
 /// A streamed answer that fails after its first bytes (here the function
 /// times out while its last chunk waits) is cut short: the caller sees an
 /// incomplete transfer, never a complete answer, and REPORT says timeout.
