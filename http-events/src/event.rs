@@ -10,7 +10,8 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 /// An HTTP request as received, before it is an event.
@@ -41,67 +42,98 @@ pub struct RequestContext<'a> {
 /// The payload format 2.0 event for `request`, as JSON.
 pub fn event_v2(request: &HttpRequest, context: &RequestContext<'_>) -> Bytes {
     let (headers, cookies) = headers_v2(&request.headers);
-    let user_agent = headers
-        .get("user-agent")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let domain_name = format!("{}.lambda-url.{}.on.aws", context.url_id, context.region);
+    let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
     let (time, time_epoch) = times(context.time);
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": request.path,
-        "rawQueryString": request.query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": context.url_id,
-            "domainName": domain_name,
-            "domainPrefix": context.url_id,
-            "http": {
-                "method": request.method.as_str(),
-                "path": request.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": request.source_ip.to_canonical().to_string(),
-                "userAgent": user_agent,
+    let event = EventV2 {
+        version: "2.0",
+        route_key: "$default",
+        raw_path: &request.path,
+        raw_query_string: &request.query,
+        cookies,
+        headers,
+        query_string_parameters: query_parameters(&request.query),
+        request_context: ContextV2 {
+            account_id: "anonymous",
+            api_id: context.url_id,
+            domain_name: format!("{}.lambda-url.{}.on.aws", context.url_id, context.region),
+            domain_prefix: context.url_id,
+            http: HttpV2 {
+                method: request.method.as_str(),
+                path: &request.path,
+                protocol: "HTTP/1.1",
+                source_ip: request.source_ip.to_canonical().to_string(),
+                user_agent,
             },
-            "requestId": context.request_id,
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": time,
-            "timeEpoch": time_epoch,
+            request_id: context.request_id,
+            route_key: "$default",
+            stage: "$default",
+            time,
+            time_epoch,
         },
-        "isBase64Encoded": false,
-    });
-    if !cookies.is_empty() {
-        event["cookies"] = cookies.into();
-    }
-    let parameters = query_parameters(&request.query);
-    if !parameters.is_empty() {
-        event["queryStringParameters"] = parameters.into();
-    }
+        // With a body, written after the other fields by `with_body`.
+        is_base64_encoded: request.body.is_empty().then_some(false),
+    };
+    // Serializing borrowed strings and maps cannot fail.
+    let json = serde_json::to_string(&event).unwrap_or_default();
     if request.body.is_empty() {
-        return Bytes::from(event.to_string());
+        return Bytes::from(json);
     }
-    with_body(event, &request.headers, &request.body)
+    with_body(json, &request.headers, &request.body)
 }
 
-/// `event`'s JSON with `body` and `isBase64Encoded` written after its
+/// The 2.0 event's fields, in the order Lambda's examples give them.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventV2<'a> {
+    version: &'static str,
+    route_key: &'static str,
+    raw_path: &'a str,
+    raw_query_string: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cookies: Vec<String>,
+    headers: BTreeMap<&'a str, String>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    query_string_parameters: Map<String, Value>,
+    request_context: ContextV2<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_base64_encoded: Option<bool>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContextV2<'a> {
+    account_id: &'static str,
+    api_id: &'a str,
+    domain_name: String,
+    domain_prefix: &'a str,
+    http: HttpV2<'a>,
+    request_id: &'a str,
+    route_key: &'static str,
+    stage: &'static str,
+    time: String,
+    time_epoch: u64,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HttpV2<'a> {
+    method: &'a str,
+    path: &'a str,
+    protocol: &'static str,
+    source_ip: String,
+    user_agent: String,
+}
+
+/// The event's JSON (`json`, an object) with `body` and `isBase64Encoded` written after its
 /// other fields, straight into the text: a base64 body needs no escaping,
 /// so a large binary body is encoded once and never copied again.
-pub(crate) fn with_body(mut event: Value, headers: &http::HeaderMap, body: &[u8]) -> Bytes {
+fn with_body(mut json: String, headers: &http::HeaderMap, body: &[u8]) -> Bytes {
     let text = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(is_text)
         .then(|| std::str::from_utf8(body).ok())
         .flatten();
-    if let Some(map) = event.as_object_mut() {
-        map.remove("body");
-        map.remove("isBase64Encoded");
-    }
-    let mut json = event.to_string();
     // The object's closing brace, to add the last two fields before it.
     json.pop();
     let separator = if json.len() > 1 { "," } else { "" };
@@ -126,8 +158,8 @@ pub(crate) fn with_body(mut event: Value, headers: &http::HeaderMap, body: &[u8]
 /// The headers as one string each (repeated ones comma-joined, names lower
 /// case as HTTP/2 and `http` keep them), and the cookies of every `cookie`
 /// header, which format 2.0 moves out of `headers` into `cookies`.
-fn headers_v2(headers: &http::HeaderMap) -> (Map<String, Value>, Vec<String>) {
-    let mut joined = Map::new();
+fn headers_v2(headers: &http::HeaderMap) -> (BTreeMap<&str, String>, Vec<String>) {
+    let mut joined = BTreeMap::new();
     let mut cookies = Vec::new();
     for name in headers.keys() {
         let values = headers.get_all(name).iter().map(text);
@@ -143,7 +175,7 @@ fn headers_v2(headers: &http::HeaderMap) -> (Map<String, Value>, Vec<String>) {
             continue;
         }
         let value = values.collect::<Vec<_>>().join(",");
-        joined.insert(name.as_str().to_owned(), value.into());
+        joined.insert(name.as_str(), value);
     }
     (joined, cookies)
 }
@@ -279,7 +311,7 @@ mod tests {
         let parameters = query_parameters("p1=v1&p1=v2&p2=&p3&a%20b=c%2Fd+e&&");
         assert_eq!(
             Value::Object(parameters),
-            json!({"p1": "v1,v2", "p2": "", "p3": "", "a b": "c/d+e"})
+            serde_json::json!({"p1": "v1,v2", "p2": "", "p3": "", "a b": "c/d+e"})
         );
         assert!(query_parameters("").is_empty());
     }
