@@ -106,10 +106,37 @@ impl Conn {
             .expect("a POST with a static path and headers is a valid request") // ok: built from constants
     }
 
+    /// Sends `method path` with `body` of `content_type` (web traffic, any
+    /// path) and returns the answer's body; anything but 200 is an error.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<Bytes, ClientError> {
+        let addr = self.addr;
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, addr.to_string())
+            .header(CONTENT_TYPE, content_type)
+            .body(Full::new(body))
+            .map_err(|e| ClientError::Task(format!("cannot build {method} {path}: {e}")))?;
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.exchange_request(req)).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout { addr }),
+        }
+    }
+
     async fn exchange(&mut self, body: Bytes) -> Result<Bytes, ClientError> {
+        let req = self.request(body);
+        self.exchange_request(req).await
+    }
+
+    async fn exchange_request(&mut self, req: Request<Full<Bytes>>) -> Result<Bytes, ClientError> {
         let addr = self.addr;
         let http = |source| ClientError::Http { addr, source };
-        let req = self.request(body);
         self.sender.ready().await.map_err(http)?;
         let resp = self.sender.send_request(req).await.map_err(http)?;
         let status = resp.status();

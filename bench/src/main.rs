@@ -21,6 +21,7 @@ mod scratch;
 mod stats;
 mod streaming;
 mod targets;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,6 +60,11 @@ struct Args {
     /// written to FILE-callgrind.md.
     #[arg(long)]
     callgrind: bool,
+    /// Measure only web traffic: a request through `--http-address` to a
+    /// `lambda_http` function beside the same through cargo-lambda's
+    /// `/lambda-url/` and rapid's plain Invoke; written to FILE-http.md.
+    #[arg(long)]
+    http: bool,
     /// With --callgrind: keep the profiles and tables in DIR (for
     /// `callgrind_annotate`).
     #[arg(long, value_name = "DIR", requires = "callgrind")]
@@ -86,6 +92,10 @@ fn main() -> ExitCode {
 
     if args.pool {
         return write_part(&args.out, "pool", pool::run(&rt, &paths, args.quick));
+    }
+    if args.http {
+        let chosen = args.cargo_lambda.as_deref();
+        return write_part(&args.out, "http", web::run(&rt, &paths, chosen, args.quick));
     }
     if args.callgrind {
         let keep = args.keep_profiles.as_deref();

@@ -61,6 +61,7 @@ pub fn rapid(
         Function::PythonEcho => "rapid + Python",
         Function::PythonStreaming => "rapid + Python streaming",
         Function::RustConcurrent => "rapid + Rust run_concurrent",
+        Function::RustWeb => "rapid + Rust lambda_http",
     };
     let none = no_extensions()?;
     let start = || targets::start_rapid(paths, function, none.path(), &[]);

@@ -154,6 +154,33 @@ impl DoorBody {
         })
     }
 
+    /// The rest of a raw stream whose first bytes were read already (an
+    /// HTTP answer's body after its prelude): `first`, then the chunks as
+    /// they arrive; a failure ends the body as `failed` says.
+    pub fn raw_stream_after(
+        first: Bytes,
+        stream: ResponseStream,
+        request_id: &str,
+        failed: FailedEnd,
+    ) -> Self {
+        DoorBody {
+            state: State::Stream(Box::new(Streaming {
+                first: Some(first).filter(|bytes| !bytes.is_empty()),
+                chunks: Some(stream.chunks),
+                end: stream.end,
+                result: None,
+                framing: Framing::Raw,
+                log_tail: None,
+                raw: Some(RawEnd {
+                    request_id: request_id.to_owned(),
+                    failed,
+                    flushed: false,
+                    logged: false,
+                }),
+            })),
+        }
+    }
+
     /// A result that is already whole, framed as a stream (event stream).
     pub fn finished(
         body: Option<Bytes>,

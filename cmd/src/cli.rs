@@ -73,6 +73,35 @@ pub struct Cli {
     )]
     pub request_header_timeout: u64,
 
+    /// Also serve web traffic on this address: every request, at any path,
+    /// becomes a function URL event for the function, and its result the
+    /// HTTP answer (the front door serves the same at
+    /// /lambda-url/<function>/<path>).
+    #[arg(long, value_name = "HOST:PORT", env = "RAPID_HTTP_ADDRESS")]
+    pub http_address: Option<String>,
+
+    /// How web requests invoke the function, as a function URL's invoke
+    /// mode: BUFFERED (the result read whole, then mapped to an answer) or
+    /// RESPONSE_STREAM (the answer goes out as the function streams it).
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "BUFFERED",
+        env = "RAPID_HTTP_INVOKE_MODE"
+    )]
+    pub http_invoke_mode: http_events::InvokeMode,
+
+    /// The event web requests become: 2.0 (function URLs, HTTP APIs) or
+    /// 1.0 (API Gateway REST APIs, the default of apig-wsgi and many
+    /// Express adapters).
+    #[arg(
+        long,
+        value_name = "VERSION",
+        default_value = "2.0",
+        env = "RAPID_HTTP_PAYLOAD_VERSION"
+    )]
+    pub http_payload_version: http_events::PayloadVersion,
+
     /// Start the runtime at once instead of on the first invoke.
     #[arg(long, env = "RAPID_EAGER_INIT")]
     pub eager_init: bool,

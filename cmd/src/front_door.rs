@@ -334,36 +334,7 @@ where
             Ok(empty(StatusCode::ACCEPTED, &request_id))
         }
         InvocationType::RequestResponse => {
-            // Held until the runtime answered: past the queue's length an
-            // invoke is throttled, as at Lambda's concurrency limit.
-            let _slot = door
-                .queued_invokes
-                .try_acquire()
-                .map_err(|_| InvokeError::Throttled)?;
-            let _in_flight = door.bursts.enter(invoke.payload.len());
-            let (outcome, sandbox) = match &door.pool {
-                Some(pool) => match acquire(pool, door.slot_wait, invoke.accepted).await? {
-                    Slot::Leased(lease) => {
-                        let index = lease.index();
-                        (run_leased(lease, request_id, invoke).await?, index)
-                    }
-                    Slot::TimedOut(timeout) => {
-                        tracing::warn!(%request_id, timeout_s = timeout.as_secs_f64(), "invoke timed out waiting for a free slot");
-                        (slot_wait_timed_out(request_id, timeout), 0)
-                    }
-                },
-                None => {
-                    let outcome = door
-                        .sandbox
-                        .on_demand()
-                        .reserve(request_id)
-                        .untracked()
-                        .send(invoke)
-                        .await
-                        .map_err(|_| InvokeError::Gone)?;
-                    (outcome, 0)
-                }
-            };
+            let (outcome, sandbox) = run_sync(door, invoke).await?;
             let mut response = match framing {
                 Framing::Raw => raw_response(door, outcome, failed_end).await,
                 Framing::EventStream => event_stream_response(door, outcome),
@@ -372,6 +343,47 @@ where
                 .headers_mut()
                 .insert(SANDBOX_HEADER, HeaderValue::from(sandbox));
             Ok(response)
+        }
+    }
+}
+
+/// Runs `invoke` synchronously (Invoke's RequestResponse, and web
+/// traffic): throttled past the queue, as at Lambda's concurrency limit;
+/// on the pool's sandbox when there is a pool. The outcome as soon as the
+/// runtime answered, and which sandbox ran it.
+pub async fn run_sync(
+    door: &FrontDoor,
+    invoke: Invoke,
+) -> Result<(InvokeOutcome, usize), InvokeError> {
+    // Held until the runtime answered: past the queue's length an invoke
+    // is throttled.
+    let _slot = door
+        .queued_invokes
+        .try_acquire()
+        .map_err(|_| InvokeError::Throttled)?;
+    let _in_flight = door.bursts.enter(invoke.payload.len());
+    let request_id = invoke.request_id.clone();
+    match &door.pool {
+        Some(pool) => match acquire(pool, door.slot_wait, invoke.accepted).await? {
+            Slot::Leased(lease) => {
+                let index = lease.index();
+                Ok((run_leased(lease, request_id, invoke).await?, index))
+            }
+            Slot::TimedOut(timeout) => {
+                tracing::warn!(%request_id, timeout_s = timeout.as_secs_f64(), "invoke timed out waiting for a free slot");
+                Ok((slot_wait_timed_out(request_id, timeout), 0))
+            }
+        },
+        None => {
+            let outcome = door
+                .sandbox
+                .on_demand()
+                .reserve(request_id)
+                .untracked()
+                .send(invoke)
+                .await
+                .map_err(|_| InvokeError::Gone)?;
+            Ok((outcome, 0))
         }
     }
 }

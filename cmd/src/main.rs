@@ -3,8 +3,10 @@
 //! on SIGTERM / SIGINT (also as a container's PID 1).
 
 use clap::Parser;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::Request;
 use hyper_util::rt::TokioIo;
 use rapid::accept::{connection_cap, Acceptor};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
@@ -12,6 +14,7 @@ use rapid_cmd::address;
 use rapid_cmd::cli::{self, Cli};
 use rapid_cmd::front_door::{self, FrontDoor};
 use rapid_cmd::header_timer::HeaderTimer;
+use rapid_cmd::web::{self, Mount, Web};
 use std::convert::Infallible;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -134,6 +137,10 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         Some(address) => Some(bind(address, "--test-api-address").await?),
         None => None,
     };
+    let http_listener = match &cli.http_address {
+        Some(address) => Some(bind(address, "--http-address").await?),
+        None => None,
+    };
     // --test-api-address turns the control API on as well.
     let test_api = cli.test_api || cli.test_api_address.is_some();
     // The platform events are kept for the control API's eventLog only.
@@ -147,6 +154,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     let (logs, log_task) =
         telemetry::LogHub::start_with(std::io::stdout(), event_log.clone(), format);
     let function_version = config.function_version.clone();
+    let region = config.region.clone();
     // What the sandboxes run at once: one invoke each, or K with
     // multi-concurrency; past it, invokes wait in the queue.
     let per_sandbox = config.max_concurrency.unwrap_or(1) as usize;
@@ -217,6 +225,12 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         bursts: Default::default(),
         slot_wait,
     });
+    let web = Arc::new(Web::new(
+        door.clone(),
+        cli.http_invoke_mode,
+        cli.http_payload_version,
+        region,
+    ));
     eprintln!("rapid: invokes listening on {door_address}");
     let header_timeout = Duration::from_secs(cli.request_header_timeout);
     let control_task = match control_listener {
@@ -225,10 +239,26 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
             eprintln!("rapid: control API listening on {address}");
             let door = Listener {
                 door: door.clone(),
+                web: web.clone(),
                 // A test harness's few connections.
                 max_connections: 64,
                 header_timeout,
-                control_only: true,
+                serves: Serves::ControlApi,
+            };
+            Some(tokio::spawn(serve_front_door(listener, door)))
+        }
+        None => None,
+    };
+    let http_task = match http_listener {
+        Some(listener) => {
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            eprintln!("rapid: web traffic listening on {address}");
+            let door = Listener {
+                door: door.clone(),
+                web: web.clone(),
+                max_connections,
+                header_timeout,
+                serves: Serves::Web,
             };
             Some(tokio::spawn(serve_front_door(listener, door)))
         }
@@ -236,9 +266,10 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     };
     let front_door = Listener {
         door,
+        web,
         max_connections,
         header_timeout,
-        control_only: false,
+        serves: Serves::FrontDoor,
     };
 
     tokio::select! {
@@ -247,7 +278,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
     }
-    if let Some(task) = control_task {
+    for task in [control_task, http_task].into_iter().flatten() {
         task.abort();
     }
     match (pool, first) {
@@ -330,35 +361,67 @@ struct Listener {
     max_connections: usize,
     /// How long a caller has to send a request's headers.
     header_timeout: Duration,
+    serves: Serves,
+    /// Web traffic (`/lambda-url/` on the front door, all of `--http-address`).
+    web: Arc<Web>,
+}
+
+/// What a listener of the front door's kind serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Serves {
+    /// Invokes, `/lambda-url/`, and the control API to loopback callers.
+    FrontDoor,
     /// `--test-api-address`: only the control API, to any caller.
-    control_only: bool,
+    ControlApi,
+    /// `--http-address`: every request is web traffic for the function.
+    Web,
 }
 
 /// Serves invokes (and the control API) on `listener`. A caller that is
 /// slow to send its headers, or keeps a connection idle, is closed after
 /// the header timeout; bodies are read under their limits.
 async fn serve_front_door(listener: TcpListener, serving: Listener) {
-    let name = if serving.control_only {
-        "control API"
-    } else {
-        "front door"
+    let name = match serving.serves {
+        Serves::FrontDoor => "front door",
+        Serves::ControlApi => "control API",
+        Serves::Web => "web traffic",
     };
     let mut acceptor = Acceptor::new(listener, name).limited(serving.max_connections);
     loop {
         let (stream, peer, slot) = acceptor.accept().await;
         let _ = stream.set_nodelay(true);
         let door = serving.door.clone();
-        let access = if serving.control_only {
-            front_door::Access::CONTROL
-        } else {
-            front_door::Access::front_door(door.test_api, peer.ip())
+        let web = serving.web.clone();
+        let serves = serving.serves;
+        let access = match serves {
+            Serves::ControlApi => front_door::Access::CONTROL,
+            _ => front_door::Access::front_door(door.test_api, peer.ip()),
         };
+        let ends = stream.local_addr().ok().map(|local| web::Peer {
+            remote: peer,
+            local,
+        });
         let header_timeout = serving.header_timeout;
         tokio::spawn(async move {
             let _slot = slot;
-            let service = service_fn(move |req| {
+            let service = service_fn(move |mut req: Request<Incoming>| {
                 let door = door.clone();
-                async move { Ok::<_, Infallible>(front_door::handle(door, req, access).await) }
+                let web = web.clone();
+                if let Some(ends) = ends {
+                    req.extensions_mut().insert(ends);
+                }
+                async move {
+                    // Web traffic never reaches the Invoke API's handlers,
+                    // and invokes never reach the web's.
+                    let response = match serves {
+                        Serves::Web => web::handle(web, req, Mount::Root).await,
+                        Serves::FrontDoor if req.uri().path().starts_with(web::PREFIX) => {
+                            web::handle(web, req, Mount::LambdaUrl).await
+                        }
+                        _ => front_door::handle(door, req, access).await,
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             // A client may shut down its write side once its request is
             // sent (`nc -N`, some proxies): a request received in full is

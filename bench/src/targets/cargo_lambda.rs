@@ -26,7 +26,16 @@ pub struct CargoLambda {
 /// URL `/2015-03-31/functions/function/invocations` is accepted), then
 /// echo-fn against its Runtime API at `http://ADDR/.rt/function`.
 pub fn start_cargo_lambda(paths: &Paths, exe: &Path) -> Result<CargoLambda, TargetError> {
-    let echo_fn = paths.binary("echo-fn")?;
+    start_cargo_lambda_with(paths, exe, "echo-fn")
+}
+
+/// [`start_cargo_lambda`] with testdata's binary `function` instead of echo-fn.
+pub fn start_cargo_lambda_with(
+    paths: &Paths,
+    exe: &Path,
+    function: &'static str,
+) -> Result<CargoLambda, TargetError> {
+    let binary = paths.binary(function)?;
     let version = cargo_lambda_version(exe);
     let project = cargo_project()?;
     let port = free_port()?;
@@ -50,7 +59,7 @@ pub fn start_cargo_lambda(paths: &Paths, exe: &Path) -> Result<CargoLambda, Targ
     server.started();
     wait_accepting("cargo-lambda", invoke_addr)?;
 
-    let mut cmd = clean_command(&echo_fn, &[KEPT_ENV]);
+    let mut cmd = clean_command(&binary, &[KEPT_ENV]);
     cmd.env(
         "AWS_LAMBDA_RUNTIME_API",
         format!("http://{invoke_addr}/.rt/function"),
@@ -58,7 +67,7 @@ pub fn start_cargo_lambda(paths: &Paths, exe: &Path) -> Result<CargoLambda, Targ
     .env("AWS_LAMBDA_FUNCTION_NAME", "function")
     .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
     .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008");
-    let function = Proc::spawn("echo-fn", cmd)?;
+    let function = Proc::spawn(function, cmd)?;
     function.started();
     Ok(CargoLambda {
         function,

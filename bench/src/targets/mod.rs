@@ -14,7 +14,7 @@ use crate::proc::{Proc, ProcError};
 
 mod cargo_lambda;
 
-pub use cargo_lambda::start_cargo_lambda;
+pub use cargo_lambda::{start_cargo_lambda, start_cargo_lambda_with};
 
 /// How long a server may take to say it listens.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -235,6 +235,8 @@ pub enum Function {
     /// `AWS_LAMBDA_MAX_CONCURRENCY` = [`CONCURRENCY`]: one runtime holds
     /// that many invokes at once.
     RustConcurrent,
+    /// testdata's `web-fn`, a web handler on the `lambda_http` crate.
+    RustWeb,
 }
 
 /// The multi-concurrency of [`Function::RustConcurrent`].
@@ -265,6 +267,10 @@ fn function_command(paths: &Paths, function: Function) -> Result<FunctionCommand
             ];
             Ok(FunctionCommand { argv, env })
         }
+        Function::RustWeb => Ok(FunctionCommand {
+            argv: vec![paths.binary("web-fn")?.into()],
+            env: vec![],
+        }),
         Function::RustConcurrent => Ok(FunctionCommand {
             argv: vec![paths.binary("concurrent-fn")?.into()],
             env: vec![("AWS_LAMBDA_MAX_CONCURRENCY", CONCURRENCY.to_string().into())],
@@ -294,6 +300,8 @@ fn clean_command(program: &Path, kept: &[&[&str]]) -> Command {
 pub struct Rapid {
     pub proc: Proc,
     pub invoke_addr: SocketAddr,
+    /// Where it serves web traffic, when started with `--http-address`.
+    pub web_addr: Option<SocketAddr>,
 }
 
 /// Starts rapid on ephemeral loopback ports with `function` and the external
@@ -364,6 +372,24 @@ pub fn start_rapid_under(
                 .ok()
         },
     )?;
+    let web_addr = if flags.contains(&"--http-address") {
+        Some(proc.wait_for_line(
+            "`rapid: web traffic listening on HOST:PORT`",
+            STARTUP_TIMEOUT,
+            |line| {
+                line.strip_prefix("rapid: web traffic listening on ")?
+                    .trim()
+                    .parse()
+                    .ok()
+            },
+        )?)
+    } else {
+        None
+    };
     proc.started();
-    Ok(Rapid { proc, invoke_addr })
+    Ok(Rapid {
+        proc,
+        invoke_addr,
+        web_addr,
+    })
 }
