@@ -24,6 +24,7 @@ use crate::log_format::{json_object, replaces_a_line, LogFormat};
 use crate::memory::MemoryUse;
 use crate::report::{end_line, report_line, InvokeReport};
 use crate::subscribers::{Item, LineRecord, Origin, Subscribers};
+use crate::timeline::{Mark, Recorder};
 use bytes::Bytes;
 use interop::subscription::Subscription;
 use std::future::poll_fn;
@@ -69,6 +70,8 @@ enum Message {
         tail: Option<oneshot::Sender<Bytes>>,
     },
     Flush(oneshot::Sender<()>),
+    /// For the timeline only: sent when one is written.
+    Mark(Mark, SystemTime),
 }
 
 /// A REPORT line to write, and the memory the invoke used.
@@ -96,6 +99,8 @@ pub struct LogHub {
     records: Arc<AtomicBool>,
     /// An extension subscribed (Telemetry or Logs API) since the start.
     subscribed: Arc<AtomicBool>,
+    /// A timeline is written (`--timeline`): the engine's marks are wanted.
+    timeline: bool,
 }
 
 impl LogHub {
@@ -114,19 +119,35 @@ impl LogHub {
         events: EventLog,
         format: LogFormat,
     ) -> (LogHub, tokio::task::JoinHandle<()>) {
+        Self::start_recording(out, events, format, None)
+    }
+
+    /// Like [`LogHub::start_with`], and writing the environment's part of
+    /// the timeline with `timeline` when given.
+    pub fn start_recording<W: Write + Send + 'static>(
+        out: W,
+        events: EventLog,
+        format: LogFormat,
+        timeline: Option<Recorder>,
+    ) -> (LogHub, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         // Buffered: what one wake-up writes goes out in one write(2).
         let out = std::io::BufWriter::with_capacity(64 * 1024, out);
         // In JSON the platform lines are events: they must be built.
         let json = format == LogFormat::Json;
-        let records = Arc::new(AtomicBool::new(events.keeps() || json));
-        let task = tokio::spawn(Hub::new(out, events, json).run(rx));
+        // The timeline is drawn from the events: they must be built too.
+        let with_timeline = timeline.is_some();
+        let records = Arc::new(AtomicBool::new(events.keeps() || json || with_timeline));
+        let mut hub = Hub::new(out, events, json);
+        hub.timeline = timeline;
+        let task = tokio::spawn(hub.run(rx));
         let subscribed = Arc::new(AtomicBool::new(false));
         (
             LogHub {
                 tx,
                 records,
                 subscribed,
+                timeline: with_timeline,
             },
             task,
         )
@@ -161,6 +182,14 @@ impl LogHub {
     /// the event is kept as it is, never formatted here.
     pub fn emit(&self, event: PlatformEvent) {
         let _ = self.tx.send(Message::Event(Box::new(event)));
+    }
+
+    /// Tells the timeline what no platform event says (a freeze, a thaw, a
+    /// teardown's start), happening now. Nothing at all without a timeline.
+    pub fn mark(&self, mark: Mark) {
+        if self.timeline {
+            let _ = self.tx.send(Message::Mark(mark, SystemTime::now()));
+        }
     }
 
     /// Captures the read end of a child's stdout and stderr; its lines are
@@ -284,6 +313,8 @@ struct Hub<W> {
     subscribers: Subscribers,
     /// `AWS_LAMBDA_LOG_FORMAT=JSON`.
     json: bool,
+    /// This environment's part of the `--timeline`.
+    timeline: Option<Recorder>,
 }
 
 impl<W: Write> Hub<W> {
@@ -297,6 +328,7 @@ impl<W: Write> Hub<W> {
             scratch: vec![0; 64 * 1024],
             subscribers: Subscribers::default(),
             json,
+            timeline: None,
         }
     }
 
@@ -308,6 +340,9 @@ impl<W: Write> Hub<W> {
                     None => {
                         self.drain_all();
                         let _ = self.out.flush();
+                        if let Some(timeline) = &mut self.timeline {
+                            timeline.flush();
+                        }
                         self.subscribers.close(CLOSE_WITHIN).await;
                         return;
                     }
@@ -319,6 +354,9 @@ impl<W: Write> Hub<W> {
             };
             if flush {
                 let _ = self.out.flush();
+            }
+            if let Some(timeline) = &mut self.timeline {
+                timeline.flush();
             }
         }
     }
@@ -444,7 +482,10 @@ impl<W: Write> Hub<W> {
                 } else {
                     // Before the REPORT line: whoever saw REPORT finds its
                     // event. Built only for them.
-                    if self.events.keeps() || self.subscribers.wants_events() {
+                    if self.events.keeps()
+                        || self.subscribers.wants_events()
+                        || self.timeline.is_some()
+                    {
                         self.record(event());
                     }
                     for line in &lines {
@@ -466,13 +507,24 @@ impl<W: Write> Hub<W> {
             Message::Flush(done) => {
                 self.drain_all();
                 let _ = self.out.flush();
+                if let Some(timeline) = &mut self.timeline {
+                    timeline.flush();
+                }
                 let _ = done.send(());
+            }
+            Message::Mark(mark, time) => {
+                if let Some(timeline) = &mut self.timeline {
+                    timeline.mark(mark, time);
+                }
             }
         }
     }
 
     /// Every platform event passes here, in order.
     fn record(&mut self, event: PlatformEvent) {
+        if let Some(timeline) = &mut self.timeline {
+            timeline.event(&event);
+        }
         let as_line = self.json && replaces_a_line(&event.record);
         if as_line {
             // The processes' lines written before it come first, as they
