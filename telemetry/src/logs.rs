@@ -19,7 +19,7 @@
 //! `record`.
 
 use crate::event_log::EventLog;
-use crate::events::{PlatformEvent, Report};
+use crate::events::{PlatformEvent, Record, Report, Tracing};
 use crate::log_format::{json_object, replaces_a_line, LogFormat};
 use crate::memory::MemoryUse;
 use crate::report::{end_line, report_line, InvokeReport};
@@ -315,6 +315,9 @@ struct Hub<W> {
     json: bool,
     /// This environment's part of the `--timeline`.
     timeline: Option<Recorder>,
+    /// The trace context of each invoke started and not yet done, by
+    /// request id: `platform.runtimeDone` carries its `platform.start`'s.
+    traced: Vec<(String, Tracing)>,
 }
 
 impl<W: Write> Hub<W> {
@@ -329,6 +332,7 @@ impl<W: Write> Hub<W> {
             subscribers: Subscribers::default(),
             json,
             timeline: None,
+            traced: Vec::new(),
         }
     }
 
@@ -521,7 +525,8 @@ impl<W: Write> Hub<W> {
     }
 
     /// Every platform event passes here, in order.
-    fn record(&mut self, event: PlatformEvent) {
+    fn record(&mut self, mut event: PlatformEvent) {
+        self.trace_context(&mut event.record);
         if let Some(timeline) = &mut self.timeline {
             timeline.event(&event);
         }
@@ -549,6 +554,35 @@ impl<W: Write> Hub<W> {
             self.events.push(event.clone());
         }
         self.subscribers.push(Item::Event(event));
+    }
+
+    /// Gives a traced invoke's `platform.start` its span id, and its
+    /// `platform.runtimeDone` the same trace context, as Lambda does: a
+    /// tracer subscribed to the Telemetry API links the two.
+    fn trace_context(&mut self, record: &mut Record) {
+        match record {
+            Record::Start(start) => {
+                let Some(tracing) = &mut start.tracing else {
+                    return;
+                };
+                if tracing.span_id.is_none() {
+                    *tracing = Tracing::with_new_span(std::mem::take(&mut tracing.value));
+                }
+                let id = &start.request_id;
+                self.traced.retain(|(open, _)| open != id);
+                if self.traced.len() >= MAX_TAILS {
+                    self.traced.remove(0);
+                }
+                self.traced.push((id.clone(), tracing.clone()));
+            }
+            Record::RuntimeDone(done) if done.tracing.is_none() => {
+                let id = &done.request_id;
+                if let Some(at) = self.traced.iter().position(|(open, _)| open == id) {
+                    done.tracing = Some(self.traced.remove(at).1);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn drain_all(&mut self) {
@@ -830,6 +864,59 @@ mod tests {
         // The log outlives the hub.
         drop(hub);
         assert_eq!(log.events().len(), 3);
+    }
+
+    #[test]
+    fn runtime_done_carries_the_trace_context_of_its_start() {
+        use crate::events::{RuntimeDone, RuntimeDoneMetrics, Start, Status};
+        let log = EventLog::new(10);
+        let mut hub = Hub::new(std::io::sink(), log.clone(), false);
+        let start = |id: &str, traced: bool| {
+            PlatformEvent::now(Start {
+                request_id: id.into(),
+                version: "$LATEST".into(),
+                tracing: traced.then(|| Tracing {
+                    value: format!("Root=1-00000000-{id:0>24};Parent=0123456789abcdef;Sampled=1"),
+                    span_id: None,
+                }),
+            })
+        };
+        let done = |id: &str| {
+            PlatformEvent::now(RuntimeDone {
+                request_id: id.into(),
+                status: Status::Success,
+                error_type: None,
+                metrics: RuntimeDoneMetrics {
+                    duration: Duration::from_millis(1),
+                    produced_bytes: 2,
+                },
+                spans: Vec::new(),
+                tracing: None,
+            })
+        };
+        // Overlapping invokes (multi-concurrency), one of them untraced.
+        hub.record(start("a", true));
+        hub.record(start("b", true));
+        hub.record(start("c", false));
+        hub.record(done("b"));
+        hub.record(done("c"));
+        hub.record(done("a"));
+        let tracing = |event: &PlatformEvent| match &event.record {
+            Record::Start(start) => start.tracing.clone(),
+            Record::RuntimeDone(done) => done.tracing.clone(),
+            _ => None,
+        };
+        let events = log.events();
+        let of = |i: usize| tracing(&events[i]);
+        let (a, b) = (of(0).unwrap(), of(1).unwrap());
+        let span = a.span_id.clone().unwrap();
+        assert_eq!(span.len(), 16);
+        assert!(span.chars().all(|c| c.is_ascii_hexdigit()), "{span}");
+        assert_ne!(a.span_id, b.span_id);
+        assert_eq!(of(3), Some(b));
+        assert_eq!(of(4), None, "c had no trace header");
+        assert_eq!(of(5), Some(a));
+        assert!(hub.traced.is_empty());
     }
 
     fn report(request_id: &str) -> ReportRequest {

@@ -474,6 +474,7 @@ mod tests {
                     produced_bytes: 0,
                 },
                 spans: vec![Span::response_latency(at(111), Duration::from_millis(30))],
+                tracing: None,
             }
             .into(),
         ));
