@@ -22,7 +22,10 @@
 //! valid; nothing has to be finished at shutdown. The hub writes once per
 //! wake-up (one `pwrite`), never on the invoke's path.
 
-use crate::events::{PlatformEvent, Record, Status};
+use crate::events::Status;
+use crate::events::{InitPhase, InitializationType, PlatformEvent, Record, Report, RuntimeDone};
+use interop::ErrorType;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::fs::File;
 use std::io::Write;
@@ -102,28 +105,19 @@ impl Timeline {
         }
     }
 
-    /// Appends `events` (JSON objects, each followed by a comma but the
-    /// last) in one write that ends with the closing.
-    fn append(&self, events: &[Value]) {
+    /// Appends `events` (JSON objects, each after ",\n") in one write that
+    /// ends with the closing; the first event of the file takes no comma.
+    fn append(&self, events: &mut Vec<u8>) {
         let Ok(mut file) = self.file.lock() else {
             return;
         };
         if file.failed || events.is_empty() {
             return;
         }
-        let mut bytes = Vec::with_capacity(events.len() * 160);
-        for event in events {
-            if !file.empty || !bytes.is_empty() {
-                bytes.extend_from_slice(b",\n");
-            } else {
-                bytes.push(b'\n');
-            }
-            // Only maps, strings and numbers: cannot fail.
-            let _ = serde_json::to_writer(&mut bytes, event);
-        }
-        let written = bytes.len() as u64;
-        bytes.extend_from_slice(CLOSING);
-        match file.file.write_all_at(&bytes, file.end) {
+        let from = if file.empty { 1 } else { 0 };
+        let written = (events.len() - from) as u64;
+        events.extend_from_slice(CLOSING);
+        match file.file.write_all_at(&events[from..], file.end) {
             Ok(()) => {
                 file.end += written;
                 file.empty = false;
@@ -136,13 +130,81 @@ impl Timeline {
     }
 }
 
+/// One trace event, as the trace event format spells it.
+#[derive(Serialize)]
+struct TraceEvent<'a> {
+    ph: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    cat: &'static str,
+    pid: u32,
+    tid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dur: Option<u64>,
+    /// An instant's scope: `t`, its track.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s: Option<&'static str>,
+    /// Trace viewers' own colour names: `terrible` for what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cname: Option<&'static str>,
+    args: Args<'a>,
+}
+
+/// What a trace event says besides its time: the Telemetry API's fields.
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Args<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    initialization_type: Option<InitializationType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phase: Option<InitPhase>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    produced_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    billed_duration_ms: Option<u64>,
+    #[serde(rename = "maxMemoryUsedMB", skip_serializing_if = "Option::is_none")]
+    max_memory_used_mb: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cold_start: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    /// An extension's, or a process's or track's (metadata events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<&'a [&'static str]>,
+    #[serde(rename = "sort_index", skip_serializing_if = "Option::is_none")]
+    sort_index: Option<u32>,
+}
+
+impl<'a> Args<'a> {
+    fn status(status: Status, error_type: Option<&'a ErrorType>) -> Args<'a> {
+        Args {
+            status: Some(status),
+            error_type: error_type.map(ErrorType::as_str),
+            ..Args::default()
+        }
+    }
+}
+
 /// What one environment has begun and not yet ended.
 #[derive(Default)]
 struct Open {
-    init: Option<(SystemTime, Value)>,
+    /// When, how and in which phase.
+    init: Option<(SystemTime, InitializationType, InitPhase)>,
     restore: Option<SystemTime>,
     frozen: Option<SystemTime>,
-    /// Invokes started, by request id: when, and the trace header.
+    /// Invokes started, by request id: when.
     invokes: Vec<(String, SystemTime)>,
     /// The runtime's answer to each invoke, by request id.
     answered: Vec<(String, SystemTime)>,
@@ -156,7 +218,8 @@ struct Open {
 pub struct Recorder {
     timeline: Timeline,
     pid: u32,
-    pending: Vec<Value>,
+    /// Trace events not written yet, each after ",\n".
+    pending: Vec<u8>,
     open: Open,
     /// The process and thread names are written.
     named: bool,
@@ -170,7 +233,7 @@ impl Recorder {
     /// Writes what was recorded since the last flush.
     pub fn flush(&mut self) {
         if !self.pending.is_empty() {
-            self.timeline.append(&self.pending);
+            self.timeline.append(&mut self.pending);
             self.pending.clear();
         }
     }
@@ -181,7 +244,7 @@ impl Recorder {
             Mark::Freeze => self.open.frozen = Some(time),
             Mark::Thaw => {
                 if let Some(from) = self.open.frozen.take() {
-                    self.span(ENVIRONMENT, "frozen", from, time, json!({}));
+                    self.span(ENVIRONMENT, "frozen", from, time, Args::default());
                 }
             }
             Mark::Teardown { reason } => {
@@ -193,7 +256,11 @@ impl Recorder {
                 } else {
                     "reset"
                 };
-                self.instant(ENVIRONMENT, name, time, json!({ "reason": reason }));
+                let args = Args {
+                    reason: Some(reason),
+                    ..Args::default()
+                };
+                self.instant(ENVIRONMENT, name, time, args);
                 // What was open ends here.
                 self.open.invokes.clear();
                 self.open.answered.clear();
@@ -207,28 +274,30 @@ impl Recorder {
         match &event.record {
             Record::InitStart(r) => {
                 self.open.torn_down = false;
-                let args = json!({
-                    "initializationType": r.initialization_type,
-                    "phase": r.phase,
-                });
-                self.open.init = Some((time, args));
+                self.open.init = Some((time, r.initialization_type, r.phase));
             }
             Record::InitRuntimeDone(r) => {
-                if let Some((from, _)) = &self.open.init {
-                    let args = status_args(r.status, r.error_type.as_ref().map(|t| t.as_str()));
-                    self.span(RUNTIME, "runtime init", *from, time, args);
+                if let Some((from, _, _)) = self.open.init {
+                    let args = Args::status(r.status, r.error_type.as_ref());
+                    self.span(RUNTIME, "runtime init", from, time, args);
                 }
             }
             Record::Extension(r) => {
-                let args = json!({ "name": r.name, "state": r.state, "events": r.events });
+                let args = Args {
+                    name: Some(&r.name),
+                    state: Some(r.state),
+                    events: Some(&r.events),
+                    ..Args::default()
+                };
                 self.instant(EXTENSIONS, &format!("{} registered", r.name), time, args);
             }
             Record::InitReport(r) => {
-                if let Some((from, mut args)) = self.open.init.take() {
-                    merge(
-                        &mut args,
-                        status_args(r.status, r.error_type.as_ref().map(|t| t.as_str())),
-                    );
+                if let Some((from, initialization_type, phase)) = self.open.init.take() {
+                    let args = Args {
+                        initialization_type: Some(initialization_type),
+                        phase: Some(phase),
+                        ..Args::status(r.status, r.error_type.as_ref())
+                    };
                     self.span(ENVIRONMENT, "init", from, time, args);
                 }
             }
@@ -238,68 +307,79 @@ impl Recorder {
                 }
                 self.open.invokes.push((r.request_id.clone(), time));
             }
-            Record::RuntimeDone(r) => {
-                let Some(from) = started(&self.open.invokes, &r.request_id) else {
-                    return;
-                };
-                let mut args = status_args(r.status, r.error_type.as_ref().map(|t| t.as_str()));
-                merge(
-                    &mut args,
-                    json!({ "requestId": r.request_id, "producedBytes": r.metrics.produced_bytes }),
-                );
-                self.span(RUNTIME, "runtime", from, time, args);
-                for span in &r.spans {
-                    let to = span.start + span.duration;
-                    let args = json!({ "requestId": r.request_id });
-                    self.span(RUNTIME, span.name, span.start, to, args);
-                }
-                if self.open.answered.len() >= MAX_OPEN {
-                    self.open.answered.remove(0);
-                }
-                self.open.answered.push((r.request_id.clone(), time));
-            }
-            Record::Report(r) => {
-                let id = &r.request_id;
-                let Some(from) = take(&mut self.open.invokes, id) else {
-                    return;
-                };
-                let to = from + r.metrics.duration;
-                if let Some(answered) = take(&mut self.open.answered, id) {
-                    if to > answered {
-                        let args = json!({ "requestId": id });
-                        self.span(EXTENSIONS, "post-invoke", answered, to, args);
-                    }
-                }
-                let mut args = status_args(r.status, r.error_type.as_ref().map(|t| t.as_str()));
-                merge(
-                    &mut args,
-                    json!({
-                        "requestId": id,
-                        "billedDurationMs": r.metrics.billed_duration_ms,
-                        "maxMemoryUsedMB": r.metrics.max_memory_used_mb,
-                        "coldStart": r.metrics.init_duration.is_some(),
-                    }),
-                );
-                self.span(ENVIRONMENT, "invoke", from, to, args);
-            }
+            Record::RuntimeDone(r) => self.runtime_done(r, time),
+            Record::Report(r) => self.report(r),
             Record::RestoreStart(_) => {
                 self.open.torn_down = false;
                 self.open.restore = Some(time);
             }
             Record::RestoreRuntimeDone(r) => {
                 if let Some(from) = self.open.restore {
-                    let args = status_args(r.status, r.error_type.as_ref().map(|t| t.as_str()));
+                    let args = Args::status(r.status, r.error_type.as_ref());
                     self.span(RUNTIME, "runtime restore", from, time, args);
                 }
             }
             Record::RestoreReport(r) => {
                 if let Some(from) = self.open.restore.take() {
-                    let args = status_args(r.status, r.error_type.as_ref().map(|t| t.as_str()));
+                    let args = Args::status(r.status, r.error_type.as_ref());
                     self.span(ENVIRONMENT, "restore", from, time, args);
                 }
             }
             Record::TelemetrySubscription(_) | Record::LogsDropped(_) => {}
         }
+    }
+
+    /// The runtime's part of an invoke, and its response's spans.
+    fn runtime_done(&mut self, r: &RuntimeDone, time: SystemTime) {
+        let Some(from) = started(&self.open.invokes, &r.request_id) else {
+            return;
+        };
+        let id = Some(r.request_id.as_str());
+        let args = Args {
+            request_id: id,
+            produced_bytes: Some(r.metrics.produced_bytes),
+            ..Args::status(r.status, r.error_type.as_ref())
+        };
+        self.span(RUNTIME, "runtime", from, time, args);
+        for span in &r.spans {
+            let to = span.start + span.duration;
+            let args = Args {
+                request_id: id,
+                ..Args::default()
+            };
+            self.span(RUNTIME, span.name, span.start, to, args);
+        }
+        if self.open.answered.len() >= MAX_OPEN {
+            self.open.answered.remove(0);
+        }
+        self.open.answered.push((r.request_id.clone(), time));
+    }
+
+    /// The invoke, as REPORT measured it, and the extensions' time after
+    /// the runtime's answer.
+    fn report(&mut self, r: &Report) {
+        let id = r.request_id.as_str();
+        let Some(from) = take(&mut self.open.invokes, id) else {
+            return;
+        };
+        let to = from + r.metrics.duration;
+        if let Some(answered) = take(&mut self.open.answered, id) {
+            if to > answered {
+                let args = Args {
+                    request_id: Some(id),
+                    ..Args::default()
+                };
+                self.span(EXTENSIONS, "post-invoke", answered, to, args);
+            }
+        }
+        let args = Args {
+            request_id: Some(id),
+            billed_duration_ms: Some(r.metrics.billed_duration_ms),
+            max_memory_used_mb: Some(r.metrics.max_memory_used_mb),
+            cold_start: Some(r.metrics.init_duration.is_some()),
+            ..Args::status(r.status, r.error_type.as_ref())
+        };
+        self.span(ENVIRONMENT, "invoke", from, to, args);
     }
 
     /// The process and track names, before the first event.
@@ -308,63 +388,84 @@ impl Recorder {
             return;
         }
         self.named = true;
-        let pid = self.pid;
-        self.pending.push(json!({
-            "ph": "M", "name": "process_name", "pid": pid, "tid": 0,
-            "args": { "name": format!("environment {pid}") },
-        }));
+        let process = format!("environment {}", self.pid);
+        self.metadata(
+            "process_name",
+            0,
+            Args {
+                name: Some(&process),
+                ..Args::default()
+            },
+        );
         for (tid, name) in [
             (ENVIRONMENT, "environment"),
             (RUNTIME, "runtime"),
             (EXTENSIONS, "extensions"),
         ] {
-            self.pending.push(json!({
-                "ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
-                "args": { "name": name },
-            }));
-            self.pending.push(json!({
-                "ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
-                "args": { "sort_index": tid },
-            }));
+            let args = Args {
+                name: Some(name),
+                ..Args::default()
+            };
+            self.metadata("thread_name", tid, args);
+            let args = Args {
+                sort_index: Some(tid),
+                ..Args::default()
+            };
+            self.metadata("thread_sort_index", tid, args);
         }
     }
 
-    fn span(&mut self, tid: u32, name: &str, from: SystemTime, to: SystemTime, args: Value) {
-        let dur = to.duration_since(from).unwrap_or(Duration::ZERO);
-        let mut event = json!({
-            "ph": "X", "name": name, "cat": "lambda", "pid": self.pid, "tid": tid,
-            "ts": micros(from), "dur": dur.as_micros() as u64, "args": args,
+    fn metadata(&mut self, name: &str, tid: u32, args: Args) {
+        self.push(&TraceEvent {
+            ph: "M",
+            name,
+            cat: "",
+            pid: self.pid,
+            tid,
+            ts: None,
+            dur: None,
+            s: None,
+            cname: None,
+            args,
         });
-        if failed(&event["args"]) {
-            // trace viewers' own colour for what went wrong
-            event["cname"] = json!("terrible");
-        }
-        self.pending.push(event);
     }
 
-    fn instant(&mut self, tid: u32, name: &str, time: SystemTime, args: Value) {
-        self.pending.push(json!({
-            "ph": "i", "s": "t", "name": name, "cat": "lambda", "pid": self.pid, "tid": tid,
-            "ts": micros(time), "args": args,
-        }));
+    fn span(&mut self, tid: u32, name: &str, from: SystemTime, to: SystemTime, args: Args) {
+        let dur = to.duration_since(from).unwrap_or(Duration::ZERO);
+        let failed = args.status.is_some_and(|s| s != Status::Success);
+        self.push(&TraceEvent {
+            ph: "X",
+            name,
+            cat: "lambda",
+            pid: self.pid,
+            tid,
+            ts: Some(micros(from)),
+            dur: Some(dur.as_micros() as u64),
+            s: None,
+            cname: failed.then_some("terrible"),
+            args,
+        });
     }
-}
 
-fn status_args(status: Status, error_type: Option<&str>) -> Value {
-    let mut args = json!({ "status": status });
-    if let Some(error_type) = error_type {
-        args["errorType"] = json!(error_type);
+    fn instant(&mut self, tid: u32, name: &str, time: SystemTime, args: Args) {
+        self.push(&TraceEvent {
+            ph: "i",
+            name,
+            cat: "lambda",
+            pid: self.pid,
+            tid,
+            ts: Some(micros(time)),
+            dur: None,
+            s: Some("t"),
+            cname: None,
+            args,
+        });
     }
-    args
-}
 
-fn failed(args: &Value) -> bool {
-    args["status"].as_str().is_some_and(|s| s != "success")
-}
-
-fn merge(into: &mut Value, from: Value) {
-    if let (Some(into), Value::Object(from)) = (into.as_object_mut(), from) {
-        into.extend(from);
+    fn push(&mut self, event: &TraceEvent) {
+        self.pending.extend_from_slice(b",\n");
+        // Strings, numbers and maps only: cannot fail.
+        let _ = serde_json::to_writer(&mut self.pending, event);
     }
 }
 
