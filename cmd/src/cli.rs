@@ -172,6 +172,13 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", default_value = rapid::config::DEFAULT_EXTENSIONS_DIR, env = "RAPID_EXTENSIONS_DIR")]
     pub extensions_dir: std::path::PathBuf,
 
+    /// Write every execution environment's lifecycle (init, invokes,
+    /// freezes, resets, shutdown) to FILE as it happens, in the Chrome /
+    /// Perfetto trace event format; `rapid timeline FILE -o page.html`
+    /// draws it.
+    #[arg(long, value_name = "FILE", env = "RAPID_TIMELINE")]
+    pub timeline: Option<std::path::PathBuf>,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,

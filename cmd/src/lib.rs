@@ -11,4 +11,5 @@ pub mod control;
 pub mod front_door;
 pub mod header_timer;
 pub mod hosts;
+pub mod timeline_page;
 pub mod web;

@@ -26,6 +26,9 @@ use tokio::signal::unix::{signal, SignalKind};
 fn main() -> ExitCode {
     // Before anything is allocated: large payloads are given back.
     rapid::supervisor::return_large_buffers();
+    if let Some(page) = rapid_cmd::timeline_page::command(std::env::args_os()) {
+        return page.run();
+    }
     let cli = Cli::parse();
     if let Err(message) = cli.check() {
         return fail(&message);
@@ -151,8 +154,21 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     });
     let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").ok();
     let format = telemetry::LogFormat::from_env_value(format.as_deref());
-    let (logs, log_task) =
-        telemetry::LogHub::start_with(std::io::stdout(), event_log.clone(), format);
+    let timeline = match &cli.timeline {
+        Some(path) => Some(telemetry::Timeline::create(path).map_err(|err| {
+            format!(
+                "cannot write the timeline to {} (--timeline): {err}",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
+    let (logs, log_task) = telemetry::LogHub::start_recording(
+        std::io::stdout(),
+        event_log.clone(),
+        format,
+        timeline.as_ref().map(|t| t.recorder(0)),
+    );
     let function_version = config.function_version.clone();
     let region = config.region.clone();
     // What the sandboxes run at once: one invoke each, or K with
@@ -192,6 +208,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
             supervisor.clone(),
             event_log.clone(),
             format,
+            timeline.clone(),
         );
         pool = Some(rapid::Pool::new(
             member,
@@ -311,6 +328,7 @@ fn start_sandbox(
     supervisor: Supervisor,
     event_log: telemetry::EventLog,
     format: telemetry::LogFormat,
+    timeline: Option<telemetry::Timeline>,
 ) -> rapid::pool::Start {
     let idle = (0..cli.max_sandboxes as usize)
         .map(|index| cli.idle_timeout_of(index))
@@ -320,6 +338,7 @@ fn start_sandbox(
         config.idle_timeout = idle.get(index).copied().flatten();
         let supervisor = supervisor.clone();
         let event_log = event_log.clone();
+        let timeline = timeline.as_ref().map(|t| t.recorder(index as u32));
         Box::pin(async move {
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
@@ -329,7 +348,7 @@ fn start_sandbox(
                 .map_err(|e| e.to_string())?
                 .to_string();
             let (logs, log_task) =
-                telemetry::LogHub::start_with(std::io::stdout(), event_log, format);
+                telemetry::LogHub::start_recording(std::io::stdout(), event_log, format, timeline);
             let (sandbox, engine_task) =
                 Sandbox::start_numbered(config, address.clone(), logs, &supervisor, Some(index));
             let server = tokio::spawn(rapid::serve_runtime_api(listener, sandbox.clone()));

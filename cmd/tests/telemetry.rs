@@ -169,6 +169,44 @@ fn invoke_received(env: &[(&str, &str)], event: &[u8]) -> (String, Resp, Vec<Val
     (id, resp, events)
 }
 
+/// What a tracer's extension (the OpenTelemetry collector's Lambda
+/// extension waits, on each INVOKE, for the `runtimeDone` of its request
+/// id) needs: `platform.start` and `platform.runtimeDone` carry the
+/// invoke's trace header and one span id, as Lambda's do, and arrive
+/// within the batch timeout, without another invoke.
+#[test]
+fn start_and_runtime_done_carry_the_trace_context() {
+    const TRACE: &str =
+        "Root=1-62e900b2-710d76f009d6e7785905449a;Parent=0efbd19962d95b05;Sampled=1";
+    let (rapid, _dir, records) = with_rust_subscriber("platform", &[]);
+    let mut spans = Vec::new();
+    for _ in 0..2 {
+        let resp = rapid.invoke(br#"{"action": "echo"}"#, &[("X-Amzn-Trace-Id", TRACE)]);
+        assert_success(&resp);
+        let id = request_id(&resp);
+        // Parsed by lambda-extension's own types, as a tracer would.
+        let events = wait_received(&records, "platform.runtimeDone", &id);
+        let of = |kind: &str| {
+            events
+                .iter()
+                .find(|e| e["type"] == kind && e["record"]["requestId"] == id.as_str())
+                .unwrap_or_else(|| panic!("no {kind} of {id}: {events:#?}"))
+        };
+        let start = &of("platform.start")["record"]["tracing"];
+        let done = &of("platform.runtimeDone")["record"]["tracing"];
+        assert_eq!(start["type"], "X-Amzn-Trace-Id", "{start}");
+        assert_eq!(start["value"], TRACE, "{start}");
+        let span = start["spanId"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            span.len() == 16 && span.chars().all(|c| c.is_ascii_hexdigit()),
+            "spanId: {start}"
+        );
+        assert_eq!(done, start, "runtimeDone's tracing is start's");
+        spans.push(span);
+    }
+    assert_ne!(spans[0], spans[1], "each invoke has its own span");
+}
+
 #[test]
 fn a_function_error_is_runtime_done_error_with_its_type() {
     let (id, resp, events) = invoke_received(
@@ -730,6 +768,7 @@ const SCHEMA: &[(&str, &[Field])] = &[
             ("requestId", Kind::Str, true),
             ("version", Kind::Str, true),
             ("tracing", Kind::Obj, false),
+            ("tracing.spanId", Kind::Str, false),
             ("tracing.type", Kind::Str, false),
             ("tracing.value", Kind::Str, false),
         ],
@@ -744,6 +783,10 @@ const SCHEMA: &[(&str, &[Field])] = &[
             ("metrics.durationMs", Kind::Num, true),
             ("metrics.producedBytes", Kind::Int, true),
             ("spans", Kind::Arr, false),
+            ("tracing", Kind::Obj, false),
+            ("tracing.spanId", Kind::Str, false),
+            ("tracing.type", Kind::Str, false),
+            ("tracing.value", Kind::Str, false),
         ],
     ),
     (

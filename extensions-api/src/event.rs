@@ -19,6 +19,17 @@ pub enum ShutdownReason {
     Failure,
 }
 
+impl ShutdownReason {
+    /// The reason as the SHUTDOWN event spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShutdownReason::Spindown => "spindown",
+            ShutdownReason::Timeout => "timeout",
+            ShutdownReason::Failure => "failure",
+        }
+    }
+}
+
 /// One event, serialized as Lambda sends it (tagged by `eventType`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "eventType", rename_all = "UPPERCASE")]

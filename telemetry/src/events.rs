@@ -260,14 +260,38 @@ pub struct Start {
 }
 
 /// The invoke's X-Ray trace header (`tracing`).
+/// The invoke's trace context (`TraceContext`): its X-Ray trace header and
+/// the span id Lambda gives the invoke, the same on `platform.start` and
+/// `platform.runtimeDone`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tracing {
     pub value: String,
+    /// 16 hex digits; the log hub gives one to each traced invoke.
+    pub span_id: Option<String>,
+}
+
+impl Tracing {
+    /// `value` with a new random span id.
+    pub fn with_new_span(value: String) -> Tracing {
+        let bytes = interop::ids::random_bytes::<8>();
+        let mut span_id = String::with_capacity(16);
+        for byte in bytes {
+            span_id.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+            span_id.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+        }
+        Tracing {
+            value,
+            span_id: Some(span_id),
+        }
+    }
 }
 
 impl Serialize for Tracing {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(span_id) = &self.span_id {
+            map.serialize_entry("spanId", span_id)?;
+        }
         map.serialize_entry("type", "X-Amzn-Trace-Id")?;
         map.serialize_entry("value", &self.value)?;
         map.end()
@@ -288,6 +312,9 @@ pub struct RuntimeDone {
     /// `responseLatency` and `responseDuration`, when there was a response.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub spans: Vec<Span>,
+    /// The invoke's `platform.start` tracing, filled in by the log hub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Tracing>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,7 +4,7 @@
 //! the platform events of the Telemetry API (`events`) with their bounded
 //! log (`event_log`), their delivery with the captured lines to Telemetry
 //! and Logs API subscribers (`subscribers`), and the JSON log format
-//! (`log_format`).
+//! (`log_format`), and the lifecycle timeline of `--timeline` (`timeline`).
 //!
 //! This crate never decides anything about the lifecycle; the engine tells it
 //! what happened and it records and prints.
@@ -16,6 +16,7 @@ mod logs;
 mod memory;
 mod report;
 mod subscribers;
+pub mod timeline;
 
 pub use event_log::{EventLog, EVENT_LOG_CAPACITY};
 pub use events::PlatformEvent;
@@ -26,3 +27,4 @@ pub use report::{
     end_line, report_line, start_line, timeout_line, InvokeReport, InvokeStatus, InvokeTimings,
 };
 pub use subscribers::Origin;
+pub use timeline::{Mark, Timeline};

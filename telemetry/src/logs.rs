@@ -19,11 +19,12 @@
 //! `record`.
 
 use crate::event_log::EventLog;
-use crate::events::{PlatformEvent, Report};
+use crate::events::{PlatformEvent, Record, Report, Tracing};
 use crate::log_format::{json_object, replaces_a_line, LogFormat};
 use crate::memory::MemoryUse;
 use crate::report::{end_line, report_line, InvokeReport};
 use crate::subscribers::{Item, LineRecord, Origin, Subscribers};
+use crate::timeline::{Mark, Recorder};
 use bytes::Bytes;
 use interop::subscription::Subscription;
 use std::future::poll_fn;
@@ -69,6 +70,8 @@ enum Message {
         tail: Option<oneshot::Sender<Bytes>>,
     },
     Flush(oneshot::Sender<()>),
+    /// For the timeline only: sent when one is written.
+    Mark(Mark, SystemTime),
 }
 
 /// A REPORT line to write, and the memory the invoke used.
@@ -96,6 +99,8 @@ pub struct LogHub {
     records: Arc<AtomicBool>,
     /// An extension subscribed (Telemetry or Logs API) since the start.
     subscribed: Arc<AtomicBool>,
+    /// A timeline is written (`--timeline`): the engine's marks are wanted.
+    timeline: bool,
 }
 
 impl LogHub {
@@ -114,19 +119,35 @@ impl LogHub {
         events: EventLog,
         format: LogFormat,
     ) -> (LogHub, tokio::task::JoinHandle<()>) {
+        Self::start_recording(out, events, format, None)
+    }
+
+    /// Like [`LogHub::start_with`], and writing the environment's part of
+    /// the timeline with `timeline` when given.
+    pub fn start_recording<W: Write + Send + 'static>(
+        out: W,
+        events: EventLog,
+        format: LogFormat,
+        timeline: Option<Recorder>,
+    ) -> (LogHub, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         // Buffered: what one wake-up writes goes out in one write(2).
         let out = std::io::BufWriter::with_capacity(64 * 1024, out);
         // In JSON the platform lines are events: they must be built.
         let json = format == LogFormat::Json;
-        let records = Arc::new(AtomicBool::new(events.keeps() || json));
-        let task = tokio::spawn(Hub::new(out, events, json).run(rx));
+        // The timeline is drawn from the events: they must be built too.
+        let with_timeline = timeline.is_some();
+        let records = Arc::new(AtomicBool::new(events.keeps() || json || with_timeline));
+        let mut hub = Hub::new(out, events, json);
+        hub.timeline = timeline;
+        let task = tokio::spawn(hub.run(rx));
         let subscribed = Arc::new(AtomicBool::new(false));
         (
             LogHub {
                 tx,
                 records,
                 subscribed,
+                timeline: with_timeline,
             },
             task,
         )
@@ -161,6 +182,14 @@ impl LogHub {
     /// the event is kept as it is, never formatted here.
     pub fn emit(&self, event: PlatformEvent) {
         let _ = self.tx.send(Message::Event(Box::new(event)));
+    }
+
+    /// Tells the timeline what no platform event says (a freeze, a thaw, a
+    /// teardown's start), happening now. Nothing at all without a timeline.
+    pub fn mark(&self, mark: Mark) {
+        if self.timeline {
+            let _ = self.tx.send(Message::Mark(mark, SystemTime::now()));
+        }
     }
 
     /// Captures the read end of a child's stdout and stderr; its lines are
@@ -284,6 +313,11 @@ struct Hub<W> {
     subscribers: Subscribers,
     /// `AWS_LAMBDA_LOG_FORMAT=JSON`.
     json: bool,
+    /// This environment's part of the `--timeline`.
+    timeline: Option<Recorder>,
+    /// The trace context of each invoke started and not yet done, by
+    /// request id: `platform.runtimeDone` carries its `platform.start`'s.
+    traced: Vec<(String, Tracing)>,
 }
 
 impl<W: Write> Hub<W> {
@@ -297,6 +331,8 @@ impl<W: Write> Hub<W> {
             scratch: vec![0; 64 * 1024],
             subscribers: Subscribers::default(),
             json,
+            timeline: None,
+            traced: Vec::new(),
         }
     }
 
@@ -308,6 +344,9 @@ impl<W: Write> Hub<W> {
                     None => {
                         self.drain_all();
                         let _ = self.out.flush();
+                        if let Some(timeline) = &mut self.timeline {
+                            timeline.flush();
+                        }
                         self.subscribers.close(CLOSE_WITHIN).await;
                         return;
                     }
@@ -319,6 +358,9 @@ impl<W: Write> Hub<W> {
             };
             if flush {
                 let _ = self.out.flush();
+            }
+            if let Some(timeline) = &mut self.timeline {
+                timeline.flush();
             }
         }
     }
@@ -444,7 +486,10 @@ impl<W: Write> Hub<W> {
                 } else {
                     // Before the REPORT line: whoever saw REPORT finds its
                     // event. Built only for them.
-                    if self.events.keeps() || self.subscribers.wants_events() {
+                    if self.events.keeps()
+                        || self.subscribers.wants_events()
+                        || self.timeline.is_some()
+                    {
                         self.record(event());
                     }
                     for line in &lines {
@@ -466,13 +511,25 @@ impl<W: Write> Hub<W> {
             Message::Flush(done) => {
                 self.drain_all();
                 let _ = self.out.flush();
+                if let Some(timeline) = &mut self.timeline {
+                    timeline.flush();
+                }
                 let _ = done.send(());
+            }
+            Message::Mark(mark, time) => {
+                if let Some(timeline) = &mut self.timeline {
+                    timeline.mark(mark, time);
+                }
             }
         }
     }
 
     /// Every platform event passes here, in order.
-    fn record(&mut self, event: PlatformEvent) {
+    fn record(&mut self, mut event: PlatformEvent) {
+        self.trace_context(&mut event.record);
+        if let Some(timeline) = &mut self.timeline {
+            timeline.event(&event);
+        }
         let as_line = self.json && replaces_a_line(&event.record);
         if as_line {
             // The processes' lines written before it come first, as they
@@ -497,6 +554,35 @@ impl<W: Write> Hub<W> {
             self.events.push(event.clone());
         }
         self.subscribers.push(Item::Event(event));
+    }
+
+    /// Gives a traced invoke's `platform.start` its span id, and its
+    /// `platform.runtimeDone` the same trace context, as Lambda does: a
+    /// tracer subscribed to the Telemetry API links the two.
+    fn trace_context(&mut self, record: &mut Record) {
+        match record {
+            Record::Start(start) => {
+                let Some(tracing) = &mut start.tracing else {
+                    return;
+                };
+                if tracing.span_id.is_none() {
+                    *tracing = Tracing::with_new_span(std::mem::take(&mut tracing.value));
+                }
+                let id = &start.request_id;
+                self.traced.retain(|(open, _)| open != id);
+                if self.traced.len() >= MAX_TAILS {
+                    self.traced.remove(0);
+                }
+                self.traced.push((id.clone(), tracing.clone()));
+            }
+            Record::RuntimeDone(done) if done.tracing.is_none() => {
+                let id = &done.request_id;
+                if let Some(at) = self.traced.iter().position(|(open, _)| open == id) {
+                    done.tracing = Some(self.traced.remove(at).1);
+                }
+            }
+            _ => {}
+        }
     }
 
     fn drain_all(&mut self) {
@@ -778,6 +864,59 @@ mod tests {
         // The log outlives the hub.
         drop(hub);
         assert_eq!(log.events().len(), 3);
+    }
+
+    #[test]
+    fn runtime_done_carries_the_trace_context_of_its_start() {
+        use crate::events::{RuntimeDone, RuntimeDoneMetrics, Start, Status};
+        let log = EventLog::new(10);
+        let mut hub = Hub::new(std::io::sink(), log.clone(), false);
+        let start = |id: &str, traced: bool| {
+            PlatformEvent::now(Start {
+                request_id: id.into(),
+                version: "$LATEST".into(),
+                tracing: traced.then(|| Tracing {
+                    value: format!("Root=1-00000000-{id:0>24};Parent=0123456789abcdef;Sampled=1"),
+                    span_id: None,
+                }),
+            })
+        };
+        let done = |id: &str| {
+            PlatformEvent::now(RuntimeDone {
+                request_id: id.into(),
+                status: Status::Success,
+                error_type: None,
+                metrics: RuntimeDoneMetrics {
+                    duration: Duration::from_millis(1),
+                    produced_bytes: 2,
+                },
+                spans: Vec::new(),
+                tracing: None,
+            })
+        };
+        // Overlapping invokes (multi-concurrency), one of them untraced.
+        hub.record(start("a", true));
+        hub.record(start("b", true));
+        hub.record(start("c", false));
+        hub.record(done("b"));
+        hub.record(done("c"));
+        hub.record(done("a"));
+        let tracing = |event: &PlatformEvent| match &event.record {
+            Record::Start(start) => start.tracing.clone(),
+            Record::RuntimeDone(done) => done.tracing.clone(),
+            _ => None,
+        };
+        let events = log.events();
+        let of = |i: usize| tracing(&events[i]);
+        let (a, b) = (of(0).unwrap(), of(1).unwrap());
+        let span = a.span_id.clone().unwrap();
+        assert_eq!(span.len(), 16);
+        assert!(span.chars().all(|c| c.is_ascii_hexdigit()), "{span}");
+        assert_ne!(a.span_id, b.span_id);
+        assert_eq!(of(3), Some(b));
+        assert_eq!(of(4), None, "c had no trace header");
+        assert_eq!(of(5), Some(a));
+        assert!(hub.traced.is_empty());
     }
 
     fn report(request_id: &str) -> ReportRequest {

@@ -21,7 +21,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Variables of the bench's environment that reach what it starts; the rest
 /// (AWS_* settings in particular) could change a result.
-const KEPT_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"];
+const KEPT_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "RAPID_TIMELINE"];
 /// What cargo-lambda also needs: it runs `cargo metadata` on its project.
 const CARGO_ENV: &[&str] = &["CARGO", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"];
 

@@ -10,6 +10,7 @@
 
 use super::Engine;
 use crate::lifecycle;
+use telemetry::Mark;
 
 impl Engine {
     /// Freezes the environment when `lifecycle::may_freeze` says it is
@@ -31,6 +32,7 @@ impl Engine {
         let groups = self.process_groups();
         self.processes.freeze(&groups);
         self.frozen = true;
+        self.logs.mark(Mark::Freeze);
     }
 
     /// Something is about to be handed to the environment: thaw it.
@@ -41,6 +43,7 @@ impl Engine {
         let groups = self.process_groups();
         self.processes.thaw(&groups);
         self.frozen = false;
+        self.logs.mark(Mark::Thaw);
     }
 
     /// The process groups of the runtime and the extensions still alive.

@@ -172,6 +172,8 @@ impl Current {
                     produced_bytes: self.timings.produced_bytes.unwrap_or(0),
                 },
                 spans,
+                // The log hub gives it platform.start's.
+                tracing: None,
             }
             .into(),
         }
@@ -216,6 +218,8 @@ fn start_event(request_id: &str, version: &str, trace_id: &str) -> PlatformEvent
         version: version.to_owned(),
         tracing: (!trace_id.is_empty()).then(|| Tracing {
             value: trace_id.to_owned(),
+            // The log hub gives it one.
+            span_id: None,
         }),
     })
 }

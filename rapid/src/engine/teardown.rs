@@ -29,6 +29,9 @@ impl Engine {
         self.release_held_slots();
         // Signals and SHUTDOWN must reach processes that can act on them.
         self.thaw();
+        self.logs.mark(telemetry::Mark::Teardown {
+            reason: reason.as_str(),
+        });
         // A restore waited for in this generation will not run.
         self.abandon_restore(super::RestoreFailed::Reset);
         let asked = self.shutdown_budget.filter(|_| self.shutdown.is_some());

@@ -155,11 +155,13 @@ fn start_with_and_without_tracing() {
         tracing: Some(Tracing {
             value: "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
                 .into(),
+            span_id: Some("54565fb41ac79632".into()),
         }),
     });
     assert_eq!(
         traced["record"]["tracing"],
         json!({
+            "spanId": "54565fb41ac79632",
             "type": "X-Amzn-Trace-Id",
             "value": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
         })
@@ -181,6 +183,7 @@ fn runtime_done_with_spans() {
             Span::response_latency(at(), latency),
             Span::response_duration(at() + latency, Duration::from_micros(1_976)),
         ],
+        tracing: None,
     });
     assert_eq!(event["type"], "platform.runtimeDone");
     assert_eq!(
@@ -211,6 +214,7 @@ fn runtime_done_without_an_answer() {
             produced_bytes: 0,
         },
         spans: Vec::new(),
+        tracing: None,
     });
     assert_eq!(
         event["record"],
