@@ -136,22 +136,12 @@ impl DoorBody {
                 Err(_) => Err(ended_without_result()),
             };
         };
-        Ok(DoorBody {
-            state: State::Stream(Box::new(Streaming {
-                first: Some(first),
-                chunks: Some(chunks),
-                end,
-                result: None,
-                framing: Framing::Raw,
-                log_tail: None,
-                raw: Some(RawEnd {
-                    request_id: request_id.to_owned(),
-                    failed,
-                    flushed: false,
-                    logged: false,
-                }),
-            })),
-        })
+        Ok(DoorBody::raw_stream_after(
+            first,
+            ResponseStream { chunks, end },
+            request_id,
+            failed,
+        ))
     }
 
     /// The rest of a raw stream whose first bytes were read already (an
