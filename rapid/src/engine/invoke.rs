@@ -336,15 +336,6 @@ impl Engine {
     /// `lifecycle::on_next` decides.
     pub(super) fn on_next(&mut self, caller: Option<Caller>, reply: Reply<Dispatched>) {
         let resetting = self.teardown.is_some();
-        let initialized = self
-            .runtime
-            .as_ref()
-            .is_some_and(|rt| rt.state == RuntimeState::Ready);
-        if self.concurrent() && initialized && !resetting {
-            // A worker's next ends nothing: it is one more poll.
-            self.concurrent_poll(reply);
-            return;
-        }
         let current_generation = self.generations.current_id();
         let call = {
             let rt = self.runtime.as_ref();
@@ -353,7 +344,7 @@ impl Engine {
                 Some(next) if next.is_closed() => Poll::Closed,
                 Some(_) => Poll::Open,
             };
-            lifecycle::on_next(resetting, rt.map(|rt| rt.state), poll)
+            lifecycle::on_next(resetting, self.concurrent(), rt.map(|rt| rt.state), poll)
         };
         let then = match call {
             NextCall::Refused(why) => {
@@ -367,6 +358,11 @@ impl Engine {
                 if call == NextCall::Waits {
                     self.drive();
                 }
+                return;
+            }
+            NextCall::WorkerPoll => {
+                // A worker's next ends nothing: it is one more poll.
+                self.concurrent_poll(reply);
                 return;
             }
             NextCall::Steps(then) => then,

@@ -24,8 +24,8 @@ pub use phase::{
     on_restore_asked, Disruption, InitAsked, Outcome, Phase, RestoreAsked, Start, Verdict, View,
 };
 pub use runtime::{
-    may_answer, on_next, AfterNext, AnswerRefused, InvalidTransition, NextCall, Poll, RuntimeInput,
-    RuntimeState,
+    may_answer, on_init_error, on_next, AfterNext, AnswerRefused, InitErrorCall, InvalidTransition,
+    NextCall, Poll, RuntimeInput, RuntimeState,
 };
 
 #[cfg(test)]
