@@ -26,7 +26,8 @@ use crate::config::FunctionConfig;
 use crate::generation::Generations;
 use crate::lifecycle::deadlines::{self, after, Deadlines, Due};
 use crate::lifecycle::{
-    self, Disruption, InitAsked, Outcome, Phase, RuntimeInput, RuntimeState, Start, Verdict, View,
+    self, Disruption, InitAsked, InvokeAsked, Outcome, Phase, RuntimeInput, RuntimeState,
+    ShutdownStep, Start, Verdict, View,
 };
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
@@ -276,7 +277,7 @@ impl Engine {
                 reply,
                 done,
             } => {
-                if self.shutdown.is_some() {
+                if lifecycle::on_invoke_asked(self.phase()) == InvokeAsked::ShuttingDown {
                     if let Some(done) = done {
                         let _ = done.send(Err(shutdown_failure(&invoke)));
                     }
@@ -423,6 +424,10 @@ impl Engine {
     /// at the phase only (`lifecycle::may_freeze`).
     #[cfg(test)]
     fn check_phase(&self) {
+        assert!(
+            self.init.is_none() || self.phase() == Phase::Initializing,
+            "an init under way outside the phase Initializing"
+        );
         if self.phase() == Phase::Ready {
             assert!(
                 self.extensions.all_ready(),
@@ -450,10 +455,7 @@ impl Engine {
     /// the next invoke), as `lifecycle::next_start` decides, until nothing
     /// more may start.
     fn drive(&mut self) {
-        if self.retry_init && self.teardown.is_some() {
-            // The init that failed is retried inside the next invoke's time,
-            // and the reset before it is part of that wait: the caller is
-            // answered at its deadline, however long the reset takes.
+        if deadlines::head_clock_runs(self.phase(), self.retry_init) {
             let timeout = self.cfg.timeout;
             if let Some(head) = self.queue.front_mut() {
                 head.deadline
@@ -771,32 +773,38 @@ impl Engine {
 
     // ---- shutdown ---------------------------------------------------------
 
+    /// Carries out what `lifecycle::on_shutdown_asked` says a shutdown
+    /// does now; `done` is told when it is over.
     fn begin_shutdown(&mut self, done: Option<oneshot::Sender<()>>) {
-        let verdict = self.verdict(Disruption::ShutdownAsked);
-        let first = self.shutdown.is_none();
+        let answered = self.current.as_ref().is_some_and(|c| c.has_answered());
+        let steps = lifecycle::on_shutdown_asked(self.phase(), answered);
         self.shutdown.get_or_insert_with(Vec::new).extend(done);
-        if !first {
-            return;
-        }
-        for queued in self.queue.drain(..) {
-            if let Some(done) = queued.done {
-                let _ = done.send(Err(shutdown_failure(&queued.invoke)));
+        for step in steps {
+            match step {
+                ShutdownStep::RefuseQueued => {
+                    for queued in self.queue.drain(..) {
+                        if let Some(done) = queued.done {
+                            let _ = done.send(Err(shutdown_failure(&queued.invoke)));
+                        }
+                        reply_shutdown(queued.invoke, queued.reply);
+                    }
+                }
+                ShutdownStep::Abandon => {
+                    self.init = None;
+                    self.abandon_restore(RestoreFailed::ShuttingDown);
+                }
+                ShutdownStep::FailInvoke(outcome) => {
+                    let err = FunctionError::new(
+                        ErrorType::SandboxShutdown,
+                        "The execution environment shut down during the invocation.",
+                    );
+                    self.fail_current(err, invoke_status(outcome));
+                }
+                // A no-op when failing the invoke began the teardown.
+                ShutdownStep::BeginTeardown => {
+                    self.begin_teardown(extensions_api::ShutdownReason::Spindown)
+                }
             }
-            reply_shutdown(queued.invoke, queued.reply);
-        }
-        // Abandoned, whatever the verdict: an init or a restore asked for
-        // and not started yet will not run either.
-        self.init = None;
-        self.abandon_restore(RestoreFailed::ShuttingDown);
-        if let Verdict::FailInvoke(outcome) = verdict {
-            let err = FunctionError::new(
-                ErrorType::SandboxShutdown,
-                "The execution environment shut down during the invocation.",
-            );
-            self.fail_current(err, invoke_status(outcome));
-        }
-        if self.teardown.is_none() {
-            self.begin_teardown(extensions_api::ShutdownReason::Spindown);
         }
     }
 }
