@@ -280,7 +280,7 @@ fn start_sandbox(
     supervisor: Supervisor,
     event_log: telemetry::EventLog,
     format: telemetry::LogFormat,
-) -> rapid::pool::Start {
+) -> rapid::PoolStart {
     let idle = (0..cli.max_sandboxes as usize)
         .map(|index| cli.idle_timeout_of(index))
         .collect::<Vec<_>>();
