@@ -129,8 +129,9 @@ impl Engine {
         }
         let bootstrap = match &self.cfg.bootstrap {
             Ok(bootstrap) => bootstrap,
-            Err(message) => {
-                let err = FunctionError::new(ErrorType::RuntimeInvalidEntrypoint, message);
+            Err(missing) => {
+                let err =
+                    FunctionError::new(ErrorType::RuntimeInvalidEntrypoint, &missing.to_string());
                 self.init_failed(err, InvokeStatus::Error);
                 return;
             }

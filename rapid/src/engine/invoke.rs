@@ -8,7 +8,7 @@ use super::{
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
 use crate::lifecycle::{
-    self, AfterNext, AnswerRefused, NextCall, Poll, RuntimeInput, RuntimeState,
+    self, AfterNext, AnswerRefused, InvalidTransition, NextCall, Poll, RuntimeInput, RuntimeState,
 };
 use crate::supervisor::Caller;
 use bytes::Bytes;
@@ -94,11 +94,8 @@ impl Current {
 
     /// Multi-concurrency: steps this invoke's answer through the runtime's
     /// table.
-    fn step(&mut self, input: RuntimeInput) -> Result<(), ApiError> {
-        self.answer_state = self
-            .answer_state
-            .on(input)
-            .map_err(|err| invalid_state(&err.to_string()))?;
+    fn step(&mut self, input: RuntimeInput) -> Result<(), InvalidTransition> {
+        self.answer_state = self.answer_state.on(input)?;
         Ok(())
     }
 
@@ -377,7 +374,7 @@ impl Engine {
             return;
         }
         if let Err(err) = rt.step(RuntimeInput::Next) {
-            let _ = reply.send(Err(err));
+            let _ = reply.send(Err(err.into()));
             return;
         }
         rt.next = Some(reply);
@@ -463,9 +460,7 @@ impl Engine {
             rt.state
         };
         for input in inputs {
-            state = state
-                .on(*input)
-                .map_err(|err| invalid_state(&err.to_string()))?;
+            state = state.on(*input)?;
         }
         if concurrent {
             current.answer_state = state;
@@ -570,7 +565,7 @@ impl Engine {
                 current.runtime_done = Some(now);
                 Ok(true)
             }
-            Some(Err(err)) => Err(invalid_state(&err.to_string())),
+            Some(Err(err)) => Err(ApiError::from(err)),
             None => Ok(false),
         };
         if let Some(done) = done {

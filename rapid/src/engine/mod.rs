@@ -26,8 +26,8 @@ use crate::config::FunctionConfig;
 use crate::generation::Generations;
 use crate::lifecycle::deadlines::{self, after, Deadlines, Due};
 use crate::lifecycle::{
-    self, Disruption, InitAsked, InvokeAsked, Outcome, Phase, RuntimeInput, RuntimeState,
-    ShutdownStep, Start, Verdict, View,
+    self, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, Phase, RuntimeInput,
+    RuntimeState, ShutdownStep, Start, Verdict, View,
 };
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
@@ -146,11 +146,8 @@ pub(crate) struct Engine {
 impl Runtime {
     /// Moves the runtime through its state table, or says why `input` is
     /// not allowed now (`403 InvalidStateTransition`).
-    fn step(&mut self, input: RuntimeInput) -> Result<(), ApiError> {
-        let next = self
-            .state
-            .on(input)
-            .map_err(|err| invalid_state(&err.to_string()))?;
+    fn step(&mut self, input: RuntimeInput) -> Result<(), InvalidTransition> {
+        let next = self.state.on(input)?;
         self.set_state(next);
         Ok(())
     }
@@ -858,6 +855,15 @@ fn is_foreign(caller: Option<Caller>, current: Option<u64>, roots: &[i32], what:
 
 const FOREIGN_RUNTIME: &str =
     "the caller is not the runtime of this execution environment (a process from before a reset?)";
+
+/// The table's refusal, as the Runtime API answers it (`403
+/// InvalidStateTransition`, in the table's words): the one place a typed
+/// refusal becomes text, at the API's edge.
+impl From<InvalidTransition> for ApiError {
+    fn from(err: InvalidTransition) -> ApiError {
+        invalid_state(&err.to_string())
+    }
+}
 
 fn invalid_state(message: &str) -> ApiError {
     ApiError::InvalidStateTransition {
