@@ -11,13 +11,7 @@ pub enum EventKind {
     Shutdown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ShutdownReason {
-    Spindown,
-    Timeout,
-    Failure,
-}
+pub use interop::contract::ShutdownReason;
 
 /// One event, serialized as Lambda sends it (tagged by `eventType`).
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -19,7 +19,7 @@ pub mod supervisor;
 
 pub use config::{Bootstrap, ConfigError, FunctionConfig};
 pub use engine::RestoreFailed;
-pub use extensions_api::ShutdownReason;
+pub use interop::contract::ShutdownReason;
 pub use pool::PoolError;
 /// The pool of `Sandbox`es the binary runs (`pool` is generic over
 /// [`pool::Pooled`]).

@@ -9,8 +9,9 @@ use crate::lifecycle::{
 };
 use crate::supervisor::{Caller, ProcessExit};
 use extensions_api::{
-    EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest, ShutdownReason,
+    EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest,
 };
+use interop::contract::ShutdownReason;
 use interop::state::{ExtensionDescription, StateDescription};
 use interop::{ErrorType, FunctionError};
 use std::path::{Path, PathBuf};

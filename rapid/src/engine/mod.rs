@@ -33,7 +33,7 @@ use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::contract::{
     InitFailure, InitRequest, InitSuccess, InvokeFailure, InvokeSuccess, PhaseRefused, ResetReason,
-    ResetSuccess, ResponseMetrics,
+    ResetSuccess, ResponseMetrics, ShutdownReason,
 };
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
 use invoke::Current;
@@ -116,7 +116,7 @@ pub(crate) struct Engine {
     reset_response: Option<ResponseMetrics>,
     /// A reset asked once the runtime had answered: it starts as soon as
     /// the invoke is complete.
-    pending_reset: Option<extensions_api::ShutdownReason>,
+    pending_reset: Option<ShutdownReason>,
     /// Who waits for the init under way to end.
     init_waiters: Vec<InitDone>,
     /// How the last init ended, until a reset forgets it.
@@ -519,7 +519,7 @@ impl Engine {
             Verdict::TeardownGoesOn => self.teardown_runtime_exited(),
             Verdict::ResetNow => {
                 tracing::warn!(pid = exit.pid, reason = %why, "the runtime exited while idle; the next invoke starts a new one");
-                self.begin_teardown(extensions_api::ShutdownReason::Failure);
+                self.begin_teardown(ShutdownReason::Failure);
             }
             Verdict::FailInvoke(Outcome::Answered) => {
                 tracing::warn!(pid = exit.pid, reason = %why, "the runtime exited after answering; the next invoke starts a new one");
@@ -613,10 +613,7 @@ impl Engine {
             let _ = done.send(Err(PhaseRefused::ShuttingDown));
             return;
         }
-        let shutdown_reason = match reason {
-            ResetReason::Timeout => extensions_api::ShutdownReason::Timeout,
-            ResetReason::Failure => extensions_api::ShutdownReason::Failure,
-        };
+        let shutdown_reason = ShutdownReason::from(reason);
         self.reset_waiters.push((Instant::now(), done));
         self.last_init = None;
         if let Some(current) = &self.current {
@@ -650,7 +647,7 @@ impl Engine {
         }
     }
 
-    fn begin_reset(&mut self, reason: extensions_api::ShutdownReason) {
+    fn begin_reset(&mut self, reason: ShutdownReason) {
         if self.teardown.is_none() {
             self.begin_teardown(reason);
         }
@@ -731,7 +728,7 @@ impl Engine {
             idle_s = idle.as_secs(),
             "idle for the idle timeout: shutting the execution environment down (spindown)"
         );
-        self.begin_teardown(extensions_api::ShutdownReason::Spindown);
+        self.begin_teardown(ShutdownReason::Spindown);
     }
 
     /// The deadline of an invoke whose clock runs while it waits for a
@@ -798,9 +795,7 @@ impl Engine {
                     self.fail_current(err, invoke_status(outcome));
                 }
                 // A no-op when failing the invoke began the teardown.
-                ShutdownStep::BeginTeardown => {
-                    self.begin_teardown(extensions_api::ShutdownReason::Spindown)
-                }
+                ShutdownStep::BeginTeardown => self.begin_teardown(ShutdownReason::Spindown),
             }
         }
     }
