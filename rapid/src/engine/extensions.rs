@@ -478,7 +478,7 @@ impl Engine {
         id: Uuid,
         error_type: &str,
     ) -> Result<(), ExtensionApiError> {
-        let error_type = runtime_api::bounded_error_type(error_type, "an extension's");
+        let error_type = interop::bounded_error_type(error_type, "an extension's");
         let in_init = lifecycle::may_post_init_error(self.phase());
         let ext = self.extensions.find(id)?;
         if !in_init {
@@ -499,7 +499,7 @@ impl Engine {
         id: Uuid,
         error_type: &str,
     ) -> Result<(), ExtensionApiError> {
-        let error_type = runtime_api::bounded_error_type(error_type, "an extension's");
+        let error_type = interop::bounded_error_type(error_type, "an extension's");
         let ext = self.extensions.find(id)?;
         ext.step(ExtensionInput::ExitError)?;
         ext.exit_error = Some(error_type.to_owned());
