@@ -329,7 +329,7 @@ fn start_sandbox(
     event_log: telemetry::EventLog,
     format: telemetry::LogFormat,
     timeline: Option<telemetry::Timeline>,
-) -> rapid::pool::Start {
+) -> rapid::PoolStart {
     let idle = (0..cli.max_sandboxes as usize)
         .map(|index| cli.idle_timeout_of(index))
         .collect::<Vec<_>>();

@@ -11,24 +11,7 @@ pub enum EventKind {
     Shutdown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ShutdownReason {
-    Spindown,
-    Timeout,
-    Failure,
-}
-
-impl ShutdownReason {
-    /// The reason as the SHUTDOWN event spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ShutdownReason::Spindown => "spindown",
-            ShutdownReason::Timeout => "timeout",
-            ShutdownReason::Failure => "failure",
-        }
-    }
-}
+pub use interop::contract::ShutdownReason;
 
 /// One event, serialized as Lambda sends it (tagged by `eventType`).
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -114,6 +114,37 @@ pub enum ResetReason {
     Failure,
 }
 
+/// Why a generation is torn down, as SHUTDOWN's `shutdownReason` says it
+/// to extensions: a reset's reason, or `spindown` for a shutdown (and an
+/// idle environment retired).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShutdownReason {
+    Spindown,
+    Timeout,
+    Failure,
+}
+
+impl ShutdownReason {
+    /// The reason as the SHUTDOWN event spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShutdownReason::Spindown => "spindown",
+            ShutdownReason::Timeout => "timeout",
+            ShutdownReason::Failure => "failure",
+        }
+    }
+}
+
+impl From<ResetReason> for ShutdownReason {
+    fn from(reason: ResetReason) -> ShutdownReason {
+        match reason {
+            ResetReason::Timeout => ShutdownReason::Timeout,
+            ResetReason::Failure => ShutdownReason::Failure,
+        }
+    }
+}
+
 impl ResetReason {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -255,4 +286,28 @@ pub trait InvokeContext {
         &mut self,
         reason: ResetReason,
     ) -> impl Future<Output = Result<ResetSuccess, PhaseRefused>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_s_reason_is_the_shutdown_reason_extensions_read() {
+        assert_eq!(
+            ShutdownReason::from(ResetReason::Timeout),
+            ShutdownReason::Timeout
+        );
+        assert_eq!(
+            ShutdownReason::from(ResetReason::Failure),
+            ShutdownReason::Failure
+        );
+        for (reason, text) in [
+            (ShutdownReason::Spindown, "\"spindown\""),
+            (ShutdownReason::Timeout, "\"timeout\""),
+            (ShutdownReason::Failure, "\"failure\""),
+        ] {
+            assert_eq!(serde_json::to_string(&reason).expect("json"), text);
+        }
+    }
 }

@@ -123,6 +123,22 @@ pub fn bound_error_type(raw: &str) -> &str {
     &raw[..end]
 }
 
+/// `raw` cut to [`MAX_ERROR_TYPE_LEN`] bytes, saying so in rapid's log
+/// when it was longer (`whose`: "the runtime's", "an extension's"). The
+/// Runtime API (a runtime's error type) and the engine (an extension's)
+/// both bound with it.
+pub fn bounded_error_type<'a>(raw: &'a str, whose: &str) -> &'a str {
+    let bounded = bound_error_type(raw);
+    if bounded.len() < raw.len() {
+        tracing::warn!(
+            length = raw.len(),
+            kept = bounded.len(),
+            "{whose} error type is too long; it is cut"
+        );
+    }
+    bounded
+}
+
 /// The error type rapid records for a value the runtime sent.
 ///
 /// The value is first cut to [`MAX_ERROR_TYPE_LEN`] bytes. A value

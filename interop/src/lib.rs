@@ -13,7 +13,9 @@ pub mod restore;
 pub mod state;
 pub mod subscription;
 
-pub use error_type::{bound_error_type, scrub_error_type, ErrorType, MAX_ERROR_TYPE_LEN};
+pub use error_type::{
+    bound_error_type, bounded_error_type, scrub_error_type, ErrorType, MAX_ERROR_TYPE_LEN,
+};
 pub use invoke::{
     error_body, FunctionError, Invoke, InvokeBody, InvokeOutcome, InvokeResponse, ResponseStream,
     RuntimeEvent,

@@ -49,6 +49,12 @@ pub struct Bootstrap {
     pub cwd: PathBuf,
 }
 
+/// No command was given and none of [`BOOTSTRAP_PATHS`] exists; the
+/// message is Lambda's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Couldn't find valid bootstrap(s): [{}]", BOOTSTRAP_PATHS.join(" "))]
+pub struct NoBootstrap;
+
 /// Everything about the function that does not change while rapid runs.
 #[derive(Debug, Clone)]
 pub struct FunctionConfig {
@@ -58,8 +64,9 @@ pub struct FunctionConfig {
     pub timeout: Duration,
     pub init_timeout: Duration,
     pub region: String,
-    /// The bootstrap, or the message that says why there is none.
-    pub bootstrap: Result<Bootstrap, String>,
+    /// The bootstrap, or why there is none (the init then fails with
+    /// `Runtime.InvalidEntrypoint`).
+    pub bootstrap: Result<Bootstrap, NoBootstrap>,
     pub handler: String,
     pub function_arn: Arc<str>,
     /// The runtime's environment, except `AWS_LAMBDA_RUNTIME_API` (set at spawn).
@@ -290,7 +297,7 @@ fn number(
     Ok(value)
 }
 
-fn find_bootstrap(mut command: Vec<String>) -> Result<Bootstrap, String> {
+fn find_bootstrap(mut command: Vec<String>) -> Result<Bootstrap, NoBootstrap> {
     if !command.is_empty() {
         let program = command.remove(0);
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
@@ -313,10 +320,7 @@ fn find_bootstrap(mut command: Vec<String>) -> Result<Bootstrap, String> {
                 },
             })
         }
-        None => Err(format!(
-            "Couldn't find valid bootstrap(s): [{}]",
-            BOOTSTRAP_PATHS.join(" ")
-        )),
+        None => Err(NoBootstrap),
     }
 }
 

@@ -19,8 +19,14 @@ pub mod supervisor;
 
 pub use config::{Bootstrap, ConfigError, FunctionConfig};
 pub use engine::RestoreFailed;
-pub use extensions_api::ShutdownReason;
-pub use pool::{Lease, Member, Pool, PoolError};
+pub use interop::contract::ShutdownReason;
+pub use pool::PoolError;
+/// The pool of `Sandbox`es the binary runs (`pool` is generic over
+/// [`pool::Pooled`]).
+pub type Pool = pool::Pool<Sandbox>;
+pub type Lease = pool::Lease<Sandbox>;
+pub type Member = pool::Member<Sandbox>;
+pub type PoolStart = pool::Start<Sandbox>;
 pub use sandbox::{InitHandle, Reservation, Sandbox, SandboxError};
 pub use server::serve_runtime_api;
 pub use supervisor::Supervisor;

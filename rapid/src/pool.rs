@@ -5,8 +5,11 @@
 //! arrival order for the first room released. How
 //! a sandbox is started (its Runtime API listener, its log hub) is the
 //! binary's business: the pool is given a `Start`.
+//!
+//! The pool knows a sandbox only through [`Pooled`] (a clone of the handle,
+//! a shutdown): it sits above the sandbox it holds, and its tests run on a
+//! simulated one.
 
-use crate::Sandbox;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -14,18 +17,26 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// What the pool needs of a sandbox: a handle it can clone (for each
+/// lease) and a shutdown that returns once the sandbox is down.
+/// `Sandbox` implements it through its contract
+/// (`SandboxContext::shutdown`).
+pub trait Pooled: Clone + Send + Sync + 'static {
+    fn shut_down(&self) -> impl Future<Output = ()> + Send;
+}
+
 /// One sandbox of the pool and the tasks that serve it: `tasks` (its
 /// engine, its log hub) end on their own once it has shut down; `server`
 /// (its Runtime API) is stopped then.
-pub struct Member {
-    pub sandbox: Sandbox,
+pub struct Member<S> {
+    pub sandbox: S,
     pub tasks: Vec<JoinHandle<()>>,
     pub server: JoinHandle<()>,
 }
 
 /// Starts the sandbox of slot `index` (1, 2, ...: slot 0 is given).
-pub type Start = Box<
-    dyn Fn(usize) -> Pin<Box<dyn Future<Output = Result<Member, String>> + Send>> + Send + Sync,
+pub type Start<S> = Box<
+    dyn Fn(usize) -> Pin<Box<dyn Future<Output = Result<Member<S>, String>> + Send>> + Send + Sync,
 >;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,14 +51,14 @@ pub enum PoolError {
     Starting { index: usize },
 }
 
-enum Choice {
-    Idle(Result<Lease, PoolError>),
+enum Choice<S: Pooled> {
+    Idle(Result<Lease<S>, PoolError>),
     Start(usize),
-    Wait(Waiting),
+    Wait(Waiting<S>),
 }
 
-struct Slot {
-    member: Option<Member>,
+struct Slot<S> {
+    member: Option<Member<S>>,
     /// The invokes it holds (a start under way counts as one): at most one,
     /// or K with multi-concurrency.
     leases: usize,
@@ -56,8 +67,8 @@ struct Slot {
     released: u64,
 }
 
-struct State {
-    slots: Vec<Slot>,
+struct State<S> {
+    slots: Vec<Slot<S>>,
     /// Invokes waiting for a sandbox, first come first served.
     waiters: VecDeque<oneshot::Sender<usize>>,
     /// Releases so far: the clock of `Slot::released`.
@@ -65,7 +76,7 @@ struct State {
     closed: bool,
 }
 
-impl State {
+impl<S> State<S> {
     /// The sandbox with room for one more invoke released last: the
     /// warmest, as Lambda prefers the most recently used environment; the
     /// others then stay idle long enough for `--idle-timeout` to retire
@@ -82,30 +93,37 @@ impl State {
     }
 }
 
-struct Shared {
-    state: Mutex<State>,
+struct Shared<S> {
+    state: Mutex<State<S>>,
     max: usize,
     /// Invokes a sandbox runs at once (`AWS_LAMBDA_MAX_CONCURRENCY`, else 1).
     per_sandbox: usize,
-    start: Start,
+    start: Start<S>,
 }
 
 /// The pool; clones share it.
-#[derive(Clone)]
-pub struct Pool {
-    shared: Arc<Shared>,
+pub struct Pool<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S> Clone for Pool<S> {
+    fn clone(&self) -> Self {
+        Pool {
+            shared: self.shared.clone(),
+        }
+    }
 }
 
 /// A sandbox held for one invoke: released (to the next waiter, or as
 /// room) when dropped.
-pub struct Lease {
-    shared: Arc<Shared>,
+pub struct Lease<S: Pooled> {
+    shared: Arc<Shared<S>>,
     index: usize,
-    sandbox: Sandbox,
+    sandbox: S,
 }
 
-impl Lease {
-    pub fn sandbox(&self) -> &Sandbox {
+impl<S: Pooled> Lease<S> {
+    pub fn sandbox(&self) -> &S {
         &self.sandbox
     }
 
@@ -115,24 +133,24 @@ impl Lease {
     }
 }
 
-impl Drop for Lease {
+impl<S: Pooled> Drop for Lease<S> {
     fn drop(&mut self) {
         release(&self.shared, self.index);
     }
 }
 
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
+impl<S> Shared<S> {
+    fn state(&self) -> MutexGuard<'_, State<S>> {
         // Every update is a few assignments: a panic cannot leave it half
         // done, so a poisoned lock is fine.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-impl Pool {
+impl<S: Pooled> Pool<S> {
     /// A pool of at most `max` sandboxes whose first is `first`, each
     /// running up to `per_sandbox` invokes at once.
-    pub fn new(first: Member, max: usize, per_sandbox: usize, start: Start) -> Pool {
+    pub fn new(first: Member<S>, max: usize, per_sandbox: usize, start: Start<S>) -> Pool<S> {
         Pool {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
@@ -155,7 +173,7 @@ impl Pool {
     /// A sandbox for one invoke: the idle one released last, else a new
     /// one while fewer than the limit run, else the first released (in
     /// arrival order).
-    pub async fn acquire(&self) -> Result<Lease, PoolError> {
+    pub async fn acquire(&self) -> Result<Lease<S>, PoolError> {
         match self.choose() {
             Choice::Idle(lease) => lease,
             Choice::Start(index) => self.start(index).await,
@@ -167,7 +185,7 @@ impl Pool {
         }
     }
 
-    fn choose(&self) -> Choice {
+    fn choose(&self) -> Choice<S> {
         let mut state = self.shared.state();
         if state.closed {
             return Choice::Idle(Err(PoolError::Gone));
@@ -202,7 +220,7 @@ impl Pool {
         })
     }
 
-    async fn start(&self, index: usize) -> Result<Lease, PoolError> {
+    async fn start(&self, index: usize) -> Result<Lease<S>, PoolError> {
         match (self.shared.start)(index).await {
             Ok(member) => {
                 let mut state = self.shared.state();
@@ -232,7 +250,7 @@ impl Pool {
     /// the control API addresses sandboxes by index. It is not taken from
     /// the pool: invokes may still be given it. Started this way it is
     /// idle and the coldest, so invokes keep going to the warm ones.
-    pub async fn sandbox_at(&self, index: usize) -> Result<Sandbox, PoolError> {
+    pub async fn sandbox_at(&self, index: usize) -> Result<S, PoolError> {
         {
             let mut state = self.shared.state();
             if state.closed {
@@ -284,7 +302,7 @@ impl Pool {
     /// The lease of slot `index`, which the caller has counted. Only
     /// slots with a sandbox are handed out; should one have none (the pool
     /// shut down meanwhile), the slot is released again.
-    fn lease(&self, state: &State, index: usize) -> Result<Lease, PoolError> {
+    fn lease(&self, state: &State<S>, index: usize) -> Result<Lease<S>, PoolError> {
         match state.slots.get(index).and_then(|s| s.member.as_ref()) {
             Some(member) => Ok(Lease {
                 shared: self.shared.clone(),
@@ -298,7 +316,7 @@ impl Pool {
     /// Shuts every sandbox down (at once, each with its budget) and waits
     /// for their tasks; invokes still waiting are refused.
     pub async fn shutdown(&self) {
-        let members: Vec<Member> = {
+        let members: Vec<Member<S>> = {
             let mut state = self.shared.state();
             state.closed = true;
             state.waiters.clear();
@@ -313,7 +331,7 @@ impl Pool {
             .iter()
             .map(|m| {
                 let sandbox = m.sandbox.clone();
-                tokio::spawn(async move { sandbox.shutdown().await })
+                tokio::spawn(async move { sandbox.shut_down().await })
             })
             .collect();
         for shutdown in shutdowns {
@@ -340,11 +358,11 @@ enum Warmth {
 
 /// Hands slot `index` to the first waiter still waiting, or marks it idle.
 /// A slot without a sandbox (its start failed) is never handed out.
-fn release(shared: &Shared, index: usize) {
+fn release<S>(shared: &Shared<S>, index: usize) {
     release_as(shared, index, Warmth::Used)
 }
 
-fn release_as(shared: &Shared, index: usize, warmth: Warmth) {
+fn release_as<S>(shared: &Shared<S>, index: usize, warmth: Warmth) {
     let mut state = shared.state();
     let Some(slot) = state.slots.get(index) else {
         return;
@@ -369,12 +387,12 @@ fn release_as(shared: &Shared, index: usize, warmth: Warmth) {
 
 /// An invoke waiting for a sandbox. Dropped before it read the slot it
 /// was handed (its caller went away), it hands the slot on.
-struct Waiting {
-    shared: Arc<Shared>,
+struct Waiting<S> {
+    shared: Arc<Shared<S>>,
     rx: Option<oneshot::Receiver<usize>>,
 }
 
-impl Waiting {
+impl<S> Waiting<S> {
     async fn wait(mut self) -> Result<usize, PoolError> {
         let Some(rx) = self.rx.as_mut() else {
             return Err(PoolError::Gone);
@@ -385,7 +403,7 @@ impl Waiting {
     }
 }
 
-impl Drop for Waiting {
+impl<S> Drop for Waiting<S> {
     fn drop(&mut self) {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
@@ -399,47 +417,49 @@ impl Drop for Waiting {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{FunctionConfig, Supervisor};
-    use std::time::Duration;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A sandbox that is never asked to run anything: its engine waits
-    /// for messages, no process is spawned.
-    fn member(supervisor: &Supervisor) -> Member {
-        let config = FunctionConfig::from_env(
-            Vec::<(String, String)>::new(),
-            vec!["/bin/true".to_owned()],
-            Duration::from_secs(1),
-        )
-        .expect("a configuration");
-        let (logs, log_task) =
-            telemetry::LogHub::start(std::io::sink(), telemetry::EventLog::new(0));
-        let (sandbox, engine_task) =
-            Sandbox::start(config, "127.0.0.1:9".to_owned(), logs, supervisor);
+    /// A simulated sandbox: it only counts its shutdowns. The pool is
+    /// about choosing one, so no engine and no process is needed.
+    #[derive(Clone, Default)]
+    struct Sim {
+        shutdowns: Arc<AtomicUsize>,
+    }
+
+    impl Pooled for Sim {
+        async fn shut_down(&self) {
+            self.shutdowns.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn member(sim: &Sim) -> Member<Sim> {
         Member {
-            sandbox,
-            tasks: vec![engine_task, log_task],
+            sandbox: sim.clone(),
+            tasks: Vec::new(),
             server: tokio::spawn(async {}),
         }
     }
 
-    fn pool(supervisor: &Supervisor, max: usize) -> Pool {
-        pool_of(supervisor, max, 1)
-    }
-
-    fn pool_of(supervisor: &Supervisor, max: usize, per_sandbox: usize) -> Pool {
-        let supervisor = supervisor.clone();
-        let first = member(&supervisor);
-        let start: Start = Box::new(move |_| {
-            let member = member(&supervisor);
+    /// A pool of simulated sandboxes, all counting their shutdowns on
+    /// `sim`'s counter.
+    fn pool_of(sim: &Sim, max: usize, per_sandbox: usize) -> Pool<Sim> {
+        let first = member(sim);
+        let sim = sim.clone();
+        let start: Start<Sim> = Box::new(move |_| {
+            let member = member(&sim);
             Box::pin(async move { Ok(member) })
         });
         Pool::new(first, max, per_sandbox, start)
     }
 
+    fn pool(sim: &Sim, max: usize) -> Pool<Sim> {
+        pool_of(sim, max, 1)
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn with_multi_concurrency_a_sandbox_takes_k_invokes_before_another_starts() {
-        let supervisor = Supervisor::start().expect("supervisor");
-        let pool = pool_of(&supervisor, 2, 2);
+        let sim = Sim::default();
+        let pool = pool_of(&sim, 2, 2);
         let a = pool.acquire().await.expect("room in sandbox 0");
         let b = pool.acquire().await.expect("more room in sandbox 0");
         assert_eq!((a.index(), b.index()), (0, 0));
@@ -464,12 +484,13 @@ mod tests {
         assert_eq!(f.index(), 1);
         drop((b, d, e, f));
         pool.shutdown().await;
+        assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 2, "both sandboxes");
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn an_invoke_goes_to_the_idle_sandbox_released_last() {
-        let supervisor = Supervisor::start().expect("supervisor");
-        let pool = pool(&supervisor, 3);
+        let sim = Sim::default();
+        let pool = pool(&sim, 3);
         // Three at once: three sandboxes.
         let a = pool.acquire().await.expect("a sandbox");
         let b = pool.acquire().await.expect("a second sandbox");
@@ -496,8 +517,8 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_sandbox_can_be_addressed_by_index_and_is_started_cold() {
-        let supervisor = Supervisor::start().expect("supervisor");
-        let pool = pool(&supervisor, 3);
+        let sim = Sim::default();
+        let pool = pool(&sim, 3);
         assert!(matches!(
             pool.sandbox_at(3).await,
             Err(PoolError::NoSuchSandbox { index: 3, max: 3 })
@@ -514,5 +535,7 @@ mod tests {
         let third = pool.acquire().await.expect("a new one");
         assert_eq!(third.index(), 1);
         pool.shutdown().await;
+        assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 3, "all three");
+        assert!(matches!(pool.acquire().await, Err(PoolError::Gone)));
     }
 }

@@ -212,6 +212,13 @@ impl Sandbox {
     }
 }
 
+/// The pool shuts a sandbox down through its contract.
+impl crate::pool::Pooled for Sandbox {
+    async fn shut_down(&self) {
+        SandboxContext::shutdown(self, None).await;
+    }
+}
+
 impl SandboxContext for Sandbox {
     type Init = InitHandle;
 

@@ -14,11 +14,8 @@ mod stream;
 
 pub use credentials::{handle_credentials, CREDENTIALS_PATH};
 pub use error::ApiError;
-pub use routes::{
-    bounded_error_type, error_headers, error_report, handle, response_mode, ResponseMode,
-    BUFFERED_RESPONSE_LIMIT,
-};
-pub use runtime_error::{RuntimeError, RuntimeErrorReport};
+pub use routes::{error_headers, error_report, handle, response_mode, ResponseMode};
+pub use runtime_error::{RuntimeError, RuntimeErrorReport, BUFFERED_RESPONSE_LIMIT};
 pub use stream::{trailer_error, StreamEnd, StreamSink};
 
 use interop::restore::Credentials;

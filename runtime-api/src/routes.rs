@@ -1,16 +1,13 @@
 //! Routing and parsing of the Runtime API requests.
 
-use crate::runtime_error::{RuntimeError, RuntimeErrorReport};
+use crate::runtime_error::{RuntimeError, RuntimeErrorReport, BUFFERED_RESPONSE_LIMIT};
 use crate::{ApiError, RuntimeEngine};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response};
 use http_body_util::Full;
-use interop::{scrub_error_type, RuntimeEvent};
+use interop::{bounded_error_type, scrub_error_type, RuntimeEvent};
 use wire::{accepted, json, read_limited, LimitedBody};
-
-/// Largest buffered response: 6 MB + 100 bytes (spec §3.2).
-pub const BUFFERED_RESPONSE_LIMIT: u64 = 6 * 1024 * 1024 + 100;
 
 const PREFIX: &str = "/2018-06-01/runtime/";
 const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
@@ -322,21 +319,6 @@ pub fn error_report(header_type: Option<&str>, body: Bytes, is_cause: bool) -> R
         _ => body,
     };
     RuntimeErrorReport { error_type, body }
-}
-
-/// An error type cut to [`interop::MAX_ERROR_TYPE_LEN`] bytes, saying so in
-/// rapid's log when it was longer (`whose`: "the runtime's", "an
-/// extension's").
-pub fn bounded_error_type<'a>(raw: &'a str, whose: &str) -> &'a str {
-    let bounded = interop::bound_error_type(raw);
-    if bounded.len() < raw.len() {
-        tracing::warn!(
-            length = raw.len(),
-            kept = bounded.len(),
-            "{whose} error type is too long; it is cut"
-        );
-    }
-    bounded
 }
 
 #[cfg(test)]

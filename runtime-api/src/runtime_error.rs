@@ -2,9 +2,12 @@
 //! (spec §3.2–§3.4): the engine learns what happened, and this file alone
 //! says which Lambda error the invoker gets for it.
 
-use crate::routes::BUFFERED_RESPONSE_LIMIT;
 use bytes::Bytes;
 use interop::{ErrorType, FunctionError};
+
+/// Largest buffered response: 6 MB + 100 bytes (spec §3.2). Past it the
+/// response is `ResponseTooLarge`, worded here.
+pub const BUFFERED_RESPONSE_LIMIT: u64 = 6 * 1024 * 1024 + 100;
 
 /// An error the runtime reported, ready for the engine.
 #[derive(Debug, Clone, PartialEq)]

@@ -123,7 +123,7 @@ pub fn trailer_error(trailers: &HeaderMap) -> Option<FunctionError> {
         .get(wire::names::FUNCTION_ERROR_TYPE)?
         .to_str()
         .ok()?;
-    let raw_type = crate::routes::bounded_error_type(raw_type, "the runtime's").to_owned();
+    let raw_type = interop::bounded_error_type(raw_type, "the runtime's").to_owned();
     let body = trailers
         .get(wire::names::FUNCTION_ERROR_BODY)
         .and_then(|v| {

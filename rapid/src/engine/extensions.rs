@@ -9,8 +9,9 @@ use crate::lifecycle::{
 };
 use crate::supervisor::{Caller, ProcessExit};
 use extensions_api::{
-    EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest, ShutdownReason,
+    EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest,
 };
+use interop::contract::ShutdownReason;
 use interop::state::{ExtensionDescription, StateDescription};
 use interop::{ErrorType, FunctionError};
 use std::path::{Path, PathBuf};
@@ -361,9 +362,16 @@ impl Engine {
         let mut roots = self.extensions.live_pids();
         roots.extend(self.runtime.as_ref().map(|rt| rt.pid));
         let current = self.generations.current_id();
-        let tearing_down = self.teardown.is_some() || self.shutdown.is_some();
-        let open = self.extensions.registration_open && !tearing_down;
-        if open && is_foreign(caller, current, &roots, "an extension's register") {
+        let shutdown = request.events.contains(&EventKind::Shutdown);
+        let registering = Registering {
+            open: self.extensions.registration_open,
+            phase: self.phase(),
+            name_taken: self.extensions.is_registered(&request.name),
+            registered: self.extensions.registered.len(),
+            wants_shutdown: shutdown,
+            external: self.extensions.is_external(&request.name),
+        };
+        if registering.is_open() && is_foreign(caller, current, &roots, "an extension's register") {
             return Err(ExtensionApiError::InvalidState {
                 message: format!(
                     "{} cannot register: the caller is not a process of this execution environment (a process from before a reset?)",
@@ -371,18 +379,8 @@ impl Engine {
                 ),
             });
         }
-        let shutdown = request.events.contains(&EventKind::Shutdown);
-        let ext = &mut self.extensions;
-        let registering = Registering {
-            open: ext.registration_open,
-            tearing_down,
-            name_taken: ext.is_registered(&request.name),
-            registered: ext.registered.len(),
-            wants_shutdown: shutdown,
-            external: ext.is_external(&request.name),
-        };
-        match lifecycle::may_register(&registering) {
-            Ok(()) => {}
+        let state = match lifecycle::may_register(&registering) {
+            Ok(state) => state,
             Err(RegisterRefused::Closed) => return Err(ExtensionApiError::RegistrationClosed),
             Err(RegisterRefused::AlreadyRegistered) => {
                 return Err(ExtensionApiError::AlreadyRegistered { name: request.name })
@@ -400,12 +398,9 @@ impl Engine {
                     ),
                 })
             }
-        }
+        };
         let id = interop::ids::new_uuid();
-        let state = ExtensionState::Started
-            .on(ExtensionInput::Register)
-            .unwrap_or(ExtensionState::Registered);
-        ext.registered.push(Extension {
+        self.extensions.registered.push(Extension {
             id,
             name: request.name,
             invoke: request.events.contains(&EventKind::Invoke),
@@ -483,8 +478,8 @@ impl Engine {
         id: Uuid,
         error_type: &str,
     ) -> Result<(), ExtensionApiError> {
-        let error_type = runtime_api::bounded_error_type(error_type, "an extension's");
-        let in_init = self.init.is_some();
+        let error_type = interop::bounded_error_type(error_type, "an extension's");
+        let in_init = lifecycle::may_post_init_error(self.phase());
         let ext = self.extensions.find(id)?;
         if !in_init {
             return Err(ExtensionApiError::InvalidState {
@@ -504,7 +499,7 @@ impl Engine {
         id: Uuid,
         error_type: &str,
     ) -> Result<(), ExtensionApiError> {
-        let error_type = runtime_api::bounded_error_type(error_type, "an extension's");
+        let error_type = interop::bounded_error_type(error_type, "an extension's");
         let ext = self.extensions.find(id)?;
         ext.step(ExtensionInput::ExitError)?;
         ext.exit_error = Some(error_type.to_owned());

@@ -6,7 +6,7 @@
 use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
-use crate::lifecycle::{self, RuntimeInput, RuntimeState};
+use crate::lifecycle::{self, InitErrorCall, RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
 use interop::contract::{InitFailure, InitSuccess};
 use interop::{ErrorType, FunctionError};
@@ -129,8 +129,9 @@ impl Engine {
         }
         let bootstrap = match &self.cfg.bootstrap {
             Ok(bootstrap) => bootstrap,
-            Err(message) => {
-                let err = FunctionError::new(ErrorType::RuntimeInvalidEntrypoint, message);
+            Err(missing) => {
+                let err =
+                    FunctionError::new(ErrorType::RuntimeInvalidEntrypoint, &missing.to_string());
                 self.init_failed(err, InvokeStatus::Error);
                 return;
             }
@@ -215,14 +216,14 @@ impl Engine {
         report: RuntimeErrorReport,
         caller: Option<Caller>,
     ) -> Result<(), ApiError> {
+        match lifecycle::on_init_error(self.runtime.as_ref().map(|rt| rt.state)) {
+            InitErrorCall::NoRuntime => return Err(invalid_state("no runtime is initializing")),
+            InitErrorCall::RestoreError => return self.on_restore_error(report),
+            InitErrorCall::Steps => {}
+        }
         let Some(rt) = self.runtime.as_mut() else {
             return Err(invalid_state("no runtime is initializing"));
         };
-        if rt.state == RuntimeState::Restoring {
-            // A runtime whose after-restore hooks fail may say so on
-            // /init/error: Lambda takes it as a restore error.
-            return self.on_restore_error(report);
-        }
         if is_foreign(
             caller,
             self.generations.current_id(),

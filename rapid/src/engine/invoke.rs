@@ -8,7 +8,7 @@ use super::{
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
 use crate::lifecycle::{
-    self, AfterNext, AnswerRefused, NextCall, Poll, RuntimeInput, RuntimeState,
+    self, AfterNext, AnswerRefused, InvalidTransition, NextCall, Poll, RuntimeInput, RuntimeState,
 };
 use crate::supervisor::Caller;
 use bytes::Bytes;
@@ -94,11 +94,8 @@ impl Current {
 
     /// Multi-concurrency: steps this invoke's answer through the runtime's
     /// table.
-    fn step(&mut self, input: RuntimeInput) -> Result<(), ApiError> {
-        self.answer_state = self
-            .answer_state
-            .on(input)
-            .map_err(|err| invalid_state(&err.to_string()))?;
+    fn step(&mut self, input: RuntimeInput) -> Result<(), InvalidTransition> {
+        self.answer_state = self.answer_state.on(input)?;
         Ok(())
     }
 
@@ -340,15 +337,6 @@ impl Engine {
     /// `lifecycle::on_next` decides.
     pub(super) fn on_next(&mut self, caller: Option<Caller>, reply: Reply<Dispatched>) {
         let resetting = self.teardown.is_some();
-        let initialized = self
-            .runtime
-            .as_ref()
-            .is_some_and(|rt| rt.state == RuntimeState::Ready);
-        if self.concurrent() && initialized && !resetting {
-            // A worker's next ends nothing: it is one more poll.
-            self.concurrent_poll(reply);
-            return;
-        }
         let current_generation = self.generations.current_id();
         let call = {
             let rt = self.runtime.as_ref();
@@ -357,7 +345,7 @@ impl Engine {
                 Some(next) if next.is_closed() => Poll::Closed,
                 Some(_) => Poll::Open,
             };
-            lifecycle::on_next(resetting, rt.map(|rt| rt.state), poll)
+            lifecycle::on_next(resetting, self.concurrent(), rt.map(|rt| rt.state), poll)
         };
         let then = match call {
             NextCall::Refused(why) => {
@@ -373,6 +361,11 @@ impl Engine {
                 }
                 return;
             }
+            NextCall::WorkerPoll => {
+                // A worker's next ends nothing: it is one more poll.
+                self.concurrent_poll(reply);
+                return;
+            }
             NextCall::Steps(then) => then,
         };
         let Some(rt) = self.runtime.as_mut() else {
@@ -385,7 +378,7 @@ impl Engine {
             return;
         }
         if let Err(err) = rt.step(RuntimeInput::Next) {
-            let _ = reply.send(Err(err));
+            let _ = reply.send(Err(err.into()));
             return;
         }
         rt.next = Some(reply);
@@ -471,9 +464,7 @@ impl Engine {
             rt.state
         };
         for input in inputs {
-            state = state
-                .on(*input)
-                .map_err(|err| invalid_state(&err.to_string()))?;
+            state = state.on(*input)?;
         }
         if concurrent {
             current.answer_state = state;
@@ -578,7 +569,7 @@ impl Engine {
                 current.runtime_done = Some(now);
                 Ok(true)
             }
-            Some(Err(err)) => Err(invalid_state(&err.to_string())),
+            Some(Err(err)) => Err(ApiError::from(err)),
             None => Ok(false),
         };
         if let Some(done) = done {

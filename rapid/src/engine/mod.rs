@@ -26,13 +26,14 @@ use crate::config::FunctionConfig;
 use crate::generation::Generations;
 use crate::lifecycle::deadlines::{self, after, Deadlines, Due};
 use crate::lifecycle::{
-    self, Disruption, InitAsked, Outcome, Phase, RuntimeInput, RuntimeState, Start, Verdict, View,
+    self, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, Phase, RuntimeInput,
+    RuntimeState, ShutdownStep, Start, Verdict, View,
 };
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::contract::{
     InitFailure, InitRequest, InitSuccess, InvokeFailure, InvokeSuccess, PhaseRefused, ResetReason,
-    ResetSuccess, ResponseMetrics,
+    ResetSuccess, ResponseMetrics, ShutdownReason,
 };
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
 use invoke::Current;
@@ -115,7 +116,7 @@ pub(crate) struct Engine {
     reset_response: Option<ResponseMetrics>,
     /// A reset asked once the runtime had answered: it starts as soon as
     /// the invoke is complete.
-    pending_reset: Option<extensions_api::ShutdownReason>,
+    pending_reset: Option<ShutdownReason>,
     /// Who waits for the init under way to end.
     init_waiters: Vec<InitDone>,
     /// How the last init ended, until a reset forgets it.
@@ -145,11 +146,8 @@ pub(crate) struct Engine {
 impl Runtime {
     /// Moves the runtime through its state table, or says why `input` is
     /// not allowed now (`403 InvalidStateTransition`).
-    fn step(&mut self, input: RuntimeInput) -> Result<(), ApiError> {
-        let next = self
-            .state
-            .on(input)
-            .map_err(|err| invalid_state(&err.to_string()))?;
+    fn step(&mut self, input: RuntimeInput) -> Result<(), InvalidTransition> {
+        let next = self.state.on(input)?;
         self.set_state(next);
         Ok(())
     }
@@ -276,7 +274,7 @@ impl Engine {
                 reply,
                 done,
             } => {
-                if self.shutdown.is_some() {
+                if lifecycle::on_invoke_asked(self.phase()) == InvokeAsked::ShuttingDown {
                     if let Some(done) = done {
                         let _ = done.send(Err(shutdown_failure(&invoke)));
                     }
@@ -423,6 +421,10 @@ impl Engine {
     /// at the phase only (`lifecycle::may_freeze`).
     #[cfg(test)]
     fn check_phase(&self) {
+        assert!(
+            self.init.is_none() || self.phase() == Phase::Initializing,
+            "an init under way outside the phase Initializing"
+        );
         if self.phase() == Phase::Ready {
             assert!(
                 self.extensions.all_ready(),
@@ -450,10 +452,7 @@ impl Engine {
     /// the next invoke), as `lifecycle::next_start` decides, until nothing
     /// more may start.
     fn drive(&mut self) {
-        if self.retry_init && self.teardown.is_some() {
-            // The init that failed is retried inside the next invoke's time,
-            // and the reset before it is part of that wait: the caller is
-            // answered at its deadline, however long the reset takes.
+        if deadlines::head_clock_runs(self.phase(), self.retry_init) {
             let timeout = self.cfg.timeout;
             if let Some(head) = self.queue.front_mut() {
                 head.deadline
@@ -520,7 +519,7 @@ impl Engine {
             Verdict::TeardownGoesOn => self.teardown_runtime_exited(),
             Verdict::ResetNow => {
                 tracing::warn!(pid = exit.pid, reason = %why, "the runtime exited while idle; the next invoke starts a new one");
-                self.begin_teardown(extensions_api::ShutdownReason::Failure);
+                self.begin_teardown(ShutdownReason::Failure);
             }
             Verdict::FailInvoke(Outcome::Answered) => {
                 tracing::warn!(pid = exit.pid, reason = %why, "the runtime exited after answering; the next invoke starts a new one");
@@ -614,10 +613,7 @@ impl Engine {
             let _ = done.send(Err(PhaseRefused::ShuttingDown));
             return;
         }
-        let shutdown_reason = match reason {
-            ResetReason::Timeout => extensions_api::ShutdownReason::Timeout,
-            ResetReason::Failure => extensions_api::ShutdownReason::Failure,
-        };
+        let shutdown_reason = ShutdownReason::from(reason);
         self.reset_waiters.push((Instant::now(), done));
         self.last_init = None;
         if let Some(current) = &self.current {
@@ -651,7 +647,7 @@ impl Engine {
         }
     }
 
-    fn begin_reset(&mut self, reason: extensions_api::ShutdownReason) {
+    fn begin_reset(&mut self, reason: ShutdownReason) {
         if self.teardown.is_none() {
             self.begin_teardown(reason);
         }
@@ -732,7 +728,7 @@ impl Engine {
             idle_s = idle.as_secs(),
             "idle for the idle timeout: shutting the execution environment down (spindown)"
         );
-        self.begin_teardown(extensions_api::ShutdownReason::Spindown);
+        self.begin_teardown(ShutdownReason::Spindown);
     }
 
     /// The deadline of an invoke whose clock runs while it waits for a
@@ -771,32 +767,36 @@ impl Engine {
 
     // ---- shutdown ---------------------------------------------------------
 
+    /// Carries out what `lifecycle::on_shutdown_asked` says a shutdown
+    /// does now; `done` is told when it is over.
     fn begin_shutdown(&mut self, done: Option<oneshot::Sender<()>>) {
-        let verdict = self.verdict(Disruption::ShutdownAsked);
-        let first = self.shutdown.is_none();
+        let answered = self.current.as_ref().is_some_and(|c| c.has_answered());
+        let steps = lifecycle::on_shutdown_asked(self.phase(), answered);
         self.shutdown.get_or_insert_with(Vec::new).extend(done);
-        if !first {
-            return;
-        }
-        for queued in self.queue.drain(..) {
-            if let Some(done) = queued.done {
-                let _ = done.send(Err(shutdown_failure(&queued.invoke)));
+        for step in steps {
+            match step {
+                ShutdownStep::RefuseQueued => {
+                    for queued in self.queue.drain(..) {
+                        if let Some(done) = queued.done {
+                            let _ = done.send(Err(shutdown_failure(&queued.invoke)));
+                        }
+                        reply_shutdown(queued.invoke, queued.reply);
+                    }
+                }
+                ShutdownStep::Abandon => {
+                    self.init = None;
+                    self.abandon_restore(RestoreFailed::ShuttingDown);
+                }
+                ShutdownStep::FailInvoke(outcome) => {
+                    let err = FunctionError::new(
+                        ErrorType::SandboxShutdown,
+                        "The execution environment shut down during the invocation.",
+                    );
+                    self.fail_current(err, invoke_status(outcome));
+                }
+                // A no-op when failing the invoke began the teardown.
+                ShutdownStep::BeginTeardown => self.begin_teardown(ShutdownReason::Spindown),
             }
-            reply_shutdown(queued.invoke, queued.reply);
-        }
-        // Abandoned, whatever the verdict: an init or a restore asked for
-        // and not started yet will not run either.
-        self.init = None;
-        self.abandon_restore(RestoreFailed::ShuttingDown);
-        if let Verdict::FailInvoke(outcome) = verdict {
-            let err = FunctionError::new(
-                ErrorType::SandboxShutdown,
-                "The execution environment shut down during the invocation.",
-            );
-            self.fail_current(err, invoke_status(outcome));
-        }
-        if self.teardown.is_none() {
-            self.begin_teardown(extensions_api::ShutdownReason::Spindown);
         }
     }
 }
@@ -850,6 +850,15 @@ fn is_foreign(caller: Option<Caller>, current: Option<u64>, roots: &[i32], what:
 
 const FOREIGN_RUNTIME: &str =
     "the caller is not the runtime of this execution environment (a process from before a reset?)";
+
+/// The table's refusal, as the Runtime API answers it (`403
+/// InvalidStateTransition`, in the table's words): the one place a typed
+/// refusal becomes text, at the API's edge.
+impl From<InvalidTransition> for ApiError {
+    fn from(err: InvalidTransition) -> ApiError {
+        invalid_state(&err.to_string())
+    }
+}
 
 fn invalid_state(message: &str) -> ApiError {
     ApiError::InvalidStateTransition {

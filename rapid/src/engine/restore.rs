@@ -148,7 +148,7 @@ impl Engine {
                 self.runtime_ready();
             }
             Err(err) => {
-                let _ = reply.send(Err(err));
+                let _ = reply.send(Err(err.into()));
             }
         }
     }

@@ -5,7 +5,7 @@
 
 use super::{epoch_ms_at, Engine};
 use crate::lifecycle::teardown::{self, Action, Begin, Input};
-use extensions_api::ShutdownReason;
+use interop::contract::ShutdownReason;
 use nix::sys::signal::Signal;
 use std::time::Instant;
 

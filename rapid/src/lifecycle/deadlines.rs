@@ -8,6 +8,7 @@
 //! (which panics past what the clock can hold): a timeout too long to
 //! matter ends in the far future instead of taking the event loop down.
 
+use super::Phase;
 use std::time::{Duration, Instant};
 
 /// How far ahead a deadline is at most: thirty years, as tokio's own "far
@@ -28,6 +29,15 @@ pub fn after(at: Instant, wait: Duration) -> Instant {
         // Ends: `at + 0` always fits.
         wait /= 2;
     }
+}
+
+/// Whether the invoke at the head of the queue has its clock running
+/// while it waits: after a failed init (`retry_init`) the next init runs
+/// inside the waiting invoke's time, and the reset before it is part of
+/// that wait, so the caller is answered at its deadline however long the
+/// reset takes.
+pub fn head_clock_runs(phase: Phase, retry_init: bool) -> bool {
+    retry_init && matches!(phase, Phase::Resetting | Phase::ShuttingDown)
 }
 
 /// A deadline that can pass.
@@ -123,7 +133,22 @@ pub fn rearm(armed: Option<Instant>, earliest: Option<Instant>) -> Option<Instan
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::phase::tests::PHASES;
     use std::time::Duration;
+
+    #[test]
+    fn the_head_s_clock_runs_through_the_reset_before_a_retried_init() {
+        for phase in PHASES {
+            for retry_init in [false, true] {
+                let want = retry_init && matches!(phase, Phase::Resetting | Phase::ShuttingDown);
+                assert_eq!(
+                    head_clock_runs(phase, retry_init),
+                    want,
+                    "{phase:?} retry_init: {retry_init}"
+                );
+            }
+        }
+    }
 
     fn at(ms: u64) -> Instant {
         static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();

@@ -1,5 +1,7 @@
 //! An extension's states and what moves it between them (spec §8).
 
+use super::Phase;
+
 /// An extension's states, with RAPID's names (spec §8). A launched external
 /// extension that has not registered yet is `Started`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +106,9 @@ pub const MAX_EXTENSIONS: usize = 10;
 pub struct Registering {
     /// Registration is open (init runs, the runtime has not called `next`).
     pub open: bool,
-    /// A reset or a shutdown runs.
-    pub tearing_down: bool,
+    /// The environment's phase: registration closes for a reset or a
+    /// shutdown, whatever `open` says.
+    pub phase: Phase,
     /// An extension of that name registered already.
     pub name_taken: bool,
     /// How many registered so far.
@@ -125,10 +128,24 @@ pub enum RegisterRefused {
     ShutdownForInternal,
 }
 
+impl Registering {
+    /// Registration is open and no teardown runs: only then is the caller
+    /// worth asking who it is (a closed registration tells a stale process
+    /// nothing more than "closed").
+    pub fn is_open(&self) -> bool {
+        self.open
+            && !matches!(
+                self.phase,
+                Phase::Resetting | Phase::ShuttingDown | Phase::Shutdown
+            )
+    }
+}
+
 /// Whether a `register` call is allowed now (spec §5), checked in this
-/// order.
-pub fn may_register(r: &Registering) -> Result<(), RegisterRefused> {
-    if !r.open || r.tearing_down {
+/// order, and the state the extension starts in when it is: the table's
+/// `Started` + `Register`.
+pub fn may_register(r: &Registering) -> Result<ExtensionState, RegisterRefused> {
+    if !r.is_open() {
         Err(RegisterRefused::Closed)
     } else if r.name_taken {
         Err(RegisterRefused::AlreadyRegistered)
@@ -137,8 +154,15 @@ pub fn may_register(r: &Registering) -> Result<(), RegisterRefused> {
     } else if r.wants_shutdown && !r.external {
         Err(RegisterRefused::ShutdownForInternal)
     } else {
-        Ok(())
+        Ok(ExtensionState::Registered)
     }
+}
+
+/// Whether an extension may post `init/error` in `phase`: only while the
+/// environment initializes (its own state then says whether it may, as
+/// the table's `InitError`).
+pub fn may_post_init_error(phase: Phase) -> bool {
+    phase == Phase::Initializing
 }
 
 /// What an extension's `event/next` does.
@@ -186,6 +210,7 @@ pub fn extension_next(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::phase::tests::PHASES;
     use crate::lifecycle::table::check_table;
 
     const EXT_STATES: [ExtensionState; 8] = [
@@ -267,25 +292,46 @@ mod tests {
     fn who_may_register() {
         let ok = Registering {
             open: true,
-            tearing_down: false,
+            phase: Phase::Initializing,
             name_taken: false,
             registered: 0,
             wants_shutdown: true,
             external: true,
         };
-        assert_eq!(may_register(&ok), Ok(()));
+        assert_eq!(may_register(&ok), Ok(ExtensionState::Registered));
+        // The state it starts in is the table's.
+        assert_eq!(
+            ExtensionState::Started.on(ExtensionInput::Register),
+            Ok(ExtensionState::Registered)
+        );
+        // Closed for a teardown whatever `open` says, open in every other
+        // phase `open` allows.
+        for phase in PHASES {
+            let tearing_down = matches!(
+                phase,
+                Phase::Resetting | Phase::ShuttingDown | Phase::Shutdown
+            );
+            let r = Registering { phase, ..ok };
+            assert_eq!(r.is_open(), !tearing_down, "{phase:?}");
+            let want = if tearing_down {
+                Err(RegisterRefused::Closed)
+            } else {
+                Ok(ExtensionState::Registered)
+            };
+            assert_eq!(may_register(&r), want, "{phase:?}");
+        }
         let table = [
             (Registering { open: false, ..ok }, RegisterRefused::Closed),
             (
                 Registering {
-                    tearing_down: true,
+                    phase: Phase::Resetting,
                     ..ok
                 },
                 RegisterRefused::Closed,
             ),
             (
                 Registering {
-                    tearing_down: true,
+                    phase: Phase::ShuttingDown,
                     name_taken: true,
                     ..ok
                 },
@@ -337,14 +383,28 @@ mod tests {
                 registered: 9,
                 ..ok
             }),
-            Ok(())
+            Ok(ExtensionState::Registered)
         );
         let internal_invoke_only = Registering {
             wants_shutdown: false,
             external: false,
             ..ok
         };
-        assert_eq!(may_register(&internal_invoke_only), Ok(()));
+        assert_eq!(
+            may_register(&internal_invoke_only),
+            Ok(ExtensionState::Registered)
+        );
+    }
+
+    #[test]
+    fn init_error_only_during_init() {
+        for phase in PHASES {
+            assert_eq!(
+                may_post_init_error(phase),
+                phase == Phase::Initializing,
+                "{phase:?}"
+            );
+        }
     }
 
     #[test]

@@ -16,16 +16,18 @@ mod runtime;
 pub mod teardown;
 
 pub use extension::{
-    extension_next, may_register, ExtensionInput, ExtensionNext, ExtensionNextEnds, ExtensionState,
-    InvalidExtensionTransition, RegisterRefused, Registering, MAX_EXTENSIONS,
+    extension_next, may_post_init_error, may_register, ExtensionInput, ExtensionNext,
+    ExtensionNextEnds, ExtensionState, InvalidExtensionTransition, RegisterRefused, Registering,
+    MAX_EXTENSIONS,
 };
 pub use phase::{
     init_complete, invoke_complete, may_freeze, next_start, on_disruption, on_init_asked,
-    on_restore_asked, Disruption, InitAsked, Outcome, Phase, RestoreAsked, Start, Verdict, View,
+    on_invoke_asked, on_restore_asked, on_shutdown_asked, Disruption, InitAsked, InvokeAsked,
+    Outcome, Phase, RestoreAsked, ShutdownStep, Start, Verdict, View,
 };
 pub use runtime::{
-    may_answer, on_next, AfterNext, AnswerRefused, InvalidTransition, NextCall, Poll, RuntimeInput,
-    RuntimeState,
+    may_answer, on_init_error, on_next, AfterNext, AnswerRefused, InitErrorCall, InvalidTransition,
+    NextCall, Poll, RuntimeInput, RuntimeState,
 };
 
 #[cfg(test)]

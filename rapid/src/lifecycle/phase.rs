@@ -214,6 +214,62 @@ pub fn invoke_complete(
     runtime == Some(RuntimeState::Ready) && answered && extensions_settled
 }
 
+/// What an invoke sent to the environment does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokeAsked {
+    /// It waits in the queue; `next_start` says when it runs.
+    Queue,
+    /// Refused: the environment shuts down (`Sandbox.Shutdown`).
+    ShuttingDown,
+}
+
+pub fn on_invoke_asked(phase: Phase) -> InvokeAsked {
+    match phase {
+        Phase::ShuttingDown | Phase::Shutdown => InvokeAsked::ShuttingDown,
+        _ => InvokeAsked::Queue,
+    }
+}
+
+/// What a shutdown asked (SIGTERM, the control API, the contract) does,
+/// step by step, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownStep {
+    /// The invokes in the queue are answered `Sandbox.Shutdown`.
+    RefuseQueued,
+    /// The init and the restore under way or asked for are dropped,
+    /// whatever runs: one asked and not started yet will not run either
+    /// (a restore's waiters are told).
+    Abandon,
+    /// The invoke in flight ends with this outcome (`Sandbox.Shutdown`, or
+    /// the status of the answer it had).
+    FailInvoke(Outcome),
+    /// The teardown (reason `spindown`) begins, unless failing the invoke
+    /// began one already.
+    BeginTeardown,
+}
+
+/// What a shutdown asked in `phase` does (`answered`: the current
+/// invoke's runtime has answered it). Asked again while shutting down, it
+/// does nothing more: the caller only waits for the end.
+pub fn on_shutdown_asked(phase: Phase, answered: bool) -> Vec<ShutdownStep> {
+    use ShutdownStep as S;
+    match phase {
+        Phase::ShuttingDown | Phase::Shutdown => Vec::new(),
+        // A teardown runs already: it becomes the shutdown's.
+        Phase::Resetting => vec![S::RefuseQueued, S::Abandon],
+        _ => {
+            let mut steps = vec![S::RefuseQueued, S::Abandon];
+            if let Verdict::FailInvoke(outcome) =
+                on_disruption(phase, answered, Disruption::ShutdownAsked)
+            {
+                steps.push(S::FailInvoke(outcome));
+            }
+            steps.push(S::BeginTeardown);
+            steps
+        }
+    }
+}
+
 /// What an init asked from outside does: `requested` is an init with the
 /// function's settings (the control API, the contract), else an eager init
 /// (`--eager-init`), for which an init done or under way is fine.
@@ -522,6 +578,51 @@ pub(crate) mod tests {
                         "invoke: {runtime:?} answered: {answered} settled: {settled}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn what_an_invoke_asked_does() {
+        for phase in PHASES {
+            let want = match phase {
+                Phase::ShuttingDown | Phase::Shutdown => InvokeAsked::ShuttingDown,
+                _ => InvokeAsked::Queue,
+            };
+            assert_eq!(on_invoke_asked(phase), want, "{phase:?}");
+        }
+    }
+
+    #[test]
+    fn what_a_shutdown_asked_does_in_every_phase() {
+        use ShutdownStep as S;
+        for phase in PHASES {
+            for answered in [false, true] {
+                let want = match phase {
+                    Phase::ShuttingDown | Phase::Shutdown => vec![],
+                    Phase::Resetting => vec![S::RefuseQueued, S::Abandon],
+                    Phase::Invoking if answered => vec![
+                        S::RefuseQueued,
+                        S::Abandon,
+                        S::FailInvoke(Outcome::Answered),
+                        S::BeginTeardown,
+                    ],
+                    Phase::Invoking => vec![
+                        S::RefuseQueued,
+                        S::Abandon,
+                        S::FailInvoke(Outcome::Error),
+                        S::BeginTeardown,
+                    ],
+                    Phase::Uninitialized
+                    | Phase::Initializing
+                    | Phase::Restoring
+                    | Phase::Ready => vec![S::RefuseQueued, S::Abandon, S::BeginTeardown],
+                };
+                assert_eq!(
+                    on_shutdown_asked(phase, answered),
+                    want,
+                    "{phase:?} answered: {answered}"
+                );
             }
         }
     }

@@ -134,6 +134,10 @@ pub enum NextCall {
     /// The runtime steps `Next` (refused in the table's words where it may
     /// not), then this.
     Steps(AfterNext),
+    /// Multi-concurrency: a worker of an initialized runtime asks for an
+    /// invoke. It ends nothing and steps no table: it is one more poll
+    /// (`Engine::concurrent_poll`, at most K).
+    WorkerPoll,
 }
 
 /// What the runtime's `next` ends.
@@ -148,12 +152,20 @@ pub enum AfterNext {
 }
 
 /// What the runtime's `invocation/next` does in this state (`resetting`:
-/// a teardown runs; `runtime`: none when no runtime runs).
-pub fn on_next(resetting: bool, runtime: Option<RuntimeState>, poll: Poll) -> NextCall {
+/// a teardown runs; `runtime`: none when no runtime runs; `concurrent`:
+/// multi-concurrency, where the table describes the runtime only up to
+/// its first `next`).
+pub fn on_next(
+    resetting: bool,
+    concurrent: bool,
+    runtime: Option<RuntimeState>,
+    poll: Poll,
+) -> NextCall {
     use RuntimeState as S;
     match (runtime, poll) {
         _ if resetting => NextCall::Refused("the execution environment is resetting"),
         (None, _) => NextCall::Refused("no runtime is running"),
+        (Some(S::Ready), _) if concurrent => NextCall::WorkerPoll,
         (Some(S::InvocationResponse), Poll::None) => NextCall::HeldUntilStreamEnds,
         (Some(S::Ready), Poll::Open) => {
             NextCall::Refused("the runtime is already waiting for the next invocation")
@@ -162,6 +174,29 @@ pub fn on_next(resetting: bool, runtime: Option<RuntimeState>, poll: Poll) -> Ne
         (Some(S::Started), _) => NextCall::Steps(AfterNext::Init),
         (Some(S::Restoring), _) => NextCall::Steps(AfterNext::Restore),
         (Some(_), _) => NextCall::Steps(AfterNext::Invoke),
+    }
+}
+
+/// What the runtime's `/init/error` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitErrorCall {
+    /// Refused: no runtime is initializing.
+    NoRuntime,
+    /// A runtime whose after-restore hooks fail may say so on
+    /// `/init/error`: Lambda takes it as a restore error.
+    RestoreError,
+    /// It steps `InitError` (refused in the table's words where it may
+    /// not), and the init fails.
+    Steps,
+}
+
+/// What the runtime's `/init/error` does in this state (`None`: no
+/// runtime runs).
+pub fn on_init_error(runtime: Option<RuntimeState>) -> InitErrorCall {
+    match runtime {
+        None => InitErrorCall::NoRuntime,
+        Some(RuntimeState::Restoring) => InitErrorCall::RestoreError,
+        Some(_) => InitErrorCall::Steps,
     }
 }
 
@@ -282,9 +317,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn what_a_runtime_s_init_error_does_in_every_state() {
+        assert_eq!(on_init_error(None), InitErrorCall::NoRuntime);
+        for state in STATES {
+            let want = match state {
+                S::Restoring => InitErrorCall::RestoreError,
+                _ => InitErrorCall::Steps,
+            };
+            assert_eq!(on_init_error(Some(state)), want, "{state:?}");
+        }
+        // Where it steps, the table allows `InitError` only during init.
+        let steps_allowed: Vec<S> = STATES
+            .into_iter()
+            .filter(|s| on_init_error(Some(*s)) == InitErrorCall::Steps)
+            .filter(|s| s.on(I::InitError).is_ok())
+            .collect();
+        assert_eq!(steps_allowed, [S::Started]);
+    }
+
+    #[test]
     fn what_a_runtime_s_next_does_in_every_state() {
         let polls = [Poll::None, Poll::Open, Poll::Closed];
-        for resetting in [false, true] {
+        for (resetting, concurrent) in [(false, false), (true, false), (false, true), (true, true)]
+        {
             for runtime in std::iter::once(None).chain(STATES.iter().copied().map(Some)) {
                 for poll in polls {
                     let want = match runtime {
@@ -292,6 +347,7 @@ pub(crate) mod tests {
                             NextCall::Refused("the execution environment is resetting")
                         }
                         None => NextCall::Refused("no runtime is running"),
+                        Some(S::Ready) if concurrent => NextCall::WorkerPoll,
                         Some(S::InvocationResponse) if poll == Poll::None => {
                             NextCall::HeldUntilStreamEnds
                         }
@@ -304,9 +360,9 @@ pub(crate) mod tests {
                         Some(_) => NextCall::Steps(AfterNext::Invoke),
                     };
                     assert_eq!(
-                        on_next(resetting, runtime, poll),
+                        on_next(resetting, concurrent, runtime, poll),
                         want,
-                        "resetting: {resetting} runtime: {runtime:?} poll: {poll:?}"
+                        "resetting: {resetting} concurrent: {concurrent} runtime: {runtime:?} poll: {poll:?}"
                     );
                 }
             }
@@ -315,7 +371,12 @@ pub(crate) mod tests {
         // from a state that answered, after init or after a restore.
         let steps_allowed: Vec<S> = STATES
             .into_iter()
-            .filter(|s| matches!(on_next(false, Some(*s), Poll::None), NextCall::Steps(_)))
+            .filter(|s| {
+                matches!(
+                    on_next(false, false, Some(*s), Poll::None),
+                    NextCall::Steps(_)
+                )
+            })
             .filter(|s| s.on(I::Next).is_ok())
             .collect();
         assert_eq!(

@@ -7,7 +7,7 @@
 //! Pure: the engine says what happened (with the time and the facts it
 //! knows), the teardown moves to its next stage and says what to do.
 
-use extensions_api::ShutdownReason;
+use interop::contract::ShutdownReason;
 use std::time::{Duration, Instant};
 
 /// Lambda's shutdown budget when only internal extensions registered.

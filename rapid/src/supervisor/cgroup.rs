@@ -35,15 +35,35 @@ pub struct MemoryCgroup {
     peak: Option<Peak>,
 }
 
+/// Why a sandbox has no cgroup of its own (a memory cgroup, or a v2
+/// freezer cgroup): rapid then says so once and goes on without it.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cannot read /proc/self/cgroup: {0}")]
+    ReadOwn(std::io::Error),
+    #[error("rapid is in no memory cgroup it can see (no cgroup v2 memory controller, no v1 memory hierarchy)")]
+    NoMemoryCgroup,
+    #[error("rapid is in no cgroup v2 (no unified hierarchy)")]
+    NoUnifiedCgroup,
+    #[error("no cgroup v2 hierarchy is mounted")]
+    NoUnifiedHierarchy,
+    #[error("cannot create the cgroup {}: {error}", dir.display())]
+    Create { dir: PathBuf, error: std::io::Error },
+    #[error("cannot cap the memory of {}: {error}", dir.display())]
+    Cap { dir: PathBuf, error: std::io::Error },
+    #[error("{} has no cgroup.freeze (a kernel before 5.2)", dir.display())]
+    NoFreeze { dir: PathBuf },
+    #[error("the cgroup path {} holds a NUL byte", dir.display())]
+    NulInPath { dir: PathBuf },
+}
+
 impl MemoryCgroup {
     /// A new cgroup named `name` under rapid's own, capped at `limit`
     /// bytes; why not, when it cannot be.
-    pub fn create(name: &str, limit: u64) -> Result<MemoryCgroup, String> {
-        let own = std::fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-        let (version, parent) = parent_dir(&own, Path::new("/sys/fs/cgroup")).ok_or_else(|| {
-            "rapid is in no memory cgroup it can see (no cgroup v2 memory controller, no v1 memory hierarchy)".to_owned()
-        })?;
+    pub fn create(name: &str, limit: u64) -> Result<MemoryCgroup, CgroupError> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").map_err(CgroupError::ReadOwn)?;
+        let (version, parent) =
+            parent_dir(&own, Path::new("/sys/fs/cgroup")).ok_or(CgroupError::NoMemoryCgroup)?;
         remove_stale(&parent);
         let dir = parent.join(name);
         std::fs::create_dir(&dir)
@@ -51,14 +71,17 @@ impl MemoryCgroup {
                 std::io::ErrorKind::AlreadyExists => Ok(()),
                 _ => Err(e),
             })
-            .map_err(|e| format!("cannot create the cgroup {}: {e}", dir.display()))?;
+            .map_err(|error| CgroupError::Create {
+                dir: dir.clone(),
+                error,
+            })?;
         let limit_file = match version {
             Version::V1 => "memory.limit_in_bytes",
             Version::V2 => "memory.max",
         };
-        if let Err(e) = std::fs::write(dir.join(limit_file), limit.to_string()) {
+        if let Err(error) = std::fs::write(dir.join(limit_file), limit.to_string()) {
             let _ = std::fs::remove_dir(&dir);
-            return Err(format!("cannot cap the memory of {}: {e}", dir.display()));
+            return Err(CgroupError::Cap { dir, error });
         }
         if version == Version::V1 {
             // Without swap accounting this file is absent; with it, swap
@@ -66,7 +89,7 @@ impl MemoryCgroup {
             let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
         }
         let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_encoded_bytes())
-            .map_err(|_| format!("the cgroup path {} holds a NUL byte", dir.display()))?;
+            .map_err(|_| CgroupError::NulInPath { dir: dir.clone() })?;
         let peak = Peak::open(&dir, version);
         Ok(MemoryCgroup {
             dir,

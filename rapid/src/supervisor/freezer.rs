@@ -16,6 +16,7 @@
 //! (v1 controllers, v2 mounted at `/sys/fs/cgroup/unified`) it is a
 //! cgroup of its own there, beside the v1 memory cgroup.
 
+use super::cgroup::CgroupError;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
@@ -37,15 +38,14 @@ pub struct FreezerCgroup {
 impl FreezerCgroup {
     /// A new cgroup named `name` under rapid's own in the unified
     /// hierarchy; why not, when it cannot be.
-    pub fn create(name: &str) -> Result<FreezerCgroup, String> {
-        let own = std::fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+    pub fn create(name: &str) -> Result<FreezerCgroup, CgroupError> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").map_err(CgroupError::ReadOwn)?;
         let own_path = own
             .lines()
             .find_map(|line| line.strip_prefix("0::"))
-            .ok_or("rapid is in no cgroup v2 (no unified hierarchy)")?;
+            .ok_or(CgroupError::NoUnifiedCgroup)?;
         let parent = unified_root()
-            .ok_or("no cgroup v2 hierarchy is mounted")?
+            .ok_or(CgroupError::NoUnifiedHierarchy)?
             .join(own_path.trim_start_matches('/'));
         super::cgroup::remove_stale(&parent);
         let dir = parent.join(name);
@@ -53,17 +53,14 @@ impl FreezerCgroup {
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(format!("cannot create the cgroup {}: {e}", dir.display())),
+            Err(error) => return Err(CgroupError::Create { dir, error }),
         }
         if !dir.join("cgroup.freeze").exists() {
             let _ = std::fs::remove_dir(&dir);
-            return Err(format!(
-                "{} has no cgroup.freeze (a kernel before 5.2)",
-                dir.display()
-            ));
+            return Err(CgroupError::NoFreeze { dir });
         }
         let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_encoded_bytes())
-            .map_err(|_| format!("the cgroup path {} holds a NUL byte", dir.display()))?;
+            .map_err(|_| CgroupError::NulInPath { dir: dir.clone() })?;
         let relative = format!("{}/{name}", own_path.trim_end_matches('/'));
         let freeze = std::fs::OpenOptions::new()
             .write(true)

@@ -14,6 +14,7 @@ mod spawn;
 mod tree;
 
 pub use allocator::{give_back_free_memory, return_large_buffers};
+pub use cgroup::CgroupError;
 pub use limits::raise_nofile_limit;
 pub use owners::{Processes, Supervisor};
 pub use peer::{owner_in_tree, Caller, Ownership};

@@ -7,6 +7,7 @@
 //! its own processes only; exits of processes nobody spawned (orphans) are
 //! reaped and dropped.
 
+use super::cgroup::CgroupError;
 use super::reap::{self, ProcessExit};
 use super::spawn::{spawn, Spawned};
 use super::tree;
@@ -193,7 +194,7 @@ impl Processes {
     /// Caps what this sandbox's processes spawned from now on may use at
     /// `limit` bytes, in a memory cgroup of its own; why not, when rapid
     /// cannot make one.
-    pub fn cap_memory(&mut self, limit: u64) -> Result<(), String> {
+    pub fn cap_memory(&mut self, limit: u64) -> Result<(), CgroupError> {
         let name = super::cgroup::name(self.sandbox);
         let cgroup = super::cgroup::MemoryCgroup::create(&name, limit)?;
         tracing::debug!(cgroup = %cgroup.dir().display(), limit, "memory capped");
@@ -205,7 +206,7 @@ impl Processes {
     /// start, with the cgroup v2 freezer (`freezer.rs`); why not, when
     /// rapid cannot make a freezer cgroup (the sandbox is then frozen with
     /// SIGSTOP / SIGCONT to its process groups).
-    pub fn freeze_by_cgroup(&mut self) -> Result<(), String> {
+    pub fn freeze_by_cgroup(&mut self) -> Result<(), CgroupError> {
         let cgroup = super::freezer::FreezerCgroup::create(&super::cgroup::name(self.sandbox))?;
         tracing::debug!(cgroup = %cgroup.dir().display(), "frozen by cgroup");
         self.freezer = Some(cgroup);
