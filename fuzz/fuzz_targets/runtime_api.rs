@@ -55,6 +55,7 @@ impl RuntimeEngine for Engine {
                 tenant_id: None,
                 log_tail: false,
                 restore_duration: None,
+                accepted: std::time::Instant::now(),
             },
             deadline_ms: 1,
             function_arn: "arn".into(),
