@@ -2,11 +2,13 @@
 //! (curl, the AWS SDKs), spec §2.
 
 use crate::body::{DoorBody, FailedEnd, Framing, ERROR_BODY_TRAILER, ERROR_TYPE_TRAILER};
+pub use crate::invoke_headers::{decode_client_context, parse_headers, InvokeHeaders};
+use crate::run::{acquire, run_leased, run_sync, Slot};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use interop::contract::{InitContext, InvokeContext};
+use interop::contract::InitContext;
 use interop::{Invoke, InvokeBody, InvokeOutcome};
 use rapid::Sandbox;
 use std::sync::Arc;
@@ -37,11 +39,7 @@ const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 // Header names of every invoke, parsed once.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 const EXECUTED_VERSION: HeaderName = HeaderName::from_static("x-amz-executed-version");
-const INVOCATION_TYPE: HeaderName = HeaderName::from_static("x-amz-invocation-type");
-const CLIENT_CONTEXT: HeaderName = HeaderName::from_static("x-amz-client-context");
-const LOG_TYPE: HeaderName = HeaderName::from_static("x-amz-log-type");
-const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
-const TENANT_ID: HeaderName = HeaderName::from_static("x-amz-tenant-id");
+pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 const STREAM_PREFIX: &str = "/2021-11-15/functions/";
 
 /// What the front door needs besides the sandbox.
@@ -347,185 +345,6 @@ where
     }
 }
 
-/// Runs `invoke` synchronously (Invoke's RequestResponse, and web
-/// traffic): throttled past the queue, as at Lambda's concurrency limit;
-/// on the pool's sandbox when there is a pool. The outcome as soon as the
-/// runtime answered, and which sandbox ran it.
-pub async fn run_sync(
-    door: &FrontDoor,
-    invoke: Invoke,
-) -> Result<(InvokeOutcome, usize), InvokeError> {
-    // Held until the runtime answered: past the queue's length an invoke
-    // is throttled.
-    let _slot = door
-        .queued_invokes
-        .try_acquire()
-        .map_err(|_| InvokeError::Throttled)?;
-    let _in_flight = door.bursts.enter(invoke.payload.len());
-    let request_id = invoke.request_id.clone();
-    match &door.pool {
-        Some(pool) => match acquire(pool, door.slot_wait, invoke.accepted).await? {
-            Slot::Leased(lease) => {
-                let index = lease.index();
-                Ok((run_leased(lease, request_id, invoke).await?, index))
-            }
-            Slot::TimedOut(timeout) => {
-                tracing::warn!(%request_id, timeout_s = timeout.as_secs_f64(), "invoke timed out waiting for a free slot");
-                Ok((slot_wait_timed_out(request_id, timeout), 0))
-            }
-        },
-        None => {
-            let outcome = door
-                .sandbox
-                .on_demand()
-                .reserve(request_id)
-                .untracked()
-                .send(invoke)
-                .await
-                .map_err(|_| InvokeError::Gone)?;
-            Ok((outcome, 0))
-        }
-    }
-}
-
-/// What waiting for a sandbox of the pool gave.
-enum Slot {
-    Leased(rapid::Lease),
-    /// Multi-concurrency: none came free within the invoke's timeout.
-    TimedOut(std::time::Duration),
-}
-
-/// A sandbox from the pool; with `wait` (multi-concurrency) only until the
-/// invoke accepted at `accepted` has waited that long.
-async fn acquire(
-    pool: &rapid::Pool,
-    wait: Option<std::time::Duration>,
-    accepted: std::time::Instant,
-) -> Result<Slot, InvokeError> {
-    let gone = |err: rapid::PoolError| {
-        tracing::warn!(%err, "no execution environment for an invoke");
-        InvokeError::Gone
-    };
-    let Some(timeout) = wait else {
-        return pool.acquire().await.map(Slot::Leased).map_err(gone);
-    };
-    let deadline = accepted
-        .checked_add(timeout)
-        .map(tokio::time::Instant::from_std);
-    let acquired = match deadline {
-        Some(at) => tokio::time::timeout_at(at, pool.acquire()).await,
-        None => Ok(pool.acquire().await),
-    };
-    match acquired {
-        Ok(lease) => lease.map(Slot::Leased).map_err(gone),
-        Err(_) => Ok(Slot::TimedOut(timeout)),
-    }
-}
-
-/// The answer of an invoke that never found a free slot within its
-/// timeout: Lambda's timeout error, as if it had run out of time.
-fn slot_wait_timed_out(request_id: String, timeout: std::time::Duration) -> InvokeOutcome {
-    let message = format!(
-        "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
-        timeout.as_secs_f64()
-    );
-    InvokeOutcome {
-        request_id,
-        result: Err(interop::FunctionError::new(
-            interop::ErrorType::SandboxTimedout,
-            &message,
-        )),
-        log_tail: None,
-    }
-}
-
-/// Runs one invoke in the pool's sandbox `lease`: the outcome as soon as
-/// the runtime answered; the sandbox stays taken until the invoke is
-/// complete (the runtime and its extensions asked for their next event).
-async fn run_leased(
-    lease: rapid::Lease,
-    request_id: String,
-    invoke: Invoke,
-) -> Result<InvokeOutcome, InvokeError> {
-    tracing::info!(sandbox = lease.index(), %request_id, "invoke");
-    let mut reservation = lease.sandbox().on_demand().reserve(request_id);
-    let outcome = reservation
-        .send(invoke)
-        .await
-        .map_err(|_| InvokeError::Gone)?;
-    tokio::spawn(async move {
-        let _ = reservation.wait().await;
-        drop(lease);
-    });
-    Ok(outcome)
-}
-
-/// What an invoke's request headers say (spec §2).
-#[derive(Debug)]
-pub struct InvokeHeaders {
-    pub invocation_type: InvocationType,
-    /// The decoded client context, compact JSON (always a valid header value).
-    pub client_context: Option<String>,
-    /// `X-Amz-Log-Type: Tail` on a synchronous invoke.
-    pub log_tail: bool,
-    /// The caller's trace header, or a new trace id.
-    pub trace_id: String,
-    pub tenant_id: Option<String>,
-    /// How a raw stream that fails midway ends for this caller.
-    pub failed_end: FailedEnd,
-}
-
-/// Reads an invoke's headers for the operation `framing` names. A pure
-/// function of the headers (but for a new trace id), shared by the front
-/// door and its fuzz target.
-pub fn parse_headers(
-    framing: Framing,
-    headers: &http::HeaderMap,
-) -> Result<InvokeHeaders, InvokeError> {
-    let header = |name: &HeaderName, spelled| lambda_header(headers, name, spelled);
-    let invocation_type = match header(&INVOCATION_TYPE, "X-Amz-Invocation-Type")?.as_deref() {
-        None | Some("RequestResponse") => InvocationType::RequestResponse,
-        // InvokeWithResponseStream has no asynchronous form.
-        Some("Event") if framing == Framing::Raw => InvocationType::Event,
-        Some("DryRun") => InvocationType::DryRun,
-        Some(other) => {
-            return Err(InvokeError::InvocationType {
-                value: other.to_owned(),
-                allowed: match framing {
-                    Framing::Raw => "Event, RequestResponse, DryRun",
-                    Framing::EventStream => "RequestResponse, DryRun",
-                },
-            })
-        }
-    };
-    let client_context = header(&CLIENT_CONTEXT, "X-Amz-Client-Context")?
-        .map(|encoded| decode_client_context(&encoded))
-        .transpose()?;
-    let log_tail = match header(&LOG_TYPE, "X-Amz-Log-Type")?.as_deref() {
-        None | Some("None") => false,
-        // The log tail is for synchronous invokes only.
-        Some("Tail") => !matches!(invocation_type, InvocationType::Event),
-        Some(other) => {
-            return Err(InvokeError::LogType {
-                value: other.to_owned(),
-            })
-        }
-    };
-    // An empty trace header carries no trace: the runtime gets a new one.
-    let trace_id = header(&TRACE_ID, "X-Amzn-Trace-Id")?
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(new_trace_id);
-    let tenant_id = header(&TENANT_ID, "X-Amz-Tenant-Id")?;
-    Ok(InvokeHeaders {
-        invocation_type,
-        client_context,
-        log_tail,
-        trace_id,
-        tenant_id,
-        failed_end: FailedEnd::for_request(headers),
-    })
-}
-
 /// Reads an invoke's payload under `limit` (see
 /// [`InvocationType::body_limit`]) and checks it is JSON; a blank payload
 /// becomes `{}`.
@@ -655,48 +474,6 @@ fn empty(status: StatusCode, request_id: &str) -> Response<DoorBody> {
     *response.status_mut() = status;
     wire::insert_named(response.headers_mut(), REQUEST_ID, request_id);
     response
-}
-
-/// A Lambda request header as text: absent is `None`; a value that is not
-/// UTF-8 is refused (naming the header as Lambda spells it, `spelled`)
-/// rather than taken for absent.
-fn lambda_header(
-    headers: &http::HeaderMap,
-    name: &HeaderName,
-    spelled: &'static str,
-) -> Result<Option<String>, InvokeError> {
-    let Some(value) = headers.get(name) else {
-        return Ok(None);
-    };
-    match std::str::from_utf8(value.as_bytes()) {
-        Ok(text) => Ok(Some(text.to_owned())),
-        Err(_) => Err(InvokeError::HeaderNotUtf8 { name: spelled }),
-    }
-}
-
-/// Decodes `X-Amz-Client-Context`: base64 of a JSON object, at most
-/// [`CLIENT_CONTEXT_LIMIT`] bytes of it (a larger one would reach the
-/// runtime as a header its client may refuse to read).
-pub fn decode_client_context(encoded: &str) -> Result<String, InvokeError> {
-    if encoded.len() > CLIENT_CONTEXT_LIMIT {
-        return Err(InvokeError::ClientContextTooLarge {
-            size: encoded.len(),
-            limit: CLIENT_CONTEXT_LIMIT,
-        });
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| InvokeError::ClientContext)?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|_| InvokeError::ClientContext)?;
-    if !value.is_object() {
-        return Err(InvokeError::ClientContext);
-    }
-    // Compact, so that it has no line breaks, and with DEL escaped: JSON
-    // escapes the other control characters itself, and a header value may
-    // hold none of them (the runtime's `next` would leave the header out).
-    // A DEL can only be inside a string, where `\u007f` means the same.
-    Ok(value.to_string().replace('\u{7f}', "\\u007f"))
 }
 
 /// A new request id: a random UUID, hyphenated, lower case (without the

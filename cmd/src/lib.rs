@@ -11,5 +11,7 @@ pub mod control;
 pub mod front_door;
 pub mod header_timer;
 pub mod hosts;
+pub mod invoke_headers;
+pub mod run;
 pub mod timeline_page;
 pub mod web;

@@ -12,7 +12,9 @@ mod common;
 
 use common::static_parts::{static_program, static_rapid_path};
 use common::*;
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::Instant;
 
 fn docker(args: &[&str]) -> Output {
@@ -56,32 +58,54 @@ impl Drop for Cleanup {
     }
 }
 
-/// The container's logs (rapid's stdout and stderr) until `done` holds
-/// for them, or panics after `within`.
-fn wait_logs(
-    id: &str,
-    what: &str,
-    within: std::time::Duration,
-    done: impl Fn(&str) -> bool,
-) -> String {
-    let deadline = Instant::now() + within;
-    loop {
-        let out = docker(&["logs", id]);
-        let logs = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if done(&logs) {
-            return logs;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {what} within {within:?}:\n{logs}"
-        );
-        // ok: docker logs has no way to wait for a line; ask again shortly
-        std::thread::sleep(std::time::Duration::from_millis(100));
+/// Follows the container's logs (rapid's stdout and stderr) until a line
+/// satisfies `done`; panics after `within`.
+fn wait_log_line(id: &str, what: &str, within: std::time::Duration, done: impl Fn(&str) -> bool) {
+    let mut follow = Command::new("docker")
+        .args(["logs", "--follow", id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("docker logs --follow");
+    let (tx, rx) = mpsc::channel();
+    let readers: Vec<Box<dyn Read + Send>> = vec![
+        Box::new(follow.stdout.take().expect("piped stdout")),
+        Box::new(follow.stderr.take().expect("piped stderr")),
+    ];
+    for reader in readers {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(reader).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
     }
+    drop(tx);
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    let found = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if done(&line) => break true,
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(found, "no {what} within {within:?}:\n{}", seen.join("\n"));
+}
+
+/// The logs of a container that has exited (all of them, at once).
+fn logs_of(id: &str) -> String {
+    let out = docker(&["logs", id]);
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
@@ -118,8 +142,8 @@ fn the_scratch_image_serves_invokes_and_stops_cleanly() {
     assert!(run.status.success(), "docker run: {run:?}");
     let id = stdout_of(&run);
     cleanup.container = Some(id.clone());
-    wait_logs(&id, "listening line", WAIT, |logs| {
-        logs.contains("invokes listening on 0.0.0.0:8080")
+    wait_log_line(&id, "listening line", WAIT, |line| {
+        line.contains("invokes listening on 0.0.0.0:8080")
     });
     let address = stdout_of(&docker(&["port", &id, "8080/tcp"]));
     let address = address.lines().next().expect("a published port").to_owned();
@@ -135,9 +159,8 @@ fn the_scratch_image_serves_invokes_and_stops_cleanly() {
     assert_eq!(body["event"]["from"], "the host", "{body}");
     assert_eq!(body["env"]["LAMBDA_TASK_ROOT"], "/var/task", "{body}");
     let request_id = request_id(&resp);
-    wait_logs(&id, "INVOKE at the extension", WAIT, |logs| {
-        logs.contains(&format!("static extension: INVOKE {request_id}"))
-    });
+    let invoked = format!("static extension: INVOKE {request_id}");
+    wait_log_line(&id, "INVOKE at the extension", WAIT, |line| line == invoked);
 
     let stop = docker(&["stop", "--time", "10", &id]);
     assert!(stop.status.success(), "docker stop: {stop:?}");
@@ -147,7 +170,7 @@ fn the_scratch_image_serves_invokes_and_stops_cleanly() {
         "{{.State.ExitCode}}",
         &id,
     ]));
-    let logs = wait_logs(&id, "end", WAIT, |_| true);
+    let logs = logs_of(&id);
     assert_eq!(code, "0", "rapid's exit code after docker stop:\n{logs}");
     assert!(
         logs.contains("static extension: SHUTDOWN spindown"),

@@ -241,7 +241,7 @@ fn lambda_headers(headers: &mut http::HeaderMap, peer: Option<Peer>) -> String {
 /// Runs `invoke` as the front door runs a RequestResponse invoke (the
 /// same queue, throttle, pool and slot rules).
 async fn run(door: &FrontDoor, invoke: Invoke) -> Result<(InvokeOutcome, usize), WebError> {
-    crate::front_door::run_sync(door, invoke)
+    crate::run::run_sync(door, invoke)
         .await
         .map_err(|err| match err {
             InvokeError::Throttled => WebError::Throttled,
