@@ -47,7 +47,7 @@ fn assert_refused(output: &Output, says: &str, what: &str) -> String {
 /// Issue 22, item 5: each of these panicked the event loop at the first
 /// deadline, and rapid stayed up answering 503.
 #[test]
-fn timeouts_out_of_range_are_refused_naming_the_setting_and_its_range() {
+fn timeouts_and_memory_out_of_range_are_refused_naming_the_setting_and_its_range() {
     let cmd = scripted_command();
     let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
     for value in ["0", "901", "9223372036854775807", "18446744073709551615"] {
@@ -56,6 +56,16 @@ fn timeouts_out_of_range_are_refused_naming_the_setting_and_its_range() {
             &output,
             &format!(
                 "AWS_LAMBDA_FUNCTION_TIMEOUT must be from 1 to 900 seconds (Lambda's range), got {value}"
+            ),
+            value,
+        );
+    }
+    for value in ["64", "10241"] {
+        let output = start(&cmd, &[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", value)]);
+        assert_refused(
+            &output,
+            &format!(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be from 128 to 10240 MB (Lambda's range), got {value}"
             ),
             value,
         );

@@ -41,6 +41,9 @@ pub enum ConfigError {
 /// Lambda's function timeout: 1 to 900 seconds.
 pub const FUNCTION_TIMEOUT_SECONDS: std::ops::RangeInclusive<u64> = 1..=900;
 
+/// Lambda's function memory: 128 to 10,240 MB.
+pub const FUNCTION_MEMORY_MB: std::ops::RangeInclusive<u64> = 128..=10_240;
+
 /// The runtime's command line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bootstrap {
@@ -113,6 +116,15 @@ impl FunctionConfig {
         let function_name = get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or("test_function".into());
         let function_version = get("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or("$LATEST".into());
         let memory_size_mb = number(&get, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 3008, 1)?;
+        if !FUNCTION_MEMORY_MB.contains(&memory_size_mb) {
+            return Err(ConfigError::OutOfRange {
+                name: "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                value: memory_size_mb,
+                min: *FUNCTION_MEMORY_MB.start(),
+                max: *FUNCTION_MEMORY_MB.end(),
+                unit: " MB (Lambda's range)",
+            });
+        }
         let timeout_secs = number(&get, "AWS_LAMBDA_FUNCTION_TIMEOUT", 300, 0)?;
         if !FUNCTION_TIMEOUT_SECONDS.contains(&timeout_secs) {
             return Err(ConfigError::OutOfRange {
@@ -485,6 +497,28 @@ mod tests {
                 err.to_string(),
                 format!(
                     "AWS_LAMBDA_FUNCTION_TIMEOUT must be from 1 to 900 seconds (Lambda's range), got {value}"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn the_function_memory_is_lambdas_128_to_10240_mb() {
+        let memory = |value: &str| {
+            FunctionConfig::from_env(
+                env(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", value)]),
+                vec!["x".into()],
+                Duration::from_secs(10),
+            )
+            .map(|c| c.memory_size_mb)
+        };
+        assert_eq!(memory("128"), Ok(128));
+        assert_eq!(memory("10240"), Ok(10_240));
+        for value in ["127", "10241", "18446744073709551615"] {
+            assert_eq!(
+                memory(value).unwrap_err().to_string(),
+                format!(
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be from 128 to 10240 MB (Lambda's range), got {value}"
                 )
             );
         }
