@@ -24,6 +24,7 @@ use crate::client::{self, ClientError, Conn, INVOKE_PATH};
 use crate::measure::{BenchError, SMALL_EVENT};
 use crate::scratch::ScratchDir;
 use crate::targets::{start_rapid_under, Function, Paths, TargetError};
+use crate::web;
 
 /// One payload, round-tripped N1 then N2 times.
 struct Scenario {
@@ -32,26 +33,57 @@ struct Scenario {
     /// The payload's size; `None` for the small event of warm invokes.
     bytes: Option<usize>,
     counts: (usize, usize),
+    /// Which function gets it, and through which door.
+    route: Route,
 }
 
-const SCENARIOS: [Scenario; 3] = [
+/// How a scenario's requests reach the function.
+#[derive(Clone, Copy)]
+enum Route {
+    /// The Invoke API, to the Rust echo function.
+    Invoke,
+    /// A web request through `--http-address` to `web-fn` (`lambda_http`).
+    Web,
+    /// The event that web request becomes, sent by the Invoke API to
+    /// `web-fn`: the same function's work without the HTTP translation.
+    WebEvent,
+}
+
+const SCENARIOS: [Scenario; 5] = [
     Scenario {
         key: "small",
         label: "warm invoke (small event)",
         bytes: None,
         counts: (200, 1200),
+        route: Route::Invoke,
     },
     Scenario {
         key: "1mib",
         label: "1 MiB round trip",
         bytes: Some(1 << 20),
         counts: (4, 24),
+        route: Route::Invoke,
     },
     Scenario {
         key: "5.5mib",
         label: "5.5 MiB round trip",
         bytes: Some(11 << 19),
         counts: (2, 12),
+        route: Route::Invoke,
+    },
+    Scenario {
+        key: "web-event",
+        label: "web-fn by Invoke of its event (small JSON)",
+        bytes: None,
+        counts: (200, 1200),
+        route: Route::WebEvent,
+    },
+    Scenario {
+        key: "web",
+        label: "web request through --http-address (small JSON)",
+        bytes: None,
+        counts: (200, 1200),
+        route: Route::Web,
     },
 ];
 
@@ -209,12 +241,25 @@ fn count(
             wrapper.push(out.clone().into());
         }
     }
-    let mut rapid = start_rapid_under(paths, Function::RustEcho, extensions, &[], &[], &wrapper)?;
-    let body = match scenario.bytes {
-        Some(bytes) => client::payload_of_size(bytes),
-        None => Bytes::from_static(SMALL_EVENT),
+    let (function, flags): (_, &[&str]) = match scenario.route {
+        Route::Invoke => (Function::RustEcho, &[]),
+        Route::Web | Route::WebEvent => (Function::RustWeb, &["--http-address", "127.0.0.1:0"]),
     };
-    let trips = rt.block_on(round_trips(rapid.invoke_addr, &body, n));
+    let mut rapid = start_rapid_under(paths, function, extensions, &[], flags, &wrapper)?;
+    let body = match (scenario.route, scenario.bytes) {
+        (Route::WebEvent, _) => web::event(WEB_PATH, "application/json", SMALL_EVENT),
+        (_, Some(bytes)) => client::payload_of_size(bytes),
+        (_, None) => Bytes::from_static(SMALL_EVENT),
+    };
+    let trips = match (scenario.route, rapid.web_addr) {
+        (Route::Web, Some(addr)) => rt.block_on(web_trips(addr, &body, n)),
+        (Route::Web, None) => Err(ClientError::NotEcho {
+            addr: rapid.invoke_addr,
+            detail: "rapid did not say where it serves web traffic".to_string(),
+        }),
+        (Route::WebEvent, _) => rt.block_on(event_trips(rapid.invoke_addr, &body, n)),
+        (Route::Invoke, _) => rt.block_on(round_trips(rapid.invoke_addr, &body, n)),
+    };
     let tail = rapid.proc.tail();
     // callgrind runs rapid in its own process, strace as its child.
     match tool {
@@ -244,6 +289,33 @@ async fn round_trips(
                 detail: format!("{} bytes came back for {}", got.len(), body.len()),
             });
         }
+    }
+    Ok(())
+}
+
+/// The path `web-fn` echoes a JSON body on.
+const WEB_PATH: &str = "/echo-json";
+
+/// `n` web requests of `body` (JSON) through `--http-address`.
+async fn web_trips(addr: std::net::SocketAddr, body: &Bytes, n: usize) -> Result<(), ClientError> {
+    let mut conn = Conn::connect(addr, WEB_PATH).await?;
+    for _ in 0..n {
+        conn.send("POST", WEB_PATH, "application/json", body.clone())
+            .await?;
+    }
+    Ok(())
+}
+
+/// `n` invokes of `web-fn` with `event` (its answer is an HTTP response
+/// object, not an echo of the event).
+async fn event_trips(
+    addr: std::net::SocketAddr,
+    event: &Bytes,
+    n: usize,
+) -> Result<(), ClientError> {
+    let mut conn = Conn::connect(addr, INVOKE_PATH).await?;
+    for _ in 0..n {
+        conn.post(event.clone()).await?;
     }
     Ok(())
 }
@@ -298,7 +370,7 @@ fn markdown(rows: &[Row]) -> String {
     let _ = writeln!(
         md,
         "## rapid's instructions and system calls per round trip\n\n\
-         rapid + Rust echo, one keep-alive connection; rapid's process only (not the \
+         rapid + Rust echo (web rows: `web-fn`, `lambda_http`), one keep-alive connection; rapid's process only (not the \
          function's), counted by callgrind (instructions) and strace (system calls) for N1 \
          and N2 round trips: (count(N2) - count(N1)) / (N2 - N1).\n"
     );

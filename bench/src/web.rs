@@ -67,7 +67,7 @@ fn binary() -> Bytes {
 /// (the same fields, the same size within a few bytes), for the plain
 /// Invoke baseline: the same function doing the same work, without the
 /// HTTP translation.
-fn event(path: &str, content_type: &str, body: &[u8]) -> Bytes {
+pub(crate) fn event(path: &str, content_type: &str, body: &[u8]) -> Bytes {
     use base64::Engine as _;
     let (body, encoded) = if content_type == "application/json" {
         (String::from_utf8_lossy(body).into_owned(), false)
