@@ -577,6 +577,7 @@ impl Engine {
             | Verdict::Refused
             | Verdict::ResetAfterInvoke
             | Verdict::ResetNow
+            | Verdict::NothingRuns
             | Verdict::Abandon => {}
         }
     }
@@ -636,6 +637,12 @@ impl Engine {
                 self.pending_reset.get_or_insert(shutdown_reason);
             }
             Verdict::ResetNow | Verdict::TeardownGoesOn => self.begin_reset(shutdown_reason),
+            // No generation to tear down: a restore asked will not run in
+            // it, and the reset is done.
+            Verdict::NothingRuns => {
+                self.abandon_restore(RestoreFailed::Reset);
+                self.reset_done();
+            }
             cut => self.cut_short(cut, error_type, why),
         }
     }
@@ -794,7 +801,6 @@ impl Engine {
                     );
                     self.fail_current(err, invoke_status(outcome));
                 }
-                // A no-op when failing the invoke began the teardown.
                 ShutdownStep::BeginTeardown => self.begin_teardown(ShutdownReason::Spindown),
             }
         }

@@ -25,6 +25,16 @@ impl Engine {
         if self.teardown.is_some() {
             return;
         }
+        // A teardown ends a generation: with none running (a shutdown
+        // after a reset, before the next init) there is nothing to end,
+        // and nothing may begin one (`lifecycle::on_shutdown_asked`).
+        #[cfg(test)]
+        assert!(
+            self.generations.current_id().is_some(),
+            "a teardown ({}) begun with no generation to tear down, in {:?}",
+            reason.as_str(),
+            self.phase()
+        );
         self.init = None;
         self.release_held_slots();
         // Signals and SHUTDOWN must reach processes that can act on them.

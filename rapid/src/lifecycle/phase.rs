@@ -163,6 +163,10 @@ pub enum Verdict {
     ResetAfterInvoke,
     /// Nothing runs: reset now (reason `failure` for an exit).
     ResetNow,
+    /// No generation lives (before the first init, or after a teardown and
+    /// before the next init): there is nothing to tear down, and a reset
+    /// asked is done at once.
+    NothingRuns,
     /// The environment goes away: the init or restore under way is dropped
     /// (a restore's waiters are told), and the teardown begins.
     Abandon,
@@ -190,7 +194,8 @@ pub fn on_disruption(phase: Phase, answered: bool, what: Disruption) -> Verdict 
         // the invoke stands; the exit costs the next one a fresh init.
         (Phase::Invoking, D::RuntimeExited) if answered => Verdict::FailInvoke(Outcome::Answered),
         (Phase::Invoking, _) => Verdict::FailInvoke(cut),
-        (Phase::Ready | Phase::Uninitialized, _) => Verdict::ResetNow,
+        (Phase::Uninitialized, _) => Verdict::NothingRuns,
+        (Phase::Ready, _) => Verdict::ResetNow,
     }
 }
 
@@ -241,10 +246,10 @@ pub enum ShutdownStep {
     /// (a restore's waiters are told).
     Abandon,
     /// The invoke in flight ends with this outcome (`Sandbox.Shutdown`, or
-    /// the status of the answer it had).
+    /// the status of the answer it had), and the teardown its end begins
+    /// (reason `spindown`) is the shutdown's.
     FailInvoke(Outcome),
-    /// The teardown (reason `spindown`) begins, unless failing the invoke
-    /// began one already.
+    /// The teardown (reason `spindown`) begins.
     BeginTeardown,
 }
 
@@ -259,12 +264,15 @@ pub fn on_shutdown_asked(phase: Phase, answered: bool) -> Vec<ShutdownStep> {
         Phase::Resetting => vec![S::RefuseQueued, S::Abandon],
         _ => {
             let mut steps = vec![S::RefuseQueued, S::Abandon];
-            if let Verdict::FailInvoke(outcome) =
-                on_disruption(phase, answered, Disruption::ShutdownAsked)
-            {
-                steps.push(S::FailInvoke(outcome));
+            match on_disruption(phase, answered, Disruption::ShutdownAsked) {
+                // A teardown begun after one that ended on the spot would
+                // have nothing left to tear down.
+                Verdict::FailInvoke(outcome) => steps.push(S::FailInvoke(outcome)),
+                // Nothing to tear down: the shutdown is over once the queue
+                // is answered.
+                Verdict::NothingRuns => {}
+                _ => steps.push(S::BeginTeardown),
             }
-            steps.push(S::BeginTeardown);
             steps
         }
     }
@@ -473,7 +481,7 @@ pub(crate) mod tests {
         ];
         // (phase, answered) -> verdicts for the five disruptions above.
         let table: [((Phase, bool), [Verdict; 5]); 9] = [
-            ((Phase::Uninitialized, false), [V::ResetNow; 5]),
+            ((Phase::Uninitialized, false), [V::NothingRuns; 5]),
             (
                 (Phase::Initializing, false),
                 [
@@ -605,18 +613,15 @@ pub(crate) mod tests {
                         S::RefuseQueued,
                         S::Abandon,
                         S::FailInvoke(Outcome::Answered),
-                        S::BeginTeardown,
                     ],
-                    Phase::Invoking => vec![
-                        S::RefuseQueued,
-                        S::Abandon,
-                        S::FailInvoke(Outcome::Error),
-                        S::BeginTeardown,
-                    ],
-                    Phase::Uninitialized
-                    | Phase::Initializing
-                    | Phase::Restoring
-                    | Phase::Ready => vec![S::RefuseQueued, S::Abandon, S::BeginTeardown],
+                    Phase::Invoking => {
+                        vec![S::RefuseQueued, S::Abandon, S::FailInvoke(Outcome::Error)]
+                    }
+                    // No generation: nothing to tear down.
+                    Phase::Uninitialized => vec![S::RefuseQueued, S::Abandon],
+                    Phase::Initializing | Phase::Restoring | Phase::Ready => {
+                        vec![S::RefuseQueued, S::Abandon, S::BeginTeardown]
+                    }
                 };
                 assert_eq!(
                     on_shutdown_asked(phase, answered),
