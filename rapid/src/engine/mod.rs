@@ -33,7 +33,7 @@ use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::contract::{
     InitFailure, InitRequest, InitSuccess, InvokeFailure, InvokeSuccess, PhaseRefused, ResetReason,
-    ResetSuccess, ResponseMetrics, ShutdownReason,
+    ResetSuccess, ResponseMetrics, ShutdownReason, ShutdownSuccess,
 };
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
 use invoke::Current;
@@ -102,7 +102,7 @@ pub(crate) struct Engine {
     retry_init: bool,
     teardown: Option<Teardown>,
     /// Set once shutdown was asked: who to tell when it is done.
-    shutdown: Option<Vec<oneshot::Sender<()>>>,
+    shutdown: Option<Vec<oneshot::Sender<ShutdownSuccess>>>,
     /// Spawns this sandbox's processes and kills them.
     processes: Processes,
     /// A shutdown budget the caller set (the control API), else Lambda's.
@@ -260,10 +260,15 @@ impl Engine {
         // says it is done.
         self.generations.stop(Duration::from_secs(1)).await;
         self.processes.kill_all();
-        wait_for_children(&self.processes, &mut rx).await;
+        let mut waiting = self.shutdown.take().unwrap_or_default();
+        wait_for_children(&self.processes, &mut rx, &mut waiting).await;
         self.logs.flush().await;
-        for done in self.shutdown.take().unwrap_or_default() {
-            let _ = done.send(());
+        // The generation's first fatal error, as the contract promises.
+        let done = ShutdownSuccess {
+            first_fatal_error: self.first_fatal.clone(),
+        };
+        for waiter in waiting {
+            let _ = waiter.send(done.clone());
         }
     }
 
@@ -776,7 +781,7 @@ impl Engine {
 
     /// Carries out what `lifecycle::on_shutdown_asked` says a shutdown
     /// does now; `done` is told when it is over.
-    fn begin_shutdown(&mut self, done: Option<oneshot::Sender<()>>) {
+    fn begin_shutdown(&mut self, done: Option<oneshot::Sender<ShutdownSuccess>>) {
         let answered = self.current.as_ref().is_some_and(|c| c.has_answered());
         let steps = lifecycle::on_shutdown_asked(self.phase(), answered);
         self.shutdown.get_or_insert_with(Vec::new).extend(done);
@@ -817,12 +822,18 @@ fn invoke_status(outcome: Outcome) -> telemetry::InvokeStatus {
 }
 
 /// Reaps what was killed at shutdown, so no zombie outlives rapid; bounded,
-/// because a process in uninterruptible sleep may take its time.
-async fn wait_for_children(processes: &Processes, rx: &mut mpsc::UnboundedReceiver<Message>) {
+/// because a process in uninterruptible sleep may take its time. A
+/// shutdown asked meanwhile joins `waiting`.
+async fn wait_for_children(
+    processes: &Processes,
+    rx: &mut mpsc::UnboundedReceiver<Message>,
+    waiting: &mut Vec<oneshot::Sender<ShutdownSuccess>>,
+) {
     let wait = async {
         while processes.any_alive() {
             match rx.recv().await {
                 Some(Message::Exited(_)) => {}
+                Some(Message::Shutdown { done, .. }) => waiting.push(done),
                 Some(other) => refuse(other),
                 None => return,
             }
