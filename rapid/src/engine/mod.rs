@@ -15,6 +15,7 @@ mod concurrent;
 mod extensions;
 mod freeze;
 mod init;
+mod invocations;
 mod invoke;
 mod message;
 #[cfg(test)]
@@ -32,11 +33,11 @@ use crate::lifecycle::{
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::contract::{
-    InitFailure, InitRequest, InitSuccess, InvokeFailure, InvokeSuccess, PhaseRefused, ResetReason,
-    ResetSuccess, ResponseMetrics, ShutdownReason, ShutdownSuccess,
+    InitFailure, InitRequest, InitSuccess, PhaseRefused, ResetReason, ResetSuccess,
+    ResponseMetrics, ShutdownReason, ShutdownSuccess,
 };
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
-use invoke::Current;
+use invocations::Invocations;
 use message::{refuse, reply_shutdown, shutdown_failure};
 pub(crate) use message::{Dispatched, Done, ExtReply, InitDone, Message, Reply};
 pub use restore::RestoreFailed;
@@ -84,18 +85,8 @@ pub(crate) struct Engine {
     runtime: Option<Runtime>,
     extensions: Extensions,
     init: Option<init::InitPhase>,
-    current: Option<Current>,
-    /// Multi-concurrency: the invokes the runtime holds, in dispatch order
-    /// (`current` stays empty).
-    inflight: Vec<Current>,
-    /// Multi-concurrency: the latest invokes that timed out, whose late
-    /// answers are refused with `410`.
-    timed_out: VecDeque<String>,
-    /// Multi-concurrency: the completions of timed-out invokes whose
-    /// workers have not polled again. Each holds its slot (the pool counts
-    /// the sandbox's lease as taken) until a poll shows a worker came back
-    /// (`concurrent_poll`), or the environment is torn down.
-    held_slots: VecDeque<(Done, Result<InvokeSuccess, InvokeFailure>)>,
+    /// The invokes in flight: one at a time, or K (multi-concurrency).
+    invocations: Invocations,
     /// Init duration waiting for the next REPORT line.
     init_duration: Option<Duration>,
     /// The last init failed: the next one runs inside the invoke's time.
@@ -185,6 +176,7 @@ impl Engine {
         generations: Generations,
     ) -> Self {
         Engine {
+            invocations: Invocations::new(cfg.max_concurrency),
             cfg,
             api_address,
             logs,
@@ -192,10 +184,6 @@ impl Engine {
             runtime: None,
             extensions: Extensions::default(),
             init: None,
-            current: None,
-            inflight: Vec::new(),
-            timed_out: VecDeque::new(),
-            held_slots: VecDeque::new(),
             init_duration: None,
             retry_init: false,
             teardown: None,
@@ -413,7 +401,7 @@ impl Engine {
             (None, Some(_)) => Phase::Resetting,
             (None, None) if self.init.is_some() => Phase::Initializing,
             (None, None) if self.restore.is_some() => Phase::Restoring,
-            (None, None) if self.current.is_some() || !self.inflight.is_empty() => Phase::Invoking,
+            (None, None) if self.invocations.any() => Phase::Invoking,
             (None, None) if self.runtime.is_some() => Phase::Ready,
             (None, None) => Phase::Uninitialized,
         }
@@ -449,7 +437,7 @@ impl Engine {
             restore_asked: !self.restore_waiters.is_empty(),
             init_caching: self.init_caching(),
             retry_init: self.retry_init,
-            concurrent: self.concurrent(),
+            concurrent: self.invocations.is_many(),
         }
     }
 
@@ -545,8 +533,7 @@ impl Engine {
 
     /// What `lifecycle::on_disruption` says `what` does now.
     fn verdict(&self, what: Disruption) -> Verdict {
-        let answered = self.current.as_ref().is_some_and(|c| c.has_answered());
-        lifecycle::on_disruption(self.phase(), answered, what)
+        lifecycle::on_disruption(self.phase(), self.invocations.answered(), what)
     }
 
     /// Carries out a verdict that fails what runs (an init, a restore, an
@@ -567,17 +554,17 @@ impl Engine {
                 let err = FunctionError::new(error_type, &message(waiting));
                 self.restore_failed(err, invoke_status(outcome));
             }
-            Verdict::FailInvoke(outcome) if self.concurrent() => {
-                self.fail_inflight(
+            Verdict::FailInvoke(outcome) => match &self.invocations {
+                Invocations::Many(_) => self.fail_inflight(
                     |id| FunctionError::new(error_type.clone(), &message(Some(id))),
                     invoke_status(outcome),
-                );
-            }
-            Verdict::FailInvoke(outcome) => {
-                let current = self.current.as_ref().map(|c| c.request_id.as_str());
-                let err = FunctionError::new(error_type, &message(current));
-                self.fail_current(err, invoke_status(outcome));
-            }
+                ),
+                Invocations::One(current) => {
+                    let current = current.as_ref().map(|c| c.request_id.as_str());
+                    let err = FunctionError::new(error_type, &message(current));
+                    self.fail_current(err, invoke_status(outcome));
+                }
+            },
             Verdict::TeardownGoesOn
             | Verdict::Refused
             | Verdict::ResetAfterInvoke
@@ -622,7 +609,7 @@ impl Engine {
         let shutdown_reason = ShutdownReason::from(reason);
         self.reset_waiters.push((Instant::now(), done));
         self.last_init = None;
-        if let Some(current) = &self.current {
+        if let Some(current) = self.invocations.current() {
             self.reset_response = current.response_metrics();
         }
         let (error_type, why) = match reason {
@@ -697,10 +684,7 @@ impl Engine {
             teardown: self.teardown.as_ref().and_then(|t| t.next_deadline()),
             init: self.init.as_ref().map(|i| i.deadline),
             restore: self.restore.as_ref().map(|r| r.deadline),
-            invoke: match &self.current {
-                Some(current) => Some(current.deadline),
-                None => self.inflight.iter().map(|c| c.deadline).min(),
-            },
+            invoke: self.invocations.earliest_deadline(),
             idle: deadlines::idle_deadline(
                 self.phase(),
                 !self.queue.is_empty() || !self.restore_waiters.is_empty(),
@@ -748,7 +732,7 @@ impl Engine {
     /// With multi-concurrency, the soonest deadline of the invokes that
     /// wait for a free slot of an initialized runtime.
     fn waiting_deadline(&self) -> Option<Instant> {
-        if self.concurrent() && self.phase().initialized() {
+        if self.invocations.is_many() && self.phase().initialized() {
             return self.queue.iter().filter_map(|q| q.deadline).min();
         }
         self.teardown.as_ref()?;
@@ -757,7 +741,7 @@ impl Engine {
 
     fn waiting_timed_out(&mut self) {
         let now = Instant::now();
-        let expired: VecDeque<Queued> = if self.concurrent() {
+        let expired: VecDeque<Queued> = if self.invocations.is_many() {
             let (expired, waiting) = std::mem::take(&mut self.queue)
                 .into_iter()
                 .partition(|q| q.deadline.is_some_and(|at| at <= now));
@@ -782,8 +766,7 @@ impl Engine {
     /// Carries out what `lifecycle::on_shutdown_asked` says a shutdown
     /// does now; `done` is told when it is over.
     fn begin_shutdown(&mut self, done: Option<oneshot::Sender<ShutdownSuccess>>) {
-        let answered = self.current.as_ref().is_some_and(|c| c.has_answered());
-        let steps = lifecycle::on_shutdown_asked(self.phase(), answered);
+        let steps = lifecycle::on_shutdown_asked(self.phase(), self.invocations.answered());
         self.shutdown.get_or_insert_with(Vec::new).extend(done);
         for step in steps {
             match step {

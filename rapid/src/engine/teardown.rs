@@ -36,7 +36,7 @@ impl Engine {
             self.phase()
         );
         self.init = None;
-        self.release_held_slots();
+        self.invocations.release_held_slots();
         // Signals and SHUTDOWN must reach processes that can act on them.
         self.thaw();
         self.logs.mark(telemetry::Mark::Teardown {
