@@ -21,7 +21,7 @@
 use super::invocations::Invocations;
 use super::invoke::Current;
 use super::{invalid_state, timestamp, Dispatched, Engine, Reply};
-use crate::lifecycle::deadlines::after;
+use crate::lifecycle::deadlines::{self, after, QueueClocks};
 use crate::lifecycle::teardown;
 use interop::{ErrorType, FunctionError};
 use runtime_api::ApiError;
@@ -101,10 +101,8 @@ impl Engine {
     /// slot of an initialized runtime (during an init it starts when the
     /// init ends, `start_slot_waits`). None with one invoke at a time.
     pub(super) fn slot_wait_deadline(&self, accepted: Instant) -> Option<Instant> {
-        if !self.invocations.is_many() || !self.phase().initialized() {
-            return None;
-        }
-        Some(after(accepted, self.cfg.timeout))
+        let clocks = deadlines::queue_clocks(self.invocations.is_many(), self.phase());
+        (clocks == QueueClocks::Each).then(|| after(accepted, self.cfg.timeout))
     }
 
     /// The init ended: with multi-concurrency, the invokes that waited for

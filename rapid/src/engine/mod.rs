@@ -25,10 +25,10 @@ mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
-use crate::lifecycle::deadlines::{self, after, Deadlines, Due};
+use crate::lifecycle::deadlines::{self, after, Deadlines, Due, QueueClocks};
 use crate::lifecycle::{
-    self, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, Phase, RuntimeInput,
-    RuntimeState, ShutdownStep, Start, Verdict, View,
+    self, AwaitInit, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, Phase,
+    RuntimeInput, RuntimeState, ShutdownStep, Start, Verdict, View,
 };
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
@@ -289,13 +289,12 @@ impl Engine {
                     let _ = reply.send(started);
                 }
             }
-            Message::AwaitInit(reply) => {
-                if self.init.is_some() {
-                    self.init_waiters.push(reply);
-                } else {
+            Message::AwaitInit(reply) => match lifecycle::on_await_init(self.phase()) {
+                AwaitInit::Wait => self.init_waiters.push(reply),
+                AwaitInit::LastOutcome => {
                     let _ = reply.send(self.last_init.clone().ok_or(PhaseRefused::NotInitialized));
                 }
-            }
+            },
             Message::Next { caller, reply } => self.on_next(caller, reply),
             Message::Response {
                 request_id,
@@ -732,11 +731,11 @@ impl Engine {
     /// With multi-concurrency, the soonest deadline of the invokes that
     /// wait for a free slot of an initialized runtime.
     fn waiting_deadline(&self) -> Option<Instant> {
-        if self.invocations.is_many() && self.phase().initialized() {
-            return self.queue.iter().filter_map(|q| q.deadline).min();
+        match deadlines::queue_clocks(self.invocations.is_many(), self.phase()) {
+            QueueClocks::Each => self.queue.iter().filter_map(|q| q.deadline).min(),
+            QueueClocks::Head => self.queue.front().and_then(|q| q.deadline),
+            QueueClocks::Nothing => None,
         }
-        self.teardown.as_ref()?;
-        self.queue.front().and_then(|q| q.deadline)
     }
 
     fn waiting_timed_out(&mut self) {

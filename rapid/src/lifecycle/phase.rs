@@ -278,6 +278,24 @@ pub fn on_shutdown_asked(phase: Phase, answered: bool) -> Vec<ShutdownStep> {
     }
 }
 
+/// What a caller waiting for the init's outcome (the contract's
+/// `InitHandle`) gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwaitInit {
+    /// An init runs: told when it ends.
+    Wait,
+    /// No init runs: told how the last one ended, or that none did since
+    /// the last reset.
+    LastOutcome,
+}
+
+pub fn on_await_init(phase: Phase) -> AwaitInit {
+    match phase {
+        Phase::Initializing => AwaitInit::Wait,
+        _ => AwaitInit::LastOutcome,
+    }
+}
+
 /// What an init asked from outside does: `requested` is an init with the
 /// function's settings (the control API, the contract), else an eager init
 /// (`--eager-init`), for which an init done or under way is fine.
@@ -629,6 +647,23 @@ pub(crate) mod tests {
                     "{phase:?} answered: {answered}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_caller_waits_for_the_init_only_while_one_runs() {
+        for phase in PHASES {
+            let want = match phase {
+                Phase::Initializing => AwaitInit::Wait,
+                Phase::Uninitialized
+                | Phase::Restoring
+                | Phase::Ready
+                | Phase::Invoking
+                | Phase::Resetting
+                | Phase::ShuttingDown
+                | Phase::Shutdown => AwaitInit::LastOutcome,
+            };
+            assert_eq!(on_await_init(phase), want, "{phase:?}");
         }
     }
 
