@@ -101,9 +101,7 @@ impl Engine {
                 }
             }
         }
-        if self.extensions.all_launched_registered() {
-            self.start_runtime();
-        }
+        self.start_runtime_if_due();
     }
 
     /// The environment of extensions: the runtime's, minus `_*` variables.
@@ -122,11 +120,16 @@ impl Engine {
         }
     }
 
-    /// Every launched extension registered: the runtime may start.
-    pub(super) fn start_runtime(&mut self) {
-        if self.runtime.is_some() || self.init.is_none() {
-            return;
+    /// Starts the runtime when `lifecycle::runtime_may_start` says it is
+    /// time (every launched extension registered, during an init).
+    pub(super) fn start_runtime_if_due(&mut self) {
+        let registered = self.extensions.all_launched_registered();
+        if lifecycle::runtime_may_start(self.phase(), self.runtime.is_some(), registered) {
+            self.start_runtime();
         }
+    }
+
+    fn start_runtime(&mut self) {
         let bootstrap = match &self.cfg.bootstrap {
             Ok(bootstrap) => bootstrap,
             Err(missing) => {

@@ -278,6 +278,13 @@ pub fn on_shutdown_asked(phase: Phase, answered: bool) -> Vec<ShutdownStep> {
     }
 }
 
+/// The runtime starts during an init, once every extension that was
+/// launched has registered (spec §4: extensions register first), and only
+/// once per init.
+pub fn runtime_may_start(phase: Phase, runtime_started: bool, extensions_registered: bool) -> bool {
+    phase == Phase::Initializing && !runtime_started && extensions_registered
+}
+
 /// What a caller waiting for the init's outcome (the contract's
 /// `InitHandle`) gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -646,6 +653,31 @@ pub(crate) mod tests {
                     want,
                     "{phase:?} answered: {answered}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn the_runtime_starts_once_per_init_after_the_extensions_registered() {
+        for phase in PHASES {
+            for started in [false, true] {
+                for registered in [false, true] {
+                    let want = match phase {
+                        Phase::Initializing => !started && registered,
+                        Phase::Uninitialized
+                        | Phase::Restoring
+                        | Phase::Ready
+                        | Phase::Invoking
+                        | Phase::Resetting
+                        | Phase::ShuttingDown
+                        | Phase::Shutdown => false,
+                    };
+                    assert_eq!(
+                        runtime_may_start(phase, started, registered),
+                        want,
+                        "{phase:?} started: {started} registered: {registered}"
+                    );
+                }
             }
         }
     }
