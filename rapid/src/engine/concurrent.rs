@@ -233,6 +233,6 @@ impl Engine {
             self.finish_concurrent(current, status, Some(err));
         }
         let timed_out = status == InvokeStatus::Timeout;
-        self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
+        self.begin_teardown(teardown::reason(self.ending.is_shutdown(), timed_out));
     }
 }

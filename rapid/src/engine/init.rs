@@ -278,7 +278,7 @@ impl Engine {
             self.fail_undispatched(queued, err, status);
         }
         let timed_out = status == InvokeStatus::Timeout;
-        self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
+        self.begin_teardown(teardown::reason(self.ending.is_shutdown(), timed_out));
     }
 
     /// Remembers how the init ended and tells who waits for it.

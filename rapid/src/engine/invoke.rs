@@ -348,7 +348,7 @@ impl Engine {
     /// The runtime's `next`: init is done, or the previous invoke is, as
     /// `lifecycle::on_next` decides.
     pub(super) fn on_next(&mut self, caller: Option<Caller>, reply: Reply<Dispatched>) {
-        let resetting = self.teardown.is_some();
+        let resetting = self.ending.teardown().is_some();
         let current_generation = self.generations.current_id();
         let call = {
             let rt = self.runtime.as_ref();
@@ -734,7 +734,7 @@ impl Engine {
             self.report(current, end, status, error_type, lines, failed);
         }
         let timed_out = status == InvokeStatus::Timeout;
-        self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
+        self.begin_teardown(teardown::reason(self.ending.is_shutdown(), timed_out));
     }
 
     /// Fails an invoke that never reached the runtime, with its own START /

@@ -45,7 +45,7 @@ use runtime_api::ApiError;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use teardown::Teardown;
+use teardown::Ending;
 use telemetry::LogHub;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
@@ -91,13 +91,10 @@ pub(crate) struct Engine {
     init_duration: Option<Duration>,
     /// The last init failed: the next one runs inside the invoke's time.
     retry_init: bool,
-    teardown: Option<Teardown>,
-    /// Set once shutdown was asked: who to tell when it is done.
-    shutdown: Option<Vec<oneshot::Sender<ShutdownSuccess>>>,
+    /// A reset's or a shutdown's teardown, a shutdown asked.
+    ending: Ending,
     /// Spawns this sandbox's processes and kills them.
     processes: Processes,
-    /// A shutdown budget the caller set (the control API), else Lambda's.
-    shutdown_budget: Option<Duration>,
     /// The first error that failed an init or an invoke since the sandbox
     /// last initialized well.
     first_fatal: Option<ErrorType>,
@@ -186,10 +183,8 @@ impl Engine {
             init: None,
             init_duration: None,
             retry_init: false,
-            teardown: None,
-            shutdown: None,
+            ending: Ending::Running,
             processes,
-            shutdown_budget: None,
             first_fatal: None,
             reset_waiters: Vec::new(),
             reset_response: None,
@@ -214,7 +209,7 @@ impl Engine {
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
         loop {
-            if self.shutdown.is_some() && self.teardown.is_none() {
+            if self.phase() == Phase::Shutdown {
                 break;
             }
             if let Some(at) = deadlines::rearm(armed, self.deadlines().earliest()) {
@@ -234,7 +229,7 @@ impl Engine {
             };
             match message {
                 Some(message) => self.handle(message),
-                None => self.begin_shutdown(None),
+                None => self.begin_shutdown(None, None),
             }
             #[cfg(test)]
             self.check_phase();
@@ -248,7 +243,7 @@ impl Engine {
         // says it is done.
         self.generations.stop(Duration::from_secs(1)).await;
         self.processes.kill_all();
-        let mut waiting = self.shutdown.take().unwrap_or_default();
+        let mut waiting = self.ending.take_waiting();
         wait_for_children(&self.processes, &mut rx, &mut waiting).await;
         self.logs.flush().await;
         // The generation's first fatal error, as the contract promises.
@@ -355,10 +350,7 @@ impl Engine {
                 let _ = reply.send(self.on_extension_exit_error(id, &error_type));
             }
             Message::Exited(exit) => self.on_exit(exit),
-            Message::Shutdown { budget, done } => {
-                self.shutdown_budget = budget;
-                self.begin_shutdown(Some(done));
-            }
+            Message::Shutdown { budget, done } => self.begin_shutdown(Some(done), budget),
             Message::InternalState(reply) => {
                 let _ = reply.send(self.internal_state());
             }
@@ -394,15 +386,17 @@ impl Engine {
 
     /// The environment's phase, as its state shows it.
     fn phase(&self) -> Phase {
-        match (&self.shutdown, &self.teardown) {
-            (Some(_), Some(_)) => Phase::ShuttingDown,
-            (Some(_), None) => Phase::Shutdown,
-            (None, Some(_)) => Phase::Resetting,
-            (None, None) if self.init.is_some() => Phase::Initializing,
-            (None, None) if self.restore.is_some() => Phase::Restoring,
-            (None, None) if self.invocations.any() => Phase::Invoking,
-            (None, None) if self.runtime.is_some() => Phase::Ready,
-            (None, None) => Phase::Uninitialized,
+        match &self.ending {
+            Ending::ShuttingDown {
+                teardown: Some(_), ..
+            } => Phase::ShuttingDown,
+            Ending::ShuttingDown { teardown: None, .. } => Phase::Shutdown,
+            Ending::Resetting(_) => Phase::Resetting,
+            Ending::Running if self.init.is_some() => Phase::Initializing,
+            Ending::Running if self.restore.is_some() => Phase::Restoring,
+            Ending::Running if self.invocations.any() => Phase::Invoking,
+            Ending::Running if self.runtime.is_some() => Phase::Ready,
+            Ending::Running => Phase::Uninitialized,
         }
     }
 
@@ -646,10 +640,10 @@ impl Engine {
     }
 
     fn begin_reset(&mut self, reason: ShutdownReason) {
-        if self.teardown.is_none() {
+        if self.ending.teardown().is_none() {
             self.begin_teardown(reason);
         }
-        if self.teardown.is_none() {
+        if self.ending.teardown().is_none() {
             // Nothing to wait for (no extension, or nothing running).
             self.reset_done();
         }
@@ -680,7 +674,7 @@ impl Engine {
     fn deadlines(&self) -> Deadlines {
         Deadlines {
             waiting: self.waiting_deadline(),
-            teardown: self.teardown.as_ref().and_then(|t| t.next_deadline()),
+            teardown: self.ending.teardown().and_then(|t| t.next_deadline()),
             init: self.init.as_ref().map(|i| i.deadline),
             restore: self.restore.as_ref().map(|r| r.deadline),
             invoke: self.invocations.earliest_deadline(),
@@ -764,9 +758,13 @@ impl Engine {
 
     /// Carries out what `lifecycle::on_shutdown_asked` says a shutdown
     /// does now; `done` is told when it is over.
-    fn begin_shutdown(&mut self, done: Option<oneshot::Sender<ShutdownSuccess>>) {
+    fn begin_shutdown(
+        &mut self,
+        done: Option<oneshot::Sender<ShutdownSuccess>>,
+        budget: Option<Duration>,
+    ) {
         let steps = lifecycle::on_shutdown_asked(self.phase(), self.invocations.answered());
-        self.shutdown.get_or_insert_with(Vec::new).extend(done);
+        self.ending.shutdown_asked(done, budget);
         for step in steps {
             match step {
                 ShutdownStep::RefuseQueued => {

@@ -123,7 +123,7 @@ impl Engine {
             let _ = reply.send(Err(ApiError::InitCachingDisabled { path }));
             return;
         }
-        if self.teardown.is_some() {
+        if self.ending.teardown().is_some() {
             let _ = reply.send(Err(invalid_state("the execution environment is resetting")));
             return;
         }
@@ -310,7 +310,7 @@ impl Engine {
         if let Some(queued) = self.queue.pop_front() {
             self.fail_undispatched(queued, err, status);
         }
-        let reason = teardown::reason(self.shutdown.is_some(), status == InvokeStatus::Timeout);
+        let reason = teardown::reason(self.ending.is_shutdown(), status == InvokeStatus::Timeout);
         self.begin_teardown(reason);
     }
 
