@@ -3,6 +3,7 @@
 //! have called `next`. A failed init fails the invoke waiting for it, tears
 //! the sandbox down, and is retried on the next invoke.
 
+use super::starting::Starting;
 use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
@@ -51,7 +52,7 @@ impl Engine {
                 .find(|(name, _)| name == "AWS_LAMBDA_INITIALIZATION_TYPE")
                 .map(|(_, value)| value.as_str()),
         );
-        self.init = Some(InitPhase {
+        self.starting = Starting::Init(InitPhase {
             deadline,
             started: now,
             phase,
@@ -171,7 +172,7 @@ impl Engine {
     /// The runtime's first `next`: registration closes; init may be done.
     pub(super) fn runtime_ready(&mut self) {
         self.extensions.close_registration();
-        if let Some(init) = self.init.as_mut() {
+        if let Some(init) = self.starting.init_mut() {
             init.runtime_done = true;
             self.logs.emit(PlatformEvent::now(InitRuntimeDone {
                 initialization_type: init.kind,
@@ -186,7 +187,7 @@ impl Engine {
     /// Init is done once the runtime and every registered extension wait in
     /// `next` (with init caching, the runtime may wait in `restore/next`).
     pub(super) fn maybe_finish_init(&mut self) {
-        let Some(init) = &self.init else {
+        let Some(init) = self.starting.init() else {
             return;
         };
         let runtime = self.runtime.as_ref().map(|rt| rt.state);
@@ -208,7 +209,7 @@ impl Engine {
         self.init_ended(Ok(InitSuccess { init_duration }));
         self.idle_since = Instant::now();
         self.start_slot_waits();
-        self.init = None;
+        self.starting.take_init();
         self.retry_init = false;
         self.first_fatal = None;
         self.drive();
@@ -244,7 +245,7 @@ impl Engine {
     /// Init failed: fail the invoke waiting for it, tear down, and try again
     /// on the next invoke.
     pub(super) fn init_failed(&mut self, err: FunctionError, status: InvokeStatus) {
-        let Some(init) = self.init.take() else {
+        let Some(init) = self.starting.take_init() else {
             return;
         };
         self.fatal(&err.error_type);
@@ -290,7 +291,7 @@ impl Engine {
     }
 
     pub(super) fn init_timed_out(&mut self) {
-        let Some(init) = &self.init else {
+        let Some(init) = self.starting.init() else {
             return;
         };
         let err = match self.queue.front() {

@@ -21,6 +21,7 @@ mod message;
 #[cfg(test)]
 mod property;
 mod restore;
+mod starting;
 mod teardown;
 
 use crate::config::FunctionConfig;
@@ -42,6 +43,7 @@ use message::{refuse, reply_shutdown, shutdown_failure};
 pub(crate) use message::{Dispatched, Done, ExtReply, InitDone, Message, Reply};
 pub use restore::RestoreFailed;
 use runtime_api::ApiError;
+use starting::Starting;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -84,7 +86,8 @@ pub(crate) struct Engine {
     queue: VecDeque<Queued>,
     runtime: Option<Runtime>,
     extensions: Extensions,
-    init: Option<init::InitPhase>,
+    /// The init or the restore under way.
+    starting: Starting,
     /// The invokes in flight: one at a time, or K (multi-concurrency).
     invocations: Invocations,
     /// Init duration waiting for the next REPORT line.
@@ -109,8 +112,6 @@ pub(crate) struct Engine {
     init_waiters: Vec<InitDone>,
     /// How the last init ended, until a reset forgets it.
     last_init: Option<Result<InitSuccess, InitFailure>>,
-    /// The restore under way (init caching).
-    restore: Option<restore::RestorePhase>,
     /// Who waits for a restore to be done.
     restore_waiters: Vec<restore::RestoreDone>,
     /// The hook timeout the caller of the next restore asked for.
@@ -180,7 +181,7 @@ impl Engine {
             queue: VecDeque::new(),
             runtime: None,
             extensions: Extensions::default(),
-            init: None,
+            starting: Starting::Nothing,
             init_duration: None,
             retry_init: false,
             ending: Ending::Running,
@@ -191,7 +192,6 @@ impl Engine {
             pending_reset: None,
             init_waiters: Vec::new(),
             last_init: None,
-            restore: None,
             restore_waiters: Vec::new(),
             restore_timeout: None,
             restore_duration: None,
@@ -392,11 +392,13 @@ impl Engine {
             } => Phase::ShuttingDown,
             Ending::ShuttingDown { teardown: None, .. } => Phase::Shutdown,
             Ending::Resetting(_) => Phase::Resetting,
-            Ending::Running if self.init.is_some() => Phase::Initializing,
-            Ending::Running if self.restore.is_some() => Phase::Restoring,
-            Ending::Running if self.invocations.any() => Phase::Invoking,
-            Ending::Running if self.runtime.is_some() => Phase::Ready,
-            Ending::Running => Phase::Uninitialized,
+            Ending::Running => match self.starting {
+                Starting::Init(_) => Phase::Initializing,
+                Starting::Restore(_) => Phase::Restoring,
+                Starting::Nothing if self.invocations.any() => Phase::Invoking,
+                Starting::Nothing if self.runtime.is_some() => Phase::Ready,
+                Starting::Nothing => Phase::Uninitialized,
+            },
         }
     }
 
@@ -408,7 +410,7 @@ impl Engine {
     #[cfg(test)]
     fn check_phase(&self) {
         assert!(
-            self.init.is_none() || self.phase() == Phase::Initializing,
+            self.starting.init().is_none() || self.phase() == Phase::Initializing,
             "an init under way outside the phase Initializing"
         );
         if self.phase() == Phase::Ready {
@@ -675,8 +677,8 @@ impl Engine {
         Deadlines {
             waiting: self.waiting_deadline(),
             teardown: self.ending.teardown().and_then(|t| t.next_deadline()),
-            init: self.init.as_ref().map(|i| i.deadline),
-            restore: self.restore.as_ref().map(|r| r.deadline),
+            init: self.starting.init().map(|i| i.deadline),
+            restore: self.starting.restore().map(|r| r.deadline),
             invoke: self.invocations.earliest_deadline(),
             idle: deadlines::idle_deadline(
                 self.phase(),
@@ -776,7 +778,7 @@ impl Engine {
                     }
                 }
                 ShutdownStep::Abandon => {
-                    self.init = None;
+                    self.starting.take_init();
                     self.abandon_restore(RestoreFailed::ShuttingDown);
                 }
                 ShutdownStep::FailInvoke(outcome) => {

@@ -134,7 +134,7 @@ impl Engine {
             reason.as_str(),
             self.phase()
         );
-        self.init = None;
+        self.starting.take_init();
         self.invocations.release_held_slots();
         // Signals and SHUTDOWN must reach processes that can act on them.
         self.thaw();
