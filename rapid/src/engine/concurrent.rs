@@ -146,8 +146,14 @@ impl Engine {
     /// it is complete (one at a time, it completes once the runtime asks
     /// for the next: `maybe_finish_invoke`).
     pub(super) fn answered_concurrent(&mut self, request_id: &str) {
-        let at = self.inflight_index(request_id);
-        if let (Ok(at), Invocations::Many(workers)) = (at, &mut self.invocations) {
+        let Invocations::Many(workers) = &mut self.invocations else {
+            return;
+        };
+        let at = workers
+            .inflight
+            .iter()
+            .position(|c| c.request_id == request_id);
+        if let Some(at) = at {
             let current = workers.inflight.remove(at);
             let status = current.answer_status();
             self.finish_concurrent(current, status, None);
