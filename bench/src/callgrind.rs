@@ -21,7 +21,8 @@ use bytes::Bytes;
 use tokio::runtime::Runtime;
 
 use crate::client::{self, ClientError, Conn, INVOKE_PATH};
-use crate::measure::{BenchError, SMALL_EVENT};
+use crate::error::BenchError;
+use crate::measure::SMALL_EVENT;
 use crate::scratch::ScratchDir;
 use crate::targets::{start_rapid_under, Function, Paths, TargetError};
 use crate::web;

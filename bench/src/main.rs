@@ -10,6 +10,7 @@
 
 mod callgrind;
 mod client;
+mod error;
 mod extension;
 mod loopback;
 mod measure;
@@ -29,7 +30,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 
-use measure::{BenchError, Parts, Plan};
+use error::BenchError;
+use measure::{Parts, Plan};
 use report::{Machine, Outcome, Report, Target};
 use targets::{Function, Paths};
 

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use crate::client::{self, ClientError, Conn, INVOKE_PATH};
-use crate::extension::ExtensionError;
+use crate::client::{self, Conn, INVOKE_PATH};
+use crate::error::BenchError;
 use crate::proc::{self as procs, Proc, ProcError};
 use crate::stats::{median, Latency};
 use crate::streaming::StreamPlan;
@@ -19,30 +19,6 @@ use crate::targets::{Rapid, TargetError};
 
 /// The small event of warm invokes.
 pub const SMALL_EVENT: &[u8] = br#"{"bench":"rapid","n":42,"ok":true}"#;
-
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(transparent)]
-    Target(#[from] TargetError),
-    #[error(transparent)]
-    Proc(#[from] ProcError),
-    #[error(transparent)]
-    Extension(#[from] ExtensionError),
-    #[error("{source}\n{name}'s last lines:\n{tail}")]
-    WithOutput {
-        source: Box<BenchError>,
-        name: &'static str,
-        tail: String,
-    },
-}
-
-impl BenchError {
-    pub fn is_missing(&self) -> bool {
-        matches!(self, BenchError::Target(e) if e.is_missing())
-    }
-}
 
 /// How many of everything one run does.
 #[derive(Debug, Clone, Serialize)]

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use tokio::runtime::Runtime;
 
 use crate::client::{self, Conn, INVOKE_PATH};
-use crate::measure::BenchError;
+use crate::error::BenchError;
 use crate::scratch::ScratchDir;
 use crate::stats::Latency;
 use crate::targets::{start_rapid_with, Function, Paths, CONCURRENCY};

@@ -6,9 +6,10 @@ use std::path::Path;
 use tokio::runtime::Runtime;
 
 use crate::client::INVOKE_PATH;
+use crate::error::BenchError;
 use crate::extension::{self, Extension};
 use crate::loopback::{self, Loopback};
-use crate::measure::{self, BenchError, Figures, Parts, Plan, Watched};
+use crate::measure::{self, Figures, Parts, Plan, Watched};
 use crate::proc::Proc;
 use crate::scratch::ScratchDir;
 use crate::streaming::{self, StreamFigures};

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::client::{Conn, Run};
-use crate::measure::BenchError;
+use crate::error::BenchError;
 use crate::proc::Proc;
 use crate::stats::{median, Latency};
 

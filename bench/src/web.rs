@@ -17,7 +17,8 @@ use bytes::Bytes;
 use tokio::runtime::Runtime;
 
 use crate::client::{Conn, Run, INVOKE_PATH};
-use crate::measure::{BenchError, SMALL_EVENT};
+use crate::error::BenchError;
+use crate::measure::SMALL_EVENT;
 use crate::proc::Proc;
 use crate::scratch::ScratchDir;
 use crate::stats::{median, Latency};

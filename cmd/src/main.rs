@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     }
     // Raised before the listeners open; children get the original limit back.
     let nofile = rapid::supervisor::raise_nofile_limit();
-    if let Err(err) = interop::ids::check_random_source() {
+    if let Err(err) = interop::ids::check_random_source(rapid::supervisor::kernel_random) {
         return fail(&format!(
             "cannot read random bytes from the kernel (the getrandom system call failed: {err}); request ids need them"
         ));

@@ -1,35 +1,46 @@
 //! Fresh ids: request ids, extension ids, event ids and trace ids are random
-//! bytes from the kernel's getrandom(2) system call, asked 256 at a time so
-//! that an invoke rarely costs a system call for its ids.
+//! bytes, asked 256 at a time from a [`RandomSource`] so that an invoke
+//! rarely costs a system call for its ids.
 //!
-//! The system call needs nothing from the filesystem: no `/dev/urandom`
-//! (an empty root or a `FROM scratch` image has no `/dev`), and, unlike a
-//! `dlsym` lookup of libc's wrapper, it works the same in a static binary.
-//! rapid calls [`check_random_source`] once at start and refuses to start
-//! when it fails. After one successful call the kernel's pool is
-//! initialized, and from then on getrandom(2) returns every byte of a
-//! request of up to 256 bytes without being interrupted, so the ids below
-//! never wait and never fail on a request path. Should the call fail anyway
-//! (a seccomp filter installed later), the bytes come from a per-process
-//! generator seeded at the check: the ids stay unique, nothing panics.
+//! This crate holds types and makes no system call itself: the binary hands
+//! [`check_random_source`] the source once at start (rapid's is the kernel's
+//! getrandom(2), in `rapid::supervisor`, which needs no `/dev/urandom` and
+//! works the same in a static binary), and refuses to start when it fails.
+//! After one successful call the kernel's pool is initialized, and from then
+//! on getrandom(2) returns every byte of a request of up to 256 bytes
+//! without being interrupted, so the ids below never wait and never fail on
+//! a request path. Should the source fail anyway (a seccomp filter
+//! installed later), or where none was installed (a library or a test that
+//! never called the check), the bytes come from a per-process generator:
+//! the ids stay unique, nothing panics.
 
 use std::cell::RefCell;
+use std::hash::BuildHasher;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use uuid::Uuid;
 
-/// Seed of the fallback generator, set by [`check_random_source`].
-static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+/// Fills the buffer with random bytes, or says why it cannot.
+pub type RandomSource = fn(&mut [u8]) -> io::Result<()>;
+
+/// The source [`check_random_source`] was given.
+static SOURCE: OnceLock<RandomSource> = OnceLock::new();
+/// Seed of the fallback generator: from the source at the check, else from
+/// the standard library's per-process hash keys (random, from the OS).
+static SEED: OnceLock<u64> = OnceLock::new();
 /// Draws of the fallback generator.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Reads random bytes once, as every id will: the error says why rapid
-/// cannot make ids here.
-pub fn check_random_source() -> io::Result<()> {
+/// Reads random bytes once from `source`, as every id will, and keeps it
+/// as the source of every id: the error says why rapid cannot make ids
+/// here. The first source given stays.
+pub fn check_random_source(source: RandomSource) -> io::Result<()> {
     let mut seed = [0u8; 8];
-    fill_from_kernel(&mut seed)?;
-    SEED.store(u64::from_ne_bytes(seed), Ordering::Relaxed);
+    source(&mut seed)?;
+    let _ = SEED.set(u64::from_ne_bytes(seed));
+    let _ = SOURCE.set(source);
     Ok(())
 }
 
@@ -38,12 +49,12 @@ pub fn new_uuid() -> Uuid {
     uuid::Builder::from_random_bytes(random_bytes()).into_uuid()
 }
 
-/// Bytes asked from the kernel at a time: an invoke takes 36 (its request
+/// Bytes asked from the source at a time: an invoke takes 36 (its request
 /// id and a trace id), so one system call serves several invokes.
 const POOL: usize = 256;
 
 thread_local! {
-    /// Kernel random bytes not handed out yet: `(bytes, how many are used)`.
+    /// Random bytes from the source not handed out yet: `(bytes, how many are used)`.
     static POOLED: RefCell<([u8; POOL], usize)> = const { RefCell::new(([0; POOL], POOL)) };
 }
 
@@ -66,31 +77,17 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// Fills `buf` from the kernel, or from the fallback generator.
+/// Fills `buf` from the source, or from the fallback generator.
 fn fill(buf: &mut [u8]) {
-    if fill_from_kernel(buf).is_err() {
+    let filled = SOURCE.get().is_some_and(|source| source(buf).is_ok());
+    if !filled {
         fill_from_fallback(buf);
     }
 }
 
-fn fill_from_kernel(buf: &mut [u8]) -> io::Result<()> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let rest = &mut buf[filled..];
-        // SAFETY: the pointer and length describe `rest`, memory we own and
-        // may write; getrandom(2) writes at most `rest.len()` bytes there.
-        let read = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        match usize::try_from(read) {
-            Ok(read) => filled += read,
-            Err(_) => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
-        }
-    }
-    Ok(())
+fn seed() -> u64 {
+    *SEED
+        .get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(std::process::id()))
 }
 
 /// SplitMix64 over the seed and a counter: distinct draws give distinct
@@ -98,9 +95,7 @@ fn fill_from_kernel(buf: &mut [u8]) -> io::Result<()> {
 fn fill_from_fallback(buf: &mut [u8]) {
     for chunk in buf.chunks_mut(8) {
         let draw = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut z = SEED
-            .load(Ordering::Relaxed)
-            .wrapping_add(draw.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut z = seed().wrapping_add(draw.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
@@ -112,10 +107,21 @@ fn fill_from_fallback(buf: &mut [u8]) {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+    use std::io::Read;
+
+    /// The OS's random bytes through the standard library, as a test's
+    /// source (rapid's own, the system call, is tested in rapid).
+    fn urandom(buf: &mut [u8]) -> io::Result<()> {
+        std::fs::File::open("/dev/urandom")?.read_exact(buf)
+    }
+
+    fn failing(_: &mut [u8]) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(38))
+    }
 
     #[test]
     fn uuids_are_version_4_and_distinct() {
-        check_random_source().unwrap();
+        check_random_source(urandom).unwrap();
         let ids: HashSet<Uuid> = (0..1000).map(|_| new_uuid()).collect();
         assert_eq!(ids.len(), 1000);
         for id in ids {
@@ -125,7 +131,13 @@ mod tests {
     }
 
     #[test]
-    fn kernel_bytes_are_not_constant() {
+    fn a_source_that_fails_is_reported_at_the_check() {
+        let err = check_random_source(failing).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(38));
+    }
+
+    #[test]
+    fn random_bytes_are_not_constant() {
         let a: [u8; 32] = random_bytes();
         let b: [u8; 32] = random_bytes();
         assert_ne!(a, b);

@@ -154,18 +154,17 @@ impl Sandbox {
         })
     }
 
-    /// Kills the runtime, waits until it is reaped, and stops the engine.
-    pub async fn shutdown(&self) {
-        self.shutdown_within(None).await;
+    /// Kills the runtime, waits until it is reaped, and stops the engine
+    /// (the contract's shutdown, with Lambda's budget); says the first
+    /// error that failed an init or an invoke since the last good init.
+    pub async fn shutdown(&self) -> ShutdownSuccess {
+        SandboxContext::shutdown(self, None).await
     }
 
     /// Like [`Sandbox::shutdown`], with the shutdown's budget set by the
     /// caller (the control API's `timeoutMs`) instead of Lambda's.
-    pub async fn shutdown_within(&self, budget: Option<std::time::Duration>) {
-        let (done, rx) = oneshot::channel();
-        if self.send(Message::Shutdown { budget, done }).is_ok() {
-            let _ = rx.await;
-        }
+    pub async fn shutdown_within(&self, budget: Option<std::time::Duration>) -> ShutdownSuccess {
+        SandboxContext::shutdown(self, budget).await
     }
 
     /// The runtime's and extensions' states (spec §8).
@@ -235,9 +234,14 @@ impl SandboxContext for Sandbox {
         self.request(|done| Message::Reset { reason, done }).await
     }
 
+    /// Over when the engine has stopped; a sandbox whose engine is gone
+    /// already was shut down before, and has nothing more to report.
     async fn shutdown(&self, budget: Option<Duration>) -> ShutdownSuccess {
-        self.shutdown_within(budget).await;
-        ShutdownSuccess::default()
+        let (done, rx) = oneshot::channel();
+        if self.send(Message::Shutdown { budget, done }).is_err() {
+            return ShutdownSuccess::default();
+        }
+        rx.await.unwrap_or_default()
     }
 
     async fn restore(&self, request: RestoreRequest) -> Result<RestoreSuccess, RestoreFailed> {

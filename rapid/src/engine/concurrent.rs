@@ -14,37 +14,31 @@
 //!
 //! A timed-out invoke keeps its slot until its worker comes back (as in
 //! Managed Instances): its completion, which frees the sandbox's lease in
-//! the pool, is held in `Engine.held_slots` until a poll finds every worker
+//! the pool, is held in `Workers.held_slots` until a poll finds every worker
 //! accounted for, so the pool sends new invokes elsewhere (or they wait,
 //! on their own clock, until their timeout).
 
+use super::invocations::Invocations;
 use super::invoke::Current;
 use super::{invalid_state, timestamp, Dispatched, Engine, Reply};
-use crate::lifecycle::deadlines::after;
+use crate::lifecycle::deadlines::{self, after, QueueClocks};
 use crate::lifecycle::teardown;
 use interop::{ErrorType, FunctionError};
 use runtime_api::ApiError;
 use std::time::Instant;
 use telemetry::InvokeStatus;
 
-/// How many timed-out request ids are remembered for their late answers.
-const TIMED_OUT_KEPT: usize = 1024;
-
 impl Engine {
-    /// Multi-concurrency is on.
-    pub(super) fn concurrent(&self) -> bool {
-        self.cfg.max_concurrency.is_some()
-    }
-
     /// A `next` of an initialized runtime: one more worker waits. Polls
     /// whose connection closed are dropped first; past the limit (polls
     /// and invokes in flight together) the call is refused: a runtime holds
     /// at most `AWS_LAMBDA_MAX_CONCURRENCY`.
     pub(super) fn concurrent_poll(&mut self, reply: Reply<Dispatched>) {
-        let limit = self.cfg.max_concurrency.unwrap_or(1) as usize;
-        let Some(rt) = self.runtime.as_mut() else {
+        let (Some(rt), Invocations::Many(workers)) = (self.runtime.as_mut(), &mut self.invocations)
+        else {
             return;
         };
+        let limit = workers.limit;
         rt.polls.retain(|poll| !poll.is_closed());
         if rt.next.as_ref().is_some_and(|next| next.is_closed()) {
             rt.next = rt.polls.pop();
@@ -52,7 +46,7 @@ impl Engine {
         let open = usize::from(rt.next.is_some()) + rt.polls.len();
         // A worker answers its invoke before it polls again, so polls and
         // invokes in flight together never pass K.
-        let running = self.inflight.len();
+        let running = workers.inflight.len();
         if open + running >= limit {
             let _ = reply.send(Err(invalid_state(&format!(
                 "the runtime already waits in {open} next calls with {running} invokes in flight, the most AWS_LAMBDA_MAX_CONCURRENCY={limit} allows"
@@ -61,14 +55,11 @@ impl Engine {
         }
         // Every worker is polling, in an invoke, or still inside a timed-out
         // one: with all K counted, this poll is a worker back from one.
-        if open + self.inflight.len() + self.held_slots.len() >= limit {
-            if let Some((done, completion)) = self.held_slots.pop_front() {
+        if open + running + workers.held_slots.len() >= limit {
+            if let Some((done, completion)) = workers.held_slots.pop_front() {
                 let _ = done.send(completion);
             }
         }
-        let Some(rt) = self.runtime.as_mut() else {
-            return;
-        };
         match rt.next {
             None => rt.next = Some(reply),
             Some(_) => rt.polls.push(reply),
@@ -94,13 +85,15 @@ impl Engine {
             rt.next = Some(poll);
             return false;
         };
-        match self.hand_out(poll, queued) {
-            Some(current) => {
-                self.inflight.push(current);
-                true
-            }
-            None => false,
+        let Some(mut current) = self.hand_out(poll, queued) else {
+            return false;
+        };
+        // Its answer has its own place in the runtime's table.
+        current.answer_state = Some(crate::lifecycle::RuntimeState::Running);
+        if let Invocations::Many(workers) = &mut self.invocations {
+            workers.inflight.push(current);
         }
+        true
     }
 
     /// With multi-concurrency, when an invoke accepted at `accepted` must
@@ -108,16 +101,14 @@ impl Engine {
     /// slot of an initialized runtime (during an init it starts when the
     /// init ends, `start_slot_waits`). None with one invoke at a time.
     pub(super) fn slot_wait_deadline(&self, accepted: Instant) -> Option<Instant> {
-        if !self.concurrent() || !self.phase().initialized() {
-            return None;
-        }
-        Some(after(accepted, self.cfg.timeout))
+        let clocks = deadlines::queue_clocks(self.invocations.is_many(), self.phase());
+        (clocks == QueueClocks::Each).then(|| after(accepted, self.cfg.timeout))
     }
 
     /// The init ended: with multi-concurrency, the invokes that waited for
     /// it start their clocks now.
     pub(super) fn start_slot_waits(&mut self) {
-        if !self.concurrent() {
+        if !self.invocations.is_many() {
             return;
         }
         let deadline = after(Instant::now(), self.cfg.timeout);
@@ -126,25 +117,22 @@ impl Engine {
         }
     }
 
-    /// The environment is torn down: the workers inside timed-out invokes
-    /// are gone with it, and their slots free.
-    pub(super) fn release_held_slots(&mut self) {
-        for (done, completion) in self.held_slots.drain(..) {
-            let _ = done.send(completion);
-        }
-    }
-
     /// Where `request_id` is among the invokes in flight, or why the
     /// runtime may not answer it.
     pub(super) fn inflight_index(&self, request_id: &str) -> Result<usize, ApiError> {
-        if let Some(at) = self
+        let Invocations::Many(workers) = &self.invocations else {
+            return Err(ApiError::InvalidRequestId {
+                request_id: request_id.to_owned(),
+            });
+        };
+        if let Some(at) = workers
             .inflight
             .iter()
             .position(|c| c.request_id == request_id)
         {
             return Ok(at);
         }
-        if self.timed_out.iter().any(|id| id == request_id) {
+        if workers.has_timed_out(request_id) {
             return Err(ApiError::InvocationTimedOut {
                 request_id: request_id.to_owned(),
             });
@@ -154,10 +142,19 @@ impl Engine {
         })
     }
 
-    /// The invoke `request_id` was answered whole: it is complete.
+    /// The invoke `request_id` was answered whole: with multi-concurrency
+    /// it is complete (one at a time, it completes once the runtime asks
+    /// for the next: `maybe_finish_invoke`).
     pub(super) fn answered_concurrent(&mut self, request_id: &str) {
-        if let Ok(at) = self.inflight_index(request_id) {
-            let current = self.inflight.remove(at);
+        let Invocations::Many(workers) = &mut self.invocations else {
+            return;
+        };
+        let at = workers
+            .inflight
+            .iter()
+            .position(|c| c.request_id == request_id);
+        if let Some(at) = at {
+            let current = workers.inflight.remove(at);
             let status = current.answer_status();
             self.finish_concurrent(current, status, None);
         }
@@ -191,7 +188,7 @@ impl Engine {
                 .answered_at()
                 .map_or((now, None, None), |(at, error_type)| (at, error_type, None)),
         };
-        if self.inflight.is_empty() {
+        if !self.invocations.any() {
             self.idle_since = now;
         }
         self.report(current, end, status, error_type, lines, failed_type);
@@ -201,20 +198,22 @@ impl Engine {
     /// `Sandbox.Timedout` and reported; the environment goes on.
     pub(super) fn concurrent_timed_out(&mut self) {
         let now = Instant::now();
-        let (expired, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.inflight)
+        let Invocations::Many(workers) = &mut self.invocations else {
+            return;
+        };
+        let (expired, running): (Vec<_>, Vec<_>) = std::mem::take(&mut workers.inflight)
             .into_iter()
             .partition(|c| c.deadline <= now);
-        self.inflight = running;
+        workers.inflight = running;
+        for current in &expired {
+            workers.timed_out(&current.request_id);
+        }
         for current in expired {
             let message = format!(
                 "RequestId: {} Error: Task timed out after {:.2} seconds",
                 current.request_id,
                 self.cfg.timeout.as_secs_f64()
             );
-            if self.timed_out.len() == TIMED_OUT_KEPT {
-                self.timed_out.pop_front();
-            }
-            self.timed_out.push_back(current.request_id.clone());
             tracing::warn!(request_id = %current.request_id, "invoke timed out; the runtime's other invokes go on");
             let err = FunctionError::new(ErrorType::SandboxTimedout, &message);
             let mut current = current;
@@ -231,11 +230,15 @@ impl Engine {
         error_for: impl Fn(&str) -> FunctionError,
         status: InvokeStatus,
     ) {
-        for current in std::mem::take(&mut self.inflight) {
+        let inflight = match &mut self.invocations {
+            Invocations::Many(workers) => std::mem::take(&mut workers.inflight),
+            Invocations::One(_) => Vec::new(),
+        };
+        for current in inflight {
             let err = error_for(&current.request_id);
             self.finish_concurrent(current, status, Some(err));
         }
         let timed_out = status == InvokeStatus::Timeout;
-        self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
+        self.begin_teardown(teardown::reason(self.ending.is_shutdown(), timed_out));
     }
 }

@@ -412,9 +412,7 @@ impl Engine {
             exit_error: None,
             init_error: None,
         });
-        if self.runtime.is_none() && self.extensions.all_launched_registered() {
-            self.start_runtime();
-        }
+        self.start_runtime_if_due();
         Ok(Registration {
             id,
             function_name: self.cfg.function_name.clone(),

@@ -3,6 +3,7 @@
 //! have called `next`. A failed init fails the invoke waiting for it, tears
 //! the sandbox down, and is retried on the next invoke.
 
+use super::starting::Starting;
 use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
@@ -51,7 +52,7 @@ impl Engine {
                 .find(|(name, _)| name == "AWS_LAMBDA_INITIALIZATION_TYPE")
                 .map(|(_, value)| value.as_str()),
         );
-        self.init = Some(InitPhase {
+        self.starting = Starting::Init(InitPhase {
             deadline,
             started: now,
             phase,
@@ -101,9 +102,7 @@ impl Engine {
                 }
             }
         }
-        if self.extensions.all_launched_registered() {
-            self.start_runtime();
-        }
+        self.start_runtime_if_due();
     }
 
     /// The environment of extensions: the runtime's, minus `_*` variables.
@@ -122,11 +121,16 @@ impl Engine {
         }
     }
 
-    /// Every launched extension registered: the runtime may start.
-    pub(super) fn start_runtime(&mut self) {
-        if self.runtime.is_some() || self.init.is_none() {
-            return;
+    /// Starts the runtime when `lifecycle::runtime_may_start` says it is
+    /// time (every launched extension registered, during an init).
+    pub(super) fn start_runtime_if_due(&mut self) {
+        let registered = self.extensions.all_launched_registered();
+        if lifecycle::runtime_may_start(self.phase(), self.runtime.is_some(), registered) {
+            self.start_runtime();
         }
+    }
+
+    fn start_runtime(&mut self) {
         let bootstrap = match &self.cfg.bootstrap {
             Ok(bootstrap) => bootstrap,
             Err(missing) => {
@@ -168,7 +172,7 @@ impl Engine {
     /// The runtime's first `next`: registration closes; init may be done.
     pub(super) fn runtime_ready(&mut self) {
         self.extensions.close_registration();
-        if let Some(init) = self.init.as_mut() {
+        if let Some(init) = self.starting.init_mut() {
             init.runtime_done = true;
             self.logs.emit(PlatformEvent::now(InitRuntimeDone {
                 initialization_type: init.kind,
@@ -183,7 +187,7 @@ impl Engine {
     /// Init is done once the runtime and every registered extension wait in
     /// `next` (with init caching, the runtime may wait in `restore/next`).
     pub(super) fn maybe_finish_init(&mut self) {
-        let Some(init) = &self.init else {
+        let Some(init) = self.starting.init() else {
             return;
         };
         let runtime = self.runtime.as_ref().map(|rt| rt.state);
@@ -205,7 +209,7 @@ impl Engine {
         self.init_ended(Ok(InitSuccess { init_duration }));
         self.idle_since = Instant::now();
         self.start_slot_waits();
-        self.init = None;
+        self.starting.take_init();
         self.retry_init = false;
         self.first_fatal = None;
         self.drive();
@@ -241,7 +245,7 @@ impl Engine {
     /// Init failed: fail the invoke waiting for it, tear down, and try again
     /// on the next invoke.
     pub(super) fn init_failed(&mut self, err: FunctionError, status: InvokeStatus) {
-        let Some(init) = self.init.take() else {
+        let Some(init) = self.starting.take_init() else {
             return;
         };
         self.fatal(&err.error_type);
@@ -275,7 +279,7 @@ impl Engine {
             self.fail_undispatched(queued, err, status);
         }
         let timed_out = status == InvokeStatus::Timeout;
-        self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
+        self.begin_teardown(teardown::reason(self.ending.is_shutdown(), timed_out));
     }
 
     /// Remembers how the init ended and tells who waits for it.
@@ -287,7 +291,7 @@ impl Engine {
     }
 
     pub(super) fn init_timed_out(&mut self) {
-        let Some(init) = &self.init else {
+        let Some(init) = self.starting.init() else {
             return;
         };
         let err = match self.queue.front() {

@@ -1,6 +1,7 @@
 //! Running one invoke: dispatch to the runtime (and INVOKE to extensions),
 //! the runtime's answers, completion, and the START / END / REPORT lines.
 
+use super::invocations::Invocations;
 use super::{
     epoch_ms_at, invalid_state, is_foreign, timestamp, Dispatched, Done, Engine, Queued, Reply,
     Runtime, FOREIGN_RUNTIME,
@@ -50,11 +51,11 @@ pub(super) struct Current {
     /// When the runtime asked for its next invoke after answering.
     runtime_done: Option<Instant>,
     /// Multi-concurrency: where the runtime's answer to this invoke is in
-    /// the runtime's table (from `Running`); with one invoke at a time the
-    /// runtime's own state is.
-    answer_state: RuntimeState,
+    /// the runtime's table (from `Running`); `None` with one invoke at a
+    /// time, where the runtime's own state is.
+    pub(super) answer_state: Option<RuntimeState>,
     /// Multi-concurrency: the invoke timed out while its worker is still
-    /// inside it: its completion waits in `Engine.held_slots`.
+    /// inside it: its completion waits in `Workers.held_slots`.
     pub(super) holds_slot: bool,
 }
 
@@ -87,15 +88,26 @@ impl Current {
             stream_end: None,
             timings: InvokeTimings::default(),
             runtime_done: None,
-            answer_state: RuntimeState::Running,
+            answer_state: None,
             holds_slot: false,
         }
     }
 
-    /// Multi-concurrency: steps this invoke's answer through the runtime's
-    /// table.
-    fn step(&mut self, input: RuntimeInput) -> Result<(), InvalidTransition> {
-        self.answer_state = self.answer_state.on(input)?;
+    /// Steps this invoke's answer through the runtime's table: its own
+    /// place in it (multi-concurrency), else the runtime's state.
+    fn step_answer(
+        &mut self,
+        rt: &mut Runtime,
+        inputs: &[RuntimeInput],
+    ) -> Result<(), InvalidTransition> {
+        let from = self.answer_state.unwrap_or(rt.state);
+        let state = inputs
+            .iter()
+            .try_fold(from, |state, input| state.on(*input))?;
+        match self.answer_state.as_mut() {
+            Some(own) => *own = state,
+            None => rt.set_state(state),
+        }
         Ok(())
     }
 
@@ -251,7 +263,7 @@ impl Engine {
     /// when it could not go out (the poll's connection closed: the invoke
     /// stays queued for the runtime's next poll).
     pub(super) fn dispatch(&mut self) -> bool {
-        if self.concurrent() {
+        if self.invocations.is_many() {
             return self.dispatch_concurrent();
         }
         // Thawed before the event is handed out: the frozen time is
@@ -290,7 +302,7 @@ impl Engine {
             &self.cfg.function_arn,
             &trace_id,
         );
-        self.current = Some(current);
+        self.invocations = Invocations::One(Some(current));
         true
     }
 
@@ -336,7 +348,7 @@ impl Engine {
     /// The runtime's `next`: init is done, or the previous invoke is, as
     /// `lifecycle::on_next` decides.
     pub(super) fn on_next(&mut self, caller: Option<Caller>, reply: Reply<Dispatched>) {
-        let resetting = self.teardown.is_some();
+        let resetting = self.ending.teardown().is_some();
         let current_generation = self.generations.current_id();
         let call = {
             let rt = self.runtime.as_ref();
@@ -345,7 +357,12 @@ impl Engine {
                 Some(next) if next.is_closed() => Poll::Closed,
                 Some(_) => Poll::Open,
             };
-            lifecycle::on_next(resetting, self.concurrent(), rt.map(|rt| rt.state), poll)
+            lifecycle::on_next(
+                resetting,
+                self.invocations.is_many(),
+                rt.map(|rt| rt.state),
+                poll,
+            )
         };
         let then = match call {
             NextCall::Refused(why) => {
@@ -386,7 +403,7 @@ impl Engine {
             AfterNext::Init => self.runtime_ready(),
             AfterNext::Restore => self.restore_done(),
             AfterNext::Invoke => {
-                if let Some(current) = self.current.as_mut() {
+                if let Some(current) = self.invocations.current_mut() {
                     current.runtime_done = Some(Instant::now());
                 }
                 self.maybe_finish_invoke();
@@ -398,20 +415,24 @@ impl Engine {
     /// The runtime and the invoke its call is about, when `request_id` is
     /// the current one.
     fn current_for(&mut self, request_id: &str) -> Result<(&mut Runtime, &mut Current), ApiError> {
-        if self.concurrent() {
-            let at = self.inflight_index(request_id)?;
-            return match (self.runtime.as_mut(), self.inflight.get_mut(at)) {
-                (Some(rt), Some(current)) => Ok((rt, current)),
-                _ => Err(ApiError::InvalidRequestId {
-                    request_id: request_id.to_owned(),
-                }),
-            };
-        }
-        let runtime = self.runtime.as_ref().map(|rt| rt.state);
-        let current = self.current.as_ref().map(|c| c.request_id == request_id);
         let invalid_id = || ApiError::InvalidRequestId {
             request_id: request_id.to_owned(),
         };
+        if self.invocations.is_many() {
+            let at = self.inflight_index(request_id)?;
+            return match (self.runtime.as_mut(), &mut self.invocations) {
+                (Some(rt), Invocations::Many(workers)) => match workers.inflight.get_mut(at) {
+                    Some(current) => Ok((rt, current)),
+                    None => Err(invalid_id()),
+                },
+                _ => Err(invalid_id()),
+            };
+        }
+        let runtime = self.runtime.as_ref().map(|rt| rt.state);
+        let current = self
+            .invocations
+            .current()
+            .map(|c| c.request_id == request_id);
         match lifecycle::may_answer(runtime, current) {
             Ok(()) => {}
             Err(AnswerRefused::NoInvocationYet) => {
@@ -420,7 +441,7 @@ impl Engine {
             Err(AnswerRefused::InvalidRequestId) => return Err(invalid_id()),
         }
         // `may_answer` found both.
-        match (self.runtime.as_mut(), self.current.as_mut()) {
+        match (self.runtime.as_mut(), self.invocations.current_mut()) {
             (Some(rt), Some(current)) => Ok((rt, current)),
             _ => Err(invalid_id()),
         }
@@ -456,21 +477,8 @@ impl Engine {
         result: Result<InvokeResponse, FunctionError>,
     ) -> Result<(), ApiError> {
         let records = self.logs.records_events();
-        let concurrent = self.concurrent();
         let (rt, current) = self.current_for(request_id)?;
-        let mut state = if concurrent {
-            current.answer_state
-        } else {
-            rt.state
-        };
-        for input in inputs {
-            state = state.on(*input)?;
-        }
-        if concurrent {
-            current.answer_state = state;
-        } else {
-            rt.set_state(state);
-        }
+        current.step_answer(rt, inputs)?;
         let (status, error_type, size) = match &result {
             Ok(InvokeResponse {
                 body: InvokeBody::Buffered(body),
@@ -493,9 +501,7 @@ impl Engine {
         if let Some(done) = done {
             self.logs.emit(done);
         }
-        if concurrent {
-            self.answered_concurrent(request_id);
-        }
+        self.answered_concurrent(request_id);
         Ok(())
     }
 
@@ -506,13 +512,8 @@ impl Engine {
     ) -> Result<StreamSink, ApiError> {
         let limit = self.cfg.max_stream_bytes;
         let throttle = self.cfg.throttle_streams;
-        let concurrent = self.concurrent();
         let (rt, current) = self.current_for(request_id)?;
-        if concurrent {
-            current.step(RuntimeInput::Response)?;
-        } else {
-            rt.step(RuntimeInput::Response)?;
-        }
+        current.step_answer(rt, &[RuntimeInput::Response])?;
         // A few chunks in flight: enough to overlap reading and writing,
         // small enough that a slow invoker slows the runtime down.
         let (chunks_tx, chunks) = mpsc::channel(4);
@@ -533,13 +534,8 @@ impl Engine {
 
     pub(super) fn end_stream(&mut self, request_id: &str, end: StreamEnd) -> Result<(), ApiError> {
         let records = self.logs.records_events();
-        let concurrent = self.concurrent();
         let (rt, current) = self.current_for(request_id)?;
-        if concurrent {
-            current.step(RuntimeInput::ResponseComplete)?;
-        } else {
-            rt.step(RuntimeInput::ResponseComplete)?;
-        }
+        current.step_answer(rt, &[RuntimeInput::ResponseComplete])?;
         let (status, error_type) = match &end.result {
             Ok(()) => (InvokeStatus::Success, None),
             Err(err) => (InvokeStatus::Error, Some(err.error_type.clone())),
@@ -555,7 +551,7 @@ impl Engine {
         current.timings.produced_bytes = Some(end.size);
         let done = records.then(|| current.runtime_done(now, status, error_type.as_ref()));
         current.answered = Some((now, status, error_type));
-        if concurrent {
+        if current.answer_state.is_some() {
             if let Some(done) = done {
                 self.logs.emit(done);
             }
@@ -585,11 +581,11 @@ impl Engine {
     /// one, and every extension that got INVOKE asked for its next event.
     pub(super) fn maybe_finish_invoke(&mut self) {
         let runtime = self.runtime.as_ref().map(|rt| rt.state);
-        let answered = self.current.as_ref().is_some_and(|c| c.answered.is_some());
+        let answered = self.invocations.answered();
         if !lifecycle::invoke_complete(runtime, answered, self.extensions.all_ready()) {
             return;
         }
-        let Some(mut current) = self.current.take() else {
+        let Some(mut current) = self.invocations.take_current() else {
             return;
         };
         self.idle_since = Instant::now();
@@ -640,11 +636,8 @@ impl Engine {
                     metrics,
                 }),
             };
-            if current.holds_slot {
-                self.held_slots.push_back((done, completion));
-            } else {
-                let _ = done.send(completion);
-            }
+            self.invocations
+                .complete(done, completion, current.holds_slot);
         }
         let report = InvokeReport {
             request_id: current.request_id.clone(),
@@ -669,7 +662,7 @@ impl Engine {
         // The next invoke's peak starts here, unless another is in flight
         // (its span would lose the peak so far) or a teardown follows
         // (the next init starts it again).
-        if failed.is_none() && self.inflight.is_empty() {
+        if failed.is_none() && !self.invocations.any() {
             self.processes.reset_memory_peak();
         }
         let request = ReportRequest { report, memory };
@@ -701,7 +694,7 @@ impl Engine {
     /// Fails the current invoke (if still unanswered), reports it, and
     /// resets the sandbox.
     pub(super) fn fail_current(&mut self, err: FunctionError, status: InvokeStatus) {
-        if self.concurrent() {
+        if self.invocations.is_many() {
             self.fail_inflight(|_| err.clone(), status);
             return;
         }
@@ -710,7 +703,7 @@ impl Engine {
         }
         let mut lines = Vec::new();
         let failed = Some(err.error_type.clone());
-        if let Some(mut current) = self.current.take() {
+        if let Some(mut current) = self.invocations.take_current() {
             if status == InvokeStatus::Timeout {
                 lines.push(telemetry::timeout_line(
                     &timestamp(),
@@ -741,7 +734,7 @@ impl Engine {
             self.report(current, end, status, error_type, lines, failed);
         }
         let timed_out = status == InvokeStatus::Timeout;
-        self.begin_teardown(teardown::reason(self.shutdown.is_some(), timed_out));
+        self.begin_teardown(teardown::reason(self.ending.is_shutdown(), timed_out));
     }
 
     /// Fails an invoke that never reached the runtime, with its own START /
@@ -779,11 +772,11 @@ impl Engine {
     }
 
     pub(super) fn invoke_timed_out(&mut self) {
-        if self.concurrent() {
+        if self.invocations.is_many() {
             self.concurrent_timed_out();
             return;
         }
-        let Some(current) = &self.current else {
+        let Some(current) = self.invocations.current() else {
             return;
         };
         let message = format!(

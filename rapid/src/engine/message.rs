@@ -6,7 +6,7 @@ use bytes::Bytes;
 use extensions_api::{ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest};
 use interop::contract::{
     InitFailure, InitRequest, InitSuccess, InvokeFailure, InvokeSuccess, PhaseRefused, ResetReason,
-    ResetSuccess,
+    ResetSuccess, ShutdownSuccess,
 };
 use interop::restore::{Credentials, RestoreRequest};
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome, RuntimeEvent};
@@ -100,7 +100,8 @@ pub(crate) enum Message {
         /// The budget of the shutdown, when the caller sets one (else
         /// Lambda's, spec §4).
         budget: Option<std::time::Duration>,
-        done: oneshot::Sender<()>,
+        /// Told when the shutdown is over, with the first fatal error.
+        done: oneshot::Sender<ShutdownSuccess>,
     },
     InternalState(oneshot::Sender<interop::state::InternalState>),
     /// Reset the sandbox (the control API): extensions get SHUTDOWN with
@@ -191,7 +192,7 @@ pub(super) fn refuse(message: Message) {
             let _ = reply.send(Err(ApiError::ShuttingDown));
         }
         Message::Shutdown { done, .. } => {
-            let _ = done.send(());
+            let _ = done.send(ShutdownSuccess::default());
         }
         Message::Exited(_) => {}
     }

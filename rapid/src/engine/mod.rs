@@ -15,36 +15,39 @@ mod concurrent;
 mod extensions;
 mod freeze;
 mod init;
+mod invocations;
 mod invoke;
 mod message;
 #[cfg(test)]
 mod property;
 mod restore;
+mod starting;
 mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
-use crate::lifecycle::deadlines::{self, after, Deadlines, Due};
+use crate::lifecycle::deadlines::{self, after, Deadlines, Due, QueueClocks};
 use crate::lifecycle::{
-    self, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, Phase, RuntimeInput,
-    RuntimeState, ShutdownStep, Start, Verdict, View,
+    self, AwaitInit, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, Phase,
+    RuntimeInput, RuntimeState, ShutdownStep, Start, Verdict, View,
 };
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
 use interop::contract::{
-    InitFailure, InitRequest, InitSuccess, InvokeFailure, InvokeSuccess, PhaseRefused, ResetReason,
-    ResetSuccess, ResponseMetrics, ShutdownReason,
+    InitFailure, InitRequest, InitSuccess, PhaseRefused, ResetReason, ResetSuccess,
+    ResponseMetrics, ShutdownReason, ShutdownSuccess,
 };
 use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
-use invoke::Current;
+use invocations::Invocations;
 use message::{refuse, reply_shutdown, shutdown_failure};
 pub(crate) use message::{Dispatched, Done, ExtReply, InitDone, Message, Reply};
 pub use restore::RestoreFailed;
 use runtime_api::ApiError;
+use starting::Starting;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use teardown::Teardown;
+use teardown::Ending;
 use telemetry::LogHub;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
@@ -83,30 +86,18 @@ pub(crate) struct Engine {
     queue: VecDeque<Queued>,
     runtime: Option<Runtime>,
     extensions: Extensions,
-    init: Option<init::InitPhase>,
-    current: Option<Current>,
-    /// Multi-concurrency: the invokes the runtime holds, in dispatch order
-    /// (`current` stays empty).
-    inflight: Vec<Current>,
-    /// Multi-concurrency: the latest invokes that timed out, whose late
-    /// answers are refused with `410`.
-    timed_out: VecDeque<String>,
-    /// Multi-concurrency: the completions of timed-out invokes whose
-    /// workers have not polled again. Each holds its slot (the pool counts
-    /// the sandbox's lease as taken) until a poll shows a worker came back
-    /// (`concurrent_poll`), or the environment is torn down.
-    held_slots: VecDeque<(Done, Result<InvokeSuccess, InvokeFailure>)>,
+    /// The init or the restore under way.
+    starting: Starting,
+    /// The invokes in flight: one at a time, or K (multi-concurrency).
+    invocations: Invocations,
     /// Init duration waiting for the next REPORT line.
     init_duration: Option<Duration>,
     /// The last init failed: the next one runs inside the invoke's time.
     retry_init: bool,
-    teardown: Option<Teardown>,
-    /// Set once shutdown was asked: who to tell when it is done.
-    shutdown: Option<Vec<oneshot::Sender<()>>>,
+    /// A reset's or a shutdown's teardown, a shutdown asked.
+    ending: Ending,
     /// Spawns this sandbox's processes and kills them.
     processes: Processes,
-    /// A shutdown budget the caller set (the control API), else Lambda's.
-    shutdown_budget: Option<Duration>,
     /// The first error that failed an init or an invoke since the sandbox
     /// last initialized well.
     first_fatal: Option<ErrorType>,
@@ -121,8 +112,6 @@ pub(crate) struct Engine {
     init_waiters: Vec<InitDone>,
     /// How the last init ended, until a reset forgets it.
     last_init: Option<Result<InitSuccess, InitFailure>>,
-    /// The restore under way (init caching).
-    restore: Option<restore::RestorePhase>,
     /// Who waits for a restore to be done.
     restore_waiters: Vec<restore::RestoreDone>,
     /// The hook timeout the caller of the next restore asked for.
@@ -185,30 +174,24 @@ impl Engine {
         generations: Generations,
     ) -> Self {
         Engine {
+            invocations: Invocations::new(cfg.max_concurrency),
             cfg,
             api_address,
             logs,
             queue: VecDeque::new(),
             runtime: None,
             extensions: Extensions::default(),
-            init: None,
-            current: None,
-            inflight: Vec::new(),
-            timed_out: VecDeque::new(),
-            held_slots: VecDeque::new(),
+            starting: Starting::Nothing,
             init_duration: None,
             retry_init: false,
-            teardown: None,
-            shutdown: None,
+            ending: Ending::Running,
             processes,
-            shutdown_budget: None,
             first_fatal: None,
             reset_waiters: Vec::new(),
             reset_response: None,
             pending_reset: None,
             init_waiters: Vec::new(),
             last_init: None,
-            restore: None,
             restore_waiters: Vec::new(),
             restore_timeout: None,
             restore_duration: None,
@@ -226,7 +209,7 @@ impl Engine {
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
         loop {
-            if self.shutdown.is_some() && self.teardown.is_none() {
+            if self.phase() == Phase::Shutdown {
                 break;
             }
             if let Some(at) = deadlines::rearm(armed, self.deadlines().earliest()) {
@@ -246,7 +229,7 @@ impl Engine {
             };
             match message {
                 Some(message) => self.handle(message),
-                None => self.begin_shutdown(None),
+                None => self.begin_shutdown(None, None),
             }
             #[cfg(test)]
             self.check_phase();
@@ -260,10 +243,15 @@ impl Engine {
         // says it is done.
         self.generations.stop(Duration::from_secs(1)).await;
         self.processes.kill_all();
-        wait_for_children(&self.processes, &mut rx).await;
+        let mut waiting = self.ending.take_waiting();
+        wait_for_children(&self.processes, &mut rx, &mut waiting).await;
         self.logs.flush().await;
-        for done in self.shutdown.take().unwrap_or_default() {
-            let _ = done.send(());
+        // The generation's first fatal error, as the contract promises.
+        let done = ShutdownSuccess {
+            first_fatal_error: self.first_fatal.clone(),
+        };
+        for waiter in waiting {
+            let _ = waiter.send(done.clone());
         }
     }
 
@@ -296,13 +284,12 @@ impl Engine {
                     let _ = reply.send(started);
                 }
             }
-            Message::AwaitInit(reply) => {
-                if self.init.is_some() {
-                    self.init_waiters.push(reply);
-                } else {
+            Message::AwaitInit(reply) => match lifecycle::on_await_init(self.phase()) {
+                AwaitInit::Wait => self.init_waiters.push(reply),
+                AwaitInit::LastOutcome => {
                     let _ = reply.send(self.last_init.clone().ok_or(PhaseRefused::NotInitialized));
                 }
-            }
+            },
             Message::Next { caller, reply } => self.on_next(caller, reply),
             Message::Response {
                 request_id,
@@ -363,10 +350,7 @@ impl Engine {
                 let _ = reply.send(self.on_extension_exit_error(id, &error_type));
             }
             Message::Exited(exit) => self.on_exit(exit),
-            Message::Shutdown { budget, done } => {
-                self.shutdown_budget = budget;
-                self.begin_shutdown(Some(done));
-            }
+            Message::Shutdown { budget, done } => self.begin_shutdown(Some(done), budget),
             Message::InternalState(reply) => {
                 let _ = reply.send(self.internal_state());
             }
@@ -402,15 +386,19 @@ impl Engine {
 
     /// The environment's phase, as its state shows it.
     fn phase(&self) -> Phase {
-        match (&self.shutdown, &self.teardown) {
-            (Some(_), Some(_)) => Phase::ShuttingDown,
-            (Some(_), None) => Phase::Shutdown,
-            (None, Some(_)) => Phase::Resetting,
-            (None, None) if self.init.is_some() => Phase::Initializing,
-            (None, None) if self.restore.is_some() => Phase::Restoring,
-            (None, None) if self.current.is_some() || !self.inflight.is_empty() => Phase::Invoking,
-            (None, None) if self.runtime.is_some() => Phase::Ready,
-            (None, None) => Phase::Uninitialized,
+        match &self.ending {
+            Ending::ShuttingDown {
+                teardown: Some(_), ..
+            } => Phase::ShuttingDown,
+            Ending::ShuttingDown { teardown: None, .. } => Phase::Shutdown,
+            Ending::Resetting(_) => Phase::Resetting,
+            Ending::Running => match self.starting {
+                Starting::Init(_) => Phase::Initializing,
+                Starting::Restore(_) => Phase::Restoring,
+                Starting::Nothing if self.invocations.any() => Phase::Invoking,
+                Starting::Nothing if self.runtime.is_some() => Phase::Ready,
+                Starting::Nothing => Phase::Uninitialized,
+            },
         }
     }
 
@@ -422,7 +410,7 @@ impl Engine {
     #[cfg(test)]
     fn check_phase(&self) {
         assert!(
-            self.init.is_none() || self.phase() == Phase::Initializing,
+            self.starting.init().is_none() || self.phase() == Phase::Initializing,
             "an init under way outside the phase Initializing"
         );
         if self.phase() == Phase::Ready {
@@ -444,7 +432,7 @@ impl Engine {
             restore_asked: !self.restore_waiters.is_empty(),
             init_caching: self.init_caching(),
             retry_init: self.retry_init,
-            concurrent: self.concurrent(),
+            concurrent: self.invocations.is_many(),
         }
     }
 
@@ -540,8 +528,7 @@ impl Engine {
 
     /// What `lifecycle::on_disruption` says `what` does now.
     fn verdict(&self, what: Disruption) -> Verdict {
-        let answered = self.current.as_ref().is_some_and(|c| c.has_answered());
-        lifecycle::on_disruption(self.phase(), answered, what)
+        lifecycle::on_disruption(self.phase(), self.invocations.answered(), what)
     }
 
     /// Carries out a verdict that fails what runs (an init, a restore, an
@@ -562,21 +549,22 @@ impl Engine {
                 let err = FunctionError::new(error_type, &message(waiting));
                 self.restore_failed(err, invoke_status(outcome));
             }
-            Verdict::FailInvoke(outcome) if self.concurrent() => {
-                self.fail_inflight(
+            Verdict::FailInvoke(outcome) => match &self.invocations {
+                Invocations::Many(_) => self.fail_inflight(
                     |id| FunctionError::new(error_type.clone(), &message(Some(id))),
                     invoke_status(outcome),
-                );
-            }
-            Verdict::FailInvoke(outcome) => {
-                let current = self.current.as_ref().map(|c| c.request_id.as_str());
-                let err = FunctionError::new(error_type, &message(current));
-                self.fail_current(err, invoke_status(outcome));
-            }
+                ),
+                Invocations::One(current) => {
+                    let current = current.as_ref().map(|c| c.request_id.as_str());
+                    let err = FunctionError::new(error_type, &message(current));
+                    self.fail_current(err, invoke_status(outcome));
+                }
+            },
             Verdict::TeardownGoesOn
             | Verdict::Refused
             | Verdict::ResetAfterInvoke
             | Verdict::ResetNow
+            | Verdict::NothingRuns
             | Verdict::Abandon => {}
         }
     }
@@ -616,7 +604,7 @@ impl Engine {
         let shutdown_reason = ShutdownReason::from(reason);
         self.reset_waiters.push((Instant::now(), done));
         self.last_init = None;
-        if let Some(current) = &self.current {
+        if let Some(current) = self.invocations.current() {
             self.reset_response = current.response_metrics();
         }
         let (error_type, why) = match reason {
@@ -636,6 +624,12 @@ impl Engine {
                 self.pending_reset.get_or_insert(shutdown_reason);
             }
             Verdict::ResetNow | Verdict::TeardownGoesOn => self.begin_reset(shutdown_reason),
+            // No generation to tear down: a restore asked will not run in
+            // it, and the reset is done.
+            Verdict::NothingRuns => {
+                self.abandon_restore(RestoreFailed::Reset);
+                self.reset_done();
+            }
             cut => self.cut_short(cut, error_type, why),
         }
     }
@@ -648,10 +642,10 @@ impl Engine {
     }
 
     fn begin_reset(&mut self, reason: ShutdownReason) {
-        if self.teardown.is_none() {
+        if self.ending.teardown().is_none() {
             self.begin_teardown(reason);
         }
-        if self.teardown.is_none() {
+        if self.ending.teardown().is_none() {
             // Nothing to wait for (no extension, or nothing running).
             self.reset_done();
         }
@@ -682,13 +676,10 @@ impl Engine {
     fn deadlines(&self) -> Deadlines {
         Deadlines {
             waiting: self.waiting_deadline(),
-            teardown: self.teardown.as_ref().and_then(|t| t.next_deadline()),
-            init: self.init.as_ref().map(|i| i.deadline),
-            restore: self.restore.as_ref().map(|r| r.deadline),
-            invoke: match &self.current {
-                Some(current) => Some(current.deadline),
-                None => self.inflight.iter().map(|c| c.deadline).min(),
-            },
+            teardown: self.ending.teardown().and_then(|t| t.next_deadline()),
+            init: self.starting.init().map(|i| i.deadline),
+            restore: self.starting.restore().map(|r| r.deadline),
+            invoke: self.invocations.earliest_deadline(),
             idle: deadlines::idle_deadline(
                 self.phase(),
                 !self.queue.is_empty() || !self.restore_waiters.is_empty(),
@@ -736,16 +727,16 @@ impl Engine {
     /// With multi-concurrency, the soonest deadline of the invokes that
     /// wait for a free slot of an initialized runtime.
     fn waiting_deadline(&self) -> Option<Instant> {
-        if self.concurrent() && self.phase().initialized() {
-            return self.queue.iter().filter_map(|q| q.deadline).min();
+        match deadlines::queue_clocks(self.invocations.is_many(), self.phase()) {
+            QueueClocks::Each => self.queue.iter().filter_map(|q| q.deadline).min(),
+            QueueClocks::Head => self.queue.front().and_then(|q| q.deadline),
+            QueueClocks::Nothing => None,
         }
-        self.teardown.as_ref()?;
-        self.queue.front().and_then(|q| q.deadline)
     }
 
     fn waiting_timed_out(&mut self) {
         let now = Instant::now();
-        let expired: VecDeque<Queued> = if self.concurrent() {
+        let expired: VecDeque<Queued> = if self.invocations.is_many() {
             let (expired, waiting) = std::mem::take(&mut self.queue)
                 .into_iter()
                 .partition(|q| q.deadline.is_some_and(|at| at <= now));
@@ -769,10 +760,13 @@ impl Engine {
 
     /// Carries out what `lifecycle::on_shutdown_asked` says a shutdown
     /// does now; `done` is told when it is over.
-    fn begin_shutdown(&mut self, done: Option<oneshot::Sender<()>>) {
-        let answered = self.current.as_ref().is_some_and(|c| c.has_answered());
-        let steps = lifecycle::on_shutdown_asked(self.phase(), answered);
-        self.shutdown.get_or_insert_with(Vec::new).extend(done);
+    fn begin_shutdown(
+        &mut self,
+        done: Option<oneshot::Sender<ShutdownSuccess>>,
+        budget: Option<Duration>,
+    ) {
+        let steps = lifecycle::on_shutdown_asked(self.phase(), self.invocations.answered());
+        self.ending.shutdown_asked(done, budget);
         for step in steps {
             match step {
                 ShutdownStep::RefuseQueued => {
@@ -784,7 +778,7 @@ impl Engine {
                     }
                 }
                 ShutdownStep::Abandon => {
-                    self.init = None;
+                    self.starting.take_init();
                     self.abandon_restore(RestoreFailed::ShuttingDown);
                 }
                 ShutdownStep::FailInvoke(outcome) => {
@@ -794,7 +788,6 @@ impl Engine {
                     );
                     self.fail_current(err, invoke_status(outcome));
                 }
-                // A no-op when failing the invoke began the teardown.
                 ShutdownStep::BeginTeardown => self.begin_teardown(ShutdownReason::Spindown),
             }
         }
@@ -811,12 +804,18 @@ fn invoke_status(outcome: Outcome) -> telemetry::InvokeStatus {
 }
 
 /// Reaps what was killed at shutdown, so no zombie outlives rapid; bounded,
-/// because a process in uninterruptible sleep may take its time.
-async fn wait_for_children(processes: &Processes, rx: &mut mpsc::UnboundedReceiver<Message>) {
+/// because a process in uninterruptible sleep may take its time. A
+/// shutdown asked meanwhile joins `waiting`.
+async fn wait_for_children(
+    processes: &Processes,
+    rx: &mut mpsc::UnboundedReceiver<Message>,
+    waiting: &mut Vec<oneshot::Sender<ShutdownSuccess>>,
+) {
     let wait = async {
         while processes.any_alive() {
             match rx.recv().await {
                 Some(Message::Exited(_)) => {}
+                Some(Message::Shutdown { done, .. }) => waiting.push(done),
                 Some(other) => refuse(other),
                 None => return,
             }

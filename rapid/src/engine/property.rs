@@ -170,6 +170,8 @@ struct Harness {
     restore_polls: Vec<(i32, oneshot::Receiver<Result<(), ApiError>>)>,
     restoring: HashSet<i32>,
     restores: Vec<oneshot::Receiver<Result<Duration, super::RestoreFailed>>>,
+    /// The first fatal error the engine's state showed at the last sync.
+    first_fatal: Option<String>,
     /// Why the run broke a rule, if it did.
     broken: Vec<String>,
 }
@@ -192,7 +194,9 @@ impl Harness {
         }
         let (reply, rx) = oneshot::channel();
         self.send(Message::InternalState(reply));
-        let _ = rx.await;
+        if let Ok(state) = rx.await {
+            self.first_fatal = state.first_fatal_error;
+        }
         self.collect();
         // From here on the engine has handled these processes' exits:
         // nothing of theirs may be answered any more.
@@ -857,6 +861,7 @@ async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, timeouts: Timeouts) -> Vec<
         restore_polls: Vec::new(),
         restoring: HashSet::new(),
         restores: Vec::new(),
+        first_fatal: None,
         broken: Vec::new(),
     };
     for op in ops {
@@ -888,10 +893,12 @@ async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, timeouts: Timeouts) -> Vec<
     }
 
     // The shutdown: nothing may be spawned once it began, and it ends.
+    let fatal_before = h.first_fatal.clone();
     let (done, mut shut) = oneshot::channel();
     h.shutting_down = true;
     h.send(Message::Shutdown { budget: None, done });
     h.sync().await;
+    let mut reported = None;
     let began = sim.now();
     let ended = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
@@ -902,7 +909,11 @@ async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, timeouts: Timeouts) -> Vec<
                 }
             }
             h.collect();
-            if shut.try_recv().is_ok() || engine.is_finished() {
+            if let Ok(done) = shut.try_recv() {
+                reported = Some(done);
+                return;
+            }
+            if engine.is_finished() {
                 return;
             }
             // ok: the harness plays the extensions and looks again after a
@@ -913,6 +924,19 @@ async fn drive(ops: &[Op], dir: PathBuf, mode: Mode, timeouts: Timeouts) -> Vec<
     .await;
     if ended.is_err() {
         h.broken.push("the shutdown did not end".into());
+    }
+    // The contract's promise: the shutdown reports the first error that
+    // failed an init or an invoke (the shutdown may add one: the invoke
+    // it cut short).
+    let reported = reported
+        .or_else(|| shut.try_recv().ok())
+        .map(|done| done.first_fatal_error.map(|e| e.to_string()));
+    if let (Some(before), Some(reported)) = (&fatal_before, &reported) {
+        if reported.as_ref() != Some(before) {
+            h.broken.push(format!(
+                "the shutdown reported {reported:?} as the first fatal error, not {before}"
+            ));
+        }
     }
     match tokio::time::timeout(Duration::from_secs(10), engine).await {
         Ok(Ok(())) => {}

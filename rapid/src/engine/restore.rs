@@ -19,6 +19,7 @@
 //! environment), then those of the last restore, to whoever sends the token
 //! this generation's processes got.
 
+use super::starting::Starting;
 use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
@@ -123,7 +124,7 @@ impl Engine {
             let _ = reply.send(Err(ApiError::InitCachingDisabled { path }));
             return;
         }
-        if self.teardown.is_some() {
+        if self.ending.teardown().is_some() {
             let _ = reply.send(Err(invalid_state("the execution environment is resetting")));
             return;
         }
@@ -236,7 +237,7 @@ impl Engine {
             runtime_version: None,
             runtime_version_arn: None,
         }));
-        self.restore = Some(RestorePhase {
+        self.starting = Starting::Restore(RestorePhase {
             started: now,
             deadline: after(now, timeout),
             timeout,
@@ -254,7 +255,7 @@ impl Engine {
 
     /// The runtime called `invocation/next` after its hooks: restored.
     pub(super) fn restore_done(&mut self) {
-        let Some(phase) = self.restore.take() else {
+        let Some(phase) = self.starting.take_restore() else {
             return;
         };
         let duration = phase.started.elapsed();
@@ -288,7 +289,7 @@ impl Engine {
     /// The restore failed: tell who asked (and the invoke waiting for it),
     /// and reset like a failed init; the next invoke starts a new sandbox.
     pub(super) fn restore_failed(&mut self, err: FunctionError, status: InvokeStatus) {
-        let Some(phase) = self.restore.take() else {
+        let Some(phase) = self.starting.take_restore() else {
             return;
         };
         let duration = phase.started.elapsed();
@@ -310,12 +311,12 @@ impl Engine {
         if let Some(queued) = self.queue.pop_front() {
             self.fail_undispatched(queued, err, status);
         }
-        let reason = teardown::reason(self.shutdown.is_some(), status == InvokeStatus::Timeout);
+        let reason = teardown::reason(self.ending.is_shutdown(), status == InvokeStatus::Timeout);
         self.begin_teardown(reason);
     }
 
     pub(super) fn restore_timed_out(&mut self) {
-        let Some(phase) = &self.restore else {
+        let Some(phase) = self.starting.restore() else {
             return;
         };
         let message = format!(
@@ -329,7 +330,7 @@ impl Engine {
     /// Answers whoever still waits for a restore that will not run in this
     /// generation.
     pub(super) fn abandon_restore(&mut self, why: RestoreFailed) {
-        self.restore = None;
+        self.starting.take_restore();
         for done in self.restore_waiters.drain(..) {
             let _ = done.send(Err(why.clone()));
         }

@@ -40,6 +40,31 @@ pub fn head_clock_runs(phase: Phase, retry_init: bool) -> bool {
     retry_init && matches!(phase, Phase::Resetting | Phase::ShuttingDown)
 }
 
+/// Which invokes in the queue have their clock running towards a
+/// deadline while they wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueClocks {
+    /// Each from its acceptance: with multi-concurrency an initialized
+    /// runtime is busy in all its slots, and the wait is the invoke's time.
+    Each,
+    /// The head's, once set ([`head_clock_runs`]): an invoke waiting for a
+    /// teardown to end.
+    Head,
+    /// None: time spent waiting for an init does not count (Lambda bills
+    /// an invoke from when its init is done).
+    Nothing,
+}
+
+/// Which queued invokes' clocks run in `phase` (`concurrent`:
+/// multi-concurrency is on).
+pub fn queue_clocks(concurrent: bool, phase: Phase) -> QueueClocks {
+    match phase {
+        _ if concurrent && phase.initialized() => QueueClocks::Each,
+        Phase::Resetting | Phase::ShuttingDown => QueueClocks::Head,
+        _ => QueueClocks::Nothing,
+    }
+}
+
 /// A deadline that can pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Due {
@@ -145,6 +170,30 @@ mod tests {
                     head_clock_runs(phase, retry_init),
                     want,
                     "{phase:?} retry_init: {retry_init}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn which_queued_invokes_have_their_clock_running() {
+        use QueueClocks as Q;
+        for phase in PHASES {
+            for concurrent in [false, true] {
+                let want = match phase {
+                    Phase::Ready | Phase::Invoking if concurrent => Q::Each,
+                    Phase::Resetting | Phase::ShuttingDown => Q::Head,
+                    Phase::Uninitialized
+                    | Phase::Initializing
+                    | Phase::Restoring
+                    | Phase::Ready
+                    | Phase::Invoking
+                    | Phase::Shutdown => Q::Nothing,
+                };
+                assert_eq!(
+                    queue_clocks(concurrent, phase),
+                    want,
+                    "{phase:?} concurrent: {concurrent}"
                 );
             }
         }

@@ -21,9 +21,10 @@ pub use extension::{
     MAX_EXTENSIONS,
 };
 pub use phase::{
-    init_complete, invoke_complete, may_freeze, next_start, on_disruption, on_init_asked,
-    on_invoke_asked, on_restore_asked, on_shutdown_asked, Disruption, InitAsked, InvokeAsked,
-    Outcome, Phase, RestoreAsked, ShutdownStep, Start, Verdict, View,
+    init_complete, invoke_complete, may_freeze, next_start, on_await_init, on_disruption,
+    on_init_asked, on_invoke_asked, on_restore_asked, on_shutdown_asked, runtime_may_start,
+    AwaitInit, Disruption, InitAsked, InvokeAsked, Outcome, Phase, RestoreAsked, ShutdownStep,
+    Start, Verdict, View,
 };
 pub use runtime::{
     may_answer, on_init_error, on_next, AfterNext, AnswerRefused, InitErrorCall, InvalidTransition,

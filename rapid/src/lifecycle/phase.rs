@@ -163,6 +163,10 @@ pub enum Verdict {
     ResetAfterInvoke,
     /// Nothing runs: reset now (reason `failure` for an exit).
     ResetNow,
+    /// No generation lives (before the first init, or after a teardown and
+    /// before the next init): there is nothing to tear down, and a reset
+    /// asked is done at once.
+    NothingRuns,
     /// The environment goes away: the init or restore under way is dropped
     /// (a restore's waiters are told), and the teardown begins.
     Abandon,
@@ -190,7 +194,8 @@ pub fn on_disruption(phase: Phase, answered: bool, what: Disruption) -> Verdict 
         // the invoke stands; the exit costs the next one a fresh init.
         (Phase::Invoking, D::RuntimeExited) if answered => Verdict::FailInvoke(Outcome::Answered),
         (Phase::Invoking, _) => Verdict::FailInvoke(cut),
-        (Phase::Ready | Phase::Uninitialized, _) => Verdict::ResetNow,
+        (Phase::Uninitialized, _) => Verdict::NothingRuns,
+        (Phase::Ready, _) => Verdict::ResetNow,
     }
 }
 
@@ -241,10 +246,10 @@ pub enum ShutdownStep {
     /// (a restore's waiters are told).
     Abandon,
     /// The invoke in flight ends with this outcome (`Sandbox.Shutdown`, or
-    /// the status of the answer it had).
+    /// the status of the answer it had), and the teardown its end begins
+    /// (reason `spindown`) is the shutdown's.
     FailInvoke(Outcome),
-    /// The teardown (reason `spindown`) begins, unless failing the invoke
-    /// began one already.
+    /// The teardown (reason `spindown`) begins.
     BeginTeardown,
 }
 
@@ -259,14 +264,42 @@ pub fn on_shutdown_asked(phase: Phase, answered: bool) -> Vec<ShutdownStep> {
         Phase::Resetting => vec![S::RefuseQueued, S::Abandon],
         _ => {
             let mut steps = vec![S::RefuseQueued, S::Abandon];
-            if let Verdict::FailInvoke(outcome) =
-                on_disruption(phase, answered, Disruption::ShutdownAsked)
-            {
-                steps.push(S::FailInvoke(outcome));
+            match on_disruption(phase, answered, Disruption::ShutdownAsked) {
+                // A teardown begun after one that ended on the spot would
+                // have nothing left to tear down.
+                Verdict::FailInvoke(outcome) => steps.push(S::FailInvoke(outcome)),
+                // Nothing to tear down: the shutdown is over once the queue
+                // is answered.
+                Verdict::NothingRuns => {}
+                _ => steps.push(S::BeginTeardown),
             }
-            steps.push(S::BeginTeardown);
             steps
         }
+    }
+}
+
+/// The runtime starts during an init, once every extension that was
+/// launched has registered (spec §4: extensions register first), and only
+/// once per init.
+pub fn runtime_may_start(phase: Phase, runtime_started: bool, extensions_registered: bool) -> bool {
+    phase == Phase::Initializing && !runtime_started && extensions_registered
+}
+
+/// What a caller waiting for the init's outcome (the contract's
+/// `InitHandle`) gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwaitInit {
+    /// An init runs: told when it ends.
+    Wait,
+    /// No init runs: told how the last one ended, or that none did since
+    /// the last reset.
+    LastOutcome,
+}
+
+pub fn on_await_init(phase: Phase) -> AwaitInit {
+    match phase {
+        Phase::Initializing => AwaitInit::Wait,
+        _ => AwaitInit::LastOutcome,
     }
 }
 
@@ -473,7 +506,7 @@ pub(crate) mod tests {
         ];
         // (phase, answered) -> verdicts for the five disruptions above.
         let table: [((Phase, bool), [Verdict; 5]); 9] = [
-            ((Phase::Uninitialized, false), [V::ResetNow; 5]),
+            ((Phase::Uninitialized, false), [V::NothingRuns; 5]),
             (
                 (Phase::Initializing, false),
                 [
@@ -605,18 +638,15 @@ pub(crate) mod tests {
                         S::RefuseQueued,
                         S::Abandon,
                         S::FailInvoke(Outcome::Answered),
-                        S::BeginTeardown,
                     ],
-                    Phase::Invoking => vec![
-                        S::RefuseQueued,
-                        S::Abandon,
-                        S::FailInvoke(Outcome::Error),
-                        S::BeginTeardown,
-                    ],
-                    Phase::Uninitialized
-                    | Phase::Initializing
-                    | Phase::Restoring
-                    | Phase::Ready => vec![S::RefuseQueued, S::Abandon, S::BeginTeardown],
+                    Phase::Invoking => {
+                        vec![S::RefuseQueued, S::Abandon, S::FailInvoke(Outcome::Error)]
+                    }
+                    // No generation: nothing to tear down.
+                    Phase::Uninitialized => vec![S::RefuseQueued, S::Abandon],
+                    Phase::Initializing | Phase::Restoring | Phase::Ready => {
+                        vec![S::RefuseQueued, S::Abandon, S::BeginTeardown]
+                    }
                 };
                 assert_eq!(
                     on_shutdown_asked(phase, answered),
@@ -624,6 +654,48 @@ pub(crate) mod tests {
                     "{phase:?} answered: {answered}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_runtime_starts_once_per_init_after_the_extensions_registered() {
+        for phase in PHASES {
+            for started in [false, true] {
+                for registered in [false, true] {
+                    let want = match phase {
+                        Phase::Initializing => !started && registered,
+                        Phase::Uninitialized
+                        | Phase::Restoring
+                        | Phase::Ready
+                        | Phase::Invoking
+                        | Phase::Resetting
+                        | Phase::ShuttingDown
+                        | Phase::Shutdown => false,
+                    };
+                    assert_eq!(
+                        runtime_may_start(phase, started, registered),
+                        want,
+                        "{phase:?} started: {started} registered: {registered}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_caller_waits_for_the_init_only_while_one_runs() {
+        for phase in PHASES {
+            let want = match phase {
+                Phase::Initializing => AwaitInit::Wait,
+                Phase::Uninitialized
+                | Phase::Restoring
+                | Phase::Ready
+                | Phase::Invoking
+                | Phase::Resetting
+                | Phase::ShuttingDown
+                | Phase::Shutdown => AwaitInit::LastOutcome,
+            };
+            assert_eq!(on_await_init(phase), want, "{phase:?}");
         }
     }
 

@@ -7,6 +7,7 @@ mod freezer;
 mod limits;
 mod owners;
 mod peer;
+mod random;
 mod reap;
 #[cfg(test)]
 pub(crate) mod sim;
@@ -18,6 +19,7 @@ pub use cgroup::CgroupError;
 pub use limits::raise_nofile_limit;
 pub use owners::{Processes, Supervisor};
 pub use peer::{owner_in_tree, Caller, Ownership};
+pub use random::kernel_random;
 pub use reap::{ExitStatus, ProcessExit};
 pub use spawn::Spawned;
 
