@@ -15,13 +15,15 @@ use clap::Parser;
 )]
 pub struct Cli {
     /// Address of the invoke API (POST /2015-03-31/functions/function/invocations).
+    /// Default 0.0.0.0:8080, or 0.0.0.0:$PORT when PORT is set (Knative's
+    /// and Cloud Run's contract: then every other path on it is web
+    /// traffic for the function).
     #[arg(
         long,
         value_name = "HOST:PORT",
-        default_value = "0.0.0.0:8080",
         env = "RAPID_RUNTIME_INTERFACE_EMULATOR_ADDRESS"
     )]
-    pub runtime_interface_emulator_address: String,
+    pub runtime_interface_emulator_address: Option<String>,
 
     /// Address of the Runtime API the function's runtime talks to (its
     /// AWS_LAMBDA_RUNTIME_API).
@@ -291,7 +293,7 @@ mod tests {
             cli.command,
             ["python3", "-m", "awslambdaric", "app.handler"]
         );
-        assert_eq!(cli.runtime_interface_emulator_address, "0.0.0.0:8080");
+        assert_eq!(cli.runtime_interface_emulator_address, None);
         assert_eq!(cli.test_api_address, None, "the control API is off");
         assert!(!cli.test_api);
         assert_eq!(cli.request_header_timeout, 30);

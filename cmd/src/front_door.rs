@@ -69,6 +69,8 @@ pub struct FrontDoor {
     /// is answered as timed out. A slot stays taken while its worker is
     /// still inside a timed-out invoke, possibly for ever.
     pub slot_wait: Option<std::time::Duration>,
+    /// What the readiness probe answers (`probes.rs`).
+    pub readiness: Arc<crate::probes::Readiness>,
 }
 
 impl FrontDoor {

@@ -4,16 +4,19 @@
 
 use clap::Parser;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rapid::accept::{connection_cap, Acceptor};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::address;
 use rapid_cmd::cli::{self, Cli};
 use rapid_cmd::front_door::{self, FrontDoor};
+use rapid_cmd::h2c::{self, Protocol};
 use rapid_cmd::header_timer::HeaderTimer;
+use rapid_cmd::probes::{self, Readiness};
+use rapid_cmd::replica::{self, FrontDoorAddress};
 use rapid_cmd::web::{self, Mount, Web};
 use std::convert::Infallible;
 use std::io::IsTerminal;
@@ -62,8 +65,16 @@ fn main() -> ExitCode {
             "cannot read random bytes from the kernel (the getrandom system call failed: {err}); request ids need them"
         ));
     }
+    // Knative's and Cloud Run's contract: PORT, K_SERVICE, K_REVISION.
+    let door_at = match replica::front_door_address(
+        cli.runtime_interface_emulator_address.as_deref(),
+        std::env::var("PORT").ok().as_deref(),
+    ) {
+        Ok(door_at) => door_at,
+        Err(message) => return fail(&message),
+    };
     let config = match FunctionConfig::from_env(
-        std::env::vars(),
+        replica::with_knative_names(std::env::vars()),
         cli.command.clone(),
         Duration::from_secs(cli.init_timeout),
     ) {
@@ -94,7 +105,7 @@ fn main() -> ExitCode {
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
     let max_connections = connection_cap(nofile.unwrap_or(1024));
-    match runtime.block_on(run(cli, config, max_connections)) {
+    match runtime.block_on(run(cli, config, door_at, max_connections)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
@@ -119,7 +130,12 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result<(), String> {
+async fn run(
+    cli: Cli,
+    config: FunctionConfig,
+    door_at: FrontDoorAddress,
+    max_connections: usize,
+) -> Result<(), String> {
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
 
@@ -130,11 +146,12 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         .local_addr()
         .map_err(|e| e.to_string())?
         .to_string();
-    let door_listener = bind(
-        &cli.runtime_interface_emulator_address,
-        "--runtime-interface-emulator-address",
-    )
-    .await?;
+    let door_flag = if door_at.replica {
+        "PORT"
+    } else {
+        "--runtime-interface-emulator-address"
+    };
+    let door_listener = bind(&door_at.address, door_flag).await?;
     let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
     let control_listener = match &cli.test_api_address {
         Some(address) => Some(bind(address, "--test-api-address").await?),
@@ -221,6 +238,8 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     if cli.eager_init {
         sandbox.init_now().map_err(|e| e.to_string())?;
     }
+    let readiness = Readiness::new(cli.eager_init);
+    let readiness_task = tokio::spawn(probes::watch(readiness.clone(), sandbox.clone()));
     let stop = Arc::new(tokio::sync::Notify::new());
     let door = Arc::new(FrontDoor {
         sandbox: sandbox.clone(),
@@ -241,6 +260,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         event_log,
         bursts: Default::default(),
         slot_wait,
+        readiness,
     });
     let web = Arc::new(Web::new(
         door.clone(),
@@ -286,7 +306,11 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         web,
         max_connections,
         header_timeout,
-        serves: Serves::FrontDoor,
+        serves: if door_at.replica {
+            Serves::Replica
+        } else {
+            Serves::FrontDoor
+        },
     };
 
     tokio::select! {
@@ -295,6 +319,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
     }
+    readiness_task.abort();
     for task in [control_task, http_task].into_iter().flatten() {
         task.abort();
     }
@@ -394,6 +419,9 @@ enum Serves {
     ControlApi,
     /// `--http-address`: every request is web traffic for the function.
     Web,
+    /// The front door on `$PORT` (Knative, Cloud Run): the Invoke API, and
+    /// every other path as web traffic for the function.
+    Replica,
 }
 
 /// Serves invokes (and the control API) on `listener`. A caller that is
@@ -404,6 +432,7 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
         Serves::FrontDoor => "front door",
         Serves::ControlApi => "control API",
         Serves::Web => "web traffic",
+        Serves::Replica => "front door",
     };
     let mut acceptor = Acceptor::new(listener, name).limited(serving.max_connections);
     loop {
@@ -431,10 +460,22 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
                 }
                 async move {
                     // Web traffic never reaches the Invoke API's handlers,
-                    // and invokes never reach the web's.
+                    // and invokes never reach the web's; probes reach
+                    // neither.
+                    let probe = match serves {
+                        Serves::ControlApi => None,
+                        _ => probes::probe_of(&req),
+                    };
+                    if let Some(probe) = probe {
+                        return Ok(probes::answer(probe, &door.readiness));
+                    }
+                    let path = req.uri().path();
                     let response = match serves {
+                        Serves::Replica if replica::is_web_traffic(path, access.control) => {
+                            web::handle(web, req, Mount::Root).await
+                        }
                         Serves::Web => web::handle(web, req, Mount::Root).await,
-                        Serves::FrontDoor if req.uri().path().starts_with(web::PREFIX) => {
+                        Serves::FrontDoor if path.starts_with(web::PREFIX) => {
                             web::handle(web, req, Mount::LambdaUrl).await
                         }
                         _ => front_door::handle(door, req, access).await,
@@ -442,6 +483,21 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
                     Ok::<_, Infallible>(response)
                 }
             });
+            // An orchestrator's proxy may speak HTTP/2 without asking.
+            match h2c::sniff(&stream, header_timeout).await {
+                Protocol::Nothing => return,
+                Protocol::Http2 => {
+                    if let Err(err) = http2::Builder::new(TokioExecutor::new())
+                        .timer(HeaderTimer::default())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                    {
+                        tracing::debug!(%err, "front door HTTP/2 connection ended");
+                    }
+                    return;
+                }
+                Protocol::Http1 => {}
+            }
             // A client may shut down its write side once its request is
             // sent (`nc -N`, some proxies): a request received in full is
             // answered. A caller that went away is noticed when its answer

@@ -16,6 +16,18 @@ pub async fn run_sync(
     door: &FrontDoor,
     invoke: Invoke,
 ) -> Result<(InvokeOutcome, usize), InvokeError> {
+    let ran = run_sync_unwatched(door, invoke).await;
+    // A failed invoke may have been a failed init; one that ran while not
+    // ready, a retried init that succeeded.
+    let failed = !matches!(&ran, Ok((outcome, _)) if outcome.result.is_ok());
+    door.readiness.after_invoke(failed);
+    ran
+}
+
+async fn run_sync_unwatched(
+    door: &FrontDoor,
+    invoke: Invoke,
+) -> Result<(InvokeOutcome, usize), InvokeError> {
     // Held until the runtime answered: past the queue's length an invoke
     // is throttled.
     let _slot = door
