@@ -181,6 +181,20 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", env = "RAPID_TIMELINE")]
     pub timeline: Option<std::path::PathBuf>,
 
+    /// On SIGTERM, how long invokes are still served after readiness
+    /// starts failing, for the orchestrator to stop sending them; then new
+    /// ones are refused with 503 (seconds or a duration; default 5s when
+    /// PORT is set, else 0).
+    #[arg(long, value_name = "DURATION", value_parser = crate::drain::parse_drain_flag, env = "RAPID_DRAIN_DELAY")]
+    pub drain_delay: Option<std::time::Duration>,
+
+    /// On SIGTERM, how long invokes in flight may take to finish once new
+    /// ones are refused, before Lambda's shutdown (default: the function
+    /// timeout when PORT is set, else 0). Both drain flags 0: the shutdown
+    /// starts at once.
+    #[arg(long, value_name = "DURATION", value_parser = crate::drain::parse_drain_flag, env = "RAPID_DRAIN_TIMEOUT")]
+    pub drain_timeout: Option<std::time::Duration>,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,

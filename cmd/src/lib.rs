@@ -8,6 +8,7 @@ pub mod body;
 pub mod bursts;
 pub mod cli;
 pub mod control;
+pub mod drain;
 pub mod front_door;
 pub mod h2c;
 pub mod header_timer;

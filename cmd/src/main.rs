@@ -12,6 +12,7 @@ use rapid::accept::{connection_cap, Acceptor};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::address;
 use rapid_cmd::cli::{self, Cli};
+use rapid_cmd::drain::{self, Drain, Tracked};
 use rapid_cmd::front_door::{self, FrontDoor};
 use rapid_cmd::h2c::{self, Protocol};
 use rapid_cmd::header_timer::HeaderTimer;
@@ -187,6 +188,7 @@ async fn run(
         timeline.as_ref().map(|t| t.recorder(0)),
     );
     let function_version = config.function_version.clone();
+    let function_timeout = config.timeout;
     let region = config.region.clone();
     // What the sandboxes run at once: one invoke each, or K with
     // multi-concurrency; past it, invokes wait in the queue.
@@ -268,6 +270,21 @@ async fn run(
         cli.http_payload_version,
         region,
     ));
+    let drain_plan = drain::Plan {
+        delay: cli.drain_delay.unwrap_or(if door_at.replica {
+            drain::REPLICA_DRAIN_DELAY
+        } else {
+            Duration::ZERO
+        }),
+        timeout: cli.drain_timeout.unwrap_or(if door_at.replica {
+            function_timeout
+        } else {
+            Duration::ZERO
+        }),
+        events: (door.queued_events.clone(), cli.max_queued_events),
+    };
+    // Requests in flight are counted only when a drain waits for them.
+    let drain = (!drain_plan.is_off()).then(|| Arc::new(Drain::default()));
     eprintln!("rapid: invokes listening on {door_address}");
     let header_timeout = Duration::from_secs(cli.request_header_timeout);
     let control_task = match control_listener {
@@ -280,6 +297,7 @@ async fn run(
                 // A test harness's few connections.
                 max_connections: 64,
                 header_timeout,
+                drain: None,
                 serves: Serves::ControlApi,
             };
             Some(tokio::spawn(serve_front_door(listener, door)))
@@ -295,17 +313,20 @@ async fn run(
                 web: web.clone(),
                 max_connections,
                 header_timeout,
+                drain: drain.clone(),
                 serves: Serves::Web,
             };
             Some(tokio::spawn(serve_front_door(listener, door)))
         }
         None => None,
     };
+    let readiness = door.readiness.clone();
     let front_door = Listener {
         door,
         web,
         max_connections,
         header_timeout,
+        drain: drain.clone(),
         serves: if door_at.replica {
             Serves::Replica
         } else {
@@ -313,12 +334,31 @@ async fn run(
         },
     };
 
-    tokio::select! {
-        _ = serve_front_door(door_listener, front_door) => {}
-        _ = stop.notified() => tracing::info!("the control API asked for a shutdown"),
-        _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
+    let door_task = tokio::spawn(serve_front_door(door_listener, front_door));
+    let drains = tokio::select! {
+        _ = stop.notified() => {
+            tracing::info!("the control API asked for a shutdown");
+            false
+        }
+        _ = sigterm.recv() => {
+            tracing::info!("SIGTERM: shutting down");
+            true
+        }
+        _ = sigint.recv() => {
+            tracing::info!("SIGINT: shutting down");
+            false
+        }
+    };
+    if let (true, Some(drain)) = (drains, &drain) {
+        let again = async {
+            tokio::select! {
+                _ = sigterm.recv() => {}
+                _ = sigint.recv() => {}
+            }
+        };
+        drain::run(drain, &readiness, drain_plan, again).await;
     }
+    door_task.abort();
     readiness_task.abort();
     for task in [control_task, http_task].into_iter().flatten() {
         task.abort();
@@ -408,6 +448,9 @@ struct Listener {
     serves: Serves,
     /// Web traffic (`/lambda-url/` on the front door, all of `--http-address`).
     web: Arc<Web>,
+    /// With a drain on SIGTERM: the requests in flight, and the refusal of
+    /// new ones once it has begun.
+    drain: Option<Arc<Drain>>,
 }
 
 /// What a listener of the front door's kind serves.
@@ -450,11 +493,13 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
             local,
         });
         let header_timeout = serving.header_timeout;
+        let drain = serving.drain.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let service = service_fn(move |mut req: Request<Incoming>| {
                 let door = door.clone();
                 let web = web.clone();
+                let drain = drain.clone();
                 if let Some(ends) = ends {
                     req.extensions_mut().insert(ends);
                 }
@@ -467,8 +512,18 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
                         _ => probes::probe_of(&req),
                     };
                     if let Some(probe) = probe {
-                        return Ok(probes::answer(probe, &door.readiness));
+                        let answer = probes::answer(probe, &door.readiness);
+                        return Ok(answer.map(|body| Tracked::new(body, None)));
                     }
+                    // Once a drain refuses new requests: 503. Before, each
+                    // counts until its answer's body is done.
+                    let in_flight = match &drain {
+                        Some(drain) if drain.refusing() => {
+                            return Ok(drain::refused().map(|body| Tracked::new(body, None)));
+                        }
+                        Some(drain) => Some(drain.enter()),
+                        None => None,
+                    };
                     let path = req.uri().path();
                     let response = match serves {
                         Serves::Replica if replica::is_web_traffic(path, access.control) => {
@@ -480,7 +535,7 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
                         }
                         _ => front_door::handle(door, req, access).await,
                     };
-                    Ok::<_, Infallible>(response)
+                    Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight)))
                 }
             });
             // An orchestrator's proxy may speak HTTP/2 without asking.

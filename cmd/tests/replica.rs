@@ -187,3 +187,53 @@ fn a_replica_on_port_follows_the_container_contract() {
     }
     let _ = std::fs::remove_file(&marker);
 }
+
+/// SIGTERM with a drain: readiness fails at once, an invoke during the
+/// delay is served, then new ones are refused with 503 while the one in
+/// flight finishes; rapid exits 0 once nothing is left.
+#[test]
+fn sigterm_drains_before_the_shutdown() {
+    let gate = gate();
+    let rapid = Rapid::scripted(
+        &[
+            "--max-sandboxes",
+            "2",
+            "--drain-delay",
+            "3",
+            "--drain-timeout",
+            "30",
+        ],
+        &[],
+    );
+    let door = rapid.invoke_addr().to_owned();
+    let waiting = json!({"action": "wait_fifo", "fifo": gate}).to_string();
+    std::thread::scope(|s| {
+        let held = s.spawn(|| rapid.invoke(waiting.as_bytes(), &[]));
+        rapid.wait_for_stdout(|l| l.contains("waiting on"), WAIT);
+        rapid.signal(Signal::SIGTERM);
+        rapid.wait_for_stderr(|l| l.contains("draining: readiness fails"), WAIT);
+        let resp = ready(&door);
+        assert_eq!(
+            (resp.status, json_of(&resp)),
+            (503, json!({"status": "draining"}))
+        );
+        // Within the delay (3 s from the line above): still served, by the
+        // second environment.
+        let resp = rapid.invoke(br#"{"during":"delay"}"#, &[]);
+        assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        assert_eq!(json_of(&resp)["during"], "delay");
+        rapid.wait_for_stderr(|l| l.contains("new invokes refused with 503"), WAIT);
+        let resp = rapid.invoke(br#"{"too":"late"}"#, &[]);
+        assert_eq!(resp.status, 503);
+        assert_eq!(resp.header("x-amzn-errortype"), Some("ServiceException"));
+        assert_eq!(json_of(&resp)["Type"], "Service");
+        // The invoke accepted before is answered, not dropped.
+        open_gate(&gate);
+        let resp = held.join().expect("the held invoke's thread");
+        assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        assert!(json_of(&resp)["pid"].is_number());
+    });
+    assert!(rapid.wait_exit(WAIT).success());
+    rapid.wait_for_stderr(|l| l.contains("drained: nothing in flight"), WAIT);
+    let _ = std::fs::remove_file(&gate);
+}
