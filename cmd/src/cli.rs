@@ -195,6 +195,12 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = crate::drain::parse_drain_flag, env = "RAPID_DRAIN_TIMEOUT")]
     pub drain_timeout: Option<std::time::Duration>,
 
+    /// Serve rapid's metrics (Prometheus / OpenMetrics text, GET /metrics)
+    /// on this address: invocations by outcome, cold starts, init and
+    /// invoke durations, invokes in flight, queue depth. Off by default.
+    #[arg(long, value_name = "HOST:PORT", env = "RAPID_METRICS_ADDRESS")]
+    pub metrics_address: Option<String>,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,

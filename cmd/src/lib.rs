@@ -14,6 +14,7 @@ pub mod h2c;
 pub mod header_timer;
 pub mod hosts;
 pub mod invoke_headers;
+pub mod metrics;
 pub mod probes;
 pub mod replica;
 pub mod run;

@@ -162,6 +162,10 @@ async fn run(
         Some(address) => Some(bind(address, "--http-address").await?),
         None => None,
     };
+    let metrics_listener = match &cli.metrics_address {
+        Some(address) => Some(bind(address, "--metrics-address").await?),
+        None => None,
+    };
     // --test-api-address turns the control API on as well.
     let test_api = cli.test_api || cli.test_api_address.is_some();
     // The platform events are kept for the control API's eventLog only.
@@ -263,7 +267,19 @@ async fn run(
         bursts: Default::default(),
         slot_wait,
         readiness,
+        metrics: metrics_listener.as_ref().map(|_| {
+            let permits = cli.max_queued.saturating_add(running);
+            rapid_cmd::metrics::Metrics::new(running, permits)
+        }),
     });
+    let metrics_task = match metrics_listener {
+        Some(listener) => {
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            eprintln!("rapid: metrics listening on {address}");
+            Some(tokio::spawn(serve_metrics(listener, door.clone())))
+        }
+        None => None,
+    };
     let web = Arc::new(Web::new(
         door.clone(),
         cli.http_invoke_mode,
@@ -360,7 +376,10 @@ async fn run(
     }
     door_task.abort();
     readiness_task.abort();
-    for task in [control_task, http_task].into_iter().flatten() {
+    for task in [control_task, http_task, metrics_task]
+        .into_iter()
+        .flatten()
+    {
         task.abort();
     }
     match (pool, first) {
@@ -425,6 +444,34 @@ fn start_sandbox(
             })
         })
     })
+}
+
+/// Serves `GET /metrics` on `--metrics-address` (a scraper's few
+/// connections).
+async fn serve_metrics(listener: TcpListener, door: Arc<FrontDoor>) {
+    let mut acceptor = Acceptor::new(listener, "metrics").limited(64);
+    loop {
+        let (stream, _, slot) = acceptor.accept().await;
+        let door = door.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let service = service_fn(move |req: Request<Incoming>| {
+                let door = door.clone();
+                async move {
+                    let response = match &door.metrics {
+                        Some(metrics) => rapid_cmd::metrics::answer(metrics, &door, &req),
+                        None => hyper::Response::new(http_body_util::Full::default()),
+                    };
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let _ = http1::Builder::new()
+                .timer(HeaderTimer::default())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {

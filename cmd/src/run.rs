@@ -5,8 +5,10 @@
 //! invokes and by web traffic.
 
 use crate::front_door::{FrontDoor, InvokeError};
+use crate::metrics::{Metrics, Outcome};
 use interop::contract::{InitContext, InvokeContext};
 use interop::{Invoke, InvokeOutcome};
+use std::sync::Arc;
 
 /// Runs `invoke` synchronously (Invoke's RequestResponse, and web
 /// traffic): throttled past the queue, as at Lambda's concurrency limit;
@@ -21,6 +23,13 @@ pub async fn run_sync(
     // ready, a retried init that succeeded.
     let failed = !matches!(&ran, Ok((outcome, _)) if outcome.result.is_ok());
     door.readiness.after_invoke(failed);
+    if let Some(metrics) = &door.metrics {
+        match &ran {
+            Ok((outcome, _)) => metrics.count(Outcome::of(outcome)),
+            Err(InvokeError::Throttled) => metrics.count(Outcome::Throttled),
+            Err(_) => {}
+        }
+    }
     ran
 }
 
@@ -40,7 +49,8 @@ async fn run_sync_unwatched(
         Some(pool) => match acquire(pool, door.slot_wait, invoke.accepted).await? {
             Slot::Leased(lease) => {
                 let index = lease.index();
-                Ok((run_leased(lease, request_id, invoke).await?, index))
+                let metrics = door.metrics.clone();
+                Ok((run_leased(lease, request_id, invoke, metrics).await?, index))
             }
             Slot::TimedOut(timeout) => {
                 tracing::warn!(%request_id, timeout_s = timeout.as_secs_f64(), "invoke timed out waiting for a free slot");
@@ -48,14 +58,22 @@ async fn run_sync_unwatched(
             }
         },
         None => {
-            let outcome = door
-                .sandbox
-                .on_demand()
-                .reserve(request_id)
-                .untracked()
+            let mut reservation = door.sandbox.on_demand().reserve(request_id);
+            if door.metrics.is_none() {
+                // Nobody waits for its completion.
+                reservation = reservation.untracked();
+            }
+            let outcome = reservation
                 .send(invoke)
                 .await
                 .map_err(|_| InvokeError::Gone)?;
+            if let Some(metrics) = door.metrics.clone() {
+                tokio::spawn(async move {
+                    if let Ok(result) = reservation.wait().await {
+                        metrics.completed(&result);
+                    }
+                });
+            }
             Ok((outcome, 0))
         }
     }
@@ -119,6 +137,7 @@ pub(crate) async fn run_leased(
     lease: rapid::Lease,
     request_id: String,
     invoke: Invoke,
+    metrics: Option<Arc<Metrics>>,
 ) -> Result<InvokeOutcome, InvokeError> {
     tracing::info!(sandbox = lease.index(), %request_id, "invoke");
     let mut reservation = lease.sandbox().on_demand().reserve(request_id);
@@ -127,8 +146,11 @@ pub(crate) async fn run_leased(
         .await
         .map_err(|_| InvokeError::Gone)?;
     tokio::spawn(async move {
-        let _ = reservation.wait().await;
+        let result = reservation.wait().await;
         drop(lease);
+        if let (Some(metrics), Ok(result)) = (metrics, result) {
+            metrics.completed(&result);
+        }
     });
     Ok(outcome)
 }

@@ -237,3 +237,86 @@ fn sigterm_drains_before_the_shutdown() {
     rapid.wait_for_stderr(|l| l.contains("drained: nothing in flight"), WAIT);
     let _ = std::fs::remove_file(&gate);
 }
+
+/// Scrapes `--metrics-address` and parses it with Prometheus's own parser.
+fn scrape(address: &str) -> Value {
+    let resp = http::request(address, "GET", "/metrics", &[], b"");
+    assert_eq!(resp.status, 200);
+    assert!(
+        resp.header("content-type")
+            .is_some_and(|t| t.starts_with("application/openmetrics-text")),
+        "{:?}",
+        resp.headers
+    );
+    let mut parser = std::process::Command::new(venv_python())
+        .arg(testdata("metrics/parse.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python for the metrics parser");
+    use std::io::Write;
+    parser
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(&resp.body)
+        .expect("write the exposition");
+    let out = parser.wait_with_output().expect("the parser's output");
+    assert!(
+        out.status.success(),
+        "the exposition does not parse: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&resp.body)
+    );
+    serde_json::from_slice(&out.stdout).expect("the parser's JSON")
+}
+
+/// Invocations by outcome, cold starts and durations, as Prometheus's
+/// parser reads them after one invoke of each kind.
+#[test]
+fn metrics_count_invocations_by_outcome() {
+    let gate = gate();
+    let rapid = Rapid::scripted(
+        &["--metrics-address", "127.0.0.1:0", "--max-queued", "0"],
+        &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")],
+    );
+    let line = rapid.wait_for_stderr(|l| l.contains("metrics listening on"), WAIT);
+    let metrics = line.rsplit(' ').next().unwrap_or_default().trim().to_owned();
+    let status = |event: Value| rapid.invoke_json(&event).status;
+    assert_eq!(status(json!({})), 200);
+    assert_eq!(status(json!({})), 200);
+    assert_eq!(status(json!({"action": "error"})), 200);
+    std::thread::scope(|s| {
+        let held = s.spawn(|| status(json!({"action": "wait_fifo", "fifo": gate})));
+        rapid.wait_for_stdout(|l| l.contains("waiting on"), WAIT);
+        let seen = scrape(&metrics);
+        assert_eq!(seen["rapid_invocations_in_flight{}"], 1.0, "{seen}");
+        assert_eq!(status(json!({})), 429);
+        open_gate(&gate);
+        assert_eq!(held.join().expect("the held invoke"), 200);
+    });
+    assert_eq!(status(json!({"action": "crash"})), 200);
+    assert_eq!(status(json!({"action": "hang"})), 200);
+    let invocations = |seen: &Value, outcome: &str| {
+        seen[format!("faas_invocations_total{{outcome={outcome}}}")].as_f64()
+    };
+    // The durations come with each invoke's completion, just after its
+    // answer: the last one's may still be on its way.
+    let mut seen = Value::Null;
+    poll_until("the last invoke's completion in the metrics", WAIT, || {
+        seen = scrape(&metrics);
+        seen["faas_coldstarts_total{}"] == 2.0
+    });
+    assert_eq!(invocations(&seen, "success"), Some(3.0), "{seen}");
+    assert_eq!(invocations(&seen, "function_error"), Some(1.0), "{seen}");
+    assert_eq!(invocations(&seen, "throttled"), Some(1.0), "{seen}");
+    assert_eq!(invocations(&seen, "crash"), Some(1.0), "{seen}");
+    assert_eq!(invocations(&seen, "timeout"), Some(1.0), "{seen}");
+    assert_eq!(seen["faas_init_duration_seconds_count{}"], 2.0, "{seen}");
+    assert_eq!(seen["rapid_invocations_in_flight{}"], 0.0, "{seen}");
+    assert_eq!(seen["rapid_ready{}"], 1.0, "{seen}");
+    let resp = http::request(&metrics, "GET", "/other", &[], b"");
+    assert_eq!(resp.status, 404);
+    let _ = std::fs::remove_file(&gate);
+}
