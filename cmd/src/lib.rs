@@ -15,6 +15,7 @@ pub mod header_timer;
 pub mod hosts;
 pub mod invoke_headers;
 pub mod metrics;
+pub mod probe_command;
 pub mod probes;
 pub mod replica;
 pub mod run;

@@ -33,6 +33,9 @@ fn main() -> ExitCode {
     if let Some(page) = rapid_cmd::timeline_page::command(std::env::args_os()) {
         return page.run();
     }
+    if let Some(probe) = rapid_cmd::probe_command::command(std::env::args_os()) {
+        return probe.run();
+    }
     let cli = Cli::parse();
     if let Err(message) = cli.check() {
         return fail(&message);

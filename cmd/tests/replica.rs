@@ -33,6 +33,23 @@ fn ready(door: &str) -> Resp {
     http::request(door, "GET", "/_/ready", &[], b"")
 }
 
+/// `rapid --probe ARGS` with `PORT=port`: its exit code and the start of
+/// the status line it printed.
+fn probe_command(port: &str, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rapid"))
+        .arg("--probe")
+        .args(args)
+        .env_clear()
+        .env("PORT", port)
+        .output()
+        .expect("rapid --probe");
+    let line = String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.code().unwrap_or(-1),
+        line.chars().take(12).collect(),
+    )
+}
+
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 #[test]
@@ -79,6 +96,12 @@ fn a_replica_on_port_follows_the_container_contract() {
     );
     let health = http::request(&door, "GET", "/_/health", &[], b"");
     assert_eq!(health.status, 200);
+    // The HEALTHCHECK's one-shot probe says the same through its exit code.
+    assert_eq!(probe_command(&port_text, &[]), (1, "HTTP/1.1 503".into()));
+    assert_eq!(
+        probe_command(&port_text, &["health"]),
+        (0, "HTTP/1.1 200".into())
+    );
     rapid.wait_for_stderr(|l| l.contains("the init failed: not ready"), WAIT);
     let resp = ready(&door);
     assert_eq!(
@@ -88,6 +111,10 @@ fn a_replica_on_port_follows_the_container_contract() {
     poll_until("readiness after the retried init", WAIT, || {
         ready(&door).status == 200
     });
+    assert_eq!(
+        probe_command(&port_text, &["ready"]),
+        (0, "HTTP/1.1 200".into())
+    );
     // Kubelet's and Knative's probes are readiness, on any path, and never
     // reach the function (it would answer with the event).
     for header in [
@@ -282,7 +309,12 @@ fn metrics_count_invocations_by_outcome() {
         &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")],
     );
     let line = rapid.wait_for_stderr(|l| l.contains("metrics listening on"), WAIT);
-    let metrics = line.rsplit(' ').next().unwrap_or_default().trim().to_owned();
+    let metrics = line
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let status = |event: Value| rapid.invoke_json(&event).status;
     assert_eq!(status(json!({})), 200);
     assert_eq!(status(json!({})), 200);
