@@ -27,7 +27,8 @@ use tokio::sync::Notify;
 /// The reserved path prefix: nothing under it reaches the function.
 pub const PREFIX: &str = "/_/";
 
-const KUBELET_PROBE: &str = "k-kubelet-probe";
+// Parsed once: looking a request up by a static name skips the parse.
+const KUBELET_PROBE: http::HeaderName = http::HeaderName::from_static("k-kubelet-probe");
 
 /// What a probe asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +49,7 @@ pub fn probe_of<B>(req: &Request<B>) -> Option<Probe> {
         return Some(Probe::Health);
     }
     let headers = req.headers();
-    let kube_probe = headers.contains_key(KUBELET_PROBE)
+    let kube_probe = headers.contains_key(&KUBELET_PROBE)
         || headers
             .get(USER_AGENT)
             .is_some_and(|agent| agent.as_bytes().starts_with(b"kube-probe/"));
