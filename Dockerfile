@@ -18,5 +18,10 @@ EXPOSE 8080
 # SIGTERM (docker stop) is Lambda's shutdown: SHUTDOWN to the extensions,
 # then the runtime, then exit 0 within the grace period.
 STOPSIGNAL SIGTERM
+# Readiness through rapid itself (the image has no curl): 200 from /_/ready
+# on the front door's port (RAPID_RUNTIME_INTERFACE_EMULATOR_ADDRESS, PORT,
+# else 8080). Swarm routes to a task once it is healthy.
+HEALTHCHECK --interval=5s --timeout=6s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/rapid", "--probe", "ready"]
 ENTRYPOINT ["/usr/local/bin/rapid"]
 CMD ["/var/task/bootstrap"]

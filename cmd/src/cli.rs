@@ -15,13 +15,15 @@ use clap::Parser;
 )]
 pub struct Cli {
     /// Address of the invoke API (POST /2015-03-31/functions/function/invocations).
+    /// Default 0.0.0.0:8080, or 0.0.0.0:$PORT when PORT is set (Knative's
+    /// and Cloud Run's contract: then every other path on it is web
+    /// traffic for the function).
     #[arg(
         long,
         value_name = "HOST:PORT",
-        default_value = "0.0.0.0:8080",
         env = "RAPID_RUNTIME_INTERFACE_EMULATOR_ADDRESS"
     )]
-    pub runtime_interface_emulator_address: String,
+    pub runtime_interface_emulator_address: Option<String>,
 
     /// Address of the Runtime API the function's runtime talks to (its
     /// AWS_LAMBDA_RUNTIME_API).
@@ -179,6 +181,26 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", env = "RAPID_TIMELINE")]
     pub timeline: Option<std::path::PathBuf>,
 
+    /// On SIGTERM, how long invokes are still served after readiness
+    /// starts failing, for the orchestrator to stop sending them; then new
+    /// ones are refused with 503 (seconds or a duration; default 5s when
+    /// PORT is set, else 0).
+    #[arg(long, value_name = "DURATION", value_parser = crate::drain::parse_drain_flag, env = "RAPID_DRAIN_DELAY")]
+    pub drain_delay: Option<std::time::Duration>,
+
+    /// On SIGTERM, how long invokes in flight may take to finish once new
+    /// ones are refused, before Lambda's shutdown (default: the function
+    /// timeout when PORT is set, else 0). Both drain flags 0: the shutdown
+    /// starts at once.
+    #[arg(long, value_name = "DURATION", value_parser = crate::drain::parse_drain_flag, env = "RAPID_DRAIN_TIMEOUT")]
+    pub drain_timeout: Option<std::time::Duration>,
+
+    /// Serve rapid's metrics (Prometheus / OpenMetrics text, GET /metrics)
+    /// on this address: invocations by outcome, cold starts, init and
+    /// invoke durations, invokes in flight, queue depth. Off by default.
+    #[arg(long, value_name = "HOST:PORT", env = "RAPID_METRICS_ADDRESS")]
+    pub metrics_address: Option<String>,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,
@@ -291,7 +313,7 @@ mod tests {
             cli.command,
             ["python3", "-m", "awslambdaric", "app.handler"]
         );
-        assert_eq!(cli.runtime_interface_emulator_address, "0.0.0.0:8080");
+        assert_eq!(cli.runtime_interface_emulator_address, None);
         assert_eq!(cli.test_api_address, None, "the control API is off");
         assert!(!cli.test_api);
         assert_eq!(cli.request_header_timeout, 30);

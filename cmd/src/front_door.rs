@@ -69,6 +69,10 @@ pub struct FrontDoor {
     /// is answered as timed out. A slot stays taken while its worker is
     /// still inside a timed-out invoke, possibly for ever.
     pub slot_wait: Option<std::time::Duration>,
+    /// What the readiness probe answers (`probes.rs`).
+    pub readiness: Arc<crate::probes::Readiness>,
+    /// With `--metrics-address`: what invokes are counted in.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl FrontDoor {
@@ -300,10 +304,14 @@ where
                     let pool = pool.clone();
                     let id = request_id.clone();
                     let wait = door.slot_wait;
+                    let metrics = door.metrics.clone();
                     tokio::spawn(async move {
                         match acquire(&pool, wait, invoke.accepted).await {
                             Ok(Slot::Leased(lease)) => {
-                                let _ = run_leased(lease, id, invoke).await;
+                                let ran = run_leased(lease, id, invoke, metrics.clone()).await;
+                                if let (Some(metrics), Ok(outcome)) = (&metrics, &ran) {
+                                    metrics.count(crate::metrics::Outcome::of(outcome));
+                                }
                             }
                             Ok(Slot::TimedOut(timeout)) => {
                                 tracing::warn!(request_id = %id, timeout_s = timeout.as_secs_f64(), "an Event invoke timed out waiting for a free slot; it did not run");

@@ -67,9 +67,11 @@ pub fn parse_headers(
             })
         }
     };
-    // An empty trace header carries no trace: the runtime gets a new one.
+    // An empty trace header carries no trace: a W3C traceparent's, else a
+    // new one.
     let trace_id = header(&TRACE_ID, "X-Amzn-Trace-Id")?
         .filter(|v| !v.trim().is_empty())
+        .or_else(|| crate::trace_context::from_headers(headers))
         .unwrap_or_else(new_trace_id);
     let tenant_id = header(&TENANT_ID, "X-Amz-Tenant-Id")?;
     Ok(InvokeHeaders {

@@ -4,16 +4,20 @@
 
 use clap::Parser;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rapid::accept::{connection_cap, Acceptor};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::address;
 use rapid_cmd::cli::{self, Cli};
+use rapid_cmd::drain::{self, Drain, Tracked};
 use rapid_cmd::front_door::{self, FrontDoor};
+use rapid_cmd::h2c::{self, Protocol};
 use rapid_cmd::header_timer::HeaderTimer;
+use rapid_cmd::probes::{self, Readiness};
+use rapid_cmd::replica::{self, FrontDoorAddress};
 use rapid_cmd::web::{self, Mount, Web};
 use std::convert::Infallible;
 use std::io::IsTerminal;
@@ -28,6 +32,9 @@ fn main() -> ExitCode {
     rapid::supervisor::return_large_buffers();
     if let Some(page) = rapid_cmd::timeline_page::command(std::env::args_os()) {
         return page.run();
+    }
+    if let Some(probe) = rapid_cmd::probe_command::command(std::env::args_os()) {
+        return probe.run();
     }
     let cli = Cli::parse();
     if let Err(message) = cli.check() {
@@ -62,8 +69,16 @@ fn main() -> ExitCode {
             "cannot read random bytes from the kernel (the getrandom system call failed: {err}); request ids need them"
         ));
     }
+    // Knative's and Cloud Run's contract: PORT, K_SERVICE, K_REVISION.
+    let door_at = match replica::front_door_address(
+        cli.runtime_interface_emulator_address.as_deref(),
+        std::env::var("PORT").ok().as_deref(),
+    ) {
+        Ok(door_at) => door_at,
+        Err(message) => return fail(&message),
+    };
     let config = match FunctionConfig::from_env(
-        std::env::vars(),
+        replica::with_knative_names(std::env::vars()),
         cli.command.clone(),
         Duration::from_secs(cli.init_timeout),
     ) {
@@ -94,7 +109,7 @@ fn main() -> ExitCode {
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
     let max_connections = connection_cap(nofile.unwrap_or(1024));
-    match runtime.block_on(run(cli, config, max_connections)) {
+    match runtime.block_on(run(cli, config, door_at, max_connections)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
@@ -119,7 +134,12 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result<(), String> {
+async fn run(
+    cli: Cli,
+    config: FunctionConfig,
+    door_at: FrontDoorAddress,
+    max_connections: usize,
+) -> Result<(), String> {
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
 
@@ -130,11 +150,12 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         .local_addr()
         .map_err(|e| e.to_string())?
         .to_string();
-    let door_listener = bind(
-        &cli.runtime_interface_emulator_address,
-        "--runtime-interface-emulator-address",
-    )
-    .await?;
+    let door_flag = if door_at.replica {
+        "PORT"
+    } else {
+        "--runtime-interface-emulator-address"
+    };
+    let door_listener = bind(&door_at.address, door_flag).await?;
     let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
     let control_listener = match &cli.test_api_address {
         Some(address) => Some(bind(address, "--test-api-address").await?),
@@ -142,6 +163,10 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     };
     let http_listener = match &cli.http_address {
         Some(address) => Some(bind(address, "--http-address").await?),
+        None => None,
+    };
+    let metrics_listener = match &cli.metrics_address {
+        Some(address) => Some(bind(address, "--metrics-address").await?),
         None => None,
     };
     // --test-api-address turns the control API on as well.
@@ -170,6 +195,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         timeline.as_ref().map(|t| t.recorder(0)),
     );
     let function_version = config.function_version.clone();
+    let function_timeout = config.timeout;
     let region = config.region.clone();
     // What the sandboxes run at once: one invoke each, or K with
     // multi-concurrency; past it, invokes wait in the queue.
@@ -221,6 +247,8 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
     if cli.eager_init {
         sandbox.init_now().map_err(|e| e.to_string())?;
     }
+    let readiness = Readiness::new(cli.eager_init);
+    let readiness_task = tokio::spawn(probes::watch(readiness.clone(), sandbox.clone()));
     let stop = Arc::new(tokio::sync::Notify::new());
     let door = Arc::new(FrontDoor {
         sandbox: sandbox.clone(),
@@ -241,13 +269,41 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         event_log,
         bursts: Default::default(),
         slot_wait,
+        readiness,
+        metrics: metrics_listener.as_ref().map(|_| {
+            let permits = cli.max_queued.saturating_add(running);
+            rapid_cmd::metrics::Metrics::new(running, permits)
+        }),
     });
+    let metrics_task = match metrics_listener {
+        Some(listener) => {
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            eprintln!("rapid: metrics listening on {address}");
+            Some(tokio::spawn(serve_metrics(listener, door.clone())))
+        }
+        None => None,
+    };
     let web = Arc::new(Web::new(
         door.clone(),
         cli.http_invoke_mode,
         cli.http_payload_version,
         region,
     ));
+    let drain_plan = drain::Plan {
+        delay: cli.drain_delay.unwrap_or(if door_at.replica {
+            drain::REPLICA_DRAIN_DELAY
+        } else {
+            Duration::ZERO
+        }),
+        timeout: cli.drain_timeout.unwrap_or(if door_at.replica {
+            function_timeout
+        } else {
+            Duration::ZERO
+        }),
+        events: (door.queued_events.clone(), cli.max_queued_events),
+    };
+    // Requests in flight are counted only when a drain waits for them.
+    let drain = (!drain_plan.is_off()).then(|| Arc::new(Drain::default()));
     eprintln!("rapid: invokes listening on {door_address}");
     let header_timeout = Duration::from_secs(cli.request_header_timeout);
     let control_task = match control_listener {
@@ -260,6 +316,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
                 // A test harness's few connections.
                 max_connections: 64,
                 header_timeout,
+                drain: None,
                 serves: Serves::ControlApi,
             };
             Some(tokio::spawn(serve_front_door(listener, door)))
@@ -275,27 +332,57 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
                 web: web.clone(),
                 max_connections,
                 header_timeout,
+                drain: drain.clone(),
                 serves: Serves::Web,
             };
             Some(tokio::spawn(serve_front_door(listener, door)))
         }
         None => None,
     };
+    let readiness = door.readiness.clone();
     let front_door = Listener {
         door,
         web,
         max_connections,
         header_timeout,
-        serves: Serves::FrontDoor,
+        drain: drain.clone(),
+        serves: if door_at.replica {
+            Serves::Replica
+        } else {
+            Serves::FrontDoor
+        },
     };
 
-    tokio::select! {
-        _ = serve_front_door(door_listener, front_door) => {}
-        _ = stop.notified() => tracing::info!("the control API asked for a shutdown"),
-        _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
+    let door_task = tokio::spawn(serve_front_door(door_listener, front_door));
+    let drains = tokio::select! {
+        _ = stop.notified() => {
+            tracing::info!("the control API asked for a shutdown");
+            false
+        }
+        _ = sigterm.recv() => {
+            tracing::info!("SIGTERM: shutting down");
+            true
+        }
+        _ = sigint.recv() => {
+            tracing::info!("SIGINT: shutting down");
+            false
+        }
+    };
+    if let (true, Some(drain)) = (drains, &drain) {
+        let again = async {
+            tokio::select! {
+                _ = sigterm.recv() => {}
+                _ = sigint.recv() => {}
+            }
+        };
+        drain::run(drain, &readiness, drain_plan, again).await;
     }
-    for task in [control_task, http_task].into_iter().flatten() {
+    door_task.abort();
+    readiness_task.abort();
+    for task in [control_task, http_task, metrics_task]
+        .into_iter()
+        .flatten()
+    {
         task.abort();
     }
     match (pool, first) {
@@ -362,6 +449,34 @@ fn start_sandbox(
     })
 }
 
+/// Serves `GET /metrics` on `--metrics-address` (a scraper's few
+/// connections).
+async fn serve_metrics(listener: TcpListener, door: Arc<FrontDoor>) {
+    let mut acceptor = Acceptor::new(listener, "metrics").limited(64);
+    loop {
+        let (stream, _, slot) = acceptor.accept().await;
+        let door = door.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let service = service_fn(move |req: Request<Incoming>| {
+                let door = door.clone();
+                async move {
+                    let response = match &door.metrics {
+                        Some(metrics) => rapid_cmd::metrics::answer(metrics, &door, &req),
+                        None => hyper::Response::new(http_body_util::Full::default()),
+                    };
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let _ = http1::Builder::new()
+                .timer(HeaderTimer::default())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
 async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {
     let bound = match address::without_lookup(address) {
         Some(addr) => TcpListener::bind(addr).await,
@@ -383,6 +498,9 @@ struct Listener {
     serves: Serves,
     /// Web traffic (`/lambda-url/` on the front door, all of `--http-address`).
     web: Arc<Web>,
+    /// With a drain on SIGTERM: the requests in flight, and the refusal of
+    /// new ones once it has begun.
+    drain: Option<Arc<Drain>>,
 }
 
 /// What a listener of the front door's kind serves.
@@ -394,6 +512,9 @@ enum Serves {
     ControlApi,
     /// `--http-address`: every request is web traffic for the function.
     Web,
+    /// The front door on `$PORT` (Knative, Cloud Run): the Invoke API, and
+    /// every other path as web traffic for the function.
+    Replica,
 }
 
 /// Serves invokes (and the control API) on `listener`. A caller that is
@@ -404,6 +525,7 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
         Serves::FrontDoor => "front door",
         Serves::ControlApi => "control API",
         Serves::Web => "web traffic",
+        Serves::Replica => "front door",
     };
     let mut acceptor = Acceptor::new(listener, name).limited(serving.max_connections);
     loop {
@@ -421,27 +543,66 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
             local,
         });
         let header_timeout = serving.header_timeout;
+        let drain = serving.drain.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let service = service_fn(move |mut req: Request<Incoming>| {
                 let door = door.clone();
                 let web = web.clone();
+                let drain = drain.clone();
                 if let Some(ends) = ends {
                     req.extensions_mut().insert(ends);
                 }
                 async move {
                     // Web traffic never reaches the Invoke API's handlers,
-                    // and invokes never reach the web's.
+                    // and invokes never reach the web's; probes reach
+                    // neither.
+                    let probe = match serves {
+                        Serves::ControlApi => None,
+                        _ => probes::probe_of(&req),
+                    };
+                    if let Some(probe) = probe {
+                        let answer = probes::answer(probe, &door.readiness);
+                        return Ok(answer.map(|body| Tracked::new(body, None)));
+                    }
+                    // Once a drain refuses new requests: 503. Before, each
+                    // counts until its answer's body is done.
+                    let in_flight = match &drain {
+                        Some(drain) if drain.refusing() => {
+                            return Ok(drain::refused().map(|body| Tracked::new(body, None)));
+                        }
+                        Some(drain) => Some(drain.enter()),
+                        None => None,
+                    };
+                    let path = req.uri().path();
                     let response = match serves {
+                        Serves::Replica if replica::is_web_traffic(path, access.control) => {
+                            web::handle(web, req, Mount::Root).await
+                        }
                         Serves::Web => web::handle(web, req, Mount::Root).await,
-                        Serves::FrontDoor if req.uri().path().starts_with(web::PREFIX) => {
+                        Serves::FrontDoor if path.starts_with(web::PREFIX) => {
                             web::handle(web, req, Mount::LambdaUrl).await
                         }
                         _ => front_door::handle(door, req, access).await,
                     };
-                    Ok::<_, Infallible>(response)
+                    Ok::<_, Infallible>(response.map(|body| Tracked::new(body, in_flight)))
                 }
             });
+            // An orchestrator's proxy may speak HTTP/2 without asking.
+            match h2c::sniff(&stream, header_timeout).await {
+                Protocol::Nothing => return,
+                Protocol::Http2 => {
+                    if let Err(err) = http2::Builder::new(TokioExecutor::new())
+                        .timer(HeaderTimer::default())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                    {
+                        tracing::debug!(%err, "front door HTTP/2 connection ended");
+                    }
+                    return;
+                }
+                Protocol::Http1 => {}
+            }
             // A client may shut down its write side once its request is
             // sent (`nc -N`, some proxies): a request received in full is
             // answered. A caller that went away is noticed when its answer

@@ -5,14 +5,35 @@
 //! invokes and by web traffic.
 
 use crate::front_door::{FrontDoor, InvokeError};
+use crate::metrics::{Metrics, Outcome};
 use interop::contract::{InitContext, InvokeContext};
 use interop::{Invoke, InvokeOutcome};
+use std::sync::Arc;
 
 /// Runs `invoke` synchronously (Invoke's RequestResponse, and web
 /// traffic): throttled past the queue, as at Lambda's concurrency limit;
 /// on the pool's sandbox when there is a pool. The outcome as soon as the
 /// runtime answered, and which sandbox ran it.
 pub async fn run_sync(
+    door: &FrontDoor,
+    invoke: Invoke,
+) -> Result<(InvokeOutcome, usize), InvokeError> {
+    let ran = run_sync_unwatched(door, invoke).await;
+    // A failed invoke may have been a failed init; one that ran while not
+    // ready, a retried init that succeeded.
+    let failed = !matches!(&ran, Ok((outcome, _)) if outcome.result.is_ok());
+    door.readiness.after_invoke(failed);
+    if let Some(metrics) = &door.metrics {
+        match &ran {
+            Ok((outcome, _)) => metrics.count(Outcome::of(outcome)),
+            Err(InvokeError::Throttled) => metrics.count(Outcome::Throttled),
+            Err(_) => {}
+        }
+    }
+    ran
+}
+
+async fn run_sync_unwatched(
     door: &FrontDoor,
     invoke: Invoke,
 ) -> Result<(InvokeOutcome, usize), InvokeError> {
@@ -28,7 +49,8 @@ pub async fn run_sync(
         Some(pool) => match acquire(pool, door.slot_wait, invoke.accepted).await? {
             Slot::Leased(lease) => {
                 let index = lease.index();
-                Ok((run_leased(lease, request_id, invoke).await?, index))
+                let metrics = door.metrics.clone();
+                Ok((run_leased(lease, request_id, invoke, metrics).await?, index))
             }
             Slot::TimedOut(timeout) => {
                 tracing::warn!(%request_id, timeout_s = timeout.as_secs_f64(), "invoke timed out waiting for a free slot");
@@ -36,14 +58,22 @@ pub async fn run_sync(
             }
         },
         None => {
-            let outcome = door
-                .sandbox
-                .on_demand()
-                .reserve(request_id)
-                .untracked()
+            let mut reservation = door.sandbox.on_demand().reserve(request_id);
+            if door.metrics.is_none() {
+                // Nobody waits for its completion.
+                reservation = reservation.untracked();
+            }
+            let outcome = reservation
                 .send(invoke)
                 .await
                 .map_err(|_| InvokeError::Gone)?;
+            if let Some(metrics) = door.metrics.clone() {
+                tokio::spawn(async move {
+                    if let Ok(result) = reservation.wait().await {
+                        metrics.completed(&result);
+                    }
+                });
+            }
             Ok((outcome, 0))
         }
     }
@@ -107,6 +137,7 @@ pub(crate) async fn run_leased(
     lease: rapid::Lease,
     request_id: String,
     invoke: Invoke,
+    metrics: Option<Arc<Metrics>>,
 ) -> Result<InvokeOutcome, InvokeError> {
     tracing::info!(sandbox = lease.index(), %request_id, "invoke");
     let mut reservation = lease.sandbox().on_demand().reserve(request_id);
@@ -115,8 +146,11 @@ pub(crate) async fn run_leased(
         .await
         .map_err(|_| InvokeError::Gone)?;
     tokio::spawn(async move {
-        let _ = reservation.wait().await;
+        let result = reservation.wait().await;
         drop(lease);
+        if let (Some(metrics), Ok(result)) = (metrics, result) {
+            metrics.completed(&result);
+        }
     });
     Ok(outcome)
 }

@@ -138,7 +138,16 @@ fn the_scratch_image_serves_invokes_and_stops_cleanly() {
         String::from_utf8_lossy(&built.stderr)
     );
 
-    let run = docker(&["run", "-d", "-p", "127.0.0.1::8080", &image]);
+    // The image's HEALTHCHECK (rapid --probe ready), every second here.
+    let run = docker(&[
+        "run",
+        "-d",
+        "--health-interval",
+        "1s",
+        "-p",
+        "127.0.0.1::8080",
+        &image,
+    ]);
     assert!(run.status.success(), "docker run: {run:?}");
     let id = stdout_of(&run);
     cleanup.container = Some(id.clone());
@@ -159,6 +168,16 @@ fn the_scratch_image_serves_invokes_and_stops_cleanly() {
     assert_eq!(body["event"]["from"], "the host", "{body}");
     assert_eq!(body["env"]["LAMBDA_TASK_ROOT"], "/var/task", "{body}");
     let request_id = request_id(&resp);
+    // After that invoke the environment is initialized: Docker sees the
+    // container healthy through rapid's own probe.
+    poll_until("Docker to report the container healthy", WAIT, || {
+        stdout_of(&docker(&[
+            "inspect",
+            "--format",
+            "{{.State.Health.Status}}",
+            &id,
+        ])) == "healthy"
+    });
     let invoked = format!("static extension: INVOKE {request_id}");
     wait_log_line(&id, "INVOKE at the extension", WAIT, |line| line == invoked);
 

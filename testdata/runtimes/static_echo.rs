@@ -4,7 +4,8 @@
 //!
 //! For each event it answers a JSON object that shows what it was started
 //! with: `{"event": <the event>, "handler": _HANDLER, "pid": ..., "cwd": ...,
-//! "argv": [...], "env": {LAMBDA_TASK_ROOT, TZ, ...}}`. An event
+//! "argv": [...], "env": {LAMBDA_TASK_ROOT, TZ, ...}, "hostname": ...}`
+//! (the hostname tells a container's replicas apart). An event
 //! `{"action":"crash"}` makes it exit 3 instead.
 //!
 //! One connection per request (`Connection: close`), so a response is read
@@ -76,13 +77,15 @@ fn describe(event: &[u8]) -> String {
             Some(format!("{}:{}", quote(name), quote(&value)))
         })
         .collect();
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!(
-        "{{\"event\":{event},\"handler\":{},\"pid\":{},\"cwd\":{},\"argv\":[{}],\"env\":{{{}}}}}",
+        "{{\"event\":{event},\"handler\":{},\"pid\":{},\"cwd\":{},\"argv\":[{}],\"env\":{{{}}},\"hostname\":{}}}",
         quote(&handler()),
         std::process::id(),
         quote(&cwd),
         argv.join(","),
-        env.join(",")
+        env.join(","),
+        quote(hostname.trim())
     )
 }
 

@@ -233,7 +233,9 @@ fn lambda_headers(headers: &mut http::HeaderMap, peer: Option<Peer>) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.trim().is_empty())
         .map(str::to_owned);
-    let trace_id = given.unwrap_or_else(crate::front_door::new_trace_id);
+    let trace_id = given
+        .or_else(|| crate::trace_context::from_headers(headers))
+        .unwrap_or_else(crate::front_door::new_trace_id);
     wire::insert_named(headers, TRACE_ID, &trace_id);
     trace_id
 }
