@@ -179,6 +179,14 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", env = "RAPID_TIMELINE")]
     pub timeline: Option<std::path::PathBuf>,
 
+    /// Export every execution environment's lifecycle (init, invokes with
+    /// their response spans) as OpenTelemetry spans, OTLP/HTTP protobuf,
+    /// to URL/v1/traces (URL a base, as OTEL_EXPORTER_OTLP_ENDPOINT is).
+    /// Without it, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+    /// OTEL_EXPORTER_OTLP_ENDPOINT is used when set.
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,
