@@ -202,8 +202,14 @@ impl LogHub {
     /// Tells the timeline what no platform event says (a freeze, a thaw, a
     /// teardown's start), happening now. Nothing at all without a timeline.
     pub fn mark(&self, mark: Mark) {
+        self.mark_with(|| mark);
+    }
+
+    /// Like [`LogHub::mark`], building the mark only when a timeline is
+    /// written (a mark naming an extension costs a copy of its name).
+    pub fn mark_with(&self, mark: impl FnOnce() -> Mark) {
         if self.timeline {
-            let _ = self.tx.send(Message::Mark(mark, SystemTime::now()));
+            let _ = self.tx.send(Message::Mark(mark(), SystemTime::now()));
         }
     }
 
