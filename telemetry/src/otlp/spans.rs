@@ -374,6 +374,122 @@ fn nanos(time: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::{InitReport, InitReportMetrics, InitRuntimeDone, InitStart, Start};
+    use std::time::Duration;
+    use tokio::sync::mpsc;
+
+    fn maker() -> (SpanMaker, mpsc::Receiver<Span>) {
+        let (tx, rx) = mpsc::channel(64);
+        let queue = Queue {
+            tx,
+            shared: Default::default(),
+        };
+        (SpanMaker::new(queue, "f".into()), rx)
+    }
+
+    fn at(ms: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms)
+    }
+
+    fn init(maker: &mut SpanMaker, runtime: Status, reported: Status, error: Option<ErrorType>) {
+        let (kind, phase) = (InitializationType::OnDemand, InitPhase::Init);
+        let events: [(u64, Record); 3] = [
+            (
+                0,
+                InitStart {
+                    initialization_type: kind,
+                    phase,
+                    function_name: "g".into(),
+                    function_version: "1".into(),
+                    runtime_version: None,
+                    runtime_version_arn: None,
+                }
+                .into(),
+            ),
+            (
+                5,
+                InitRuntimeDone {
+                    initialization_type: kind,
+                    phase,
+                    status: runtime,
+                    error_type: None,
+                }
+                .into(),
+            ),
+            (
+                9,
+                InitReport {
+                    initialization_type: kind,
+                    phase,
+                    status: reported,
+                    error_type: error,
+                    metrics: InitReportMetrics {
+                        duration: Duration::from_millis(9),
+                    },
+                }
+                .into(),
+            ),
+        ];
+        for (ms, record) in events {
+            maker.event(&PlatformEvent {
+                time: at(ms),
+                record,
+            });
+        }
+    }
+
+    fn start(maker: &mut SpanMaker, id: &str) {
+        maker.event(&PlatformEvent {
+            time: at(20),
+            record: Start {
+                request_id: id.into(),
+                version: "1".into(),
+                tracing: None,
+            }
+            .into(),
+        });
+    }
+
+    #[test]
+    fn an_init_that_failed_after_its_runtime_is_an_error_and_the_next_invoke_is_cold() {
+        let (mut maker, mut rx) = maker();
+        // An extension failed the init after the runtime's was done.
+        init(
+            &mut maker,
+            Status::Success,
+            Status::Error,
+            Some(ErrorType::ExtensionCrash),
+        );
+        let span = rx.try_recv().expect("the init span");
+        assert_eq!(span.name, "init");
+        assert_eq!(
+            (span.start_time_unix_nano, span.end_time_unix_nano),
+            (nanos(at(0)), nanos(at(9)))
+        );
+        let status = span.status.expect("a status");
+        assert_eq!(status.code, StatusCode::Error as i32);
+        assert_eq!(status.message, "Extension.Crash");
+        assert!(span.parent_span_id.is_empty());
+        // The next init succeeds: its first invoke is cold and named after
+        // the function init named; the second is warm.
+        init(&mut maker, Status::Success, Status::Success, None);
+        let span = rx.try_recv().expect("the init span");
+        assert_eq!(span.status.map(|s| s.code), Some(StatusCode::Ok as i32));
+        start(&mut maker, "a");
+        start(&mut maker, "b");
+        let cold = |id: &str| {
+            let (_, open) = maker.invokes.iter().find(|(open, _)| open == id).unwrap();
+            assert_eq!(open.span.name, "g");
+            open.span
+                .attributes
+                .iter()
+                .find(|kv| kv.key == "faas.coldstart")
+                .and_then(|kv| kv.value.clone())
+                .and_then(|v| v.value)
+        };
+        assert_eq!(cold("a"), Some(any_value::Value::BoolValue(true)));
+        assert_eq!(cold("b"), Some(any_value::Value::BoolValue(false)));
+    }
 
     #[test]
     fn an_xray_header_gives_the_trace_its_parent_and_flags() {
