@@ -181,6 +181,14 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", env = "RAPID_TIMELINE")]
     pub timeline: Option<std::path::PathBuf>,
 
+    /// Export every execution environment's lifecycle (init, invokes with
+    /// their response spans) as OpenTelemetry spans, OTLP/HTTP protobuf,
+    /// to URL/v1/traces (URL a base, as OTEL_EXPORTER_OTLP_ENDPOINT is).
+    /// Without it, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+    /// OTEL_EXPORTER_OTLP_ENDPOINT is used when set.
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+
     /// On SIGTERM, how long invokes are still served after readiness
     /// starts failing, for the orchestrator to stop sending them; then new
     /// ones are refused with 503 (seconds or a duration; default 5s when

@@ -108,8 +108,12 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
+    let otlp = match otlp_endpoint(&cli) {
+        Ok(otlp) => otlp,
+        Err(message) => return fail(&message),
+    };
     let max_connections = connection_cap(nofile.unwrap_or(1024));
-    match runtime.block_on(run(cli, config, door_at, max_connections)) {
+    match runtime.block_on(run(cli, config, door_at, max_connections, otlp)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
@@ -129,6 +133,21 @@ fn concurrency_fits(cli: &Cli, config: &FunctionConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// Where the lifecycle's spans go (`--otlp-endpoint`, else the OTLP
+/// variables): a bad flag stops rapid; a variable is also the function's,
+/// so a bad one only turns the export off.
+fn otlp_endpoint(cli: &Cli) -> Result<Option<telemetry::otlp::Endpoint>, String> {
+    let var = |name: &str| std::env::var(name).ok();
+    match telemetry::otlp::endpoint(cli.otlp_endpoint.as_deref(), var) {
+        Ok(endpoint) => Ok(endpoint),
+        Err(err) if err.from_flag() => Err(err.to_string()),
+        Err(err) => {
+            tracing::warn!("{err}: no OTLP export");
+            Ok(None)
+        }
+    }
+}
+
 fn fail(message: &str) -> ExitCode {
     eprintln!("rapid: {message}");
     ExitCode::from(2)
@@ -139,6 +158,7 @@ async fn run(
     config: FunctionConfig,
     door_at: FrontDoorAddress,
     max_connections: usize,
+    otlp: Option<telemetry::otlp::Endpoint>,
 ) -> Result<(), String> {
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -188,12 +208,20 @@ async fn run(
         })?),
         None => None,
     };
-    let (logs, log_task) = telemetry::LogHub::start_recording(
-        std::io::stdout(),
-        event_log.clone(),
-        format,
-        timeline.as_ref().map(|t| t.recorder(0)),
-    );
+    let (otlp, exporting) = match otlp {
+        Some(endpoint) => {
+            eprintln!("rapid: exporting spans to {}", endpoint.url());
+            let (otlp, exporting) = telemetry::otlp::Otlp::start(endpoint, otlp_resource(&config));
+            (Some(otlp), Some(exporting))
+        }
+        None => (None, None),
+    };
+    let observers = telemetry::Observers {
+        timeline: timeline.as_ref().map(|t| t.recorder(0)),
+        spans: otlp.as_ref().map(|o| o.spans()),
+    };
+    let (logs, log_task) =
+        telemetry::LogHub::start_recording(std::io::stdout(), event_log.clone(), format, observers);
     let function_version = config.function_version.clone();
     let function_timeout = config.timeout;
     let region = config.region.clone();
@@ -235,6 +263,7 @@ async fn run(
             event_log.clone(),
             format,
             timeline.clone(),
+            otlp.clone(),
         );
         pool = Some(rapid::Pool::new(
             member,
@@ -400,9 +429,25 @@ async fn run(
         }
         (None, None) => {}
     }
+    // The hubs have ended: their last spans go out, within a bound.
+    if let Some(exporting) = exporting {
+        drop(otlp);
+        exporting.finish(Duration::from_secs(2)).await;
+    }
     // Nothing rapid started may outlive it, orphans included.
     supervisor.kill_all(Duration::from_secs(2)).await;
     Ok(())
+}
+
+/// The function the spans are about, for the OTLP resource.
+fn otlp_resource(config: &FunctionConfig) -> telemetry::otlp::Resource {
+    telemetry::otlp::Resource {
+        function_name: config.function_name.clone(),
+        function_version: config.function_version.clone(),
+        function_arn: config.function_arn.to_string(),
+        region: config.region.clone(),
+        memory_size_mb: config.memory_size_mb,
+    }
 }
 
 /// How the pool starts its sandboxes after the first: each with its own
@@ -416,6 +461,7 @@ fn start_sandbox(
     event_log: telemetry::EventLog,
     format: telemetry::LogFormat,
     timeline: Option<telemetry::Timeline>,
+    otlp: Option<telemetry::otlp::Otlp>,
 ) -> rapid::PoolStart {
     let idle = (0..cli.max_sandboxes as usize)
         .map(|index| cli.idle_timeout_of(index))
@@ -425,7 +471,10 @@ fn start_sandbox(
         config.idle_timeout = idle.get(index).copied().flatten();
         let supervisor = supervisor.clone();
         let event_log = event_log.clone();
-        let timeline = timeline.as_ref().map(|t| t.recorder(index as u32));
+        let observers = telemetry::Observers {
+            timeline: timeline.as_ref().map(|t| t.recorder(index as u32)),
+            spans: otlp.as_ref().map(|o| o.spans()),
+        };
         Box::pin(async move {
             let listener = TcpListener::bind("127.0.0.1:0")
                 .await
@@ -435,7 +484,7 @@ fn start_sandbox(
                 .map_err(|e| e.to_string())?
                 .to_string();
             let (logs, log_task) =
-                telemetry::LogHub::start_recording(std::io::stdout(), event_log, format, timeline);
+                telemetry::LogHub::start_recording(std::io::stdout(), event_log, format, observers);
             let (sandbox, engine_task) =
                 Sandbox::start_numbered(config, address.clone(), logs, &supervisor, Some(index));
             let server = tokio::spawn(rapid::serve_runtime_api(listener, sandbox.clone()));

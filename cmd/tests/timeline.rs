@@ -109,6 +109,78 @@ fn the_timeline_shows_inits_invokes_freezes_and_the_reset() {
     let _ = std::fs::remove_file(path);
 }
 
+/// Each extension on a track of its own: its registration drawn where it
+/// happened (during init, before the runtime started), and its own
+/// post-invoke work, from the runtime's answer to its next `next`.
+#[test]
+fn each_extension_has_its_track_with_its_registration_and_post_invoke_work() {
+    let dir = extensions::ExtDir::new();
+    dir.add_recorder("busy").add_scripted("quick");
+    let records = extensions::Records::new();
+    let delay = unique_path("invoke-delay");
+    let path = unique_path("timeline.json");
+    let rapid = Rapid::scripted(
+        &[
+            "--timeline",
+            path.to_str().unwrap(),
+            "--extensions-dir",
+            dir.as_str(),
+        ],
+        &[
+            ("EXT_RECORD_FILE", records.as_str()),
+            ("EXT_CONFIG", "{}"),
+            ("EXT_INVOKE_DELAY_FILE", delay.to_str().unwrap()),
+        ],
+    );
+    // Answered while `busy` still holds the invoke; then it lets go.
+    let id = request_id(&rapid.invoke_json(&json!({"action": "echo"})));
+    std::fs::write(&delay, "").unwrap();
+    rapid.wait_for_report(&id);
+    poll_until(&format!("invoke {id} in the timeline"), WAIT, || {
+        has_invoke(&path, &id)
+    });
+    let doc = read_timeline(&path);
+    let track = |ext: &str| {
+        spans(&doc, "thread_name")
+            .into_iter()
+            .find(|e| e["args"]["name"] == format!("extension {ext}"))
+            .unwrap_or_else(|| panic!("no track for {ext}: {doc}"))["tid"]
+            .clone()
+    };
+    let (busy, quick) = (track("busy"), track("quick"));
+    assert_ne!(busy, quick);
+    let init = spans(&doc, "init")[0];
+    let init_end = init["ts"].as_u64().unwrap() + init["dur"].as_u64().unwrap();
+    let runtime_init = spans(&doc, "runtime init")[0];
+    for (ext, tid) in [("busy", &busy), ("quick", &quick)] {
+        let registered = spans(&doc, &format!("{ext} registered"));
+        assert_eq!(registered.len(), 1, "{doc}");
+        assert_eq!(registered[0]["tid"], *tid, "{doc}");
+        // Before the runtime's init ended, not at the end of init.
+        let at = registered[0]["ts"].as_u64().unwrap();
+        let runtime_done =
+            runtime_init["ts"].as_u64().unwrap() + runtime_init["dur"].as_u64().unwrap();
+        assert!(at < runtime_done && at < init_end, "{ext} at {at}: {doc}");
+    }
+    let own: Vec<&Value> = spans(&doc, "post-invoke")
+        .into_iter()
+        .filter(|e| e["tid"] == busy)
+        .collect();
+    assert_eq!(own.len(), 1, "{doc}");
+    assert_eq!(own[0]["args"]["requestId"], id.as_str());
+    assert_eq!(own[0]["args"]["name"], "busy");
+    assert!(own[0]["dur"].as_u64() > Some(0), "{doc}");
+    // The extensions together, to the last one's `next`.
+    let all: Vec<&Value> = spans(&doc, "post-invoke")
+        .into_iter()
+        .filter(|e| e["tid"] == 3)
+        .collect();
+    assert_eq!(all.len(), 1, "{doc}");
+    assert!(all[0]["dur"].as_u64() >= own[0]["dur"].as_u64(), "{doc}");
+    let _ = std::fs::remove_file(delay);
+    let _ = std::fs::remove_file(path);
+}
+
 /// Where Debian's chromium is, if it is installed.
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

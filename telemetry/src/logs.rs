@@ -22,6 +22,7 @@ use crate::event_log::EventLog;
 use crate::events::{PlatformEvent, Record, Report, Tracing};
 use crate::log_format::{json_object, replaces_a_line, LogFormat};
 use crate::memory::MemoryUse;
+use crate::otlp::SpanMaker;
 use crate::report::{end_line, report_line, InvokeReport};
 use crate::subscribers::{Item, LineRecord, Origin, Subscribers};
 use crate::timeline::{Mark, Recorder};
@@ -74,6 +75,16 @@ enum Message {
     Mark(Mark, SystemTime),
 }
 
+/// Who else is told an environment's lifecycle, besides the event log and
+/// the subscribers: each hub gets its own of each.
+#[derive(Default)]
+pub struct Observers {
+    /// Its part of the `--timeline`.
+    pub timeline: Option<Recorder>,
+    /// Its OTLP spans (`--otlp-endpoint`).
+    pub spans: Option<SpanMaker>,
+}
+
 /// A REPORT line to write, and the memory the invoke used.
 #[derive(Debug, Clone)]
 pub struct ReportRequest {
@@ -119,27 +130,31 @@ impl LogHub {
         events: EventLog,
         format: LogFormat,
     ) -> (LogHub, tokio::task::JoinHandle<()>) {
-        Self::start_recording(out, events, format, None)
+        Self::start_recording(out, events, format, Observers::default())
     }
 
-    /// Like [`LogHub::start_with`], and writing the environment's part of
-    /// the timeline with `timeline` when given.
+    /// Like [`LogHub::start_with`], and giving the environment's lifecycle
+    /// to its `observers` (the timeline, OTLP spans).
     pub fn start_recording<W: Write + Send + 'static>(
         out: W,
         events: EventLog,
         format: LogFormat,
-        timeline: Option<Recorder>,
+        observers: Observers,
     ) -> (LogHub, tokio::task::JoinHandle<()>) {
+        let Observers { timeline, spans } = observers;
         let (tx, rx) = mpsc::unbounded_channel();
         // Buffered: what one wake-up writes goes out in one write(2).
         let out = std::io::BufWriter::with_capacity(64 * 1024, out);
         // In JSON the platform lines are events: they must be built.
         let json = format == LogFormat::Json;
-        // The timeline is drawn from the events: they must be built too.
+        // The timeline and the spans are drawn from the events: they must
+        // be built too.
         let with_timeline = timeline.is_some();
-        let records = Arc::new(AtomicBool::new(events.keeps() || json || with_timeline));
+        let observed = with_timeline || spans.is_some();
+        let records = Arc::new(AtomicBool::new(events.keeps() || json || observed));
         let mut hub = Hub::new(out, events, json);
         hub.timeline = timeline;
+        hub.spans = spans;
         let task = tokio::spawn(hub.run(rx));
         let subscribed = Arc::new(AtomicBool::new(false));
         (
@@ -187,8 +202,14 @@ impl LogHub {
     /// Tells the timeline what no platform event says (a freeze, a thaw, a
     /// teardown's start), happening now. Nothing at all without a timeline.
     pub fn mark(&self, mark: Mark) {
+        self.mark_with(|| mark);
+    }
+
+    /// Like [`LogHub::mark`], building the mark only when a timeline is
+    /// written (a mark naming an extension costs a copy of its name).
+    pub fn mark_with(&self, mark: impl FnOnce() -> Mark) {
         if self.timeline {
-            let _ = self.tx.send(Message::Mark(mark, SystemTime::now()));
+            let _ = self.tx.send(Message::Mark(mark(), SystemTime::now()));
         }
     }
 
@@ -315,6 +336,8 @@ struct Hub<W> {
     json: bool,
     /// This environment's part of the `--timeline`.
     timeline: Option<Recorder>,
+    /// This environment's OTLP spans.
+    spans: Option<SpanMaker>,
     /// The trace context of each invoke started and not yet done, by
     /// request id: `platform.runtimeDone` carries its `platform.start`'s.
     traced: Vec<(String, Tracing)>,
@@ -332,6 +355,7 @@ impl<W: Write> Hub<W> {
             subscribers: Subscribers::default(),
             json,
             timeline: None,
+            spans: None,
             traced: Vec::new(),
         }
     }
@@ -489,6 +513,7 @@ impl<W: Write> Hub<W> {
                     if self.events.keeps()
                         || self.subscribers.wants_events()
                         || self.timeline.is_some()
+                        || self.spans.is_some()
                     {
                         self.record(event());
                     }
@@ -529,6 +554,9 @@ impl<W: Write> Hub<W> {
         self.trace_context(&mut event.record);
         if let Some(timeline) = &mut self.timeline {
             timeline.event(&event);
+        }
+        if let Some(spans) = &mut self.spans {
+            spans.event(&event);
         }
         let as_line = self.json && replaces_a_line(&event.record);
         if as_line {

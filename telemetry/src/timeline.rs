@@ -4,13 +4,14 @@
 //! [...]}`), which `ui.perfetto.dev`, `chrome://tracing` and rapid's own
 //! page (`rapid timeline FILE -o page.html`) open.
 //!
-//! One process per environment (`pid`: the sandbox's number), three tracks
-//! in it (`tid`): the environment (init, each invoke with its request id,
-//! frozen time, restores, resets and shutdown), the runtime (its init and
-//! its work on each invoke, with the `responseLatency` / `responseDuration`
-//! spans of `platform.runtimeDone`), and the extensions (each one's
-//! registration, and the time between the runtime's answer and the end of
-//! the invoke: their post-invoke work).
+//! One process per environment (`pid`: the sandbox's number), tracks in it
+//! (`tid`): the environment (init, each invoke with its request id, frozen
+//! time, restores, resets and shutdown), the runtime (its init and its work
+//! on each invoke, with the `responseLatency` / `responseDuration` spans of
+//! `platform.runtimeDone`), the extensions together (the time between the
+//! runtime's answer and the end of the invoke: their post-invoke work), and
+//! one track per extension (its registration where it happened, and its
+//! own post-invoke work: from the runtime's answer to its `next`).
 //!
 //! Everything comes from what the log hub already sees: the platform events
 //! passing `Hub::record` and the few [`Mark`]s the engine sends only when a
@@ -39,13 +40,17 @@ pub const PRODUCER: &str = "rapid";
 /// The closing every write leaves at the end of the file.
 const CLOSING: &[u8] = b"\n]}\n";
 
-/// The tracks of an environment.
+/// The tracks of an environment; each extension's follow `EXTENSIONS`.
 const ENVIRONMENT: u32 = 1;
 const RUNTIME: u32 = 2;
 const EXTENSIONS: u32 = 3;
+/// Extensions with a track of their own, at most (Lambda allows 10 per
+/// environment; names may change across resets). Others are drawn on the
+/// extensions' common track.
+const MAX_EXTENSION_TRACKS: usize = 64;
 
 /// What the engine tells the timeline that no platform event says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mark {
     /// The environment was frozen (between invokes).
     Freeze,
@@ -54,6 +59,12 @@ pub enum Mark {
     /// A reset or a shutdown began, for `reason` (`spindown`, `timeout`,
     /// `failure`: the SHUTDOWN event's reason).
     Teardown { reason: &'static str },
+    /// An extension registered (its `platform.extension` comes at the end
+    /// of init).
+    Registered { name: String },
+    /// An extension asked for its next event after an INVOKE: its part of
+    /// the invoke ended.
+    ExtensionDone { name: String },
 }
 
 /// The timeline file, shared by the log hubs of every environment.
@@ -102,6 +113,7 @@ impl Timeline {
             pending: Vec::new(),
             open: Open::default(),
             named: false,
+            extension_tracks: Vec::new(),
         }
     }
 
@@ -211,6 +223,11 @@ struct Open {
     /// A teardown began and no init since: the environment is gone (the
     /// engine may be asked to shut down what is already torn down).
     torn_down: bool,
+    /// Extensions registered and not yet reported (`platform.extension`),
+    /// with when.
+    registered: Vec<(String, SystemTime)>,
+    /// Extensions done with the current invoke, with when.
+    done: Vec<(String, SystemTime)>,
 }
 
 /// One environment's part of the timeline: turns its platform events and
@@ -223,6 +240,9 @@ pub struct Recorder {
     open: Open,
     /// The process and thread names are written.
     named: bool,
+    /// The extensions with a track of their own, in the order of their
+    /// tracks (`EXTENSIONS + 1 + index`).
+    extension_tracks: Vec<String>,
 }
 
 /// The most invokes kept open at once (a multi-concurrent runtime holds a
@@ -264,7 +284,10 @@ impl Recorder {
                 // What was open ends here.
                 self.open.invokes.clear();
                 self.open.answered.clear();
+                self.open.done.clear();
             }
+            Mark::Registered { name } => keep(&mut self.open.registered, name, time),
+            Mark::ExtensionDone { name } => keep(&mut self.open.done, name, time),
         }
     }
 
@@ -283,13 +306,16 @@ impl Recorder {
                 }
             }
             Record::Extension(r) => {
+                // Drawn where it registered, when the engine said so.
+                let at = take(&mut self.open.registered, &r.name).unwrap_or(time);
+                let tid = self.extension_track(&r.name);
                 let args = Args {
                     name: Some(&r.name),
                     state: Some(r.state),
                     events: Some(&r.events),
                     ..Args::default()
                 };
-                self.instant(EXTENSIONS, &format!("{} registered", r.name), time, args);
+                self.instant(tid, &format!("{} registered", r.name), at, args);
             }
             Record::InitReport(r) => {
                 if let Some((from, initialization_type, phase)) = self.open.init.take() {
@@ -302,6 +328,9 @@ impl Recorder {
                 }
             }
             Record::Start(r) => {
+                // Extensions get one invoke at a time: what they said
+                // before this one was about an earlier one.
+                self.open.done.clear();
                 if self.open.invokes.len() >= MAX_OPEN {
                     self.open.invokes.remove(0);
                 }
@@ -363,13 +392,29 @@ impl Recorder {
             return;
         };
         let to = from + r.metrics.duration;
+        let done = std::mem::take(&mut self.open.done);
         if let Some(answered) = take(&mut self.open.answered, id) {
-            if to > answered {
+            // REPORT's duration ends at the runtime's answer: the
+            // extensions' work goes on to the last one's `next`.
+            let last = done.iter().map(|(_, at)| *at).max();
+            let end = last.map_or(to, |last| last.max(to));
+            if end > answered {
                 let args = Args {
                     request_id: Some(id),
                     ..Args::default()
                 };
-                self.span(EXTENSIONS, "post-invoke", answered, to, args);
+                self.span(EXTENSIONS, "post-invoke", answered, end, args);
+            }
+            // Each extension's own, when it was still at work after the
+            // runtime's answer.
+            for (name, at) in done.iter().filter(|(_, at)| *at > answered) {
+                let tid = self.extension_track(name);
+                let args = Args {
+                    request_id: Some(id),
+                    name: Some(name),
+                    ..Args::default()
+                };
+                self.span(tid, "post-invoke", answered, *at, args);
             }
         }
         let args = Args {
@@ -413,6 +458,31 @@ impl Recorder {
             };
             self.metadata("thread_sort_index", tid, args);
         }
+    }
+
+    /// The track of extension `name`, named when first used; the common
+    /// track past [`MAX_EXTENSION_TRACKS`].
+    fn extension_track(&mut self, name: &str) -> u32 {
+        if let Some(at) = self.extension_tracks.iter().position(|n| n == name) {
+            return EXTENSIONS + 1 + at as u32;
+        }
+        if self.extension_tracks.len() >= MAX_EXTENSION_TRACKS {
+            return EXTENSIONS;
+        }
+        self.extension_tracks.push(name.to_owned());
+        let tid = EXTENSIONS + self.extension_tracks.len() as u32;
+        let track = format!("extension {name}");
+        let args = Args {
+            name: Some(&track),
+            ..Args::default()
+        };
+        self.metadata("thread_name", tid, args);
+        let args = Args {
+            sort_index: Some(tid),
+            ..Args::default()
+        };
+        self.metadata("thread_sort_index", tid, args);
+        tid
     }
 
     fn metadata(&mut self, name: &str, tid: u32, args: Args) {
@@ -467,6 +537,16 @@ impl Recorder {
         // Strings, numbers and maps only: cannot fail.
         let _ = serde_json::to_writer(&mut self.pending, event);
     }
+}
+
+/// Keeps `(name, time)`, replacing an earlier one of `name`; past
+/// [`MAX_OPEN`] the oldest is forgotten.
+fn keep(open: &mut Vec<(String, SystemTime)>, name: String, time: SystemTime) {
+    open.retain(|(kept, _)| *kept != name);
+    if open.len() >= MAX_OPEN {
+        open.remove(0);
+    }
+    open.push((name, time));
 }
 
 fn started(open: &[(String, SystemTime)], id: &str) -> Option<SystemTime> {
@@ -539,6 +619,19 @@ mod tests {
             }
             .into(),
         ));
+        // Registered early; reported at the end of init.
+        let ext = "ext-a";
+        env.mark(Mark::Registered { name: ext.into() }, at(5));
+        env.event(&event(
+            99,
+            crate::events::ExtensionInit {
+                name: ext.into(),
+                state: "Ready",
+                events: vec!["INVOKE"],
+                error_type: None,
+            }
+            .into(),
+        ));
         env.event(&event(
             100,
             InitReport {
@@ -579,6 +672,8 @@ mod tests {
             }
             .into(),
         ));
+        // Done with the invoke 8 ms after the runtime's answer.
+        env.mark(Mark::ExtensionDone { name: ext.into() }, at(158));
         let report = InvokeReport {
             request_id: id.into(),
             duration: Duration::from_millis(50),
@@ -601,7 +696,28 @@ mod tests {
         assert_eq!(invoke["args"]["status"], "timeout");
         assert_eq!(invoke["cname"], "terrible");
         assert_eq!(invoke["dur"], 50_000);
-        assert_eq!(named(&doc, "post-invoke")[0]["dur"], 10_000);
+        let post = named(&doc, "post-invoke");
+        assert_eq!(post.len(), 2, "{doc}");
+        assert_eq!(
+            (post[0]["tid"].as_u64(), &post[0]["dur"]),
+            (Some(3), &json!(10_000))
+        );
+        // The extension's own, on its own track.
+        assert_eq!(
+            (post[1]["tid"].as_u64(), &post[1]["dur"]),
+            (Some(4), &json!(8_000))
+        );
+        assert_eq!(post[1]["args"]["name"], ext);
+        let track = named(&doc, "thread_name")
+            .into_iter()
+            .find(|e| e["tid"] == 4)
+            .expect("the extension's track");
+        assert_eq!(track["args"]["name"], "extension ext-a");
+        let registered = named(&doc, "ext-a registered")[0];
+        assert_eq!(
+            (registered["tid"].as_u64(), registered["ts"].as_u64()),
+            (Some(4), Some(micros(at(5))))
+        );
         assert_eq!(named(&doc, "responseLatency")[0]["dur"], 30_000);
         assert_eq!(named(&doc, "reset")[0]["args"]["reason"], "timeout");
         assert!(named(&doc, "shutdown").is_empty());

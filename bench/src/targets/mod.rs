@@ -20,8 +20,17 @@ pub use cargo_lambda::{start_cargo_lambda, start_cargo_lambda_with};
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Variables of the bench's environment that reach what it starts; the rest
-/// (AWS_* settings in particular) could change a result.
-const KEPT_ENV: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "RAPID_TIMELINE"];
+/// (AWS_* settings in particular) could change a result. The timeline's and
+/// the OTLP endpoint's are kept, so their cost can be measured.
+const KEPT_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "RAPID_TIMELINE",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+];
 /// What cargo-lambda also needs: it runs `cargo metadata` on its project.
 const CARGO_ENV: &[&str] = &["CARGO", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"];
 

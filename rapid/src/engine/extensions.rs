@@ -400,6 +400,9 @@ impl Engine {
             }
         };
         let id = interop::ids::new_uuid();
+        self.logs.mark_with(|| telemetry::Mark::Registered {
+            name: request.name.clone(),
+        });
         self.extensions.registered.push(Extension {
             id,
             name: request.name,
@@ -463,6 +466,11 @@ impl Engine {
             return;
         }
         ext.next = Some(reply);
+        if let ExtensionNextEnds::Invoke = ends {
+            self.logs.mark_with(|| telemetry::Mark::ExtensionDone {
+                name: ext.name.clone(),
+            });
+        }
         match ends {
             ExtensionNextEnds::Init => self.maybe_finish_init(),
             ExtensionNextEnds::Invoke => self.maybe_finish_invoke(),

@@ -41,7 +41,7 @@ const DROPPED_REASON: &str =
     "Consumer seems to have fallen behind as it has not acknowledged receipt of logs.";
 
 #[derive(Debug, thiserror::Error)]
-enum SendError {
+pub(crate) enum SendError {
     #[error("cannot connect: {0}")]
     Connect(std::io::Error),
     #[error("no answer within {SEND_TIMEOUT:?}")]
@@ -213,7 +213,7 @@ enum Transport {
     },
 }
 
-struct HttpConnection {
+pub(crate) struct HttpConnection {
     sender: SendRequest<Full<Bytes>>,
     /// Dropping it ends the task that drives the connection (and closes it).
     _stop: oneshot::Sender<()>,
@@ -253,34 +253,7 @@ impl Transport {
                 host,
                 path,
                 connection,
-            } => {
-                let usable = matches!(connection, Some(c) if !c.sender.is_closed());
-                if !usable {
-                    *connection = Some(http_connect(*address).await?);
-                }
-                let Some(connection) = connection.as_mut() else {
-                    return Err(SendError::Timeout);
-                };
-                let request = http::Request::post(path.as_str())
-                    .header(http::header::HOST, host.as_str())
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .body(Full::new(body))
-                    .map_err(|_| SendError::Status(http::StatusCode::BAD_REQUEST))?;
-                let answer = timeout(SEND_TIMEOUT, async {
-                    connection.sender.ready().await?;
-                    let response = connection.sender.send_request(request).await?;
-                    // Read the answer's body, so the connection can be reused.
-                    let status = response.status();
-                    let _ = http_body_util::BodyExt::collect(response.into_body()).await;
-                    Ok::<_, hyper::Error>(status)
-                })
-                .await
-                .map_err(|_| SendError::Timeout)??;
-                match answer.is_success() {
-                    true => Ok(()),
-                    false => Err(SendError::Status(answer)),
-                }
-            }
+            } => http_post(connection, *address, host, path, "application/json", body).await,
             Transport::Tcp { address, stream } => {
                 if stream.is_none() {
                     *stream = Some(connect(*address).await?);
@@ -294,6 +267,45 @@ impl Transport {
                 Ok(())
             }
         }
+    }
+}
+
+/// Posts `body` on `connection` (made first when there is none, or it
+/// closed), done when the answer is 2xx; the answer's body is read so the
+/// connection can be kept. Also the OTLP exporter's (`crate::otlp`).
+pub(crate) async fn http_post(
+    connection: &mut Option<HttpConnection>,
+    address: std::net::SocketAddr,
+    host: &str,
+    path: &str,
+    content_type: &'static str,
+    body: Bytes,
+) -> Result<(), SendError> {
+    let usable = matches!(connection, Some(c) if !c.sender.is_closed());
+    if !usable {
+        *connection = Some(http_connect(address).await?);
+    }
+    let Some(connection) = connection.as_mut() else {
+        return Err(SendError::Timeout);
+    };
+    let request = http::Request::post(path)
+        .header(http::header::HOST, host)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .body(Full::new(body))
+        .map_err(|_| SendError::Status(http::StatusCode::BAD_REQUEST))?;
+    let answer = timeout(SEND_TIMEOUT, async {
+        connection.sender.ready().await?;
+        let response = connection.sender.send_request(request).await?;
+        // Read the answer's body, so the connection can be reused.
+        let status = response.status();
+        let _ = http_body_util::BodyExt::collect(response.into_body()).await;
+        Ok::<_, hyper::Error>(status)
+    })
+    .await
+    .map_err(|_| SendError::Timeout)??;
+    match answer.is_success() {
+        true => Ok(()),
+        false => Err(SendError::Status(answer)),
     }
 }
 

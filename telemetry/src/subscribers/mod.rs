@@ -17,6 +17,7 @@
 //! extensions are gone, and so are their subscriptions.
 
 mod delivery;
+pub(crate) use delivery::{http_post, HttpConnection, SendError};
 mod render;
 
 use crate::events::{Record, TelemetrySubscription};
