@@ -179,6 +179,31 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", env = "RAPID_TIMELINE")]
     pub timeline: Option<std::path::PathBuf>,
 
+    // Many functions (README, "Many functions").
+    /// Run every function of this SAM / CloudFormation template
+    /// (AWS::Serverless::Function, AWS::Lambda::Function), each invoked by
+    /// its name: POST /2015-03-31/functions/NAME/invocations.
+    #[arg(long, value_name = "FILE", env = "RAPID_TEMPLATE", conflicts_with_all = ["functions", "command"])]
+    pub template: Option<std::path::PathBuf>,
+
+    /// Run every function in DIR: each subdirectory is one, named after it,
+    /// with its executable bootstrap or a function.json of the template's
+    /// properties (Runtime, Handler, Timeout, ...).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "RAPID_FUNCTIONS",
+        conflicts_with = "command"
+    )]
+    pub functions: Option<std::path::PathBuf>,
+
+    /// With --template or --functions: how to start RUNTIME (exact, or a
+    /// prefix ending in '*'), e.g. 'python3.*=/opt/py/bin/python -m
+    /// awslambdaric'; the handler replaces {handler}, else is appended.
+    /// May be given more than once.
+    #[arg(long, value_name = "RUNTIME=COMMAND")]
+    pub runtime_command: Vec<crate::functions::runtime::RuntimeCommand>,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,
@@ -219,6 +244,13 @@ pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
 impl Cli {
     /// What clap cannot check alone: the flags that contradict each other.
     pub fn check(&self) -> Result<(), String> {
+        let many = self.template.is_some() || self.functions.is_some();
+        if many && (self.timeline.is_some() || self.http_address.is_some()) {
+            return Err("--timeline and --http-address serve one function; they are not supported yet with --template or --functions (use /lambda-url/<function>/ for web traffic)".into());
+        }
+        if !many && !self.runtime_command.is_empty() {
+            return Err("--runtime-command goes with --template or --functions".into());
+        }
         if let Some(min) = self
             .min_sandboxes
             .filter(|min| *min as u64 > self.max_sandboxes)

@@ -9,6 +9,7 @@ pub mod bursts;
 pub mod cli;
 pub mod control;
 pub mod front_door;
+pub mod functions;
 pub mod header_timer;
 pub mod hosts;
 pub mod invoke_headers;

@@ -2,6 +2,8 @@
 //! Runtime API and the invoke front door, and shuts everything down cleanly
 //! on SIGTERM / SIGINT (also as a container's PID 1).
 
+mod many;
+
 use clap::Parser;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -61,6 +63,20 @@ fn main() -> ExitCode {
         return fail(&format!(
             "cannot read random bytes from the kernel (the getrandom system call failed: {err}); request ids need them"
         ));
+    }
+    if cli.template.is_some() || cli.functions.is_some() {
+        // Many functions: each with its own pool and front door (many.rs).
+        let max_connections = connection_cap(nofile.unwrap_or(1024));
+        return match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => match runtime.block_on(many::run(cli, max_connections)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => fail(&message),
+            },
+            Err(err) => fail(&format!("cannot start the async runtime: {err}")),
+        };
     }
     let config = match FunctionConfig::from_env(
         std::env::vars(),
@@ -204,6 +220,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         };
         let start = start_sandbox(
             &cli,
+            cli.max_sandboxes as usize,
             pool_config,
             supervisor.clone(),
             event_log.clone(),
@@ -261,6 +278,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
                 max_connections: 64,
                 header_timeout,
                 serves: Serves::ControlApi,
+                functions: None,
             };
             Some(tokio::spawn(serve_front_door(listener, door)))
         }
@@ -276,6 +294,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
                 max_connections,
                 header_timeout,
                 serves: Serves::Web,
+                functions: None,
             };
             Some(tokio::spawn(serve_front_door(listener, door)))
         }
@@ -287,6 +306,7 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
         max_connections,
         header_timeout,
         serves: Serves::FrontDoor,
+        functions: None,
     };
 
     tokio::select! {
@@ -324,13 +344,14 @@ async fn run(cli: Cli, config: FunctionConfig, max_connections: usize) -> Result
 /// timeout of its place in the pool.
 fn start_sandbox(
     cli: &Cli,
+    max: usize,
     config: rapid::FunctionConfig,
     supervisor: Supervisor,
     event_log: telemetry::EventLog,
     format: telemetry::LogFormat,
     timeline: Option<telemetry::Timeline>,
 ) -> rapid::PoolStart {
-    let idle = (0..cli.max_sandboxes as usize)
+    let idle = (0..max)
         .map(|index| cli.idle_timeout_of(index))
         .collect::<Vec<_>>();
     Box::new(move |index| {
@@ -383,6 +404,8 @@ struct Listener {
     serves: Serves,
     /// Web traffic (`/lambda-url/` on the front door, all of `--http-address`).
     web: Arc<Web>,
+    /// With many functions: what routes a request to its function.
+    functions: Option<Arc<rapid_cmd::functions::routes::Functions>>,
 }
 
 /// What a listener of the front door's kind serves.
@@ -412,6 +435,7 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
         let door = serving.door.clone();
         let web = serving.web.clone();
         let serves = serving.serves;
+        let functions = serving.functions.clone();
         let access = match serves {
             Serves::ControlApi => front_door::Access::CONTROL,
             _ => front_door::Access::front_door(door.test_api, peer.ip()),
@@ -426,18 +450,24 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
             let service = service_fn(move |mut req: Request<Incoming>| {
                 let door = door.clone();
                 let web = web.clone();
+                let functions = functions.clone();
                 if let Some(ends) = ends {
                     req.extensions_mut().insert(ends);
                 }
                 async move {
                     // Web traffic never reaches the Invoke API's handlers,
                     // and invokes never reach the web's.
-                    let response = match serves {
-                        Serves::Web => web::handle(web, req, Mount::Root).await,
-                        Serves::FrontDoor if req.uri().path().starts_with(web::PREFIX) => {
-                            web::handle(web, req, Mount::LambdaUrl).await
+                    let response = match (serves, functions) {
+                        (Serves::FrontDoor, Some(functions)) => {
+                            rapid_cmd::functions::routes::handle(functions, req, access).await
                         }
-                        _ => front_door::handle(door, req, access).await,
+                        (serves, _) => match serves {
+                            Serves::Web => web::handle(web, req, Mount::Root).await,
+                            Serves::FrontDoor if req.uri().path().starts_with(web::PREFIX) => {
+                                web::handle(web, req, Mount::LambdaUrl).await
+                            }
+                            _ => front_door::handle(door, req, access).await,
+                        },
                     };
                     Ok::<_, Infallible>(response)
                 }

@@ -94,3 +94,14 @@ def hold(event, context):
     while not os.path.exists(event["release"]) and time.monotonic() < deadline:
         time.sleep(0.01)  # ok: the test's release is a file, looked at every 10 ms
     return {"event": event, "pid": os.getpid()}
+
+
+def describe(event, context):
+    """Who ran the invoke and the environment variables the event names."""
+    return {
+        "function_name": context.function_name,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "env": {name: os.environ.get(name) for name in event.get("names", [])},
+        "cwd": os.getcwd(),
+    }
