@@ -204,6 +204,12 @@ pub struct Cli {
     #[arg(long, value_name = "RUNTIME=COMMAND")]
     pub runtime_command: Vec<crate::functions::runtime::RuntimeCommand>,
 
+    /// With --template or --functions: when a file under a function's
+    /// CodeUri changes, retire its environments (idle ones at once, busy
+    /// ones after their invoke), so the next invoke runs the new code.
+    #[arg(long, env = "RAPID_WATCH")]
+    pub watch: bool,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,
@@ -250,6 +256,12 @@ impl Cli {
         }
         if !many && !self.runtime_command.is_empty() {
             return Err("--runtime-command goes with --template or --functions".into());
+        }
+        if !many && self.watch {
+            return Err(
+                "--watch goes with --template or --functions (it watches each function's CodeUri)"
+                    .into(),
+            );
         }
         if let Some(min) = self
             .min_sandboxes

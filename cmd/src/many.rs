@@ -83,6 +83,27 @@ fn config_of(cli: &Cli, spec: &FunctionSpec) -> Result<FunctionConfig, String> {
     Ok(config)
 }
 
+/// Retires `function`'s environments at each change of its code.
+async fn watch(function: String, mut watcher: functions::watch::Watcher, pool: rapid::Pool) {
+    loop {
+        match watcher.changed().await {
+            Ok(path) => {
+                let idle = pool.retire_all();
+                tracing::info!(
+                    %function,
+                    changed = %path.display(),
+                    idle_retired = idle,
+                    "function reloaded: its code changed; the next invoke starts it anew (busy environments retire after their invoke)"
+                );
+            }
+            Err(err) => {
+                tracing::warn!(%function, %err, "--watch stopped for this function");
+                return;
+            }
+        }
+    }
+}
+
 /// Runs every function until SIGTERM / SIGINT (or the control API's
 /// shutdown), then shuts every environment down.
 pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
@@ -128,6 +149,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
 
     let mut entries = Vec::new();
     let mut pools = Vec::new();
+    let mut watchers = tokio::task::JoinSet::new();
     for (spec, config) in specs.into_iter().zip(configs) {
         let per_sandbox = config.max_concurrency.unwrap_or(1) as usize;
         let slot_wait = config.max_concurrency.map(|_| config.timeout);
@@ -203,6 +225,11 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
             cli.http_payload_version,
             region.clone(),
         ));
+        if cli.watch {
+            let watcher = functions::watch::Watcher::new(&spec.code_uri)
+                .map_err(|err| format!("--watch, function {}: {err}", spec.name))?;
+            watchers.spawn(watch(spec.name.clone(), watcher, pool.clone()));
+        }
         pools.push(pool);
         entries.push(Entry { spec, door, web });
     }
@@ -233,6 +260,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
     }
     drop(functions);
+    watchers.abort_all();
     // Every function's environments at once, each with its own budget.
     let mut shutdowns = tokio::task::JoinSet::new();
     for pool in pools {

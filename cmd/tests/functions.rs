@@ -328,3 +328,57 @@ fn what_cannot_run_here_is_refused_at_start() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--functions"), "{stderr}");
 }
+
+#[test]
+fn with_watch_an_edited_handler_answers_the_next_invoke() {
+    let dir = unique_path("functions-watch");
+    std::fs::create_dir_all(dir.join("code")).unwrap();
+    let handler = dir.join("code/app.py");
+    std::fs::write(
+        &handler,
+        "def handler(event, context):\n    return {'version': 1}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("template.yaml"),
+        "Resources:\n  Edited:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: code\n      Handler: app.handler\n      Runtime: python3.12\n",
+    )
+    .unwrap();
+    let rapid = Rapid::start_binary(
+        &binary_under_test(),
+        &[
+            "--template",
+            dir.join("template.yaml").to_str().unwrap(),
+            "--runtime-command",
+            &python_override(),
+            "--watch",
+        ],
+        &[],
+    );
+    let path = "/2015-03-31/functions/Edited/invocations";
+    let resp = rapid.request("POST", path, &[], b"{}");
+    assert_eq!(
+        (resp.status, resp.text()),
+        (200, r#"{"version": 1}"#.into())
+    );
+    // Saved as editors do: a new file renamed over the old one.
+    let saved = std::time::Instant::now();
+    let fresh = dir.join("code/.app.py.new");
+    std::fs::write(
+        &fresh,
+        "def handler(event, context):\n    return {'version': 22}\n",
+    )
+    .unwrap();
+    std::fs::rename(&fresh, &handler).unwrap();
+    rapid.wait_for_stderr(
+        |l| l.contains("function reloaded") && l.contains("Edited"),
+        WAIT,
+    );
+    let resp = rapid.request("POST", path, &[], b"{}");
+    assert_eq!(
+        (resp.status, resp.text()),
+        (200, r#"{"version": 22}"#.into())
+    );
+    eprintln!("save to the new code's answer: {:?}", saved.elapsed());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

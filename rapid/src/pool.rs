@@ -65,6 +65,9 @@ struct Slot<S> {
     /// When it was last released idle, on the pool's own count of
     /// releases (0: never).
     released: u64,
+    /// Retire it once its invokes are done (`Pool::retire_all` found it
+    /// busy).
+    stale: bool,
 }
 
 struct State<S> {
@@ -74,6 +77,9 @@ struct State<S> {
     /// Releases so far: the clock of `Slot::released`.
     releases: u64,
     closed: bool,
+    /// Sandboxes retired while the pool runs, shutting down: awaited by
+    /// `shutdown`.
+    retiring: Vec<JoinHandle<()>>,
 }
 
 impl<S> State<S> {
@@ -158,10 +164,12 @@ impl<S: Pooled> Pool<S> {
                         member: Some(first),
                         leases: 0,
                         released: 0,
+                        stale: false,
                     }],
                     waiters: VecDeque::new(),
                     releases: 0,
                     closed: false,
+                    retiring: Vec::new(),
                 }),
                 max: max.max(1),
                 per_sandbox: per_sandbox.max(1),
@@ -206,6 +214,7 @@ impl<S: Pooled> Pool<S> {
                     member: None,
                     leases: 1,
                     released: 0,
+                    stale: false,
                 });
             } else {
                 state.slots[index].leases = 1;
@@ -269,6 +278,7 @@ impl<S: Pooled> Pool<S> {
                     member: None,
                     leases: 0,
                     released: 0,
+                    stale: false,
                 });
             }
             let slot = &mut state.slots[index];
@@ -313,19 +323,48 @@ impl<S: Pooled> Pool<S> {
         }
     }
 
+    /// Retires every sandbox (a code change, `--watch`): the idle ones
+    /// now, the busy ones once their invokes are done, each shut down as
+    /// Lambda retires an environment (SHUTDOWN `spindown`). The next invoke
+    /// starts a new one. A busy sandbox with invokes waiting for it serves
+    /// them first. How many were idle.
+    pub fn retire_all(&self) -> usize {
+        let mut state = self.shared.state();
+        if state.closed {
+            return 0;
+        }
+        let mut idle = Vec::new();
+        for slot in state.slots.iter_mut() {
+            match (&slot.member, slot.leases) {
+                (Some(_), 0) => idle.extend(slot.member.take()),
+                (Some(_), _) => slot.stale = true,
+                (None, _) => {}
+            }
+        }
+        let count = idle.len();
+        for member in idle {
+            state.retiring.push(tokio::spawn(retire(member)));
+        }
+        count
+    }
+
     /// Shuts every sandbox down (at once, each with its budget) and waits
     /// for their tasks; invokes still waiting are refused.
     pub async fn shutdown(&self) {
-        let members: Vec<Member<S>> = {
+        let (members, retiring): (Vec<Member<S>>, Vec<JoinHandle<()>>) = {
             let mut state = self.shared.state();
             state.closed = true;
             state.waiters.clear();
-            state
+            let members = state
                 .slots
                 .iter_mut()
                 .filter_map(|s| s.member.take())
-                .collect()
+                .collect();
+            (members, std::mem::take(&mut state.retiring))
         };
+        for task in retiring {
+            let _ = task.await;
+        }
         // At once: each takes up to its shutdown budget.
         let shutdowns: Vec<JoinHandle<()>> = members
             .iter()
@@ -347,6 +386,16 @@ impl<S: Pooled> Pool<S> {
     }
 }
 
+/// Shuts a retired sandbox down and waits for its tasks.
+async fn retire<S: Pooled>(member: Member<S>) {
+    member.sandbox.shut_down().await;
+    member.server.abort();
+    drop(member.sandbox);
+    for task in member.tasks {
+        let _ = task.await;
+    }
+}
+
 /// Whether a sandbox marked idle has just been used.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Warmth {
@@ -358,16 +407,18 @@ enum Warmth {
 
 /// Hands slot `index` to the first waiter still waiting, or marks it idle.
 /// A slot without a sandbox (its start failed) is never handed out.
-fn release<S>(shared: &Shared<S>, index: usize) {
+fn release<S: Pooled>(shared: &Arc<Shared<S>>, index: usize) {
     release_as(shared, index, Warmth::Used)
 }
 
-fn release_as<S>(shared: &Shared<S>, index: usize, warmth: Warmth) {
+fn release_as<S: Pooled>(shared: &Arc<Shared<S>>, index: usize, warmth: Warmth) {
     let mut state = shared.state();
     let Some(slot) = state.slots.get(index) else {
         return;
     };
-    if slot.member.is_some() {
+    // A retired sandbox whose last invoke this was is not handed on.
+    let retiring = slot.stale && slot.leases <= 1;
+    if slot.member.is_some() && !retiring {
         while let Some(waiter) = state.waiters.pop_front() {
             if waiter.send(index).is_ok() {
                 return;
@@ -379,20 +430,62 @@ fn release_as<S>(shared: &Shared<S>, index: usize, warmth: Warmth) {
         Warmth::Used => state.releases,
         Warmth::Cold => 0,
     };
+    let mut retired = None;
     if let Some(slot) = state.slots.get_mut(index) {
         slot.leases = slot.leases.saturating_sub(1);
         slot.released = now;
+        if slot.stale && slot.leases == 0 {
+            slot.stale = false;
+            retired = slot.member.take();
+        }
     }
+    let Some(member) = retired else {
+        return;
+    };
+    state.retiring.retain(|task| !task.is_finished());
+    state.retiring.push(tokio::spawn(retire(member)));
+    if state.waiters.is_empty() || state.closed {
+        return;
+    }
+    // Invokes wait for this slot: they get a new sandbox in it, never the
+    // retired one.
+    if let Some(slot) = state.slots.get_mut(index) {
+        slot.leases = 1;
+    }
+    let shared_again = shared.clone();
+    state.retiring.push(tokio::spawn(async move {
+        let started = (shared_again.start)(index).await;
+        let shut = match started {
+            Ok(member) => {
+                let mut state = shared_again.state();
+                if state.closed {
+                    Some(member)
+                } else {
+                    state.slots[index].member = Some(member);
+                    None
+                }
+            }
+            Err(err) => {
+                tracing::warn!(sandbox = index, %err, "cannot start another execution environment");
+                None
+            }
+        };
+        match shut {
+            // The pool shut down meanwhile.
+            Some(member) => retire(member).await,
+            None => release(&shared_again, index),
+        }
+    }));
 }
 
 /// An invoke waiting for a sandbox. Dropped before it read the slot it
 /// was handed (its caller went away), it hands the slot on.
-struct Waiting<S> {
+struct Waiting<S: Pooled> {
     shared: Arc<Shared<S>>,
     rx: Option<oneshot::Receiver<usize>>,
 }
 
-impl<S> Waiting<S> {
+impl<S: Pooled> Waiting<S> {
     async fn wait(mut self) -> Result<usize, PoolError> {
         let Some(rx) = self.rx.as_mut() else {
             return Err(PoolError::Gone);
@@ -403,7 +496,7 @@ impl<S> Waiting<S> {
     }
 }
 
-impl<S> Drop for Waiting<S> {
+impl<S: Pooled> Drop for Waiting<S> {
     fn drop(&mut self) {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
@@ -485,6 +578,61 @@ mod tests {
         drop((b, d, e, f));
         pool.shutdown().await;
         assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 2, "both sandboxes");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn retired_sandboxes_go_now_when_idle_and_after_their_invoke_when_busy() {
+        let sim = Sim::default();
+        let pool = pool(&sim, 2);
+        let busy = pool.acquire().await.expect("sandbox 0");
+        let idle = pool.acquire().await.expect("sandbox 1");
+        assert_eq!((busy.index(), idle.index()), (0, 1));
+        drop(idle);
+        assert_eq!(pool.retire_all(), 1, "sandbox 1 was idle");
+        // The busy one stays until its invoke is done; a new invoke gets a
+        // new sandbox in the idle one's place.
+        let fresh = pool.acquire().await.expect("a new sandbox 1");
+        assert_eq!(fresh.index(), 1);
+        drop(busy);
+        // Released, the stale sandbox 0 is retired, not handed out again.
+        let next = pool.acquire().await.expect("a new sandbox 0");
+        assert_eq!(next.index(), 0);
+        drop((fresh, next));
+        pool.shutdown().await;
+        // Two retired, then the two new ones at shutdown.
+        assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_invoke_waiting_for_a_retired_sandbox_gets_a_new_one() {
+        let sim = Sim::default();
+        let starts = Arc::new(AtomicUsize::new(0));
+        let start: Start<Sim> = {
+            let (sim, starts) = (sim.clone(), starts.clone());
+            Box::new(move |_| {
+                starts.fetch_add(1, Ordering::SeqCst);
+                let member = member(&sim);
+                Box::pin(async move { Ok(member) })
+            })
+        };
+        let pool = Pool::new(member(&sim), 1, 1, start);
+        let busy = pool.acquire().await.expect("sandbox 0");
+        assert_eq!(pool.retire_all(), 0, "the only sandbox is busy");
+        let waiting = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.acquire().await.map(|l| l.index()) })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the busy sandbox is the only one");
+        drop(busy);
+        assert_eq!(waiting.await.expect("joined").expect("a sandbox"), 0);
+        assert_eq!(
+            starts.load(Ordering::SeqCst),
+            1,
+            "a new sandbox, not the retired one"
+        );
+        pool.shutdown().await;
+        assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test(flavor = "current_thread")]

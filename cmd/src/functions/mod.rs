@@ -10,6 +10,7 @@ pub mod dir;
 pub mod routes;
 pub mod runtime;
 pub mod template;
+pub mod watch;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
