@@ -210,6 +210,11 @@ pub struct Cli {
     #[arg(long, env = "RAPID_WATCH")]
     pub watch: bool,
 
+    /// For stepping through a handler in a debugger: the invoke and init
+    /// deadlines are suspended (each becomes a day), said once in the log.
+    #[arg(long, env = "RAPID_NO_TIMEOUTS")]
+    pub no_timeouts: bool,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,
@@ -224,6 +229,10 @@ pub struct Cli {
 /// longer one is refused at start (it means "never", which `--idle-timeout
 /// 0` says).
 pub const MAX_SECONDS: u64 = 86_400;
+
+/// What `--no-timeouts` makes the invoke and init deadlines: a day, long
+/// past any debugging session, and within every clock rapid keeps.
+pub const SUSPENDED_DEADLINE: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// `--idle-timeout`: a duration (see [`parse_duration`]) of at most
 /// [`MAX_SECONDS`].
@@ -273,6 +282,14 @@ impl Cli {
             ));
         }
         Ok(())
+    }
+
+    /// `--no-timeouts` applied to a function's configuration.
+    pub fn apply_no_timeouts(&self, config: &mut rapid::FunctionConfig) {
+        if self.no_timeouts {
+            config.timeout = SUSPENDED_DEADLINE;
+            config.init_timeout = SUSPENDED_DEADLINE;
+        }
     }
 
     /// The idle timeout of the execution environment `index` (0 is the

@@ -46,6 +46,11 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if cli.no_timeouts {
+        tracing::warn!(
+            "--no-timeouts: invoke and init deadlines are suspended (a day each), for a debugger"
+        );
+    }
     if std::process::id() == 1 {
         // A container's PID 1: the container is the sandbox.
         let hosts = std::path::Path::new("/etc/hosts");
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
             config.max_stream_bytes = cli.max_stream_bytes;
             config.throttle_streams = cli.response_bandwidth;
             config.idle_timeout = cli.idle_timeout();
+            cli.apply_no_timeouts(&mut config);
             // Lambda Managed Instances run continuously: never frozen.
             config.freeze = !cli.no_freeze && config.max_concurrency.is_none();
             config.extensions_dir = Some(cli.extensions_dir.clone());

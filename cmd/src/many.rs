@@ -75,6 +75,7 @@ fn config_of(cli: &Cli, spec: &FunctionSpec) -> Result<FunctionConfig, String> {
     config.max_stream_bytes = cli.max_stream_bytes;
     config.throttle_streams = cli.response_bandwidth;
     config.idle_timeout = cli.idle_timeout();
+    cli.apply_no_timeouts(&mut config);
     config.freeze = !cli.no_freeze && config.max_concurrency.is_none();
     config.extensions_dir = Some(cli.extensions_dir.clone());
     if cli.enable_init_caching {

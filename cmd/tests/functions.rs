@@ -330,7 +330,7 @@ fn what_cannot_run_here_is_refused_at_start() {
 }
 
 #[test]
-fn with_watch_an_edited_handler_answers_the_next_invoke() {
+fn the_dev_loop_an_edited_handler_answers_the_next_invoke_and_no_timeouts() {
     let dir = unique_path("functions-watch");
     std::fs::create_dir_all(dir.join("code")).unwrap();
     let handler = dir.join("code/app.py");
@@ -339,11 +339,12 @@ fn with_watch_an_edited_handler_answers_the_next_invoke() {
         "def handler(event, context):\n    return {'version': 1}\n",
     )
     .unwrap();
-    std::fs::write(
-        dir.join("template.yaml"),
-        "Resources:\n  Edited:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: code\n      Handler: app.handler\n      Runtime: python3.12\n",
-    )
-    .unwrap();
+    let template = format!(
+        "Resources:\n  Edited:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: code\n      Handler: app.handler\n      Runtime: python3.12\n  \
+         Remaining:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: {}\n      Handler: handlers.context_info\n      Runtime: python3.12\n      Timeout: 3\n",
+        testdata("functions/python").display()
+    );
+    std::fs::write(dir.join("template.yaml"), template).unwrap();
     let rapid = Rapid::start_binary(
         &binary_under_test(),
         &[
@@ -352,9 +353,30 @@ fn with_watch_an_edited_handler_answers_the_next_invoke() {
             "--runtime-command",
             &python_override(),
             "--watch",
+            "--no-timeouts",
         ],
         &[],
     );
+    // --no-timeouts: said once; a 3 s function has a day to run.
+    rapid.wait_for_stderr(|l| l.contains("--no-timeouts"), WAIT);
+    let resp = rapid.request(
+        "POST",
+        "/2015-03-31/functions/Remaining/invocations",
+        &[],
+        b"{}",
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let remaining = resp.json()["remaining_time_in_millis"].as_u64().unwrap();
+    assert!(
+        remaining > 3_600_000,
+        "remaining {remaining} ms with --no-timeouts"
+    );
+    let said = rapid
+        .stderr()
+        .iter()
+        .filter(|l| l.contains("--no-timeouts"))
+        .count();
+    assert_eq!(said, 1, "said once");
     let path = "/2015-03-31/functions/Edited/invocations";
     let resp = rapid.request("POST", path, &[], b"{}");
     assert_eq!(
