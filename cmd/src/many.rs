@@ -163,9 +163,11 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
             Some(0) => 0,
             _ => max.saturating_mul(per_sandbox),
         };
+        // Reserved concurrency is a limit, as in Lambda: past it a
+        // synchronous invoke is throttled (429), not queued.
         let queued = match spec.reserved_concurrency {
-            Some(0) => 0,
-            _ => cli.max_queued.saturating_add(running),
+            Some(_) => running,
+            None => cli.max_queued.saturating_add(running),
         };
         let listener = TcpListener::bind("127.0.0.1:0")
             .await

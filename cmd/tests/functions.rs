@@ -32,8 +32,8 @@ fn python_override() -> String {
     format!("python3.*={} -m awslambdaric", venv_python().display())
 }
 
-/// Three functions in Python and Rust; the template uses the short forms.
-fn three_functions() -> String {
+/// Four functions in Python and Rust; the template uses the short forms.
+fn four_functions() -> String {
     let python = testdata("functions/python");
     format!(
         r#"
@@ -72,6 +72,13 @@ Resources:
       Environment:
         Variables:
           PEER: !GetAtt PyDescribe.Arn
+  Held:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: {python}
+      Handler: handlers.hold
+      Runtime: python3.12
+      ReservedConcurrentExecutions: 1
   Closed:
     Type: AWS::Lambda::Function
     Properties:
@@ -88,7 +95,7 @@ Resources:
 
 #[test]
 fn a_template_of_functions_in_python_and_rust_invoked_by_name_through_boto3_and_the_cli() {
-    let dir = template_dir(&three_functions());
+    let dir = template_dir(&four_functions());
     let template = dir.join("template.yaml");
     let rapid = Rapid::start_binary(
         &binary_under_test(),
@@ -136,7 +143,10 @@ fn a_template_of_functions_in_python_and_rust_invoked_by_name_through_boto3_and_
     ]);
     let out = boto_functions(&endpoint, &steps);
     assert_eq!(out.len(), 11, "{out:#?}");
-    assert_eq!(out[0]["Names"], json!(["Closed", "RustEcho", "hello-py"]));
+    assert_eq!(
+        out[0]["Names"],
+        json!(["Closed", "Held", "RustEcho", "hello-py"])
+    );
     let first = &out[0]["First"];
     assert_eq!(first["FunctionArn"], format!("{ARN_PREFIX}Closed"));
     assert_eq!(first["Version"], "$LATEST");
@@ -214,6 +224,41 @@ fn a_template_of_functions_in_python_and_rust_invoked_by_name_through_boto3_and_
         json!({"Type": "User", "Message": format!("Function not found: {ARN_PREFIX}nope")})
     );
 
+    // Reserved concurrency 1: a second invoke while one runs is throttled.
+    let meet = unique_path("held");
+    std::fs::create_dir_all(&meet).unwrap();
+    let release = meet.with_extension("release");
+    let event = json!({"dir": meet, "release": release}).to_string();
+    let held = {
+        let addr = rapid.invoke_addr().to_owned();
+        let event = event.clone();
+        std::thread::spawn(move || {
+            common::http::request(
+                &addr,
+                "POST",
+                "/2015-03-31/functions/Held/invocations",
+                &[],
+                event.as_bytes(),
+            )
+        })
+    };
+    common::poll_until("the held invoke to run", WAIT, || {
+        std::fs::read_dir(&meet).is_ok_and(|mut d| d.next().is_some())
+    });
+    let resp = rapid.request(
+        "POST",
+        "/2015-03-31/functions/Held/invocations",
+        &[],
+        event.as_bytes(),
+    );
+    assert_eq!(resp.status, 429, "{}", resp.text());
+    assert_eq!(
+        resp.header("x-amzn-errortype"),
+        Some("TooManyRequestsException")
+    );
+    std::fs::write(&release, "").unwrap();
+    assert_eq!(held.join().unwrap().status, 200);
+
     // The AWS CLI.
     let aws = venv_python().with_file_name("aws");
     let mut cmd = Command::new(&aws);
@@ -248,7 +293,7 @@ fn a_template_of_functions_in_python_and_rust_invoked_by_name_through_boto3_and_
         .iter()
         .map(|f| f["FunctionName"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["Closed", "RustEcho", "hello-py"]);
+    assert_eq!(names, ["Closed", "Held", "RustEcho", "hello-py"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
