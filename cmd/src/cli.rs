@@ -215,6 +215,18 @@ pub struct Cli {
     #[arg(long, env = "RAPID_NO_TIMEOUTS")]
     pub no_timeouts: bool,
 
+    /// With --template or --functions: Event invokes' retry delays (1 and
+    /// 2 minutes, as Lambda) and maximum event age are multiplied by this
+    /// (e.g. 0.01 for tests).
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = parse_scale, env = "RAPID_ASYNC_BACKOFF_SCALE")]
+    pub async_backoff_scale: f64,
+
+    /// With --template or --functions: where Event invokes' records go
+    /// when their destination is not a function of this rapid (one JSON
+    /// line each), and the events not delivered at shutdown.
+    #[arg(long, value_name = "FILE", env = "RAPID_ASYNC_DESTINATIONS_FILE")]
+    pub async_destinations_file: Option<std::path::PathBuf>,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,
@@ -233,6 +245,14 @@ pub const MAX_SECONDS: u64 = 86_400;
 /// What `--no-timeouts` makes the invoke and init deadlines: a day, long
 /// past any debugging session, and within every clock rapid keeps.
 pub const SUSPENDED_DEADLINE: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// `--async-backoff-scale`: a factor from 0.0001 to 1000.
+fn parse_scale(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(f) if (0.0001..=1000.0).contains(&f) => Ok(f),
+        _ => Err(format!("{value:?} is not a factor from 0.0001 to 1000")),
+    }
+}
 
 /// `--idle-timeout`: a duration (see [`parse_duration`]) of at most
 /// [`MAX_SECONDS`].

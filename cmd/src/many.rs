@@ -120,12 +120,6 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
         .iter()
         .map(|spec| config_of(&cli, spec))
         .collect::<Result<Vec<_>, _>>()?;
-    for spec in specs.iter().filter(|s| s.event_invoke.configured) {
-        tracing::warn!(
-            function = %spec.name,
-            "EventInvokeConfig is read but not acted on yet: an Event invoke runs once, without retries or destinations"
-        );
-    }
 
     let door_listener = bind(
         &cli.runtime_interface_emulator_address,
@@ -237,7 +231,12 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
         entries.push(Entry { spec, door, web });
     }
     let names: Vec<String> = entries.iter().map(|e| e.spec.name.clone()).collect();
-    let functions = Functions::new(entries, region).ok_or("no function to run")?;
+    let events = Arc::new(functions::events::Events::new(
+        cli.async_backoff_scale,
+        cli.async_destinations_file.clone(),
+    )?);
+    let functions =
+        Functions::new(entries, region, Some(events.clone())).ok_or("no function to run")?;
     let functions = Arc::new(functions);
     let (_, first) = functions.doors().next().ok_or("no function to run")?;
     let web = Arc::new(Web::new(
@@ -264,6 +263,8 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     }
     drop(functions);
     watchers.abort_all();
+    // Events still waiting or running are written out, not lost.
+    events.shutdown();
     // Every function's environments at once, each with its own budget.
     let mut shutdowns = tokio::task::JoinSet::new();
     for pool in pools {

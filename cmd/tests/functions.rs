@@ -449,3 +449,188 @@ fn the_dev_loop_an_edited_handler_answers_the_next_invoke_and_no_timeouts() {
     eprintln!("save to the new code's answer: {:?}", saved.elapsed());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The JSON lines of `path` so far (none when it does not exist yet).
+fn json_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn event_invokes_are_retried_and_their_records_reach_their_destinations() {
+    let python = testdata("functions/python");
+    let scratch = unique_path("events");
+    std::fs::create_dir_all(scratch.join("flaky")).unwrap();
+    let records = scratch.join("records.jsonl");
+    let destinations = scratch.join("destinations.jsonl");
+    let dir = template_dir(&format!(
+        r#"
+Globals:
+  Function:
+    CodeUri: {python}
+    Runtime: python3.12
+Resources:
+  Flaky:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: handlers.flaky
+      EventInvokeConfig:
+        MaximumRetryAttempts: 2
+        DestinationConfig:
+          OnSuccess:
+            Type: Lambda
+            Destination: !GetAtt Recorder.Arn
+  Broken:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: handlers.fail
+      EventInvokeConfig:
+        DestinationConfig:
+          OnFailure:
+            Type: Lambda
+            Destination: !GetAtt Recorder.Arn
+  Expiring:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: handlers.fail
+      EventInvokeConfig:
+        MaximumEventAgeInSeconds: 60
+        DestinationConfig:
+          OnFailure:
+            Type: SQS
+            Destination: arn:aws:sqs:us-east-1:012345678912:dlq
+  Recorder:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: handlers.record
+      Environment:
+        Variables:
+          RECORD_FILE: {records}
+  Closed:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: rust-echo
+      Runtime: provided.al2023
+      ReservedConcurrentExecutions: 0
+"#,
+        python = python.display(),
+        records = records.display()
+    ));
+    let rapid = Rapid::start_binary(
+        &binary_under_test(),
+        &[
+            "--template",
+            dir.join("template.yaml").to_str().unwrap(),
+            "--runtime-command",
+            &python_override(),
+            // Lambda's 1 and 2 minutes become 0.6 and 1.2 s; 60 s of age 0.6 s.
+            "--async-backoff-scale",
+            "0.01",
+            "--async-destinations-file",
+            destinations.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let flaky_event = json!({"dir": scratch.join("flaky")}).to_string();
+    let sent = common::fixtures::boto_invoke(
+        &rapid.url(),
+        &[
+            "--function-name",
+            "Flaky",
+            "--invocation-type",
+            "Event",
+            "--payload",
+            &flaky_event,
+        ],
+    );
+    assert_eq!(sent[0]["StatusCode"], 202, "{sent:?}");
+    let event = [("X-Amz-Invocation-Type", "Event")];
+    for name in ["Broken", "Expiring", "Closed"] {
+        let path = format!("/2015-03-31/functions/{name}/invocations");
+        let resp = rapid.request("POST", &path, &event, br#"{"to": "fail"}"#);
+        assert_eq!(resp.status, 202, "{name}: {}", resp.text());
+        assert!(resp.header("x-amzn-requestid").is_some());
+    }
+    let generous = Duration::from_secs(60);
+    common::poll_until("the Success and RetriesExhausted records", generous, || {
+        json_lines(&records).len() >= 2
+    });
+    common::poll_until("the EventAgeExceeded record", generous, || {
+        !json_lines(&destinations).is_empty()
+    });
+    let recorded = json_lines(&records);
+    let of = |condition: &str| {
+        recorded
+            .iter()
+            .find(|r| r["requestContext"]["condition"] == condition)
+            .unwrap_or_else(|| panic!("no {condition} record in {recorded:#?}"))
+            .clone()
+    };
+    let success = of("Success");
+    assert_eq!(success["version"], "1.0");
+    assert_eq!(
+        success["requestContext"]["functionArn"],
+        format!("{ARN_PREFIX}Flaky:$LATEST")
+    );
+    assert_eq!(
+        success["requestContext"]["approximateInvokeCount"], 3,
+        "failed twice, then succeeded"
+    );
+    assert_eq!(
+        success["requestPayload"],
+        serde_json::from_str::<Value>(&flaky_event).unwrap()
+    );
+    assert_eq!(
+        success["responseContext"],
+        json!({"statusCode": 200, "executedVersion": "$LATEST"})
+    );
+    assert_eq!(success["responsePayload"], json!({"tries": 3}));
+    let exhausted = of("RetriesExhausted");
+    assert_eq!(
+        exhausted["requestContext"]["functionArn"],
+        format!("{ARN_PREFIX}Broken:$LATEST")
+    );
+    assert_eq!(
+        exhausted["requestContext"]["approximateInvokeCount"], 3,
+        "two retries by default"
+    );
+    assert_eq!(exhausted["responseContext"]["functionError"], "Unhandled");
+    assert_eq!(exhausted["responsePayload"]["errorType"], "ValueError");
+    assert_eq!(exhausted["requestPayload"], json!({"to": "fail"}));
+
+    let expired = &json_lines(&destinations)[0];
+    assert_eq!(
+        expired["destination"],
+        "arn:aws:sqs:us-east-1:012345678912:dlq"
+    );
+    assert_eq!(
+        expired["record"]["requestContext"]["condition"],
+        "EventAgeExceeded"
+    );
+    assert_eq!(
+        expired["record"]["requestContext"]["approximateInvokeCount"],
+        1
+    );
+
+    // The throttled event of Closed is still waiting: written out at
+    // shutdown, not lost.
+    rapid.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(rapid.wait_exit(generous).success());
+    let lines = json_lines(&destinations);
+    let undelivered: Vec<_> = lines
+        .iter()
+        .filter(|l| l.get("undelivered").is_some())
+        .collect();
+    assert_eq!(undelivered.len(), 1, "{lines:#?}");
+    assert_eq!(undelivered[0]["undelivered"]["function"], "Closed");
+    assert_eq!(
+        undelivered[0]["undelivered"]["requestPayload"],
+        json!({"to": "fail"})
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&scratch).unwrap();
+}

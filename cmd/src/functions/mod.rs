@@ -7,6 +7,7 @@
 //! holds lifecycle state.
 
 pub mod dir;
+pub mod events;
 pub mod routes;
 pub mod runtime;
 pub mod template;

@@ -5,6 +5,7 @@
 //! A request is sent on to its function's own front door; an unknown
 //! function is Lambda's `404 ResourceNotFoundException`.
 
+use super::events::Events;
 use super::{FunctionSpec, ACCOUNT_ID};
 use crate::body::DoorBody;
 use crate::front_door::{self, Access, FrontDoor};
@@ -35,11 +36,17 @@ pub struct Functions {
     region: String,
     /// When the set was read (every function's `LastModified`).
     loaded: String,
+    /// Asynchronous invocation as Lambda does it (retries, destinations).
+    events: Option<Arc<Events>>,
 }
 
 impl Functions {
     /// The set; `None` when it is empty.
-    pub fn new(entries: Vec<Entry>, region: String) -> Option<Functions> {
+    pub fn new(
+        entries: Vec<Entry>,
+        region: String,
+        events: Option<Arc<Events>>,
+    ) -> Option<Functions> {
         let entries: BTreeMap<String, Entry> = entries
             .into_iter()
             .map(|entry| (entry.spec.name.clone(), entry))
@@ -50,7 +57,22 @@ impl Functions {
             first,
             region,
             loaded: lambda_timestamp(std::time::SystemTime::now()),
+            events,
         })
+    }
+
+    /// The function named `name` exactly.
+    pub fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.get(name)
+    }
+
+    pub fn events(&self) -> Option<&Arc<Events>> {
+        self.events.as_ref()
+    }
+
+    /// The ARN of the function `name`.
+    pub fn arn_of(&self, name: &str) -> String {
+        self.arn(name)
     }
 
     /// Every function's front door, by name.
@@ -165,9 +187,21 @@ where
                 }
                 (&Method::POST, [_, "invocations"], false)
                 | (&Method::POST, [_, "response-streaming-invocations"], true) => {
-                    return match functions.find(&name, qualifier.as_deref()) {
-                        Ok(entry) => front_door::handle(entry.door.clone(), req, access).await,
-                        Err(arn) => not_found(&arn),
+                    let entry = match functions.find(&name, qualifier.as_deref()) {
+                        Ok(entry) => entry,
+                        Err(arn) => return not_found(&arn),
+                    };
+                    let event = req
+                        .headers()
+                        .get("x-amz-invocation-type")
+                        .is_some_and(|v| v.as_bytes() == b"Event");
+                    return match (&functions.events, event && !streaming) {
+                        (Some(events), true) => {
+                            let name = entry.spec.name.clone();
+                            let door = entry.door.clone();
+                            event_invoke(&functions, events, name, &door, req).await
+                        }
+                        _ => front_door::handle(entry.door.clone(), req, access).await,
                     };
                 }
                 _ => {}
@@ -177,6 +211,39 @@ where
     // The control API (the first function's) and the front door's own
     // answer to anything else.
     front_door::handle(functions.first.clone(), req, access).await
+}
+
+/// An `Event` invoke: read and checked as the front door does, counted
+/// against the function's queue of events (429 past it), answered 202,
+/// then run by [`Events`].
+async fn event_invoke<B>(
+    functions: &Arc<Functions>,
+    events: &Arc<Events>,
+    name: String,
+    door: &FrontDoor,
+    req: Request<B>,
+) -> Response<DoorBody>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let payload =
+        match front_door::read_payload(req.into_body(), front_door::EVENT_REQUEST_LIMIT).await {
+            Ok(payload) => payload,
+            Err(err) => return err.response(),
+        };
+    let Ok(permit) = door.queued_events.clone().try_acquire_owned() else {
+        return front_door::InvokeError::Throttled.response();
+    };
+    let request_id = interop::ids::new_uuid().hyphenated().to_string();
+    events.accept(functions, name, request_id.clone(), payload, permit);
+    let mut response = Response::new(DoorBody::full(Bytes::new()));
+    *response.status_mut() = StatusCode::ACCEPTED;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-amzn-requestid"), value);
+    }
+    response
 }
 
 fn list(functions: &Functions) -> Response<DoorBody> {

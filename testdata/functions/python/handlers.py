@@ -105,3 +105,22 @@ def describe(event, context):
         "env": {name: os.environ.get(name) for name in event.get("names", [])},
         "cwd": os.getcwd(),
     }
+
+
+def flaky(event, context):
+    """Fails its first two tries (counted as files in `event["dir"]`),
+    succeeds on the third."""
+    tries = len(os.listdir(event["dir"]))
+    open(os.path.join(event["dir"], str(tries)), "w").close()
+    if tries < 2:
+        raise RuntimeError("try %d fails" % (tries + 1))
+    return {"tries": tries + 1}
+
+
+def record(event, context):
+    """Appends its event as a JSON line to the file $RECORD_FILE."""
+    import json
+
+    with open(os.environ["RECORD_FILE"], "a") as out:
+        out.write(json.dumps(event) + "\n")
+    return {}
