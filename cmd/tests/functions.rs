@@ -104,6 +104,7 @@ fn a_template_of_functions_in_python_and_rust_invoked_by_name_through_boto3_and_
             template.to_str().unwrap(),
             "--runtime-command",
             &python_override(),
+            "--test-api",
         ],
         &[],
     );
@@ -258,6 +259,45 @@ fn a_template_of_functions_in_python_and_rust_invoked_by_name_through_boto3_and_
     );
     std::fs::write(&release, "").unwrap();
     assert_eq!(held.join().unwrap().status, 200);
+
+    // The control API lists every function's environments and evicts a
+    // function's: RustEcho served the three invokes above in sandbox 0.
+    let rust_envs = || {
+        let list = rapid.request("GET", "/test/environments", &[], b"").json();
+        list["Environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["function"] == "RustEcho")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    common::poll_until("RustEcho's environment to be idle", WAIT, || {
+        rust_envs().first().is_some_and(|e| e["state"] == "idle")
+    });
+    let envs = rust_envs();
+    assert_eq!(envs.len(), 1, "{envs:?}");
+    assert_eq!(envs[0]["sandbox"], 0);
+    assert_eq!(envs[0]["invokesServed"], 3);
+    assert!(envs[0]["lastUsedSecondsAgo"].as_f64().is_some());
+    let evicted = rapid
+        .request("POST", "/test/evict?function=RustEcho", &[], b"")
+        .json();
+    assert_eq!(evicted, json!({"function": "RustEcho", "idleRetired": 1}));
+    assert!(rust_envs().is_empty(), "evicted");
+    let resp = rapid.request(
+        "POST",
+        "/2015-03-31/functions/RustEcho/invocations",
+        &[],
+        b"[2]",
+    );
+    assert_eq!(
+        (resp.status, resp.text()),
+        (200, "[2]".into()),
+        "a new environment"
+    );
+    let resp = rapid.request("POST", "/test/evict?function=nope", &[], b"");
+    assert_eq!(resp.status, 404);
 
     // The AWS CLI.
     let aws = venv_python().with_file_name("aws");

@@ -68,6 +68,20 @@ struct Slot<S> {
     /// Retire it once its invokes are done (`Pool::retire_all` found it
     /// busy).
     stale: bool,
+    /// Invokes its sandbox served (releases after use).
+    served: u64,
+    /// When its sandbox was last released after an invoke.
+    last_used: Option<std::time::Instant>,
+}
+
+/// What the control API shows of one slot of a pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotView {
+    pub index: usize,
+    /// `busy`, `idle` or `starting`.
+    pub state: &'static str,
+    pub invokes_served: u64,
+    pub last_used: Option<std::time::Instant>,
 }
 
 struct State<S> {
@@ -165,6 +179,8 @@ impl<S: Pooled> Pool<S> {
                         leases: 0,
                         released: 0,
                         stale: false,
+                        served: 0,
+                        last_used: None,
                     }],
                     waiters: VecDeque::new(),
                     releases: 0,
@@ -215,6 +231,8 @@ impl<S: Pooled> Pool<S> {
                     leases: 1,
                     released: 0,
                     stale: false,
+                    served: 0,
+                    last_used: None,
                 });
             } else {
                 state.slots[index].leases = 1;
@@ -279,6 +297,8 @@ impl<S: Pooled> Pool<S> {
                     leases: 0,
                     released: 0,
                     stale: false,
+                    served: 0,
+                    last_used: None,
                 });
             }
             let slot = &mut state.slots[index];
@@ -323,6 +343,30 @@ impl<S: Pooled> Pool<S> {
         }
     }
 
+    /// The slots that hold a sandbox or are starting one, in index order.
+    pub fn slots(&self) -> Vec<SlotView> {
+        let state = self.shared.state();
+        state
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| {
+                let view = match (&slot.member, slot.leases) {
+                    (Some(_), 0) => "idle",
+                    (Some(_), _) => "busy",
+                    (None, 0) => return None,
+                    (None, _) => "starting",
+                };
+                Some(SlotView {
+                    index,
+                    state: view,
+                    invokes_served: slot.served,
+                    last_used: slot.last_used,
+                })
+            })
+            .collect()
+    }
+
     /// Retires every sandbox (a code change, `--watch`): the idle ones
     /// now, the busy ones once their invokes are done, each shut down as
     /// Lambda retires an environment (SHUTDOWN `spindown`). The next invoke
@@ -336,7 +380,10 @@ impl<S: Pooled> Pool<S> {
         let mut idle = Vec::new();
         for slot in state.slots.iter_mut() {
             match (&slot.member, slot.leases) {
-                (Some(_), 0) => idle.extend(slot.member.take()),
+                (Some(_), 0) => {
+                    idle.extend(slot.member.take());
+                    (slot.served, slot.last_used) = (0, None);
+                }
                 (Some(_), _) => slot.stale = true,
                 (None, _) => {}
             }
@@ -413,6 +460,10 @@ fn release<S: Pooled>(shared: &Arc<Shared<S>>, index: usize) {
 
 fn release_as<S: Pooled>(shared: &Arc<Shared<S>>, index: usize, warmth: Warmth) {
     let mut state = shared.state();
+    if let (Warmth::Used, Some(slot)) = (warmth, state.slots.get_mut(index)) {
+        slot.served += 1;
+        slot.last_used = Some(std::time::Instant::now());
+    }
     let Some(slot) = state.slots.get(index) else {
         return;
     };
@@ -437,6 +488,7 @@ fn release_as<S: Pooled>(shared: &Arc<Shared<S>>, index: usize, warmth: Warmth) 
         if slot.stale && slot.leases == 0 {
             slot.stale = false;
             retired = slot.member.take();
+            (slot.served, slot.last_used) = (0, None);
         }
     }
     let Some(member) = retired else {
@@ -473,7 +525,8 @@ fn release_as<S: Pooled>(shared: &Arc<Shared<S>>, index: usize, warmth: Warmth) 
         match shut {
             // The pool shut down meanwhile.
             Some(member) => retire(member).await,
-            None => release(&shared_again, index),
+            // Started for a waiter: handed to it, or idle and cold.
+            None => release_as(&shared_again, index, Warmth::Cold),
         }
     }));
 }
@@ -633,6 +686,25 @@ mod tests {
         );
         pool.shutdown().await;
         assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_slots_say_their_state_and_the_invokes_they_served() {
+        let sim = Sim::default();
+        let pool = pool(&sim, 2);
+        let a = pool.acquire().await.expect("sandbox 0");
+        drop(a);
+        let a = pool.acquire().await.expect("sandbox 0 again");
+        let b = pool.acquire().await.expect("sandbox 1");
+        drop(b);
+        let views = pool.slots();
+        let seen: Vec<_> = views
+            .iter()
+            .map(|v| (v.index, v.state, v.invokes_served, v.last_used.is_some()))
+            .collect();
+        assert_eq!(seen, [(0, "busy", 1, true), (1, "idle", 1, true)]);
+        drop(a);
+        pool.shutdown().await;
     }
 
     #[tokio::test(flavor = "current_thread")]

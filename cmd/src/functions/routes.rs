@@ -208,6 +208,16 @@ where
             }
         }
     }
+    if access.control {
+        match (req.method(), path.as_str()) {
+            (&Method::GET, "/test/environments") => return environments(&functions),
+            (&Method::POST, "/test/evict") => {
+                let name = query_value(&query, "function").unwrap_or_default();
+                return evict(&functions, &name);
+            }
+            _ => {}
+        }
+    }
     // The control API (the first function's) and the front door's own
     // answer to anything else.
     front_door::handle(functions.first.clone(), req, access).await
@@ -244,6 +254,40 @@ where
             .insert(HeaderName::from_static("x-amzn-requestid"), value);
     }
     response
+}
+
+/// The control API's list of every function's environments.
+fn environments(functions: &Functions) -> Response<DoorBody> {
+    let now = std::time::Instant::now();
+    let mut all = Vec::new();
+    for (name, entry) in &functions.entries {
+        let Some(pool) = &entry.door.pool else {
+            continue;
+        };
+        for slot in pool.slots() {
+            all.push(json!({
+                "function": name,
+                "sandbox": slot.index,
+                "state": slot.state,
+                "invokesServed": slot.invokes_served,
+                "lastUsedSecondsAgo": slot.last_used.map(|at| now.duration_since(at).as_secs_f64()),
+            }));
+        }
+    }
+    json_response(StatusCode::OK, &json!({ "Environments": all }))
+}
+
+/// The control API's eviction of a function's environments: the idle
+/// ones now, the busy ones after their invoke.
+fn evict(functions: &Functions, name: &str) -> Response<DoorBody> {
+    let Ok(entry) = functions.find(name, None) else {
+        return not_found(&functions.arn(name));
+    };
+    let retired = entry.door.pool.as_ref().map_or(0, |pool| pool.retire_all());
+    json_response(
+        StatusCode::OK,
+        &json!({ "function": entry.spec.name, "idleRetired": retired }),
+    )
 }
 
 fn list(functions: &Functions) -> Response<DoorBody> {
