@@ -368,8 +368,10 @@ fn a_directory_of_one_function_answers_to_its_name_and_to_function() {
 /// rapid's exit status and stderr for a set of functions it must refuse.
 fn refused(args: &[&str]) -> (Option<i32>, String) {
     let mut cmd = Command::new(binary_under_test());
+    // A PATH without aws-lambda-ric, wherever the test runs.
     cmd.args(["--runtime-interface-emulator-address", "127.0.0.1:0"])
-        .args(args);
+        .args(args)
+        .env("PATH", "/nonexistent");
     let out = output_within(&mut cmd, WAIT, "rapid refusing its functions");
     (
         out.status.code(),
@@ -400,7 +402,6 @@ fn what_cannot_run_here_is_refused_at_start() {
             "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: rust-echo\n      {properties}\n"
         ));
         let template = dir.join("template.yaml");
-        // PATH without aws-lambda-ric.
         let (code, stderr) = refused(&["--template", template.to_str().unwrap()]);
         assert_eq!(code, Some(2), "{properties}: {stderr}");
         assert!(
