@@ -209,6 +209,54 @@ pub struct Cli {
     #[arg(long, value_name = "HOST:PORT", env = "RAPID_METRICS_ADDRESS")]
     pub metrics_address: Option<String>,
 
+    // Many functions (README, "Many functions").
+    /// Run every function of this SAM / CloudFormation template
+    /// (AWS::Serverless::Function, AWS::Lambda::Function), each invoked by
+    /// its name: POST /2015-03-31/functions/NAME/invocations.
+    #[arg(long, value_name = "FILE", env = "RAPID_TEMPLATE", conflicts_with_all = ["functions", "command"])]
+    pub template: Option<std::path::PathBuf>,
+
+    /// Run every function in DIR: each subdirectory is one, named after it,
+    /// with its executable bootstrap or a function.json of the template's
+    /// properties (Runtime, Handler, Timeout, ...).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "RAPID_FUNCTIONS",
+        conflicts_with = "command"
+    )]
+    pub functions: Option<std::path::PathBuf>,
+
+    /// With --template or --functions: how to start RUNTIME (exact, or a
+    /// prefix ending in '*'), e.g. 'python3.*=/opt/py/bin/python -m
+    /// awslambdaric'; the handler replaces {handler}, else is appended.
+    /// May be given more than once.
+    #[arg(long, value_name = "RUNTIME=COMMAND")]
+    pub runtime_command: Vec<crate::functions::runtime::RuntimeCommand>,
+
+    /// With --template or --functions: when a file under a function's
+    /// CodeUri changes, retire its environments (idle ones at once, busy
+    /// ones after their invoke), so the next invoke runs the new code.
+    #[arg(long, env = "RAPID_WATCH")]
+    pub watch: bool,
+
+    /// For stepping through a handler in a debugger: the invoke and init
+    /// deadlines are suspended (each becomes a day), said once in the log.
+    #[arg(long, env = "RAPID_NO_TIMEOUTS")]
+    pub no_timeouts: bool,
+
+    /// With --template or --functions: Event invokes' retry delays (1 and
+    /// 2 minutes, as Lambda) and maximum event age are multiplied by this
+    /// (e.g. 0.01 for tests).
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = parse_scale, env = "RAPID_ASYNC_BACKOFF_SCALE")]
+    pub async_backoff_scale: f64,
+
+    /// With --template or --functions: where Event invokes' records go
+    /// when their destination is not a function of this rapid (one JSON
+    /// line each), and the events not delivered at shutdown.
+    #[arg(long, value_name = "FILE", env = "RAPID_ASYNC_DESTINATIONS_FILE")]
+    pub async_destinations_file: Option<std::path::PathBuf>,
+
     /// The runtime's command and arguments; the last of two or more is the
     /// handler. Without it, /var/task/bootstrap, /opt/bootstrap or
     /// /var/runtime/bootstrap is run. A flag rapid does not know is refused,
@@ -223,6 +271,18 @@ pub struct Cli {
 /// longer one is refused at start (it means "never", which `--idle-timeout
 /// 0` says).
 pub const MAX_SECONDS: u64 = 86_400;
+
+/// What `--no-timeouts` makes the invoke and init deadlines: a day, long
+/// past any debugging session, and within every clock rapid keeps.
+pub const SUSPENDED_DEADLINE: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// `--async-backoff-scale`: a factor from 0.0001 to 1000.
+fn parse_scale(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(f) if (0.0001..=1000.0).contains(&f) => Ok(f),
+        _ => Err(format!("{value:?} is not a factor from 0.0001 to 1000")),
+    }
+}
 
 /// `--idle-timeout`: a duration (see [`parse_duration`]) of at most
 /// [`MAX_SECONDS`].
@@ -249,6 +309,27 @@ pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
 impl Cli {
     /// What clap cannot check alone: the flags that contradict each other.
     pub fn check(&self) -> Result<(), String> {
+        let many = self.template.is_some() || self.functions.is_some();
+        if many && (self.timeline.is_some() || self.http_address.is_some()) {
+            return Err("--timeline and --http-address serve one function; they are not supported yet with --template or --functions (use /lambda-url/<function>/ for web traffic)".into());
+        }
+        if many
+            && (self.otlp_endpoint.is_some()
+                || self.metrics_address.is_some()
+                || self.drain_delay.is_some()
+                || self.drain_timeout.is_some())
+        {
+            return Err("--otlp-endpoint, --metrics-address, --drain-delay and --drain-timeout serve one function; they are not supported yet with --template or --functions".into());
+        }
+        if !many && !self.runtime_command.is_empty() {
+            return Err("--runtime-command goes with --template or --functions".into());
+        }
+        if !many && self.watch {
+            return Err(
+                "--watch goes with --template or --functions (it watches each function's CodeUri)"
+                    .into(),
+            );
+        }
         if let Some(min) = self
             .min_sandboxes
             .filter(|min| *min as u64 > self.max_sandboxes)
@@ -259,6 +340,14 @@ impl Cli {
             ));
         }
         Ok(())
+    }
+
+    /// `--no-timeouts` applied to a function's configuration.
+    pub fn apply_no_timeouts(&self, config: &mut rapid::FunctionConfig) {
+        if self.no_timeouts {
+            config.timeout = SUSPENDED_DEADLINE;
+            config.init_timeout = SUSPENDED_DEADLINE;
+        }
     }
 
     /// The idle timeout of the execution environment `index` (0 is the

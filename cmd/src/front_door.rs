@@ -149,7 +149,7 @@ impl InvokeError {
         }
     }
 
-    fn response(&self) -> Response<DoorBody> {
+    pub(crate) fn response(&self) -> Response<DoorBody> {
         let kind = match self {
             InvokeError::Gone => "Service",
             _ => "User",

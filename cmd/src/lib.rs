@@ -10,6 +10,7 @@ pub mod cli;
 pub mod control;
 pub mod drain;
 pub mod front_door;
+pub mod functions;
 pub mod h2c;
 pub mod header_timer;
 pub mod hosts;

@@ -2,6 +2,8 @@
 //! Runtime API and the invoke front door, and shuts everything down cleanly
 //! on SIGTERM / SIGINT (also as a container's PID 1).
 
+mod many;
+
 use clap::Parser;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
@@ -51,6 +53,11 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if cli.no_timeouts {
+        tracing::warn!(
+            "--no-timeouts: invoke and init deadlines are suspended (a day each), for a debugger"
+        );
+    }
     if std::process::id() == 1 {
         // A container's PID 1: the container is the sandbox.
         let hosts = std::path::Path::new("/etc/hosts");
@@ -69,6 +76,20 @@ fn main() -> ExitCode {
             "cannot read random bytes from the kernel (the getrandom system call failed: {err}); request ids need them"
         ));
     }
+    if cli.template.is_some() || cli.functions.is_some() {
+        // Many functions: each with its own pool and front door (many.rs).
+        let max_connections = connection_cap(nofile.unwrap_or(1024));
+        return match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => match runtime.block_on(many::run(cli, max_connections)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => fail(&message),
+            },
+            Err(err) => fail(&format!("cannot start the async runtime: {err}")),
+        };
+    }
     // Knative's and Cloud Run's contract: PORT, K_SERVICE, K_REVISION.
     let door_at = match replica::front_door_address(
         cli.runtime_interface_emulator_address.as_deref(),
@@ -86,6 +107,7 @@ fn main() -> ExitCode {
             config.max_stream_bytes = cli.max_stream_bytes;
             config.throttle_streams = cli.response_bandwidth;
             config.idle_timeout = cli.idle_timeout();
+            cli.apply_no_timeouts(&mut config);
             // Lambda Managed Instances run continuously: never frozen.
             config.freeze = !cli.no_freeze && config.max_concurrency.is_none();
             config.extensions_dir = Some(cli.extensions_dir.clone());
@@ -258,12 +280,15 @@ async fn run(
         };
         let start = start_sandbox(
             &cli,
+            cli.max_sandboxes as usize,
             pool_config,
             supervisor.clone(),
             event_log.clone(),
             format,
-            timeline.clone(),
-            otlp.clone(),
+            Observing {
+                timeline: timeline.clone(),
+                otlp: otlp.clone(),
+            },
         );
         pool = Some(rapid::Pool::new(
             member,
@@ -347,6 +372,7 @@ async fn run(
                 header_timeout,
                 drain: None,
                 serves: Serves::ControlApi,
+                functions: None,
             };
             Some(tokio::spawn(serve_front_door(listener, door)))
         }
@@ -363,6 +389,7 @@ async fn run(
                 header_timeout,
                 drain: drain.clone(),
                 serves: Serves::Web,
+                functions: None,
             };
             Some(tokio::spawn(serve_front_door(listener, door)))
         }
@@ -380,6 +407,7 @@ async fn run(
         } else {
             Serves::FrontDoor
         },
+        functions: None,
     };
 
     let door_task = tokio::spawn(serve_front_door(door_listener, front_door));
@@ -454,16 +482,24 @@ fn otlp_resource(config: &FunctionConfig) -> telemetry::otlp::Resource {
 /// Runtime API address (an ephemeral loopback port), its own log hub (its
 /// START / END / REPORT and Tail are its invokes' own), and the idle
 /// timeout of its place in the pool.
+/// Who is told each started sandbox's lifecycle besides its log hub.
+#[derive(Default)]
+struct Observing {
+    timeline: Option<telemetry::Timeline>,
+    otlp: Option<telemetry::otlp::Otlp>,
+}
+
 fn start_sandbox(
     cli: &Cli,
+    max: usize,
     config: rapid::FunctionConfig,
     supervisor: Supervisor,
     event_log: telemetry::EventLog,
     format: telemetry::LogFormat,
-    timeline: Option<telemetry::Timeline>,
-    otlp: Option<telemetry::otlp::Otlp>,
+    observing: Observing,
 ) -> rapid::PoolStart {
-    let idle = (0..cli.max_sandboxes as usize)
+    let Observing { timeline, otlp } = observing;
+    let idle = (0..max)
         .map(|index| cli.idle_timeout_of(index))
         .collect::<Vec<_>>();
     Box::new(move |index| {
@@ -550,6 +586,8 @@ struct Listener {
     /// With a drain on SIGTERM: the requests in flight, and the refusal of
     /// new ones once it has begun.
     drain: Option<Arc<Drain>>,
+    /// With many functions: what routes a request to its function.
+    functions: Option<Arc<rapid_cmd::functions::routes::Functions>>,
 }
 
 /// What a listener of the front door's kind serves.
@@ -583,6 +621,7 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
         let door = serving.door.clone();
         let web = serving.web.clone();
         let serves = serving.serves;
+        let functions = serving.functions.clone();
         let access = match serves {
             Serves::ControlApi => front_door::Access::CONTROL,
             _ => front_door::Access::front_door(door.test_api, peer.ip()),
@@ -599,6 +638,7 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
                 let door = door.clone();
                 let web = web.clone();
                 let drain = drain.clone();
+                let functions = functions.clone();
                 if let Some(ends) = ends {
                     req.extensions_mut().insert(ends);
                 }
@@ -624,12 +664,15 @@ async fn serve_front_door(listener: TcpListener, serving: Listener) {
                         None => None,
                     };
                     let path = req.uri().path();
-                    let response = match serves {
-                        Serves::Replica if replica::is_web_traffic(path, access.control) => {
+                    let response = match (serves, functions) {
+                        (Serves::FrontDoor, Some(functions)) => {
+                            rapid_cmd::functions::routes::handle(functions, req, access).await
+                        }
+                        (Serves::Replica, _) if replica::is_web_traffic(path, access.control) => {
                             web::handle(web, req, Mount::Root).await
                         }
-                        Serves::Web => web::handle(web, req, Mount::Root).await,
-                        Serves::FrontDoor if path.starts_with(web::PREFIX) => {
+                        (Serves::Web, _) => web::handle(web, req, Mount::Root).await,
+                        (Serves::FrontDoor, None) if path.starts_with(web::PREFIX) => {
                             web::handle(web, req, Mount::LambdaUrl).await
                         }
                         _ => front_door::handle(door, req, access).await,

@@ -65,6 +65,23 @@ struct Slot<S> {
     /// When it was last released idle, on the pool's own count of
     /// releases (0: never).
     released: u64,
+    /// Retire it once its invokes are done (`Pool::retire_all` found it
+    /// busy).
+    stale: bool,
+    /// Invokes its sandbox served (releases after use).
+    served: u64,
+    /// When its sandbox was last released after an invoke.
+    last_used: Option<std::time::Instant>,
+}
+
+/// What the control API shows of one slot of a pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotView {
+    pub index: usize,
+    /// `busy`, `idle` or `starting`.
+    pub state: &'static str,
+    pub invokes_served: u64,
+    pub last_used: Option<std::time::Instant>,
 }
 
 struct State<S> {
@@ -74,6 +91,9 @@ struct State<S> {
     /// Releases so far: the clock of `Slot::released`.
     releases: u64,
     closed: bool,
+    /// Sandboxes retired while the pool runs, shutting down: awaited by
+    /// `shutdown`.
+    retiring: Vec<JoinHandle<()>>,
 }
 
 impl<S> State<S> {
@@ -158,10 +178,14 @@ impl<S: Pooled> Pool<S> {
                         member: Some(first),
                         leases: 0,
                         released: 0,
+                        stale: false,
+                        served: 0,
+                        last_used: None,
                     }],
                     waiters: VecDeque::new(),
                     releases: 0,
                     closed: false,
+                    retiring: Vec::new(),
                 }),
                 max: max.max(1),
                 per_sandbox: per_sandbox.max(1),
@@ -206,6 +230,9 @@ impl<S: Pooled> Pool<S> {
                     member: None,
                     leases: 1,
                     released: 0,
+                    stale: false,
+                    served: 0,
+                    last_used: None,
                 });
             } else {
                 state.slots[index].leases = 1;
@@ -269,6 +296,9 @@ impl<S: Pooled> Pool<S> {
                     member: None,
                     leases: 0,
                     released: 0,
+                    stale: false,
+                    served: 0,
+                    last_used: None,
                 });
             }
             let slot = &mut state.slots[index];
@@ -313,19 +343,75 @@ impl<S: Pooled> Pool<S> {
         }
     }
 
+    /// The slots that hold a sandbox or are starting one, in index order.
+    pub fn slots(&self) -> Vec<SlotView> {
+        let state = self.shared.state();
+        state
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| {
+                let view = match (&slot.member, slot.leases) {
+                    (Some(_), 0) => "idle",
+                    (Some(_), _) => "busy",
+                    (None, 0) => return None,
+                    (None, _) => "starting",
+                };
+                Some(SlotView {
+                    index,
+                    state: view,
+                    invokes_served: slot.served,
+                    last_used: slot.last_used,
+                })
+            })
+            .collect()
+    }
+
+    /// Retires every sandbox (a code change, `--watch`): the idle ones
+    /// now, the busy ones once their invokes are done, each shut down as
+    /// Lambda retires an environment (SHUTDOWN `spindown`). The next invoke
+    /// starts a new one. A busy sandbox with invokes waiting for it serves
+    /// them first. How many were idle.
+    pub fn retire_all(&self) -> usize {
+        let mut state = self.shared.state();
+        if state.closed {
+            return 0;
+        }
+        let mut idle = Vec::new();
+        for slot in state.slots.iter_mut() {
+            match (&slot.member, slot.leases) {
+                (Some(_), 0) => {
+                    idle.extend(slot.member.take());
+                    (slot.served, slot.last_used) = (0, None);
+                }
+                (Some(_), _) => slot.stale = true,
+                (None, _) => {}
+            }
+        }
+        let count = idle.len();
+        for member in idle {
+            state.retiring.push(tokio::spawn(retire(member)));
+        }
+        count
+    }
+
     /// Shuts every sandbox down (at once, each with its budget) and waits
     /// for their tasks; invokes still waiting are refused.
     pub async fn shutdown(&self) {
-        let members: Vec<Member<S>> = {
+        let (members, retiring): (Vec<Member<S>>, Vec<JoinHandle<()>>) = {
             let mut state = self.shared.state();
             state.closed = true;
             state.waiters.clear();
-            state
+            let members = state
                 .slots
                 .iter_mut()
                 .filter_map(|s| s.member.take())
-                .collect()
+                .collect();
+            (members, std::mem::take(&mut state.retiring))
         };
+        for task in retiring {
+            let _ = task.await;
+        }
         // At once: each takes up to its shutdown budget.
         let shutdowns: Vec<JoinHandle<()>> = members
             .iter()
@@ -347,6 +433,16 @@ impl<S: Pooled> Pool<S> {
     }
 }
 
+/// Shuts a retired sandbox down and waits for its tasks.
+async fn retire<S: Pooled>(member: Member<S>) {
+    member.sandbox.shut_down().await;
+    member.server.abort();
+    drop(member.sandbox);
+    for task in member.tasks {
+        let _ = task.await;
+    }
+}
+
 /// Whether a sandbox marked idle has just been used.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Warmth {
@@ -358,16 +454,22 @@ enum Warmth {
 
 /// Hands slot `index` to the first waiter still waiting, or marks it idle.
 /// A slot without a sandbox (its start failed) is never handed out.
-fn release<S>(shared: &Shared<S>, index: usize) {
+fn release<S: Pooled>(shared: &Arc<Shared<S>>, index: usize) {
     release_as(shared, index, Warmth::Used)
 }
 
-fn release_as<S>(shared: &Shared<S>, index: usize, warmth: Warmth) {
+fn release_as<S: Pooled>(shared: &Arc<Shared<S>>, index: usize, warmth: Warmth) {
     let mut state = shared.state();
+    if let (Warmth::Used, Some(slot)) = (warmth, state.slots.get_mut(index)) {
+        slot.served += 1;
+        slot.last_used = Some(std::time::Instant::now());
+    }
     let Some(slot) = state.slots.get(index) else {
         return;
     };
-    if slot.member.is_some() {
+    // A retired sandbox whose last invoke this was is not handed on.
+    let retiring = slot.stale && slot.leases <= 1;
+    if slot.member.is_some() && !retiring {
         while let Some(waiter) = state.waiters.pop_front() {
             if waiter.send(index).is_ok() {
                 return;
@@ -379,20 +481,64 @@ fn release_as<S>(shared: &Shared<S>, index: usize, warmth: Warmth) {
         Warmth::Used => state.releases,
         Warmth::Cold => 0,
     };
+    let mut retired = None;
     if let Some(slot) = state.slots.get_mut(index) {
         slot.leases = slot.leases.saturating_sub(1);
         slot.released = now;
+        if slot.stale && slot.leases == 0 {
+            slot.stale = false;
+            retired = slot.member.take();
+            (slot.served, slot.last_used) = (0, None);
+        }
     }
+    let Some(member) = retired else {
+        return;
+    };
+    state.retiring.retain(|task| !task.is_finished());
+    state.retiring.push(tokio::spawn(retire(member)));
+    if state.waiters.is_empty() || state.closed {
+        return;
+    }
+    // Invokes wait for this slot: they get a new sandbox in it, never the
+    // retired one.
+    if let Some(slot) = state.slots.get_mut(index) {
+        slot.leases = 1;
+    }
+    let shared_again = shared.clone();
+    state.retiring.push(tokio::spawn(async move {
+        let started = (shared_again.start)(index).await;
+        let shut = match started {
+            Ok(member) => {
+                let mut state = shared_again.state();
+                if state.closed {
+                    Some(member)
+                } else {
+                    state.slots[index].member = Some(member);
+                    None
+                }
+            }
+            Err(err) => {
+                tracing::warn!(sandbox = index, %err, "cannot start another execution environment");
+                None
+            }
+        };
+        match shut {
+            // The pool shut down meanwhile.
+            Some(member) => retire(member).await,
+            // Started for a waiter: handed to it, or idle and cold.
+            None => release_as(&shared_again, index, Warmth::Cold),
+        }
+    }));
 }
 
 /// An invoke waiting for a sandbox. Dropped before it read the slot it
 /// was handed (its caller went away), it hands the slot on.
-struct Waiting<S> {
+struct Waiting<S: Pooled> {
     shared: Arc<Shared<S>>,
     rx: Option<oneshot::Receiver<usize>>,
 }
 
-impl<S> Waiting<S> {
+impl<S: Pooled> Waiting<S> {
     async fn wait(mut self) -> Result<usize, PoolError> {
         let Some(rx) = self.rx.as_mut() else {
             return Err(PoolError::Gone);
@@ -403,7 +549,7 @@ impl<S> Waiting<S> {
     }
 }
 
-impl<S> Drop for Waiting<S> {
+impl<S: Pooled> Drop for Waiting<S> {
     fn drop(&mut self) {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
@@ -485,6 +631,80 @@ mod tests {
         drop((b, d, e, f));
         pool.shutdown().await;
         assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 2, "both sandboxes");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn retired_sandboxes_go_now_when_idle_and_after_their_invoke_when_busy() {
+        let sim = Sim::default();
+        let pool = pool(&sim, 2);
+        let busy = pool.acquire().await.expect("sandbox 0");
+        let idle = pool.acquire().await.expect("sandbox 1");
+        assert_eq!((busy.index(), idle.index()), (0, 1));
+        drop(idle);
+        assert_eq!(pool.retire_all(), 1, "sandbox 1 was idle");
+        // The busy one stays until its invoke is done; a new invoke gets a
+        // new sandbox in the idle one's place.
+        let fresh = pool.acquire().await.expect("a new sandbox 1");
+        assert_eq!(fresh.index(), 1);
+        drop(busy);
+        // Released, the stale sandbox 0 is retired, not handed out again.
+        let next = pool.acquire().await.expect("a new sandbox 0");
+        assert_eq!(next.index(), 0);
+        drop((fresh, next));
+        pool.shutdown().await;
+        // Two retired, then the two new ones at shutdown.
+        assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_invoke_waiting_for_a_retired_sandbox_gets_a_new_one() {
+        let sim = Sim::default();
+        let starts = Arc::new(AtomicUsize::new(0));
+        let start: Start<Sim> = {
+            let (sim, starts) = (sim.clone(), starts.clone());
+            Box::new(move |_| {
+                starts.fetch_add(1, Ordering::SeqCst);
+                let member = member(&sim);
+                Box::pin(async move { Ok(member) })
+            })
+        };
+        let pool = Pool::new(member(&sim), 1, 1, start);
+        let busy = pool.acquire().await.expect("sandbox 0");
+        assert_eq!(pool.retire_all(), 0, "the only sandbox is busy");
+        let waiting = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.acquire().await.map(|l| l.index()) })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the busy sandbox is the only one");
+        drop(busy);
+        assert_eq!(waiting.await.expect("joined").expect("a sandbox"), 0);
+        assert_eq!(
+            starts.load(Ordering::SeqCst),
+            1,
+            "a new sandbox, not the retired one"
+        );
+        pool.shutdown().await;
+        assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_slots_say_their_state_and_the_invokes_they_served() {
+        let sim = Sim::default();
+        let pool = pool(&sim, 2);
+        let a = pool.acquire().await.expect("sandbox 0");
+        drop(a);
+        let a = pool.acquire().await.expect("sandbox 0 again");
+        let b = pool.acquire().await.expect("sandbox 1");
+        drop(b);
+        let views = pool.slots();
+        let seen: Vec<_> = views
+            .iter()
+            .map(|v| (v.index, v.state, v.invokes_served, v.last_used.is_some()))
+            .collect();
+        assert_eq!(seen, [(0, "busy", 1, true), (1, "idle", 1, true)]);
+        drop(a);
+        pool.shutdown().await;
     }
 
     #[tokio::test(flavor = "current_thread")]

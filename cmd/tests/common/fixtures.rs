@@ -162,6 +162,17 @@ pub fn boto_stream(endpoint: &str, args: &[&str]) -> serde_json::Value {
     lines.remove(0)
 }
 
+/// Runs testdata/invoker/boto_functions.py (boto3's ListFunctions,
+/// GetFunction, Invoke by name) with `steps` and returns its JSON lines,
+/// one per step.
+pub fn boto_functions(endpoint: &str, steps: &serde_json::Value) -> Vec<serde_json::Value> {
+    run_invoker(
+        "boto_functions.py",
+        endpoint,
+        &["--steps", &steps.to_string()],
+    )
+}
+
 /// Runs the Python invoker `script` (in testdata/invoker) with `--endpoint
 /// endpoint args...` and parses every non-empty stdout line as JSON.
 fn run_invoker(script: &str, endpoint: &str, args: &[&str]) -> Vec<serde_json::Value> {

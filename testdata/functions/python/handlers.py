@@ -94,3 +94,33 @@ def hold(event, context):
     while not os.path.exists(event["release"]) and time.monotonic() < deadline:
         time.sleep(0.01)  # ok: the test's release is a file, looked at every 10 ms
     return {"event": event, "pid": os.getpid()}
+
+
+def describe(event, context):
+    """Who ran the invoke and the environment variables the event names."""
+    return {
+        "function_name": context.function_name,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "env": {name: os.environ.get(name) for name in event.get("names", [])},
+        "cwd": os.getcwd(),
+    }
+
+
+def flaky(event, context):
+    """Fails its first two tries (counted as files in `event["dir"]`),
+    succeeds on the third."""
+    tries = len(os.listdir(event["dir"]))
+    open(os.path.join(event["dir"], str(tries)), "w").close()
+    if tries < 2:
+        raise RuntimeError("try %d fails" % (tries + 1))
+    return {"tries": tries + 1}
+
+
+def record(event, context):
+    """Appends its event as a JSON line to the file $RECORD_FILE."""
+    import json
+
+    with open(os.environ["RECORD_FILE"], "a") as out:
+        out.write(json.dumps(event) + "\n")
+    return {}
