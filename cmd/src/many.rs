@@ -121,6 +121,16 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
         .map(|spec| config_of(&cli, spec))
         .collect::<Result<Vec<_>, _>>()?;
 
+    // The variables belong to the functions too: said, not refused.
+    for name in [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ] {
+        if std::env::var_os(name).is_some_and(|v| !v.is_empty()) {
+            eprintln!("rapid: {name} is set, but rapid exports no spans with --template or --functions yet (the functions still see it)");
+            break;
+        }
+    }
     let door_at = rapid_cmd::replica::front_door_address(
         cli.runtime_interface_emulator_address.as_deref(),
         std::env::var("PORT").ok().as_deref(),

@@ -413,6 +413,36 @@ fn what_cannot_run_here_is_refused_at_start() {
     let (code, stderr) = refused(&["--functions", "/nonexistent-functions-dir"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--functions"), "{stderr}");
+
+    // What serves one function is refused with many, never ignored.
+    for flag in [
+        ["--metrics-address", "127.0.0.1:0"],
+        ["--otlp-endpoint", "http://127.0.0.1:9"],
+        ["--drain-delay", "1"],
+    ] {
+        let (code, stderr) = refused(&[
+            flag[0],
+            flag[1],
+            "--functions",
+            "/nonexistent-functions-dir",
+        ]);
+        assert_eq!(code, Some(2), "{flag:?}: {stderr}");
+        assert!(
+            stderr.contains(flag[0]) && stderr.contains("not supported yet"),
+            "{flag:?}: {stderr}"
+        );
+    }
+    let dir = template_dir(
+        "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: rust-echo\n      Runtime: provided.al2023\n",
+    );
+    let mut cmd = Command::new(binary_under_test());
+    cmd.args(["--template", dir.join("template.yaml").to_str().unwrap()])
+        .env("PORT", "8080");
+    let out = output_within(&mut cmd, WAIT, "rapid refusing PORT with many functions");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("PORT"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
