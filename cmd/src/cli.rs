@@ -342,6 +342,22 @@ impl Cli {
         Ok(())
     }
 
+    /// What the command line sets in every function's configuration: the
+    /// stream limits, idle timeout, `--no-timeouts`, freezing (never with
+    /// multi-concurrency: Lambda Managed Instances run continuously), the
+    /// extensions directory and init caching.
+    pub fn apply_to(&self, config: &mut rapid::FunctionConfig) {
+        config.max_stream_bytes = self.max_stream_bytes;
+        config.throttle_streams = self.response_bandwidth;
+        config.idle_timeout = self.idle_timeout();
+        self.apply_no_timeouts(config);
+        config.freeze = !self.no_freeze && config.max_concurrency.is_none();
+        config.extensions_dir = Some(self.extensions_dir.clone());
+        if self.enable_init_caching {
+            config.enable_init_caching();
+        }
+    }
+
     /// `--no-timeouts` applied to a function's configuration.
     pub fn apply_no_timeouts(&self, config: &mut rapid::FunctionConfig) {
         if self.no_timeouts {

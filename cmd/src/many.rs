@@ -6,7 +6,8 @@
 //! listener routes each request to its function by name
 //! (`rapid_cmd::functions::routes`).
 
-use crate::{bind, serve_front_door, start_sandbox, Listener, Serves};
+use crate::serve::{bind, serve_front_door, Listener, Serves};
+use crate::start_sandbox;
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::cli::Cli;
 use rapid_cmd::front_door::FrontDoor;
@@ -72,15 +73,7 @@ fn config_of(cli: &Cli, spec: &FunctionSpec) -> Result<FunctionConfig, String> {
     if let Ok(bootstrap) = config.bootstrap.as_mut() {
         bootstrap.cwd = spec.code_uri.clone();
     }
-    config.max_stream_bytes = cli.max_stream_bytes;
-    config.throttle_streams = cli.response_bandwidth;
-    config.idle_timeout = cli.idle_timeout();
-    cli.apply_no_timeouts(&mut config);
-    config.freeze = !cli.no_freeze && config.max_concurrency.is_none();
-    config.extensions_dir = Some(cli.extensions_dir.clone());
-    if cli.enable_init_caching {
-        config.enable_init_caching();
-    }
+    cli.apply_to(&mut config);
     Ok(config)
 }
 

@@ -107,6 +107,5 @@ def handler(event, context):
     if path == "/bad-answer":
         return {"statusCode": "teapot"}
     if path == "/sleep":
-        # ok: the handler outlives any short function timeout on purpose
-        time.sleep(120)
+        time.sleep(120)  # ok: the handler outlives any short function timeout on purpose
     return mangum(event, context)
