@@ -245,6 +245,13 @@ pub struct Cli {
     #[arg(long, env = "RAPID_NO_TIMEOUTS")]
     pub no_timeouts: bool,
 
+    /// With --template or --functions: at most N execution environments
+    /// for all functions together. When an invoke needs a new one and N
+    /// run, the idle environment of another function used least recently
+    /// is retired for it; when none is idle, the invoke waits.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), env = "RAPID_MAX_ENVIRONMENTS")]
+    pub max_environments: Option<u64>,
+
     /// With --template or --functions: Event invokes' retry delays (1 and
     /// 2 minutes, as Lambda) and maximum event age are multiplied by this
     /// (e.g. 0.01 for tests).
@@ -323,6 +330,9 @@ impl Cli {
         }
         if !many && !self.runtime_command.is_empty() {
             return Err("--runtime-command goes with --template or --functions".into());
+        }
+        if !many && self.max_environments.is_some() {
+            return Err("--max-environments goes with --template or --functions (with one function, --max-sandboxes caps its environments)".into());
         }
         if !many && self.watch {
             return Err(
@@ -580,6 +590,25 @@ mod tests {
         assert!(parse(&["--init-timeout", "0"]).is_err());
         assert!(parse(&["--idle-timeout", "2d"]).is_err());
         assert!(parse(&["--idle-timeout", "0"]).is_ok());
+    }
+
+    #[test]
+    fn max_environments_goes_with_many_functions_and_is_at_least_one() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["rapid"];
+            all.extend(args);
+            Cli::try_parse_from(all)
+        };
+        let one = parse(&["--max-environments", "3", "./bootstrap"]).expect("parses");
+        let err = one.check().unwrap_err();
+        assert!(
+            err.contains("--max-environments goes with --template"),
+            "{err}"
+        );
+        let many = parse(&["--max-environments", "3", "--functions", "fns"]).expect("parses");
+        assert_eq!(many.max_environments, Some(3));
+        many.check().expect("with --functions");
+        assert!(parse(&["--max-environments", "0", "--functions", "fns"]).is_err());
     }
 
     #[test]

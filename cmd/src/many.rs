@@ -147,6 +147,18 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
     let stop = Arc::new(tokio::sync::Notify::new());
+    let cap = cli
+        .max_environments
+        .map(|max| rapid::pool::Cap::new(usize::try_from(max).unwrap_or(usize::MAX)));
+    if let (Some(cap), true) = (&cap, cli.eager_init) {
+        if specs.len() > cap.max() {
+            return Err(format!(
+                "--eager-init starts an environment for each of the {} functions, more than --max-environments {}",
+                specs.len(),
+                cap.max()
+            ));
+        }
+    }
 
     let mut entries = Vec::new();
     let mut pools = Vec::new();
@@ -199,7 +211,14 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
             format,
             Default::default(),
         );
-        let pool = rapid::Pool::new(member, max, per_sandbox, start);
+        let pool = match &cap {
+            Some(cap) => {
+                // Checked above: each eager init has its unit.
+                let started = cli.eager_init && cap.reserve();
+                rapid::Pool::with_cap(member, max, per_sandbox, start, cap.clone(), started)
+            }
+            None => rapid::Pool::new(member, max, per_sandbox, start),
+        };
         if cli.eager_init {
             sandbox.init_now().map_err(|e| e.to_string())?;
         }
@@ -250,8 +269,14 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
         cli.async_backoff_scale,
         cli.async_destinations_file.clone(),
     )?);
-    let functions =
-        Functions::new(entries, region, Some(events.clone())).ok_or("no function to run")?;
+    let functions = Functions::new(
+        entries,
+        region,
+        Some(events.clone()),
+        Some(supervisor.clone()),
+        cap,
+    )
+    .ok_or("no function to run")?;
     let functions = Arc::new(functions);
     let (_, first) = functions.doors().next().ok_or("no function to run")?;
     let web = Arc::new(Web::new(

@@ -366,6 +366,137 @@ fn a_directory_of_one_function_answers_to_its_name_and_to_function() {
 }
 
 /// rapid's exit status and stderr for a set of functions it must refuse.
+/// Three Python functions whose invokes hold until a file exists.
+fn three_held_functions() -> String {
+    let python = testdata("functions/python");
+    let one = |name: &str| {
+        format!(
+            "  {name}:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: {}\n      Handler: handlers.hold\n      Runtime: python3.12\n",
+            python.display()
+        )
+    };
+    format!(
+        "Globals:\n  Function:\n    Timeout: 60\nResources:\n{}{}{}",
+        one("Alpha"),
+        one("Bravo"),
+        one("Charlie")
+    )
+}
+
+/// The control API's list: (function, state, pids) of each environment.
+fn environments(rapid: &Rapid) -> (Vec<(String, String, Vec<u32>)>, Value) {
+    let list = rapid.request("GET", "/test/environments", &[], b"").json();
+    let envs = list["Environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let pids = e["pids"].as_array().unwrap();
+            (
+                e["function"].as_str().unwrap().to_owned(),
+                e["state"].as_str().unwrap().to_owned(),
+                pids.iter().map(|p| p.as_u64().unwrap() as u32).collect(),
+            )
+        })
+        .collect();
+    (envs, list["MaxEnvironments"].clone())
+}
+
+#[test]
+fn past_max_environments_the_least_recently_used_idle_environment_of_another_function_is_retired() {
+    let dir = template_dir(&three_held_functions());
+    let template = dir.join("template.yaml");
+    let rapid = Rapid::start_binary(
+        &binary_under_test(),
+        &[
+            "--template",
+            template.to_str().unwrap(),
+            "--runtime-command",
+            &python_override(),
+            "--max-environments",
+            "2",
+            "--max-sandboxes",
+            "2",
+            "--test-api",
+        ],
+        &[],
+    );
+    let endpoint = rapid.url();
+    let arrivals = unique_path("arrivals");
+    std::fs::create_dir_all(&arrivals).unwrap();
+    let release = arrivals.with_extension("release");
+    std::fs::write(&release, "").unwrap();
+    let event = json!({"dir": arrivals, "release": release}).to_string();
+    let invoke = |name: &str| json!(["invoke", name, event, null]);
+
+    // Alpha, then Bravo: two environments, idle.
+    let out = boto_functions(&endpoint, &json!([invoke("Alpha"), invoke("Bravo")]));
+    assert!(out.iter().all(|o| o["StatusCode"] == 200), "{out:?}");
+    let (envs, cap) = environments(&rapid);
+    assert_eq!(cap, json!({"Max": 2, "Used": 2}));
+    let names: Vec<_> = envs.iter().map(|e| (e.0.as_str(), e.1.as_str())).collect();
+    assert_eq!(names, [("Alpha", "idle"), ("Bravo", "idle")]);
+    let alpha_pids = envs[0].2.clone();
+    assert!(
+        !alpha_pids.is_empty(),
+        "the runtime's pid is listed: {envs:?}"
+    );
+
+    // Charlie: Alpha's environment, used least recently, is retired for it.
+    let out = boto_functions(&endpoint, &json!([invoke("Charlie")]));
+    assert_eq!(out[0]["StatusCode"], 200, "{out:?}");
+    let (envs, cap) = environments(&rapid);
+    let names: Vec<_> = envs.iter().map(|e| (e.0.as_str(), e.1.as_str())).collect();
+    assert_eq!(names, [("Bravo", "idle"), ("Charlie", "idle")]);
+    assert_eq!(cap, json!({"Max": 2, "Used": 2}));
+    rapid.wait_for_stderr(
+        |l| l.contains("retired the least recently used idle execution environment"),
+        WAIT,
+    );
+    common::poll_until("Alpha's runtime to have exited", WAIT, || {
+        alpha_pids
+            .iter()
+            .all(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+    });
+
+    // A burst of six across the three: never more than two environments,
+    // every invoke answered.
+    std::fs::remove_file(&release).unwrap();
+    let burst_arrivals = unique_path("burst");
+    std::fs::create_dir_all(&burst_arrivals).unwrap();
+    let event = json!({"dir": burst_arrivals, "release": release}).to_string();
+    let calls: Vec<_> = ["Alpha", "Bravo", "Charlie", "Alpha", "Bravo", "Charlie"]
+        .iter()
+        .map(|name| json!([name, event]))
+        .collect();
+    let burst = {
+        let endpoint = endpoint.clone();
+        std::thread::spawn(move || boto_functions(&endpoint, &json!([["burst", calls]])))
+    };
+    common::poll_until("two held invokes to run", WAIT, || {
+        std::fs::read_dir(&burst_arrivals).is_ok_and(|d| d.count() == 2)
+    });
+    let (envs, cap) = environments(&rapid);
+    assert_eq!(cap, json!({"Max": 2, "Used": 2}), "{envs:?}");
+    assert!(envs.len() <= 2, "{envs:?}");
+    assert!(envs.iter().all(|e| e.1 == "busy"), "{envs:?}");
+    std::fs::write(&release, "").unwrap();
+    let out = burst.join().expect("the burst's thread");
+    let answers = out[0]["Answers"].as_array().unwrap();
+    assert_eq!(answers.len(), 6);
+    for answer in answers {
+        assert_eq!(answer["StatusCode"], 200, "{answers:?}");
+        assert_eq!(answer["FunctionError"], Value::Null, "{answers:?}");
+    }
+    let (envs, _) = environments(&rapid);
+    assert!(envs.len() <= 2, "{envs:?}");
+    assert_eq!(
+        std::fs::read_dir(&burst_arrivals).unwrap().count(),
+        6,
+        "each ran once"
+    );
+}
+
 fn refused(args: &[&str]) -> (Option<i32>, String) {
     let mut cmd = Command::new(binary_under_test());
     // A PATH without aws-lambda-ric, wherever the test runs.

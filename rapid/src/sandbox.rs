@@ -51,6 +51,8 @@ pub struct Sandbox {
     subscriptions: Subscriptions,
     /// Multi-concurrency is on (`AWS_LAMBDA_MAX_CONCURRENCY`).
     concurrent: bool,
+    /// Its processes' owner at the supervisor ([`Supervisor::pids_of`]).
+    owner: u64,
 }
 
 impl Sandbox {
@@ -99,6 +101,7 @@ impl Sandbox {
                 }
             }
         });
+        let owner = processes.owner();
         let (generations, current) = Generations::new();
         let subscriptions = logs.subscriptions();
         let concurrent = cfg.max_concurrency.is_some();
@@ -117,6 +120,7 @@ impl Sandbox {
             current: Some(current),
             subscriptions,
             concurrent,
+            owner,
         };
         (sandbox, task)
     }
@@ -129,6 +133,7 @@ impl Sandbox {
             current: None,
             subscriptions: self.subscriptions.clone(),
             concurrent: self.concurrent,
+            owner: self.owner,
         }
     }
 
@@ -215,6 +220,10 @@ impl Sandbox {
 impl crate::pool::Pooled for Sandbox {
     async fn shut_down(&self) {
         SandboxContext::shutdown(self, None).await;
+    }
+
+    fn processes_owner(&self) -> Option<u64> {
+        Some(self.owner)
     }
 }
 

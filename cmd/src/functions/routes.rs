@@ -38,6 +38,11 @@ pub struct Functions {
     loaded: String,
     /// Asynchronous invocation as Lambda does it (retries, destinations).
     events: Option<Arc<Events>>,
+    /// Who knows every environment's processes (their pids in the
+    /// control API's list).
+    supervisor: Option<rapid::Supervisor>,
+    /// `--max-environments`.
+    cap: Option<rapid::pool::Cap>,
 }
 
 impl Functions {
@@ -46,6 +51,8 @@ impl Functions {
         entries: Vec<Entry>,
         region: String,
         events: Option<Arc<Events>>,
+        supervisor: Option<rapid::Supervisor>,
+        cap: Option<rapid::pool::Cap>,
     ) -> Option<Functions> {
         let entries: BTreeMap<String, Entry> = entries
             .into_iter()
@@ -58,6 +65,8 @@ impl Functions {
             region,
             loaded: lambda_timestamp(std::time::SystemTime::now()),
             events,
+            supervisor,
+            cap,
         })
     }
 
@@ -265,16 +274,28 @@ fn environments(functions: &Functions) -> Response<DoorBody> {
             continue;
         };
         for slot in pool.slots() {
+            let pids = match (&functions.supervisor, slot.processes_owner) {
+                (Some(supervisor), Some(owner)) => supervisor.pids_of(owner),
+                _ => Vec::new(),
+            };
             all.push(json!({
                 "function": name,
                 "sandbox": slot.index,
                 "state": slot.state,
+                "pids": pids,
                 "invokesServed": slot.invokes_served,
                 "lastUsedSecondsAgo": slot.last_used.map(|at| now.duration_since(at).as_secs_f64()),
             }));
         }
     }
-    json_response(StatusCode::OK, &json!({ "Environments": all }))
+    let cap = functions
+        .cap
+        .as_ref()
+        .map(|cap| json!({ "Max": cap.max(), "Used": cap.used() }));
+    json_response(
+        StatusCode::OK,
+        &json!({ "Environments": all, "MaxEnvironments": cap }),
+    )
 }
 
 /// The control API's eviction of a function's environments: the idle

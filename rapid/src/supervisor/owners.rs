@@ -99,6 +99,21 @@ impl Supervisor {
         (processes, rx)
     }
 
+    /// The live processes of the sandbox whose [`Processes::owner`] is
+    /// `owner`, in pid order.
+    pub fn pids_of(&self, owner: u64) -> Vec<i32> {
+        let mut pids: Vec<i32> = self
+            .shared
+            .owners()
+            .by_pid
+            .iter()
+            .filter(|(_, (sandbox, _))| *sandbox == owner)
+            .map(|(pid, _)| *pid)
+            .collect();
+        pids.sort_unstable();
+        pids
+    }
+
     /// At exit: kills every descendant of rapid and reaps them, for at most
     /// `limit` (a process in uninterruptible sleep may take its time).
     pub async fn kill_all(&self, limit: Duration) {
@@ -145,6 +160,11 @@ pub struct Processes {
 }
 
 impl Processes {
+    /// Which sandbox of the supervisor these are ([`Supervisor::pids_of`]).
+    pub fn owner(&self) -> u64 {
+        self.sandbox
+    }
+
     /// Starts a child (see [`spawn`]); its exit will come to this sandbox.
     pub fn spawn(
         &mut self,

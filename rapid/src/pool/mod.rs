@@ -10,6 +10,10 @@
 //! a shutdown): it sits above the sandbox it holds, and its tests run on a
 //! simulated one.
 
+mod cap;
+
+pub use cap::Cap;
+use cap::Capped;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -23,6 +27,12 @@ use tokio::task::JoinHandle;
 /// (`SandboxContext::shutdown`).
 pub trait Pooled: Clone + Send + Sync + 'static {
     fn shut_down(&self) -> impl Future<Output = ()> + Send;
+
+    /// Which of the supervisor's process owners its processes belong to
+    /// ([`crate::Supervisor::pids_of`]); none known by default.
+    fn processes_owner(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// One sandbox of the pool and the tasks that serve it: `tasks` (its
@@ -51,6 +61,25 @@ pub enum PoolError {
     Starting { index: usize },
 }
 
+impl<S: Pooled> Slot<S> {
+    fn empty() -> Slot<S> {
+        Slot {
+            member: None,
+            leases: 0,
+            released: 0,
+            stale: false,
+            counted: false,
+            served: 0,
+            last_used: None,
+        }
+    }
+
+    /// It holds a unit of the cap and runs no invoke.
+    fn idle_counted(&self) -> bool {
+        self.counted && self.member.is_some() && self.leases == 0 && !self.stale
+    }
+}
+
 enum Choice<S: Pooled> {
     Idle(Result<Lease<S>, PoolError>),
     Start(usize),
@@ -68,6 +97,10 @@ struct Slot<S> {
     /// Retire it once its invokes are done (`Pool::retire_all` found it
     /// busy).
     stale: bool,
+    /// It holds a unit of the cap (`--max-environments`): from the start
+    /// of its sandbox (or, for the first sandbox, given and not started
+    /// eagerly, from its first invoke) until it is retired.
+    counted: bool,
     /// Invokes its sandbox served (releases after use).
     served: u64,
     /// When its sandbox was last released after an invoke.
@@ -82,6 +115,9 @@ pub struct SlotView {
     pub state: &'static str,
     pub invokes_served: u64,
     pub last_used: Option<std::time::Instant>,
+    /// Whose processes are its own: [`crate::Supervisor::pids_of`] lists
+    /// them.
+    pub processes_owner: Option<u64>,
 }
 
 struct State<S> {
@@ -119,6 +155,8 @@ struct Shared<S> {
     /// Invokes a sandbox runs at once (`AWS_LAMBDA_MAX_CONCURRENCY`, else 1).
     per_sandbox: usize,
     start: Start<S>,
+    /// The cap this pool shares with others (`--max-environments`).
+    cap: Option<Cap>,
 }
 
 /// The pool; clones share it.
@@ -171,17 +209,49 @@ impl<S: Pooled> Pool<S> {
     /// A pool of at most `max` sandboxes whose first is `first`, each
     /// running up to `per_sandbox` invokes at once.
     pub fn new(first: Member<S>, max: usize, per_sandbox: usize, start: Start<S>) -> Pool<S> {
+        Self::build(first, max, per_sandbox, start, None, false)
+    }
+
+    /// [`Pool::new`] for a pool whose environments count against `cap`
+    /// together with other pools'. `first` holds a unit from now on when
+    /// `first_started` (its init was started eagerly: the caller counted
+    /// it with [`Cap::reserve`]), else from its first invoke.
+    pub fn with_cap(
+        first: Member<S>,
+        max: usize,
+        per_sandbox: usize,
+        start: Start<S>,
+        cap: Cap,
+        first_started: bool,
+    ) -> Pool<S> {
+        let pool = Self::build(
+            first,
+            max,
+            per_sandbox,
+            start,
+            Some(cap.clone()),
+            first_started,
+        );
+        let shared: Arc<dyn Capped> = pool.shared.clone();
+        cap.register(Arc::downgrade(&shared));
+        pool
+    }
+
+    fn build(
+        first: Member<S>,
+        max: usize,
+        per_sandbox: usize,
+        start: Start<S>,
+        cap: Option<Cap>,
+        first_counted: bool,
+    ) -> Pool<S> {
+        let mut slot = Slot::empty();
+        slot.member = Some(first);
+        slot.counted = first_counted;
         Pool {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
-                    slots: vec![Slot {
-                        member: Some(first),
-                        leases: 0,
-                        released: 0,
-                        stale: false,
-                        served: 0,
-                        last_used: None,
-                    }],
+                    slots: vec![slot],
                     waiters: VecDeque::new(),
                     releases: 0,
                     closed: false,
@@ -190,6 +260,7 @@ impl<S: Pooled> Pool<S> {
                 max: max.max(1),
                 per_sandbox: per_sandbox.max(1),
                 start,
+                cap,
             }),
         }
     }
@@ -210,37 +281,52 @@ impl<S: Pooled> Pool<S> {
     }
 
     fn choose(&self) -> Choice<S> {
+        // The cap's lock before the pool's (cap.rs).
+        let mut cap = self.shared.cap.as_ref().map(Cap::lock);
         let mut state = self.shared.state();
         if state.closed {
             return Choice::Idle(Err(PoolError::Gone));
         }
+        let me = || self.shared.clone() as Arc<dyn Capped>;
         if let Some(index) = state.warmest_with_room(self.shared.per_sandbox) {
-            state.slots[index].leases += 1;
-            return Choice::Idle(self.lease(&state, index));
-        }
-        // A slot whose start failed is tried again before a new one.
-        let free = state
-            .slots
-            .iter()
-            .position(|s| s.member.is_none() && s.leases == 0);
-        if free.is_some() || state.slots.len() < self.shared.max {
-            let index = free.unwrap_or(state.slots.len());
-            if index == state.slots.len() {
-                state.slots.push(Slot {
-                    member: None,
-                    leases: 1,
-                    released: 0,
-                    stale: false,
-                    served: 0,
-                    last_used: None,
-                });
-            } else {
-                state.slots[index].leases = 1;
+            let counted = state.slots[index].counted;
+            // The first sandbox, given uncounted, takes a unit at its
+            // first invoke.
+            if counted || cap.as_mut().is_none_or(|cap| cap.take_unit(&me())) {
+                let slot = &mut state.slots[index];
+                slot.counted = cap.is_some();
+                slot.leases += 1;
+                return Choice::Idle(self.lease(&state, index));
             }
-            return Choice::Start(index);
+        } else {
+            // A slot whose start failed is tried again before a new one.
+            let free = state
+                .slots
+                .iter()
+                .position(|s| s.member.is_none() && s.leases == 0);
+            let room = free.is_some() || state.slots.len() < self.shared.max;
+            if room && cap.as_mut().is_none_or(|cap| cap.take_unit(&me())) {
+                let index = free.unwrap_or(state.slots.len());
+                if index == state.slots.len() {
+                    state.slots.push(Slot::empty());
+                }
+                let slot = &mut state.slots[index];
+                slot.leases = 1;
+                slot.counted = cap.is_some();
+                return Choice::Start(index);
+            }
+            if !room {
+                // Its own limit: it waits for one of its own sandboxes.
+                cap = None;
+            }
         }
         let (tx, rx) = oneshot::channel();
         state.waiters.push_back(tx);
+        if let Some(cap) = cap.as_mut() {
+            // Every environment is busy: the first unit or room released.
+            let shared: Arc<dyn Capped> = self.shared.clone();
+            cap.wait_for_unit(Arc::downgrade(&shared));
+        }
         Choice::Wait(Waiting {
             shared: self.shared.clone(),
             rx: Some(rx),
@@ -279,6 +365,7 @@ impl<S: Pooled> Pool<S> {
     /// idle and the coldest, so invokes keep going to the warm ones.
     pub async fn sandbox_at(&self, index: usize) -> Result<S, PoolError> {
         {
+            let mut cap = self.shared.cap.as_ref().map(Cap::lock);
             let mut state = self.shared.state();
             if state.closed {
                 return Err(PoolError::Gone);
@@ -292,14 +379,7 @@ impl<S: Pooled> Pool<S> {
             while state.slots.len() <= index {
                 // An empty slot, as one whose start failed: filled by the
                 // next invoke that needs a new sandbox, or below.
-                state.slots.push(Slot {
-                    member: None,
-                    leases: 0,
-                    released: 0,
-                    stale: false,
-                    served: 0,
-                    last_used: None,
-                });
+                state.slots.push(Slot::empty());
             }
             let slot = &mut state.slots[index];
             if let Some(member) = &slot.member {
@@ -309,6 +389,11 @@ impl<S: Pooled> Pool<S> {
                 return Err(PoolError::Starting { index });
             }
             slot.leases = 1;
+            if let Some(cap) = cap.as_mut() {
+                // Asked for by index, it starts even past the cap.
+                cap.force();
+                slot.counted = true;
+            }
         }
         match (self.shared.start)(index).await {
             Ok(member) => {
@@ -344,12 +429,16 @@ impl<S: Pooled> Pool<S> {
     }
 
     /// The slots that hold a sandbox or are starting one, in index order.
+    /// With a cap, a given sandbox never invoked is left out: it holds no
+    /// unit and runs nothing.
     pub fn slots(&self) -> Vec<SlotView> {
+        let capped = self.shared.cap.is_some();
         let state = self.shared.state();
         state
             .slots
             .iter()
             .enumerate()
+            .filter(|(_, slot)| !(capped && uncounted_idle(slot)))
             .filter_map(|(index, slot)| {
                 let view = match (&slot.member, slot.leases) {
                     (Some(_), 0) => "idle",
@@ -362,6 +451,10 @@ impl<S: Pooled> Pool<S> {
                     state: view,
                     invokes_served: slot.served,
                     last_used: slot.last_used,
+                    processes_owner: slot
+                        .member
+                        .as_ref()
+                        .and_then(|m| m.sandbox.processes_owner()),
                 })
             })
             .collect()
@@ -378,11 +471,13 @@ impl<S: Pooled> Pool<S> {
             return 0;
         }
         let mut idle = Vec::new();
+        let mut units = 0;
         for slot in state.slots.iter_mut() {
             match (&slot.member, slot.leases) {
                 (Some(_), 0) => {
                     idle.extend(slot.member.take());
                     (slot.served, slot.last_used) = (0, None);
+                    units += usize::from(std::mem::take(&mut slot.counted));
                 }
                 (Some(_), _) => slot.stale = true,
                 (None, _) => {}
@@ -391,6 +486,10 @@ impl<S: Pooled> Pool<S> {
         let count = idle.len();
         for member in idle {
             state.retiring.push(tokio::spawn(retire(member)));
+        }
+        drop(state);
+        if let Some(cap) = &self.shared.cap {
+            cap.free(units);
         }
         count
     }
@@ -402,12 +501,22 @@ impl<S: Pooled> Pool<S> {
             let mut state = self.shared.state();
             state.closed = true;
             state.waiters.clear();
+            let units = state
+                .slots
+                .iter_mut()
+                .map(|s| usize::from(std::mem::take(&mut s.counted)))
+                .sum();
             let members = state
                 .slots
                 .iter_mut()
                 .filter_map(|s| s.member.take())
                 .collect();
-            (members, std::mem::take(&mut state.retiring))
+            let retiring = std::mem::take(&mut state.retiring);
+            drop(state);
+            if let Some(cap) = &self.shared.cap {
+                cap.free(units);
+            }
+            (members, retiring)
         };
         for task in retiring {
             let _ = task.await;
@@ -482,6 +591,10 @@ fn release_as<S: Pooled>(shared: &Arc<Shared<S>>, index: usize, warmth: Warmth) 
         Warmth::Cold => 0,
     };
     let mut retired = None;
+    // What the cap gets back: a unit, or an idle environment to retire
+    // for another pool's invoke.
+    let mut unit = false;
+    let mut idle = false;
     if let Some(slot) = state.slots.get_mut(index) {
         slot.leases = slot.leases.saturating_sub(1);
         slot.released = now;
@@ -490,45 +603,162 @@ fn release_as<S: Pooled>(shared: &Arc<Shared<S>>, index: usize, warmth: Warmth) 
             retired = slot.member.take();
             (slot.served, slot.last_used) = (0, None);
         }
+        if slot.member.is_none() && slot.leases == 0 && slot.counted {
+            // Retired, or its start failed: its unit is free again, unless
+            // a new sandbox starts in its place below.
+            slot.counted = false;
+            unit = true;
+        }
+        idle = slot.idle_counted();
     }
-    let Some(member) = retired else {
-        return;
-    };
-    state.retiring.retain(|task| !task.is_finished());
-    state.retiring.push(tokio::spawn(retire(member)));
-    if state.waiters.is_empty() || state.closed {
-        return;
-    }
-    // Invokes wait for this slot: they get a new sandbox in it, never the
-    // retired one.
-    if let Some(slot) = state.slots.get_mut(index) {
-        slot.leases = 1;
-    }
-    let shared_again = shared.clone();
-    state.retiring.push(tokio::spawn(async move {
-        let started = (shared_again.start)(index).await;
-        let shut = match started {
-            Ok(member) => {
-                let mut state = shared_again.state();
-                if state.closed {
-                    Some(member)
-                } else {
-                    state.slots[index].member = Some(member);
-                    None
-                }
+    if let Some(member) = retired {
+        state.retiring.retain(|task| !task.is_finished());
+        state.retiring.push(tokio::spawn(retire(member)));
+        if !state.waiters.is_empty() && !state.closed {
+            // Invokes wait for this slot: they get a new sandbox in it,
+            // never the retired one (with the retired one's unit).
+            if let Some(slot) = state.slots.get_mut(index) {
+                slot.leases = 1;
+                slot.counted = unit;
             }
-            Err(err) => {
-                tracing::warn!(sandbox = index, %err, "cannot start another execution environment");
+            unit = false;
+            let task = tokio::spawn(start_for_waiters(shared.clone(), index));
+            state.retiring.push(task);
+        }
+    }
+    drop(state);
+    if let Some(cap) = &shared.cap {
+        if unit {
+            cap.free(1);
+        } else if idle {
+            cap.offer_idle(shared.clone(), index);
+        }
+    }
+}
+
+/// Starts a sandbox in slot `index` (reserved for it) for the invokes
+/// waiting in the pool: the first still waiting gets it; if it cannot
+/// start, that invoke is refused rather than left waiting.
+async fn start_for_waiters<S: Pooled>(shared: Arc<Shared<S>>, index: usize) {
+    let started = (shared.start)(index).await;
+    let shut = match started {
+        Ok(member) => {
+            let mut state = shared.state();
+            if state.closed {
+                Some(member)
+            } else {
+                state.slots[index].member = Some(member);
                 None
             }
-        };
-        match shut {
-            // The pool shut down meanwhile.
-            Some(member) => retire(member).await,
-            // Started for a waiter: handed to it, or idle and cold.
-            None => release_as(&shared_again, index, Warmth::Cold),
         }
-    }));
+        Err(err) => {
+            tracing::warn!(sandbox = index, %err, "cannot start another execution environment");
+            // Dropped, the first waiter's sender tells it the pool has no
+            // sandbox for it.
+            drop(shared.state().waiters.pop_front());
+            None
+        }
+    };
+    match shut {
+        // The pool shut down meanwhile.
+        Some(member) => retire(member).await,
+        // Started for a waiter: handed to it, or idle and cold.
+        None => release_as(&shared, index, Warmth::Cold),
+    }
+}
+
+impl<S: Pooled> Capped for Shared<S> {
+    fn oldest_idle(&self) -> Option<(usize, Option<std::time::Instant>)> {
+        let state = self.state();
+        if state.closed {
+            return None;
+        }
+        state
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.idle_counted())
+            .min_by_key(|(_, slot)| slot.last_used)
+            .map(|(index, slot)| (index, slot.last_used))
+    }
+
+    fn retire_idle(&self, index: usize) -> bool {
+        let mut state = self.state();
+        if state.closed {
+            return false;
+        }
+        let Some(slot) = state.slots.get_mut(index).filter(|s| s.idle_counted()) else {
+            return false;
+        };
+        let member = slot.member.take();
+        slot.counted = false;
+        (slot.served, slot.last_used) = (0, None);
+        state.retiring.retain(|task| !task.is_finished());
+        if let Some(member) = member {
+            state.retiring.push(tokio::spawn(retire(member)));
+        }
+        true
+    }
+
+    fn wants(&self) -> bool {
+        let state = self.state();
+        !state.closed
+            && state.waiters.iter().any(|w| !w.is_closed())
+            && (state
+                .slots
+                .iter()
+                .any(|s| s.member.is_none() && s.leases == 0)
+                || state.slots.len() < self.max
+                || state.slots.iter().any(|s| uncounted_idle(s)))
+    }
+
+    fn grant(self: Arc<Self>) -> bool {
+        let mut state = self.state();
+        if state.closed {
+            return false;
+        }
+        // The first sandbox, never invoked, takes the unit as it is.
+        if let Some(index) = state.slots.iter().position(uncounted_idle) {
+            while let Some(waiter) = state.waiters.pop_front() {
+                state.slots[index].leases += 1;
+                if waiter.send(index).is_ok() {
+                    state.slots[index].counted = true;
+                    return true;
+                }
+                state.slots[index].leases -= 1;
+            }
+            return false;
+        }
+        state.waiters.retain(|w| !w.is_closed());
+        if state.waiters.is_empty() {
+            return false;
+        }
+        let free = state
+            .slots
+            .iter()
+            .position(|s| s.member.is_none() && s.leases == 0);
+        let index = match free {
+            Some(index) => index,
+            None if state.slots.len() < self.max => {
+                state.slots.push(Slot::empty());
+                state.slots.len() - 1
+            }
+            None => return false,
+        };
+        let slot = &mut state.slots[index];
+        slot.leases = 1;
+        slot.counted = true;
+        let task = tokio::spawn(start_for_waiters(self.clone(), index));
+        state.retiring.retain(|task| !task.is_finished());
+        state.retiring.push(task);
+        true
+    }
+}
+
+/// A sandbox that holds no unit and runs no invoke: the first one, given
+/// to the pool and not yet invoked.
+fn uncounted_idle<S>(slot: &Slot<S>) -> bool {
+    !slot.counted && slot.member.is_some() && slot.leases == 0
 }
 
 /// An invoke waiting for a sandbox. Dropped before it read the slot it
@@ -561,201 +791,4 @@ impl<S: Pooled> Drop for Waiting<S> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A simulated sandbox: it only counts its shutdowns. The pool is
-    /// about choosing one, so no engine and no process is needed.
-    #[derive(Clone, Default)]
-    struct Sim {
-        shutdowns: Arc<AtomicUsize>,
-    }
-
-    impl Pooled for Sim {
-        async fn shut_down(&self) {
-            self.shutdowns.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn member(sim: &Sim) -> Member<Sim> {
-        Member {
-            sandbox: sim.clone(),
-            tasks: Vec::new(),
-            server: tokio::spawn(async {}),
-        }
-    }
-
-    /// A pool of simulated sandboxes, all counting their shutdowns on
-    /// `sim`'s counter.
-    fn pool_of(sim: &Sim, max: usize, per_sandbox: usize) -> Pool<Sim> {
-        let first = member(sim);
-        let sim = sim.clone();
-        let start: Start<Sim> = Box::new(move |_| {
-            let member = member(&sim);
-            Box::pin(async move { Ok(member) })
-        });
-        Pool::new(first, max, per_sandbox, start)
-    }
-
-    fn pool(sim: &Sim, max: usize) -> Pool<Sim> {
-        pool_of(sim, max, 1)
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn with_multi_concurrency_a_sandbox_takes_k_invokes_before_another_starts() {
-        let sim = Sim::default();
-        let pool = pool_of(&sim, 2, 2);
-        let a = pool.acquire().await.expect("room in sandbox 0");
-        let b = pool.acquire().await.expect("more room in sandbox 0");
-        assert_eq!((a.index(), b.index()), (0, 0));
-        let c = pool.acquire().await.expect("a new sandbox");
-        let d = pool.acquire().await.expect("room in it");
-        assert_eq!((c.index(), d.index()), (1, 1));
-        // Both full: the next waits for the first room released.
-        let waiting = {
-            let pool = pool.clone();
-            tokio::spawn(async move { pool.acquire().await.map(|l| l.index()) })
-        };
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "no room anywhere");
-        drop(c);
-        assert_eq!(waiting.await.expect("joined").expect("the room of c"), 1);
-        // One invoke in each: the one released last.
-        drop(a);
-        let e = pool.acquire().await.expect("room");
-        assert_eq!(e.index(), 0, "sandbox 0 was released last");
-        // Room in both, 0 full now and 1 with one: the one with room.
-        let f = pool.acquire().await.expect("room in 1");
-        assert_eq!(f.index(), 1);
-        drop((b, d, e, f));
-        pool.shutdown().await;
-        assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 2, "both sandboxes");
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn retired_sandboxes_go_now_when_idle_and_after_their_invoke_when_busy() {
-        let sim = Sim::default();
-        let pool = pool(&sim, 2);
-        let busy = pool.acquire().await.expect("sandbox 0");
-        let idle = pool.acquire().await.expect("sandbox 1");
-        assert_eq!((busy.index(), idle.index()), (0, 1));
-        drop(idle);
-        assert_eq!(pool.retire_all(), 1, "sandbox 1 was idle");
-        // The busy one stays until its invoke is done; a new invoke gets a
-        // new sandbox in the idle one's place.
-        let fresh = pool.acquire().await.expect("a new sandbox 1");
-        assert_eq!(fresh.index(), 1);
-        drop(busy);
-        // Released, the stale sandbox 0 is retired, not handed out again.
-        let next = pool.acquire().await.expect("a new sandbox 0");
-        assert_eq!(next.index(), 0);
-        drop((fresh, next));
-        pool.shutdown().await;
-        // Two retired, then the two new ones at shutdown.
-        assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 4);
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn an_invoke_waiting_for_a_retired_sandbox_gets_a_new_one() {
-        let sim = Sim::default();
-        let starts = Arc::new(AtomicUsize::new(0));
-        let start: Start<Sim> = {
-            let (sim, starts) = (sim.clone(), starts.clone());
-            Box::new(move |_| {
-                starts.fetch_add(1, Ordering::SeqCst);
-                let member = member(&sim);
-                Box::pin(async move { Ok(member) })
-            })
-        };
-        let pool = Pool::new(member(&sim), 1, 1, start);
-        let busy = pool.acquire().await.expect("sandbox 0");
-        assert_eq!(pool.retire_all(), 0, "the only sandbox is busy");
-        let waiting = {
-            let pool = pool.clone();
-            tokio::spawn(async move { pool.acquire().await.map(|l| l.index()) })
-        };
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "the busy sandbox is the only one");
-        drop(busy);
-        assert_eq!(waiting.await.expect("joined").expect("a sandbox"), 0);
-        assert_eq!(
-            starts.load(Ordering::SeqCst),
-            1,
-            "a new sandbox, not the retired one"
-        );
-        pool.shutdown().await;
-        assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn the_slots_say_their_state_and_the_invokes_they_served() {
-        let sim = Sim::default();
-        let pool = pool(&sim, 2);
-        let a = pool.acquire().await.expect("sandbox 0");
-        drop(a);
-        let a = pool.acquire().await.expect("sandbox 0 again");
-        let b = pool.acquire().await.expect("sandbox 1");
-        drop(b);
-        let views = pool.slots();
-        let seen: Vec<_> = views
-            .iter()
-            .map(|v| (v.index, v.state, v.invokes_served, v.last_used.is_some()))
-            .collect();
-        assert_eq!(seen, [(0, "busy", 1, true), (1, "idle", 1, true)]);
-        drop(a);
-        pool.shutdown().await;
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn an_invoke_goes_to_the_idle_sandbox_released_last() {
-        let sim = Sim::default();
-        let pool = pool(&sim, 3);
-        // Three at once: three sandboxes.
-        let a = pool.acquire().await.expect("a sandbox");
-        let b = pool.acquire().await.expect("a second sandbox");
-        let c = pool.acquire().await.expect("a third sandbox");
-        assert_eq!((a.index(), b.index(), c.index()), (0, 1, 2));
-        // Released 0, 2, 1: the warmest is 1, then (it is taken) 2.
-        drop(a);
-        drop(c);
-        drop(b);
-        let warmest = pool.acquire().await.expect("an idle sandbox");
-        assert_eq!(warmest.index(), 1);
-        let next = pool.acquire().await.expect("another idle sandbox");
-        assert_eq!(next.index(), 2);
-        // One at a time, invokes keep landing on the same one.
-        drop(next);
-        for _ in 0..3 {
-            let again = pool.acquire().await.expect("an idle sandbox");
-            assert_eq!(again.index(), 2, "the sandbox just released is the warmest");
-        }
-        drop(warmest);
-        assert_eq!(pool.acquire().await.expect("idle").index(), 1);
-        pool.shutdown().await;
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_sandbox_can_be_addressed_by_index_and_is_started_cold() {
-        let sim = Sim::default();
-        let pool = pool(&sim, 3);
-        assert!(matches!(
-            pool.sandbox_at(3).await,
-            Err(PoolError::NoSuchSandbox { index: 3, max: 3 })
-        ));
-        pool.sandbox_at(2).await.expect("sandbox 2, started");
-        pool.sandbox_at(2).await.expect("sandbox 2, again");
-        // Sandbox 0 was used; 2, started for the control API, is colder.
-        drop(pool.acquire().await.expect("sandbox 0"));
-        let lease = pool.acquire().await.expect("the warmest");
-        assert_eq!(lease.index(), 0);
-        // Busy 0: the idle 2 before a new one in the empty slot 1.
-        let other = pool.acquire().await.expect("an idle one");
-        assert_eq!(other.index(), 2);
-        let third = pool.acquire().await.expect("a new one");
-        assert_eq!(third.index(), 1);
-        pool.shutdown().await;
-        assert_eq!(sim.shutdowns.load(Ordering::SeqCst), 3, "all three");
-        assert!(matches!(pool.acquire().await, Err(PoolError::Gone)));
-    }
-}
+mod tests;
