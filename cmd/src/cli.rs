@@ -419,6 +419,13 @@ pub fn tracing_level(level: &str) -> Result<tracing::Level, String> {
 mod tests {
     use super::*;
 
+    /// `rapid ARGS...` parsed.
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut all = vec!["rapid"];
+        all.extend(args);
+        Cli::try_parse_from(all)
+    }
+
     #[test]
     fn command_keeps_its_own_flags() {
         let cli = Cli::try_parse_from([
@@ -554,11 +561,6 @@ mod tests {
 
     #[test]
     fn timeouts_past_a_day_are_refused() {
-        let parse = |args: &[&str]| {
-            let mut all = vec!["rapid"];
-            all.extend(args);
-            Cli::try_parse_from(all)
-        };
         for flag in [
             "--init-timeout",
             "--request-header-timeout",
@@ -594,11 +596,6 @@ mod tests {
 
     #[test]
     fn max_environments_goes_with_many_functions_and_is_at_least_one() {
-        let parse = |args: &[&str]| {
-            let mut all = vec!["rapid"];
-            all.extend(args);
-            Cli::try_parse_from(all)
-        };
         let one = parse(&["--max-environments", "3", "./bootstrap"]).expect("parses");
         let err = one.check().unwrap_err();
         assert!(

@@ -252,8 +252,17 @@ async fn at_the_cap_the_least_recently_used_idle_environment_of_another_pool_is_
     assert_eq!(cap.used(), 0);
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn with_every_environment_busy_an_invoke_waits_for_the_first_released() {
+/// Two pools under a cap of 2, each with its one environment busy, and an
+/// invoke of the first waiting.
+struct Busy {
+    cap: Cap,
+    sims: (Sim, Sim),
+    pools: (Pool<Sim>, Pool<Sim>),
+    leases: (Lease<Sim>, Lease<Sim>),
+    waiting: JoinHandle<Result<usize, PoolError>>,
+}
+
+async fn both_busy_and_a_waits() -> Busy {
     let cap = Cap::new(2);
     let (a, b) = (Sim::default(), Sim::default());
     let (pa, pb) = (capped(&a, 3, &cap), capped(&b, 3, &cap));
@@ -264,6 +273,24 @@ async fn with_every_environment_busy_an_invoke_waits_for_the_first_released() {
         tokio::spawn(async move { pa.acquire().await.map(|l| l.index()) })
     };
     settle().await;
+    Busy {
+        cap,
+        sims: (a, b),
+        pools: (pa, pb),
+        leases: (a0, b0),
+        waiting,
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn with_every_environment_busy_an_invoke_waits_for_the_first_released() {
+    let Busy {
+        cap,
+        sims: (_, b),
+        pools: (pa, pb),
+        leases: (a0, b0),
+        waiting,
+    } = both_busy_and_a_waits().await;
     assert!(!waiting.is_finished(), "both environments are busy");
     // b's is released: retired for a's waiting invoke, which gets a new one.
     drop(b0);
@@ -282,16 +309,13 @@ async fn with_every_environment_busy_an_invoke_waits_for_the_first_released() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_invoke_waiting_for_a_unit_takes_its_own_pool_s_environment_when_released() {
-    let cap = Cap::new(2);
-    let (a, b) = (Sim::default(), Sim::default());
-    let (pa, pb) = (capped(&a, 3, &cap), capped(&b, 3, &cap));
-    let a0 = pa.acquire().await.expect("a's first");
-    let b0 = pb.acquire().await.expect("b's first");
-    let waiting = {
-        let pa = pa.clone();
-        tokio::spawn(async move { pa.acquire().await.map(|l| l.index()) })
-    };
-    settle().await;
+    let Busy {
+        cap: _,
+        sims: (a, b),
+        pools: (pa, pb),
+        leases: (a0, b0),
+        waiting,
+    } = both_busy_and_a_waits().await;
     drop(a0);
     let index = waiting.await.expect("joined").expect("a's own, warm");
     assert_eq!(index, 0);
