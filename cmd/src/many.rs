@@ -134,9 +134,10 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     let door_listener = bind(&door_at.address, "--runtime-interface-emulator-address").await?;
     let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
     let test_api = cli.test_api || cli.test_api_address.is_some();
-    if cli.test_api_address.is_some() {
-        return Err("--test-api-address is not supported yet with --template or --functions (the control API is served on the front door with --test-api)".into());
-    }
+    let control_listener = match &cli.test_api_address {
+        Some(address) => Some(bind(address, "--test-api-address").await?),
+        None => None,
+    };
     let event_log = telemetry::EventLog::new(if test_api {
         telemetry::EVENT_LOG_CAPACITY
     } else {
@@ -287,11 +288,30 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     ));
     eprintln!("rapid: functions: {}", names.join(", "));
     eprintln!("rapid: invokes listening on {door_address}");
+    let header_timeout = Duration::from_secs(cli.request_header_timeout);
+    let control_task = match control_listener {
+        Some(listener) => {
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            eprintln!("rapid: control API listening on {address}");
+            let control = Listener {
+                door: first.clone(),
+                web: web.clone(),
+                // A test harness's few connections.
+                max_connections: 64,
+                header_timeout,
+                drain: None,
+                serves: Serves::ControlApi,
+                functions: Some(functions.clone()),
+            };
+            Some(tokio::spawn(serve_front_door(listener, control)))
+        }
+        None => None,
+    };
     let front_door = Listener {
         door: first.clone(),
         web,
         max_connections,
-        header_timeout: Duration::from_secs(cli.request_header_timeout),
+        header_timeout,
         drain: None,
         serves: Serves::FrontDoor,
         functions: Some(functions.clone()),
@@ -301,6 +321,9 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
         _ = stop.notified() => tracing::info!("the control API asked for a shutdown"),
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    if let Some(task) = control_task {
+        task.abort();
     }
     drop(functions);
     watchers.abort_all();

@@ -153,7 +153,7 @@ pub(crate) async fn serve_front_door(listener: TcpListener, serving: Listener) {
                     };
                     let path = req.uri().path();
                     let response = match (serves, functions) {
-                        (Serves::FrontDoor, Some(functions)) => {
+                        (Serves::FrontDoor | Serves::ControlApi, Some(functions)) => {
                             rapid_cmd::functions::routes::handle(functions, req, access).await
                         }
                         (Serves::Replica, _) if replica::is_web_traffic(path, access.control) => {

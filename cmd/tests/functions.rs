@@ -417,11 +417,15 @@ fn past_max_environments_the_least_recently_used_idle_environment_of_another_fun
             "2",
             "--max-sandboxes",
             "2",
-            "--test-api",
+            "--test-api-address",
+            "127.0.0.1:0",
         ],
         &[],
     );
     let endpoint = rapid.url();
+    let prefix = "rapid: control API listening on ";
+    let line = rapid.wait_for_stderr(|l| l.starts_with(prefix), WAIT);
+    let control = line[prefix.len()..].trim().to_owned();
     let arrivals = unique_path("arrivals");
     std::fs::create_dir_all(&arrivals).unwrap();
     let release = arrivals.with_extension("release");
@@ -441,6 +445,19 @@ fn past_max_environments_the_least_recently_used_idle_environment_of_another_fun
         !alpha_pids.is_empty(),
         "the runtime's pid is listed: {envs:?}"
     );
+    // The control API's own address lists them too, and takes no invoke.
+    let listed = common::http::request(&control, "GET", "/test/environments", &[], b"").json();
+    assert_eq!(listed["Environments"].as_array().map(Vec::len), Some(2));
+    for event in [false, true] {
+        let kind = [(
+            "X-Amz-Invocation-Type",
+            if event { "Event" } else { "RequestResponse" },
+        )];
+        let path = "/2015-03-31/functions/Alpha/invocations";
+        let resp =
+            common::http::request(&control, "POST", path, &kind, event.to_string().as_bytes());
+        assert_eq!(resp.status, 404, "{}", resp.text());
+    }
 
     // Charlie: Alpha's environment, used least recently, is retired for it.
     let out = boto_functions(&endpoint, &json!([invoke("Charlie")]));
