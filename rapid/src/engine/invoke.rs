@@ -9,7 +9,8 @@ use super::{
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
 use crate::lifecycle::{
-    self, AfterNext, AnswerRefused, InvalidTransition, NextCall, Poll, RuntimeInput, RuntimeState,
+    self, AfterNext, AnswerRefused, InvalidTransition, InvokeDeadline, NextCall, Poll,
+    RuntimeInput, RuntimeState,
 };
 use crate::supervisor::Caller;
 use bytes::Bytes;
@@ -263,8 +264,11 @@ impl Engine {
     /// when it could not go out (the poll's connection closed: the invoke
     /// stays queued for the runtime's next poll).
     pub(super) fn dispatch(&mut self) -> bool {
-        if self.invocations.is_many() {
-            return self.dispatch_concurrent();
+        match self.phase.invocations() {
+            Some(Invocations::One(_)) => {}
+            Some(Invocations::Many(_)) => return self.dispatch_concurrent(),
+            // `next_start` dispatches only to an initialized runtime.
+            None => return false,
         }
         // Thawed before the event is handed out: the frozen time is
         // outside the invoke.
@@ -302,7 +306,9 @@ impl Engine {
             &self.cfg.function_arn,
             &trace_id,
         );
-        self.invocations = Invocations::One(Some(current));
+        if let Some(Invocations::One(slot)) = self.phase.invocations_mut() {
+            *slot = Some(current);
+        }
         true
     }
 
@@ -348,7 +354,7 @@ impl Engine {
     /// The runtime's `next`: init is done, or the previous invoke is, as
     /// `lifecycle::on_next` decides.
     pub(super) fn on_next(&mut self, caller: Option<Caller>, reply: Reply<Dispatched>) {
-        let resetting = self.ending.teardown().is_some();
+        let resetting = self.phase.teardown().is_some();
         let current_generation = self.generations.current_id();
         let call = {
             let rt = self.runtime.as_ref();
@@ -359,7 +365,7 @@ impl Engine {
             };
             lifecycle::on_next(
                 resetting,
-                self.invocations.is_many(),
+                self.multi_concurrency(),
                 rt.map(|rt| rt.state),
                 poll,
             )
@@ -403,7 +409,11 @@ impl Engine {
             AfterNext::Init => self.runtime_ready(),
             AfterNext::Restore => self.restore_done(),
             AfterNext::Invoke => {
-                if let Some(current) = self.invocations.current_mut() {
+                if let Some(current) = self
+                    .phase
+                    .invocations_mut()
+                    .and_then(Invocations::current_mut)
+                {
                     current.runtime_done = Some(Instant::now());
                 }
                 self.maybe_finish_invoke();
@@ -418,20 +428,23 @@ impl Engine {
         let invalid_id = || ApiError::InvalidRequestId {
             request_id: request_id.to_owned(),
         };
-        if self.invocations.is_many() {
+        if self.multi_concurrency() {
             let at = self.inflight_index(request_id)?;
-            return match (self.runtime.as_mut(), &mut self.invocations) {
-                (Some(rt), Invocations::Many(workers)) => match workers.inflight.get_mut(at) {
-                    Some(current) => Ok((rt, current)),
-                    None => Err(invalid_id()),
-                },
+            return match (self.runtime.as_mut(), self.phase.invocations_mut()) {
+                (Some(rt), Some(Invocations::Many(workers))) => {
+                    match workers.inflight.get_mut(at) {
+                        Some(current) => Ok((rt, current)),
+                        None => Err(invalid_id()),
+                    }
+                }
                 _ => Err(invalid_id()),
             };
         }
         let runtime = self.runtime.as_ref().map(|rt| rt.state);
         let current = self
-            .invocations
-            .current()
+            .phase
+            .invocations()
+            .and_then(Invocations::current)
             .map(|c| c.request_id == request_id);
         match lifecycle::may_answer(runtime, current) {
             Ok(()) => {}
@@ -441,7 +454,12 @@ impl Engine {
             Err(AnswerRefused::InvalidRequestId) => return Err(invalid_id()),
         }
         // `may_answer` found both.
-        match (self.runtime.as_mut(), self.invocations.current_mut()) {
+        match (
+            self.runtime.as_mut(),
+            self.phase
+                .invocations_mut()
+                .and_then(Invocations::current_mut),
+        ) {
             (Some(rt), Some(current)) => Ok((rt, current)),
             _ => Err(invalid_id()),
         }
@@ -581,11 +599,15 @@ impl Engine {
     /// one, and every extension that got INVOKE asked for its next event.
     pub(super) fn maybe_finish_invoke(&mut self) {
         let runtime = self.runtime.as_ref().map(|rt| rt.state);
-        let answered = self.invocations.answered();
+        let answered = self.phase.answered();
         if !lifecycle::invoke_complete(runtime, answered, self.extensions.all_ready()) {
             return;
         }
-        let Some(mut current) = self.invocations.take_current() else {
+        let taken = self
+            .phase
+            .invocations_mut()
+            .and_then(Invocations::take_current);
+        let Some(mut current) = taken else {
             return;
         };
         self.idle_since = Instant::now();
@@ -636,8 +658,12 @@ impl Engine {
                     metrics,
                 }),
             };
-            self.invocations
-                .complete(done, completion, current.holds_slot);
+            match self.phase.invocations_mut() {
+                Some(invocations) => invocations.complete(done, completion, current.holds_slot),
+                None => {
+                    let _ = done.send(completion);
+                }
+            }
         }
         let report = InvokeReport {
             request_id: current.request_id.clone(),
@@ -662,7 +688,7 @@ impl Engine {
         // The next invoke's peak starts here, unless another is in flight
         // (its span would lose the peak so far) or a teardown follows
         // (the next init starts it again).
-        if failed.is_none() && !self.invocations.any() {
+        if failed.is_none() && !self.phase.invocations().is_some_and(Invocations::any) {
             self.processes.reset_memory_peak();
         }
         let request = ReportRequest { report, memory };
@@ -691,50 +717,96 @@ impl Engine {
         }
     }
 
-    /// Fails the current invoke (if still unanswered), reports it, and
-    /// resets the sandbox.
-    pub(super) fn fail_current(&mut self, err: FunctionError, status: InvokeStatus) {
-        if self.invocations.is_many() {
-            self.fail_inflight(|_| err.clone(), status);
-            return;
+    /// Fails the invokes in flight, each with the error `error_for` its
+    /// request id gives (if still unanswered), reports them, and resets the
+    /// sandbox.
+    pub(super) fn fail_invocations(
+        &mut self,
+        error_for: impl Fn(&str) -> FunctionError,
+        status: InvokeStatus,
+    ) {
+        let fresh = Invocations::new(self.cfg.max_concurrency);
+        match self.phase.invocations_mut() {
+            Some(invocations) => {
+                let taken = std::mem::replace(invocations, fresh);
+                self.fail_taken(taken, error_for, status);
+            }
+            None => self.fail_taken(fresh, error_for, status),
         }
+    }
+
+    /// Fails `invocations`, taken out of the phase (a shutdown's, or the
+    /// teardown's that follows), and begins the teardown.
+    pub(super) fn fail_taken(
+        &mut self,
+        invocations: Invocations,
+        error_for: impl Fn(&str) -> FunctionError,
+        status: InvokeStatus,
+    ) {
+        match invocations {
+            Invocations::One(current) => self.fail_current(current, &error_for, status),
+            Invocations::Many(mut workers) => {
+                for current in std::mem::take(&mut workers.inflight) {
+                    let err = error_for(&current.request_id);
+                    self.finish_concurrent(current, status, Some(err));
+                }
+                // The workers inside timed-out invokes go with the
+                // environment.
+                Invocations::Many(workers).release_held_slots();
+            }
+        }
+        let timed_out = status == InvokeStatus::Timeout;
+        self.begin_teardown(teardown::reason(self.phase.is_shutdown(), timed_out));
+    }
+
+    /// Fails the invoke in flight, one at a time (if still unanswered), and
+    /// reports it.
+    fn fail_current(
+        &mut self,
+        current: Option<Current>,
+        error_for: impl Fn(&str) -> FunctionError,
+        status: InvokeStatus,
+    ) {
+        let Some(mut current) = current else {
+            if status != InvokeStatus::Success {
+                self.fatal(&error_for("").error_type);
+            }
+            return;
+        };
+        let err = error_for(&current.request_id);
         if status != InvokeStatus::Success {
             self.fatal(&err.error_type);
         }
         let mut lines = Vec::new();
         let failed = Some(err.error_type.clone());
-        if let Some(mut current) = self.invocations.take_current() {
-            if status == InvokeStatus::Timeout {
-                lines.push(telemetry::timeout_line(
-                    &timestamp(),
-                    &current.request_id,
-                    self.cfg.timeout,
-                ));
-            }
-            let (end, status, error_type) = match current.answered.clone() {
-                // The invoker has its result already; the REPORT says what
-                // happened after.
-                Some((answered_at, answered_status, answered_type)) => match status {
-                    // Nothing went wrong with this invoke itself: its
-                    // Duration ends with the runtime's answer.
-                    InvokeStatus::Success => (answered_at, answered_status, answered_type),
-                    failure => (
-                        Instant::now(),
-                        failure,
-                        answered_type.or(Some(err.error_type.clone())),
-                    ),
-                },
-                None => {
-                    let error_type = Some(err.error_type.clone());
-                    let now = Instant::now();
-                    current.fail(err, now, status, &self.logs);
-                    (now, status, error_type)
-                }
-            };
-            self.report(current, end, status, error_type, lines, failed);
+        if status == InvokeStatus::Timeout {
+            lines.push(telemetry::timeout_line(
+                &timestamp(),
+                &current.request_id,
+                self.cfg.timeout,
+            ));
         }
-        let timed_out = status == InvokeStatus::Timeout;
-        self.begin_teardown(teardown::reason(self.ending.is_shutdown(), timed_out));
+        let (end, status, error_type) = match current.answered.clone() {
+            // The invoker has its result already; the REPORT says what
+            // happened after.
+            Some((answered_at, answered_status, answered_type)) => match status {
+                // Nothing went wrong with this invoke itself: its
+                // Duration ends with the runtime's answer.
+                InvokeStatus::Success => (answered_at, answered_status, answered_type),
+                failure => (
+                    Instant::now(),
+                    failure,
+                    answered_type.or(Some(err.error_type.clone())),
+                ),
+            },
+            None => {
+                let error_type = Some(err.error_type.clone());
+                let now = Instant::now();
+                current.fail(err, now, status, &self.logs);
+                (now, status, error_type)
+            }
+        };
+        self.report(current, end, status, error_type, lines, failed);
     }
 
     /// Fails an invoke that never reached the runtime, with its own START /
@@ -772,19 +844,21 @@ impl Engine {
     }
 
     pub(super) fn invoke_timed_out(&mut self) {
-        if self.invocations.is_many() {
-            self.concurrent_timed_out();
-            return;
+        match lifecycle::on_invoke_deadline(self.multi_concurrency()) {
+            InvokeDeadline::FailEachExpired => self.concurrent_timed_out(),
+            InvokeDeadline::FailAndReset => {
+                if !self.phase.invocations().is_some_and(Invocations::any) {
+                    return;
+                }
+                let seconds = self.cfg.timeout.as_secs_f64();
+                let error_for = |request_id: &str| {
+                    let message = format!(
+                        "RequestId: {request_id} Error: Task timed out after {seconds:.2} seconds"
+                    );
+                    FunctionError::new(ErrorType::SandboxTimedout, &message)
+                };
+                self.fail_invocations(error_for, InvokeStatus::Timeout);
+            }
         }
-        let Some(current) = self.invocations.current() else {
-            return;
-        };
-        let message = format!(
-            "RequestId: {} Error: Task timed out after {:.2} seconds",
-            current.request_id,
-            self.cfg.timeout.as_secs_f64()
-        );
-        let err = FunctionError::new(ErrorType::SandboxTimedout, &message);
-        self.fail_current(err, InvokeStatus::Timeout);
     }
 }

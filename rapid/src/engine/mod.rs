@@ -18,18 +18,18 @@ mod init;
 mod invocations;
 mod invoke;
 mod message;
+mod phase;
 #[cfg(test)]
 mod property;
 mod restore;
-mod starting;
 mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
 use crate::lifecycle::deadlines::{self, after, Deadlines, Due, QueueClocks};
 use crate::lifecycle::{
-    self, AwaitInit, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, Phase,
-    RuntimeInput, RuntimeState, ShutdownStep, Start, Verdict, View,
+    self, AwaitInit, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, RuntimeInput,
+    RuntimeState, ShutdownStep, Start, Verdict, View, WaitingExpired,
 };
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
@@ -41,13 +41,12 @@ use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
 use invocations::Invocations;
 use message::{refuse, reply_shutdown, shutdown_failure};
 pub(crate) use message::{Dispatched, Done, ExtReply, InitDone, Message, Reply};
+use phase::Phase;
 pub use restore::RestoreFailed;
 use runtime_api::ApiError;
-use starting::Starting;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use teardown::Ending;
 use telemetry::LogHub;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
@@ -77,7 +76,13 @@ struct Runtime {
     polls: Vec<Reply<Dispatched>>,
     /// Its pending `restore/next` (init caching), until a restore starts.
     restore_next: Option<Reply<()>>,
+    /// Multi-concurrency: the latest invokes that timed out while a worker
+    /// of this runtime held them, whose late answers are refused with `410`.
+    timed_out: VecDeque<String>,
 }
+
+/// How many timed-out request ids are remembered for their late answers.
+const TIMED_OUT_KEPT: usize = 1024;
 
 pub(crate) struct Engine {
     cfg: Arc<FunctionConfig>,
@@ -86,16 +91,14 @@ pub(crate) struct Engine {
     queue: VecDeque<Queued>,
     runtime: Option<Runtime>,
     extensions: Extensions,
-    /// The init or the restore under way.
-    starting: Starting,
-    /// The invokes in flight: one at a time, or K (multi-concurrency).
-    invocations: Invocations,
+    /// What the environment is doing, with what that holds: the init or
+    /// the restore under way, the invokes in flight, a teardown, a
+    /// shutdown asked.
+    phase: Phase,
     /// Init duration waiting for the next REPORT line.
     init_duration: Option<Duration>,
     /// The last init failed: the next one runs inside the invoke's time.
     retry_init: bool,
-    /// A reset's or a shutdown's teardown, a shutdown asked.
-    ending: Ending,
     /// Spawns this sandbox's processes and kills them.
     processes: Processes,
     /// The first error that failed an init or an invoke since the sandbox
@@ -146,6 +149,19 @@ impl Runtime {
         self.next.is_some() || !self.polls.is_empty()
     }
 
+    /// Remembers `request_id` timed out, for its late answer.
+    fn timed_out(&mut self, request_id: &str) {
+        if self.timed_out.len() == TIMED_OUT_KEPT {
+            self.timed_out.pop_front();
+        }
+        self.timed_out.push_back(request_id.to_owned());
+    }
+
+    /// `request_id` timed out lately.
+    fn has_timed_out(&self, request_id: &str) -> bool {
+        self.timed_out.iter().any(|id| id == request_id)
+    }
+
     fn set_state(&mut self, state: RuntimeState) {
         let changed = state != self.state;
         let answered = matches!(
@@ -174,17 +190,15 @@ impl Engine {
         generations: Generations,
     ) -> Self {
         Engine {
-            invocations: Invocations::new(cfg.max_concurrency),
             cfg,
             api_address,
             logs,
             queue: VecDeque::new(),
             runtime: None,
             extensions: Extensions::default(),
-            starting: Starting::Nothing,
+            phase: Phase::Uninitialized,
             init_duration: None,
             retry_init: false,
-            ending: Ending::Running,
             processes,
             first_fatal: None,
             reset_waiters: Vec::new(),
@@ -209,7 +223,7 @@ impl Engine {
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
         loop {
-            if self.phase() == Phase::Shutdown {
+            if self.phase() == lifecycle::Phase::Shutdown {
                 break;
             }
             if let Some(at) = deadlines::rearm(armed, self.deadlines().earliest()) {
@@ -243,7 +257,7 @@ impl Engine {
         // says it is done.
         self.generations.stop(Duration::from_secs(1)).await;
         self.processes.kill_all();
-        let mut waiting = self.ending.take_waiting();
+        let mut waiting = self.phase.take_waiting();
         wait_for_children(&self.processes, &mut rx, &mut waiting).await;
         self.logs.flush().await;
         // The generation's first fatal error, as the contract promises.
@@ -384,22 +398,20 @@ impl Engine {
         }
     }
 
-    /// The environment's phase, as its state shows it.
-    fn phase(&self) -> Phase {
-        match &self.ending {
-            Ending::ShuttingDown {
-                teardown: Some(_), ..
-            } => Phase::ShuttingDown,
-            Ending::ShuttingDown { teardown: None, .. } => Phase::Shutdown,
-            Ending::Resetting(_) => Phase::Resetting,
-            Ending::Running => match self.starting {
-                Starting::Init(_) => Phase::Initializing,
-                Starting::Restore(_) => Phase::Restoring,
-                Starting::Nothing if self.invocations.any() => Phase::Invoking,
-                Starting::Nothing if self.runtime.is_some() => Phase::Ready,
-                Starting::Nothing => Phase::Uninitialized,
-            },
-        }
+    /// The environment's phase, as the lifecycle's tables take it.
+    fn phase(&self) -> lifecycle::Phase {
+        self.phase.name()
+    }
+
+    /// Multi-concurrency is on (`AWS_LAMBDA_MAX_CONCURRENCY`): an input of
+    /// the tables; the engine itself matches on `Invocations`.
+    fn multi_concurrency(&self) -> bool {
+        self.cfg.max_concurrency.is_some()
+    }
+
+    /// The invokes in flight of a runtime that has just initialized.
+    fn serving(&self) -> Phase {
+        Phase::Serving(Invocations::new(self.cfg.max_concurrency))
     }
 
     /// What the phase promises of the rest of the state, checked after
@@ -409,11 +421,7 @@ impl Engine {
     /// at the phase only (`lifecycle::may_freeze`).
     #[cfg(test)]
     fn check_phase(&self) {
-        assert!(
-            self.starting.init().is_none() || self.phase() == Phase::Initializing,
-            "an init under way outside the phase Initializing"
-        );
-        if self.phase() == Phase::Ready {
+        if self.phase() == lifecycle::Phase::Ready {
             assert!(
                 self.extensions.all_ready(),
                 "Ready with an extension that is not waiting in next"
@@ -432,7 +440,7 @@ impl Engine {
             restore_asked: !self.restore_waiters.is_empty(),
             init_caching: self.init_caching(),
             retry_init: self.retry_init,
-            concurrent: self.invocations.is_many(),
+            concurrent: self.multi_concurrency(),
         }
     }
 
@@ -528,7 +536,7 @@ impl Engine {
 
     /// What `lifecycle::on_disruption` says `what` does now.
     fn verdict(&self, what: Disruption) -> Verdict {
-        lifecycle::on_disruption(self.phase(), self.invocations.answered(), what)
+        lifecycle::on_disruption(self.phase(), self.phase.answered(), what)
     }
 
     /// Carries out a verdict that fails what runs (an init, a restore, an
@@ -549,17 +557,10 @@ impl Engine {
                 let err = FunctionError::new(error_type, &message(waiting));
                 self.restore_failed(err, invoke_status(outcome));
             }
-            Verdict::FailInvoke(outcome) => match &self.invocations {
-                Invocations::Many(_) => self.fail_inflight(
-                    |id| FunctionError::new(error_type.clone(), &message(Some(id))),
-                    invoke_status(outcome),
-                ),
-                Invocations::One(current) => {
-                    let current = current.as_ref().map(|c| c.request_id.as_str());
-                    let err = FunctionError::new(error_type, &message(current));
-                    self.fail_current(err, invoke_status(outcome));
-                }
-            },
+            Verdict::FailInvoke(outcome) => self.fail_invocations(
+                |id| FunctionError::new(error_type.clone(), &message(Some(id))),
+                invoke_status(outcome),
+            ),
             Verdict::TeardownGoesOn
             | Verdict::Refused
             | Verdict::ResetAfterInvoke
@@ -604,7 +605,7 @@ impl Engine {
         let shutdown_reason = ShutdownReason::from(reason);
         self.reset_waiters.push((Instant::now(), done));
         self.last_init = None;
-        if let Some(current) = self.invocations.current() {
+        if let Some(current) = self.phase.invocations().and_then(Invocations::current) {
             self.reset_response = current.response_metrics();
         }
         let (error_type, why) = match reason {
@@ -642,10 +643,10 @@ impl Engine {
     }
 
     fn begin_reset(&mut self, reason: ShutdownReason) {
-        if self.ending.teardown().is_none() {
+        if self.phase.teardown().is_none() {
             self.begin_teardown(reason);
         }
-        if self.ending.teardown().is_none() {
+        if self.phase.teardown().is_none() {
             // Nothing to wait for (no extension, or nothing running).
             self.reset_done();
         }
@@ -676,10 +677,13 @@ impl Engine {
     fn deadlines(&self) -> Deadlines {
         Deadlines {
             waiting: self.waiting_deadline(),
-            teardown: self.ending.teardown().and_then(|t| t.next_deadline()),
-            init: self.starting.init().map(|i| i.deadline),
-            restore: self.starting.restore().map(|r| r.deadline),
-            invoke: self.invocations.earliest_deadline(),
+            teardown: self.phase.teardown().and_then(|t| t.next_deadline()),
+            init: self.phase.init().map(|i| i.deadline),
+            restore: self.phase.restore().map(|r| r.deadline),
+            invoke: self
+                .phase
+                .invocations()
+                .and_then(Invocations::earliest_deadline),
             idle: deadlines::idle_deadline(
                 self.phase(),
                 !self.queue.is_empty() || !self.restore_waiters.is_empty(),
@@ -727,7 +731,7 @@ impl Engine {
     /// With multi-concurrency, the soonest deadline of the invokes that
     /// wait for a free slot of an initialized runtime.
     fn waiting_deadline(&self) -> Option<Instant> {
-        match deadlines::queue_clocks(self.invocations.is_many(), self.phase()) {
+        match deadlines::queue_clocks(self.multi_concurrency(), self.phase()) {
             QueueClocks::Each => self.queue.iter().filter_map(|q| q.deadline).min(),
             QueueClocks::Head => self.queue.front().and_then(|q| q.deadline),
             QueueClocks::Nothing => None,
@@ -736,15 +740,17 @@ impl Engine {
 
     fn waiting_timed_out(&mut self) {
         let now = Instant::now();
-        let expired: VecDeque<Queued> = if self.invocations.is_many() {
-            let (expired, waiting) = std::mem::take(&mut self.queue)
-                .into_iter()
-                .partition(|q| q.deadline.is_some_and(|at| at <= now));
-            self.queue = waiting;
-            expired
-        } else {
-            self.queue.pop_front().into_iter().collect()
-        };
+        let expired: VecDeque<Queued> =
+            match lifecycle::on_waiting_deadline(self.multi_concurrency()) {
+                WaitingExpired::EachPast => {
+                    let (expired, waiting) = std::mem::take(&mut self.queue)
+                        .into_iter()
+                        .partition(|q| q.deadline.is_some_and(|at| at <= now));
+                    self.queue = waiting;
+                    expired
+                }
+                WaitingExpired::Head => self.queue.pop_front().into_iter().collect(),
+            };
         for queued in expired {
             let message = format!(
                 "RequestId: {} Error: Task timed out after {:.2} seconds",
@@ -765,8 +771,10 @@ impl Engine {
         done: Option<oneshot::Sender<ShutdownSuccess>>,
         budget: Option<Duration>,
     ) {
-        let steps = lifecycle::on_shutdown_asked(self.phase(), self.invocations.answered());
-        self.ending.shutdown_asked(done, budget);
+        let steps = lifecycle::on_shutdown_asked(self.phase(), self.phase.answered());
+        // What ran before: the init, the restore or the invokes the steps
+        // below end.
+        let mut before = self.phase.shutdown_asked(done, budget);
         for step in steps {
             match step {
                 ShutdownStep::RefuseQueued => {
@@ -778,17 +786,28 @@ impl Engine {
                     }
                 }
                 ShutdownStep::Abandon => {
-                    self.starting.take_init();
+                    if matches!(before, Some(Phase::Initializing(_) | Phase::Restoring(_))) {
+                        before = None;
+                    }
                     self.abandon_restore(RestoreFailed::ShuttingDown);
                 }
                 ShutdownStep::FailInvoke(outcome) => {
-                    let err = FunctionError::new(
-                        ErrorType::SandboxShutdown,
-                        "The execution environment shut down during the invocation.",
-                    );
-                    self.fail_current(err, invoke_status(outcome));
+                    if let Some(Phase::Serving(invocations)) = before.take() {
+                        let err = FunctionError::new(
+                            ErrorType::SandboxShutdown,
+                            "The execution environment shut down during the invocation.",
+                        );
+                        self.fail_taken(invocations, |_| err.clone(), invoke_status(outcome));
+                    }
                 }
-                ShutdownStep::BeginTeardown => self.begin_teardown(ShutdownReason::Spindown),
+                ShutdownStep::BeginTeardown => {
+                    // The workers inside timed-out invokes go with the
+                    // environment.
+                    if let Some(Phase::Serving(mut invocations)) = before.take() {
+                        invocations.release_held_slots();
+                    }
+                    self.begin_teardown(ShutdownReason::Spindown);
+                }
             }
         }
     }

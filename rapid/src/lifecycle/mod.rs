@@ -14,6 +14,7 @@ mod extension;
 mod phase;
 mod runtime;
 pub mod teardown;
+mod workers;
 
 pub use extension::{
     extension_next, may_post_init_error, may_register, ExtensionInput, ExtensionNext,
@@ -29,6 +30,10 @@ pub use phase::{
 pub use runtime::{
     may_answer, on_init_error, on_next, AfterNext, AnswerRefused, InitErrorCall, InvalidTransition,
     NextCall, Poll, RuntimeInput, RuntimeState,
+};
+pub use workers::{
+    on_invoke_deadline, on_waiting_deadline, on_worker_poll, InvokeDeadline, WaitingExpired,
+    WorkerPoll,
 };
 
 #[cfg(test)]
