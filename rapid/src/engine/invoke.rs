@@ -10,7 +10,7 @@ use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
 use crate::lifecycle::{
     self, AfterNext, AnswerRefused, InvalidTransition, InvokeDeadline, NextCall, Poll,
-    RuntimeInput, RuntimeState,
+    RuntimeInput, RuntimeState, StreamEnded,
 };
 use crate::supervisor::Caller;
 use bytes::Bytes;
@@ -569,28 +569,26 @@ impl Engine {
         current.timings.produced_bytes = Some(end.size);
         let done = records.then(|| current.runtime_done(now, status, error_type.as_ref()));
         current.answered = Some((now, status, error_type));
-        if current.answer_state.is_some() {
-            if let Some(done) = done {
-                self.logs.emit(done);
-            }
-            self.answered_concurrent(request_id);
-            return Ok(());
-        }
-        // A next that came while the stream was still open.
-        let held_next = match rt.next.is_some().then(|| rt.state.on(RuntimeInput::Next)) {
-            Some(Ok(next)) => {
-                rt.set_state(next);
-                current.runtime_done = Some(now);
-                Ok(true)
-            }
-            Some(Err(err)) => Err(ApiError::from(err)),
-            None => Ok(false),
+        let ended = lifecycle::on_stream_end(current.answer_state.is_some(), rt.next.is_some());
+        let stepped = match ended {
+            StreamEnded::StepsHeldNext => match rt.state.on(RuntimeInput::Next) {
+                Ok(next) => {
+                    rt.set_state(next);
+                    current.runtime_done = Some(now);
+                    Ok(())
+                }
+                Err(err) => Err(ApiError::from(err)),
+            },
+            StreamEnded::Complete | StreamEnded::AwaitsNext => Ok(()),
         };
         if let Some(done) = done {
             self.logs.emit(done);
         }
-        if held_next? {
-            self.maybe_finish_invoke();
+        stepped?;
+        match ended {
+            StreamEnded::Complete => self.answered_concurrent(request_id),
+            StreamEnded::StepsHeldNext => self.maybe_finish_invoke(),
+            StreamEnded::AwaitsNext => {}
         }
         Ok(())
     }

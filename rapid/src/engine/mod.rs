@@ -28,8 +28,8 @@ use crate::config::FunctionConfig;
 use crate::generation::Generations;
 use crate::lifecycle::deadlines::{self, after, Deadlines, Due, QueueClocks};
 use crate::lifecycle::{
-    self, AwaitInit, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, RuntimeInput,
-    RuntimeState, ShutdownStep, Start, Verdict, View, WaitingExpired,
+    self, AwaitInit, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, ResetStep,
+    RuntimeInput, RuntimeState, ShutdownStep, Start, Verdict, View, WaitingExpired,
 };
 use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
 use extensions::Extensions;
@@ -643,11 +643,11 @@ impl Engine {
     }
 
     fn begin_reset(&mut self, reason: ShutdownReason) {
-        if self.phase.teardown().is_none() {
+        if lifecycle::reset_step(self.phase()) == ResetStep::BeginTeardown {
             self.begin_teardown(reason);
         }
-        if self.phase.teardown().is_none() {
-            // Nothing to wait for (no extension, or nothing running).
+        // Nothing to wait for (no extension, or nothing running).
+        if lifecycle::reset_step(self.phase()) == ResetStep::Done {
             self.reset_done();
         }
     }

@@ -23,13 +23,13 @@ pub use extension::{
 };
 pub use phase::{
     init_complete, invoke_complete, may_freeze, next_start, on_await_init, on_disruption,
-    on_init_asked, on_invoke_asked, on_restore_asked, on_shutdown_asked, runtime_may_start,
-    AwaitInit, Disruption, InitAsked, InvokeAsked, Outcome, Phase, RestoreAsked, ShutdownStep,
-    Start, Verdict, View,
+    on_init_asked, on_invoke_asked, on_restore_asked, on_shutdown_asked, reset_step,
+    runtime_may_start, AwaitInit, Disruption, InitAsked, InvokeAsked, Outcome, Phase, ResetStep,
+    RestoreAsked, ShutdownStep, Start, Verdict, View,
 };
 pub use runtime::{
-    may_answer, on_init_error, on_next, AfterNext, AnswerRefused, InitErrorCall, InvalidTransition,
-    NextCall, Poll, RuntimeInput, RuntimeState,
+    may_answer, on_init_error, on_next, on_stream_end, AfterNext, AnswerRefused, InitErrorCall,
+    InvalidTransition, NextCall, Poll, RuntimeInput, RuntimeState, StreamEnded,
 };
 pub use workers::{
     on_invoke_deadline, on_waiting_deadline, on_worker_poll, InvokeDeadline, WaitingExpired,

@@ -375,6 +375,30 @@ pub fn on_restore_asked(
     }
 }
 
+/// Where a reset asked (or held until an invoke completed) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetStep {
+    /// Something runs: its teardown begins.
+    BeginTeardown,
+    /// A teardown runs: the reset is done when it finishes.
+    Wait,
+    /// Nothing is left to tear down (the teardown finished on the spot, or
+    /// no generation runs): the reset is done now.
+    Done,
+}
+
+/// What a reset does in `phase`; asked again once its teardown has begun,
+/// whether it waits for it or is done already.
+pub fn reset_step(phase: Phase) -> ResetStep {
+    match phase {
+        Phase::Resetting | Phase::ShuttingDown => ResetStep::Wait,
+        Phase::Uninitialized | Phase::Shutdown => ResetStep::Done,
+        Phase::Initializing | Phase::Restoring | Phase::Ready | Phase::Invoking => {
+            ResetStep::BeginTeardown
+        }
+    }
+}
+
 /// Whether the environment is frozen now (spec §11): only once it is idle
 /// (phase `Ready`) with nothing waiting and its runtime waiting in `next`
 /// (or `restore/next`). Every extension is settled then: `Ready` is
@@ -800,6 +824,20 @@ pub(crate) mod tests {
                     "{phase:?} waiting {waiting} polls {polls}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn where_a_reset_stands_in_every_phase() {
+        for phase in PHASES {
+            let want = match phase {
+                Phase::Resetting | Phase::ShuttingDown => ResetStep::Wait,
+                Phase::Uninitialized | Phase::Shutdown => ResetStep::Done,
+                Phase::Initializing | Phase::Restoring | Phase::Ready | Phase::Invoking => {
+                    ResetStep::BeginTeardown
+                }
+            };
+            assert_eq!(reset_step(phase), want, "{phase:?}");
         }
     }
 }
