@@ -18,8 +18,8 @@
 //! accounted for, so the pool sends new invokes elsewhere (or they wait,
 //! on their own clock, until their timeout).
 
+use super::current::Current;
 use super::invocations::Invocations;
-use super::invoke::Current;
 use super::{invalid_state, timestamp, Dispatched, Engine, Reply};
 use crate::lifecycle::deadlines::{self, after, QueueClocks};
 use crate::lifecycle::{self, WorkerPoll};

@@ -5,7 +5,7 @@
 //! own bookkeeping: with one invoke at a time there are no held slots to
 //! forget about.
 
-use super::invoke::Current;
+use super::current::Current;
 use super::Done;
 use interop::contract::{InvokeFailure, InvokeSuccess};
 use std::collections::VecDeque;

@@ -6,12 +6,21 @@
 //! out. Nothing else holds lifecycle state, and nothing here blocks on I/O
 //! other than reading `/proc`.
 //!
-//! The topics: `init` (starting extensions and the runtime, the init gate),
-//! `invoke` (dispatch, answers, completion, REPORT), `extensions` (the
-//! Extensions API calls), `teardown` (reset and shutdown with their budget),
-//! `restore` (init caching: restore and the credentials endpoint).
+//! Here: the engine's state, its loop, `handle` (one arm per message) and
+//! `drive` (whatever may start now). The stored phase with its data is
+//! `phase`; the topics: `init` (starting extensions and the runtime, the
+//! init gate), `invoke` (dispatch, the runtime's `next` and answers,
+//! completion), `current` (the invoke in progress), `report` (END / REPORT
+//! and the failures that end invokes), `concurrent` (multi-concurrency),
+//! `extensions` (the Extensions API calls), `disruption` (exits, resets and
+//! shutdowns asked), `teardown` (their budget), `clock` (the deadlines),
+//! `restore` (init caching: restore and the credentials endpoint),
+//! `runtime` (the runtime process as held here).
 
+mod clock;
 mod concurrent;
+mod current;
+mod disruption;
 mod extensions;
 mod freeze;
 mod init;
@@ -21,28 +30,29 @@ mod message;
 mod phase;
 #[cfg(test)]
 mod property;
+mod report;
 mod restore;
+mod runtime;
 mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
-use crate::lifecycle::deadlines::{self, after, Deadlines, Due, QueueClocks};
-use crate::lifecycle::{
-    self, AwaitInit, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, ResetStep,
-    RuntimeInput, RuntimeState, ShutdownStep, Start, Verdict, View, WaitingExpired,
-};
-use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
+use crate::lifecycle::deadlines::{self, after};
+use crate::lifecycle::{self, AwaitInit, InitAsked, InvokeAsked, Start, View};
+use crate::supervisor::Processes;
+use clock::far_future;
 use extensions::Extensions;
 use interop::contract::{
-    InitFailure, InitRequest, InitSuccess, PhaseRefused, ResetReason, ResetSuccess,
-    ResponseMetrics, ShutdownReason, ShutdownSuccess,
+    InitFailure, InitRequest, InitSuccess, PhaseRefused, ResetSuccess, ResponseMetrics,
+    ShutdownReason, ShutdownSuccess,
 };
-use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
+use interop::{ErrorType, Invoke, InvokeOutcome};
 use invocations::Invocations;
 use message::{refuse, reply_shutdown, shutdown_failure};
 pub(crate) use message::{Dispatched, Done, ExtReply, InitDone, Message, Reply};
 use phase::Phase;
 pub use restore::RestoreFailed;
+use runtime::{is_foreign, Runtime, FOREIGN_RUNTIME};
 use runtime_api::ApiError;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -59,30 +69,6 @@ struct Queued {
     /// Set when the invoke's clock already runs (an init retried for it).
     deadline: Option<Instant>,
 }
-
-struct Runtime {
-    pid: i32,
-    /// When `state` was entered.
-    since: SystemTime,
-    /// When it last answered an invoke.
-    answered_at: Option<SystemTime>,
-    /// The runtime's own peak RSS, known once it has exited.
-    exited_max_rss_kb: Option<u64>,
-    state: RuntimeState,
-    /// The runtime's pending `next`, when it is waiting in one.
-    next: Option<Reply<Dispatched>>,
-    /// Multi-concurrency: its further pending `next` polls (one per idle
-    /// worker), beside `next`.
-    polls: Vec<Reply<Dispatched>>,
-    /// Its pending `restore/next` (init caching), until a restore starts.
-    restore_next: Option<Reply<()>>,
-    /// Multi-concurrency: the latest invokes that timed out while a worker
-    /// of this runtime held them, whose late answers are refused with `410`.
-    timed_out: VecDeque<String>,
-}
-
-/// How many timed-out request ids are remembered for their late answers.
-const TIMED_OUT_KEPT: usize = 1024;
 
 pub(crate) struct Engine {
     cfg: Arc<FunctionConfig>,
@@ -133,52 +119,6 @@ pub(crate) struct Engine {
     frozen: bool,
     /// The memory cgroup's OOM kills already accounted for.
     oom_kills_seen: u64,
-}
-
-impl Runtime {
-    /// Moves the runtime through its state table, or says why `input` is
-    /// not allowed now (`403 InvalidStateTransition`).
-    fn step(&mut self, input: RuntimeInput) -> Result<(), InvalidTransition> {
-        let next = self.state.on(input)?;
-        self.set_state(next);
-        Ok(())
-    }
-
-    /// It waits in at least one `next`.
-    fn polls(&self) -> bool {
-        self.next.is_some() || !self.polls.is_empty()
-    }
-
-    /// Remembers `request_id` timed out, for its late answer.
-    fn timed_out(&mut self, request_id: &str) {
-        if self.timed_out.len() == TIMED_OUT_KEPT {
-            self.timed_out.pop_front();
-        }
-        self.timed_out.push_back(request_id.to_owned());
-    }
-
-    /// `request_id` timed out lately.
-    fn has_timed_out(&self, request_id: &str) -> bool {
-        self.timed_out.iter().any(|id| id == request_id)
-    }
-
-    fn set_state(&mut self, state: RuntimeState) {
-        let changed = state != self.state;
-        let answered = matches!(
-            state,
-            RuntimeState::RuntimeResponseSentState | RuntimeState::InvocationErrorResponse
-        );
-        if changed || answered {
-            let now = SystemTime::now();
-            if changed {
-                self.since = now;
-            }
-            if answered {
-                self.answered_at = Some(now);
-            }
-        }
-        self.state = state;
-    }
 }
 
 impl Engine {
@@ -486,90 +426,6 @@ impl Engine {
         }
     }
 
-    fn on_exit(&mut self, exit: ProcessExit) {
-        // The kernel killed a process of the sandbox for memory since the
-        // last exit: this one (a SIGKILL), as far as rapid can tell.
-        let oom_kills = self.processes.oom_kills();
-        let out_of_memory = oom_kills > self.oom_kills_seen
-            && exit.status
-                == crate::supervisor::ExitStatus::Signal(nix::sys::signal::Signal::SIGKILL);
-        self.oom_kills_seen = oom_kills;
-        if self.runtime.as_ref().is_some_and(|rt| rt.pid == exit.pid) {
-            self.on_runtime_exit(exit, out_of_memory);
-        } else if self.extensions.is_process(exit.pid) {
-            self.on_extension_exit(exit);
-        }
-        // Anything else is an orphan (or a process of a torn-down
-        // generation): reaped, nothing more to do.
-        self.drive();
-    }
-
-    fn on_runtime_exit(&mut self, exit: ProcessExit, out_of_memory: bool) {
-        if let Some(rt) = self.runtime.as_mut() {
-            rt.exited_max_rss_kb = Some(exit.max_rss_kb);
-        }
-        let why = format!("Runtime exited with error: {}", exit.status);
-        tracing::debug!(pid = exit.pid, reason = %why, "runtime exited");
-        let verdict = self.verdict(Disruption::RuntimeExited);
-        match verdict {
-            Verdict::TeardownGoesOn => self.teardown_runtime_exited(),
-            Verdict::ResetNow => {
-                tracing::warn!(pid = exit.pid, reason = %why, "the runtime exited while idle; the next invoke starts a new one");
-                self.begin_teardown(ShutdownReason::Failure);
-            }
-            Verdict::FailInvoke(Outcome::Answered) => {
-                tracing::warn!(pid = exit.pid, reason = %why, "the runtime exited after answering; the next invoke starts a new one");
-            }
-            _ => {}
-        }
-        let error_type = if out_of_memory {
-            tracing::warn!(
-                pid = exit.pid,
-                "the runtime was killed for using more than the function's memory"
-            );
-            ErrorType::RuntimeOutOfMemory
-        } else {
-            ErrorType::RuntimeExitError
-        };
-        self.cut_short(verdict, error_type, &why);
-    }
-
-    /// What `lifecycle::on_disruption` says `what` does now.
-    fn verdict(&self, what: Disruption) -> Verdict {
-        lifecycle::on_disruption(self.phase(), self.phase.answered(), what)
-    }
-
-    /// Carries out a verdict that fails what runs (an init, a restore, an
-    /// invoke) with `error_type` and `why` (after `RequestId: <id> Error: `
-    /// when an invoke is concerned); the other verdicts are the caller's.
-    fn cut_short(&mut self, verdict: Verdict, error_type: ErrorType, why: &str) {
-        let message = |request_id: Option<&str>| match request_id {
-            Some(id) => format!("RequestId: {id} Error: {why}"),
-            None => format!("Error: {why}"),
-        };
-        let waiting = self.queue.front().map(|q| q.invoke.request_id.as_str());
-        match verdict {
-            Verdict::FailInit(outcome) => {
-                let err = FunctionError::new(error_type, &message(waiting));
-                self.init_failed(err, invoke_status(outcome));
-            }
-            Verdict::FailRestore(outcome) => {
-                let err = FunctionError::new(error_type, &message(waiting));
-                self.restore_failed(err, invoke_status(outcome));
-            }
-            Verdict::FailInvoke(outcome) => self.fail_invocations(
-                |id| FunctionError::new(error_type.clone(), &message(Some(id))),
-                invoke_status(outcome),
-            ),
-            Verdict::TeardownGoesOn
-            | Verdict::Refused
-            | Verdict::ResetAfterInvoke
-            | Verdict::ResetNow
-            | Verdict::NothingRuns
-            | Verdict::Abandon => {}
-        }
-    }
-
     /// The runtime's and extensions' states, for the control API.
     fn internal_state(&self) -> interop::state::InternalState {
         interop::state::InternalState {
@@ -586,239 +442,9 @@ impl Engine {
         }
     }
 
-    /// A reset asked from outside (the control API, the contract): it
-    /// cuts short whatever runs. An unanswered invoke fails with
-    /// `Sandbox.Timedout` or `Sandbox.Failure`, an init under way fails
-    /// the same way; an invoke the runtime already answered is let
-    /// complete first.
-    fn reset(
-        &mut self,
-        reason: ResetReason,
-        done: oneshot::Sender<Result<ResetSuccess, PhaseRefused>>,
-    ) {
-        let timeout = reason == ResetReason::Timeout;
-        let verdict = self.verdict(Disruption::ResetAsked { timeout });
-        if verdict == Verdict::Refused {
-            let _ = done.send(Err(PhaseRefused::ShuttingDown));
-            return;
-        }
-        let shutdown_reason = ShutdownReason::from(reason);
-        self.reset_waiters.push((Instant::now(), done));
-        self.last_init = None;
-        if let Some(current) = self.phase.invocations().and_then(Invocations::current) {
-            self.reset_response = current.response_metrics();
-        }
-        let (error_type, why) = match reason {
-            ResetReason::Timeout => (
-                ErrorType::SandboxTimedout,
-                "the execution environment was reset (timeout)",
-            ),
-            ResetReason::Failure => (
-                ErrorType::SandboxFailure,
-                "the execution environment was reset (failure)",
-            ),
-        };
-        match verdict {
-            // The invoke has its answer and waits only for the runtime and
-            // the extensions to ask for their next event.
-            Verdict::ResetAfterInvoke => {
-                self.pending_reset.get_or_insert(shutdown_reason);
-            }
-            Verdict::ResetNow | Verdict::TeardownGoesOn => self.begin_reset(shutdown_reason),
-            // No generation to tear down: a restore asked will not run in
-            // it, and the reset is done.
-            Verdict::NothingRuns => {
-                self.abandon_restore(RestoreFailed::Reset);
-                self.reset_done();
-            }
-            cut => self.cut_short(cut, error_type, why),
-        }
-    }
-
-    /// Starts the reset asked while an invoke was completing, if any.
-    fn start_pending_reset(&mut self) {
-        if let Some(reason) = self.pending_reset.take() {
-            self.begin_reset(reason);
-        }
-    }
-
-    fn begin_reset(&mut self, reason: ShutdownReason) {
-        if lifecycle::reset_step(self.phase()) == ResetStep::BeginTeardown {
-            self.begin_teardown(reason);
-        }
-        // Nothing to wait for (no extension, or nothing running).
-        if lifecycle::reset_step(self.phase()) == ResetStep::Done {
-            self.reset_done();
-        }
-    }
-
-    /// The reset finished: tell who asked how long it took.
-    fn reset_done(&mut self) {
-        // Whatever ended the sandbox (the reset, a failure, a shutdown), a
-        // reset still asked for is done.
-        self.pending_reset = None;
-        let response = self.reset_response.take();
-        for (since, done) in self.reset_waiters.drain(..) {
-            let _ = done.send(Ok(ResetSuccess {
-                extensions_reset: since.elapsed(),
-                response,
-            }));
-        }
-    }
-
     /// Remembers the first error that failed an init or an invoke.
     fn fatal(&mut self, error_type: &ErrorType) {
         self.first_fatal.get_or_insert_with(|| error_type.clone());
-    }
-
-    // ---- time -------------------------------------------------------------
-
-    /// The deadlines the environment holds now.
-    fn deadlines(&self) -> Deadlines {
-        Deadlines {
-            waiting: self.waiting_deadline(),
-            teardown: self.phase.teardown().and_then(|t| t.next_deadline()),
-            init: self.phase.init().map(|i| i.deadline),
-            restore: self.phase.restore().map(|r| r.deadline),
-            invoke: self
-                .phase
-                .invocations()
-                .and_then(Invocations::earliest_deadline),
-            idle: deadlines::idle_deadline(
-                self.phase(),
-                !self.queue.is_empty() || !self.restore_waiters.is_empty(),
-                self.idle_since,
-                self.cfg.idle_timeout,
-            ),
-        }
-    }
-
-    /// The timer fired (possibly early): handles every deadline that has
-    /// passed, in `Due::ORDER`, each looked at after the one before was
-    /// handled.
-    fn on_deadline(&mut self) {
-        let now = Instant::now();
-        for due in Due::ORDER {
-            if !self.deadlines().has_passed(due, now) {
-                continue;
-            }
-            match due {
-                Due::Waiting => self.waiting_timed_out(),
-                Due::Teardown => self.teardown_timer(now),
-                Due::Init => self.init_timed_out(),
-                Due::Restore => self.restore_timed_out(),
-                Due::Invoke => self.invoke_timed_out(),
-                Due::Idle => self.idle_timed_out(),
-            }
-        }
-        self.drive();
-    }
-
-    /// Idle for the idle timeout: the environment is retired as Lambda
-    /// retires one (SHUTDOWN with reason spindown, the budget, SIGKILL);
-    /// the next invoke starts a new one.
-    fn idle_timed_out(&mut self) {
-        let idle = self.idle_since.elapsed();
-        tracing::info!(
-            idle_s = idle.as_secs(),
-            "idle for the idle timeout: shutting the execution environment down (spindown)"
-        );
-        self.begin_teardown(ShutdownReason::Spindown);
-    }
-
-    /// The deadline of an invoke whose clock runs while it waits for a
-    /// reset (see `drive`).
-    /// With multi-concurrency, the soonest deadline of the invokes that
-    /// wait for a free slot of an initialized runtime.
-    fn waiting_deadline(&self) -> Option<Instant> {
-        match deadlines::queue_clocks(self.multi_concurrency(), self.phase()) {
-            QueueClocks::Each => self.queue.iter().filter_map(|q| q.deadline).min(),
-            QueueClocks::Head => self.queue.front().and_then(|q| q.deadline),
-            QueueClocks::Nothing => None,
-        }
-    }
-
-    fn waiting_timed_out(&mut self) {
-        let now = Instant::now();
-        let expired: VecDeque<Queued> =
-            match lifecycle::on_waiting_deadline(self.multi_concurrency()) {
-                WaitingExpired::EachPast => {
-                    let (expired, waiting) = std::mem::take(&mut self.queue)
-                        .into_iter()
-                        .partition(|q| q.deadline.is_some_and(|at| at <= now));
-                    self.queue = waiting;
-                    expired
-                }
-                WaitingExpired::Head => self.queue.pop_front().into_iter().collect(),
-            };
-        for queued in expired {
-            let message = format!(
-                "RequestId: {} Error: Task timed out after {:.2} seconds",
-                queued.invoke.request_id,
-                self.cfg.timeout.as_secs_f64()
-            );
-            let err = FunctionError::new(ErrorType::SandboxTimedout, &message);
-            self.fail_undispatched(queued, err, telemetry::InvokeStatus::Timeout);
-        }
-    }
-
-    // ---- shutdown ---------------------------------------------------------
-
-    /// Carries out what `lifecycle::on_shutdown_asked` says a shutdown
-    /// does now; `done` is told when it is over.
-    fn begin_shutdown(
-        &mut self,
-        done: Option<oneshot::Sender<ShutdownSuccess>>,
-        budget: Option<Duration>,
-    ) {
-        let steps = lifecycle::on_shutdown_asked(self.phase(), self.phase.answered());
-        // What ran before: the init, the restore or the invokes the steps
-        // below end.
-        let mut before = self.phase.shutdown_asked(done, budget);
-        for step in steps {
-            match step {
-                ShutdownStep::RefuseQueued => {
-                    for queued in self.queue.drain(..) {
-                        if let Some(done) = queued.done {
-                            let _ = done.send(Err(shutdown_failure(&queued.invoke)));
-                        }
-                        reply_shutdown(queued.invoke, queued.reply);
-                    }
-                }
-                ShutdownStep::Abandon => {
-                    if matches!(before, Some(Phase::Initializing(_) | Phase::Restoring(_))) {
-                        before = None;
-                    }
-                    self.abandon_restore(RestoreFailed::ShuttingDown);
-                }
-                ShutdownStep::FailInvoke(outcome) => {
-                    if let Some(Phase::Serving(invocations)) = before.take() {
-                        let err = FunctionError::new(
-                            ErrorType::SandboxShutdown,
-                            "The execution environment shut down during the invocation.",
-                        );
-                        self.fail_taken(invocations, |_| err.clone(), invoke_status(outcome));
-                    }
-                }
-                ShutdownStep::BeginTeardown => {
-                    // The workers inside timed-out invokes go with the
-                    // environment.
-                    if let Some(Phase::Serving(mut invocations)) = before.take() {
-                        invocations.release_held_slots();
-                    }
-                    self.begin_teardown(ShutdownReason::Spindown);
-                }
-            }
-        }
-    }
-}
-
-/// The status of an invoke (or init, or restore) that ended with `outcome`.
-fn invoke_status(outcome: Outcome) -> telemetry::InvokeStatus {
-    match outcome {
-        Outcome::Error => telemetry::InvokeStatus::Error,
-        Outcome::Timeout => telemetry::InvokeStatus::Timeout,
-        Outcome::Answered => telemetry::InvokeStatus::Success,
     }
 }
 
@@ -843,49 +469,10 @@ async fn wait_for_children(
     let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
 }
 
-/// A call that only a process of the current generation may make came from
-/// outside its process trees: a request a killed process sent before a
-/// reset, read only now, or a process rapid did not start. A connection
-/// accepted during another generation than `current` is foreign for sure;
-/// otherwise the owner of its socket is looked up, and when it cannot be
-/// told (no `/proc`), the call is let through.
-fn is_foreign(caller: Option<Caller>, current: Option<u64>, roots: &[i32], what: &str) -> bool {
-    let Some(caller) = caller else {
-        return false;
-    };
-    if caller.generation.is_some() && caller.generation != current {
-        tracing::warn!(peer = %caller.peer, "refused {what} on a connection of an ended generation (a request of a process from before a reset)");
-        return true;
-    }
-    match crate::supervisor::owner_in_tree(caller, roots) {
-        Ownership::Foreign => {
-            tracing::warn!(peer = %caller.peer, "refused {what} from a process outside this execution environment (a request of a process from before a reset?)");
-            true
-        }
-        Ownership::Owned(_) | Ownership::Unknown => false,
-    }
-}
-
-const FOREIGN_RUNTIME: &str =
-    "the caller is not the runtime of this execution environment (a process from before a reset?)";
-
-/// The table's refusal, as the Runtime API answers it (`403
-/// InvalidStateTransition`, in the table's words): the one place a typed
-/// refusal becomes text, at the API's edge.
-impl From<InvalidTransition> for ApiError {
-    fn from(err: InvalidTransition) -> ApiError {
-        invalid_state(&err.to_string())
-    }
-}
-
 fn invalid_state(message: &str) -> ApiError {
     ApiError::InvalidStateTransition {
         message: message.to_owned(),
     }
-}
-
-fn far_future() -> Instant {
-    after(Instant::now(), deadlines::FAR_FUTURE)
 }
 
 /// The Unix epoch milliseconds of an instant.
@@ -916,25 +503,4 @@ fn epoch_ns(at: SystemTime) -> u64 {
 
 fn timestamp() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn caller(generation: Option<u64>) -> Option<Caller> {
-        Some(Caller {
-            peer: "127.0.0.1:1".parse().expect("an address"),
-            local: "127.0.0.1:2".parse().expect("an address"),
-            generation,
-        })
-    }
-
-    #[test]
-    fn a_connection_of_another_generation_is_foreign_without_a_look_up() {
-        // No process owns these addresses: only the generation can tell.
-        assert!(is_foreign(caller(Some(1)), Some(2), &[], "a test call"));
-        assert!(is_foreign(caller(Some(1)), None, &[], "a test call"));
-        assert!(!is_foreign(None, Some(2), &[], "a call with no connection"));
-    }
 }
