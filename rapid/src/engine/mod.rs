@@ -38,7 +38,7 @@ mod teardown;
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
 use crate::lifecycle::deadlines::{self, after};
-use crate::lifecycle::{self, AwaitInit, InitAsked, InvokeAsked, Start, View};
+use crate::lifecycle::{self, Admit, AwaitInit, InitAsked, Start, View};
 use crate::supervisor::Processes;
 use clock::far_future;
 use extensions::Extensions;
@@ -210,19 +210,16 @@ impl Engine {
     }
 
     fn handle(&mut self, message: Message) {
+        if lifecycle::on_call(self.phase(), message.call()) == Admit::ShuttingDown {
+            refuse(message);
+            return;
+        }
         match message {
             Message::Invoke {
                 invoke,
                 reply,
                 done,
             } => {
-                if lifecycle::on_invoke_asked(self.phase()) == InvokeAsked::ShuttingDown {
-                    if let Some(done) = done {
-                        let _ = done.send(Err(shutdown_failure(&invoke)));
-                    }
-                    reply_shutdown(invoke, reply);
-                    return;
-                }
                 let deadline = self.slot_wait_deadline(invoke.accepted);
                 self.queue.push_back(Queued {
                     invoke,
@@ -458,11 +455,17 @@ async fn wait_for_children(
 ) {
     let wait = async {
         while processes.any_alive() {
-            match rx.recv().await {
-                Some(Message::Exited(_)) => {}
-                Some(Message::Shutdown { done, .. }) => waiting.push(done),
-                Some(other) => refuse(other),
-                None => return,
+            let Some(message) = rx.recv().await else {
+                return;
+            };
+            match lifecycle::on_call(lifecycle::Phase::Shutdown, message.call()) {
+                Admit::ShuttingDown => refuse(message),
+                // An exit is reaped; a further shutdown waits for the end.
+                Admit::Handle => {
+                    if let Message::Shutdown { done, .. } = message {
+                        waiting.push(done);
+                    }
+                }
             }
         }
     };

@@ -219,22 +219,6 @@ pub fn invoke_complete(
     runtime == Some(RuntimeState::Ready) && answered && extensions_settled
 }
 
-/// What an invoke sent to the environment does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvokeAsked {
-    /// It waits in the queue; `next_start` says when it runs.
-    Queue,
-    /// Refused: the environment shuts down (`Sandbox.Shutdown`).
-    ShuttingDown,
-}
-
-pub fn on_invoke_asked(phase: Phase) -> InvokeAsked {
-    match phase {
-        Phase::ShuttingDown | Phase::Shutdown => InvokeAsked::ShuttingDown,
-        _ => InvokeAsked::Queue,
-    }
-}
-
 /// What a shutdown asked (SIGTERM, the control API, the contract) does,
 /// step by step, in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -636,17 +620,6 @@ pub(crate) mod tests {
                     );
                 }
             }
-        }
-    }
-
-    #[test]
-    fn what_an_invoke_asked_does() {
-        for phase in PHASES {
-            let want = match phase {
-                Phase::ShuttingDown | Phase::Shutdown => InvokeAsked::ShuttingDown,
-                _ => InvokeAsked::Queue,
-            };
-            assert_eq!(on_invoke_asked(phase), want, "{phase:?}");
         }
     }
 
