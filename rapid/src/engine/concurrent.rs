@@ -18,11 +18,11 @@
 //! accounted for, so the pool sends new invokes elsewhere (or they wait,
 //! on their own clock, until their timeout).
 
+use super::current::Current;
 use super::invocations::Invocations;
-use super::invoke::Current;
 use super::{invalid_state, timestamp, Dispatched, Engine, Reply};
 use crate::lifecycle::deadlines::{self, after, QueueClocks};
-use crate::lifecycle::teardown;
+use crate::lifecycle::{self, WorkerPoll};
 use interop::{ErrorType, FunctionError};
 use runtime_api::ApiError;
 use std::time::Instant;
@@ -34,30 +34,42 @@ impl Engine {
     /// and invokes in flight together) the call is refused: a runtime holds
     /// at most `AWS_LAMBDA_MAX_CONCURRENCY`.
     pub(super) fn concurrent_poll(&mut self, reply: Reply<Dispatched>) {
-        let (Some(rt), Invocations::Many(workers)) = (self.runtime.as_mut(), &mut self.invocations)
-        else {
+        // Before the init ends (an extension still busy) nothing is in
+        // flight and no slot is held.
+        let (mut workers, limit) = match self.phase.invocations_mut() {
+            Some(Invocations::Many(workers)) => {
+                let limit = workers.limit;
+                (Some(workers), limit)
+            }
+            Some(Invocations::One(_)) => return,
+            None => match self.cfg.max_concurrency {
+                Some(k) => (None, k as usize),
+                None => return,
+            },
+        };
+        let Some(rt) = self.runtime.as_mut() else {
             return;
         };
-        let limit = workers.limit;
         rt.polls.retain(|poll| !poll.is_closed());
         if rt.next.as_ref().is_some_and(|next| next.is_closed()) {
             rt.next = rt.polls.pop();
         }
         let open = usize::from(rt.next.is_some()) + rt.polls.len();
-        // A worker answers its invoke before it polls again, so polls and
-        // invokes in flight together never pass K.
-        let running = workers.inflight.len();
-        if open + running >= limit {
-            let _ = reply.send(Err(invalid_state(&format!(
-                "the runtime already waits in {open} next calls with {running} invokes in flight, the most AWS_LAMBDA_MAX_CONCURRENCY={limit} allows"
-            ))));
-            return;
-        }
-        // Every worker is polling, in an invoke, or still inside a timed-out
-        // one: with all K counted, this poll is a worker back from one.
-        if open + running + workers.held_slots.len() >= limit {
-            if let Some((done, completion)) = workers.held_slots.pop_front() {
-                let _ = done.send(completion);
+        let running = workers.as_ref().map_or(0, |w| w.inflight.len());
+        let held = workers.as_ref().map_or(0, |w| w.held_slots.len());
+        match lifecycle::on_worker_poll(open, running, held, limit) {
+            WorkerPoll::Refused => {
+                let _ = reply.send(Err(invalid_state(&format!(
+                    "the runtime already waits in {open} next calls with {running} invokes in flight, the most AWS_LAMBDA_MAX_CONCURRENCY={limit} allows"
+                ))));
+                return;
+            }
+            WorkerPoll::Waits { frees_held_slot } => {
+                if let Some(workers) = workers.as_mut().filter(|_| frees_held_slot) {
+                    if let Some((done, completion)) = workers.held_slots.pop_front() {
+                        let _ = done.send(completion);
+                    }
+                }
             }
         }
         match rt.next {
@@ -90,7 +102,7 @@ impl Engine {
         };
         // Its answer has its own place in the runtime's table.
         current.answer_state = Some(crate::lifecycle::RuntimeState::Running);
-        if let Invocations::Many(workers) = &mut self.invocations {
+        if let Some(Invocations::Many(workers)) = self.phase.invocations_mut() {
             workers.inflight.push(current);
         }
         true
@@ -101,14 +113,16 @@ impl Engine {
     /// slot of an initialized runtime (during an init it starts when the
     /// init ends, `start_slot_waits`). None with one invoke at a time.
     pub(super) fn slot_wait_deadline(&self, accepted: Instant) -> Option<Instant> {
-        let clocks = deadlines::queue_clocks(self.invocations.is_many(), self.phase());
+        let clocks = deadlines::queue_clocks(self.multi_concurrency(), self.phase());
         (clocks == QueueClocks::Each).then(|| after(accepted, self.cfg.timeout))
     }
 
-    /// The init ended: with multi-concurrency, the invokes that waited for
-    /// it start their clocks now.
+    /// The init ended: the invokes that waited for it start their clocks
+    /// now if the phase runs each one's (multi-concurrency,
+    /// `deadlines::queue_clocks`).
     pub(super) fn start_slot_waits(&mut self) {
-        if !self.invocations.is_many() {
+        let clocks = deadlines::queue_clocks(self.multi_concurrency(), self.phase());
+        if clocks != QueueClocks::Each {
             return;
         }
         let deadline = after(Instant::now(), self.cfg.timeout);
@@ -120,19 +134,20 @@ impl Engine {
     /// Where `request_id` is among the invokes in flight, or why the
     /// runtime may not answer it.
     pub(super) fn inflight_index(&self, request_id: &str) -> Result<usize, ApiError> {
-        let Invocations::Many(workers) = &self.invocations else {
-            return Err(ApiError::InvalidRequestId {
-                request_id: request_id.to_owned(),
-            });
-        };
-        if let Some(at) = workers
-            .inflight
-            .iter()
-            .position(|c| c.request_id == request_id)
-        {
-            return Ok(at);
+        if let Some(Invocations::Many(workers)) = self.phase.invocations() {
+            if let Some(at) = workers
+                .inflight
+                .iter()
+                .position(|c| c.request_id == request_id)
+            {
+                return Ok(at);
+            }
         }
-        if workers.has_timed_out(request_id) {
+        if self
+            .runtime
+            .as_ref()
+            .is_some_and(|rt| rt.has_timed_out(request_id))
+        {
             return Err(ApiError::InvocationTimedOut {
                 request_id: request_id.to_owned(),
             });
@@ -146,7 +161,7 @@ impl Engine {
     /// it is complete (one at a time, it completes once the runtime asks
     /// for the next: `maybe_finish_invoke`).
     pub(super) fn answered_concurrent(&mut self, request_id: &str) {
-        let Invocations::Many(workers) = &mut self.invocations else {
+        let Some(Invocations::Many(workers)) = self.phase.invocations_mut() else {
             return;
         };
         let at = workers
@@ -162,7 +177,7 @@ impl Engine {
 
     /// Writes the invoke's END and REPORT (failing it first with `failed`
     /// when given); the environment is idle once nothing is in flight.
-    fn finish_concurrent(
+    pub(super) fn finish_concurrent(
         &mut self,
         mut current: Current,
         status: InvokeStatus,
@@ -188,7 +203,7 @@ impl Engine {
                 .answered_at()
                 .map_or((now, None, None), |(at, error_type)| (at, error_type, None)),
         };
-        if !self.invocations.any() {
+        if !self.phase.invocations().is_some_and(Invocations::any) {
             self.idle_since = now;
         }
         self.report(current, end, status, error_type, lines, failed_type);
@@ -198,15 +213,17 @@ impl Engine {
     /// `Sandbox.Timedout` and reported; the environment goes on.
     pub(super) fn concurrent_timed_out(&mut self) {
         let now = Instant::now();
-        let Invocations::Many(workers) = &mut self.invocations else {
+        let Some(Invocations::Many(workers)) = self.phase.invocations_mut() else {
             return;
         };
         let (expired, running): (Vec<_>, Vec<_>) = std::mem::take(&mut workers.inflight)
             .into_iter()
             .partition(|c| c.deadline <= now);
         workers.inflight = running;
-        for current in &expired {
-            workers.timed_out(&current.request_id);
+        if let Some(rt) = self.runtime.as_mut() {
+            for current in &expired {
+                rt.timed_out(&current.request_id);
+            }
         }
         for current in expired {
             let message = format!(
@@ -220,25 +237,5 @@ impl Engine {
             current.holds_slot = true;
             self.finish_concurrent(current, InvokeStatus::Timeout, Some(err));
         }
-    }
-
-    /// Fails every invoke in flight with the error `error_for` its request
-    /// id gives, then resets the environment (a crash, a reset, a
-    /// shutdown: what the runtime holds is lost).
-    pub(super) fn fail_inflight(
-        &mut self,
-        error_for: impl Fn(&str) -> FunctionError,
-        status: InvokeStatus,
-    ) {
-        let inflight = match &mut self.invocations {
-            Invocations::Many(workers) => std::mem::take(&mut workers.inflight),
-            Invocations::One(_) => Vec::new(),
-        };
-        for current in inflight {
-            let err = error_for(&current.request_id);
-            self.finish_concurrent(current, status, Some(err));
-        }
-        let timed_out = status == InvokeStatus::Timeout;
-        self.begin_teardown(teardown::reason(self.ending.is_shutdown(), timed_out));
     }
 }

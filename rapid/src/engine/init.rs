@@ -3,7 +3,7 @@
 //! have called `next`. A failed init fails the invoke waiting for it, tears
 //! the sandbox down, and is retried on the next invoke.
 
-use super::starting::Starting;
+use super::phase::Phase as EnginePhase;
 use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
@@ -52,7 +52,7 @@ impl Engine {
                 .find(|(name, _)| name == "AWS_LAMBDA_INITIALIZATION_TYPE")
                 .map(|(_, value)| value.as_str()),
         );
-        self.starting = Starting::Init(InitPhase {
+        self.phase = EnginePhase::Initializing(InitPhase {
             deadline,
             started: now,
             phase,
@@ -159,6 +159,7 @@ impl Engine {
                     next: None,
                     polls: Vec::new(),
                     restore_next: None,
+                    timed_out: std::collections::VecDeque::new(),
                 });
             }
             Err(err) => {
@@ -172,7 +173,7 @@ impl Engine {
     /// The runtime's first `next`: registration closes; init may be done.
     pub(super) fn runtime_ready(&mut self) {
         self.extensions.close_registration();
-        if let Some(init) = self.starting.init_mut() {
+        if let Some(init) = self.phase.init_mut() {
             init.runtime_done = true;
             self.logs.emit(PlatformEvent::now(InitRuntimeDone {
                 initialization_type: init.kind,
@@ -187,7 +188,7 @@ impl Engine {
     /// Init is done once the runtime and every registered extension wait in
     /// `next` (with init caching, the runtime may wait in `restore/next`).
     pub(super) fn maybe_finish_init(&mut self) {
-        let Some(init) = self.starting.init() else {
+        let Some(init) = self.phase.init() else {
             return;
         };
         let runtime = self.runtime.as_ref().map(|rt| rt.state);
@@ -208,8 +209,9 @@ impl Engine {
         }
         self.init_ended(Ok(InitSuccess { init_duration }));
         self.idle_since = Instant::now();
+        let serving = self.serving();
+        self.phase.end_init(serving);
         self.start_slot_waits();
-        self.starting.take_init();
         self.retry_init = false;
         self.first_fatal = None;
         self.drive();
@@ -245,7 +247,8 @@ impl Engine {
     /// Init failed: fail the invoke waiting for it, tear down, and try again
     /// on the next invoke.
     pub(super) fn init_failed(&mut self, err: FunctionError, status: InvokeStatus) {
-        let Some(init) = self.starting.take_init() else {
+        // Until the teardown below begins.
+        let Some(init) = self.phase.end_init(EnginePhase::Uninitialized) else {
             return;
         };
         self.fatal(&err.error_type);
@@ -279,7 +282,7 @@ impl Engine {
             self.fail_undispatched(queued, err, status);
         }
         let timed_out = status == InvokeStatus::Timeout;
-        self.begin_teardown(teardown::reason(self.ending.is_shutdown(), timed_out));
+        self.begin_teardown(teardown::reason(self.phase.is_shutdown(), timed_out));
     }
 
     /// Remembers how the init ended and tells who waits for it.
@@ -291,7 +294,7 @@ impl Engine {
     }
 
     pub(super) fn init_timed_out(&mut self) {
-        let Some(init) = self.starting.init() else {
+        let Some(init) = self.phase.init() else {
             return;
         };
         let err = match self.queue.front() {

@@ -1,17 +1,15 @@
 //! The invokes the runtime holds, as one value: one at a time, or up to K
 //! with multi-concurrency (`AWS_LAMBDA_MAX_CONCURRENCY`). Which of the two
-//! is the variant, chosen once from the configuration, and each carries
-//! only its own bookkeeping: with one invoke at a time there are no timed
-//! out ids or held slots to forget about.
+//! is the variant, chosen from the configuration when the runtime is
+//! initialized (the data of `Phase::Serving`), and each carries only its
+//! own bookkeeping: with one invoke at a time there are no held slots to
+//! forget about.
 
-use super::invoke::Current;
+use super::current::Current;
 use super::Done;
 use interop::contract::{InvokeFailure, InvokeSuccess};
 use std::collections::VecDeque;
 use std::time::Instant;
-
-/// How many timed-out request ids are remembered for their late answers.
-const TIMED_OUT_KEPT: usize = 1024;
 
 /// What an invoke's completion tells the one who waits for it.
 pub(super) type Completion = Result<InvokeSuccess, InvokeFailure>;
@@ -31,9 +29,6 @@ pub(super) struct Workers {
     pub(super) limit: usize,
     /// The invokes the runtime holds, in dispatch order.
     pub(super) inflight: Vec<Current>,
-    /// The latest invokes that timed out, whose late answers are refused
-    /// with `410`.
-    timed_out: VecDeque<String>,
     /// The completions of timed-out invokes whose workers have not polled
     /// again. Each holds its slot (the pool counts the sandbox's lease as
     /// taken) until a poll shows a worker came back, or the environment is
@@ -48,15 +43,9 @@ impl Invocations {
             Some(k) => Invocations::Many(Workers {
                 limit: k as usize,
                 inflight: Vec::new(),
-                timed_out: VecDeque::new(),
                 held_slots: VecDeque::new(),
             }),
         }
-    }
-
-    /// Multi-concurrency is on: what the lifecycle's tables take as input.
-    pub(super) fn is_many(&self) -> bool {
-        matches!(self, Invocations::Many(_))
     }
 
     /// The invoke in flight, with one invoke at a time.
@@ -123,20 +112,5 @@ impl Invocations {
                 let _ = done.send(completion);
             }
         }
-    }
-}
-
-impl Workers {
-    /// Remembers `request_id` timed out, for its late answer.
-    pub(super) fn timed_out(&mut self, request_id: &str) {
-        if self.timed_out.len() == TIMED_OUT_KEPT {
-            self.timed_out.pop_front();
-        }
-        self.timed_out.push_back(request_id.to_owned());
-    }
-
-    /// `request_id` timed out lately.
-    pub(super) fn has_timed_out(&self, request_id: &str) -> bool {
-        self.timed_out.iter().any(|id| id == request_id)
     }
 }

@@ -1,6 +1,7 @@
-//! The messages the engine takes, and how each is refused once the sandbox
-//! has shut down.
+//! The messages the engine takes, their kind (`Message::call`, what
+//! `lifecycle::on_call` decides on), and how each is told it was refused.
 
+use crate::lifecycle::Call;
 use crate::supervisor::{Caller, ProcessExit};
 use bytes::Bytes;
 use extensions_api::{ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest};
@@ -135,7 +136,37 @@ pub(crate) enum Message {
     },
 }
 
-/// Answers a call that arrives after shutdown.
+impl Message {
+    /// Its kind, as `lifecycle::on_call` takes it.
+    pub(super) fn call(&self) -> Call {
+        match self {
+            Message::Invoke { .. } => Call::Invoke,
+            Message::Init { .. } => Call::Init,
+            Message::AwaitInit(_) => Call::AwaitInit,
+            Message::Next { .. } => Call::RuntimeNext,
+            Message::Response { .. }
+            | Message::StreamStart { .. }
+            | Message::StreamEnd { .. }
+            | Message::Error { .. } => Call::Answer,
+            Message::InitError { .. } => Call::InitError,
+            Message::Register { .. } => Call::Register,
+            Message::ExtensionNext { .. }
+            | Message::ExtensionInitError { .. }
+            | Message::ExtensionExitError { .. } => Call::ExtensionCall,
+            Message::Exited(_) => Call::Exited,
+            Message::Shutdown { .. } => Call::Shutdown,
+            Message::InternalState(_) => Call::InternalState,
+            Message::Reset { .. } => Call::Reset,
+            Message::RestoreNext { .. } | Message::RestoreError { .. } => Call::RuntimeRestoreCall,
+            Message::Restore { .. } => Call::Restore,
+            Message::Credentials { .. } => Call::Credentials,
+        }
+    }
+}
+
+/// Answers a message `lifecycle::on_call` refused because the environment
+/// shuts down, in the words of its reply: this decides nothing, it only
+/// says the refusal to each kind of caller.
 pub(super) fn refuse(message: Message) {
     match message {
         Message::Invoke {
@@ -191,6 +222,7 @@ pub(super) fn refuse(message: Message) {
         Message::Credentials { reply, .. } => {
             let _ = reply.send(Err(ApiError::ShuttingDown));
         }
+        // Never refused (`on_call`): a further shutdown waits for the end.
         Message::Shutdown { done, .. } => {
             let _ = done.send(ShutdownSuccess::default());
         }

@@ -6,48 +6,57 @@
 //! out. Nothing else holds lifecycle state, and nothing here blocks on I/O
 //! other than reading `/proc`.
 //!
-//! The topics: `init` (starting extensions and the runtime, the init gate),
-//! `invoke` (dispatch, answers, completion, REPORT), `extensions` (the
-//! Extensions API calls), `teardown` (reset and shutdown with their budget),
-//! `restore` (init caching: restore and the credentials endpoint).
+//! Here: the engine's state, its loop, `handle` (one arm per message) and
+//! `drive` (whatever may start now). The stored phase with its data is
+//! `phase`; the topics: `init` (starting extensions and the runtime, the
+//! init gate), `invoke` (dispatch, the runtime's `next` and answers,
+//! completion), `current` (the invoke in progress), `report` (END / REPORT
+//! and the failures that end invokes), `concurrent` (multi-concurrency),
+//! `extensions` (the Extensions API calls), `disruption` (exits, resets and
+//! shutdowns asked), `teardown` (their budget), `clock` (the deadlines),
+//! `restore` (init caching: restore and the credentials endpoint),
+//! `runtime` (the runtime process as held here).
 
+mod clock;
 mod concurrent;
+mod current;
+mod disruption;
 mod extensions;
 mod freeze;
 mod init;
 mod invocations;
 mod invoke;
 mod message;
+mod phase;
 #[cfg(test)]
 mod property;
+mod report;
 mod restore;
-mod starting;
+mod runtime;
 mod teardown;
 
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
-use crate::lifecycle::deadlines::{self, after, Deadlines, Due, QueueClocks};
-use crate::lifecycle::{
-    self, AwaitInit, Disruption, InitAsked, InvalidTransition, InvokeAsked, Outcome, Phase,
-    RuntimeInput, RuntimeState, ShutdownStep, Start, Verdict, View,
-};
-use crate::supervisor::{Caller, Ownership, ProcessExit, Processes};
+use crate::lifecycle::deadlines::{self, after};
+use crate::lifecycle::{self, Admit, AwaitInit, InitAsked, Start, View};
+use crate::supervisor::Processes;
+use clock::far_future;
 use extensions::Extensions;
 use interop::contract::{
-    InitFailure, InitRequest, InitSuccess, PhaseRefused, ResetReason, ResetSuccess,
-    ResponseMetrics, ShutdownReason, ShutdownSuccess,
+    InitFailure, InitRequest, InitSuccess, PhaseRefused, ResetSuccess, ResponseMetrics,
+    ShutdownReason, ShutdownSuccess,
 };
-use interop::{ErrorType, FunctionError, Invoke, InvokeOutcome};
+use interop::{ErrorType, Invoke, InvokeOutcome};
 use invocations::Invocations;
 use message::{refuse, reply_shutdown, shutdown_failure};
 pub(crate) use message::{Dispatched, Done, ExtReply, InitDone, Message, Reply};
+use phase::Phase;
 pub use restore::RestoreFailed;
+use runtime::{is_foreign, Runtime, FOREIGN_RUNTIME};
 use runtime_api::ApiError;
-use starting::Starting;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use teardown::Ending;
 use telemetry::LogHub;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
@@ -61,24 +70,6 @@ struct Queued {
     deadline: Option<Instant>,
 }
 
-struct Runtime {
-    pid: i32,
-    /// When `state` was entered.
-    since: SystemTime,
-    /// When it last answered an invoke.
-    answered_at: Option<SystemTime>,
-    /// The runtime's own peak RSS, known once it has exited.
-    exited_max_rss_kb: Option<u64>,
-    state: RuntimeState,
-    /// The runtime's pending `next`, when it is waiting in one.
-    next: Option<Reply<Dispatched>>,
-    /// Multi-concurrency: its further pending `next` polls (one per idle
-    /// worker), beside `next`.
-    polls: Vec<Reply<Dispatched>>,
-    /// Its pending `restore/next` (init caching), until a restore starts.
-    restore_next: Option<Reply<()>>,
-}
-
 pub(crate) struct Engine {
     cfg: Arc<FunctionConfig>,
     api_address: String,
@@ -86,16 +77,14 @@ pub(crate) struct Engine {
     queue: VecDeque<Queued>,
     runtime: Option<Runtime>,
     extensions: Extensions,
-    /// The init or the restore under way.
-    starting: Starting,
-    /// The invokes in flight: one at a time, or K (multi-concurrency).
-    invocations: Invocations,
+    /// What the environment is doing, with what that holds: the init or
+    /// the restore under way, the invokes in flight, a teardown, a
+    /// shutdown asked.
+    phase: Phase,
     /// Init duration waiting for the next REPORT line.
     init_duration: Option<Duration>,
     /// The last init failed: the next one runs inside the invoke's time.
     retry_init: bool,
-    /// A reset's or a shutdown's teardown, a shutdown asked.
-    ending: Ending,
     /// Spawns this sandbox's processes and kills them.
     processes: Processes,
     /// The first error that failed an init or an invoke since the sandbox
@@ -132,39 +121,6 @@ pub(crate) struct Engine {
     oom_kills_seen: u64,
 }
 
-impl Runtime {
-    /// Moves the runtime through its state table, or says why `input` is
-    /// not allowed now (`403 InvalidStateTransition`).
-    fn step(&mut self, input: RuntimeInput) -> Result<(), InvalidTransition> {
-        let next = self.state.on(input)?;
-        self.set_state(next);
-        Ok(())
-    }
-
-    /// It waits in at least one `next`.
-    fn polls(&self) -> bool {
-        self.next.is_some() || !self.polls.is_empty()
-    }
-
-    fn set_state(&mut self, state: RuntimeState) {
-        let changed = state != self.state;
-        let answered = matches!(
-            state,
-            RuntimeState::RuntimeResponseSentState | RuntimeState::InvocationErrorResponse
-        );
-        if changed || answered {
-            let now = SystemTime::now();
-            if changed {
-                self.since = now;
-            }
-            if answered {
-                self.answered_at = Some(now);
-            }
-        }
-        self.state = state;
-    }
-}
-
 impl Engine {
     pub(crate) fn new(
         cfg: Arc<FunctionConfig>,
@@ -174,17 +130,15 @@ impl Engine {
         generations: Generations,
     ) -> Self {
         Engine {
-            invocations: Invocations::new(cfg.max_concurrency),
             cfg,
             api_address,
             logs,
             queue: VecDeque::new(),
             runtime: None,
             extensions: Extensions::default(),
-            starting: Starting::Nothing,
+            phase: Phase::Uninitialized,
             init_duration: None,
             retry_init: false,
-            ending: Ending::Running,
             processes,
             first_fatal: None,
             reset_waiters: Vec::new(),
@@ -209,7 +163,7 @@ impl Engine {
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
         loop {
-            if self.phase() == Phase::Shutdown {
+            if self.phase() == lifecycle::Phase::Shutdown {
                 break;
             }
             if let Some(at) = deadlines::rearm(armed, self.deadlines().earliest()) {
@@ -243,7 +197,7 @@ impl Engine {
         // says it is done.
         self.generations.stop(Duration::from_secs(1)).await;
         self.processes.kill_all();
-        let mut waiting = self.ending.take_waiting();
+        let mut waiting = self.phase.take_waiting();
         wait_for_children(&self.processes, &mut rx, &mut waiting).await;
         self.logs.flush().await;
         // The generation's first fatal error, as the contract promises.
@@ -256,19 +210,16 @@ impl Engine {
     }
 
     fn handle(&mut self, message: Message) {
+        if lifecycle::on_call(self.phase(), message.call()) == Admit::ShuttingDown {
+            refuse(message);
+            return;
+        }
         match message {
             Message::Invoke {
                 invoke,
                 reply,
                 done,
             } => {
-                if lifecycle::on_invoke_asked(self.phase()) == InvokeAsked::ShuttingDown {
-                    if let Some(done) = done {
-                        let _ = done.send(Err(shutdown_failure(&invoke)));
-                    }
-                    reply_shutdown(invoke, reply);
-                    return;
-                }
                 let deadline = self.slot_wait_deadline(invoke.accepted);
                 self.queue.push_back(Queued {
                     invoke,
@@ -384,22 +335,20 @@ impl Engine {
         }
     }
 
-    /// The environment's phase, as its state shows it.
-    fn phase(&self) -> Phase {
-        match &self.ending {
-            Ending::ShuttingDown {
-                teardown: Some(_), ..
-            } => Phase::ShuttingDown,
-            Ending::ShuttingDown { teardown: None, .. } => Phase::Shutdown,
-            Ending::Resetting(_) => Phase::Resetting,
-            Ending::Running => match self.starting {
-                Starting::Init(_) => Phase::Initializing,
-                Starting::Restore(_) => Phase::Restoring,
-                Starting::Nothing if self.invocations.any() => Phase::Invoking,
-                Starting::Nothing if self.runtime.is_some() => Phase::Ready,
-                Starting::Nothing => Phase::Uninitialized,
-            },
-        }
+    /// The environment's phase, as the lifecycle's tables take it.
+    fn phase(&self) -> lifecycle::Phase {
+        self.phase.name()
+    }
+
+    /// Multi-concurrency is on (`AWS_LAMBDA_MAX_CONCURRENCY`): an input of
+    /// the tables; the engine itself matches on `Invocations`.
+    fn multi_concurrency(&self) -> bool {
+        self.cfg.max_concurrency.is_some()
+    }
+
+    /// The invokes in flight of a runtime that has just initialized.
+    fn serving(&self) -> Phase {
+        Phase::Serving(Invocations::new(self.cfg.max_concurrency))
     }
 
     /// What the phase promises of the rest of the state, checked after
@@ -409,11 +358,7 @@ impl Engine {
     /// at the phase only (`lifecycle::may_freeze`).
     #[cfg(test)]
     fn check_phase(&self) {
-        assert!(
-            self.starting.init().is_none() || self.phase() == Phase::Initializing,
-            "an init under way outside the phase Initializing"
-        );
-        if self.phase() == Phase::Ready {
+        if self.phase() == lifecycle::Phase::Ready {
             assert!(
                 self.extensions.all_ready(),
                 "Ready with an extension that is not waiting in next"
@@ -432,7 +377,7 @@ impl Engine {
             restore_asked: !self.restore_waiters.is_empty(),
             init_caching: self.init_caching(),
             retry_init: self.retry_init,
-            concurrent: self.invocations.is_many(),
+            concurrent: self.multi_concurrency(),
         }
     }
 
@@ -478,97 +423,6 @@ impl Engine {
         }
     }
 
-    fn on_exit(&mut self, exit: ProcessExit) {
-        // The kernel killed a process of the sandbox for memory since the
-        // last exit: this one (a SIGKILL), as far as rapid can tell.
-        let oom_kills = self.processes.oom_kills();
-        let out_of_memory = oom_kills > self.oom_kills_seen
-            && exit.status
-                == crate::supervisor::ExitStatus::Signal(nix::sys::signal::Signal::SIGKILL);
-        self.oom_kills_seen = oom_kills;
-        if self.runtime.as_ref().is_some_and(|rt| rt.pid == exit.pid) {
-            self.on_runtime_exit(exit, out_of_memory);
-        } else if self.extensions.is_process(exit.pid) {
-            self.on_extension_exit(exit);
-        }
-        // Anything else is an orphan (or a process of a torn-down
-        // generation): reaped, nothing more to do.
-        self.drive();
-    }
-
-    fn on_runtime_exit(&mut self, exit: ProcessExit, out_of_memory: bool) {
-        if let Some(rt) = self.runtime.as_mut() {
-            rt.exited_max_rss_kb = Some(exit.max_rss_kb);
-        }
-        let why = format!("Runtime exited with error: {}", exit.status);
-        tracing::debug!(pid = exit.pid, reason = %why, "runtime exited");
-        let verdict = self.verdict(Disruption::RuntimeExited);
-        match verdict {
-            Verdict::TeardownGoesOn => self.teardown_runtime_exited(),
-            Verdict::ResetNow => {
-                tracing::warn!(pid = exit.pid, reason = %why, "the runtime exited while idle; the next invoke starts a new one");
-                self.begin_teardown(ShutdownReason::Failure);
-            }
-            Verdict::FailInvoke(Outcome::Answered) => {
-                tracing::warn!(pid = exit.pid, reason = %why, "the runtime exited after answering; the next invoke starts a new one");
-            }
-            _ => {}
-        }
-        let error_type = if out_of_memory {
-            tracing::warn!(
-                pid = exit.pid,
-                "the runtime was killed for using more than the function's memory"
-            );
-            ErrorType::RuntimeOutOfMemory
-        } else {
-            ErrorType::RuntimeExitError
-        };
-        self.cut_short(verdict, error_type, &why);
-    }
-
-    /// What `lifecycle::on_disruption` says `what` does now.
-    fn verdict(&self, what: Disruption) -> Verdict {
-        lifecycle::on_disruption(self.phase(), self.invocations.answered(), what)
-    }
-
-    /// Carries out a verdict that fails what runs (an init, a restore, an
-    /// invoke) with `error_type` and `why` (after `RequestId: <id> Error: `
-    /// when an invoke is concerned); the other verdicts are the caller's.
-    fn cut_short(&mut self, verdict: Verdict, error_type: ErrorType, why: &str) {
-        let message = |request_id: Option<&str>| match request_id {
-            Some(id) => format!("RequestId: {id} Error: {why}"),
-            None => format!("Error: {why}"),
-        };
-        let waiting = self.queue.front().map(|q| q.invoke.request_id.as_str());
-        match verdict {
-            Verdict::FailInit(outcome) => {
-                let err = FunctionError::new(error_type, &message(waiting));
-                self.init_failed(err, invoke_status(outcome));
-            }
-            Verdict::FailRestore(outcome) => {
-                let err = FunctionError::new(error_type, &message(waiting));
-                self.restore_failed(err, invoke_status(outcome));
-            }
-            Verdict::FailInvoke(outcome) => match &self.invocations {
-                Invocations::Many(_) => self.fail_inflight(
-                    |id| FunctionError::new(error_type.clone(), &message(Some(id))),
-                    invoke_status(outcome),
-                ),
-                Invocations::One(current) => {
-                    let current = current.as_ref().map(|c| c.request_id.as_str());
-                    let err = FunctionError::new(error_type, &message(current));
-                    self.fail_current(err, invoke_status(outcome));
-                }
-            },
-            Verdict::TeardownGoesOn
-            | Verdict::Refused
-            | Verdict::ResetAfterInvoke
-            | Verdict::ResetNow
-            | Verdict::NothingRuns
-            | Verdict::Abandon => {}
-        }
-    }
-
     /// The runtime's and extensions' states, for the control API.
     fn internal_state(&self) -> interop::state::InternalState {
         interop::state::InternalState {
@@ -585,221 +439,9 @@ impl Engine {
         }
     }
 
-    /// A reset asked from outside (the control API, the contract): it
-    /// cuts short whatever runs. An unanswered invoke fails with
-    /// `Sandbox.Timedout` or `Sandbox.Failure`, an init under way fails
-    /// the same way; an invoke the runtime already answered is let
-    /// complete first.
-    fn reset(
-        &mut self,
-        reason: ResetReason,
-        done: oneshot::Sender<Result<ResetSuccess, PhaseRefused>>,
-    ) {
-        let timeout = reason == ResetReason::Timeout;
-        let verdict = self.verdict(Disruption::ResetAsked { timeout });
-        if verdict == Verdict::Refused {
-            let _ = done.send(Err(PhaseRefused::ShuttingDown));
-            return;
-        }
-        let shutdown_reason = ShutdownReason::from(reason);
-        self.reset_waiters.push((Instant::now(), done));
-        self.last_init = None;
-        if let Some(current) = self.invocations.current() {
-            self.reset_response = current.response_metrics();
-        }
-        let (error_type, why) = match reason {
-            ResetReason::Timeout => (
-                ErrorType::SandboxTimedout,
-                "the execution environment was reset (timeout)",
-            ),
-            ResetReason::Failure => (
-                ErrorType::SandboxFailure,
-                "the execution environment was reset (failure)",
-            ),
-        };
-        match verdict {
-            // The invoke has its answer and waits only for the runtime and
-            // the extensions to ask for their next event.
-            Verdict::ResetAfterInvoke => {
-                self.pending_reset.get_or_insert(shutdown_reason);
-            }
-            Verdict::ResetNow | Verdict::TeardownGoesOn => self.begin_reset(shutdown_reason),
-            // No generation to tear down: a restore asked will not run in
-            // it, and the reset is done.
-            Verdict::NothingRuns => {
-                self.abandon_restore(RestoreFailed::Reset);
-                self.reset_done();
-            }
-            cut => self.cut_short(cut, error_type, why),
-        }
-    }
-
-    /// Starts the reset asked while an invoke was completing, if any.
-    fn start_pending_reset(&mut self) {
-        if let Some(reason) = self.pending_reset.take() {
-            self.begin_reset(reason);
-        }
-    }
-
-    fn begin_reset(&mut self, reason: ShutdownReason) {
-        if self.ending.teardown().is_none() {
-            self.begin_teardown(reason);
-        }
-        if self.ending.teardown().is_none() {
-            // Nothing to wait for (no extension, or nothing running).
-            self.reset_done();
-        }
-    }
-
-    /// The reset finished: tell who asked how long it took.
-    fn reset_done(&mut self) {
-        // Whatever ended the sandbox (the reset, a failure, a shutdown), a
-        // reset still asked for is done.
-        self.pending_reset = None;
-        let response = self.reset_response.take();
-        for (since, done) in self.reset_waiters.drain(..) {
-            let _ = done.send(Ok(ResetSuccess {
-                extensions_reset: since.elapsed(),
-                response,
-            }));
-        }
-    }
-
     /// Remembers the first error that failed an init or an invoke.
     fn fatal(&mut self, error_type: &ErrorType) {
         self.first_fatal.get_or_insert_with(|| error_type.clone());
-    }
-
-    // ---- time -------------------------------------------------------------
-
-    /// The deadlines the environment holds now.
-    fn deadlines(&self) -> Deadlines {
-        Deadlines {
-            waiting: self.waiting_deadline(),
-            teardown: self.ending.teardown().and_then(|t| t.next_deadline()),
-            init: self.starting.init().map(|i| i.deadline),
-            restore: self.starting.restore().map(|r| r.deadline),
-            invoke: self.invocations.earliest_deadline(),
-            idle: deadlines::idle_deadline(
-                self.phase(),
-                !self.queue.is_empty() || !self.restore_waiters.is_empty(),
-                self.idle_since,
-                self.cfg.idle_timeout,
-            ),
-        }
-    }
-
-    /// The timer fired (possibly early): handles every deadline that has
-    /// passed, in `Due::ORDER`, each looked at after the one before was
-    /// handled.
-    fn on_deadline(&mut self) {
-        let now = Instant::now();
-        for due in Due::ORDER {
-            if !self.deadlines().has_passed(due, now) {
-                continue;
-            }
-            match due {
-                Due::Waiting => self.waiting_timed_out(),
-                Due::Teardown => self.teardown_timer(now),
-                Due::Init => self.init_timed_out(),
-                Due::Restore => self.restore_timed_out(),
-                Due::Invoke => self.invoke_timed_out(),
-                Due::Idle => self.idle_timed_out(),
-            }
-        }
-        self.drive();
-    }
-
-    /// Idle for the idle timeout: the environment is retired as Lambda
-    /// retires one (SHUTDOWN with reason spindown, the budget, SIGKILL);
-    /// the next invoke starts a new one.
-    fn idle_timed_out(&mut self) {
-        let idle = self.idle_since.elapsed();
-        tracing::info!(
-            idle_s = idle.as_secs(),
-            "idle for the idle timeout: shutting the execution environment down (spindown)"
-        );
-        self.begin_teardown(ShutdownReason::Spindown);
-    }
-
-    /// The deadline of an invoke whose clock runs while it waits for a
-    /// reset (see `drive`).
-    /// With multi-concurrency, the soonest deadline of the invokes that
-    /// wait for a free slot of an initialized runtime.
-    fn waiting_deadline(&self) -> Option<Instant> {
-        match deadlines::queue_clocks(self.invocations.is_many(), self.phase()) {
-            QueueClocks::Each => self.queue.iter().filter_map(|q| q.deadline).min(),
-            QueueClocks::Head => self.queue.front().and_then(|q| q.deadline),
-            QueueClocks::Nothing => None,
-        }
-    }
-
-    fn waiting_timed_out(&mut self) {
-        let now = Instant::now();
-        let expired: VecDeque<Queued> = if self.invocations.is_many() {
-            let (expired, waiting) = std::mem::take(&mut self.queue)
-                .into_iter()
-                .partition(|q| q.deadline.is_some_and(|at| at <= now));
-            self.queue = waiting;
-            expired
-        } else {
-            self.queue.pop_front().into_iter().collect()
-        };
-        for queued in expired {
-            let message = format!(
-                "RequestId: {} Error: Task timed out after {:.2} seconds",
-                queued.invoke.request_id,
-                self.cfg.timeout.as_secs_f64()
-            );
-            let err = FunctionError::new(ErrorType::SandboxTimedout, &message);
-            self.fail_undispatched(queued, err, telemetry::InvokeStatus::Timeout);
-        }
-    }
-
-    // ---- shutdown ---------------------------------------------------------
-
-    /// Carries out what `lifecycle::on_shutdown_asked` says a shutdown
-    /// does now; `done` is told when it is over.
-    fn begin_shutdown(
-        &mut self,
-        done: Option<oneshot::Sender<ShutdownSuccess>>,
-        budget: Option<Duration>,
-    ) {
-        let steps = lifecycle::on_shutdown_asked(self.phase(), self.invocations.answered());
-        self.ending.shutdown_asked(done, budget);
-        for step in steps {
-            match step {
-                ShutdownStep::RefuseQueued => {
-                    for queued in self.queue.drain(..) {
-                        if let Some(done) = queued.done {
-                            let _ = done.send(Err(shutdown_failure(&queued.invoke)));
-                        }
-                        reply_shutdown(queued.invoke, queued.reply);
-                    }
-                }
-                ShutdownStep::Abandon => {
-                    self.starting.take_init();
-                    self.abandon_restore(RestoreFailed::ShuttingDown);
-                }
-                ShutdownStep::FailInvoke(outcome) => {
-                    let err = FunctionError::new(
-                        ErrorType::SandboxShutdown,
-                        "The execution environment shut down during the invocation.",
-                    );
-                    self.fail_current(err, invoke_status(outcome));
-                }
-                ShutdownStep::BeginTeardown => self.begin_teardown(ShutdownReason::Spindown),
-            }
-        }
-    }
-}
-
-/// The status of an invoke (or init, or restore) that ended with `outcome`.
-fn invoke_status(outcome: Outcome) -> telemetry::InvokeStatus {
-    match outcome {
-        Outcome::Error => telemetry::InvokeStatus::Error,
-        Outcome::Timeout => telemetry::InvokeStatus::Timeout,
-        Outcome::Answered => telemetry::InvokeStatus::Success,
     }
 }
 
@@ -813,60 +455,27 @@ async fn wait_for_children(
 ) {
     let wait = async {
         while processes.any_alive() {
-            match rx.recv().await {
-                Some(Message::Exited(_)) => {}
-                Some(Message::Shutdown { done, .. }) => waiting.push(done),
-                Some(other) => refuse(other),
-                None => return,
+            let Some(message) = rx.recv().await else {
+                return;
+            };
+            match lifecycle::on_call(lifecycle::Phase::Shutdown, message.call()) {
+                Admit::ShuttingDown => refuse(message),
+                // An exit is reaped; a further shutdown waits for the end.
+                Admit::Handle => {
+                    if let Message::Shutdown { done, .. } = message {
+                        waiting.push(done);
+                    }
+                }
             }
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
 }
 
-/// A call that only a process of the current generation may make came from
-/// outside its process trees: a request a killed process sent before a
-/// reset, read only now, or a process rapid did not start. A connection
-/// accepted during another generation than `current` is foreign for sure;
-/// otherwise the owner of its socket is looked up, and when it cannot be
-/// told (no `/proc`), the call is let through.
-fn is_foreign(caller: Option<Caller>, current: Option<u64>, roots: &[i32], what: &str) -> bool {
-    let Some(caller) = caller else {
-        return false;
-    };
-    if caller.generation.is_some() && caller.generation != current {
-        tracing::warn!(peer = %caller.peer, "refused {what} on a connection of an ended generation (a request of a process from before a reset)");
-        return true;
-    }
-    match crate::supervisor::owner_in_tree(caller, roots) {
-        Ownership::Foreign => {
-            tracing::warn!(peer = %caller.peer, "refused {what} from a process outside this execution environment (a request of a process from before a reset?)");
-            true
-        }
-        Ownership::Owned(_) | Ownership::Unknown => false,
-    }
-}
-
-const FOREIGN_RUNTIME: &str =
-    "the caller is not the runtime of this execution environment (a process from before a reset?)";
-
-/// The table's refusal, as the Runtime API answers it (`403
-/// InvalidStateTransition`, in the table's words): the one place a typed
-/// refusal becomes text, at the API's edge.
-impl From<InvalidTransition> for ApiError {
-    fn from(err: InvalidTransition) -> ApiError {
-        invalid_state(&err.to_string())
-    }
-}
-
 fn invalid_state(message: &str) -> ApiError {
     ApiError::InvalidStateTransition {
         message: message.to_owned(),
     }
-}
-
-fn far_future() -> Instant {
-    after(Instant::now(), deadlines::FAR_FUTURE)
 }
 
 /// The Unix epoch milliseconds of an instant.
@@ -897,25 +506,4 @@ fn epoch_ns(at: SystemTime) -> u64 {
 
 fn timestamp() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn caller(generation: Option<u64>) -> Option<Caller> {
-        Some(Caller {
-            peer: "127.0.0.1:1".parse().expect("an address"),
-            local: "127.0.0.1:2".parse().expect("an address"),
-            generation,
-        })
-    }
-
-    #[test]
-    fn a_connection_of_another_generation_is_foreign_without_a_look_up() {
-        // No process owns these addresses: only the generation can tell.
-        assert!(is_foreign(caller(Some(1)), Some(2), &[], "a test call"));
-        assert!(is_foreign(caller(Some(1)), None, &[], "a test call"));
-        assert!(!is_foreign(None, Some(2), &[], "a call with no connection"));
-    }
 }

@@ -19,7 +19,7 @@
 //! environment), then those of the last restore, to whoever sends the token
 //! this generation's processes got.
 
-use super::starting::Starting;
+use super::phase::Phase;
 use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
@@ -124,7 +124,7 @@ impl Engine {
             let _ = reply.send(Err(ApiError::InitCachingDisabled { path }));
             return;
         }
-        if self.ending.teardown().is_some() {
+        if self.phase.teardown().is_some() {
             let _ = reply.send(Err(invalid_state("the execution environment is resetting")));
             return;
         }
@@ -237,11 +237,19 @@ impl Engine {
             runtime_version: None,
             runtime_version_arn: None,
         }));
-        self.starting = Starting::Restore(RestorePhase {
-            started: now,
-            deadline: after(now, timeout),
-            timeout,
-        });
+        let before = std::mem::replace(
+            &mut self.phase,
+            Phase::Restoring(RestorePhase {
+                started: now,
+                deadline: after(now, timeout),
+                timeout,
+            }),
+        );
+        // From `Ready`, where nothing is in flight (no slot is held before
+        // the first invoke).
+        if let Phase::Serving(mut invocations) = before {
+            invocations.release_held_slots();
+        }
     }
 
     /// A restore asked of a runtime with no after-restore hooks (it went to
@@ -255,7 +263,8 @@ impl Engine {
 
     /// The runtime called `invocation/next` after its hooks: restored.
     pub(super) fn restore_done(&mut self) {
-        let Some(phase) = self.starting.take_restore() else {
+        let serving = self.serving();
+        let Some(phase) = self.phase.end_restore(serving) else {
             return;
         };
         let duration = phase.started.elapsed();
@@ -289,7 +298,9 @@ impl Engine {
     /// The restore failed: tell who asked (and the invoke waiting for it),
     /// and reset like a failed init; the next invoke starts a new sandbox.
     pub(super) fn restore_failed(&mut self, err: FunctionError, status: InvokeStatus) {
-        let Some(phase) = self.starting.take_restore() else {
+        // Initialized, until the teardown below begins.
+        let serving = self.serving();
+        let Some(phase) = self.phase.end_restore(serving) else {
             return;
         };
         let duration = phase.started.elapsed();
@@ -311,12 +322,12 @@ impl Engine {
         if let Some(queued) = self.queue.pop_front() {
             self.fail_undispatched(queued, err, status);
         }
-        let reason = teardown::reason(self.ending.is_shutdown(), status == InvokeStatus::Timeout);
+        let reason = teardown::reason(self.phase.is_shutdown(), status == InvokeStatus::Timeout);
         self.begin_teardown(reason);
     }
 
     pub(super) fn restore_timed_out(&mut self) {
-        let Some(phase) = self.starting.restore() else {
+        let Some(phase) = self.phase.restore() else {
             return;
         };
         let message = format!(
@@ -328,9 +339,8 @@ impl Engine {
     }
 
     /// Answers whoever still waits for a restore that will not run in this
-    /// generation.
+    /// generation (the phase that held a restore under way has ended).
     pub(super) fn abandon_restore(&mut self, why: RestoreFailed) {
-        self.starting.take_restore();
         for done in self.restore_waiters.drain(..) {
             let _ = done.send(Err(why.clone()));
         }

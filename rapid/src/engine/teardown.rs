@@ -3,12 +3,12 @@
 //! the budget for extensions, then SIGKILL); this file does what it says.
 //! Invokes queue meanwhile.
 
+use super::phase::Phase;
 use super::{epoch_ms_at, Engine};
 use crate::lifecycle::teardown::{self, Action, Begin, Input};
-use interop::contract::{ShutdownReason, ShutdownSuccess};
+use interop::contract::ShutdownReason;
 use nix::sys::signal::Signal;
-use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use std::time::Instant;
 
 pub(super) struct Teardown {
     reason: ShutdownReason,
@@ -21,107 +21,9 @@ impl Teardown {
     }
 }
 
-/// How the environment ends, if it does: the part of its phase a reset
-/// and a shutdown carry, with their data. A shutdown without a teardown
-/// is `Shutdown`; with one, `ShuttingDown`.
-pub(super) enum Ending {
-    /// Nothing ends.
-    Running,
-    /// A reset: its teardown runs.
-    Resetting(Teardown),
-    /// A shutdown was asked.
-    ShuttingDown {
-        /// Who to tell when it is over.
-        done: Vec<oneshot::Sender<ShutdownSuccess>>,
-        /// The budget its caller set (the control API), else Lambda's.
-        budget: Option<Duration>,
-        /// Its teardown, while one runs (a reset's under way becomes the
-        /// shutdown's).
-        teardown: Option<Teardown>,
-    },
-}
-
-impl Ending {
-    pub(super) fn teardown(&self) -> Option<&Teardown> {
-        match self {
-            Ending::Running => None,
-            Ending::Resetting(teardown) => Some(teardown),
-            Ending::ShuttingDown { teardown, .. } => teardown.as_ref(),
-        }
-    }
-
-    fn teardown_mut(&mut self) -> Option<&mut Teardown> {
-        match self {
-            Ending::Running => None,
-            Ending::Resetting(teardown) => Some(teardown),
-            Ending::ShuttingDown { teardown, .. } => teardown.as_mut(),
-        }
-    }
-
-    /// A shutdown was asked.
-    pub(super) fn is_shutdown(&self) -> bool {
-        matches!(self, Ending::ShuttingDown { .. })
-    }
-
-    /// A shutdown is asked: `done` joins who waits for it. The first
-    /// shutdown's budget stays (a teardown reads it when it begins).
-    pub(super) fn shutdown_asked(
-        &mut self,
-        done: Option<oneshot::Sender<ShutdownSuccess>>,
-        budget: Option<Duration>,
-    ) {
-        *self = match std::mem::replace(self, Ending::Running) {
-            Ending::Running => Ending::ShuttingDown {
-                done: done.into_iter().collect(),
-                budget,
-                teardown: None,
-            },
-            Ending::Resetting(teardown) => Ending::ShuttingDown {
-                done: done.into_iter().collect(),
-                budget,
-                teardown: Some(teardown),
-            },
-            Ending::ShuttingDown {
-                done: mut waiting,
-                budget,
-                teardown,
-            } => {
-                waiting.extend(done);
-                Ending::ShuttingDown {
-                    done: waiting,
-                    budget,
-                    teardown,
-                }
-            }
-        };
-    }
-
-    /// Who waits for the shutdown, taken once it is over.
-    pub(super) fn take_waiting(&mut self) -> Vec<oneshot::Sender<ShutdownSuccess>> {
-        match self {
-            Ending::ShuttingDown { done, .. } => std::mem::take(done),
-            Ending::Running | Ending::Resetting(_) => Vec::new(),
-        }
-    }
-
-    fn begin(&mut self, new: Teardown) {
-        match self {
-            Ending::ShuttingDown { teardown, .. } => *teardown = Some(new),
-            Ending::Running | Ending::Resetting(_) => *self = Ending::Resetting(new),
-        }
-    }
-
-    fn finish(&mut self) {
-        match self {
-            Ending::ShuttingDown { teardown, .. } => *teardown = None,
-            Ending::Running | Ending::Resetting(_) => *self = Ending::Running,
-        }
-    }
-}
-
 impl Engine {
     pub(super) fn begin_teardown(&mut self, reason: ShutdownReason) {
-        if self.ending.teardown().is_some() {
+        if self.phase.teardown().is_some() {
             return;
         }
         // A teardown ends a generation: with none running (a shutdown
@@ -134,8 +36,26 @@ impl Engine {
             reason.as_str(),
             self.phase()
         );
-        self.starting.take_init();
-        self.invocations.release_held_slots();
+        // What ran ends: an init or a restore under way is dropped, the
+        // workers inside timed-out invokes go and free their slots.
+        let shutdown = match std::mem::replace(&mut self.phase, Phase::Uninitialized) {
+            Phase::ShuttingDown(shutdown) => Some(shutdown),
+            Phase::Serving(mut invocations) => {
+                // Whatever begins a teardown has ended the invokes in
+                // flight first (`fail_invocations`, `maybe_finish_invoke`).
+                #[cfg(test)]
+                assert!(
+                    !invocations.any(),
+                    "a teardown begun with invokes in flight"
+                );
+                invocations.release_held_slots();
+                None
+            }
+            Phase::Uninitialized
+            | Phase::Initializing(_)
+            | Phase::Restoring(_)
+            | Phase::Resetting(_) => None,
+        };
         // Signals and SHUTDOWN must reach processes that can act on them.
         self.thaw();
         self.logs.mark(telemetry::Mark::Teardown {
@@ -143,10 +63,7 @@ impl Engine {
         });
         // A restore waited for in this generation will not run.
         self.abandon_restore(super::RestoreFailed::Reset);
-        let asked = match &self.ending {
-            Ending::ShuttingDown { budget, .. } => *budget,
-            Ending::Running | Ending::Resetting(_) => None,
-        };
+        let asked = shutdown.as_ref().and_then(|shutdown| shutdown.budget);
         let begin = Begin {
             now: Instant::now(),
             budget: teardown::budget(self.extensions.any_external_registered(), asked),
@@ -158,7 +75,14 @@ impl Engine {
             extensions_gone: self.extensions.all_processes_exited(),
         };
         let (stages, actions) = teardown::Teardown::begin(begin);
-        self.ending.begin(Teardown { reason, stages });
+        let teardown = Teardown { reason, stages };
+        self.phase = match shutdown {
+            Some(mut shutdown) => {
+                shutdown.teardown = Some(teardown);
+                Phase::ShuttingDown(shutdown)
+            }
+            None => Phase::Resetting(teardown),
+        };
         self.carry_out(actions);
     }
 
@@ -179,7 +103,7 @@ impl Engine {
 
     fn teardown_input(&mut self, input: Input) {
         let gone = self.extensions.all_processes_exited();
-        let Some(teardown) = self.ending.teardown_mut() else {
+        let Some(teardown) = self.phase.teardown_mut() else {
             return;
         };
         let actions = teardown.stages.on(input, gone);
@@ -197,7 +121,7 @@ impl Engine {
                 Action::KillRuntime => self.kill_runtime(),
                 Action::ShutdownExtensions { deadline } => {
                     let reason = self
-                        .ending
+                        .phase
                         .teardown()
                         .map_or(ShutdownReason::Failure, |t| t.reason);
                     for pid in self.extensions.send_shutdown(reason, epoch_ms_at(deadline)) {
@@ -238,7 +162,13 @@ impl Engine {
         self.generations.end();
         self.runtime = None;
         self.extensions.reset();
-        self.ending.finish();
+        self.phase = match std::mem::replace(&mut self.phase, Phase::Uninitialized) {
+            Phase::ShuttingDown(mut shutdown) => {
+                shutdown.teardown = None;
+                Phase::ShuttingDown(shutdown)
+            }
+            _ => Phase::Uninitialized,
+        };
         self.reset_done();
     }
 }

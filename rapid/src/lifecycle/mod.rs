@@ -9,12 +9,15 @@
 //! asks what to start, and carries out what it is told. The engine assigns
 //! no state of its own: every change goes through these tables.
 
+mod calls;
 pub mod deadlines;
 mod extension;
 mod phase;
 mod runtime;
 pub mod teardown;
+mod workers;
 
+pub use calls::{on_call, Admit, Call};
 pub use extension::{
     extension_next, may_post_init_error, may_register, ExtensionInput, ExtensionNext,
     ExtensionNextEnds, ExtensionState, InvalidExtensionTransition, RegisterRefused, Registering,
@@ -22,13 +25,17 @@ pub use extension::{
 };
 pub use phase::{
     init_complete, invoke_complete, may_freeze, next_start, on_await_init, on_disruption,
-    on_init_asked, on_invoke_asked, on_restore_asked, on_shutdown_asked, runtime_may_start,
-    AwaitInit, Disruption, InitAsked, InvokeAsked, Outcome, Phase, RestoreAsked, ShutdownStep,
-    Start, Verdict, View,
+    on_init_asked, on_restore_asked, on_shutdown_asked, reset_step, runtime_may_start, AwaitInit,
+    Disruption, InitAsked, Outcome, Phase, ResetStep, RestoreAsked, ShutdownStep, Start, Verdict,
+    View,
 };
 pub use runtime::{
-    may_answer, on_init_error, on_next, AfterNext, AnswerRefused, InitErrorCall, InvalidTransition,
-    NextCall, Poll, RuntimeInput, RuntimeState,
+    may_answer, on_init_error, on_next, on_stream_end, AfterNext, AnswerRefused, InitErrorCall,
+    InvalidTransition, NextCall, Poll, RuntimeInput, RuntimeState, StreamEnded,
+};
+pub use workers::{
+    on_invoke_deadline, on_waiting_deadline, on_worker_poll, InvokeDeadline, WaitingExpired,
+    WorkerPoll,
 };
 
 #[cfg(test)]

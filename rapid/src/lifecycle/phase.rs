@@ -219,22 +219,6 @@ pub fn invoke_complete(
     runtime == Some(RuntimeState::Ready) && answered && extensions_settled
 }
 
-/// What an invoke sent to the environment does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvokeAsked {
-    /// It waits in the queue; `next_start` says when it runs.
-    Queue,
-    /// Refused: the environment shuts down (`Sandbox.Shutdown`).
-    ShuttingDown,
-}
-
-pub fn on_invoke_asked(phase: Phase) -> InvokeAsked {
-    match phase {
-        Phase::ShuttingDown | Phase::Shutdown => InvokeAsked::ShuttingDown,
-        _ => InvokeAsked::Queue,
-    }
-}
-
 /// What a shutdown asked (SIGTERM, the control API, the contract) does,
 /// step by step, in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,6 +356,30 @@ pub fn on_restore_asked(
             ),
         ) => RestoreAsked::NothingToRestore,
         _ => RestoreAsked::Wait,
+    }
+}
+
+/// Where a reset asked (or held until an invoke completed) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetStep {
+    /// Something runs: its teardown begins.
+    BeginTeardown,
+    /// A teardown runs: the reset is done when it finishes.
+    Wait,
+    /// Nothing is left to tear down (the teardown finished on the spot, or
+    /// no generation runs): the reset is done now.
+    Done,
+}
+
+/// What a reset does in `phase`; asked again once its teardown has begun,
+/// whether it waits for it or is done already.
+pub fn reset_step(phase: Phase) -> ResetStep {
+    match phase {
+        Phase::Resetting | Phase::ShuttingDown => ResetStep::Wait,
+        Phase::Uninitialized | Phase::Shutdown => ResetStep::Done,
+        Phase::Initializing | Phase::Restoring | Phase::Ready | Phase::Invoking => {
+            ResetStep::BeginTeardown
+        }
     }
 }
 
@@ -616,17 +624,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn what_an_invoke_asked_does() {
-        for phase in PHASES {
-            let want = match phase {
-                Phase::ShuttingDown | Phase::Shutdown => InvokeAsked::ShuttingDown,
-                _ => InvokeAsked::Queue,
-            };
-            assert_eq!(on_invoke_asked(phase), want, "{phase:?}");
-        }
-    }
-
-    #[test]
     fn what_a_shutdown_asked_does_in_every_phase() {
         use ShutdownStep as S;
         for phase in PHASES {
@@ -800,6 +797,20 @@ pub(crate) mod tests {
                     "{phase:?} waiting {waiting} polls {polls}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn where_a_reset_stands_in_every_phase() {
+        for phase in PHASES {
+            let want = match phase {
+                Phase::Resetting | Phase::ShuttingDown => ResetStep::Wait,
+                Phase::Uninitialized | Phase::Shutdown => ResetStep::Done,
+                Phase::Initializing | Phase::Restoring | Phase::Ready | Phase::Invoking => {
+                    ResetStep::BeginTeardown
+                }
+            };
+            assert_eq!(reset_step(phase), want, "{phase:?}");
         }
     }
 }

@@ -200,6 +200,32 @@ pub fn on_init_error(runtime: Option<RuntimeState>) -> InitErrorCall {
     }
 }
 
+/// What the end of a streamed response does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnded {
+    /// Multi-concurrency: the invoke is complete at its answer.
+    Complete,
+    /// One invoke at a time: the runtime's `next` that came while the
+    /// stream was still open (`NextCall::HeldUntilStreamEnds`) steps `Next`
+    /// now (refused in the table's words where it may not), and the invoke
+    /// may be complete.
+    StepsHeldNext,
+    /// One invoke at a time, no `next` held: the invoke completes once the
+    /// runtime asks for its next one.
+    AwaitsNext,
+}
+
+/// What the end of a streamed response does (`concurrent`: the invoke has
+/// its own place in the table, multi-concurrency; `next_held`: the runtime
+/// waits in a `next` already).
+pub fn on_stream_end(concurrent: bool, next_held: bool) -> StreamEnded {
+    match (concurrent, next_held) {
+        (true, _) => StreamEnded::Complete,
+        (false, true) => StreamEnded::StepsHeldNext,
+        (false, false) => StreamEnded::AwaitsNext,
+    }
+}
+
 /// Why a response or error for a request id is refused before the state
 /// table is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -405,6 +431,23 @@ pub(crate) mod tests {
                     "{runtime:?} {current:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn what_the_end_of_a_stream_does() {
+        let table = [
+            ((false, false), StreamEnded::AwaitsNext),
+            ((false, true), StreamEnded::StepsHeldNext),
+            ((true, false), StreamEnded::Complete),
+            ((true, true), StreamEnded::Complete),
+        ];
+        for ((concurrent, next_held), want) in table {
+            assert_eq!(
+                on_stream_end(concurrent, next_held),
+                want,
+                "concurrent {concurrent} next held {next_held}"
+            );
         }
     }
 }
