@@ -317,8 +317,8 @@ impl Cli {
     /// What clap cannot check alone: the flags that contradict each other.
     pub fn check(&self) -> Result<(), String> {
         let many = self.template.is_some() || self.functions.is_some();
-        if many && (self.timeline.is_some() || self.http_address.is_some()) {
-            return Err("--timeline and --http-address serve one function; they are not supported yet with --template or --functions (use /lambda-url/<function>/ for web traffic)".into());
+        if many && self.http_address.is_some() {
+            return Err("--http-address serves one function; it is not supported with --template or --functions (use /lambda-url/<function>/ for web traffic)".into());
         }
         if many
             && (self.otlp_endpoint.is_some()

@@ -272,6 +272,7 @@ async fn run(
             Observing {
                 timeline: timeline.clone(),
                 otlp: otlp.clone(),
+                function: None,
             },
         );
         pool = Some(rapid::Pool::new(
@@ -462,17 +463,37 @@ fn otlp_resource(config: &FunctionConfig) -> telemetry::otlp::Resource {
     }
 }
 
+/// Who is told each started sandbox's lifecycle besides its log hub.
+#[derive(Default)]
+pub(crate) struct Observing {
+    pub(crate) timeline: Option<telemetry::Timeline>,
+    pub(crate) otlp: Option<telemetry::otlp::Otlp>,
+    /// With many functions: the function's number and name, which its
+    /// environments carry on the timeline.
+    pub(crate) function: Option<(u32, String)>,
+}
+
+/// The timeline's recorder of sandbox `index` (of `function`, with many
+/// functions: each function's environments are processes of their own,
+/// named after it).
+pub(crate) fn timeline_recorder(
+    timeline: &telemetry::Timeline,
+    function: Option<&(u32, String)>,
+    index: usize,
+) -> telemetry::Recorder {
+    match function {
+        None => timeline.recorder(index as u32),
+        Some((number, name)) => timeline.recorder_named(
+            (number << 16) | index as u32,
+            format!("{name} · environment {index}"),
+        ),
+    }
+}
+
 /// How the pool starts its sandboxes after the first: each with its own
 /// Runtime API address (an ephemeral loopback port), its own log hub (its
 /// START / END / REPORT and Tail are its invokes' own), and the idle
 /// timeout of its place in the pool.
-/// Who is told each started sandbox's lifecycle besides its log hub.
-#[derive(Default)]
-struct Observing {
-    timeline: Option<telemetry::Timeline>,
-    otlp: Option<telemetry::otlp::Otlp>,
-}
-
 fn start_sandbox(
     cli: &Cli,
     max: usize,
@@ -482,7 +503,11 @@ fn start_sandbox(
     format: telemetry::LogFormat,
     observing: Observing,
 ) -> rapid::PoolStart {
-    let Observing { timeline, otlp } = observing;
+    let Observing {
+        timeline,
+        otlp,
+        function,
+    } = observing;
     let idle = (0..max)
         .map(|index| cli.idle_timeout_of(index))
         .collect::<Vec<_>>();
@@ -492,7 +517,9 @@ fn start_sandbox(
         let supervisor = supervisor.clone();
         let event_log = event_log.clone();
         let observers = telemetry::Observers {
-            timeline: timeline.as_ref().map(|t| t.recorder(index as u32)),
+            timeline: timeline
+                .as_ref()
+                .map(|t| timeline_recorder(t, function.as_ref(), index)),
             spans: otlp.as_ref().map(|o| o.spans()),
         };
         Box::pin(async move {

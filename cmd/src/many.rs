@@ -7,7 +7,7 @@
 //! (`rapid_cmd::functions::routes`).
 
 use crate::serve::{bind, serve_front_door, Listener, Serves};
-use crate::start_sandbox;
+use crate::{start_sandbox, timeline_recorder, Observing};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::cli::Cli;
 use rapid_cmd::front_door::FrontDoor;
@@ -145,6 +145,15 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     });
     let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").ok();
     let format = telemetry::LogFormat::from_env_value(format.as_deref());
+    let timeline = match &cli.timeline {
+        Some(path) => Some(telemetry::Timeline::create(path).map_err(|err| {
+            format!(
+                "cannot write the timeline to {} (--timeline): {err}",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -164,7 +173,9 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     let mut entries = Vec::new();
     let mut pools = Vec::new();
     let mut watchers = tokio::task::JoinSet::new();
-    for (spec, config) in specs.into_iter().zip(configs) {
+    for (number, (spec, config)) in (1..).zip(specs.into_iter().zip(configs)) {
+        // Its environments are processes of their own on the timeline.
+        let function = Some((number, spec.name.clone()));
         let per_sandbox = config.max_concurrency.unwrap_or(1) as usize;
         let slot_wait = config.max_concurrency.map(|_| config.timeout);
         // Reserved concurrency 0: the function is throttled, as in Lambda.
@@ -193,7 +204,12 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
             std::io::stdout(),
             event_log.clone(),
             format,
-            telemetry::Observers::default(),
+            telemetry::Observers {
+                timeline: timeline
+                    .as_ref()
+                    .map(|t| timeline_recorder(t, function.as_ref(), 0)),
+                spans: None,
+            },
         );
         let (sandbox, engine_task) =
             Sandbox::start_numbered(config.clone(), api_address, logs, &supervisor, Some(0));
@@ -210,7 +226,11 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
             supervisor.clone(),
             event_log.clone(),
             format,
-            Default::default(),
+            Observing {
+                timeline: timeline.clone(),
+                otlp: None,
+                function,
+            },
         );
         let pool = match &cap {
             Some(cap) => {

@@ -309,3 +309,65 @@ fn a_bootstrap_named_timeline_still_runs() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn with_many_functions_each_function_s_environments_are_processes_named_after_it() {
+    let dir = unique_path("timeline-functions");
+    for name in ["first", "second"] {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::os::unix::fs::symlink(
+            fixtures::rust_fn("echo-fn"),
+            dir.join(name).join("bootstrap"),
+        )
+        .unwrap();
+    }
+    let path = unique_path("timeline.json");
+    let rapid = Rapid::start_binary(
+        &binary_under_test(),
+        &[
+            "--functions",
+            dir.to_str().unwrap(),
+            "--timeline",
+            path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let mut ids = Vec::new();
+    for name in ["first", "second"] {
+        let resp = rapid.request(
+            "POST",
+            &format!("/2015-03-31/functions/{name}/invocations"),
+            &[],
+            b"{\"n\": 1}",
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let id = resp.header("x-amzn-requestid").expect("a request id");
+        ids.push((name, id.to_owned()));
+    }
+    poll_until("both invokes on the timeline", WAIT, || {
+        ids.iter().all(|(_, id)| has_invoke(&path, id))
+    });
+    let doc = read_timeline(&path);
+    let pid_of = |process: &str| {
+        let named = spans(&doc, "process_name");
+        let found: Vec<_> = named
+            .iter()
+            .filter(|e| e["args"]["name"] == process)
+            .collect();
+        assert_eq!(found.len(), 1, "{process}: {named:?}");
+        found[0]["pid"].clone()
+    };
+    let pids: Vec<Value> = ids
+        .iter()
+        .map(|(name, _)| pid_of(&format!("{name} · environment 0")))
+        .collect();
+    assert_ne!(pids[0], pids[1], "one process per function's environment");
+    for ((name, id), pid) in ids.iter().zip(&pids) {
+        let invoke = spans(&doc, "invoke")
+            .into_iter()
+            .find(|e| e["args"]["requestId"] == id.as_str())
+            .expect("the invoke");
+        assert_eq!(&invoke["pid"], pid, "{name}'s invoke is on its process");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -29,4 +29,4 @@ pub use report::{
     end_line, report_line, start_line, timeout_line, InvokeReport, InvokeStatus, InvokeTimings,
 };
 pub use subscribers::Origin;
-pub use timeline::{Mark, Timeline};
+pub use timeline::{Mark, Recorder, Timeline};

@@ -107,9 +107,16 @@ impl Timeline {
 
     /// The recorder of environment `environment`, for its log hub.
     pub fn recorder(&self, environment: u32) -> Recorder {
+        self.recorder_named(environment, format!("environment {environment}"))
+    }
+
+    /// The recorder of the environment drawn as process `pid` named
+    /// `process` (with many functions, the function's name is in it).
+    pub fn recorder_named(&self, pid: u32, process: String) -> Recorder {
         Recorder {
             timeline: self.clone(),
-            pid: environment,
+            pid,
+            process,
             pending: Vec::new(),
             open: Open::default(),
             named: false,
@@ -235,6 +242,8 @@ struct Open {
 pub struct Recorder {
     timeline: Timeline,
     pid: u32,
+    /// The process's name on the timeline.
+    process: String,
     /// Trace events not written yet, each after ",\n".
     pending: Vec<u8>,
     open: Open,
@@ -433,7 +442,7 @@ impl Recorder {
             return;
         }
         self.named = true;
-        let process = format!("environment {}", self.pid);
+        let process = std::mem::take(&mut self.process);
         self.metadata(
             "process_name",
             0,
