@@ -222,22 +222,27 @@ async fn run(
         }
         None => (None, None),
     };
+    // What the sandboxes run at once: one invoke each, or K with
+    // multi-concurrency; past it, invokes wait in the queue.
+    let per_sandbox = config.max_concurrency.unwrap_or(1) as usize;
+    let running = (cli.max_sandboxes as usize).saturating_mul(per_sandbox);
+    let metrics = metrics_listener.as_ref().map(|_| {
+        let permits = cli.max_queued.saturating_add(running);
+        rapid_cmd::metrics::Metrics::new(running, permits, cli.eager_init)
+    });
     let observers = telemetry::Observers {
         timeline: timeline.as_ref().map(|t| t.recorder(0)),
         spans: otlp.as_ref().map(|o| o.spans()),
+        memory: metrics.as_ref().map(|m| m.memory_peaks()),
     };
     let (logs, log_task) =
         telemetry::LogHub::start_recording(std::io::stdout(), event_log.clone(), format, observers);
     let function_version = config.function_version.clone();
     let function_timeout = config.timeout;
     let region = config.region.clone();
-    // What the sandboxes run at once: one invoke each, or K with
-    // multi-concurrency; past it, invokes wait in the queue.
-    let per_sandbox = config.max_concurrency.unwrap_or(1) as usize;
     // With multi-concurrency a slot may stay held by a worker still inside
     // a timed-out invoke: an invoke waits for one at most its timeout.
     let slot_wait = config.max_concurrency.map(|_| config.timeout);
-    let running = (cli.max_sandboxes as usize).saturating_mul(per_sandbox);
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
     let pool_config = config.clone();
@@ -272,6 +277,7 @@ async fn run(
             Observing {
                 timeline: timeline.clone(),
                 otlp: otlp.clone(),
+                memory: metrics.as_ref().map(|m| m.memory_peaks()),
             },
         );
         pool = Some(rapid::Pool::new(
@@ -308,10 +314,7 @@ async fn run(
         bursts: Default::default(),
         slot_wait,
         readiness,
-        metrics: metrics_listener.as_ref().map(|_| {
-            let permits = cli.max_queued.saturating_add(running);
-            rapid_cmd::metrics::Metrics::new(running, permits)
-        }),
+        metrics: metrics.clone(),
     });
     let metrics_task = match metrics_listener {
         Some(listener) => {
@@ -471,6 +474,7 @@ fn otlp_resource(config: &FunctionConfig) -> telemetry::otlp::Resource {
 struct Observing {
     timeline: Option<telemetry::Timeline>,
     otlp: Option<telemetry::otlp::Otlp>,
+    memory: Option<telemetry::MemoryPeaks>,
 }
 
 fn start_sandbox(
@@ -482,7 +486,11 @@ fn start_sandbox(
     format: telemetry::LogFormat,
     observing: Observing,
 ) -> rapid::PoolStart {
-    let Observing { timeline, otlp } = observing;
+    let Observing {
+        timeline,
+        otlp,
+        memory,
+    } = observing;
     let idle = (0..max)
         .map(|index| cli.idle_timeout_of(index))
         .collect::<Vec<_>>();
@@ -494,6 +502,7 @@ fn start_sandbox(
         let observers = telemetry::Observers {
             timeline: timeline.as_ref().map(|t| t.recorder(index as u32)),
             spans: otlp.as_ref().map(|o| o.spans()),
+            memory: memory.clone(),
         };
         Box::pin(async move {
             let listener = TcpListener::bind("127.0.0.1:0")
