@@ -8,7 +8,8 @@
 //! (the hostname tells a container's replicas apart). An event
 //! `{"action":"crash"}` makes it exit 3 instead; one with `"sleep_ms": N`
 //! is answered after N milliseconds (an invoke held in flight, for the
-//! tests that stop or kill a replica under it).
+//! tests that stop or kill a replica under it); one with `"alloc_mb": N`
+//! first fills N MiB of memory (to meet a memory cap).
 //!
 //! One connection per request (`Connection: close`), so a response is read
 //! to its end without parsing chunked framing.
@@ -48,7 +49,12 @@ fn main() -> ExitCode {
             println!("static_echo: crashing as asked");
             return ExitCode::from(3);
         }
-        if let Some(ms) = sleep_ms(&next.body) {
+        if let Some(mb) = number_after(&next.body, "\"alloc_mb\"") {
+            println!("static_echo: {request_id} fills {mb} MiB");
+            let filled = vec![1u8; (mb as usize) << 20];
+            std::hint::black_box(&filled);
+        }
+        if let Some(ms) = number_after(&next.body, "\"sleep_ms\"") {
             println!("static_echo: {request_id} sleeps {ms} ms");
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
@@ -61,11 +67,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// N of a `"sleep_ms": N` in the event (no JSON parser in a std-only
-/// program: the digits after the key).
-fn sleep_ms(event: &[u8]) -> Option<u64> {
+/// N of a `"key": N` in the event (no JSON parser in a std-only program:
+/// the digits after the key).
+fn number_after(event: &[u8], key: &str) -> Option<u64> {
     let text = std::str::from_utf8(event).ok()?;
-    let after = text.split_once("\"sleep_ms\"")?.1.trim_start();
+    let after = text.split_once(key)?.1.trim_start();
     let digits = after.strip_prefix(':')?.trim_start();
     let end = digits
         .find(|c: char| !c.is_ascii_digit())
