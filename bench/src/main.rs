@@ -16,6 +16,7 @@ mod loopback;
 mod measure;
 mod pool;
 mod proc;
+mod replica;
 mod report;
 mod runs;
 mod scratch;
@@ -67,6 +68,11 @@ struct Args {
     /// `/lambda-url/` and rapid's plain Invoke; written to FILE-http.md.
     #[arg(long)]
     http: bool,
+    /// Measure only one replica sized to a containerConcurrency of 1, 4
+    /// and 16 (invokes/s, p50, rapid's CPU per invoke); written to
+    /// FILE-replica.md.
+    #[arg(long)]
+    replica: bool,
     /// With --callgrind: keep the profiles and tables in DIR (for
     /// `callgrind_annotate`).
     #[arg(long, value_name = "DIR", requires = "callgrind")]
@@ -94,6 +100,9 @@ fn main() -> ExitCode {
 
     if args.pool {
         return write_part(&args.out, "pool", pool::run(&rt, &paths, args.quick));
+    }
+    if args.replica {
+        return write_part(&args.out, "replica", replica::run(&rt, &paths, args.quick));
     }
     if args.http {
         let chosen = args.cargo_lambda.as_deref();

@@ -222,22 +222,27 @@ async fn run(
         }
         None => (None, None),
     };
+    // What the sandboxes run at once: one invoke each, or K with
+    // multi-concurrency; past it, invokes wait in the queue.
+    let per_sandbox = config.max_concurrency.unwrap_or(1) as usize;
+    let running = (cli.max_sandboxes as usize).saturating_mul(per_sandbox);
+    let metrics = metrics_listener.as_ref().map(|_| {
+        let permits = cli.max_queued.saturating_add(running);
+        rapid_cmd::metrics::Metrics::new(running, permits, cli.eager_init)
+    });
     let observers = telemetry::Observers {
         timeline: timeline.as_ref().map(|t| t.recorder(0)),
         spans: otlp.as_ref().map(|o| o.spans()),
+        memory: metrics.as_ref().map(|m| m.memory_peaks()),
     };
     let (logs, log_task) =
         telemetry::LogHub::start_recording(std::io::stdout(), event_log.clone(), format, observers);
     let function_version = config.function_version.clone();
     let function_timeout = config.timeout;
     let region = config.region.clone();
-    // What the sandboxes run at once: one invoke each, or K with
-    // multi-concurrency; past it, invokes wait in the queue.
-    let per_sandbox = config.max_concurrency.unwrap_or(1) as usize;
     // With multi-concurrency a slot may stay held by a worker still inside
     // a timed-out invoke: an invoke waits for one at most its timeout.
     let slot_wait = config.max_concurrency.map(|_| config.timeout);
-    let running = (cli.max_sandboxes as usize).saturating_mul(per_sandbox);
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
     let pool_config = config.clone();
@@ -273,6 +278,7 @@ async fn run(
                 timeline: timeline.clone(),
                 otlp: otlp.clone(),
                 function: None,
+                memory: metrics.as_ref().map(|m| m.memory_peaks()),
             },
         );
         pool = Some(rapid::Pool::new(
@@ -309,10 +315,7 @@ async fn run(
         bursts: Default::default(),
         slot_wait,
         readiness,
-        metrics: metrics_listener.as_ref().map(|_| {
-            let permits = cli.max_queued.saturating_add(running);
-            rapid_cmd::metrics::Metrics::new(running, permits)
-        }),
+        metrics: metrics.clone(),
     });
     let metrics_task = match metrics_listener {
         Some(listener) => {
@@ -471,6 +474,8 @@ pub(crate) struct Observing {
     /// With many functions: the function's number and name, which its
     /// environments carry on the timeline.
     pub(crate) function: Option<(u32, String)>,
+    /// Where each invoke's memory peak goes (`--metrics-address`).
+    pub(crate) memory: Option<telemetry::MemoryPeaks>,
 }
 
 /// The timeline's recorder of sandbox `index` (of `function`, with many
@@ -507,6 +512,7 @@ fn start_sandbox(
         timeline,
         otlp,
         function,
+        memory,
     } = observing;
     let idle = (0..max)
         .map(|index| cli.idle_timeout_of(index))
@@ -521,6 +527,7 @@ fn start_sandbox(
                 .as_ref()
                 .map(|t| timeline_recorder(t, function.as_ref(), index)),
             spans: otlp.as_ref().map(|o| o.spans()),
+            memory: memory.clone(),
         };
         Box::pin(async move {
             let listener = TcpListener::bind("127.0.0.1:0")

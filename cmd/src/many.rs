@@ -209,6 +209,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
                     .as_ref()
                     .map(|t| timeline_recorder(t, function.as_ref(), 0)),
                 spans: None,
+                memory: None,
             },
         );
         let (sandbox, engine_task) =
@@ -230,6 +231,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
                 timeline: timeline.clone(),
                 otlp: None,
                 function,
+                memory: None,
             },
         );
         let pool = match &cap {

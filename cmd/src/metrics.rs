@@ -9,8 +9,10 @@
 //! Counting costs an invoke one atomic add for its outcome; the durations
 //! and cold starts come from the invoke's completion (the engine's own
 //! figures, REPORT's `Duration` and `Init Duration`), which the front door
-//! then waits for in a task of its own. Invokes in flight, the queue and
-//! readiness are read when scraped, from what the front door holds anyway.
+//! then waits for in a task of its own; the memory peak from REPORT's
+//! `Max Memory Used`, which the log hub tells as it writes the REPORT.
+//! Invokes in flight, the queue, the environments by state and readiness
+//! are read when scraped, from what the front door holds anyway.
 //! Synchronous invokes (Invoke API and web traffic) are counted; `Event`
 //! invokes only in their outcome once a pool runs them.
 //!
@@ -30,6 +32,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// How an invoke ended, as the `outcome` label says it.
@@ -87,6 +90,10 @@ impl Outcome {
     }
 }
 
+/// What an execution environment is doing, as `rapid_environments`'
+/// `state` label says it.
+const ENVIRONMENT_STATES: [&str; 4] = ["starting", "idle", "busy", "failed"];
+
 /// The metrics of one rapid.
 pub struct Metrics {
     registry: Registry,
@@ -94,6 +101,13 @@ pub struct Metrics {
     coldstarts: Counter,
     init_duration: Histogram,
     invoke_duration: Histogram,
+    /// Each invoke's `Max Memory Used`, in bytes.
+    memory_use: Histogram,
+    /// The largest of them so far, in MB.
+    memory_peak_mb: AtomicU64,
+    memory_peak: Gauge,
+    /// By [`ENVIRONMENT_STATES`].
+    environments: [Gauge; 4],
     in_flight: Gauge,
     queued: Gauge,
     ready: Gauge,
@@ -102,12 +116,15 @@ pub struct Metrics {
     running: usize,
     /// The queue's permits in all (running + `--max-queued`).
     permits: usize,
+    /// `--eager-init`: the environment is there once readiness is.
+    eager: bool,
 }
 
 impl Metrics {
     /// `running`: invokes that may run at once; `permits`: the size of the
-    /// front door's queue of synchronous invokes, those running included.
-    pub fn new(running: usize, permits: usize) -> Arc<Self> {
+    /// front door's queue of synchronous invokes, those running included;
+    /// `eager`: `--eager-init`.
+    pub fn new(running: usize, permits: usize, eager: bool) -> Arc<Self> {
         let mut registry = Registry::default();
         let invocations = Family::<[(&'static str, &'static str); 1], Counter>::default();
         registry.register(
@@ -139,6 +156,30 @@ impl Metrics {
             Unit::Seconds,
             invoke_duration.clone(),
         );
+        // 16 MiB to 16 GiB, doubling (Lambda's memory sizes are 128 MB to
+        // 10,240 MB).
+        let memory_use = Histogram::new(exponential_buckets(16.0 * MIB, 2.0, 11));
+        registry.register_with_unit(
+            "faas_mem_usage",
+            "Memory peak of each invocation's execution environment (REPORT's Max Memory Used)",
+            Unit::Bytes,
+            memory_use.clone(),
+        );
+        let memory_peak = Gauge::default();
+        registry.register_with_unit(
+            "rapid_memory_peak",
+            "The largest memory peak of an invocation so far (REPORT's Max Memory Used)",
+            Unit::Bytes,
+            memory_peak.clone(),
+        );
+        let environments = Family::<[(&'static str, &'static str); 1], Gauge>::default();
+        registry.register(
+            "rapid_environments",
+            "Execution environments by state (starting: its init runs; idle: ready for an invoke; busy: running invokes; failed: its last init failed)",
+            environments.clone(),
+        );
+        let environments =
+            ENVIRONMENT_STATES.map(|state| environments.get_or_create_owned(&[("state", state)]));
         let in_flight = Gauge::default();
         registry.register(
             "rapid_invocations_in_flight",
@@ -163,12 +204,29 @@ impl Metrics {
             coldstarts,
             init_duration,
             invoke_duration,
+            memory_use,
+            memory_peak_mb: AtomicU64::new(0),
+            memory_peak,
+            environments,
             in_flight,
             queued,
             ready,
             running,
             permits,
+            eager,
         })
+    }
+
+    /// What the log hubs tell each invoke's `Max Memory Used` to.
+    pub fn memory_peaks(self: &Arc<Self>) -> telemetry::MemoryPeaks {
+        let metrics = self.clone();
+        Arc::new(move |mb| metrics.memory_used(mb))
+    }
+
+    /// An invoke's execution environment used at most `mb` MB.
+    fn memory_used(&self, mb: u64) {
+        self.memory_use.observe(mb as f64 * MIB);
+        self.memory_peak_mb.fetch_max(mb, Ordering::Relaxed);
     }
 
     /// An invoke ended with `outcome`.
@@ -199,13 +257,57 @@ impl Metrics {
             .saturating_sub(door.queued_invokes.available_permits());
         self.in_flight.set(taken as i64);
         self.queued.set(taken.saturating_sub(self.running) as i64);
-        let ready = door.readiness.state() == crate::probes::State::Ready;
-        self.ready.set(i64::from(ready));
+        let readiness = door.readiness.state();
+        self.ready
+            .set(i64::from(readiness == crate::probes::State::Ready));
+        let running = taken.min(self.running);
+        let counts = match &door.pool {
+            Some(pool) => {
+                let mut counts = [0; 4];
+                for slot in pool.slots() {
+                    if let Some(at) = ENVIRONMENT_STATES.iter().position(|s| *s == slot.state) {
+                        counts[at] += 1;
+                    }
+                }
+                counts
+            }
+            None => one_environment(readiness, running, self.eager || self.coldstarts.get() > 0),
+        };
+        for (gauge, count) in self.environments.iter().zip(counts) {
+            gauge.set(count);
+        }
+        let peak = self.memory_peak_mb.load(Ordering::Relaxed) as f64 * MIB;
+        self.memory_peak.set(peak as i64);
         let mut text = String::new();
         // Writing to a String does not fail.
         let _ = encode(&mut text, &self.registry);
         text
     }
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// `rapid_environments` by state when rapid runs one execution
+/// environment (no pool): what readiness says of its init, busy while
+/// invokes run in it; none before the first init started (an invoke
+/// starts it, or `--eager-init`).
+fn one_environment(readiness: crate::probes::State, running: usize, initialized: bool) -> [i64; 4] {
+    use crate::probes::State;
+    let at = match readiness {
+        State::Initializing => Some(0),
+        State::InitFailed => Some(3),
+        _ if running > 0 => Some(2),
+        State::Ready if initialized => Some(1),
+        // Ready on demand: nothing started yet.
+        State::Ready => None,
+        // Draining and idle: there if it ever started.
+        State::Draining => initialized.then_some(1),
+    };
+    let mut counts = [0; 4];
+    if let Some(at) = at {
+        counts[at] = 1;
+    }
+    counts
 }
 
 /// The content type of the OpenMetrics text format.
@@ -248,8 +350,44 @@ mod tests {
     }
 
     #[test]
+    fn one_environment_s_state() {
+        use crate::probes::State;
+        // starting, idle, busy, failed
+        let cases = [
+            ((State::Initializing, 0, false), [1, 0, 0, 0]),
+            ((State::Ready, 0, false), [0, 0, 0, 0]),
+            ((State::Ready, 0, true), [0, 1, 0, 0]),
+            ((State::Ready, 1, true), [0, 0, 1, 0]),
+            ((State::InitFailed, 0, true), [0, 0, 0, 1]),
+            ((State::Draining, 2, true), [0, 0, 1, 0]),
+            ((State::Draining, 0, true), [0, 1, 0, 0]),
+            ((State::Draining, 0, false), [0, 0, 0, 0]),
+        ];
+        for ((readiness, running, initialized), counts) in cases {
+            assert_eq!(
+                one_environment(readiness, running, initialized),
+                counts,
+                "{readiness:?} {running} {initialized}"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_peaks_fill_the_histogram_and_the_largest() {
+        let metrics = Metrics::new(1, 1, false);
+        let tell = metrics.memory_peaks();
+        tell(40);
+        tell(90);
+        tell(60);
+        let mut text = String::new();
+        encode(&mut text, &metrics.registry).unwrap();
+        assert!(text.contains("faas_mem_usage_bytes_count 3"), "{text}");
+        assert_eq!(metrics.memory_peak_mb.load(Ordering::Relaxed), 90);
+    }
+
+    #[test]
     fn the_exposition_uses_the_faas_names() {
-        let metrics = Metrics::new(1, 11);
+        let metrics = Metrics::new(1, 11, false);
         metrics.count(Outcome::Success);
         metrics.count(Outcome::Timeout);
         let mut text = String::new();

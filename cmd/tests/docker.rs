@@ -3,7 +3,9 @@
 //! std-only function and a static std-only extension, laid out by
 //! `scripts/image`), run with Docker, invoked from the host over the
 //! published loopback port, and stopped with `docker stop`: the extension
-//! gets SHUTDOWN and rapid exits 0 within the grace period.
+//! gets SHUTDOWN and rapid exits 0 within the grace period. And which
+//! `docker run` flags give rapid's memory cap and cgroup freezer (README,
+//! "Use it in your image").
 //!
 //! Skipped, saying why, where no Docker daemon answers or the static rapid
 //! is not built (outside CI).
@@ -12,6 +14,7 @@ mod common;
 
 use common::static_parts::{static_program, static_rapid_path};
 use common::*;
+use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
@@ -54,7 +57,9 @@ impl Drop for Cleanup {
         if let Some(id) = &self.container {
             let _ = docker(&["rm", "-f", id]);
         }
-        let _ = docker(&["rmi", "-f", &self.image]);
+        if !self.image.is_empty() {
+            let _ = docker(&["rmi", "-f", &self.image]);
+        }
     }
 }
 
@@ -195,4 +200,119 @@ fn the_scratch_image_serves_invokes_and_stops_cleanly() {
         logs.contains("static extension: SHUTDOWN spindown"),
         "the extension got no SHUTDOWN:\n{logs}"
     );
+}
+
+/// Runs the image with `flags`, invokes it once within its memory size
+/// (128 MB) and once past it (300 MiB), and gives back the two answers'
+/// bodies and the container's log. The container is removed after.
+fn run_with_memory_cap(image: &str, flags: &[&str]) -> (Value, Value, String) {
+    let mut args = vec![
+        "run",
+        "-d",
+        "-p",
+        "127.0.0.1::8080",
+        "-e",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+    ];
+    args.extend_from_slice(flags);
+    args.push(image);
+    let run = docker(&args);
+    assert!(run.status.success(), "docker run {flags:?}: {run:?}");
+    let id = stdout_of(&run);
+    let _container = Cleanup {
+        image: String::new(),
+        container: Some(id.clone()),
+    };
+    wait_log_line(&id, "listening line", WAIT, |line| {
+        line.contains("invokes listening on 0.0.0.0:8080")
+    });
+    let address = stdout_of(&docker(&["port", &id, "8080/tcp"]));
+    let address = address.lines().next().expect("a published port").to_owned();
+    let invoke = |mb: u32| {
+        let event = format!("{{\"alloc_mb\":{mb}}}");
+        http::request(&address, "POST", INVOKE_PATH, &[], event.as_bytes()).json()
+    };
+    let within = invoke(50);
+    let past = invoke(300);
+    // The second invoke's REPORT is written just after its answer.
+    wait_log_line(&id, "the second REPORT", WAIT, |line| {
+        line.starts_with("REPORT") && !line.contains("Init Duration")
+    });
+    (within, past, logs_of(&id))
+}
+
+/// What `docker run`'s flags give rapid's memory cap and freezer on a
+/// cgroup v1 host (Docker's cgroup namespace is the host's there): by
+/// default neither, and rapid says so; with the host's memory hierarchy
+/// bound read-write a runtime past the memory size is killed
+/// (`Runtime.OutOfMemory`), and with its unified hierarchy too rapid
+/// freezes with cgroup v2's freezer, saying nothing. README's "Use it in
+/// your image" names these flags. Skipped on a host without cgroup v1's
+/// memory hierarchy (a cgroup v2 host: not worked out there).
+#[test]
+fn the_memory_cap_and_the_freezer_follow_the_cgroup_mounts() {
+    let name = "docker::the_memory_cap_and_the_freezer_follow_the_cgroup_mounts";
+    if let Some(why) = docker_missing() {
+        eprintln!("{name} skipped: {why}");
+        return;
+    }
+    if let Err(why) = static_rapid_path() {
+        eprintln!("{name} skipped: {why}");
+        return;
+    }
+    let v1 = std::path::Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
+    let unified = std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists();
+    if !(v1 && unified) {
+        eprintln!("{name} skipped: this host is not a cgroup v1 host with a unified hierarchy (the flags are worked out for one)");
+        return;
+    }
+    let bootstrap = static_program("runtimes/static_echo.rs");
+    let image = format!("replica-test-cgroups-{}", std::process::id());
+    let _cleanup = Cleanup {
+        image: image.clone(),
+        container: None,
+    };
+    let built = Command::new(repo_root().join("scripts/image"))
+        .args(["--tag", &image, "--bootstrap"])
+        .arg(&bootstrap)
+        .output()
+        .expect("scripts/image");
+    assert!(
+        built.status.success(),
+        "scripts/image failed: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+
+    // Docker's defaults: no cap, SIGSTOP / SIGCONT, both said at start.
+    let (within, past, logs) = run_with_memory_cap(&image, &[]);
+    assert_eq!(within["event"]["alloc_mb"], 50, "{within}");
+    assert_eq!(past["event"]["alloc_mb"], 300, "not capped: {past}\n{logs}");
+    assert!(
+        logs.contains("the function's memory is not capped"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("frozen with SIGSTOP / SIGCONT to its process groups"),
+        "{logs}"
+    );
+
+    // The host's memory and unified hierarchies bound read-write: capped,
+    // frozen by the cgroup, nothing to say.
+    let (within, past, logs) = run_with_memory_cap(
+        &image,
+        &[
+            "-v",
+            "/sys/fs/cgroup/memory:/sys/fs/cgroup/memory",
+            "-v",
+            "/sys/fs/cgroup/unified:/sys/fs/cgroup/unified",
+        ],
+    );
+    assert_eq!(within["event"]["alloc_mb"], 50, "{within}");
+    assert_eq!(past["errorType"], "Runtime.OutOfMemory", "{past}\n{logs}");
+    assert!(
+        logs.contains("Max Memory Used: 128 MB\tStatus: error\tError Type: Runtime.OutOfMemory"),
+        "{logs}"
+    );
+    assert!(!logs.contains("WARN the function's memory"), "{logs}");
+    assert!(!logs.contains("SIGSTOP"), "{logs}");
 }

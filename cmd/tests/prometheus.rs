@@ -1,8 +1,9 @@
 //! A real Prometheus (Debian's `prometheus`) scrapes rapid's
 //! `--metrics-address` during a burst of invokes, and PromQL over its HTTP
-//! API gives back the invocations, the errors and the cold start the test
-//! caused (issue 26). Skipped, saying why, where no `prometheus` binary is
-//! installed (scripts/test installs it when it runs as root).
+//! API gives back the invocations, the errors, the cold start and the
+//! memory peaks the test caused (issue 26). Skipped, saying why, where no
+//! `prometheus` binary is installed (scripts/test installs it when it runs
+//! as root).
 
 mod common;
 
@@ -173,6 +174,19 @@ fn prometheus_scrapes_the_invocations_of_a_burst() {
         Some(3.0)
     );
     assert_eq!(query(&prometheus, "faas_coldstarts_total"), Some(1.0));
+    // Each invoke's REPORT told its memory peak (written just after the
+    // answer: the last ones may come with the next scrape).
+    poll_until(
+        "Prometheus to scrape 20 memory peaks",
+        PROMETHEUS_WAIT,
+        || query(&prometheus, "faas_mem_usage_bytes_count") == Some(20.0),
+    );
+    let peak = query(&prometheus, "rapid_memory_peak_bytes").unwrap_or_default();
+    assert!(peak >= 1024.0 * 1024.0, "rapid_memory_peak_bytes {peak}");
+    assert_eq!(
+        query(&prometheus, r#"rapid_environments{state="idle"}"#),
+        Some(1.0)
+    );
     assert_eq!(
         query(&prometheus, r#"up{job="rapid"}"#),
         Some(1.0),

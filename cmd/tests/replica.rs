@@ -299,8 +299,9 @@ fn scrape(address: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("the parser's JSON")
 }
 
-/// Invocations by outcome, cold starts and durations, as Prometheus's
-/// parser reads them after one invoke of each kind.
+/// Invocations by outcome, cold starts, durations, memory peaks and the
+/// environment by state, as Prometheus's parser reads them after one
+/// invoke of each kind.
 #[test]
 fn metrics_count_invocations_by_outcome() {
     let gate = gate();
@@ -324,6 +325,8 @@ fn metrics_count_invocations_by_outcome() {
         rapid.wait_for_stdout(|l| l.contains("waiting on"), WAIT);
         let seen = scrape(&metrics);
         assert_eq!(seen["rapid_invocations_in_flight{}"], 1.0, "{seen}");
+        assert_eq!(seen["rapid_environments{state=busy}"], 1.0, "{seen}");
+        assert_eq!(seen["rapid_environments{state=idle}"], 0.0, "{seen}");
         assert_eq!(status(json!({})), 429);
         open_gate(&gate);
         assert_eq!(held.join().expect("the held invoke"), 200);
@@ -336,10 +339,22 @@ fn metrics_count_invocations_by_outcome() {
     // The durations come with each invoke's completion, just after its
     // answer: the last one's may still be on its way.
     let mut seen = Value::Null;
+    // Six invokes ran (the throttled one did not): six REPORTs, each with
+    // its Max Memory Used.
     poll_until("the last invoke's completion in the metrics", WAIT, || {
         seen = scrape(&metrics);
-        seen["faas_coldstarts_total{}"] == 2.0
+        seen["faas_coldstarts_total{}"] == 2.0 && seen["faas_mem_usage_bytes_count{}"] == 6.0
     });
+    let peak = seen["rapid_memory_peak_bytes{}"]
+        .as_f64()
+        .unwrap_or_default();
+    assert!(
+        peak >= 1024.0 * 1024.0
+            && peak <= seen["faas_mem_usage_bytes_sum{}"].as_f64().unwrap_or(0.0),
+        "{seen}"
+    );
+    assert_eq!(seen["rapid_environments{state=idle}"], 1.0, "{seen}");
+    assert_eq!(seen["rapid_environments{state=busy}"], 0.0, "{seen}");
     assert_eq!(invocations(&seen, "success"), Some(3.0), "{seen}");
     assert_eq!(invocations(&seen, "function_error"), Some(1.0), "{seen}");
     assert_eq!(invocations(&seen, "throttled"), Some(1.0), "{seen}");
@@ -351,4 +366,55 @@ fn metrics_count_invocations_by_outcome() {
     let resp = http::request(&metrics, "GET", "/other", &[], b"");
     assert_eq!(resp.status, 404);
     let _ = std::fs::remove_file(&gate);
+}
+
+/// With a pool, `rapid_environments` counts its sandboxes by state: busy
+/// while each holds an invoke, idle after.
+#[test]
+fn metrics_count_a_pool_s_environments_by_state() {
+    let gates = [gate(), gate()];
+    let rapid = Rapid::scripted(
+        &["--metrics-address", "127.0.0.1:0", "--max-sandboxes", "2"],
+        &[],
+    );
+    let line = rapid.wait_for_stderr(|l| l.contains("metrics listening on"), WAIT);
+    let metrics = line
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let environments =
+        |seen: &Value, state: &str| seen[format!("rapid_environments{{state={state}}}")].as_f64();
+    std::thread::scope(|s| {
+        let held: Vec<_> = gates
+            .iter()
+            .map(|gate| {
+                let event = json!({"action": "wait_fifo", "fifo": gate});
+                let rapid = &rapid;
+                let held = s.spawn(move || rapid.invoke_json(&event).status);
+                let waiting = format!("waiting on {}", gate.display());
+                rapid.wait_for_stdout(|l| l.contains(&waiting), WAIT);
+                held
+            })
+            .collect();
+        let seen = scrape(&metrics);
+        assert_eq!(environments(&seen, "busy"), Some(2.0), "{seen}");
+        assert_eq!(environments(&seen, "idle"), Some(0.0), "{seen}");
+        for (gate, held) in gates.iter().zip(held) {
+            open_gate(gate);
+            assert_eq!(held.join().expect("a held invoke"), 200);
+        }
+    });
+    // A lease is given back just after the answer.
+    let mut seen = Value::Null;
+    poll_until("both environments idle in the metrics", WAIT, || {
+        seen = scrape(&metrics);
+        environments(&seen, "idle") == Some(2.0)
+    });
+    assert_eq!(environments(&seen, "busy"), Some(0.0), "{seen}");
+    assert_eq!(environments(&seen, "starting"), Some(0.0), "{seen}");
+    for gate in &gates {
+        let _ = std::fs::remove_file(gate);
+    }
 }

@@ -23,7 +23,7 @@ pub mod timeline;
 pub use event_log::{EventLog, EVENT_LOG_CAPACITY};
 pub use events::PlatformEvent;
 pub use log_format::LogFormat;
-pub use logs::{LogHub, Observers, ReportRequest, Subscriptions, TAIL_BYTES};
+pub use logs::{LogHub, MemoryPeaks, Observers, ReportRequest, Subscriptions, TAIL_BYTES};
 pub use memory::{peak_rss_mb, MemoryUse};
 pub use report::{
     end_line, report_line, start_line, timeout_line, InvokeReport, InvokeStatus, InvokeTimings,

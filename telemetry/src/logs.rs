@@ -83,7 +83,13 @@ pub struct Observers {
     pub timeline: Option<Recorder>,
     /// Its OTLP spans (`--otlp-endpoint`).
     pub spans: Option<SpanMaker>,
+    /// Told each invoke's `Max Memory Used` (rapid's metrics).
+    pub memory: Option<MemoryPeaks>,
 }
+
+/// Told the `Max Memory Used` of each invoke, in MB, as its REPORT is
+/// written.
+pub type MemoryPeaks = Arc<dyn Fn(u64) + Send + Sync>;
 
 /// A REPORT line to write, and the memory the invoke used.
 #[derive(Debug, Clone)]
@@ -141,7 +147,11 @@ impl LogHub {
         format: LogFormat,
         observers: Observers,
     ) -> (LogHub, tokio::task::JoinHandle<()>) {
-        let Observers { timeline, spans } = observers;
+        let Observers {
+            timeline,
+            spans,
+            memory,
+        } = observers;
         let (tx, rx) = mpsc::unbounded_channel();
         // Buffered: what one wake-up writes goes out in one write(2).
         let out = std::io::BufWriter::with_capacity(64 * 1024, out);
@@ -155,6 +165,7 @@ impl LogHub {
         let mut hub = Hub::new(out, events, json);
         hub.timeline = timeline;
         hub.spans = spans;
+        hub.memory = memory;
         let task = tokio::spawn(hub.run(rx));
         let subscribed = Arc::new(AtomicBool::new(false));
         (
@@ -338,6 +349,8 @@ struct Hub<W> {
     timeline: Option<Recorder>,
     /// This environment's OTLP spans.
     spans: Option<SpanMaker>,
+    /// Told each invoke's memory peak.
+    memory: Option<MemoryPeaks>,
     /// The trace context of each invoke started and not yet done, by
     /// request id: `platform.runtimeDone` carries its `platform.start`'s.
     traced: Vec<(String, Tracing)>,
@@ -356,6 +369,7 @@ impl<W: Write> Hub<W> {
             json,
             timeline: None,
             spans: None,
+            memory: None,
             traced: Vec::new(),
         }
     }
@@ -500,6 +514,9 @@ impl<W: Write> Hub<W> {
             } => {
                 self.drain_all();
                 report.report.max_memory_used_mb = report.memory.mb();
+                if let Some(memory) = &self.memory {
+                    memory(report.report.max_memory_used_mb);
+                }
                 let event = || PlatformEvent::now(Report::of(&report.report));
                 if self.json {
                     // The timeout line, then platform.report as the REPORT line.

@@ -6,7 +6,10 @@
 //! with: `{"event": <the event>, "handler": _HANDLER, "pid": ..., "cwd": ...,
 //! "argv": [...], "env": {LAMBDA_TASK_ROOT, TZ, ...}, "hostname": ...}`
 //! (the hostname tells a container's replicas apart). An event
-//! `{"action":"crash"}` makes it exit 3 instead.
+//! `{"action":"crash"}` makes it exit 3 instead; one with `"sleep_ms": N`
+//! is answered after N milliseconds (an invoke held in flight, for the
+//! tests that stop or kill a replica under it); one with `"alloc_mb": N`
+//! first fills N MiB of memory (to meet a memory cap).
 //!
 //! One connection per request (`Connection: close`), so a response is read
 //! to its end without parsing chunked framing.
@@ -46,6 +49,15 @@ fn main() -> ExitCode {
             println!("static_echo: crashing as asked");
             return ExitCode::from(3);
         }
+        if let Some(mb) = number_after(&next.body, "\"alloc_mb\"") {
+            println!("static_echo: {request_id} fills {mb} MiB");
+            let filled = vec![1u8; (mb as usize) << 20];
+            std::hint::black_box(&filled);
+        }
+        if let Some(ms) = number_after(&next.body, "\"sleep_ms\"") {
+            println!("static_echo: {request_id} sleeps {ms} ms");
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         let answer = describe(&next.body);
         let path = format!("/2018-06-01/runtime/invocation/{request_id}/response");
         if let Err(err) = call(&api, "POST", &path, answer.as_bytes()) {
@@ -53,6 +65,18 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+}
+
+/// N of a `"key": N` in the event (no JSON parser in a std-only program:
+/// the digits after the key).
+fn number_after(event: &[u8], key: &str) -> Option<u64> {
+    let text = std::str::from_utf8(event).ok()?;
+    let after = text.split_once(key)?.1.trim_start();
+    let digits = after.strip_prefix(':')?.trim_start();
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
 }
 
 fn handler() -> String {
