@@ -322,11 +322,10 @@ impl Cli {
         }
         if many
             && (self.otlp_endpoint.is_some()
-                || self.metrics_address.is_some()
                 || self.drain_delay.is_some()
                 || self.drain_timeout.is_some())
         {
-            return Err("--otlp-endpoint, --metrics-address, --drain-delay and --drain-timeout serve one function; they are not supported yet with --template or --functions".into());
+            return Err("--otlp-endpoint, --drain-delay and --drain-timeout serve one function; they are not supported yet with --template or --functions".into());
         }
         if !many && !self.runtime_command.is_empty() {
             return Err("--runtime-command goes with --template or --functions".into());

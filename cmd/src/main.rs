@@ -321,7 +321,7 @@ async fn run(
         Some(listener) => {
             let address = listener.local_addr().map_err(|e| e.to_string())?;
             eprintln!("rapid: metrics listening on {address}");
-            Some(tokio::spawn(serve_metrics(listener, door.clone())))
+            Some(tokio::spawn(serve_metrics(listener, vec![door.clone()])))
         }
         None => None,
     };

@@ -6,7 +6,7 @@
 //! listener routes each request to its function by name
 //! (`rapid_cmd::functions::routes`).
 
-use crate::serve::{bind, serve_front_door, Listener, Serves};
+use crate::serve::{bind, serve_front_door, serve_metrics, Listener, Serves};
 use crate::{start_sandbox, timeline_recorder, Observing};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::cli::Cli;
@@ -134,6 +134,15 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     let door_listener = bind(&door_at.address, "--runtime-interface-emulator-address").await?;
     let door_address = door_listener.local_addr().map_err(|e| e.to_string())?;
     let test_api = cli.test_api || cli.test_api_address.is_some();
+    let metrics_listener = match &cli.metrics_address {
+        Some(address) => Some(bind(address, "--metrics-address").await?),
+        None => None,
+    };
+    // Every function's metrics in one exposition, each labelled with its
+    // name.
+    let families = metrics_listener
+        .as_ref()
+        .map(|_| rapid_cmd::metrics::Families::new());
     let control_listener = match &cli.test_api_address {
         Some(address) => Some(bind(address, "--test-api-address").await?),
         None => None,
@@ -193,6 +202,16 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
             Some(_) => running,
             None => cli.max_queued.saturating_add(running),
         };
+        let metrics = families.as_ref().map(|families| {
+            rapid_cmd::metrics::Metrics::of_function(
+                families,
+                Some(&spec.name),
+                running,
+                queued,
+                cli.eager_init,
+            )
+        });
+        let memory = metrics.as_ref().map(|m| m.memory_peaks());
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| format!("cannot listen on 127.0.0.1 for a Runtime API: {e}"))?;
@@ -209,7 +228,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
                     .as_ref()
                     .map(|t| timeline_recorder(t, function.as_ref(), 0)),
                 spans: None,
-                memory: None,
+                memory: memory.clone(),
             },
         );
         let (sandbox, engine_task) =
@@ -231,7 +250,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
                 timeline: timeline.clone(),
                 otlp: None,
                 function,
-                memory: None,
+                memory,
             },
         );
         let pool = match &cap {
@@ -266,7 +285,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
             // refused with many functions): here the probes say that rapid
             // serves.
             readiness: rapid_cmd::probes::Readiness::new(false),
-            metrics: None,
+            metrics,
         });
         let mode = match spec.url_invoke_mode.as_deref() {
             Some("RESPONSE_STREAM") => http_events::InvokeMode::ResponseStream,
@@ -310,6 +329,15 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     ));
     eprintln!("rapid: functions: {}", names.join(", "));
     eprintln!("rapid: invokes listening on {door_address}");
+    let metrics_task = match metrics_listener {
+        Some(listener) => {
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            eprintln!("rapid: metrics listening on {address}");
+            let doors = functions.doors().map(|(_, door)| door.clone()).collect();
+            Some(tokio::spawn(serve_metrics(listener, doors)))
+        }
+        None => None,
+    };
     let header_timeout = Duration::from_secs(cli.request_header_timeout);
     let control_task = match control_listener {
         Some(listener) => {
@@ -344,7 +372,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
     }
-    if let Some(task) = control_task {
+    for task in [control_task, metrics_task].into_iter().flatten() {
         task.abort();
     }
     drop(functions);

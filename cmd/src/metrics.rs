@@ -16,8 +16,9 @@
 //! Synchronous invokes (Invoke API and web traffic) are counted; `Event`
 //! invokes only in their outcome once a pool runs them.
 //!
-//! Per function: the label sets are fixed arrays today; when rapid serves
-//! several functions (issue 25) a `faas_name` label goes beside `outcome`.
+//! Per function: with `--template` / `--functions` every series carries
+//! the function's name as `faas_name` (OpenTelemetry's `faas.name`), all
+//! in one registry ([`Families`]), one exposition.
 
 use crate::front_door::FrontDoor;
 use bytes::Bytes;
@@ -94,9 +95,139 @@ impl Outcome {
 /// `state` label says it.
 const ENVIRONMENT_STATES: [&str; 4] = ["starting", "idle", "busy", "failed"];
 
-/// The metrics of one rapid.
-pub struct Metrics {
+/// A metric's labels: with many functions `faas_name` first.
+type Labels = Vec<(&'static str, String)>;
+
+/// A histogram family's constructor.
+type Buckets = fn() -> Histogram;
+
+/// The metric families of one rapid, in one registry: every function's
+/// [`Metrics`] is a label set of each (`faas_name`, with many functions).
+pub struct Families {
     registry: Registry,
+    invocations: Family<Labels, Counter>,
+    coldstarts: Family<Labels, Counter>,
+    init_duration: Family<Labels, Histogram, Buckets>,
+    invoke_duration: Family<Labels, Histogram, Buckets>,
+    memory_use: Family<Labels, Histogram, Buckets>,
+    memory_peak: Family<Labels, Gauge>,
+    environments: Family<Labels, Gauge>,
+    in_flight: Family<Labels, Gauge>,
+    queued: Family<Labels, Gauge>,
+    ready: Family<Labels, Gauge>,
+}
+
+/// 1 ms to about 33 s, doubling.
+fn duration_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// 16 MiB to 16 GiB, doubling (Lambda's memory sizes are 128 MB to
+/// 10,240 MB).
+fn memory_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(16.0 * MIB, 2.0, 11))
+}
+
+impl Families {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::default();
+        let invocations = Family::default();
+        registry.register(
+            "faas_invocations",
+            "Invocations answered, by outcome (success, function_error, timeout, crash, throttled)",
+            invocations.clone(),
+        );
+        let coldstarts = Family::default();
+        registry.register(
+            "faas_coldstarts",
+            "Invocations that started an execution environment (paid for an init)",
+            coldstarts.clone(),
+        );
+        let init_duration = Family::new_with_constructor(duration_buckets as Buckets);
+        registry.register_with_unit(
+            "faas_init_duration",
+            "Init duration of the execution environments (REPORT's Init Duration)",
+            Unit::Seconds,
+            init_duration.clone(),
+        );
+        let invoke_duration = Family::new_with_constructor(duration_buckets as Buckets);
+        registry.register_with_unit(
+            "faas_invoke_duration",
+            "Invoke duration, from dispatch to the runtime's answer (REPORT's Duration)",
+            Unit::Seconds,
+            invoke_duration.clone(),
+        );
+        let memory_use = Family::new_with_constructor(memory_buckets as Buckets);
+        registry.register_with_unit(
+            "faas_mem_usage",
+            "Memory peak of each invocation's execution environment (REPORT's Max Memory Used)",
+            Unit::Bytes,
+            memory_use.clone(),
+        );
+        let memory_peak = Family::default();
+        registry.register_with_unit(
+            "rapid_memory_peak",
+            "The largest memory peak of an invocation so far (REPORT's Max Memory Used)",
+            Unit::Bytes,
+            memory_peak.clone(),
+        );
+        let environments = Family::default();
+        registry.register(
+            "rapid_environments",
+            "Execution environments by state (starting: its init runs; idle: ready for an invoke; busy: running invokes; failed: its last init failed)",
+            environments.clone(),
+        );
+        let in_flight = Family::default();
+        registry.register(
+            "rapid_invocations_in_flight",
+            "Synchronous invocations accepted and not answered yet (running or queued)",
+            in_flight.clone(),
+        );
+        let queued = Family::default();
+        registry.register(
+            "rapid_queue_depth",
+            "Synchronous invocations waiting for an execution environment",
+            queued.clone(),
+        );
+        let ready = Family::default();
+        registry.register(
+            "rapid_ready",
+            "1 when the readiness probe answers 200, else 0",
+            ready.clone(),
+        );
+        Arc::new(Families {
+            registry,
+            invocations,
+            coldstarts,
+            init_duration,
+            invoke_duration,
+            memory_use,
+            memory_peak,
+            environments,
+            in_flight,
+            queued,
+            ready,
+        })
+    }
+
+    /// The exposition of every function's metrics, their gauges read from
+    /// their front doors now.
+    fn render<'a>(&self, doors: impl Iterator<Item = &'a FrontDoor>) -> String {
+        for door in doors {
+            if let Some(metrics) = &door.metrics {
+                metrics.update(door);
+            }
+        }
+        let mut text = String::new();
+        // Writing to a String does not fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// The metrics of one function.
+pub struct Metrics {
+    families: Arc<Families>,
     invocations: [Counter; 5],
     coldstarts: Counter,
     init_duration: Histogram,
@@ -121,100 +252,60 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// `running`: invokes that may run at once; `permits`: the size of the
-    /// front door's queue of synchronous invokes, those running included;
-    /// `eager`: `--eager-init`.
+    /// The metrics of rapid's one function. `running`: invokes that may
+    /// run at once; `permits`: the size of the front door's queue of
+    /// synchronous invokes, those running included; `eager`:
+    /// `--eager-init`.
     pub fn new(running: usize, permits: usize, eager: bool) -> Arc<Self> {
-        let mut registry = Registry::default();
-        let invocations = Family::<[(&'static str, &'static str); 1], Counter>::default();
-        registry.register(
-            "faas_invocations",
-            "Invocations answered, by outcome (success, function_error, timeout, crash, throttled)",
-            invocations.clone(),
-        );
-        let invocations = Outcome::ALL
-            .map(|outcome| invocations.get_or_create_owned(&[("outcome", outcome.label())]));
-        let coldstarts = Counter::default();
-        registry.register(
-            "faas_coldstarts",
-            "Invocations that started an execution environment (paid for an init)",
-            coldstarts.clone(),
-        );
-        // 1 ms to about 33 s, doubling.
-        let buckets = || exponential_buckets(0.001, 2.0, 16);
-        let init_duration = Histogram::new(buckets());
-        registry.register_with_unit(
-            "faas_init_duration",
-            "Init duration of the execution environments (REPORT's Init Duration)",
-            Unit::Seconds,
-            init_duration.clone(),
-        );
-        let invoke_duration = Histogram::new(buckets());
-        registry.register_with_unit(
-            "faas_invoke_duration",
-            "Invoke duration, from dispatch to the runtime's answer (REPORT's Duration)",
-            Unit::Seconds,
-            invoke_duration.clone(),
-        );
-        // 16 MiB to 16 GiB, doubling (Lambda's memory sizes are 128 MB to
-        // 10,240 MB).
-        let memory_use = Histogram::new(exponential_buckets(16.0 * MIB, 2.0, 11));
-        registry.register_with_unit(
-            "faas_mem_usage",
-            "Memory peak of each invocation's execution environment (REPORT's Max Memory Used)",
-            Unit::Bytes,
-            memory_use.clone(),
-        );
-        let memory_peak = Gauge::default();
-        registry.register_with_unit(
-            "rapid_memory_peak",
-            "The largest memory peak of an invocation so far (REPORT's Max Memory Used)",
-            Unit::Bytes,
-            memory_peak.clone(),
-        );
-        let environments = Family::<[(&'static str, &'static str); 1], Gauge>::default();
-        registry.register(
-            "rapid_environments",
-            "Execution environments by state (starting: its init runs; idle: ready for an invoke; busy: running invokes; failed: its last init failed)",
-            environments.clone(),
-        );
-        let environments =
-            ENVIRONMENT_STATES.map(|state| environments.get_or_create_owned(&[("state", state)]));
-        let in_flight = Gauge::default();
-        registry.register(
-            "rapid_invocations_in_flight",
-            "Synchronous invocations accepted and not answered yet (running or queued)",
-            in_flight.clone(),
-        );
-        let queued = Gauge::default();
-        registry.register(
-            "rapid_queue_depth",
-            "Synchronous invocations waiting for an execution environment",
-            queued.clone(),
-        );
-        let ready = Gauge::default();
-        registry.register(
-            "rapid_ready",
-            "1 when the readiness probe answers 200, else 0",
-            ready.clone(),
-        );
+        Self::of_function(&Families::new(), None, running, permits, eager)
+    }
+
+    /// The metrics of function `name` (with many functions: labelled
+    /// `faas_name`) in `families`.
+    pub fn of_function(
+        families: &Arc<Families>,
+        name: Option<&str>,
+        running: usize,
+        permits: usize,
+        eager: bool,
+    ) -> Arc<Self> {
+        let labels = |more: &[(&'static str, &str)]| -> Labels {
+            name.map(|name| ("faas_name", name.to_owned()))
+                .into_iter()
+                .chain(more.iter().map(|(k, v)| (*k, (*v).to_owned())))
+                .collect()
+        };
+        let none = labels(&[]);
         Arc::new(Metrics {
-            registry,
-            invocations,
-            coldstarts,
-            init_duration,
-            invoke_duration,
-            memory_use,
+            families: families.clone(),
+            invocations: Outcome::ALL.map(|outcome| {
+                families
+                    .invocations
+                    .get_or_create_owned(&labels(&[("outcome", outcome.label())]))
+            }),
+            coldstarts: families.coldstarts.get_or_create_owned(&none),
+            init_duration: families.init_duration.get_or_create_owned(&none),
+            invoke_duration: families.invoke_duration.get_or_create_owned(&none),
+            memory_use: families.memory_use.get_or_create_owned(&none),
             memory_peak_mb: AtomicU64::new(0),
-            memory_peak,
-            environments,
-            in_flight,
-            queued,
-            ready,
+            memory_peak: families.memory_peak.get_or_create_owned(&none),
+            environments: ENVIRONMENT_STATES.map(|state| {
+                families
+                    .environments
+                    .get_or_create_owned(&labels(&[("state", state)]))
+            }),
+            in_flight: families.in_flight.get_or_create_owned(&none),
+            queued: families.queued.get_or_create_owned(&none),
+            ready: families.ready.get_or_create_owned(&none),
             running,
             permits,
             eager,
         })
+    }
+
+    /// The families these are in (to add another function's).
+    pub fn families(&self) -> &Arc<Families> {
+        &self.families
     }
 
     /// What the log hubs tell each invoke's `Max Memory Used` to.
@@ -250,8 +341,8 @@ impl Metrics {
         }
     }
 
-    /// The exposition, with the gauges read from `door` now.
-    fn render(&self, door: &FrontDoor) -> String {
+    /// Its gauges, read from `door` now.
+    fn update(&self, door: &FrontDoor) {
         let taken = self
             .permits
             .saturating_sub(door.queued_invokes.available_permits());
@@ -278,10 +369,6 @@ impl Metrics {
         }
         let peak = self.memory_peak_mb.load(Ordering::Relaxed) as f64 * MIB;
         self.memory_peak.set(peak as i64);
-        let mut text = String::new();
-        // Writing to a String does not fail.
-        let _ = encode(&mut text, &self.registry);
-        text
     }
 }
 
@@ -313,8 +400,9 @@ fn one_environment(readiness: crate::probes::State, running: usize, initialized:
 /// The content type of the OpenMetrics text format.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Serves `GET /metrics`; anything else is 404.
-pub fn answer<B>(metrics: &Metrics, door: &FrontDoor, req: &Request<B>) -> Response<Full<Bytes>> {
+/// Serves `GET /metrics` for the functions of `doors` (one, or each of
+/// many with its `faas_name`); anything else is 404.
+pub fn answer<B>(doors: &[Arc<FrontDoor>], req: &Request<B>) -> Response<Full<Bytes>> {
     if req.uri().path() != "/metrics" || req.method() != Method::GET {
         let mut response = Response::new(Full::new(Bytes::from_static(
             b"rapid serves its metrics at GET /metrics\n",
@@ -322,7 +410,14 @@ pub fn answer<B>(metrics: &Metrics, door: &FrontDoor, req: &Request<B>) -> Respo
         *response.status_mut() = StatusCode::NOT_FOUND;
         return response;
     }
-    let mut response = Response::new(Full::new(Bytes::from(metrics.render(door))));
+    let Some(families) = doors
+        .iter()
+        .find_map(|door| door.metrics.as_ref().map(|m| m.families().clone()))
+    else {
+        return Response::new(Full::default());
+    };
+    let text = families.render(doors.iter().map(|door| &**door));
+    let mut response = Response::new(Full::new(Bytes::from(text)));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));
@@ -380,8 +475,10 @@ mod tests {
         tell(90);
         tell(60);
         let mut text = String::new();
-        encode(&mut text, &metrics.registry).unwrap();
-        assert!(text.contains("faas_mem_usage_bytes_count 3"), "{text}");
+        encode(&mut text, &metrics.families.registry).unwrap();
+        // With one function its series have no label: `{}` (valid
+        // OpenMetrics, the same series as none).
+        assert!(text.contains("faas_mem_usage_bytes_count{} 3"), "{text}");
         assert_eq!(metrics.memory_peak_mb.load(Ordering::Relaxed), 90);
     }
 
@@ -391,7 +488,7 @@ mod tests {
         metrics.count(Outcome::Success);
         metrics.count(Outcome::Timeout);
         let mut text = String::new();
-        encode(&mut text, &metrics.registry).unwrap();
+        encode(&mut text, &metrics.families.registry).unwrap();
         assert!(
             text.contains("faas_invocations_total{outcome=\"success\"} 1"),
             "{text}"
@@ -408,6 +505,6 @@ mod tests {
             text.contains("# TYPE faas_invoke_duration_seconds histogram"),
             "{text}"
         );
-        assert!(text.contains("faas_coldstarts_total 0"), "{text}");
+        assert!(text.contains("faas_coldstarts_total{} 0"), "{text}");
     }
 }

@@ -24,22 +24,17 @@ use tokio::net::TcpListener;
 
 /// Serves `GET /metrics` on `--metrics-address` (a scraper's few
 /// connections).
-pub(crate) async fn serve_metrics(listener: TcpListener, door: Arc<FrontDoor>) {
+pub(crate) async fn serve_metrics(listener: TcpListener, doors: Vec<Arc<FrontDoor>>) {
+    let doors: Arc<[Arc<FrontDoor>]> = doors.into();
     let mut acceptor = Acceptor::new(listener, "metrics").limited(64);
     loop {
         let (stream, _, slot) = acceptor.accept().await;
-        let door = door.clone();
+        let doors = doors.clone();
         tokio::spawn(async move {
             let _slot = slot;
             let service = service_fn(move |req: Request<Incoming>| {
-                let door = door.clone();
-                async move {
-                    let response = match &door.metrics {
-                        Some(metrics) => rapid_cmd::metrics::answer(metrics, &door, &req),
-                        None => hyper::Response::new(http_body_util::Full::default()),
-                    };
-                    Ok::<_, Infallible>(response)
-                }
+                let doors = doors.clone();
+                async move { Ok::<_, Infallible>(rapid_cmd::metrics::answer(&doors, &req)) }
             });
             let _ = http1::Builder::new()
                 .timer(HeaderTimer::default())

@@ -514,6 +514,61 @@ fn past_max_environments_the_least_recently_used_idle_environment_of_another_fun
     );
 }
 
+#[test]
+fn each_function_s_metrics_carry_its_name() {
+    let dir = unique_path("functions-metrics");
+    for name in ["left", "right"] {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::os::unix::fs::symlink(rust_fn("echo-fn"), dir.join(name).join("bootstrap")).unwrap();
+    }
+    let rapid = Rapid::start_binary(
+        &binary_under_test(),
+        &[
+            "--functions",
+            dir.to_str().unwrap(),
+            "--metrics-address",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let line = rapid.wait_for_stderr(|l| l.contains("metrics listening on"), WAIT);
+    let metrics = line.rsplit(' ').next().unwrap().trim().to_owned();
+    for name in ["left", "left", "right"] {
+        let path = format!("/2015-03-31/functions/{name}/invocations");
+        let resp = rapid.request("POST", &path, &[], b"{}");
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    }
+    let sample = |seen: &Value, key: &str| seen[key].as_f64().unwrap_or(-1.0);
+    let mut seen = Value::Null;
+    common::poll_until("both functions' completions in the metrics", WAIT, || {
+        seen = common::http::scrape_metrics(&metrics);
+        sample(&seen, "faas_invoke_duration_seconds_count{faas_name=right}") == 1.0
+            && sample(&seen, "faas_invoke_duration_seconds_count{faas_name=left}") == 2.0
+    });
+    for (key, value) in [
+        (
+            "faas_invocations_total{faas_name=left,outcome=success}",
+            2.0,
+        ),
+        (
+            "faas_invocations_total{faas_name=right,outcome=success}",
+            1.0,
+        ),
+        (
+            "faas_invocations_total{faas_name=right,outcome=timeout}",
+            0.0,
+        ),
+        ("faas_coldstarts_total{faas_name=left}", 1.0),
+        ("faas_coldstarts_total{faas_name=right}", 1.0),
+        ("rapid_environments{faas_name=left,state=idle}", 1.0),
+        ("rapid_environments{faas_name=right,state=idle}", 1.0),
+        ("rapid_invocations_in_flight{faas_name=left}", 0.0),
+    ] {
+        assert_eq!(sample(&seen, key), value, "{key}: {seen:#}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn refused(args: &[&str]) -> (Option<i32>, String) {
     let mut cmd = Command::new(binary_under_test());
     // A PATH without aws-lambda-ric, wherever the test runs.
@@ -564,7 +619,6 @@ fn what_cannot_run_here_is_refused_at_start() {
 
     // What serves one function is refused with many, never ignored.
     for flag in [
-        ["--metrics-address", "127.0.0.1:0"],
         ["--otlp-endpoint", "http://127.0.0.1:9"],
         ["--drain-delay", "1"],
     ] {

@@ -265,40 +265,6 @@ fn sigterm_drains_before_the_shutdown() {
     let _ = std::fs::remove_file(&gate);
 }
 
-/// Scrapes `--metrics-address` and parses it with Prometheus's own parser.
-fn scrape(address: &str) -> Value {
-    let resp = http::request(address, "GET", "/metrics", &[], b"");
-    assert_eq!(resp.status, 200);
-    assert!(
-        resp.header("content-type")
-            .is_some_and(|t| t.starts_with("application/openmetrics-text")),
-        "{:?}",
-        resp.headers
-    );
-    let mut parser = std::process::Command::new(venv_python())
-        .arg(testdata("metrics/parse.py"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python for the metrics parser");
-    use std::io::Write;
-    parser
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(&resp.body)
-        .expect("write the exposition");
-    let out = parser.wait_with_output().expect("the parser's output");
-    assert!(
-        out.status.success(),
-        "the exposition does not parse: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&resp.body)
-    );
-    serde_json::from_slice(&out.stdout).expect("the parser's JSON")
-}
-
 /// Invocations by outcome, cold starts, durations, memory peaks and the
 /// environment by state, as Prometheus's parser reads them after one
 /// invoke of each kind.
@@ -323,7 +289,7 @@ fn metrics_count_invocations_by_outcome() {
     std::thread::scope(|s| {
         let held = s.spawn(|| status(json!({"action": "wait_fifo", "fifo": gate})));
         rapid.wait_for_stdout(|l| l.contains("waiting on"), WAIT);
-        let seen = scrape(&metrics);
+        let seen = http::scrape_metrics(&metrics);
         assert_eq!(seen["rapid_invocations_in_flight{}"], 1.0, "{seen}");
         assert_eq!(seen["rapid_environments{state=busy}"], 1.0, "{seen}");
         assert_eq!(seen["rapid_environments{state=idle}"], 0.0, "{seen}");
@@ -342,7 +308,7 @@ fn metrics_count_invocations_by_outcome() {
     // Six invokes ran (the throttled one did not): six REPORTs, each with
     // its Max Memory Used.
     poll_until("the last invoke's completion in the metrics", WAIT, || {
-        seen = scrape(&metrics);
+        seen = http::scrape_metrics(&metrics);
         seen["faas_coldstarts_total{}"] == 2.0 && seen["faas_mem_usage_bytes_count{}"] == 6.0
     });
     let peak = seen["rapid_memory_peak_bytes{}"]
@@ -398,7 +364,7 @@ fn metrics_count_a_pool_s_environments_by_state() {
                 held
             })
             .collect();
-        let seen = scrape(&metrics);
+        let seen = http::scrape_metrics(&metrics);
         assert_eq!(environments(&seen, "busy"), Some(2.0), "{seen}");
         assert_eq!(environments(&seen, "idle"), Some(0.0), "{seen}");
         for (gate, held) in gates.iter().zip(held) {
@@ -409,7 +375,7 @@ fn metrics_count_a_pool_s_environments_by_state() {
     // A lease is given back just after the answer.
     let mut seen = Value::Null;
     poll_until("both environments idle in the metrics", WAIT, || {
-        seen = scrape(&metrics);
+        seen = http::scrape_metrics(&metrics);
         environments(&seen, "idle") == Some(2.0)
     });
     assert_eq!(environments(&seen, "busy"), Some(0.0), "{seen}");

@@ -468,3 +468,37 @@ impl Kept {
         }
     }
 }
+
+/// Scrapes `--metrics-address` and parses it with Prometheus's own parser.
+pub fn scrape_metrics(address: &str) -> serde_json::Value {
+    let resp = request(address, "GET", "/metrics", &[], b"");
+    assert_eq!(resp.status, 200);
+    assert!(
+        resp.header("content-type")
+            .is_some_and(|t| t.starts_with("application/openmetrics-text")),
+        "{:?}",
+        resp.headers
+    );
+    let mut parser = std::process::Command::new(super::fixtures::venv_python())
+        .arg(super::fixtures::testdata("metrics/parse.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python for the metrics parser");
+    use std::io::Write;
+    parser
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(&resp.body)
+        .expect("write the exposition");
+    let out = parser.wait_with_output().expect("the parser's output");
+    assert!(
+        out.status.success(),
+        "the exposition does not parse: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&resp.body)
+    );
+    serde_json::from_slice(&out.stdout).expect("the parser's JSON")
+}
