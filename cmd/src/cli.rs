@@ -320,12 +320,8 @@ impl Cli {
         if many && self.http_address.is_some() {
             return Err("--http-address serves one function; it is not supported with --template or --functions (use /lambda-url/<function>/ for web traffic)".into());
         }
-        if many
-            && (self.otlp_endpoint.is_some()
-                || self.drain_delay.is_some()
-                || self.drain_timeout.is_some())
-        {
-            return Err("--otlp-endpoint, --drain-delay and --drain-timeout serve one function; they are not supported yet with --template or --functions".into());
+        if many && (self.drain_delay.is_some() || self.drain_timeout.is_some()) {
+            return Err("--drain-delay and --drain-timeout serve one function (a replica's); they are not supported with --template or --functions".into());
         }
         if !many && !self.runtime_command.is_empty() {
             return Err("--runtime-command goes with --template or --functions".into());

@@ -142,7 +142,7 @@ fn concurrency_fits(cli: &Cli, config: &FunctionConfig) -> Result<(), String> {
 /// Where the lifecycle's spans go (`--otlp-endpoint`, else the OTLP
 /// variables): a bad flag stops rapid; a variable is also the function's,
 /// so a bad one only turns the export off.
-fn otlp_endpoint(cli: &Cli) -> Result<Option<telemetry::otlp::Endpoint>, String> {
+pub(crate) fn otlp_endpoint(cli: &Cli) -> Result<Option<telemetry::otlp::Endpoint>, String> {
     let var = |name: &str| std::env::var(name).ok();
     match telemetry::otlp::endpoint(cli.otlp_endpoint.as_deref(), var) {
         Ok(endpoint) => Ok(endpoint),
@@ -456,7 +456,7 @@ async fn run(
 }
 
 /// The function the spans are about, for the OTLP resource.
-fn otlp_resource(config: &FunctionConfig) -> telemetry::otlp::Resource {
+pub(crate) fn otlp_resource(config: &FunctionConfig) -> telemetry::otlp::Resource {
     telemetry::otlp::Resource {
         function_name: config.function_name.clone(),
         function_version: config.function_version.clone(),

@@ -7,7 +7,7 @@
 //! (`rapid_cmd::functions::routes`).
 
 use crate::serve::{bind, serve_front_door, serve_metrics, Listener, Serves};
-use crate::{start_sandbox, timeline_recorder, Observing};
+use crate::{otlp_endpoint, otlp_resource, start_sandbox, timeline_recorder, Observing};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::cli::Cli;
 use rapid_cmd::front_door::FrontDoor;
@@ -114,15 +114,11 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
         .map(|spec| config_of(&cli, spec))
         .collect::<Result<Vec<_>, _>>()?;
 
-    // The variables belong to the functions too: said, not refused.
-    for name in [
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-    ] {
-        if std::env::var_os(name).is_some_and(|v| !v.is_empty()) {
-            eprintln!("rapid: {name} is set, but rapid exports no spans with --template or --functions yet (the functions still see it)");
-            break;
-        }
+    // Each function's spans go with its own resource (its name, ARN,
+    // memory), through an exporter of its own.
+    let otlp = otlp_endpoint(&cli)?;
+    if let Some(endpoint) = &otlp {
+        eprintln!("rapid: exporting spans to {}", endpoint.url());
     }
     let door_at = rapid_cmd::replica::front_door_address(
         cli.runtime_interface_emulator_address.as_deref(),
@@ -180,6 +176,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     }
 
     let mut entries = Vec::new();
+    let mut exporting = Vec::new();
     let mut pools = Vec::new();
     let mut watchers = tokio::task::JoinSet::new();
     for (number, (spec, config)) in (1..).zip(specs.into_iter().zip(configs)) {
@@ -212,6 +209,11 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
             )
         });
         let memory = metrics.as_ref().map(|m| m.memory_peaks());
+        let spans = otlp.clone().map(|endpoint| {
+            let (spans, exporter) = telemetry::otlp::Otlp::start(endpoint, otlp_resource(&config));
+            exporting.push(exporter);
+            spans
+        });
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| format!("cannot listen on 127.0.0.1 for a Runtime API: {e}"))?;
@@ -227,7 +229,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
                 timeline: timeline
                     .as_ref()
                     .map(|t| timeline_recorder(t, function.as_ref(), 0)),
-                spans: None,
+                spans: spans.as_ref().map(|o| o.spans()),
                 memory: memory.clone(),
             },
         );
@@ -248,7 +250,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
             format,
             Observing {
                 timeline: timeline.clone(),
-                otlp: None,
+                otlp: spans,
                 function,
                 memory,
             },
@@ -385,6 +387,13 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
         shutdowns.spawn(async move { pool.shutdown().await });
     }
     while shutdowns.join_next().await.is_some() {}
+    // The hubs have ended: each function's last spans go out, within a
+    // bound.
+    let mut flushes = tokio::task::JoinSet::new();
+    for exporter in exporting {
+        flushes.spawn(exporter.finish(Duration::from_secs(2)));
+    }
+    while flushes.join_next().await.is_some() {}
     supervisor.kill_all(Duration::from_secs(2)).await;
     Ok(())
 }

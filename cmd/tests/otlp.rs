@@ -263,3 +263,36 @@ fn an_endpoint_that_cannot_be_used_is_refused_or_ignored() {
     );
     assert_success(&rapid.invoke_json(&json!({"action": "echo"})));
 }
+
+#[test]
+fn with_many_functions_each_function_s_spans_carry_its_own_resource() {
+    let receiver = Receiver::start();
+    let dir = unique_path("otlp-functions");
+    for name in ["alpha", "beta"] {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::os::unix::fs::symlink(rust_fn("echo-fn"), dir.join(name).join("bootstrap")).unwrap();
+    }
+    let rapid = Rapid::start_binary(
+        &emulator::binary_under_test(),
+        &[
+            "--functions",
+            dir.to_str().unwrap(),
+            "--otlp-endpoint",
+            &receiver.base_url(),
+        ],
+        &[],
+    );
+    for name in ["alpha", "beta"] {
+        let path = format!("/2015-03-31/functions/{name}/invocations");
+        let resp = rapid.request("POST", &path, &[], b"{}");
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let id = resp.header("x-amzn-requestid").expect("a request id");
+        let span = receiver.invoke(id);
+        let resource = &span["resource"];
+        assert_eq!(resource["faas.name"], name, "{resource}");
+        assert_eq!(resource["service.name"], name, "{resource}");
+        let arn = resource["cloud.resource_id"].as_str().unwrap_or_default();
+        assert!(arn.ends_with(&format!(":function:{name}")), "{resource}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
