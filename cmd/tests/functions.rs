@@ -458,6 +458,20 @@ fn past_max_environments_the_least_recently_used_idle_environment_of_another_fun
             common::http::request(&control, "POST", path, &kind, event.to_string().as_bytes());
         assert_eq!(resp.status, 404, "{}", resp.text());
     }
+    // The rest of the control API acts on the function it names.
+    let state = |name: &str| {
+        let path = format!("/test/internalState?function={name}");
+        common::http::request(&control, "GET", &path, &[], b"")
+    };
+    let bravo = state("Bravo");
+    assert_eq!(bravo.status, 200, "{}", bravo.text());
+    assert!(
+        bravo.json()["runtime"]["state"]["name"].is_string(),
+        "Bravo's runtime ran: {}",
+        bravo.text()
+    );
+    let nope = state("Nope");
+    assert_eq!(nope.status, 404, "{}", nope.text());
 
     // Charlie: Alpha's environment, used least recently, is retired for it.
     let out = boto_functions(&endpoint, &json!([invoke("Charlie")]));

@@ -227,8 +227,17 @@ where
             _ => {}
         }
     }
-    // The control API (the first function's) and the front door's own
+    // The rest of the control API acts on the function its `function`
+    // parameter names (else the first by name), and the front door's own
     // answer to anything else.
+    if access.control && path.starts_with("/test/") {
+        if let Some(name) = query_value(&query, "function") {
+            return match functions.find(&name, None) {
+                Ok(entry) => front_door::handle(entry.door.clone(), req, access).await,
+                Err(arn) => not_found(&arn),
+            };
+        }
+    }
     front_door::handle(functions.first.clone(), req, access).await
 }
 
