@@ -459,8 +459,6 @@ impl RuntimeEngine for Sandbox {
     async fn next(&self) -> Result<RuntimeEvent, ApiError> {
         let caller = self.caller;
         let dispatched = self.ask(|reply| Message::Next { caller, reply }).await?;
-        // START is written first (or the hub is gone, and it never will be).
-        let _ = dispatched.logged.await;
         Ok(dispatched.event)
     }
 

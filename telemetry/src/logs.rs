@@ -6,6 +6,12 @@
 //! called `next` is in its pipe already, so the function's lines always come
 //! before the END line that follows them, and the Tail log holds them.
 //!
+//! START is the exception: the engine writes it itself, before it hands the
+//! invoke's event out (`LogHub::start_invoke`, on the hub's state shared
+//! behind a lock, after everything queued for the task), so none of the
+//! runtime's lines for the invoke can come before it, and nothing waits
+//! for the task in between.
+//!
 //! Platform events (`platform.start`, ...) go through it too, in the order
 //! the engine emits them, and the hub adds `platform.report` itself when it
 //! writes REPORT (with the memory the engine or it measured): `Hub::record` is where
@@ -32,7 +38,7 @@ use std::future::poll_fn;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, SystemTime};
 use tokio::net::unix::pipe;
@@ -53,13 +59,9 @@ enum Message {
     Source(pipe::Receiver, Origin),
     /// Boxed: messages are moved whole, and this one is rare and large.
     Subscribe(Box<NewSubscription>),
-    /// Start capturing the invoke's tail, then write the line, then say so.
-    Start {
-        request_id: String,
-        line: String,
-        capture_tail: bool,
-        logged: oneshot::Sender<()>,
-    },
+    /// A START was written by [`LogHub::start_invoke`]: out with it, once
+    /// the tasks woken with it had their turn.
+    Written,
     Line(String),
     /// Boxed: hub messages are moved whole, and an event is much larger
     /// than the others.
@@ -106,10 +108,81 @@ struct NewSubscription {
     subscription: Subscription,
 }
 
+/// Where the hub writes the log.
+type Out = std::io::BufWriter<Box<dyn Write + Send>>;
+
+/// The hub's state and its queue, shared by its task and
+/// [`LogHub::start_invoke`]: whoever holds the lock handles what is queued
+/// before anything of its own, so the log keeps the order of the calls.
+/// Never held across an await (rapid's tasks share one thread: the lock
+/// is never contended there).
+struct Shared {
+    hub: Hub<Out>,
+    rx: mpsc::UnboundedReceiver<Message>,
+    /// A message the task took from the queue and handles after a yield:
+    /// it comes before anything queued after it.
+    held: Option<Message>,
+}
+
+/// What one wake-up of the hub task did.
+enum Step {
+    /// Took a message to handle after a yield.
+    Queued,
+    /// Recorded events; true when that wrote lines.
+    Recorded(bool),
+    /// Read a pipe.
+    Read,
+    /// Every handle is gone.
+    Closed,
+}
+
+impl Shared {
+    fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+        // A panic while it was held cannot leave it half-written in a way
+        // that matters more than losing the log.
+        shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Handles the held message and everything queued.
+    fn catch_up(&mut self) {
+        if let Some(message) = self.held.take() {
+            self.hub.handle(message);
+        }
+        while let Ok(message) = self.rx.try_recv() {
+            self.hub.handle(message);
+        }
+    }
+
+    fn poll_step(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Step> {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(None) => return Poll::Ready(Step::Closed),
+            // Events only join the log: they are recorded at once.
+            Poll::Ready(Some(Message::Event(event))) => {
+                self.hub.record(*event);
+                // In JSON, some events were written as lines.
+                return Poll::Ready(Step::Recorded(self.hub.json));
+            }
+            Poll::Ready(Some(message)) => {
+                self.held = Some(message);
+                return Poll::Ready(Step::Queued);
+            }
+            Poll::Pending => {}
+        }
+        for index in 0..self.hub.sources.len() {
+            if self.hub.sources[index].pipe.poll_read_ready(cx).is_ready() {
+                self.hub.drain(index, Read::Readiness);
+                return Poll::Ready(Step::Read);
+            }
+        }
+        Poll::Pending
+    }
+}
+
 /// Handle to the hub task. Cheap to clone.
 #[derive(Clone)]
 pub struct LogHub {
     tx: mpsc::UnboundedSender<Message>,
+    shared: Arc<Mutex<Shared>>,
     /// Someone reads the platform events (the event log, a subscriber);
     /// when nobody does, the engine does not build them. Set once, by the
     /// first subscription when the event log keeps nothing.
@@ -153,8 +226,7 @@ impl LogHub {
             memory,
         } = observers;
         let (tx, rx) = mpsc::unbounded_channel();
-        // Buffered: what one wake-up writes goes out in one write(2).
-        let out = std::io::BufWriter::with_capacity(64 * 1024, out);
+        // Buffered (below): what one wake-up writes goes out in one write(2).
         // In JSON the platform lines are events: they must be built.
         let json = format == LogFormat::Json;
         // The timeline and the spans are drawn from the events: they must
@@ -162,15 +234,22 @@ impl LogHub {
         let with_timeline = timeline.is_some();
         let observed = with_timeline || spans.is_some();
         let records = Arc::new(AtomicBool::new(events.keeps() || json || observed));
+        let out: Out = std::io::BufWriter::with_capacity(64 * 1024, Box::new(out));
         let mut hub = Hub::new(out, events, json);
         hub.timeline = timeline;
         hub.spans = spans;
         hub.memory = memory;
-        let task = tokio::spawn(hub.run(rx));
+        let shared = Arc::new(Mutex::new(Shared {
+            hub,
+            rx,
+            held: None,
+        }));
+        let task = tokio::spawn(run(shared.clone()));
         let subscribed = Arc::new(AtomicBool::new(false));
         (
             LogHub {
                 tx,
+                shared,
                 records,
                 subscribed,
                 timeline: with_timeline,
@@ -233,26 +312,28 @@ impl LogHub {
     }
 
     /// Starts an invoke: writes its START `line` after what the pipes hold
-    /// so far, and keeps the lines from here to its END for its Tail when
-    /// `capture_tail`. The receiver is told once START is written: the
-    /// invoke's event goes to the runtime only then, so none of the
-    /// runtime's lines for it can come before START. Invokes may overlap
-    /// (multi-concurrency): each tail gets every line written while it is
-    /// open.
+    /// so far (and after everything sent to the hub before), records its
+    /// `platform.start` `event`, and keeps the lines from here to its END
+    /// for its Tail when `capture_tail`. Done when it returns: the invoke's
+    /// event may go to the runtime now, and none of the runtime's lines for
+    /// it can come before START. Invokes may overlap (multi-concurrency):
+    /// each tail gets every line written while it is open.
     pub fn start_invoke(
         &self,
         request_id: &str,
         line: String,
         capture_tail: bool,
-    ) -> oneshot::Receiver<()> {
-        let (logged, rx) = oneshot::channel();
-        let _ = self.tx.send(Message::Start {
-            request_id: request_id.to_owned(),
-            line,
-            capture_tail,
-            logged,
-        });
-        rx
+        event: Option<PlatformEvent>,
+    ) {
+        let mut shared = Shared::lock(&self.shared);
+        shared.catch_up();
+        shared.hub.start(request_id, &line, capture_tail);
+        if let Some(event) = event {
+            shared.hub.record(event);
+        }
+        drop(shared);
+        // The write itself is the task's, off the invoke's path.
+        let _ = self.tx.send(Message::Written);
     }
 
     pub fn line(&self, line: String) {
@@ -338,9 +419,6 @@ struct Hub<W> {
     sources: Vec<Source>,
     /// The tails being kept, by request id.
     tails: Vec<(String, Vec<u8>)>,
-    /// Who waits for STARTs written (and their `platform.start`
-    /// recorded): told once the messages queued with them are handled.
-    logged: Vec<oneshot::Sender<()>>,
     scratch: Vec<u8>,
     subscribers: Subscribers,
     /// `AWS_LAMBDA_LOG_FORMAT=JSON`.
@@ -363,7 +441,6 @@ impl<W: Write> Hub<W> {
             events,
             sources: Vec::new(),
             tails: Vec::new(),
-            logged: Vec::new(),
             scratch: vec![0; 64 * 1024],
             subscribers: Subscribers::default(),
             json,
@@ -374,94 +451,31 @@ impl<W: Write> Hub<W> {
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
-        loop {
-            let flush = tokio::select! {
-                message = rx.recv() => match message {
-                    Some(message) => self.receive(message, &mut rx).await,
-                    None => {
-                        self.drain_all();
-                        let _ = self.out.flush();
-                        if let Some(timeline) = &mut self.timeline {
-                            timeline.flush();
-                        }
-                        self.subscribers.close(CLOSE_WITHIN).await;
-                        return;
-                    }
-                },
-                index = ready_source(&self.sources) => {
-                    self.drain(index, Read::Readiness);
-                    true
-                }
-            };
-            if flush {
-                let _ = self.out.flush();
-            }
-            if let Some(timeline) = &mut self.timeline {
-                timeline.flush();
-            }
+    /// Out with what was written, to stdout and the timeline.
+    fn flush_out(&mut self, lines: bool) {
+        if lines {
+            let _ = self.out.flush();
+        }
+        if let Some(timeline) = &mut self.timeline {
+            timeline.flush();
         }
     }
 
-    /// Handles `message` and whatever else is queued; says whether to flush.
-    async fn receive(
-        &mut self,
-        mut message: Message,
-        rx: &mut mpsc::UnboundedReceiver<Message>,
-    ) -> bool {
-        // Events only join the log: they are recorded at once, so that a
-        // START the engine sent right after them (init done, then the
-        // first dispatch) is not held behind the yield below.
-        while let Message::Event(event) = message {
-            self.record(*event);
-            match rx.try_recv() {
-                Ok(next) => message = next,
-                // In JSON, some events were written as lines.
-                Err(_) => return self.json,
+    /// An invoke begins: what the pipes hold goes before its START, and
+    /// from here its lines are kept for its Tail when `capture_tail`.
+    fn start(&mut self, request_id: &str, line: &str, capture_tail: bool) {
+        self.drain_all();
+        self.subscribers.invoke_started();
+        self.tails.retain(|(id, _)| id != request_id);
+        if capture_tail {
+            if self.tails.len() >= MAX_TAILS {
+                self.tails.remove(0);
             }
+            self.tails.push((request_id.to_owned(), Vec::new()));
         }
-        if let Message::Start { .. } = message {
-            // At once: the drain before START must happen before the
-            // runtime gets its event, or the invoke's first lines would
-            // land before START. The write can wait its turn.
-            self.handle(message);
-            // So must the `platform.start` the engine emitted with it, for
-            // the subscribers: the invoke's lines come after it; and the
-            // START of another invoke dispatched in the same turn
-            // (multi-concurrency).
-            let mut after = None;
-            while let Ok(next) = rx.try_recv() {
-                match next {
-                    Message::Event(event) => self.record(*event),
-                    start @ Message::Start { .. } => self.handle(start),
-                    other => {
-                        after = Some(other);
-                        break;
-                    }
-                }
-            }
-            self.release_logged();
-            tokio::task::yield_now().await;
-            if let Some(message) = after {
-                self.handle(message);
-            }
-            return true;
-        }
-        // Anything else is never on an invoke's critical path: let the
-        // tasks that answer the runtime and the invoker write first.
-        tokio::task::yield_now().await;
-        self.handle(message);
-        while let Ok(message) = rx.try_recv() {
-            self.handle(message);
-        }
-        self.release_logged();
-        true
-    }
-
-    /// Tells who waits that their STARTs are written.
-    fn release_logged(&mut self) {
-        for logged in self.logged.drain(..) {
-            let _ = logged.send(());
+        // In JSON, platform.start is the line.
+        if !self.json {
+            self.write_line(line.as_bytes());
         }
     }
 
@@ -478,27 +492,8 @@ impl<W: Write> Hub<W> {
                         .subscribe(new.extension_id, new.name, new.subscription);
                 self.record(event);
             }
-            Message::Start {
-                request_id,
-                line,
-                capture_tail,
-                logged,
-            } => {
-                self.logged.push(logged);
-                self.drain_all();
-                self.subscribers.invoke_started();
-                self.tails.retain(|(id, _)| *id != request_id);
-                if capture_tail {
-                    if self.tails.len() >= MAX_TAILS {
-                        self.tails.remove(0);
-                    }
-                    self.tails.push((request_id, Vec::new()));
-                }
-                // In JSON, platform.start is the line.
-                if !self.json {
-                    self.write_line(line.as_bytes());
-                }
-            }
+            // Written already: the flush that follows puts it out.
+            Message::Written => {}
             Message::Line(line) => {
                 self.drain_all();
                 // INIT_REPORT, RESTORE_REPORT: in JSON, their events are.
@@ -724,17 +719,34 @@ impl<W: Write> Hub<W> {
     }
 }
 
-/// Resolves with the index of a source that has something to read (or closed).
-async fn ready_source(sources: &[Source]) -> usize {
-    poll_fn(|cx| {
-        for (index, source) in sources.iter().enumerate() {
-            if source.pipe.poll_read_ready(cx).is_ready() {
-                return Poll::Ready(index);
+/// The hub's task: handles what is sent to it, reads the pipes as they
+/// become readable, and writes out after each wake-up; once every handle
+/// is gone, the last of the pipes, then the subscribers' queues.
+async fn run(shared: Arc<Mutex<Shared>>) {
+    loop {
+        let step = poll_fn(|cx| Shared::lock(&shared).poll_step(cx)).await;
+        let lines = match step {
+            Step::Closed => break,
+            Step::Recorded(lines) => lines,
+            Step::Read => true,
+            Step::Queued => {
+                // Never on an invoke's critical path: let the tasks that
+                // answer the runtime and the invoker write first.
+                tokio::task::yield_now().await;
+                Shared::lock(&shared).catch_up();
+                true
             }
-        }
-        Poll::Pending
-    })
-    .await
+        };
+        Shared::lock(&shared).hub.flush_out(lines);
+    }
+    let mut subscribers = {
+        let mut shared = Shared::lock(&shared);
+        let hub = &mut shared.hub;
+        hub.drain_all();
+        hub.flush_out(true);
+        std::mem::take(&mut hub.subscribers)
+    };
+    subscribers.close(CLOSE_WITHIN).await;
 }
 
 #[cfg(test)]
@@ -765,7 +777,7 @@ mod tests {
         let (hub, _task) = LogHub::start(out.clone(), EventLog::new(0));
         let (r, mut w) = pipe_pair();
         hub.add_source(r, Origin::Function).unwrap();
-        hub.start_invoke("id", "START".into(), true);
+        hub.start_invoke("id", "START".into(), true, None);
         hub.flush().await; // the runtime only writes once it has the event
         w.write_all(b"one\r\ntwo\npartial").unwrap();
         let (tx, rx) = oneshot::channel();
@@ -796,7 +808,7 @@ mod tests {
             version: "$LATEST".into(),
             tracing: None,
         }));
-        hub.start_invoke("id", "START".into(), true);
+        hub.start_invoke("id", "START".into(), true, None);
         let runtime = tokio::spawn(async move {
             w.write_all(b"first line\n").unwrap();
             w
@@ -806,6 +818,25 @@ mod tests {
         hub.flush().await;
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text, "START\nfirst line\n");
+    }
+
+    #[tokio::test]
+    async fn start_is_written_when_start_invoke_returns() {
+        let out = Shared::default();
+        let (hub, _task) = LogHub::start(out.clone(), EventLog::new(10));
+        let (r, mut w) = pipe_pair();
+        hub.add_source(r, Origin::Function).unwrap();
+        hub.flush().await;
+        // Queued before START: written before it.
+        hub.line("INIT_REPORT".into());
+        w.write_all(b"before\n").unwrap();
+        hub.start_invoke("id", "START".into(), true, None);
+        // The runtime has its event: it writes with no turn of the hub's
+        // task in between.
+        w.write_all(b"after\n").unwrap();
+        hub.flush().await;
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "before\nINIT_REPORT\nSTART\nafter\n");
     }
 
     /// The init's backlog (for subscriptions made during the init) ends
@@ -823,20 +854,14 @@ mod tests {
             runtime_version_arn: None,
         }));
         assert!(hub.subscribers.wants_lines(), "the init keeps its lines");
-        let (logged, _rx) = oneshot::channel();
-        hub.handle(Message::Start {
-            request_id: "id".into(),
-            line: "START".into(),
-            capture_tail: false,
-            logged,
-        });
+        hub.start("id", "START", false);
         assert!(!hub.subscribers.wants_lines(), "the backlog is gone");
     }
 
     #[tokio::test]
     async fn tail_keeps_the_last_4_kb() {
         let (hub, _task) = LogHub::start(std::io::sink(), EventLog::new(0));
-        hub.start_invoke("id", "START".into(), true);
+        hub.start_invoke("id", "START".into(), true, None);
         for i in 0..1000 {
             hub.line(format!("line {i:04}"));
         }

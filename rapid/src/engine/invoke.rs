@@ -18,29 +18,20 @@ use telemetry::InvokeStatus;
 use tokio::sync::{mpsc, oneshot};
 
 impl Engine {
-    /// An invoke begins: its START line and `platform.start`. The log hub
-    /// drains what the runtime printed so far before START, and says so on
-    /// the receiver returned: the event is written to the runtime only
-    /// then, so its lines for this invoke come after START.
-    pub(super) fn announce(
-        &self,
-        request_id: &str,
-        trace_id: &str,
-        log_tail: bool,
-    ) -> oneshot::Receiver<()> {
-        let logged = self.logs.start_invoke(
+    /// An invoke begins: its START line and `platform.start`, written
+    /// after what the runtime printed so far, before the event goes out:
+    /// its lines for this invoke come after START.
+    pub(super) fn announce(&self, request_id: &str, trace_id: &str, log_tail: bool) {
+        let event = self
+            .logs
+            .records_events()
+            .then(|| start_event(request_id, &self.cfg.function_version, trace_id));
+        self.logs.start_invoke(
             request_id,
             telemetry::start_line(request_id, &self.cfg.function_version),
             log_tail,
+            event,
         );
-        if self.logs.records_events() {
-            self.logs.emit(start_event(
-                request_id,
-                &self.cfg.function_version,
-                trace_id,
-            ));
-        }
-        logged
     }
 
     /// Hands the head of the queue to the runtime waiting in `next`; false
@@ -95,11 +86,10 @@ impl Engine {
         true
     }
 
-    /// Hands `queued` to the runtime's `poll` (its START first, the event
-    /// written once START is): the invoke it has begun, or `None` with the
-    /// invoke back at the head of the queue when the poll went away
-    /// meanwhile (it cannot on one thread: callers look at `is_closed`
-    /// first).
+    /// Hands `queued` to the runtime's `poll` (its START written first):
+    /// the invoke it has begun, or `None` with the invoke back at the head
+    /// of the queue when the poll went away meanwhile (it cannot on one
+    /// thread: callers look at `is_closed` first).
     pub(super) fn hand_out(&mut self, poll: Reply<Dispatched>, queued: Queued) -> Option<Current> {
         let Queued {
             invoke,
@@ -113,13 +103,13 @@ impl Engine {
             invoke.log_tail,
             invoke.restore_duration,
         );
-        let logged = self.announce(&request_id, &invoke.trace_id, log_tail);
+        self.announce(&request_id, &invoke.trace_id, log_tail);
         let event = RuntimeEvent {
             invoke,
             deadline_ms: epoch_ms_at(deadline),
             function_arn: self.cfg.function_arn.clone(),
         };
-        if let Err(Ok(Dispatched { event, .. })) = poll.send(Ok(Dispatched { event, logged })) {
+        if let Err(Ok(Dispatched { event })) = poll.send(Ok(Dispatched { event })) {
             self.queue.push_front(Queued {
                 invoke: event.invoke,
                 reply,

@@ -16,12 +16,11 @@ use tokio::sync::oneshot;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
-/// An invoke handed to the runtime's `next`: its event, to be written to
-/// the runtime once the log hub has written the invoke's START (`logged`),
-/// so that none of the runtime's lines for it can come before START.
+/// An invoke handed to the runtime's `next`: its event (the log hub has
+/// its START already, so none of the runtime's lines for it can come
+/// before START).
 pub(crate) struct Dispatched {
     pub(crate) event: RuntimeEvent,
-    pub(crate) logged: oneshot::Receiver<()>,
 }
 pub(crate) type ExtReply<T> = oneshot::Sender<Result<T, ExtensionApiError>>;
 /// Where an invoke's completion (or failure) is told.

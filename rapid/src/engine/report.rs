@@ -206,8 +206,7 @@ impl Engine {
         status: InvokeStatus,
     ) {
         let request_id = queued.invoke.request_id.clone();
-        // Nothing waits for this START: the invoke never reaches the runtime.
-        drop(self.announce(&request_id, &queued.invoke.trace_id, queued.invoke.log_tail));
+        self.announce(&request_id, &queued.invoke.trace_id, queued.invoke.log_tail);
         let mut current = Current::new(
             queued.reply,
             queued.done,
