@@ -23,7 +23,7 @@ use super::phase::Phase;
 use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
-use crate::lifecycle::{self, RestoreAsked, RuntimeInput, RuntimeState};
+use crate::lifecycle::{self, RestoreAsked, RestoreCall, RestorePath, RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
 use interop::restore::{Credentials, RestoreRequest};
 use interop::{ErrorType, FunctionError};
@@ -97,6 +97,24 @@ impl Engine {
         ]
     }
 
+    /// What `lifecycle::on_restore_call` says the runtime's `path` does:
+    /// whether it is its first call, or why it is refused.
+    fn restore_call(&self, path: RestorePath) -> Result<bool, ApiError> {
+        let runtime = self.runtime.as_ref().map(|rt| rt.state);
+        let resetting = self.phase.teardown().is_some();
+        match lifecycle::on_restore_call(path, self.init_caching(), resetting, runtime) {
+            RestoreCall::NotEnabled => Err(ApiError::InitCachingDisabled {
+                path: match path {
+                    RestorePath::Next => "/2018-06-01/runtime/restore/next",
+                    RestorePath::Error => "/2018-06-01/runtime/restore/error",
+                }
+                .to_owned(),
+            }),
+            RestoreCall::Refused(why) => Err(invalid_state(why)),
+            RestoreCall::Steps { first } => Ok(first),
+        }
+    }
+
     /// `GET /2021-04-23/credentials`.
     pub(super) fn on_credentials(&self, token: Option<String>) -> Result<Credentials, ApiError> {
         if !self.init_caching() {
@@ -119,20 +137,18 @@ impl Engine {
     /// The runtime's `GET /restore/next`: init is done (once the extensions
     /// are ready too), and the poll is held until a restore.
     pub(super) fn on_restore_next(&mut self, caller: Option<Caller>, reply: super::Reply<()>) {
-        if !self.init_caching() {
-            let path = "/2018-06-01/runtime/restore/next".to_owned();
-            let _ = reply.send(Err(ApiError::InitCachingDisabled { path }));
-            return;
-        }
-        if self.phase.teardown().is_some() {
-            let _ = reply.send(Err(invalid_state("the execution environment is resetting")));
-            return;
-        }
+        let first = match self.restore_call(RestorePath::Next) {
+            Ok(first) => first,
+            Err(err) => {
+                let _ = reply.send(Err(err));
+                return;
+            }
+        };
         let Some(rt) = self.runtime.as_mut() else {
             let _ = reply.send(Err(invalid_state("no runtime is running")));
             return;
         };
-        if rt.state == RuntimeState::Started
+        if first
             && is_foreign(
                 caller,
                 self.generations.current_id(),
@@ -157,11 +173,7 @@ impl Engine {
     /// The runtime's `POST /restore/error` (or `/init/error` while it
     /// restores): the restore fails with the runtime's (scrubbed) type.
     pub(super) fn on_restore_error(&mut self, report: RuntimeErrorReport) -> Result<(), ApiError> {
-        if !self.init_caching() {
-            return Err(ApiError::InitCachingDisabled {
-                path: "/2018-06-01/runtime/restore/error".to_owned(),
-            });
-        }
+        self.restore_call(RestorePath::Error)?;
         let Some(rt) = self.runtime.as_mut() else {
             return Err(invalid_state("no runtime is running"));
         };

@@ -30,8 +30,9 @@ pub use phase::{
     View,
 };
 pub use runtime::{
-    may_answer, on_init_error, on_next, on_stream_end, AfterNext, AnswerRefused, InitErrorCall,
-    InvalidTransition, NextCall, Poll, RuntimeInput, RuntimeState, StreamEnded,
+    may_answer, on_init_error, on_next, on_restore_call, on_stream_end, AfterNext, AnswerRefused,
+    InitErrorCall, InvalidTransition, NextCall, Poll, RestoreCall, RestorePath, RuntimeInput,
+    RuntimeState, StreamEnded,
 };
 pub use workers::{
     on_invoke_deadline, on_waiting_deadline, on_worker_poll, InvokeDeadline, WaitingExpired,

@@ -200,6 +200,48 @@ pub fn on_init_error(runtime: Option<RuntimeState>) -> InitErrorCall {
     }
 }
 
+/// A call of the runtime's under init caching: `restore/next` (it ends its
+/// init and waits for a restore) or `restore/error` (its after-restore
+/// hooks failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestorePath {
+    Next,
+    Error,
+}
+
+/// What a runtime's `restore/next` or `restore/error` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreCall {
+    /// Init caching is off: there is no such path (`InitCachingDisabled`).
+    NotEnabled,
+    /// Refused (`403 InvalidStateTransition`) for this reason.
+    Refused(&'static str),
+    /// It steps its input (refused in the table's words where it may not).
+    /// `first`: the runtime's first call (its `restore/next` while
+    /// `Started`), which only its own process may make.
+    Steps { first: bool },
+}
+
+/// What the runtime's `path` does (`init_caching`: on; `resetting`: a
+/// teardown runs; `runtime`: none when no runtime runs).
+pub fn on_restore_call(
+    path: RestorePath,
+    init_caching: bool,
+    resetting: bool,
+    runtime: Option<RuntimeState>,
+) -> RestoreCall {
+    match runtime {
+        _ if !init_caching => RestoreCall::NotEnabled,
+        _ if resetting && path == RestorePath::Next => {
+            RestoreCall::Refused("the execution environment is resetting")
+        }
+        None => RestoreCall::Refused("no runtime is running"),
+        Some(state) => RestoreCall::Steps {
+            first: path == RestorePath::Next && state == RuntimeState::Started,
+        },
+    }
+}
+
 /// What the end of a streamed response does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamEnded {
@@ -448,6 +490,36 @@ pub(crate) mod tests {
                 want,
                 "concurrent {concurrent} next held {next_held}"
             );
+        }
+    }
+
+    #[test]
+    fn what_a_runtime_s_restore_call_does_in_every_state() {
+        for path in [RestorePath::Next, RestorePath::Error] {
+            for init_caching in [false, true] {
+                for resetting in [false, true] {
+                    for runtime in std::iter::once(None).chain(STATES.iter().copied().map(Some)) {
+                        let want = match runtime {
+                            _ if !init_caching => RestoreCall::NotEnabled,
+                            // An error of hooks that ran is heard during a
+                            // reset too; a new restore/next is not.
+                            _ if resetting && path == RestorePath::Next => {
+                                RestoreCall::Refused("the execution environment is resetting")
+                            }
+                            None => RestoreCall::Refused("no runtime is running"),
+                            Some(S::Started) if path == RestorePath::Next => {
+                                RestoreCall::Steps { first: true }
+                            }
+                            Some(_) => RestoreCall::Steps { first: false },
+                        };
+                        assert_eq!(
+                            on_restore_call(path, init_caching, resetting, runtime),
+                            want,
+                            "{path:?} caching {init_caching} resetting {resetting} {runtime:?}"
+                        );
+                    }
+                }
+            }
         }
     }
 }
