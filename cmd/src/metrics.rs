@@ -31,7 +31,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -119,13 +119,20 @@ pub struct Families {
 
 /// 1 ms to about 33 s, doubling.
 fn duration_buckets() -> Histogram {
-    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+    Histogram::new(doubling(0.001, 16))
 }
 
 /// 16 MiB to 16 GiB, doubling (Lambda's memory sizes are 128 MB to
 /// 10,240 MB).
 fn memory_buckets() -> Histogram {
-    Histogram::new(exponential_buckets(16.0 * MIB, 2.0, 11))
+    Histogram::new(doubling(16.0 * MIB, 11))
+}
+
+/// `count` bucket bounds from `first`, each twice the last: multiplied,
+/// not `powf` (prometheus-client's `exponential_buckets` is the one use of
+/// libm in rapid, which would map it for nothing).
+fn doubling(first: f64, count: usize) -> impl Iterator<Item = f64> {
+    std::iter::successors(Some(first), |bound| Some(bound * 2.0)).take(count)
 }
 
 impl Families {
@@ -427,6 +434,14 @@ pub fn answer<B>(doors: &[Arc<FrontDoor>], req: &Request<B>) -> Response<Full<By
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_buckets_double() {
+        let bounds: Vec<f64> = doubling(0.001, 4).collect();
+        assert_eq!(bounds, [0.001, 0.002, 0.004, 0.008]);
+        let last = doubling(16.0 * MIB, 11).last();
+        assert_eq!(last, Some(16.0 * 1024.0 * MIB), "16 GiB");
+    }
 
     #[test]
     fn error_types_map_to_outcomes() {

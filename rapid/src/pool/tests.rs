@@ -195,6 +195,15 @@ async fn a_sandbox_can_be_addressed_by_index_and_is_started_cold() {
     assert!(matches!(pool.acquire().await, Err(PoolError::Gone)));
 }
 
+/// A lease of `pool`, which must come within 10 s: a cap that lost track
+/// of a unit would otherwise hang the test instead of failing it.
+async fn leased(pool: &Pool<Sim>, what: &str) -> Lease<Sim> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), pool.acquire())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no sandbox within 10 s"))
+        .unwrap_or_else(|err| panic!("{what}: {err}"))
+}
+
 /// A pool of at most `max` simulated sandboxes counted against `cap`.
 fn capped(sim: &Sim, max: usize, cap: &Cap) -> Pool<Sim> {
     let sim_start = sim.clone();
@@ -231,17 +240,17 @@ async fn at_the_cap_the_least_recently_used_idle_environment_of_another_pool_is_
         0,
         "given sandboxes hold no unit before an invoke"
     );
-    drop(pa.acquire().await.expect("a's first"));
-    drop(pb.acquire().await.expect("b's first"));
+    drop(leased(&pa, "a's first").await);
+    drop(leased(&pb, "b's first").await);
     assert_eq!(cap.used(), 2);
     // c needs one: a's, released longest ago, is retired for it.
-    let lease = pc.acquire().await.expect("c's first, in a's place");
+    let lease = leased(&pc, "c's first, in a's place").await;
     settle().await;
     assert_eq!((shutdowns(&a), shutdowns(&b)), (1, 0));
     assert_eq!(cap.used(), 2);
     assert!(pa.slots().is_empty(), "a has no environment left");
     // a again: b's is now the least recently used idle one (c's is busy).
-    let again = pa.acquire().await.expect("a, started anew");
+    let again = leased(&pa, "a, started anew").await;
     settle().await;
     assert_eq!(shutdowns(&b), 1);
     assert_eq!(again.index(), 0, "a's emptied slot is used again");
@@ -266,8 +275,8 @@ async fn both_busy_and_a_waits() -> Busy {
     let cap = Cap::new(2);
     let (a, b) = (Sim::default(), Sim::default());
     let (pa, pb) = (capped(&a, 3, &cap), capped(&b, 3, &cap));
-    let a0 = pa.acquire().await.expect("a's first");
-    let b0 = pb.acquire().await.expect("b's first");
+    let a0 = leased(&pa, "a's first").await;
+    let b0 = leased(&pb, "b's first").await;
     let waiting = {
         let pa = pa.clone();
         tokio::spawn(async move { pa.acquire().await.map(|l| l.index()) })
@@ -317,7 +326,11 @@ async fn an_invoke_waiting_for_a_unit_takes_its_own_pool_s_environment_when_rele
         waiting,
     } = both_busy_and_a_waits().await;
     drop(a0);
-    let index = waiting.await.expect("joined").expect("a's own, warm");
+    let index = tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+        .await
+        .expect("served once a's environment was released")
+        .expect("joined")
+        .expect("a's own, warm");
     assert_eq!(index, 0);
     // b was left alone, and the stale wish of a is no reason to retire b's.
     drop(b0);
@@ -341,7 +354,7 @@ async fn an_invoke_whose_environment_cannot_start_is_refused_not_left_waiting() 
             .expect("b's given sandbox, with the only unit"),
     );
     // a's first retires b's idle one.
-    let a0 = pa.acquire().await.expect("a's first");
+    let a0 = leased(&pa, "a's first").await;
     settle().await;
     assert_eq!(shutdowns(&b), 1);
     let waiting = {
