@@ -14,7 +14,7 @@ use rapid_cmd::front_door::FrontDoor;
 use rapid_cmd::probes::{self, Readiness};
 use rapid_cmd::replica::{self, FrontDoorAddress};
 use rapid_cmd::web::Web;
-use serve::{bind, serve_front_door, serve_metrics, Listener, Serves};
+use serve::{bind, serve_front_door, spawn_metrics, spawn_serving, Listener, Serves};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -317,14 +317,9 @@ async fn run(
         readiness,
         metrics: metrics.clone(),
     });
-    let metrics_task = match metrics_listener {
-        Some(listener) => {
-            let address = listener.local_addr().map_err(|e| e.to_string())?;
-            eprintln!("rapid: metrics listening on {address}");
-            Some(tokio::spawn(serve_metrics(listener, vec![door.clone()])))
-        }
-        None => None,
-    };
+    let metrics_task = metrics_listener
+        .map(|listener| spawn_metrics(listener, vec![door.clone()]))
+        .transpose()?;
     let web = Arc::new(Web::new(
         door.clone(),
         cli.http_invoke_mode,
@@ -348,29 +343,15 @@ async fn run(
     let drain = (!drain_plan.is_off()).then(|| Arc::new(Drain::default()));
     eprintln!("rapid: invokes listening on {door_address}");
     let header_timeout = Duration::from_secs(cli.request_header_timeout);
-    let control_task = match control_listener {
-        Some(listener) => {
-            let address = listener.local_addr().map_err(|e| e.to_string())?;
-            eprintln!("rapid: control API listening on {address}");
-            let door = Listener {
-                door: door.clone(),
-                web: web.clone(),
-                // A test harness's few connections.
-                max_connections: 64,
-                header_timeout,
-                drain: None,
-                serves: Serves::ControlApi,
-                functions: None,
-            };
-            Some(tokio::spawn(serve_front_door(listener, door)))
-        }
-        None => None,
-    };
-    let http_task = match http_listener {
-        Some(listener) => {
-            let address = listener.local_addr().map_err(|e| e.to_string())?;
-            eprintln!("rapid: web traffic listening on {address}");
-            let door = Listener {
+    let control_task = control_listener
+        .map(|listener| {
+            let serving = Listener::control_api(door.clone(), web.clone(), header_timeout, None);
+            spawn_serving(listener, "control API", serving)
+        })
+        .transpose()?;
+    let http_task = http_listener
+        .map(|listener| {
+            let serving = Listener {
                 door: door.clone(),
                 web: web.clone(),
                 max_connections,
@@ -379,10 +360,9 @@ async fn run(
                 serves: Serves::Web,
                 functions: None,
             };
-            Some(tokio::spawn(serve_front_door(listener, door)))
-        }
-        None => None,
-    };
+            spawn_serving(listener, "web traffic", serving)
+        })
+        .transpose()?;
     let readiness = door.readiness.clone();
     let front_door = Listener {
         door,

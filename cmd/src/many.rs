@@ -6,7 +6,7 @@
 //! listener routes each request to its function by name
 //! (`rapid_cmd::functions::routes`).
 
-use crate::serve::{bind, serve_front_door, serve_metrics, Listener, Serves};
+use crate::serve::{bind, serve_front_door, spawn_metrics, spawn_serving, Listener, Serves};
 use crate::{otlp_endpoint, otlp_resource, start_sandbox, timeline_recorder, Observing};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::cli::Cli;
@@ -331,34 +331,24 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     ));
     eprintln!("rapid: functions: {}", names.join(", "));
     eprintln!("rapid: invokes listening on {door_address}");
-    let metrics_task = match metrics_listener {
-        Some(listener) => {
-            let address = listener.local_addr().map_err(|e| e.to_string())?;
-            eprintln!("rapid: metrics listening on {address}");
+    let metrics_task = metrics_listener
+        .map(|listener| {
             let doors = functions.doors().map(|(_, door)| door.clone()).collect();
-            Some(tokio::spawn(serve_metrics(listener, doors)))
-        }
-        None => None,
-    };
+            spawn_metrics(listener, doors)
+        })
+        .transpose()?;
     let header_timeout = Duration::from_secs(cli.request_header_timeout);
-    let control_task = match control_listener {
-        Some(listener) => {
-            let address = listener.local_addr().map_err(|e| e.to_string())?;
-            eprintln!("rapid: control API listening on {address}");
-            let control = Listener {
-                door: first.clone(),
-                web: web.clone(),
-                // A test harness's few connections.
-                max_connections: 64,
+    let control_task = control_listener
+        .map(|listener| {
+            let serving = Listener::control_api(
+                first.clone(),
+                web.clone(),
                 header_timeout,
-                drain: None,
-                serves: Serves::ControlApi,
-                functions: Some(functions.clone()),
-            };
-            Some(tokio::spawn(serve_front_door(listener, control)))
-        }
-        None => None,
-    };
+                Some(functions.clone()),
+            );
+            spawn_serving(listener, "control API", serving)
+        })
+        .transpose()?;
     let front_door = Listener {
         door: first.clone(),
         web,

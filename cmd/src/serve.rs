@@ -45,6 +45,49 @@ pub(crate) async fn serve_metrics(listener: TcpListener, doors: Vec<Arc<FrontDoo
     }
 }
 
+/// Starts serving the metrics of `doors` on `listener`, saying where.
+pub(crate) fn spawn_metrics(
+    listener: TcpListener,
+    doors: Vec<Arc<FrontDoor>>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("rapid: metrics listening on {address}");
+    Ok(tokio::spawn(serve_metrics(listener, doors)))
+}
+
+/// Starts serving `serving` on `listener`, saying where (`what`: the
+/// control API, web traffic).
+pub(crate) fn spawn_serving(
+    listener: TcpListener,
+    what: &str,
+    serving: Listener,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!("rapid: {what} listening on {address}");
+    Ok(tokio::spawn(serve_front_door(listener, serving)))
+}
+
+impl Listener {
+    /// `--test-api-address`'s: the control API only, to any caller, for a
+    /// test harness's few connections.
+    pub(crate) fn control_api(
+        door: Arc<FrontDoor>,
+        web: Arc<Web>,
+        header_timeout: Duration,
+        functions: Option<Arc<rapid_cmd::functions::routes::Functions>>,
+    ) -> Listener {
+        Listener {
+            door,
+            web,
+            max_connections: 64,
+            header_timeout,
+            drain: None,
+            serves: Serves::ControlApi,
+            functions,
+        }
+    }
+}
+
 pub(crate) async fn bind(address: &str, flag: &str) -> Result<TcpListener, String> {
     let bound = match address::without_lookup(address) {
         Some(addr) => TcpListener::bind(addr).await,
