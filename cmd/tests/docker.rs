@@ -12,24 +12,11 @@
 
 mod common;
 
+use common::docker::{docker, stdout_of, wait_log_line};
 use common::static_parts::{static_program, static_rapid_path};
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Instant;
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run docker {args:?}: {e}"))
-}
-
-fn stdout_of(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use std::process::Command;
 
 /// Why Docker cannot be used here, if it cannot.
 fn docker_missing() -> Option<String> {
@@ -61,46 +48,6 @@ impl Drop for Cleanup {
             let _ = docker(&["rmi", "-f", &self.image]);
         }
     }
-}
-
-/// Follows the container's logs (rapid's stdout and stderr) until a line
-/// satisfies `done`; panics after `within`.
-fn wait_log_line(id: &str, what: &str, within: std::time::Duration, done: impl Fn(&str) -> bool) {
-    let mut follow = Command::new("docker")
-        .args(["logs", "--follow", id])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("docker logs --follow");
-    let (tx, rx) = mpsc::channel();
-    let readers: Vec<Box<dyn Read + Send>> = vec![
-        Box::new(follow.stdout.take().expect("piped stdout")),
-        Box::new(follow.stderr.take().expect("piped stderr")),
-    ];
-    for reader in readers {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(reader).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-    }
-    drop(tx);
-    let deadline = Instant::now() + within;
-    let mut seen = Vec::new();
-    let found = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if done(&line) => break true,
-            Ok(line) => seen.push(line),
-            Err(_) => break false,
-        }
-    };
-    let _ = follow.kill();
-    let _ = follow.wait();
-    assert!(found, "no {what} within {within:?}:\n{}", seen.join("\n"));
 }
 
 /// The logs of a container that has exited (all of them, at once).

@@ -33,26 +33,19 @@
 
 mod common;
 
+use common::docker::{docker, stdout_of, wait_log_line};
 use common::static_parts::{static_program, static_rapid_path};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Long enough for Swarm to start a task, pass its health check and have
 /// nginx see it, on a loaded machine.
 const SWARM_WAIT: Duration = Duration::from_secs(120);
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run docker {args:?}: {e}"))
-}
 
 fn text(out: &Output) -> String {
     format!(
@@ -60,10 +53,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout).trim(),
         String::from_utf8_lossy(&out.stderr).trim()
     )
-}
-
-fn stdout_of(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// The Swarm the test runs in; left when the test entered it.
@@ -192,45 +181,6 @@ fn containers_of(service: &str) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-/// Follows a container's logs until a line satisfies `done`; panics after
-/// `within`.
-fn wait_log_line(id: &str, what: &str, within: Duration, done: impl Fn(&str) -> bool) {
-    let mut follow = Command::new("docker")
-        .args(["logs", "--follow", id])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("docker logs --follow");
-    let (tx, rx) = mpsc::channel();
-    let readers: Vec<Box<dyn Read + Send>> = vec![
-        Box::new(follow.stdout.take().expect("piped stdout")),
-        Box::new(follow.stderr.take().expect("piped stderr")),
-    ];
-    for reader in readers {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(reader).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-    }
-    drop(tx);
-    let deadline = Instant::now() + within;
-    let mut seen = Vec::new();
-    let found = loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) if done(&line) => break true,
-            Ok(line) => seen.push(line),
-            Err(_) => break false,
-        }
-    };
-    let _ = follow.kill();
-    let _ = follow.wait();
-    assert!(found, "no {what} within {within:?}:\n{}", seen.join("\n"));
 }
 
 /// `callers` threads each sending `each` invokes of `event` one after

@@ -8,6 +8,7 @@
 // Each test file uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod emulator;
 pub mod extensions;
 pub mod fixtures;
