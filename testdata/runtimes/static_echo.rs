@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         }
         if let Some(ms) = number_after(&next.body, "\"sleep_ms\"") {
             println!("static_echo: {request_id} sleeps {ms} ms");
-            std::thread::sleep(std::time::Duration::from_millis(ms));
+            std::thread::sleep(std::time::Duration::from_millis(ms)); // ok: the event asks to be held in flight this long
         }
         let answer = describe(&next.body);
         let path = format!("/2018-06-01/runtime/invocation/{request_id}/response");

@@ -11,9 +11,12 @@
 //! simulated one.
 
 mod cap;
+mod capped;
+mod release;
 
 pub use cap::Cap;
 use cap::Capped;
+use release::{release, release_as, retire, Waiting, Warmth};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -77,6 +80,12 @@ impl<S: Pooled> Slot<S> {
     /// It holds a unit of the cap and runs no invoke.
     fn idle_counted(&self) -> bool {
         self.counted && self.member.is_some() && self.leases == 0 && !self.stale
+    }
+
+    /// It holds no unit and runs no invoke: the first sandbox, given to
+    /// the pool and not yet invoked.
+    fn uncounted_idle(&self) -> bool {
+        !self.counted && self.member.is_some() && self.leases == 0
     }
 }
 
@@ -438,7 +447,7 @@ impl<S: Pooled> Pool<S> {
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, slot)| !(capped && uncounted_idle(slot)))
+            .filter(|(_, slot)| !(capped && slot.uncounted_idle()))
             .filter_map(|(index, slot)| {
                 let view = match (&slot.member, slot.leases) {
                     (Some(_), 0) => "idle",
@@ -537,254 +546,6 @@ impl<S: Pooled> Pool<S> {
             drop(member.sandbox);
             for task in member.tasks {
                 let _ = task.await;
-            }
-        }
-    }
-}
-
-/// Shuts a retired sandbox down and waits for its tasks.
-async fn retire<S: Pooled>(member: Member<S>) {
-    member.sandbox.shut_down().await;
-    member.server.abort();
-    drop(member.sandbox);
-    for task in member.tasks {
-        let _ = task.await;
-    }
-}
-
-/// Whether a sandbox marked idle has just been used.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Warmth {
-    /// It just ran an invoke: the warmest now.
-    Used,
-    /// Started and never used: the coldest.
-    Cold,
-}
-
-/// Hands slot `index` to the first waiter still waiting, or marks it idle.
-/// A slot without a sandbox (its start failed) is never handed out.
-fn release<S: Pooled>(shared: &Arc<Shared<S>>, index: usize) {
-    release_as(shared, index, Warmth::Used)
-}
-
-fn release_as<S: Pooled>(shared: &Arc<Shared<S>>, index: usize, warmth: Warmth) {
-    let mut state = shared.state();
-    if let (Warmth::Used, Some(slot)) = (warmth, state.slots.get_mut(index)) {
-        slot.served += 1;
-        slot.last_used = Some(std::time::Instant::now());
-    }
-    let Some(slot) = state.slots.get(index) else {
-        return;
-    };
-    // A retired sandbox whose last invoke this was is not handed on.
-    let retiring = slot.stale && slot.leases <= 1;
-    if slot.member.is_some() && !retiring {
-        while let Some(waiter) = state.waiters.pop_front() {
-            if waiter.send(index).is_ok() {
-                return;
-            }
-        }
-    }
-    state.releases += 1;
-    let now = match warmth {
-        Warmth::Used => state.releases,
-        Warmth::Cold => 0,
-    };
-    let mut retired = None;
-    // What the cap gets back: a unit, or an idle environment to retire
-    // for another pool's invoke.
-    let mut unit = false;
-    let mut idle = false;
-    if let Some(slot) = state.slots.get_mut(index) {
-        slot.leases = slot.leases.saturating_sub(1);
-        slot.released = now;
-        if slot.stale && slot.leases == 0 {
-            slot.stale = false;
-            retired = slot.member.take();
-            (slot.served, slot.last_used) = (0, None);
-        }
-        if slot.member.is_none() && slot.leases == 0 && slot.counted {
-            // Retired, or its start failed: its unit is free again, unless
-            // a new sandbox starts in its place below.
-            slot.counted = false;
-            unit = true;
-        }
-        idle = slot.idle_counted();
-    }
-    if let Some(member) = retired {
-        state.retiring.retain(|task| !task.is_finished());
-        state.retiring.push(tokio::spawn(retire(member)));
-        if !state.waiters.is_empty() && !state.closed {
-            // Invokes wait for this slot: they get a new sandbox in it,
-            // never the retired one (with the retired one's unit).
-            if let Some(slot) = state.slots.get_mut(index) {
-                slot.leases = 1;
-                slot.counted = unit;
-            }
-            unit = false;
-            let task = tokio::spawn(start_for_waiters(shared.clone(), index));
-            state.retiring.push(task);
-        }
-    }
-    drop(state);
-    if let Some(cap) = &shared.cap {
-        if unit {
-            cap.free(1);
-        } else if idle {
-            cap.offer_idle(shared.clone(), index);
-        }
-    }
-}
-
-/// Starts a sandbox in slot `index` (reserved for it) for the invokes
-/// waiting in the pool: the first still waiting gets it; if it cannot
-/// start, that invoke is refused rather than left waiting.
-async fn start_for_waiters<S: Pooled>(shared: Arc<Shared<S>>, index: usize) {
-    let started = (shared.start)(index).await;
-    let shut = match started {
-        Ok(member) => {
-            let mut state = shared.state();
-            if state.closed {
-                Some(member)
-            } else {
-                state.slots[index].member = Some(member);
-                None
-            }
-        }
-        Err(err) => {
-            tracing::warn!(sandbox = index, %err, "cannot start another execution environment");
-            // Dropped, the first waiter's sender tells it the pool has no
-            // sandbox for it.
-            drop(shared.state().waiters.pop_front());
-            None
-        }
-    };
-    match shut {
-        // The pool shut down meanwhile.
-        Some(member) => retire(member).await,
-        // Started for a waiter: handed to it, or idle and cold.
-        None => release_as(&shared, index, Warmth::Cold),
-    }
-}
-
-impl<S: Pooled> Capped for Shared<S> {
-    fn oldest_idle(&self) -> Option<(usize, Option<std::time::Instant>)> {
-        let state = self.state();
-        if state.closed {
-            return None;
-        }
-        state
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, slot)| slot.idle_counted())
-            .min_by_key(|(_, slot)| slot.last_used)
-            .map(|(index, slot)| (index, slot.last_used))
-    }
-
-    fn retire_idle(&self, index: usize) -> bool {
-        let mut state = self.state();
-        if state.closed {
-            return false;
-        }
-        let Some(slot) = state.slots.get_mut(index).filter(|s| s.idle_counted()) else {
-            return false;
-        };
-        let member = slot.member.take();
-        slot.counted = false;
-        (slot.served, slot.last_used) = (0, None);
-        state.retiring.retain(|task| !task.is_finished());
-        if let Some(member) = member {
-            state.retiring.push(tokio::spawn(retire(member)));
-        }
-        true
-    }
-
-    fn wants(&self) -> bool {
-        let state = self.state();
-        !state.closed
-            && state.waiters.iter().any(|w| !w.is_closed())
-            && (state
-                .slots
-                .iter()
-                .any(|s| s.member.is_none() && s.leases == 0)
-                || state.slots.len() < self.max
-                || state.slots.iter().any(|s| uncounted_idle(s)))
-    }
-
-    fn grant(self: Arc<Self>) -> bool {
-        let mut state = self.state();
-        if state.closed {
-            return false;
-        }
-        // The first sandbox, never invoked, takes the unit as it is.
-        if let Some(index) = state.slots.iter().position(uncounted_idle) {
-            while let Some(waiter) = state.waiters.pop_front() {
-                state.slots[index].leases += 1;
-                if waiter.send(index).is_ok() {
-                    state.slots[index].counted = true;
-                    return true;
-                }
-                state.slots[index].leases -= 1;
-            }
-            return false;
-        }
-        state.waiters.retain(|w| !w.is_closed());
-        if state.waiters.is_empty() {
-            return false;
-        }
-        let free = state
-            .slots
-            .iter()
-            .position(|s| s.member.is_none() && s.leases == 0);
-        let index = match free {
-            Some(index) => index,
-            None if state.slots.len() < self.max => {
-                state.slots.push(Slot::empty());
-                state.slots.len() - 1
-            }
-            None => return false,
-        };
-        let slot = &mut state.slots[index];
-        slot.leases = 1;
-        slot.counted = true;
-        let task = tokio::spawn(start_for_waiters(self.clone(), index));
-        state.retiring.retain(|task| !task.is_finished());
-        state.retiring.push(task);
-        true
-    }
-}
-
-/// A sandbox that holds no unit and runs no invoke: the first one, given
-/// to the pool and not yet invoked.
-fn uncounted_idle<S>(slot: &Slot<S>) -> bool {
-    !slot.counted && slot.member.is_some() && slot.leases == 0
-}
-
-/// An invoke waiting for a sandbox. Dropped before it read the slot it
-/// was handed (its caller went away), it hands the slot on.
-struct Waiting<S: Pooled> {
-    shared: Arc<Shared<S>>,
-    rx: Option<oneshot::Receiver<usize>>,
-}
-
-impl<S: Pooled> Waiting<S> {
-    async fn wait(mut self) -> Result<usize, PoolError> {
-        let Some(rx) = self.rx.as_mut() else {
-            return Err(PoolError::Gone);
-        };
-        let index = rx.await.map_err(|_| PoolError::Gone);
-        self.rx = None;
-        index
-    }
-}
-
-impl<S: Pooled> Drop for Waiting<S> {
-    fn drop(&mut self) {
-        if let Some(mut rx) = self.rx.take() {
-            rx.close();
-            if let Ok(index) = rx.try_recv() {
-                release(&self.shared, index);
             }
         }
     }
