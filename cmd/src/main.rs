@@ -205,15 +205,7 @@ async fn run(
     });
     let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").ok();
     let format = telemetry::LogFormat::from_env_value(format.as_deref());
-    let timeline = match &cli.timeline {
-        Some(path) => Some(telemetry::Timeline::create(path).map_err(|err| {
-            format!(
-                "cannot write the timeline to {} (--timeline): {err}",
-                path.display()
-            )
-        })?),
-        None => None,
-    };
+    let timeline = open_timeline(&cli)?;
     let (otlp, exporting) = match otlp {
         Some(endpoint) => {
             eprintln!("rapid: exporting spans to {}", endpoint.url());
@@ -444,6 +436,20 @@ pub(crate) fn otlp_resource(config: &FunctionConfig) -> telemetry::otlp::Resourc
         region: config.region.clone(),
         memory_size_mb: config.memory_size_mb,
     }
+}
+
+/// `--timeline FILE`, created now (a file that cannot be written stops
+/// rapid at start).
+pub(crate) fn open_timeline(cli: &Cli) -> Result<Option<telemetry::Timeline>, String> {
+    let Some(path) = &cli.timeline else {
+        return Ok(None);
+    };
+    telemetry::Timeline::create(path).map(Some).map_err(|err| {
+        format!(
+            "cannot write the timeline to {} (--timeline): {err}",
+            path.display()
+        )
+    })
 }
 
 /// Who is told each started sandbox's lifecycle besides its log hub.

@@ -7,7 +7,9 @@
 //! (`rapid_cmd::functions::routes`).
 
 use crate::serve::{bind, serve_front_door, spawn_metrics, spawn_serving, Listener, Serves};
-use crate::{otlp_endpoint, otlp_resource, start_sandbox, timeline_recorder, Observing};
+use crate::{
+    open_timeline, otlp_endpoint, otlp_resource, start_sandbox, timeline_recorder, Observing,
+};
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::cli::Cli;
 use rapid_cmd::front_door::FrontDoor;
@@ -150,15 +152,7 @@ pub async fn run(cli: Cli, max_connections: usize) -> Result<(), String> {
     });
     let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").ok();
     let format = telemetry::LogFormat::from_env_value(format.as_deref());
-    let timeline = match &cli.timeline {
-        Some(path) => Some(telemetry::Timeline::create(path).map_err(|err| {
-            format!(
-                "cannot write the timeline to {} (--timeline): {err}",
-                path.display()
-            )
-        })?),
-        None => None,
-    };
+    let timeline = open_timeline(&cli)?;
     let supervisor =
         Supervisor::start().map_err(|e| format!("cannot install the SIGCHLD handler: {e}"))?;
     let stop = Arc::new(tokio::sync::Notify::new());

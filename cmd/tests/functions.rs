@@ -28,6 +28,21 @@ fn template_dir(template: &str) -> PathBuf {
     dir
 }
 
+/// rapid on `dir`'s template.yaml, Python through the venv's
+/// awslambdaric, with `args` besides.
+fn start_template(dir: &std::path::Path, args: &[&str]) -> Rapid {
+    let template = dir.join("template.yaml");
+    let mut all = vec![
+        "--template".to_owned(),
+        template.to_str().unwrap().to_owned(),
+        "--runtime-command".to_owned(),
+        python_override(),
+    ];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    Rapid::start_binary(&binary_under_test(), &all, &[])
+}
+
 fn python_override() -> String {
     format!("python3.*={} -m awslambdaric", venv_python().display())
 }
@@ -96,18 +111,7 @@ Resources:
 #[test]
 fn a_template_of_functions_in_python_and_rust_invoked_by_name_through_boto3_and_the_cli() {
     let dir = template_dir(&four_functions());
-    let template = dir.join("template.yaml");
-    let rapid = Rapid::start_binary(
-        &binary_under_test(),
-        &[
-            "--template",
-            template.to_str().unwrap(),
-            "--runtime-command",
-            &python_override(),
-            "--test-api",
-        ],
-        &[],
-    );
+    let rapid = start_template(&dir, &["--test-api"]);
     // The one intrinsic that cannot be resolved here is said.
     rapid.wait_for_stderr(
         |l| l.contains("left as given") && l.contains("BUCKET") && l.contains("Uploads"),
@@ -405,14 +409,9 @@ fn environments(rapid: &Rapid) -> (Vec<(String, String, Vec<u32>)>, Value) {
 #[test]
 fn past_max_environments_the_least_recently_used_idle_environment_of_another_function_is_retired() {
     let dir = template_dir(&three_held_functions());
-    let template = dir.join("template.yaml");
-    let rapid = Rapid::start_binary(
-        &binary_under_test(),
+    let rapid = start_template(
+        &dir,
         &[
-            "--template",
-            template.to_str().unwrap(),
-            "--runtime-command",
-            &python_override(),
             "--max-environments",
             "2",
             "--max-sandboxes",
@@ -420,12 +419,9 @@ fn past_max_environments_the_least_recently_used_idle_environment_of_another_fun
             "--test-api-address",
             "127.0.0.1:0",
         ],
-        &[],
     );
     let endpoint = rapid.url();
-    let prefix = "rapid: control API listening on ";
-    let line = rapid.wait_for_stderr(|l| l.starts_with(prefix), WAIT);
-    let control = line[prefix.len()..].trim().to_owned();
+    let control = rapid.listening_on("control API");
     let arrivals = unique_path("arrivals");
     std::fs::create_dir_all(&arrivals).unwrap();
     let release = arrivals.with_extension("release");
@@ -545,8 +541,7 @@ fn each_function_s_metrics_carry_its_name() {
         ],
         &[],
     );
-    let line = rapid.wait_for_stderr(|l| l.contains("metrics listening on"), WAIT);
-    let metrics = line.rsplit(' ').next().unwrap().trim().to_owned();
+    let metrics = rapid.listening_on("metrics");
     for name in ["left", "left", "right"] {
         let path = format!("/2015-03-31/functions/{name}/invocations");
         let resp = rapid.request("POST", &path, &[], b"{}");

@@ -165,13 +165,6 @@ fn an_endless_chunked_body_is_answered_413_or_closed_and_invokes_go_on() {
     assert_success(&rapid.invoke(b"{}", &[]));
 }
 
-/// The address of the control API's own listener, from rapid's stderr.
-fn control_addr(rapid: &Rapid) -> String {
-    let prefix = "rapid: control API listening on ";
-    let line = rapid.wait_for_stderr(|l| l.starts_with(prefix), WAIT);
-    line[prefix.len()..].trim().to_owned()
-}
-
 #[test]
 fn the_control_api_is_off_by_default() {
     let rapid = Rapid::scripted(&[], &[]);
@@ -190,7 +183,7 @@ fn the_control_api_is_off_by_default() {
 #[test]
 fn the_control_api_address_serves_the_control_api_and_nothing_else() {
     let rapid = Rapid::scripted(&["--test-api-address", "127.0.0.1:0"], &[]);
-    let control = control_addr(&rapid);
+    let control = rapid.listening_on("control API");
     assert_ne!(control, rapid.invoke_addr());
     let ping = http::request(&control, "GET", "/test/ping", &[], b"");
     assert_eq!(

@@ -132,13 +132,7 @@ fn prometheus_scrapes_the_invocations_of_a_burst() {
         return;
     };
     let rapid = Rapid::scripted(&["--metrics-address", "127.0.0.1:0"], &[]);
-    let line = rapid.wait_for_stderr(|l| l.contains("metrics listening on"), WAIT);
-    let metrics = line
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let metrics = rapid.listening_on("metrics");
     let prometheus = start_prometheus(binary, &metrics);
 
     // The burst: 20 invokes from 4 callers, 3 of them function errors.

@@ -275,13 +275,7 @@ fn metrics_count_invocations_by_outcome() {
         &["--metrics-address", "127.0.0.1:0", "--max-queued", "0"],
         &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")],
     );
-    let line = rapid.wait_for_stderr(|l| l.contains("metrics listening on"), WAIT);
-    let metrics = line
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let metrics = rapid.listening_on("metrics");
     let status = |event: Value| rapid.invoke_json(&event).status;
     assert_eq!(status(json!({})), 200);
     assert_eq!(status(json!({})), 200);
@@ -343,13 +337,7 @@ fn metrics_count_a_pool_s_environments_by_state() {
         &["--metrics-address", "127.0.0.1:0", "--max-sandboxes", "2"],
         &[],
     );
-    let line = rapid.wait_for_stderr(|l| l.contains("metrics listening on"), WAIT);
-    let metrics = line
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let metrics = rapid.listening_on("metrics");
     let environments =
         |seen: &Value, state: &str| seen[format!("rapid_environments{{state={state}}}")].as_f64();
     std::thread::scope(|s| {

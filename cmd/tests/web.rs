@@ -20,13 +20,7 @@ fn serve(flags: &[&str], runtime: &[String], env: &[(&str, &str)]) -> (Rapid, St
     args.extend_from_slice(flags);
     args.extend(runtime.iter().map(String::as_str));
     let rapid = Rapid::start(&args, env);
-    let line = rapid.wait_for_stderr(|l| l.contains("web traffic listening on"), WAIT);
-    let address = line
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let address = rapid.listening_on("web traffic");
     (rapid, address)
 }
 

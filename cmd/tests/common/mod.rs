@@ -362,6 +362,13 @@ impl Rapid {
             })
     }
 
+    /// The address rapid says `what` (`control API`, `metrics`, `web
+    /// traffic`) listens on, once it says it.
+    pub fn listening_on(&self, what: &str) -> String {
+        let line = self.wait_for_stderr(|l| listen_addr(l, what).is_some(), WAIT);
+        listen_addr(&line, what).unwrap_or_default()
+    }
+
     /// Waits until `n` stdout lines match `pred`; returns the first `n`.
     pub fn wait_for_stdout_n(
         &self,
