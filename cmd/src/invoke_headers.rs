@@ -5,9 +5,8 @@
 //! id), shared by the front door and its fuzz target.
 
 use crate::body::{FailedEnd, Framing};
-use crate::front_door::{
-    new_trace_id, InvocationType, InvokeError, CLIENT_CONTEXT_LIMIT, TRACE_ID,
-};
+use crate::front_door::{InvocationType, InvokeError, TRACE_ID};
+use crate::invoke_http::{new_trace_id, CLIENT_CONTEXT_LIMIT};
 use base64::Engine as _;
 use http::HeaderName;
 

@@ -15,6 +15,7 @@ pub mod h2c;
 pub mod header_timer;
 pub mod hosts;
 pub mod invoke_headers;
+pub mod invoke_http;
 pub mod metrics;
 pub mod probe_command;
 pub mod probes;

@@ -88,7 +88,7 @@ where
         Ok(handle) => {
             t.control.set_init(handle);
             if let Some(version) = version {
-                t.door.control.set_version(version);
+                t.door.controls().set_version(version);
             }
             json(StatusCode::OK, serde_json::json!({}))
         }

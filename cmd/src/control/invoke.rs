@@ -4,7 +4,7 @@
 
 use super::{error, json, phase_refused, response_metrics, Target};
 use crate::body::{DoorBody, FailedEnd};
-use crate::front_door::{raw_response, REQUEST_LIMIT};
+use crate::invoke_http::{new_trace_id, raw_response, REQUEST_LIMIT};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use interop::contract::{InitContext, InvokeContext};
@@ -184,7 +184,7 @@ where
         .slot
         .as_ref()
         .and_then(|s| s.trace_id.clone())
-        .unwrap_or_else(crate::front_door::new_trace_id);
+        .unwrap_or_else(new_trace_id);
     let invoke = Invoke {
         request_id: reservation.request_id().to_owned(),
         payload,
@@ -200,7 +200,7 @@ where
     t.control.put_back(Stage::Sent(reservation));
     match outcome {
         Ok(answered) => match answered.await {
-            Ok(outcome) => t.mark(raw_response(t.door, outcome, failed_end).await),
+            Ok(outcome) => t.mark(raw_response(&t.door.version(), outcome, failed_end).await),
             Err(_) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sandbox.Shutdown",

@@ -17,14 +17,12 @@ mod restore;
 mod sandbox;
 
 use crate::body::DoorBody;
-use crate::front_door::FrontDoor;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use interop::contract::{PhaseRefused, ResetReason, ResponseMetrics, SandboxContext};
 pub use sandbox::Controls;
 use sandbox::Target;
-use std::sync::Arc;
 use std::time::Duration;
 use wire::{read_limited, LimitedBody};
 
@@ -83,8 +81,27 @@ impl Op {
     }
 }
 
+/// What the control API reaches through the front door that serves it:
+/// the sandboxes, what it holds between calls, the function version, the
+/// platform events and rapid's exit. The front door hands itself over as
+/// one; the control API never names it.
+pub trait Door: Send + Sync {
+    /// The first sandbox.
+    fn sandbox(&self) -> &rapid::Sandbox;
+    /// With `--max-sandboxes` above 1: the pool the others come from.
+    fn pool(&self) -> Option<&rapid::Pool>;
+    /// What the control API holds between calls.
+    fn controls(&self) -> &Controls;
+    /// The function version invokes run.
+    fn version(&self) -> std::borrow::Cow<'_, str>;
+    /// The platform events so far, for `eventLog`.
+    fn event_log(&self) -> &telemetry::EventLog;
+    /// Asks rapid to exit.
+    fn stop(&self);
+}
+
 /// Serves one `/test/*` request.
-pub async fn handle<B>(door: Arc<FrontDoor>, req: Request<B>) -> Response<DoorBody>
+pub async fn handle<B>(door: &dyn Door, req: Request<B>) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
@@ -121,11 +138,11 @@ where
             )
         }
         Op::Global(Global::Ping) => return text(StatusCode::OK, "pong"),
-        Op::Global(Global::EventLog) => return event_log::handle(&door),
-        Op::Global(Global::Shutdown) => return shutdown(&door, req).await,
+        Op::Global(Global::EventLog) => return event_log::handle(door),
+        Op::Global(Global::Shutdown) => return shutdown(door, req).await,
         Op::On(op) => op,
     };
-    let t = match Target::resolve(&door, wanted.unwrap_or(0)).await {
+    let t = match Target::resolve(door, wanted.unwrap_or(0)).await {
         Ok(t) => t,
         Err(response) => return response,
     };
@@ -151,7 +168,7 @@ where
 /// `POST /test/shutdown {"timeoutMs": N}`: shuts the sandbox down within
 /// `timeoutMs` (Lambda's budget when absent), answers with its internal
 /// state, and makes rapid exit.
-async fn shutdown<B>(door: &FrontDoor, req: Request<B>) -> Response<DoorBody>
+async fn shutdown<B>(door: &dyn Door, req: Request<B>) -> Response<DoorBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
@@ -159,9 +176,9 @@ where
         Ok(budget) => budget,
         Err(message) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", &message),
     };
-    door.sandbox.shutdown_within(budget).await;
-    let state = door.sandbox.internal_state().await.unwrap_or_default();
-    door.stop.notify_one();
+    door.sandbox().shutdown_within(budget).await;
+    let state = door.sandbox().internal_state().await.unwrap_or_default();
+    door.stop();
     json(StatusCode::OK, sandbox::describe(0, state))
 }
 

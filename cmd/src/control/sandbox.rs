@@ -2,8 +2,9 @@
 //! without it, 0), and what the control API holds for each one.
 
 use super::invoke::Reservations;
+use super::Door;
 use crate::body::DoorBody;
-use crate::front_door::{FrontDoor, SANDBOX_HEADER};
+use crate::invoke_http::SANDBOX_HEADER;
 use http::{HeaderValue, Response, StatusCode};
 use interop::state::InternalState;
 use rapid::pool::PoolError;
@@ -53,7 +54,7 @@ impl Controls {
 
 /// The sandbox one control call addresses.
 pub(super) struct Target<'a> {
-    pub door: &'a FrontDoor,
+    pub door: &'a dyn Door,
     pub index: usize,
     pub sandbox: Sandbox,
     pub control: Arc<Reservations>,
@@ -64,11 +65,11 @@ impl<'a> Target<'a> {
     /// pool's, started now if it has not been. A Lambda-style `400` when
     /// there is no such sandbox, `503` when it cannot be had now.
     pub async fn resolve(
-        door: &'a FrontDoor,
+        door: &'a dyn Door,
         index: usize,
     ) -> Result<Target<'a>, Response<DoorBody>> {
-        let sandbox = match (&door.pool, index) {
-            (_, 0) => Ok(door.sandbox.clone()),
+        let sandbox = match (door.pool(), index) {
+            (_, 0) => Ok(door.sandbox().clone()),
             (Some(pool), _) => pool.sandbox_at(index).await,
             (None, _) => Err(PoolError::NoSuchSandbox { index, max: 1 }),
         };
@@ -85,7 +86,7 @@ impl<'a> Target<'a> {
             door,
             index,
             sandbox,
-            control: door.control.of(index),
+            control: door.controls().of(index),
         })
     }
 

@@ -262,7 +262,7 @@ async fn attempt(door: &crate::front_door::FrontDoor, request_id: &str, payload:
         payload,
         client_context: None,
         cognito_identity: None,
-        trace_id: crate::front_door::new_trace_id(),
+        trace_id: crate::invoke_http::new_trace_id(),
         tenant_id: None,
         log_tail: false,
         restore_duration: None,

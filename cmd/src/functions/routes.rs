@@ -255,7 +255,9 @@ where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
     let payload =
-        match front_door::read_payload(req.into_body(), front_door::EVENT_REQUEST_LIMIT).await {
+        match front_door::read_payload(req.into_body(), crate::invoke_http::EVENT_REQUEST_LIMIT)
+            .await
+        {
             Ok(payload) => payload,
             Err(err) => return err.response(),
         };

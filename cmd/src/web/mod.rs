@@ -9,7 +9,8 @@
 mod reply;
 
 use crate::body::{DoorBody, FailedEnd};
-use crate::front_door::{FrontDoor, InvokeError, REQUEST_LIMIT, SANDBOX_HEADER};
+use crate::front_door::{FrontDoor, InvokeError};
+use crate::invoke_http::{REQUEST_LIMIT, SANDBOX_HEADER};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
@@ -235,7 +236,7 @@ fn lambda_headers(headers: &mut http::HeaderMap, peer: Option<Peer>) -> String {
         .map(str::to_owned);
     let trace_id = given
         .or_else(|| crate::trace_context::from_headers(headers))
-        .unwrap_or_else(crate::front_door::new_trace_id);
+        .unwrap_or_else(crate::invoke_http::new_trace_id);
     wire::insert_named(headers, TRACE_ID, &trace_id);
     trace_id
 }
