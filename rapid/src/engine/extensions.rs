@@ -356,7 +356,8 @@ impl Engine {
         request: RegistrationRequest,
         caller: Option<Caller>,
     ) -> Result<Registration, ExtensionApiError> {
-        // The foreign check first: a stale process learns nothing more.
+        // The foreign check first (`lifecycle::on_register`): a stale
+        // process learns nothing more.
         // External extensions register from their own process, internal
         // ones from the runtime's.
         let mut roots = self.extensions.live_pids();
@@ -371,17 +372,18 @@ impl Engine {
             wants_shutdown: shutdown,
             external: self.extensions.is_external(&request.name),
         };
-        if registering.is_open() && is_foreign(caller, current, &roots, "an extension's register") {
-            return Err(ExtensionApiError::InvalidState {
-                message: format!(
-                    "{} cannot register: the caller is not a process of this execution environment (a process from before a reset?)",
-                    request.name
-                ),
-            });
-        }
-        let state = match lifecycle::may_register(&registering) {
+        let foreign = || is_foreign(caller, current, &roots, "an extension's register");
+        let state = match lifecycle::on_register(&registering, foreign) {
             Ok(state) => state,
             Err(RegisterRefused::Closed) => return Err(ExtensionApiError::RegistrationClosed),
+            Err(RegisterRefused::Foreign) => {
+                return Err(ExtensionApiError::InvalidState {
+                    message: format!(
+                        "{} cannot register: the caller is not a process of this execution environment (a process from before a reset?)",
+                        request.name
+                    ),
+                })
+            }
             Err(RegisterRefused::AlreadyRegistered) => {
                 return Err(ExtensionApiError::AlreadyRegistered { name: request.name })
             }

@@ -16,17 +16,18 @@ impl Engine {
     /// Freezes the environment when `lifecycle::may_freeze` says it is
     /// idle: looked at after every message.
     pub(super) fn freeze_if_idle(&mut self) {
-        // Not with a Telemetry / Logs API subscriber: see
-        // `LogHub::has_subscribers`.
-        if !self.cfg.freeze || self.frozen || self.logs.has_subscribers() {
-            return;
-        }
-        let waiting = !self.queue.is_empty() || !self.restore_waiters.is_empty();
-        let polls = self
-            .runtime
-            .as_ref()
-            .is_some_and(|rt| rt.next.is_some() || rt.restore_next.is_some());
-        if !lifecycle::may_freeze(self.phase(), waiting, polls) {
+        let freezing = lifecycle::Freezing {
+            enabled: self.cfg.freeze,
+            frozen: self.frozen,
+            subscribers: self.logs.has_subscribers(),
+            phase: self.phase(),
+            waiting: !self.queue.is_empty() || !self.restore_waiters.is_empty(),
+            runtime_polls: self
+                .runtime
+                .as_ref()
+                .is_some_and(|rt| rt.next.is_some() || rt.restore_next.is_some()),
+        };
+        if !lifecycle::may_freeze(&freezing) {
             return;
         }
         let groups = self.process_groups();

@@ -274,15 +274,21 @@ impl Engine {
             status.as_str(),
             err.error_type
         ));
-        self.retry_init = true;
+        let step = teardown::on_start_failed(
+            self.phase.is_shutdown(),
+            status == InvokeStatus::Timeout,
+            !self.queue.is_empty(),
+        );
+        self.retry_init = step.retry_init;
         self.abandon_restore(super::RestoreFailed::InitFailed {
             error_type: err.error_type.clone(),
         });
-        if let Some(queued) = self.queue.pop_front() {
-            self.fail_undispatched(queued, err, status);
+        if step.fail_head {
+            if let Some(queued) = self.queue.pop_front() {
+                self.fail_undispatched(queued, err, status);
+            }
         }
-        let timed_out = status == InvokeStatus::Timeout;
-        self.begin_teardown(teardown::reason(self.phase.is_shutdown(), timed_out));
+        self.begin_teardown(step.teardown);
     }
 
     /// Remembers how the init ended and tells who waits for it.

@@ -23,7 +23,9 @@ use super::phase::Phase;
 use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
-use crate::lifecycle::{self, RestoreAsked, RestoreCall, RestorePath, RuntimeInput, RuntimeState};
+use crate::lifecycle::{
+    self, CredentialsCall, RestoreAsked, RestoreCall, RestorePath, RuntimeInput, RuntimeState,
+};
 use crate::supervisor::Caller;
 use interop::restore::{Credentials, RestoreRequest};
 use interop::{ErrorType, FunctionError};
@@ -117,20 +119,25 @@ impl Engine {
 
     /// `GET /2021-04-23/credentials`.
     pub(super) fn on_credentials(&self, token: Option<String>) -> Result<Credentials, ApiError> {
-        if !self.init_caching() {
-            return Err(ApiError::InitCachingDisabled {
+        let matches = self
+            .credentials
+            .as_ref()
+            .map(|store| token.as_deref() == Some(store.token.as_str()));
+        match lifecycle::on_credentials(self.init_caching(), matches) {
+            CredentialsCall::Disabled => Err(ApiError::InitCachingDisabled {
                 path: CREDENTIALS_PATH.to_owned(),
-            });
-        }
-        match &self.credentials {
-            Some(store) if token.as_deref() == Some(store.token.as_str()) => {
+            }),
+            CredentialsCall::NotFound => Err(ApiError::CredentialsNotFound),
+            CredentialsCall::Give => {
+                let Some(store) = &self.credentials else {
+                    return Err(ApiError::CredentialsNotFound);
+                };
                 let mut credentials = store.credentials.clone();
                 credentials
                     .expiration
                     .get_or_insert_with(|| SystemTime::now() + STATIC_CREDENTIALS_VALIDITY);
                 Ok(credentials)
             }
-            _ => Err(ApiError::CredentialsNotFound),
         }
     }
 
@@ -330,12 +337,18 @@ impl Engine {
                 duration,
             }));
         }
-        self.retry_init = true;
-        if let Some(queued) = self.queue.pop_front() {
-            self.fail_undispatched(queued, err, status);
+        let step = teardown::on_start_failed(
+            self.phase.is_shutdown(),
+            status == InvokeStatus::Timeout,
+            !self.queue.is_empty(),
+        );
+        self.retry_init = step.retry_init;
+        if step.fail_head {
+            if let Some(queued) = self.queue.pop_front() {
+                self.fail_undispatched(queued, err, status);
+            }
         }
-        let reason = teardown::reason(self.phase.is_shutdown(), status == InvokeStatus::Timeout);
-        self.begin_teardown(reason);
+        self.begin_teardown(step.teardown);
     }
 
     pub(super) fn restore_timed_out(&mut self) {

@@ -5,7 +5,7 @@
 
 use super::phase::Phase;
 use super::{epoch_ms_at, Engine};
-use crate::lifecycle::teardown::{self, Action, Begin, Input};
+use crate::lifecycle::teardown::{self, Action, Begin, Input, TeardownAsked};
 use interop::contract::ShutdownReason;
 use nix::sys::signal::Signal;
 use std::time::Instant;
@@ -23,7 +23,7 @@ impl Teardown {
 
 impl Engine {
     pub(super) fn begin_teardown(&mut self, reason: ShutdownReason) {
-        if self.phase.teardown().is_some() {
+        if teardown::on_teardown_asked(self.phase()) == TeardownAsked::GoesOn {
             return;
         }
         // A teardown ends a generation: with none running (a shutdown

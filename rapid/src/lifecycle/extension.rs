@@ -122,6 +122,9 @@ pub struct Registering {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegisterRefused {
     Closed,
+    /// The caller is not a process of this execution environment (one from
+    /// before a reset?).
+    Foreign,
     AlreadyRegistered,
     TooMany,
     /// An internal extension cannot register for SHUTDOWN.
@@ -156,6 +159,20 @@ pub fn may_register(r: &Registering) -> Result<ExtensionState, RegisterRefused> 
     } else {
         Ok(ExtensionState::Registered)
     }
+}
+
+/// A `register` call (spec §5): while registration is open the caller is
+/// asked about first (`foreign`: it is not a process of this environment,
+/// so a stale process learns nothing more); a closed registration is
+/// refused without asking. Then [`may_register`].
+pub fn on_register(
+    r: &Registering,
+    foreign: impl FnOnce() -> bool,
+) -> Result<ExtensionState, RegisterRefused> {
+    if r.is_open() && foreign() {
+        return Err(RegisterRefused::Foreign);
+    }
+    may_register(r)
 }
 
 /// Whether an extension may post `init/error` in `phase`: only while the
@@ -286,6 +303,37 @@ mod tests {
                 ExtensionState::Exited
             ]
         );
+    }
+
+    #[test]
+    fn a_foreign_caller_is_asked_about_only_while_registration_is_open() {
+        use crate::lifecycle::phase::tests::PHASES;
+        for phase in PHASES {
+            for open in [false, true] {
+                for foreign in [false, true] {
+                    let r = Registering {
+                        open,
+                        phase,
+                        name_taken: false,
+                        registered: 0,
+                        wants_shutdown: false,
+                        external: true,
+                    };
+                    let mut asked = false;
+                    let got = on_register(&r, || {
+                        asked = true;
+                        foreign
+                    });
+                    assert_eq!(asked, r.is_open(), "{r:?}");
+                    let want = match (r.is_open(), foreign) {
+                        (false, _) => Err(RegisterRefused::Closed),
+                        (true, true) => Err(RegisterRefused::Foreign),
+                        (true, false) => Ok(ExtensionState::Registered),
+                    };
+                    assert_eq!(got, want, "{r:?}, foreign {foreign}");
+                }
+            }
+        }
     }
 
     #[test]

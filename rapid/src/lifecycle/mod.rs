@@ -10,24 +10,27 @@
 //! no state of its own: every change goes through these tables.
 
 mod calls;
+mod credentials;
 pub mod deadlines;
 mod extension;
+mod freeze;
 mod phase;
 mod runtime;
 pub mod teardown;
 mod workers;
 
 pub use calls::{on_call, Admit, Call};
+pub use credentials::{on_credentials, CredentialsCall};
 pub use extension::{
-    extension_next, may_post_init_error, may_register, ExtensionInput, ExtensionNext,
+    extension_next, may_post_init_error, may_register, on_register, ExtensionInput, ExtensionNext,
     ExtensionNextEnds, ExtensionState, InvalidExtensionTransition, RegisterRefused, Registering,
     MAX_EXTENSIONS,
 };
+pub use freeze::{may_freeze, Freezing};
 pub use phase::{
-    init_complete, invoke_complete, may_freeze, next_start, on_await_init, on_disruption,
-    on_init_asked, on_restore_asked, on_shutdown_asked, reset_step, runtime_may_start, AwaitInit,
-    Disruption, InitAsked, Outcome, Phase, ResetStep, RestoreAsked, ShutdownStep, Start, Verdict,
-    View,
+    init_complete, invoke_complete, next_start, on_await_init, on_disruption, on_init_asked,
+    on_restore_asked, on_shutdown_asked, reset_step, runtime_may_start, AwaitInit, Disruption,
+    InitAsked, Outcome, Phase, ResetStep, RestoreAsked, ShutdownStep, Start, Verdict, View,
 };
 pub use runtime::{
     may_answer, on_init_error, on_next, on_restore_call, on_stream_end, AfterNext, AnswerRefused,
@@ -35,8 +38,8 @@ pub use runtime::{
     RuntimeState, StreamEnded,
 };
 pub use workers::{
-    on_invoke_deadline, on_waiting_deadline, on_worker_poll, InvokeDeadline, WaitingExpired,
-    WorkerPoll,
+    on_invoke_deadline, on_waiting_deadline, on_worker_answer, on_worker_poll, InvokeDeadline,
+    WaitingExpired, WorkerAnswer, WorkerPoll,
 };
 
 #[cfg(test)]

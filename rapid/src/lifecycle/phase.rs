@@ -383,17 +383,6 @@ pub fn reset_step(phase: Phase) -> ResetStep {
     }
 }
 
-/// Whether the environment is frozen now (spec §11): only once it is idle
-/// (phase `Ready`) with nothing waiting and its runtime waiting in `next`
-/// (or `restore/next`). Every extension is settled then: `Ready` is
-/// reached only through `init_complete` and `invoke_complete`, which both
-/// require it, and an extension can leave `next` only for an event, which
-/// only an invoke or a teardown (another phase) hands out. The engine's
-/// tests check this on every message (`Engine::check_phase`).
-pub fn may_freeze(phase: Phase, waiting: bool, runtime_polls: bool) -> bool {
-    phase == Phase::Ready && !waiting && runtime_polls
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -784,20 +773,6 @@ pub(crate) mod tests {
             on_restore_asked(true, Phase::Uninitialized, None),
             A::InitFirst
         );
-    }
-
-    #[test]
-    fn when_the_environment_is_frozen() {
-        for phase in PHASES {
-            for bits in 0u8..4 {
-                let (waiting, polls) = (bits & 1 != 0, bits & 2 != 0);
-                assert_eq!(
-                    may_freeze(phase, waiting, polls),
-                    phase == Phase::Ready && !waiting && polls,
-                    "{phase:?} waiting {waiting} polls {polls}"
-                );
-            }
-        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! Pure: the engine says what happened (with the time and the facts it
 //! knows), the teardown moves to its next stage and says what to do.
 
+use super::Phase;
 use interop::contract::ShutdownReason;
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,52 @@ pub fn reason(shutting_down: bool, timed_out: bool) -> ShutdownReason {
         (true, _) => ShutdownReason::Spindown,
         (false, true) => ShutdownReason::Timeout,
         (false, false) => ShutdownReason::Failure,
+    }
+}
+
+/// What asking for a teardown does in a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeardownAsked {
+    /// Begin one: what runs in the phase ends.
+    Begin,
+    /// A teardown is under way (a reset, or a shutdown's): it goes on as
+    /// it is, with its stages and its reason (a crash or a timeout during
+    /// a teardown does not start another).
+    GoesOn,
+}
+
+/// Whether a teardown asked for in `phase` begins one.
+pub fn on_teardown_asked(phase: Phase) -> TeardownAsked {
+    match phase {
+        Phase::Resetting | Phase::ShuttingDown => TeardownAsked::GoesOn,
+        Phase::Uninitialized
+        | Phase::Initializing
+        | Phase::Restoring
+        | Phase::Ready
+        | Phase::Invoking
+        | Phase::Shutdown => TeardownAsked::Begin,
+    }
+}
+
+/// What an init or a restore that failed does (spec §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartFailed {
+    /// The invoke waiting for it (the head of the queue) fails with its
+    /// error; the invokes behind it wait for the next init.
+    pub fail_head: bool,
+    /// The next invoke starts a new init (on its own clock).
+    pub retry_init: bool,
+    /// The generation is torn down, for this reason.
+    pub teardown: ShutdownReason,
+}
+
+/// An init or a restore failed (`timed_out`: by its timeout), with an
+/// invoke waiting for it or not (`queued`), while shutting down or not.
+pub fn on_start_failed(shutting_down: bool, timed_out: bool, queued: bool) -> StartFailed {
+    StartFailed {
+        fail_head: queued,
+        retry_init: true,
+        teardown: reason(shutting_down, timed_out),
     }
 }
 
@@ -188,6 +235,46 @@ mod tests {
 
     fn ms(n: u64) -> Instant {
         t0() + Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_teardown_under_way_goes_on() {
+        use crate::lifecycle::phase::tests::PHASES;
+        for phase in PHASES {
+            let want = match phase {
+                Phase::Resetting | Phase::ShuttingDown => TeardownAsked::GoesOn,
+                _ => TeardownAsked::Begin,
+            };
+            assert_eq!(on_teardown_asked(phase), want, "{phase:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_start_fails_the_head_and_tears_down() {
+        use ShutdownReason as R;
+        // (shutting down, timed out, queued) -> (fail the head, reason)
+        let table = [
+            ((false, false, false), (false, R::Failure)),
+            ((false, false, true), (true, R::Failure)),
+            ((false, true, false), (false, R::Timeout)),
+            ((false, true, true), (true, R::Timeout)),
+            ((true, false, false), (false, R::Spindown)),
+            ((true, false, true), (true, R::Spindown)),
+            ((true, true, false), (false, R::Spindown)),
+            ((true, true, true), (true, R::Spindown)),
+        ];
+        for ((shutting_down, timed_out, queued), (fail_head, teardown)) in table {
+            let want = StartFailed {
+                fail_head,
+                retry_init: true,
+                teardown,
+            };
+            assert_eq!(
+                on_start_failed(shutting_down, timed_out, queued),
+                want,
+                "shutting down {shutting_down}, timed out {timed_out}, queued {queued}"
+            );
+        }
     }
 
     #[test]

@@ -68,9 +68,57 @@ pub fn on_waiting_deadline(concurrent: bool) -> WaitingExpired {
     }
 }
 
+/// What a worker's answer (a response or an error for a request id) meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerAnswer {
+    /// The invoke is in flight: the answer is its own.
+    InFlight,
+    /// The invoke timed out and was answered for (`410`, a late answer).
+    TimedOut,
+    /// No such invoke (`400 InvalidRequestID`).
+    Unknown,
+}
+
+/// A worker's answer for a request id in flight or not; whether it timed
+/// out is asked only when it is not in flight.
+pub fn on_worker_answer(in_flight: bool, timed_out: impl FnOnce() -> bool) -> WorkerAnswer {
+    if in_flight {
+        WorkerAnswer::InFlight
+    } else if timed_out() {
+        WorkerAnswer::TimedOut
+    } else {
+        WorkerAnswer::Unknown
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_late_answer_is_gone_an_unknown_one_invalid() {
+        use WorkerAnswer as A;
+        // (in flight, timed out) -> what the answer meets, and whether the
+        // timed-out ids were looked at.
+        let table = [
+            ((true, false), A::InFlight, false),
+            ((true, true), A::InFlight, false),
+            ((false, true), A::TimedOut, true),
+            ((false, false), A::Unknown, true),
+        ];
+        for ((in_flight, timed_out), want, looked) in table {
+            let mut asked = false;
+            let got = on_worker_answer(in_flight, || {
+                asked = true;
+                timed_out
+            });
+            assert_eq!(got, want, "in flight {in_flight}, timed out {timed_out}");
+            assert_eq!(
+                asked, looked,
+                "in flight {in_flight}, timed out {timed_out}"
+            );
+        }
+    }
 
     #[test]
     fn a_worker_s_poll_against_k_slots() {
