@@ -1,5 +1,12 @@
 //! Extensions: discovery, registration, their `next` and error calls, and
-//! the bookkeeping of their processes (spec §5).
+//! the bookkeeping of their processes (spec §5). How they are found in the
+//! extensions directory is `discover.rs`; how they are described to the
+//! control API and telemetry, `describe.rs`.
+
+mod describe;
+mod discover;
+
+pub(super) use discover::discover;
 
 use super::{is_foreign, Engine, ExtReply};
 use crate::config::ACCOUNT_ID;
@@ -12,9 +19,7 @@ use extensions_api::{
     EventKind, ExtensionApiError, ExtensionEvent, Registration, RegistrationRequest,
 };
 use interop::contract::ShutdownReason;
-use interop::state::{ExtensionDescription, StateDescription};
 use interop::{ErrorType, FunctionError};
-use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 use telemetry::InvokeStatus;
 use uuid::Uuid;
@@ -205,64 +210,6 @@ impl Extensions {
         (self.live_pids(), gone)
     }
 
-    pub(super) fn exit_errors(&self) -> Vec<(String, String)> {
-        self.registered
-            .iter()
-            .filter_map(|e| e.exit_error.clone().map(|t| (e.name.clone(), t)))
-            .collect()
-    }
-
-    /// Each extension's state for the control API: the registered ones,
-    /// then the launched ones that have not registered (`Started`).
-    pub(super) fn describe(&self) -> Vec<ExtensionDescription> {
-        let registered = self.registered.iter().map(|ext| ExtensionDescription {
-            name: ext.name.clone(),
-            id: Some(ext.id.to_string()),
-            state: StateDescription {
-                name: ext.state.name(),
-                last_modified_ms: super::epoch_ms(ext.since),
-                response_time_ns: 0,
-            },
-            error_type: ext.init_error.clone().or_else(|| ext.exit_error.clone()),
-        });
-        let started = self
-            .processes
-            .iter()
-            .filter(|p| !self.is_registered(&p.name))
-            .map(|p| ExtensionDescription {
-                name: p.name.clone(),
-                id: None,
-                state: StateDescription {
-                    name: if p.exited_max_rss_kb.is_some() {
-                        ExtensionState::Exited.name()
-                    } else {
-                        ExtensionState::Started.name()
-                    },
-                    last_modified_ms: super::epoch_ms(p.started),
-                    response_time_ns: 0,
-                },
-                error_type: None,
-            });
-        registered.chain(started).collect()
-    }
-
-    /// Each registered extension as `platform.extension` reports it at the
-    /// end of init: its state, what it registered for, its init error.
-    pub(super) fn init_records(&self) -> Vec<telemetry::events::ExtensionInit> {
-        self.registered
-            .iter()
-            .map(|ext| telemetry::events::ExtensionInit {
-                name: ext.name.clone(),
-                state: ext.state.name(),
-                events: [(ext.invoke, "INVOKE"), (ext.shutdown, "SHUTDOWN")]
-                    .into_iter()
-                    .filter_map(|(registered, name)| registered.then_some(name))
-                    .collect(),
-                error_type: ext.init_error.clone(),
-            })
-            .collect()
-    }
-
     pub(super) fn reset(&mut self) {
         *self = Extensions::default();
     }
@@ -323,31 +270,6 @@ fn deliver(ext: &mut Extension, event: ExtensionEvent) {
         }
         None => ext.pending = Some(event),
     }
-}
-
-/// The executable regular files of `dir`, by name. A missing directory has none.
-pub(super) fn discover(dir: Option<&Path>) -> std::io::Result<Vec<(String, PathBuf)>> {
-    use std::os::unix::fs::PermissionsExt;
-    let Some(dir) = dir else {
-        return Ok(Vec::new());
-    };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(err),
-    };
-    let mut files = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
-            files.push((entry.file_name().to_string_lossy().into_owned(), path));
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 impl Engine {
