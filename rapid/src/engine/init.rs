@@ -7,7 +7,7 @@ use super::phase::Phase as EnginePhase;
 use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
-use crate::lifecycle::{self, InitErrorCall, RuntimeInput, RuntimeState};
+use crate::lifecycle::{self, CallerCheck, InitErrorCall, RuntimeCall, RuntimeInput, RuntimeState};
 use crate::supervisor::Caller;
 use interop::contract::{InitFailure, InitSuccess};
 use interop::{ErrorType, FunctionError};
@@ -230,12 +230,9 @@ impl Engine {
         let Some(rt) = self.runtime.as_mut() else {
             return Err(invalid_state("no runtime is initializing"));
         };
-        if is_foreign(
-            caller,
-            self.generations.current_id(),
-            &[rt.pid],
-            "an init/error",
-        ) {
+        let current = self.generations.current_id();
+        let foreign = || is_foreign(caller, current, &[rt.pid], "an init/error");
+        if lifecycle::on_runtime_caller(RuntimeCall::InitError, foreign) == CallerCheck::Foreign {
             return Err(invalid_state(FOREIGN_RUNTIME));
         }
         rt.step(RuntimeInput::InitError)?;

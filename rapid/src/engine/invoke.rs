@@ -8,7 +8,10 @@ use super::{
     FOREIGN_RUNTIME,
 };
 use crate::lifecycle::deadlines::after;
-use crate::lifecycle::{self, AfterNext, AnswerRefused, NextCall, Poll, RuntimeInput, StreamEnded};
+use crate::lifecycle::{
+    self, AfterNext, AnswerRefused, CallerCheck, NextCall, Poll, RuntimeCall, RuntimeInput,
+    StreamEnded,
+};
 use crate::supervisor::Caller;
 use bytes::Bytes;
 use interop::{FunctionError, InvokeBody, InvokeResponse, ResponseStream, RuntimeEvent};
@@ -167,9 +170,8 @@ impl Engine {
         let Some(rt) = self.runtime.as_mut() else {
             return;
         };
-        if then == AfterNext::Init
-            && is_foreign(caller, current_generation, &[rt.pid], "a runtime's next")
-        {
+        let foreign = || is_foreign(caller, current_generation, &[rt.pid], "a runtime's next");
+        if lifecycle::on_runtime_caller(RuntimeCall::Next(then), foreign) == CallerCheck::Foreign {
             let _ = reply.send(Err(invalid_state(FOREIGN_RUNTIME)));
             return;
         }

@@ -24,7 +24,8 @@ use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
 use crate::lifecycle::{
-    self, CredentialsCall, RestoreAsked, RestoreCall, RestorePath, RuntimeInput, RuntimeState,
+    self, CallerCheck, CredentialsCall, RestoreAsked, RestoreCall, RestorePath, RuntimeCall,
+    RuntimeInput, RuntimeState,
 };
 use crate::supervisor::Caller;
 use interop::restore::{Credentials, RestoreRequest};
@@ -155,14 +156,10 @@ impl Engine {
             let _ = reply.send(Err(invalid_state("no runtime is running")));
             return;
         };
-        if first
-            && is_foreign(
-                caller,
-                self.generations.current_id(),
-                &[rt.pid],
-                "a runtime's restore/next",
-            )
-        {
+        let current = self.generations.current_id();
+        let foreign = || is_foreign(caller, current, &[rt.pid], "a runtime's restore/next");
+        let call = RuntimeCall::RestoreNext { first };
+        if lifecycle::on_runtime_caller(call, foreign) == CallerCheck::Foreign {
             let _ = reply.send(Err(invalid_state(FOREIGN_RUNTIME)));
             return;
         }

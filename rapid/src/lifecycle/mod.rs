@@ -9,6 +9,7 @@
 //! asks what to start, and carries out what it is told. The engine assigns
 //! no state of its own: every change goes through these tables.
 
+mod caller;
 mod calls;
 mod credentials;
 pub mod deadlines;
@@ -19,6 +20,7 @@ mod runtime;
 pub mod teardown;
 mod workers;
 
+pub use caller::{on_runtime_caller, CallerCheck, RuntimeCall};
 pub use calls::{on_call, Admit, Call};
 pub use credentials::{on_credentials, CredentialsCall};
 pub use extension::{
