@@ -11,6 +11,7 @@
 use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -43,6 +44,14 @@ pub struct RequestContext<'a> {
 pub fn event_v2(request: &HttpRequest, context: &RequestContext<'_>) -> Bytes {
     let (headers, cookies) = headers_v2(&request.headers);
     let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
+    // Room for every field, the body as base64 (a third larger) included,
+    // so the text is never copied to grow.
+    let room = 640
+        + base64_len(request.body.len())
+        + headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 6)
+            .sum::<usize>();
     let (time, time_epoch) = times(context.time);
     let event = EventV2 {
         version: "2.0",
@@ -73,8 +82,11 @@ pub fn event_v2(request: &HttpRequest, context: &RequestContext<'_>) -> Bytes {
         // With a body, written after the other fields by `with_body`.
         is_base64_encoded: request.body.is_empty().then_some(false),
     };
-    // Serializing borrowed strings and maps cannot fail.
-    let json = serde_json::to_string(&event).unwrap_or_default();
+    let mut json = Vec::with_capacity(room);
+    // Serializing borrowed strings and maps into a Vec cannot fail.
+    if serde_json::to_writer(&mut json, &event).is_err() {
+        json.clear();
+    }
     if request.body.is_empty() {
         return Bytes::from(json);
     }
@@ -91,7 +103,7 @@ struct EventV2<'a> {
     raw_query_string: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     cookies: Vec<String>,
-    headers: BTreeMap<&'a str, String>,
+    headers: BTreeMap<&'a str, Cow<'a, str>>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     query_string_parameters: Map<String, Value>,
     request_context: ContextV2<'a>,
@@ -121,13 +133,13 @@ struct HttpV2<'a> {
     path: &'a str,
     protocol: &'static str,
     source_ip: String,
-    user_agent: String,
+    user_agent: Cow<'a, str>,
 }
 
 /// The event's JSON (`json`, an object) with `body` and `isBase64Encoded` written after its
 /// other fields, straight into the text: a base64 body needs no escaping,
 /// so a large binary body is encoded once and never copied again.
-fn with_body(mut json: String, headers: &http::HeaderMap, body: &[u8]) -> Bytes {
+fn with_body(mut json: Vec<u8>, headers: &http::HeaderMap, body: &[u8]) -> Bytes {
     let text = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -138,27 +150,37 @@ fn with_body(mut json: String, headers: &http::HeaderMap, body: &[u8]) -> Bytes 
     json.pop();
     let separator = if json.len() > 1 { "," } else { "" };
     json.reserve(body.len() * 4 / 3 + 64);
-    json.push_str(separator);
-    json.push_str("\"body\":");
+    json.extend_from_slice(separator.as_bytes());
+    json.extend_from_slice(b"\"body\":");
     match text {
-        Some(text) => {
-            // Escaped as JSON requires; a string never fails to serialize.
-            json.push_str(&serde_json::to_string(text).unwrap_or_default());
-            json.push_str(",\"isBase64Encoded\":false}");
-        }
+        // Escaped as JSON requires; a string never fails to serialize.
+        Some(text) => match serde_json::to_writer(&mut json, text) {
+            Ok(()) => json.extend_from_slice(b",\"isBase64Encoded\":false}"),
+            Err(_) => json.extend_from_slice(b"\"\",\"isBase64Encoded\":false}"),
+        },
         None => {
-            json.push('"');
-            base64::engine::general_purpose::STANDARD.encode_string(body, &mut json);
-            json.push_str("\",\"isBase64Encoded\":true}");
+            json.push(b'"');
+            let start = json.len();
+            json.resize(start + base64_len(body.len()), 0);
+            let written = base64::engine::general_purpose::STANDARD
+                .encode_slice(body, &mut json[start..])
+                .unwrap_or(0);
+            json.truncate(start + written);
+            json.extend_from_slice(b"\",\"isBase64Encoded\":true}");
         }
     }
     Bytes::from(json)
 }
 
+/// The length of `len` bytes in padded base64.
+fn base64_len(len: usize) -> usize {
+    len.div_ceil(3) * 4
+}
+
 /// The headers as one string each (repeated ones comma-joined, names lower
 /// case as HTTP/2 and `http` keep them), and the cookies of every `cookie`
 /// header, which format 2.0 moves out of `headers` into `cookies`.
-fn headers_v2(headers: &http::HeaderMap) -> (BTreeMap<&str, String>, Vec<String>) {
+fn headers_v2(headers: &http::HeaderMap) -> (BTreeMap<&str, Cow<'_, str>>, Vec<String>) {
     let mut joined = BTreeMap::new();
     let mut cookies = Vec::new();
     for name in headers.keys() {
@@ -174,15 +196,21 @@ fn headers_v2(headers: &http::HeaderMap) -> (BTreeMap<&str, String>, Vec<String>
             }
             continue;
         }
-        let value = values.collect::<Vec<_>>().join(",");
+        let mut values = values;
+        let mut value = values.next().unwrap_or_default();
+        for more in values {
+            let value = value.to_mut();
+            value.push(',');
+            value.push_str(&more);
+        }
         joined.insert(name.as_str(), value);
     }
     (joined, cookies)
 }
 
 /// A header value as text; bytes that are not UTF-8 become U+FFFD.
-fn text(value: &http::HeaderValue) -> String {
-    String::from_utf8_lossy(value.as_bytes()).into_owned()
+fn text(value: &http::HeaderValue) -> Cow<'_, str> {
+    String::from_utf8_lossy(value.as_bytes())
 }
 
 /// `queryStringParameters`: each key and value percent-decoded (`+` is
