@@ -144,6 +144,22 @@ fn a_response_cut_short_ends_the_invokers_connection_and_the_invoke_fails() {
 }
 
 #[test]
+fn a_timeout_while_the_response_arrives_ends_the_invokers_connection() {
+    let rapid = Rapid::scripted(&[], &[("AWS_LAMBDA_FUNCTION_TIMEOUT", "1")]);
+    let stalled = json!({"action": "cut_short", "size": MIB, "sent": MIB / 4, "hang": true});
+    let seen = http_client_invoke(&rapid.url(), &stalled.to_string(), false);
+    assert_eq!(seen["status"], 200, "{seen}");
+    assert_eq!(seen["raised"], "IncompleteRead", "{}", seen["message"]);
+    let id = seen["headers"]["x-amzn-requestid"]
+        .as_str()
+        .unwrap_or_default();
+    let report = rapid.wait_for_report(id);
+    assert_eq!(report.get("Status"), Some("timeout"), "{}", report.line);
+    // The stalled runtime was killed; a new one serves the next invoke.
+    assert_success(&rapid.invoke(br#"{"after":"timeout"}"#, &[]));
+}
+
+#[test]
 fn a_chunked_response_is_read_whole_as_before() {
     let rapid = Rapid::scripted(&[], &[]);
     let size = MIB + 3;

@@ -25,7 +25,9 @@ what each invoke event (a JSON object) asks in its "action" field:
                       Content-Length)
   cut_short           send a response head saying Content-Length
                       event["size"] and event["sent"] bytes of the "pattern"
-                      body, then exit 3 without sending the rest
+                      body, then exit 3 without sending the rest (with
+                      event["hang"], block forever instead, the connection
+                      open)
   print               print event["lines"] lines "line i" (followed by a space
                       and event["padding"] when given), respond {"printed": N}
   next_while_running  call next again before responding; respond with its
@@ -175,9 +177,9 @@ def post_chunked(path, body, content_type="application/json"):
         conn.close()
 
 
-def post_cut_short(path, size, sent):
+def post_cut_short(path, size, sent, hang=False):
     """Send a head saying Content-Length `size`, `sent` bytes of the body,
-    then die: the runtime's response is cut short."""
+    then die (or hang): the runtime's response is cut short."""
     host, port = API.rsplit(":", 1)
     sock = socket.create_connection((host, int(port)))
     head = (
@@ -188,6 +190,8 @@ def post_cut_short(path, size, sent):
     ).encode()
     sock.sendall(head + big_body(size, "pattern")[:sent])
     say(f"cut short after {sent} of {size} bytes")
+    if hang:
+        block_forever()
     os._exit(3)
 
 
@@ -373,6 +377,7 @@ def handle(request_id, next_resp, event):
             f"/invocation/{request_id}/response",
             int(event["size"]),
             int(event["sent"]),
+            bool(event.get("hang")),
         )
     elif action == "print":
         count = int(event.get("lines", 1))
