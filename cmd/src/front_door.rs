@@ -403,9 +403,10 @@ pub(crate) async fn raw_response(
 ) -> Response<DoorBody> {
     // The log tail's header waits for REPORT, so for the whole response:
     // with Tail a forwarded body is taken whole first.
-    let outcome = match outcome.log_tail {
-        Some(_) => outcome.arrived().await,
-        None => outcome,
+    let outcome = if outcome.log_tail.is_some() && outcome.is_arriving() {
+        outcome.arrived().await
+    } else {
+        outcome
     };
     let result = match outcome.result {
         Ok(ok) => match ok.body {
@@ -467,7 +468,11 @@ pub(crate) async fn raw_response(
 /// `InvokeComplete` (with the error and the log tail, when there are).
 async fn event_stream_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<DoorBody> {
     // A buffered response is one `PayloadChunk`, however it arrived.
-    let outcome = outcome.arrived().await;
+    let outcome = if outcome.is_arriving() {
+        outcome.arrived().await
+    } else {
+        outcome
+    };
     let tail = outcome.log_tail;
     let body = match outcome.result {
         Ok(ok) => match ok.body {

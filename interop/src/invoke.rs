@@ -154,12 +154,26 @@ pub struct InvokeOutcome {
 }
 
 impl InvokeOutcome {
+    /// Its body is a forwarded one, still arriving.
+    pub fn is_arriving(&self) -> bool {
+        matches!(
+            self.result,
+            Ok(InvokeResponse {
+                body: InvokeBody::Arriving { .. },
+                ..
+            })
+        )
+    }
+
     /// The outcome with a forwarded body ([`InvokeBody::Arriving`]) made
     /// whole, for an invoker that needs the whole answer before it answers
     /// (the log tail, a web answer's mapping, an event stream's one chunk):
     /// then it is what a body read whole was, and a body cut short is the
     /// invoke's error.
     pub async fn arrived(self) -> Self {
+        if !self.is_arriving() {
+            return self;
+        }
         let result = match self.result {
             Ok(InvokeResponse {
                 body: body @ InvokeBody::Arriving { .. },

@@ -25,7 +25,11 @@ pub(super) async fn answer(
     failed_end: FailedEnd,
 ) -> Response<DoorBody> {
     // A web answer is mapped from the whole result.
-    let outcome = outcome.arrived().await;
+    let outcome = if outcome.is_arriving() {
+        outcome.arrived().await
+    } else {
+        outcome
+    };
     let request_id = outcome.request_id;
     let response = match outcome.result {
         Err(err) => Err(format!("the function failed with {}", err.error_type)),
