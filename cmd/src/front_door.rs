@@ -343,7 +343,7 @@ where
             let (outcome, sandbox) = run_sync(door, invoke).await?;
             let mut response = match framing {
                 Framing::Raw => raw_response(door, outcome, failed_end).await,
-                Framing::EventStream => event_stream_response(door, outcome),
+                Framing::EventStream => event_stream_response(door, outcome).await,
             };
             response
                 .headers_mut()
@@ -401,9 +401,20 @@ pub(crate) async fn raw_response(
     outcome: InvokeOutcome,
     failed_end: FailedEnd,
 ) -> Response<DoorBody> {
+    // The log tail's header waits for REPORT, so for the whole response:
+    // with Tail a forwarded body is taken whole first.
+    let outcome = if outcome.log_tail.is_some() && outcome.is_arriving() {
+        outcome.arrived().await
+    } else {
+        outcome
+    };
     let result = match outcome.result {
         Ok(ok) => match ok.body {
             InvokeBody::Buffered(bytes) => Ok((DoorBody::full(bytes), ok.content_type)),
+            InvokeBody::Arriving { length, stream } => Ok((
+                DoorBody::forwarded(stream, length, &outcome.request_id),
+                ok.content_type,
+            )),
             InvokeBody::Streamed(stream) => {
                 DoorBody::raw_stream(stream, &outcome.request_id, failed_end)
                     .await
@@ -455,14 +466,23 @@ pub(crate) async fn raw_response(
 
 /// InvokeWithResponseStream's answer: `PayloadChunk` events, then
 /// `InvokeComplete` (with the error and the log tail, when there are).
-fn event_stream_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<DoorBody> {
+async fn event_stream_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<DoorBody> {
+    // A buffered response is one `PayloadChunk`, however it arrived.
+    let outcome = if outcome.is_arriving() {
+        outcome.arrived().await
+    } else {
+        outcome
+    };
     let tail = outcome.log_tail;
     let body = match outcome.result {
         Ok(ok) => match ok.body {
             InvokeBody::Buffered(bytes) => {
                 DoorBody::finished(Some(bytes), Ok(()), Framing::EventStream, tail)
             }
-            InvokeBody::Streamed(stream) => DoorBody::stream(stream, Framing::EventStream, tail),
+            // Made whole by `arrived`.
+            InvokeBody::Streamed(stream) | InvokeBody::Arriving { stream, .. } => {
+                DoorBody::stream(stream, Framing::EventStream, tail)
+            }
         },
         Err(err) => DoorBody::finished(None, Err(err), Framing::EventStream, tail),
     };
