@@ -56,15 +56,17 @@ fn git(dir: &str, args: &[&str]) -> Option<String> {
 /// scripts/symbol-order from a callgrind profile) together at the start of
 /// the text, so the 64 KB the kernel maps around each fault of code hold
 /// code that runs: fewer resident pages (names the binary lacks are
-/// skipped; the list is taken from the dynamically linked build, whose
-/// symbols are named differently from `scripts/build-static`'s). When
-/// linked against glibc 2.36 or later, relative relocations are packed
-/// (DT_RELR): the loader reads a 2 KB table instead of 160 KB (not in the
-/// static build, which was not measured with it).
+/// skipped). When linked against glibc 2.36 or later, relative
+/// relocations are packed (DT_RELR): the loader reads a 2 KB table
+/// instead of 160 KB. Not for `scripts/build-static`'s build: cargo hashes
+/// the explicit target into its symbols' names, so the list (taken from
+/// the usual build) would not match them, and it was not measured.
 fn link_order() {
     println!("cargo:rerun-if-changed=symbol-order.txt");
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
-    if !release || !linker_is_rust_lld() {
+    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let static_build = features.split(',').any(|f| f == "crt-static");
+    if !release || static_build || !linker_is_rust_lld() {
         return;
     }
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_owned());
@@ -76,9 +78,7 @@ fn link_order() {
         );
         println!("cargo:rustc-link-arg-bin=rapid=-Wl,--no-warn-symbol-ordering");
     }
-    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
-    let static_build = features.split(',').any(|f| f == "crt-static");
-    if !static_build && glibc_at_least(2, 36) {
+    if glibc_at_least(2, 36) {
         println!("cargo:rustc-link-arg-bin=rapid=-Wl,-z,pack-relative-relocs");
     }
 }
