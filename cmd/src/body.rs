@@ -69,7 +69,24 @@ pub struct StreamFailed {
 enum State {
     Full(Option<Bytes>),
     Stream(Box<Streaming>),
+    Forwarded(Box<Forwarding>),
     Done,
+}
+
+/// A buffered response forwarded as it arrives, under the length the
+/// runtime announced (the invoker's `Content-Length`).
+struct Forwarding {
+    length: u64,
+    /// Bytes handed on so far.
+    sent: u64,
+    chunks: Option<mpsc::Receiver<Bytes>>,
+    /// The chunk that completes the body, held until the runtime's answer
+    /// is taken: the invoker never has the whole body of a failed invoke.
+    last: Option<Bytes>,
+    end: oneshot::Receiver<Result<(), FunctionError>>,
+    result: Option<Result<(), FunctionError>>,
+    /// A failure cuts the transfer short (the length is sent already).
+    cut: RawEnd,
 }
 
 struct Streaming {
@@ -87,6 +104,8 @@ struct Streaming {
 struct RawEnd {
     request_id: String,
     failed: FailedEnd,
+    /// A buffered response forwarded as it arrived, not a stream.
+    forwarded: bool,
     /// The body has yielded once since the failure was known, so hyper
     /// has flushed the chunks before it; the connection is cut next.
     flushed: bool,
@@ -164,9 +183,37 @@ impl DoorBody {
                 raw: Some(RawEnd {
                     request_id: request_id.to_owned(),
                     failed,
+                    forwarded: false,
                     flushed: false,
                     logged: false,
                 }),
+            })),
+        }
+    }
+
+    /// Invoke's body for a buffered response of `length` bytes forwarded
+    /// as it arrives: the same answer as the whole body (its length as
+    /// `Content-Length`), but its bytes go out as they come. When the
+    /// invoke fails before the runtime's answer is taken (the runtime's
+    /// body cut short, its crash, the timeout), the transfer is cut short
+    /// instead: the headers are out, so it can no longer be an error
+    /// answer, and a client sees an incomplete body, never a short one.
+    pub fn forwarded(stream: ResponseStream, length: u64, request_id: &str) -> Self {
+        DoorBody {
+            state: State::Forwarded(Box::new(Forwarding {
+                length,
+                sent: 0,
+                chunks: Some(stream.chunks),
+                last: None,
+                end: stream.end,
+                result: None,
+                cut: RawEnd {
+                    request_id: request_id.to_owned(),
+                    failed: FailedEnd::Abort,
+                    forwarded: true,
+                    flushed: false,
+                    logged: false,
+                },
             })),
         }
     }
@@ -198,6 +245,17 @@ impl Body for DoorBody {
     ) -> Poll<Option<Result<Frame<Bytes>, StreamFailed>>> {
         let frame = match &mut self.state {
             State::Full(bytes) => bytes.take().map(Frame::data).map(Ok),
+            State::Forwarded(forwarding) => match ready!(forwarding.poll_next(cx)) {
+                Step::Frame(frame) => Some(Ok(frame)),
+                Step::Last(frame) => {
+                    self.state = State::Done;
+                    frame.map(Ok)
+                }
+                Step::Abort(failed) => {
+                    self.state = State::Done;
+                    Some(Err(failed))
+                }
+            },
             State::Stream(streaming) => match ready!(streaming.poll_next(cx)) {
                 Step::Frame(frame) => Some(Ok(frame)),
                 Step::Last(frame) => {
@@ -217,7 +275,7 @@ impl Body for DoorBody {
     fn is_end_stream(&self) -> bool {
         match &self.state {
             State::Full(bytes) => bytes.is_none(),
-            State::Stream(_) => false,
+            State::Stream(_) | State::Forwarded(_) => false,
             State::Done => true,
         }
     }
@@ -226,6 +284,7 @@ impl Body for DoorBody {
         match &self.state {
             State::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             State::Full(None) | State::Done => SizeHint::with_exact(0),
+            State::Forwarded(forwarding) => SizeHint::with_exact(forwarding.length),
             State::Stream(_) => SizeHint::default(),
         }
     }
@@ -287,6 +346,52 @@ impl Streaming {
     }
 }
 
+impl Forwarding {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
+        loop {
+            if self.result.is_none() {
+                if let Poll::Ready(result) = Pin::new(&mut self.end).poll(cx) {
+                    self.result = Some(result.unwrap_or_else(|_| Err(ended_without_result())));
+                }
+            }
+            if let Some(Err(err)) = &self.result {
+                return self.cut.fail(err, cx);
+            }
+            if let (None, Some(chunks)) = (&self.last, &mut self.chunks) {
+                match ready!(chunks.poll_recv(cx)) {
+                    Some(data) if self.sent + data.len() as u64 >= self.length => {
+                        self.last = Some(data);
+                        self.chunks = None;
+                    }
+                    Some(data) => {
+                        self.sent += data.len() as u64;
+                        return Poll::Ready(Step::Frame(Frame::data(data)));
+                    }
+                    None => self.chunks = None,
+                }
+                continue;
+            }
+            // Every byte arrived (or the runtime stopped sending): the
+            // last chunk goes out once the answer is taken.
+            match self.result {
+                None => return Poll::Pending,
+                Some(_) => {
+                    let sent = self.sent + self.last.as_ref().map_or(0, |b| b.len() as u64);
+                    if sent == self.length {
+                        return Poll::Ready(Step::Last(self.last.take().map(Frame::data)));
+                    }
+                    // Taken as an answer, but short of its length (the
+                    // runtime posted its answer again meanwhile).
+                    self.result = Some(Err(FunctionError::new(
+                        interop::ErrorType::RuntimeTruncatedResponse,
+                        "The response ended short of its length.",
+                    )));
+                }
+            }
+        }
+    }
+}
+
 impl RawEnd {
     /// Ends a raw stream that failed after its first byte: with the error
     /// trailers when the invoker asked for them, else by cutting the
@@ -296,14 +401,20 @@ impl RawEnd {
             self.logged = true;
             let ending = match self.failed {
                 FailedEnd::Trailers => "its body ends with the error trailers",
+                FailedEnd::Abort if self.forwarded => "the transfer is cut short",
                 FailedEnd::Abort => {
                     "the transfer is cut short (the invoker did not send TE: trailers)"
                 }
             };
+            let what = if self.forwarded {
+                "the response forwarded as it arrived"
+            } else {
+                "the streamed response"
+            };
             tracing::warn!(
                 request_id = %self.request_id,
                 error_type = %err.error_type,
-                "the streamed response failed after it started; {ending}"
+                "{what} failed after it started; {ending}"
             );
         }
         match self.failed {
@@ -562,6 +673,51 @@ mod tests {
         let (head, body) = received.split_once("\r\n\r\n").unwrap();
         assert!(head.contains("transfer-encoding: chunked"), "{head}");
         assert_eq!(body, "4\r\npart\r\n3\r\nial\r\n", "no terminating chunk");
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_body_holds_its_last_chunk_until_the_answer_is_taken() {
+        use std::future::poll_fn;
+        let (tx, chunks) = mpsc::channel(4);
+        let (end_tx, end) = oneshot::channel();
+        let mut body = DoorBody::forwarded(ResponseStream { chunks, end }, 4, "id");
+        assert_eq!(body.size_hint().exact(), Some(4));
+        tx.send(Bytes::from_static(b"ab")).await.unwrap();
+        tx.send(Bytes::from_static(b"cd")).await.unwrap();
+        drop(tx);
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&first[..], b"ab");
+        let held = poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx).is_pending()));
+        assert!(held.await, "the last chunk waits for the answer");
+        end_tx.send(Ok(())).unwrap();
+        let last = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&last[..], b"cd");
+        assert!(body.frame().await.is_none());
+        assert!(body.is_end_stream());
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_body_cut_short_is_an_incomplete_transfer() {
+        let (tx, chunks) = mpsc::channel(4);
+        let (end_tx, end) = oneshot::channel();
+        tx.send(Bytes::from_static(b"part")).await.unwrap();
+        drop(tx);
+        end_tx.send(Err(boom())).unwrap();
+        let body = DoorBody::forwarded(ResponseStream { chunks, end }, 10, "id");
+        let received = String::from_utf8(served_bytes(body).await).unwrap();
+        let (head, body) = received.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains("content-length: 10"), "{head}");
+        assert!(!head.contains("transfer-encoding"), "{head}");
+        assert!(body.len() < 10, "never the whole length: {body:?}");
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_body_taken_short_of_its_length_is_cut() {
+        let stream = response_stream(&["part"], Ok(()));
+        let body = DoorBody::forwarded(stream, 10, "id");
+        let received = String::from_utf8(served_bytes(body).await).unwrap();
+        let (_, body) = received.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, "part", "what came, and no more");
     }
 
     #[test]

@@ -359,7 +359,7 @@ where
             let (outcome, sandbox) = run_sync(door, invoke).await?;
             let mut response = match framing {
                 Framing::Raw => raw_response(&door.version(), outcome, failed_end).await,
-                Framing::EventStream => event_stream_response(door, outcome),
+                Framing::EventStream => event_stream_response(door, outcome).await,
             };
             response
                 .headers_mut()
@@ -411,14 +411,23 @@ pub fn json_payload(payload: Bytes) -> Result<Bytes, InvokeError> {
 
 /// InvokeWithResponseStream's answer: `PayloadChunk` events, then
 /// `InvokeComplete` (with the error and the log tail, when there are).
-fn event_stream_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<DoorBody> {
+async fn event_stream_response(door: &FrontDoor, outcome: InvokeOutcome) -> Response<DoorBody> {
+    // A buffered response is one `PayloadChunk`, however it arrived.
+    let outcome = if outcome.is_arriving() {
+        outcome.arrived().await
+    } else {
+        outcome
+    };
     let tail = outcome.log_tail;
     let body = match outcome.result {
         Ok(ok) => match ok.body {
             InvokeBody::Buffered(bytes) => {
                 DoorBody::finished(Some(bytes), Ok(()), Framing::EventStream, tail)
             }
-            InvokeBody::Streamed(stream) => DoorBody::stream(stream, Framing::EventStream, tail),
+            // Made whole by `arrived`.
+            InvokeBody::Streamed(stream) | InvokeBody::Arriving { stream, .. } => {
+                DoorBody::stream(stream, Framing::EventStream, tail)
+            }
         },
         Err(err) => DoorBody::finished(None, Err(err), Framing::EventStream, tail),
     };

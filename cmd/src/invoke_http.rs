@@ -33,9 +33,20 @@ pub(crate) async fn raw_response(
     outcome: InvokeOutcome,
     failed_end: FailedEnd,
 ) -> Response<DoorBody> {
+    // The log tail's header waits for REPORT, so for the whole response:
+    // with Tail a forwarded body is taken whole first.
+    let outcome = if outcome.log_tail.is_some() && outcome.is_arriving() {
+        outcome.arrived().await
+    } else {
+        outcome
+    };
     let result = match outcome.result {
         Ok(ok) => match ok.body {
             InvokeBody::Buffered(bytes) => Ok((DoorBody::full(bytes), ok.content_type)),
+            InvokeBody::Arriving { length, stream } => Ok((
+                DoorBody::forwarded(stream, length, &outcome.request_id),
+                ok.content_type,
+            )),
             InvokeBody::Streamed(stream) => {
                 DoorBody::raw_stream(stream, &outcome.request_id, failed_end)
                     .await

@@ -45,11 +45,55 @@ pub struct InvokeResponse {
     pub content_type: Option<String>,
 }
 
-/// A response body: whole, or streamed as the runtime sends it.
+/// A response body: whole, streamed as the runtime sends it, or a buffered
+/// response whose bytes come on as they arrive.
 #[derive(Debug)]
 pub enum InvokeBody {
     Buffered(Bytes),
     Streamed(ResponseStream),
+    /// A buffered response of `length` bytes (the runtime's
+    /// `Content-Length`), forwarded as it arrives. `end` resolves once every
+    /// byte arrived and the runtime's answer was taken (`Ok`), or with the
+    /// invoke's failure when it failed before that (the runtime's body cut
+    /// short, its crash, the timeout): the body is then incomplete and must
+    /// never be taken for the whole answer.
+    Arriving {
+        length: u64,
+        stream: ResponseStream,
+    },
+}
+
+impl InvokeBody {
+    /// The whole body: a buffered one as it is, a forwarded one once every
+    /// byte arrived (one copy), a streamed one joined. `Err` is the invoke's
+    /// failure when the body did not end well.
+    pub async fn whole(self) -> Result<Bytes, FunctionError> {
+        let (stream, length) = match self {
+            InvokeBody::Buffered(bytes) => return Ok(bytes),
+            InvokeBody::Streamed(stream) => (stream, None),
+            InvokeBody::Arriving { length, stream } => (stream, Some(length)),
+        };
+        let ResponseStream { mut chunks, end } = stream;
+        let capacity = length.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+        let mut whole = bytes::BytesMut::with_capacity(capacity);
+        while let Some(chunk) = chunks.recv().await {
+            whole.extend_from_slice(&chunk);
+        }
+        match end.await {
+            Ok(Ok(())) if length.is_some_and(|n| n != whole.len() as u64) => {
+                Err(FunctionError::new(
+                    ErrorType::RuntimeTruncatedResponse,
+                    "The response ended short of its length.",
+                ))
+            }
+            Ok(Ok(())) => Ok(whole.freeze()),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(FunctionError::new(
+                ErrorType::RuntimeUnknown,
+                "The invocation ended without a result.",
+            )),
+        }
+    }
 }
 
 /// A streamed response (spec §3.3). `chunks` closes when the runtime's body
@@ -107,4 +151,39 @@ pub struct InvokeOutcome {
     /// When the invoke asked for it: the last 4 KB of its log, sent once the
     /// REPORT line is written.
     pub log_tail: Option<oneshot::Receiver<Bytes>>,
+}
+
+impl InvokeOutcome {
+    /// Its body is a forwarded one, still arriving.
+    pub fn is_arriving(&self) -> bool {
+        matches!(
+            self.result,
+            Ok(InvokeResponse {
+                body: InvokeBody::Arriving { .. },
+                ..
+            })
+        )
+    }
+
+    /// The outcome with a forwarded body ([`InvokeBody::Arriving`]) made
+    /// whole, for an invoker that needs the whole answer before it answers
+    /// (the log tail, a web answer's mapping, an event stream's one chunk):
+    /// then it is what a body read whole was, and a body cut short is the
+    /// invoke's error.
+    pub async fn arrived(self) -> Self {
+        if !self.is_arriving() {
+            return self;
+        }
+        let result = match self.result {
+            Ok(InvokeResponse {
+                body: body @ InvokeBody::Arriving { .. },
+                content_type,
+            }) => body.whole().await.map(|bytes| InvokeResponse {
+                body: InvokeBody::Buffered(bytes),
+                content_type,
+            }),
+            other => other,
+        };
+        InvokeOutcome { result, ..self }
+    }
 }

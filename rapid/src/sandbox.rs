@@ -477,6 +477,31 @@ impl RuntimeEngine for Sandbox {
         .await
     }
 
+    async fn start_forward(
+        &self,
+        request_id: String,
+        content_type: Option<String>,
+        length: u64,
+    ) -> Option<StreamSink> {
+        self.ask(|reply| Message::ForwardStart {
+            request_id,
+            content_type,
+            length,
+            reply,
+        })
+        .await
+        .ok()
+    }
+
+    async fn forwarded(&self, request_id: String, size: u64) -> Result<(), ApiError> {
+        self.ask(|reply| Message::Forwarded {
+            request_id,
+            size,
+            reply,
+        })
+        .await
+    }
+
     async fn start_stream(
         &self,
         request_id: String,

@@ -33,6 +33,32 @@ pub trait RuntimeEngine: Clone + Send + Sync + 'static {
         body: bytes::Bytes,
         content_type: Option<String>,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// A buffered response of `length` bytes (its `Content-Length`, within
+    /// the limit) starts: where to send its bytes as they arrive, when the
+    /// engine hands them to the invoker before the body is whole. `None`:
+    /// the body is read whole and given to [`RuntimeEngine::response`], as
+    /// any buffered response.
+    fn start_forward(
+        &self,
+        request_id: String,
+        content_type: Option<String>,
+        length: u64,
+    ) -> impl Future<Output = Option<StreamSink>> + Send {
+        let _ = (request_id, content_type, length);
+        async { None }
+    }
+    /// Every byte of a response [`RuntimeEngine::start_forward`] took
+    /// arrived (`size` bytes): the runtime's answer, as `response` is for
+    /// a body read whole. A forwarded body cut short is `error` with
+    /// [`RuntimeError::TruncatedResponse`].
+    fn forwarded(
+        &self,
+        request_id: String,
+        size: u64,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        let _ = size;
+        async { Err(ApiError::InvalidRequestId { request_id }) }
+    }
     /// A streamed response starts: where to send its chunks.
     fn start_stream(
         &self,

@@ -202,6 +202,14 @@ where
             return Err(ApiError::InvalidFunctionResponseMode { mode });
         }
     }
+    if let Some(length) = forwardable(&req) {
+        let sink = engine
+            .start_forward(request_id.clone(), content_type.clone(), length)
+            .await;
+        if let Some(sink) = sink {
+            return forward(engine, request_id, sink, req).await;
+        }
+    }
     match read_limited(req.into_body(), BUFFERED_RESPONSE_LIMIT).await {
         Ok(LimitedBody::Complete(body)) => {
             engine.response(request_id, body, content_type).await?;
@@ -226,6 +234,52 @@ where
             })
         }
     }
+}
+
+/// A buffered response at least this large is forwarded to the invoker as
+/// it arrives when its `Content-Length` is known: below it the body comes
+/// in one or two reads, and reading it whole costs less than forwarding.
+const FORWARD_FROM: u64 = 64 * 1024;
+
+/// The length of a buffered response whose bytes may go to the invoker as
+/// they arrive: a `Content-Length` from [`FORWARD_FROM`] up to the limit.
+/// A chunked body (no length) is read whole, and one over the limit is
+/// refused, both as before anything reaches the invoker.
+fn forwardable<B: hyper::body::Body>(req: &Request<B>) -> Option<u64> {
+    let length = req.body().size_hint().exact()?;
+    (FORWARD_FROM..=BUFFERED_RESPONSE_LIMIT)
+        .contains(&length)
+        .then_some(length)
+}
+
+/// Forwards a buffered response the engine took with `start_forward`: its
+/// bytes go on as they arrive; the whole body is the runtime's answer, a
+/// body cut short (the runtime's connection closed) a truncated response.
+async fn forward<E, B>(
+    engine: E,
+    request_id: String,
+    sink: crate::StreamSink,
+    req: Request<B>,
+) -> Result<Response<Full<Bytes>>, ApiError>
+where
+    E: RuntimeEngine,
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let end = crate::stream::pump(req.into_body(), sink).await;
+    if end.result.is_err() {
+        // With a Content-Length the body can only end early: hyper
+        // refuses more bytes, and such a body has no trailers.
+        engine
+            .error(request_id, RuntimeError::TruncatedResponse)
+            .await?;
+        return Err(ApiError::InvalidRequestFormat {
+            message: "truncated response body".to_owned(),
+        });
+    }
+    engine.forwarded(request_id, end.size).await?;
+    // As for a body read whole: the invoker's answer ends before this 202.
+    tokio::task::yield_now().await;
+    Ok(accepted())
 }
 
 async fn stream<E, B>(

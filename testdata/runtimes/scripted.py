@@ -18,7 +18,16 @@ what each invoke event (a JSON object) asks in its "action" field:
   wrong_id            respond for a random id, print that status and body,
                       then respond {"wrong_id_status": N}
   big                 respond with a JSON string of event["size"] bytes and
-                      print the status the runtime got
+                      print the status the runtime got; with event["fill"]
+                      "pattern" the string's characters cycle through the
+                      printable ASCII ones but '"' and '\\' (else "a...");
+                      with event["chunked"] the body is sent chunked (no
+                      Content-Length)
+  cut_short           send a response head saying Content-Length
+                      event["size"] and event["sent"] bytes of the "pattern"
+                      body, then exit 3 without sending the rest (with
+                      event["hang"], block forever instead, the connection
+                      open)
   print               print event["lines"] lines "line i" (followed by a space
                       and event["padding"] when given), respond {"printed": N}
   next_while_running  call next again before responding; respond with its
@@ -134,6 +143,56 @@ def call(method, path, body=None, headers=None, timeout=None):
         return Response(resp.status, resp.headers, data)
     finally:
         conn.close()
+
+
+PATTERN = bytes(b for b in range(0x20, 0x7F) if b not in b'"\\')
+
+
+def big_body(size, fill):
+    """A JSON string of `size` bytes: "aaa..." or the cycling pattern."""
+    inner = max(size - 2, 0)
+    if fill == "pattern":
+        content = (PATTERN * (inner // len(PATTERN) + 1))[:inner]
+    else:
+        content = b"a" * inner
+    return b'"' + content + b'"'
+
+
+def post_chunked(path, body, content_type="application/json"):
+    """POST `body` with Transfer-Encoding: chunked (no length up front)."""
+    host, port = API.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port))
+    try:
+        chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        conn.request(
+            "POST",
+            BASE + path,
+            body=chunks,
+            headers={"Content-Type": content_type},
+            encode_chunked=True,
+        )
+        resp = conn.getresponse()
+        return Response(resp.status, resp.headers, resp.read())
+    finally:
+        conn.close()
+
+
+def post_cut_short(path, size, sent, hang=False):
+    """Send a head saying Content-Length `size`, `sent` bytes of the body,
+    then die (or hang): the runtime's response is cut short."""
+    host, port = API.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    head = (
+        f"POST {BASE}{path} HTTP/1.1\r\n"
+        f"Host: {API}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {size}\r\n\r\n"
+    ).encode()
+    sock.sendall(head + big_body(size, "pattern")[:sent])
+    say(f"cut short after {sent} of {size} bytes")
+    if hang:
+        block_forever()
+    os._exit(3)
 
 
 def post_large(path, body, content_type="application/json"):
@@ -305,10 +364,21 @@ def handle(request_id, next_resp, event):
         respond(request_id, {"wrong_id_status": wrong.status})
     elif action == "big":
         size = int(event.get("size", 7 * 1024 * 1024))
-        body = b'"' + b"a" * max(size - 2, 0) + b'"'
-        resp = post_large(f"/invocation/{request_id}/response", body)
+        body = big_body(size, event.get("fill"))
+        path = f"/invocation/{request_id}/response"
+        if event.get("chunked"):
+            resp = post_chunked(path, body)
+        else:
+            resp = post_large(path, body)
         say(f"big response status: {resp.status}")
         say(f"big response body: {resp.text()}")
+    elif action == "cut_short":
+        post_cut_short(
+            f"/invocation/{request_id}/response",
+            int(event["size"]),
+            int(event["sent"]),
+            bool(event.get("hang")),
+        )
     elif action == "print":
         count = int(event.get("lines", 1))
         padding = event.get("padding")

@@ -276,10 +276,11 @@ async fn attempt(door: &crate::front_door::FrontDoor, request_id: &str, payload:
         Ok(outcome) => outcome,
         Err(_) => return Attempt::NotRun,
     };
-    match outcome.result {
+    match outcome.arrived().await.result {
         Ok(response) => match response.body {
             InvokeBody::Buffered(body) => Attempt::Succeeded(payload_json(&body)),
-            InvokeBody::Streamed(mut stream) => {
+            // Made whole by `arrived`.
+            InvokeBody::Streamed(mut stream) | InvokeBody::Arriving { mut stream, .. } => {
                 let mut body = Vec::new();
                 while let Some(chunk) = stream.chunks.recv().await {
                     body.extend_from_slice(&chunk);

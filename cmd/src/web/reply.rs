@@ -24,6 +24,12 @@ pub(super) async fn answer(
     outcome: InvokeOutcome,
     failed_end: FailedEnd,
 ) -> Response<DoorBody> {
+    // A web answer is mapped from the whole result.
+    let outcome = if outcome.is_arriving() {
+        outcome.arrived().await
+    } else {
+        outcome
+    };
     let request_id = outcome.request_id;
     let response = match outcome.result {
         Err(err) => Err(format!("the function failed with {}", err.error_type)),
@@ -154,9 +160,12 @@ async fn passed_through(
 ) -> Result<Response<DoorBody>, String> {
     let body = match body {
         InvokeBody::Buffered(bytes) => DoorBody::full(bytes),
-        InvokeBody::Streamed(stream) => DoorBody::raw_stream(stream, request_id, failed_end)
-            .await
-            .map_err(|err| format!("the function failed with {}", err.error_type))?,
+        // Made whole by `answer` (`InvokeOutcome::arrived`).
+        InvokeBody::Arriving { stream, .. } | InvokeBody::Streamed(stream) => {
+            DoorBody::raw_stream(stream, request_id, failed_end)
+                .await
+                .map_err(|err| format!("the function failed with {}", err.error_type))?
+        }
     };
     let mut response = Response::new(body);
     let content_type = content_type
@@ -171,7 +180,7 @@ async fn passed_through(
 async fn whole(body: InvokeBody) -> Result<Bytes, String> {
     let ResponseStream { mut chunks, end } = match body {
         InvokeBody::Buffered(bytes) => return Ok(bytes),
-        InvokeBody::Streamed(stream) => stream,
+        InvokeBody::Streamed(stream) | InvokeBody::Arriving { stream, .. } => stream,
     };
     let mut all = BytesMut::new();
     while let Some(chunk) = chunks.recv().await {

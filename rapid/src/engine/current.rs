@@ -121,12 +121,18 @@ impl Current {
         if logs.records_events() {
             logs.emit(self.runtime_done(now, status, Some(&err.error_type)));
         }
+        self.deliver(Err(err));
+    }
+
+    /// Hands the runtime's answer on: to the end of the response under way
+    /// when the invoker has its headers already (a stream, a forwarded
+    /// body), else to the invoker.
+    pub(super) fn deliver(&mut self, result: Result<InvokeResponse, FunctionError>) {
         match self.stream_end.take() {
-            // Mid-stream: the invoker has the headers already.
             Some(stream_end) => {
-                let _ = stream_end.send(Err(err));
+                let _ = stream_end.send(result.map(drop));
             }
-            None => self.send_outcome(Err(err)),
+            None => self.send_outcome(result),
         }
     }
 

@@ -250,8 +250,54 @@ impl Engine {
             body: InvokeBody::Buffered(body),
             content_type,
         };
-        let inputs = [RuntimeInput::Response, RuntimeInput::ResponseComplete];
-        self.answer(request_id, &inputs, Ok(response))
+        let size = body_len(&response);
+        self.answer(request_id, &ANSWERED, size, Answer::Whole(Ok(response)))
+    }
+
+    /// A buffered response with a `Content-Length` begins: its bytes go to
+    /// the invoker as they arrive (`InvokeBody::Arriving`). Nothing else
+    /// changes for the engine: the runtime's answer is taken when the body
+    /// is whole (`on_forwarded`), or fails as a body read whole fails, and
+    /// meanwhile a failure (a crash, the timeout) ends the invoker's body
+    /// through `stream_end`. Refused (the runtime then reads the body whole
+    /// and answers with `on_response`, which says why) when the invoke could
+    /// not take this answer now or has no invoker waiting.
+    pub(super) fn start_forward(
+        &mut self,
+        request_id: &str,
+        content_type: Option<String>,
+        length: u64,
+    ) -> Result<StreamSink, ApiError> {
+        let (rt, current) = self.current_for(request_id)?;
+        let from = current.answer_state.unwrap_or(rt.state);
+        ANSWERED
+            .iter()
+            .try_fold(from, |state, input| state.on(*input))?;
+        if current.reply.is_none() || current.stream_end.is_some() {
+            return Err(invalid_state("the invoke's answer is under way"));
+        }
+        // As a streamed response's: a few chunks in flight.
+        let (chunks_tx, chunks) = mpsc::channel(4);
+        let (end_tx, end) = oneshot::channel();
+        current.stream_end = Some(end_tx);
+        current.send_outcome(Ok(InvokeResponse {
+            body: InvokeBody::Arriving {
+                length,
+                stream: ResponseStream { chunks, end },
+            },
+            content_type,
+        }));
+        Ok(StreamSink {
+            chunks: chunks_tx,
+            limit: length,
+            throttle: false,
+        })
+    }
+
+    /// Every byte of a forwarded response arrived: the runtime's answer, as
+    /// `on_response` takes a body read whole.
+    pub(super) fn on_forwarded(&mut self, request_id: &str, size: u64) -> Result<(), ApiError> {
+        self.answer(request_id, &ANSWERED, size, Answer::Forwarded)
     }
 
     pub(super) fn on_error(
@@ -259,38 +305,42 @@ impl Engine {
         request_id: &str,
         err: FunctionError,
     ) -> Result<(), ApiError> {
-        self.answer(request_id, &[RuntimeInput::ErrorResponse], Err(err))
+        let size = err.body.len() as u64;
+        let inputs = [RuntimeInput::ErrorResponse];
+        self.answer(request_id, &inputs, size, Answer::Whole(Err(err)))
     }
 
-    /// The runtime answered the current invoke (response or error).
+    /// The runtime answered the current invoke (response or error) with
+    /// `size` bytes.
     fn answer(
         &mut self,
         request_id: &str,
         inputs: &[RuntimeInput],
-        result: Result<InvokeResponse, FunctionError>,
+        size: u64,
+        answer: Answer,
     ) -> Result<(), ApiError> {
         let records = self.logs.records_events();
         let (rt, current) = self.current_for(request_id)?;
         current.step_answer(rt, inputs)?;
-        let (status, error_type, size) = match &result {
-            Ok(InvokeResponse {
-                body: InvokeBody::Buffered(body),
-                ..
-            }) => (InvokeStatus::Success, None, body.len()),
-            Ok(_) => (InvokeStatus::Success, None, 0),
-            Err(err) => (
-                InvokeStatus::Error,
-                Some(err.error_type.clone()),
-                err.body.len(),
-            ),
+        let (status, error_type) = match &answer {
+            Answer::Whole(Err(err)) => (InvokeStatus::Error, Some(err.error_type.clone())),
+            Answer::Whole(Ok(_)) | Answer::Forwarded => (InvokeStatus::Success, None),
         };
         let now = Instant::now();
         current.timings.response_latency = Some(now - current.dispatched);
         current.timings.response_duration = Some(Duration::ZERO);
-        current.timings.produced_bytes = Some(size as u64);
+        current.timings.produced_bytes = Some(size);
         let done = records.then(|| current.runtime_done(now, status, error_type.as_ref()));
         current.answered = Some((now, status, error_type));
-        current.send_outcome(result);
+        match answer {
+            Answer::Whole(result) => current.deliver(result),
+            // The invoker has every byte but the last chunk, held until now.
+            Answer::Forwarded => {
+                if let Some(stream_end) = current.stream_end.take() {
+                    let _ = stream_end.send(Ok(()));
+                }
+            }
+        }
         if let Some(done) = done {
             self.logs.emit(done);
         }
@@ -395,5 +445,24 @@ impl Engine {
         // A reset asked after the answer starts now, before any queued
         // invoke is dispatched.
         self.start_pending_reset();
+    }
+}
+
+/// The runtime's answer to an invoke, as `answer` hands it on.
+enum Answer {
+    /// A response read whole, or an error.
+    Whole(Result<InvokeResponse, FunctionError>),
+    /// A response whose bytes went to the invoker as they arrived.
+    Forwarded,
+}
+
+/// A buffered response's steps through the runtime's table.
+const ANSWERED: [RuntimeInput; 2] = [RuntimeInput::Response, RuntimeInput::ResponseComplete];
+
+/// The size of a response's body, as REPORT and `platform.runtimeDone` count it.
+fn body_len(response: &InvokeResponse) -> u64 {
+    match &response.body {
+        InvokeBody::Buffered(body) => body.len() as u64,
+        InvokeBody::Streamed(_) | InvokeBody::Arriving { .. } => 0,
     }
 }

@@ -56,6 +56,20 @@ pub(crate) enum Message {
         content_type: Option<String>,
         reply: Reply<()>,
     },
+    /// A buffered response with a `Content-Length` starts: its bytes go
+    /// to the invoker as they arrive (refused: it is read whole instead).
+    ForwardStart {
+        request_id: String,
+        content_type: Option<String>,
+        length: u64,
+        reply: Reply<StreamSink>,
+    },
+    /// Every byte of a forwarded response arrived: the runtime's answer.
+    Forwarded {
+        request_id: String,
+        size: u64,
+        reply: Reply<()>,
+    },
     StreamStart {
         request_id: String,
         content_type: Option<String>,
@@ -144,6 +158,8 @@ impl Message {
             Message::AwaitInit(_) => Call::AwaitInit,
             Message::Next { .. } => Call::RuntimeNext,
             Message::Response { .. }
+            | Message::ForwardStart { .. }
+            | Message::Forwarded { .. }
             | Message::StreamStart { .. }
             | Message::StreamEnd { .. }
             | Message::Error { .. } => Call::Answer,
@@ -189,10 +205,11 @@ pub(super) fn refuse(message: Message) {
         Message::Next { reply, .. } => {
             let _ = reply.send(Err(ApiError::ShuttingDown));
         }
-        Message::StreamStart { reply, .. } => {
+        Message::StreamStart { reply, .. } | Message::ForwardStart { reply, .. } => {
             let _ = reply.send(Err(ApiError::ShuttingDown));
         }
         Message::Response { reply, .. }
+        | Message::Forwarded { reply, .. }
         | Message::StreamEnd { reply, .. }
         | Message::Error { reply, .. }
         | Message::InitError { reply, .. }

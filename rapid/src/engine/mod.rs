@@ -250,6 +250,21 @@ impl Engine {
             } => {
                 let _ = reply.send(self.on_response(&request_id, body, content_type));
             }
+            Message::ForwardStart {
+                request_id,
+                content_type,
+                length,
+                reply,
+            } => {
+                let _ = reply.send(self.start_forward(&request_id, content_type, length));
+            }
+            Message::Forwarded {
+                request_id,
+                size,
+                reply,
+            } => {
+                let _ = reply.send(self.on_forwarded(&request_id, size));
+            }
             Message::StreamStart {
                 request_id,
                 content_type,
