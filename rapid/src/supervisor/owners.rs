@@ -389,6 +389,23 @@ mod tests {
     use super::*;
     use crate::supervisor::ExitStatus;
 
+    /// Each test's supervisor reaps any child of this test process
+    /// (`wait4(-1)`), so two at once would take each other's exits: the
+    /// tests that start one take turns.
+    static ONE_REAPER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    /// The next exit on `exits`, failing the test after a generous wait
+    /// instead of hanging it.
+    async fn next_exit(
+        exits: &mut mpsc::UnboundedReceiver<ProcessExit>,
+        what: &str,
+    ) -> ProcessExit {
+        tokio::time::timeout(Duration::from_secs(30), exits.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no exit of {what} within 30 s"))
+            .unwrap_or_else(|| panic!("the exits of {what} ended"))
+    }
+
     fn sh(processes: &mut Processes, script: &str) -> i32 {
         let args = vec!["-c".to_owned(), script.to_owned()];
         let env = vec![("PATH".to_owned(), "/usr/bin:/bin".to_owned())];
@@ -400,13 +417,14 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn each_sandbox_hears_of_its_own_processes_only() {
+        let _turn = ONE_REAPER.lock().await;
         let supervisor = Supervisor::start().expect("supervisor");
         let (mut a, mut a_exits) = supervisor.processes();
         let (mut b, mut b_exits) = supervisor.processes();
         let a_pid = sh(&mut a, "exit 3");
         let b_pid = sh(&mut b, "exit 4");
-        let a_exit = a_exits.recv().await.expect("a's exit");
-        let b_exit = b_exits.recv().await.expect("b's exit");
+        let a_exit = next_exit(&mut a_exits, "a's process").await;
+        let b_exit = next_exit(&mut b_exits, "b's process").await;
         assert_eq!((a_exit.pid, a_exit.status), (a_pid, ExitStatus::Code(3)));
         assert_eq!((b_exit.pid, b_exit.status), (b_pid, ExitStatus::Code(4)));
         assert!(!a.any_alive() && !b.any_alive());
@@ -415,11 +433,11 @@ mod tests {
         let a_sleeper = sh(&mut a, "exec sleep 600");
         let b_sleeper = sh(&mut b, "exec sleep 600");
         a.kill_all();
-        let gone = a_exits.recv().await.expect("a's sleeper exit");
+        let gone = next_exit(&mut a_exits, "a's sleeper").await;
         assert_eq!(gone.pid, a_sleeper);
         assert!(b.any_alive(), "b's sleeper {b_sleeper} was killed with a's");
         b.kill_all();
-        assert_eq!(b_exits.recv().await.map(|e| e.pid), Some(b_sleeper));
+        assert_eq!(next_exit(&mut b_exits, "b's sleeper").await.pid, b_sleeper);
     }
 
     /// The hazard of v1's freezer, which rapid does not use: a frozen
@@ -427,6 +445,7 @@ mod tests {
     /// killed without a thaw, and its cgroup goes with it.
     #[tokio::test(flavor = "current_thread")]
     async fn a_sandbox_frozen_by_its_cgroup_can_be_killed_without_a_thaw() {
+        let _turn = ONE_REAPER.lock().await;
         let supervisor = Supervisor::start().expect("supervisor");
         let (mut processes, mut exits) = supervisor.processes();
         if let Err(why) = processes.freeze_by_cgroup() {
