@@ -504,14 +504,10 @@ impl Rapid {
 
 impl Drop for Rapid {
     fn drop(&mut self) {
-        if thread::panicking() {
-            eprintln!(
-                "---- rapid stdout ----\n{}\n---- rapid stderr ----\n{}\n----",
-                self.stdout.all().join("\n"),
-                self.stderr.all().join("\n")
-            );
-        }
-        if self.exit_status().is_none() {
+        // Whether rapid had ended by itself when the test failed is a
+        // finding of its own.
+        let ended = self.exit_status();
+        if ended.is_none() {
             // Whatever rapid started must not outlive the test, even if rapid
             // itself is broken: note its process tree before killing it,
             // with each process's start time, so that a pid the kernel has
@@ -532,6 +528,21 @@ impl Drop for Rapid {
                     kill(pid, Signal::SIGKILL);
                 }
             }
+        }
+        if thread::panicking() {
+            // All rapid wrote: its pipes close once it and its children
+            // are gone (a leaked process holding one open costs the wait).
+            self.stdout.wait_closed(Duration::from_secs(5));
+            self.stderr.wait_closed(Duration::from_secs(5));
+            let end = match ended {
+                Some(status) => format!("rapid had ended by itself: {status:?}"),
+                None => "rapid was running; the test killed it".to_owned(),
+            };
+            eprintln!(
+                "---- rapid stdout ----\n{}\n---- rapid stderr ----\n{}\n---- {end} ----",
+                self.stdout.all().join("\n"),
+                self.stderr.all().join("\n")
+            );
         }
         for t in self.threads.drain(..) {
             // Reader threads end when the pipes close; a leaked process could
