@@ -243,31 +243,22 @@ impl Body for DoorBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, StreamFailed>>> {
-        let frame = match &mut self.state {
-            State::Full(bytes) => bytes.take().map(Frame::data).map(Ok),
-            State::Forwarded(forwarding) => match ready!(forwarding.poll_next(cx)) {
-                Step::Frame(frame) => Some(Ok(frame)),
-                Step::Last(frame) => {
-                    self.state = State::Done;
-                    frame.map(Ok)
-                }
-                Step::Abort(failed) => {
-                    self.state = State::Done;
-                    Some(Err(failed))
-                }
-            },
-            State::Stream(streaming) => match ready!(streaming.poll_next(cx)) {
-                Step::Frame(frame) => Some(Ok(frame)),
-                Step::Last(frame) => {
-                    self.state = State::Done;
-                    frame.map(Ok)
-                }
-                Step::Abort(failed) => {
-                    self.state = State::Done;
-                    Some(Err(failed))
-                }
-            },
-            State::Done => None,
+        let step = match &mut self.state {
+            State::Full(bytes) => return Poll::Ready(bytes.take().map(Frame::data).map(Ok)),
+            State::Forwarded(forwarding) => ready!(forwarding.poll_next(cx)),
+            State::Stream(streaming) => ready!(streaming.poll_next(cx)),
+            State::Done => return Poll::Ready(None),
+        };
+        let frame = match step {
+            Step::Frame(frame) => Some(Ok(frame)),
+            Step::Last(frame) => {
+                self.state = State::Done;
+                frame.map(Ok)
+            }
+            Step::Abort(failed) => {
+                self.state = State::Done;
+                Some(Err(failed))
+            }
         };
         Poll::Ready(frame)
     }

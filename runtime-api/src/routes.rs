@@ -225,15 +225,23 @@ where
                 limit: BUFFERED_RESPONSE_LIMIT,
             })
         }
-        Err(_) => {
-            engine
-                .error(request_id, RuntimeError::TruncatedResponse)
-                .await?;
-            Err(ApiError::InvalidRequestFormat {
-                message: "truncated response body".to_owned(),
-            })
-        }
+        Err(_) => truncated(engine, request_id).await,
     }
+}
+
+/// A buffered response whose body ended before its end: the invoke fails
+/// with `Runtime.TruncatedResponse`, and the runtime is told its request
+/// was malformed.
+async fn truncated<E: RuntimeEngine>(
+    engine: E,
+    request_id: String,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    engine
+        .error(request_id, RuntimeError::TruncatedResponse)
+        .await?;
+    Err(ApiError::InvalidRequestFormat {
+        message: "truncated response body".to_owned(),
+    })
 }
 
 /// A buffered response at least this large is forwarded to the invoker as
@@ -269,12 +277,7 @@ where
     if end.result.is_err() {
         // With a Content-Length the body can only end early: hyper
         // refuses more bytes, and such a body has no trailers.
-        engine
-            .error(request_id, RuntimeError::TruncatedResponse)
-            .await?;
-        return Err(ApiError::InvalidRequestFormat {
-            message: "truncated response body".to_owned(),
-        });
+        return truncated(engine, request_id).await;
     }
     engine.forwarded(request_id, end.size).await?;
     // As for a body read whole: the invoker's answer ends before this 202.
