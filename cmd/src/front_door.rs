@@ -11,7 +11,7 @@ use crate::run::{acquire, run_leased, run_sync, Slot};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use interop::contract::InitContext;
+use interop::contract::{InitContext, InvokeContext, SandboxContext};
 use interop::{Invoke, InvokeBody, InvokeOutcome};
 use rapid::Sandbox;
 use std::sync::Arc;

@@ -6,6 +6,7 @@ mod many;
 mod serve;
 
 use clap::Parser;
+use interop::contract::SandboxContext;
 use rapid::accept::connection_cap;
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::cli::{self, Cli};
@@ -408,7 +409,7 @@ async fn run(
             pool.shutdown().await;
         }
         (None, Some((engine_task, api_task, logs, log_task))) => {
-            sandbox.shutdown().await;
+            sandbox.shutdown(None).await;
             api_task.abort();
             drop(sandbox);
             drop(logs);

@@ -10,6 +10,7 @@ use crate::serve::{bind, serve_front_door, spawn_metrics, spawn_serving, Listene
 use crate::{
     open_timeline, otlp_endpoint, otlp_resource, start_sandbox, timeline_recorder, Observing,
 };
+use interop::contract::SandboxContext;
 use rapid::{FunctionConfig, Sandbox, Supervisor};
 use rapid_cmd::cli::Cli;
 use rapid_cmd::front_door::FrontDoor;

@@ -17,7 +17,7 @@ use crate::body::DoorBody;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, USER_AGENT};
 use http::{Request, Response, StatusCode};
-use interop::contract::{InitContext, PhaseRefused};
+use interop::contract::{InitContext, PhaseRefused, SandboxContext};
 use rapid::Sandbox;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 
 use crate::front_door::{FrontDoor, InvokeError};
 use crate::metrics::{Metrics, Outcome};
-use interop::contract::{InitContext, InvokeContext};
+use interop::contract::{InitContext, InvokeContext, SandboxContext};
 use interop::{Invoke, InvokeOutcome};
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@
 //! the [`InvokeContext`] owns them and has its own [`InvokeContext::reset`].
 
 pub use crate::restore::{Credentials, RestoreRequest};
+use crate::state::InternalState;
 use crate::{ErrorType, Invoke, InvokeOutcome};
 use std::future::Future;
 use std::time::Duration;
@@ -217,7 +218,9 @@ pub struct ShutdownSuccess {
     pub first_fatal_error: Option<ErrorType>,
 }
 
-/// A sandbox: it is initialized, reset, shut down (and restored).
+/// A sandbox: it is initialized, reset, shut down (and restored), and
+/// says its processes' states. The front door and the control API reach a
+/// sandbox through this contract only.
 pub trait SandboxContext {
     type Init: InitContext;
 
@@ -227,6 +230,19 @@ pub trait SandboxContext {
         request: InitRequest,
     ) -> impl Future<Output = Result<Self::Init, PhaseRefused>> + Send;
 
+    /// The init the sandbox does on its own, with its own configuration:
+    /// none until the first invoke needs one (or [`SandboxContext::init_now`]
+    /// started it), as `aws-lambda-rie` does. Invokes are reserved on it.
+    fn on_demand(&self) -> Self::Init;
+
+    /// Starts the sandbox's own init now rather than on the first invoke
+    /// (`--eager-init`); an init done or under way already is fine.
+    fn init_now(&self) -> Result<(), PhaseRefused>;
+
+    /// The runtime's and extensions' states (spec §8), with the first
+    /// fatal error so far.
+    fn internal_state(&self) -> impl Future<Output = Result<InternalState, PhaseRefused>> + Send;
+
     /// Resets the sandbox when no invoke runs on it (an invoke's own reset
     /// is [`InvokeContext::reset`]): extensions get SHUTDOWN with `reason`,
     /// every process is killed, the next init starts a new generation.
@@ -235,7 +251,10 @@ pub trait SandboxContext {
         reason: ResetReason,
     ) -> impl Future<Output = Result<ResetSuccess, PhaseRefused>> + Send;
 
-    /// Shuts the sandbox down within `budget` (Lambda's budget when None).
+    /// Shuts the sandbox down within `budget` (Lambda's budget when None)
+    /// and says the first error that failed an init or an invoke since
+    /// the last good init. A sandbox shut down before has nothing more to
+    /// report.
     fn shutdown(&self, budget: Option<Duration>) -> impl Future<Output = ShutdownSuccess> + Send;
 
     /// Restores the sandbox (init caching): the runtime waiting in
@@ -266,13 +285,36 @@ pub trait InvokeContext {
     /// The request id the reservation carries.
     fn request_id(&self) -> &str;
 
-    /// Sends the invoke (queued behind any before it). The outcome is the
-    /// response sender's end: it resolves as soon as the runtime answered,
-    /// with the body still streaming if it streams.
+    /// The caller will not wait for the invoke's end (the front door, done
+    /// once it has the outcome): nothing keeps the completion for it, and
+    /// [`InvokeContext::wait`] is refused.
+    fn untracked(self) -> Self
+    where
+        Self: Sized;
+
+    /// Queues the invoke now, behind any sent before it, and returns what
+    /// resolves to its outcome; the future borrows nothing, so the context
+    /// can be put away (or the future handed to a task) meanwhile. The
+    /// outcome is the response sender's end: it resolves as soon as the
+    /// runtime answered, with the body still streaming if it streams.
+    fn post(
+        &mut self,
+        invoke: Invoke,
+    ) -> Result<
+        impl Future<Output = Result<InvokeOutcome, PhaseRefused>> + Send + 'static,
+        PhaseRefused,
+    >;
+
+    /// [`InvokeContext::post`], and waits for the outcome. Queued when
+    /// called, not when the future is first polled: invokes keep the
+    /// order in which they were sent.
     fn send(
         &mut self,
         invoke: Invoke,
-    ) -> impl Future<Output = Result<InvokeOutcome, PhaseRefused>> + Send;
+    ) -> impl Future<Output = Result<InvokeOutcome, PhaseRefused>> + Send {
+        let posted = self.post(invoke);
+        async move { posted?.await }
+    }
 
     /// Resolves when the invoke is complete, with its metrics.
     fn wait(

@@ -27,6 +27,6 @@ pub type Pool = pool::Pool<Sandbox>;
 pub type Lease = pool::Lease<Sandbox>;
 pub type Member = pool::Member<Sandbox>;
 pub type PoolStart = pool::Start<Sandbox>;
-pub use sandbox::{InitHandle, Reservation, Sandbox, SandboxError};
+pub use sandbox::{InitHandle, Reservation, Sandbox};
 pub use server::serve_runtime_api;
 pub use supervisor::Supervisor;

@@ -17,6 +17,7 @@ use interop::contract::{
     ShutdownSuccess,
 };
 use interop::restore::{Credentials, RestoreRequest};
+use interop::state::InternalState;
 use interop::subscription::{Api, SchemaVersion, Subscription};
 use interop::{Invoke, InvokeOutcome, RuntimeEvent};
 use runtime_api::{
@@ -27,12 +28,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use telemetry::{LogHub, Subscriptions};
 use tokio::sync::{mpsc, oneshot};
-
-#[derive(Debug, thiserror::Error)]
-pub enum SandboxError {
-    #[error("the execution environment has shut down")]
-    Gone,
-}
 
 /// A cheap, cloneable handle on one sandbox's engine.
 #[derive(Clone)]
@@ -142,43 +137,6 @@ impl Sandbox {
         self.current.clone()
     }
 
-    /// The init this sandbox does on its own: none until the first invoke
-    /// needs one (or `--eager-init` started it), as `aws-lambda-rie` does.
-    /// The front door reserves its invokes on it.
-    pub fn on_demand(&self) -> InitHandle {
-        InitHandle {
-            sandbox: self.clone(),
-        }
-    }
-
-    /// Starts the runtime now rather than on the first invoke.
-    pub fn init_now(&self) -> Result<(), SandboxError> {
-        self.send(Message::Init {
-            request: None,
-            reply: None,
-        })
-    }
-
-    /// Kills the runtime, waits until it is reaped, and stops the engine
-    /// (the contract's shutdown, with Lambda's budget); says the first
-    /// error that failed an init or an invoke since the last good init.
-    pub async fn shutdown(&self) -> ShutdownSuccess {
-        SandboxContext::shutdown(self, None).await
-    }
-
-    /// Like [`Sandbox::shutdown`], with the shutdown's budget set by the
-    /// caller (the control API's `timeoutMs`) instead of Lambda's.
-    pub async fn shutdown_within(&self, budget: Option<std::time::Duration>) -> ShutdownSuccess {
-        SandboxContext::shutdown(self, budget).await
-    }
-
-    /// The runtime's and extensions' states (spec §8).
-    pub async fn internal_state(&self) -> Result<interop::state::InternalState, SandboxError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Message::InternalState(reply))?;
-        rx.await.map_err(|_| SandboxError::Gone)
-    }
-
     /// Sends `message` and waits for its answer; a sandbox gone is one
     /// shutting down.
     async fn request<T>(
@@ -192,8 +150,10 @@ impl Sandbox {
         rx.await.map_err(|_| PhaseRefused::ShuttingDown)?
     }
 
-    fn send(&self, message: Message) -> Result<(), SandboxError> {
-        self.tx.send(message).map_err(|_| SandboxError::Gone)
+    fn send(&self, message: Message) -> Result<(), PhaseRefused> {
+        self.tx
+            .send(message)
+            .map_err(|_| PhaseRefused::ShuttingDown)
     }
 
     async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Message) -> Result<T, ApiError> {
@@ -237,6 +197,25 @@ impl SandboxContext for Sandbox {
         })
         .await?;
         Ok(self.on_demand())
+    }
+
+    fn on_demand(&self) -> InitHandle {
+        InitHandle {
+            sandbox: self.clone(),
+        }
+    }
+
+    fn init_now(&self) -> Result<(), PhaseRefused> {
+        self.send(Message::Init {
+            request: None,
+            reply: None,
+        })
+    }
+
+    async fn internal_state(&self) -> Result<InternalState, PhaseRefused> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Message::InternalState(reply))?;
+        rx.await.map_err(|_| PhaseRefused::ShuttingDown)
     }
 
     async fn reset(&self, reason: ResetReason) -> Result<ResetSuccess, PhaseRefused> {
@@ -300,21 +279,24 @@ pub struct Reservation {
     done: Option<oneshot::Receiver<Result<InvokeSuccess, InvokeFailure>>>,
 }
 
-impl Reservation {
-    /// The caller will not wait for the invoke's end (the front door, which
-    /// is done once it has the outcome): no completion is kept for it, and
-    /// `wait` is refused.
-    pub fn untracked(mut self) -> Self {
+impl InvokeContext for Reservation {
+    fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    fn untracked(mut self) -> Self {
         self.tracked = false;
         self
     }
 
-    /// Queues the invoke now; the returned receiver resolves once the
-    /// runtime answered it (or closes when the sandbox gave it up).
-    pub fn post(
+    /// Closed when the sandbox gave the invoke up.
+    fn post(
         &mut self,
         invoke: Invoke,
-    ) -> Result<oneshot::Receiver<InvokeOutcome>, PhaseRefused> {
+    ) -> Result<
+        impl Future<Output = Result<InvokeOutcome, PhaseRefused>> + Send + 'static,
+        PhaseRefused,
+    > {
         if self.sent {
             return Err(PhaseRefused::AlreadySent);
         }
@@ -326,32 +308,14 @@ impl Reservation {
             }
             false => (None, None),
         };
-        self.sandbox
-            .send(Message::Invoke {
-                invoke,
-                reply: Some(reply),
-                done,
-            })
-            .map_err(|_| PhaseRefused::ShuttingDown)?;
+        self.sandbox.send(Message::Invoke {
+            invoke,
+            reply: Some(reply),
+            done,
+        })?;
         self.sent = true;
         self.done = done_rx;
-        Ok(outcome)
-    }
-}
-
-impl InvokeContext for Reservation {
-    fn request_id(&self) -> &str {
-        &self.request_id
-    }
-
-    fn send(
-        &mut self,
-        invoke: Invoke,
-    ) -> impl Future<Output = Result<InvokeOutcome, PhaseRefused>> + Send {
-        // Queued now, not when the future is first polled: invokes keep the
-        // order in which they were sent.
-        let posted = self.post(invoke);
-        async move { posted?.await.map_err(|_| PhaseRefused::ShuttingDown) }
+        Ok(async move { outcome.await.map_err(|_| PhaseRefused::ShuttingDown) })
     }
 
     async fn wait(&mut self) -> Result<Result<InvokeSuccess, InvokeFailure>, PhaseRefused> {
@@ -433,8 +397,7 @@ impl SubscriptionsEngine for Sandbox {
                 });
             }
         }
-        let state = self
-            .internal_state()
+        let state = SandboxContext::internal_state(self)
             .await
             .map_err(|_| ExtensionApiError::ShuttingDown)?;
         let id = id.to_string();

@@ -7,7 +7,7 @@ use crate::body::{DoorBody, FailedEnd};
 use crate::invoke_http::{new_trace_id, raw_response, REQUEST_LIMIT};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use interop::contract::{InitContext, InvokeContext};
+use interop::contract::{InitContext, InvokeContext, SandboxContext};
 use interop::Invoke;
 use rapid::{InitHandle, Reservation, Sandbox};
 use std::sync::Mutex;

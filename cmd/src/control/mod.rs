@@ -149,10 +149,10 @@ where
     match op {
         OnSandbox::InternalState => match t.sandbox.internal_state().await {
             Ok(state) => json(StatusCode::OK, t.describe(state)),
-            Err(err) => error(
+            Err(_) => error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sandbox.Gone",
-                &err.to_string(),
+                "the execution environment has shut down",
             ),
         },
         OnSandbox::Reset => reset(&t, req).await,
@@ -176,7 +176,7 @@ where
         Ok(budget) => budget,
         Err(message) => return error(StatusCode::BAD_REQUEST, "Client.InvalidRequest", &message),
     };
-    door.sandbox().shutdown_within(budget).await;
+    door.sandbox().shutdown(budget).await;
     let state = door.sandbox().internal_state().await.unwrap_or_default();
     door.stop();
     json(StatusCode::OK, sandbox::describe(0, state))

@@ -6,6 +6,7 @@ use super::Door;
 use crate::body::DoorBody;
 use crate::invoke_http::SANDBOX_HEADER;
 use http::{HeaderValue, Response, StatusCode};
+use interop::contract::SandboxContext;
 use interop::state::InternalState;
 use rapid::pool::PoolError;
 use rapid::Sandbox;
