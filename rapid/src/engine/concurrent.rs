@@ -22,9 +22,8 @@ use super::current::Current;
 use super::invocations::Invocations;
 use super::{invalid_state, timestamp, Dispatched, Engine, Reply};
 use crate::lifecycle::deadlines::{self, after, QueueClocks};
-use crate::lifecycle::{self, WorkerAnswer, WorkerPoll};
+use crate::lifecycle::{self, WorkerPoll};
 use interop::{ErrorType, FunctionError};
-use runtime_api::ApiError;
 use std::time::Instant;
 use telemetry::InvokeStatus;
 
@@ -128,32 +127,6 @@ impl Engine {
         let deadline = after(Instant::now(), self.cfg.timeout);
         for queued in &mut self.queue {
             queued.deadline.get_or_insert(deadline);
-        }
-    }
-
-    /// Where `request_id` is among the invokes in flight, or why the
-    /// runtime may not answer it.
-    pub(super) fn inflight_index(&self, request_id: &str) -> Result<usize, ApiError> {
-        let at = match self.phase.invocations() {
-            Some(Invocations::Many(workers)) => workers
-                .inflight
-                .iter()
-                .position(|c| c.request_id == request_id),
-            _ => None,
-        };
-        let timed_out = || {
-            self.runtime
-                .as_ref()
-                .is_some_and(|rt| rt.has_timed_out(request_id))
-        };
-        match (lifecycle::on_worker_answer(at.is_some(), timed_out), at) {
-            (WorkerAnswer::InFlight, Some(at)) => Ok(at),
-            (WorkerAnswer::TimedOut, _) => Err(ApiError::InvocationTimedOut {
-                request_id: request_id.to_owned(),
-            }),
-            _ => Err(ApiError::InvalidRequestId {
-                request_id: request_id.to_owned(),
-            }),
         }
     }
 

@@ -9,8 +9,8 @@ use super::{
 };
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::{
-    self, AfterNext, AnswerRefused, CallerCheck, NextCall, Poll, RuntimeCall, RuntimeInput,
-    StreamEnded,
+    self, AfterNext, AnswerFor, CallerCheck, ForwardRefused, NextCall, Poll, RuntimeCall,
+    RuntimeInput, StreamEnded,
 };
 use crate::supervisor::Caller;
 use bytes::Bytes;
@@ -197,44 +197,52 @@ impl Engine {
         self.drive();
     }
 
-    /// The runtime and the invoke its call is about, when `request_id` is
-    /// the current one.
+    /// The runtime and the invoke its answer for `request_id` is about,
+    /// as `lifecycle::answer_for` finds it: the invoke in progress, or one
+    /// of those in flight with multi-concurrency.
     fn current_for(&mut self, request_id: &str) -> Result<(&mut Runtime, &mut Current), ApiError> {
+        let invocations = self.phase.invocations();
+        let at = match invocations {
+            Some(Invocations::Many(workers)) => workers
+                .inflight
+                .iter()
+                .position(|c| c.request_id == request_id),
+            _ => None,
+        };
+        let current = invocations
+            .and_then(Invocations::current)
+            .map(|c| c.request_id == request_id);
+        let runtime = self.runtime.as_ref();
+        let timed_out = || runtime.is_some_and(|rt| rt.has_timed_out(request_id));
+        let found = lifecycle::answer_for(
+            self.multi_concurrency(),
+            runtime.map(|rt| rt.state),
+            current,
+            at.is_some(),
+            timed_out,
+        );
         let invalid_id = || ApiError::InvalidRequestId {
             request_id: request_id.to_owned(),
         };
-        if self.multi_concurrency() {
-            let at = self.inflight_index(request_id)?;
-            return match (self.runtime.as_mut(), self.phase.invocations_mut()) {
-                (Some(rt), Some(Invocations::Many(workers))) => {
-                    match workers.inflight.get_mut(at) {
-                        Some(current) => Ok((rt, current)),
-                        None => Err(invalid_id()),
-                    }
-                }
-                _ => Err(invalid_id()),
-            };
-        }
-        let runtime = self.runtime.as_ref().map(|rt| rt.state);
-        let current = self
-            .phase
-            .invocations()
-            .and_then(Invocations::current)
-            .map(|c| c.request_id == request_id);
-        match lifecycle::may_answer(runtime, current) {
-            Ok(()) => {}
-            Err(AnswerRefused::NoInvocationYet) => {
+        match found {
+            AnswerFor::Current | AnswerFor::InFlight => {}
+            AnswerFor::NoInvocationYet => {
                 return Err(invalid_state("no invocation has been received yet"))
             }
-            Err(AnswerRefused::InvalidRequestId) => return Err(invalid_id()),
+            AnswerFor::TimedOut => {
+                return Err(ApiError::InvocationTimedOut {
+                    request_id: request_id.to_owned(),
+                })
+            }
+            AnswerFor::InvalidRequestId => return Err(invalid_id()),
         }
-        // `may_answer` found both.
-        match (
-            self.runtime.as_mut(),
-            self.phase
-                .invocations_mut()
-                .and_then(Invocations::current_mut),
-        ) {
+        // `answer_for` found both.
+        let current = match self.phase.invocations_mut() {
+            Some(Invocations::One(current)) => current.as_mut(),
+            Some(Invocations::Many(workers)) => at.and_then(|at| workers.inflight.get_mut(at)),
+            None => None,
+        };
+        match (self.runtime.as_mut(), current) {
             (Some(rt), Some(current)) => Ok((rt, current)),
             _ => Err(invalid_id()),
         }
@@ -270,11 +278,13 @@ impl Engine {
     ) -> Result<StreamSink, ApiError> {
         let (rt, current) = self.current_for(request_id)?;
         let from = current.answer_state.unwrap_or(rt.state);
-        ANSWERED
-            .iter()
-            .try_fold(from, |state, input| state.on(*input))?;
-        if current.reply.is_none() || current.stream_end.is_some() {
-            return Err(invalid_state("the invoke's answer is under way"));
+        let waits = current.reply.is_some();
+        match lifecycle::may_forward(from, waits, current.stream_end.is_some()) {
+            Ok(()) => {}
+            Err(ForwardRefused::Transition(err)) => return Err(err.into()),
+            Err(ForwardRefused::UnderWay) => {
+                return Err(invalid_state("the invoke's answer is under way"))
+            }
         }
         // As a streamed response's: a few chunks in flight.
         let (chunks_tx, chunks) = mpsc::channel(4);

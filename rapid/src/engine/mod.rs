@@ -163,7 +163,7 @@ impl Engine {
         tokio::pin!(timer);
         let mut armed: Option<Instant> = None;
         loop {
-            if self.phase() == lifecycle::Phase::Shutdown {
+            if !lifecycle::takes_messages(self.phase()) {
                 break;
             }
             if let Some(at) = deadlines::rearm(armed, self.deadlines().earliest()) {
@@ -407,9 +407,8 @@ impl Engine {
                     .get_or_insert_with(|| after(Instant::now(), timeout));
             }
         }
-        // Every start needs a waiting invoke or a restore asked for; most
-        // calls (a runtime's answer, an extension's next) find neither.
-        if self.queue.is_empty() && self.restore_waiters.is_empty() {
+        // Most calls find nothing to start: no view is built for them.
+        if !lifecycle::anything_to_start(!self.queue.is_empty(), !self.restore_waiters.is_empty()) {
             return;
         }
         loop {

@@ -231,12 +231,11 @@ impl Engine {
     }
 
     pub(super) fn invoke_timed_out(&mut self) {
-        match lifecycle::on_invoke_deadline(self.multi_concurrency()) {
+        let in_flight = self.phase.invocations().is_some_and(Invocations::any);
+        match lifecycle::on_invoke_deadline(self.multi_concurrency(), in_flight) {
+            InvokeDeadline::Nothing => {}
             InvokeDeadline::FailEachExpired => self.concurrent_timed_out(),
             InvokeDeadline::FailAndReset => {
-                if !self.phase.invocations().is_some_and(Invocations::any) {
-                    return;
-                }
                 let seconds = self.cfg.timeout.as_secs_f64();
                 let error_for = |request_id: &str| {
                     let message = format!(

@@ -9,6 +9,7 @@
 //! asks what to start, and carries out what it is told. The engine assigns
 //! no state of its own: every change goes through these tables.
 
+mod answer;
 mod caller;
 mod calls;
 mod credentials;
@@ -20,6 +21,7 @@ mod runtime;
 pub mod teardown;
 mod workers;
 
+pub use answer::{answer_for, may_forward, AnswerFor, ForwardRefused};
 pub use caller::{on_runtime_caller, CallerCheck, RuntimeCall};
 pub use calls::{on_call, Admit, Call};
 pub use credentials::{on_credentials, CredentialsCall};
@@ -30,18 +32,19 @@ pub use extension::{
 };
 pub use freeze::{may_freeze, Freezing};
 pub use phase::{
-    init_complete, invoke_complete, next_start, on_await_init, on_disruption, on_init_asked,
-    on_restore_asked, on_shutdown_asked, reset_step, runtime_may_start, AwaitInit, Disruption,
-    InitAsked, Outcome, Phase, ResetStep, RestoreAsked, ShutdownStep, Start, Verdict, View,
+    anything_to_start, init_complete, invoke_complete, next_start, on_await_init, on_disruption,
+    on_init_asked, on_restore_asked, on_shutdown_asked, reset_step, runtime_may_start,
+    takes_messages, AwaitInit, Disruption, InitAsked, Outcome, Phase, ResetStep, RestoreAsked,
+    ShutdownStep, Start, Verdict, View,
 };
 pub use runtime::{
-    may_answer, on_init_error, on_next, on_restore_call, on_stream_end, AfterNext, AnswerRefused,
-    InitErrorCall, InvalidTransition, NextCall, Poll, RestoreCall, RestorePath, RuntimeInput,
-    RuntimeState, StreamEnded,
+    on_init_error, on_next, on_restore_call, on_stream_end, AfterNext, InitErrorCall,
+    InvalidTransition, NextCall, Poll, RestoreCall, RestorePath, RuntimeInput, RuntimeState,
+    StreamEnded,
 };
 pub use workers::{
-    on_invoke_deadline, on_waiting_deadline, on_worker_answer, on_worker_poll, InvokeDeadline,
-    WaitingExpired, WorkerAnswer, WorkerPoll,
+    on_invoke_deadline, on_waiting_deadline, on_worker_poll, InvokeDeadline, WaitingExpired,
+    WorkerPoll,
 };
 
 #[cfg(test)]

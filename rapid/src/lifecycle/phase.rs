@@ -72,10 +72,28 @@ pub enum Start {
     Dispatch,
 }
 
+/// Whether anything at all may start: every start needs a waiting invoke
+/// or a restore asked for. The engine asks this before it builds a
+/// [`View`] for [`next_start`], as most calls (a runtime's answer, an
+/// extension's `next`) find neither.
+pub fn anything_to_start(queued: bool, restore_asked: bool) -> bool {
+    queued || restore_asked
+}
+
+/// Whether the engine's loop goes on taking messages: until the
+/// environment is shut down (what comes after is reaped by
+/// `on_call(Phase::Shutdown, _)`).
+pub fn takes_messages(phase: Phase) -> bool {
+    phase != Phase::Shutdown
+}
+
 /// What may start now: the rules of spec §4 for inits, restores and
 /// dispatch, in one place.
 pub fn next_start(v: &View) -> Start {
     use RuntimeState as R;
+    if !anything_to_start(v.queued, v.restore_asked) {
+        return Start::Nothing;
+    }
     match v.phase {
         Phase::Uninitialized if v.queued => Start::Init {
             suppressed: v.retry_init,
@@ -401,6 +419,13 @@ pub(crate) mod tests {
     ];
 
     #[test]
+    fn the_engine_takes_messages_until_shut_down() {
+        for phase in PHASES {
+            assert_eq!(takes_messages(phase), phase != Phase::Shutdown, "{phase:?}");
+        }
+    }
+
+    #[test]
     fn only_ready_and_invoking_are_initialized() {
         for phase in PHASES {
             let want = matches!(phase, Phase::Ready | Phase::Invoking);
@@ -433,6 +458,10 @@ pub(crate) mod tests {
                     };
                     let want = expected(&v);
                     assert_eq!(next_start(&v), want, "{v:?}");
+                    // The engine's shortcut agrees with the rules.
+                    if !anything_to_start(v.queued, v.restore_asked) {
+                        assert_eq!(want, Start::Nothing, "{v:?}");
+                    }
                     seen.insert(format!("{want:?}"));
                 }
             }

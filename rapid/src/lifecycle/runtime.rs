@@ -268,30 +268,6 @@ pub fn on_stream_end(concurrent: bool, next_held: bool) -> StreamEnded {
     }
 }
 
-/// Why a response or error for a request id is refused before the state
-/// table is asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnswerRefused {
-    /// The runtime has not asked for an invoke yet.
-    NoInvocationYet,
-    /// The id is not the invoke in progress (`400 InvalidRequestID`).
-    InvalidRequestId,
-}
-
-/// Whether the runtime may answer for a request id: `current` is whether
-/// an invoke is in progress and the id is its own (`None`: no invoke in
-/// progress).
-pub fn may_answer(
-    runtime: Option<RuntimeState>,
-    current: Option<bool>,
-) -> Result<(), AnswerRefused> {
-    match (runtime, current) {
-        (Some(_), Some(true)) => Ok(()),
-        (Some(RuntimeState::Started), None) => Err(AnswerRefused::NoInvocationYet),
-        _ => Err(AnswerRefused::InvalidRequestId),
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -456,24 +432,6 @@ pub(crate) mod tests {
                 S::Restoring
             ]
         );
-    }
-
-    #[test]
-    fn who_may_answer_for_a_request_id() {
-        for runtime in std::iter::once(None).chain(STATES.iter().copied().map(Some)) {
-            for current in [None, Some(false), Some(true)] {
-                let want = match (runtime, current) {
-                    (Some(_), Some(true)) => Ok(()),
-                    (Some(S::Started), None) => Err(AnswerRefused::NoInvocationYet),
-                    _ => Err(AnswerRefused::InvalidRequestId),
-                };
-                assert_eq!(
-                    may_answer(runtime, current),
-                    want,
-                    "{runtime:?} {current:?}"
-                );
-            }
-        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Multi-concurrency's rules (`AWS_LAMBDA_MAX_CONCURRENCY=K`, spec §9): a
 //! worker's poll against the K slots, what an invoke's deadline does, and
-//! which waiting invokes fail when their clock runs out.
+//! which waiting invokes fail when their clock runs out. Which invoke a
+//! worker's answer is about is `answer.rs`.
 
 /// What a worker's `next` does (an initialized runtime's, or one still in
 /// its init with an extension busy).
@@ -39,13 +40,17 @@ pub enum InvokeDeadline {
     /// keeps its slot until its worker comes back; the runtime's other
     /// invokes go on.
     FailEachExpired,
+    /// One invoke at a time, none in flight any more: nothing to fail.
+    Nothing,
 }
 
-pub fn on_invoke_deadline(concurrent: bool) -> InvokeDeadline {
-    if concurrent {
-        InvokeDeadline::FailEachExpired
-    } else {
-        InvokeDeadline::FailAndReset
+/// What the invoke deadline that fell due does (`in_flight`: some invoke
+/// is in flight).
+pub fn on_invoke_deadline(concurrent: bool, in_flight: bool) -> InvokeDeadline {
+    match (concurrent, in_flight) {
+        (true, _) => InvokeDeadline::FailEachExpired,
+        (false, true) => InvokeDeadline::FailAndReset,
+        (false, false) => InvokeDeadline::Nothing,
     }
 }
 
@@ -68,57 +73,9 @@ pub fn on_waiting_deadline(concurrent: bool) -> WaitingExpired {
     }
 }
 
-/// What a worker's answer (a response or an error for a request id) meets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkerAnswer {
-    /// The invoke is in flight: the answer is its own.
-    InFlight,
-    /// The invoke timed out and was answered for (`410`, a late answer).
-    TimedOut,
-    /// No such invoke (`400 InvalidRequestID`).
-    Unknown,
-}
-
-/// A worker's answer for a request id in flight or not; whether it timed
-/// out is asked only when it is not in flight.
-pub fn on_worker_answer(in_flight: bool, timed_out: impl FnOnce() -> bool) -> WorkerAnswer {
-    if in_flight {
-        WorkerAnswer::InFlight
-    } else if timed_out() {
-        WorkerAnswer::TimedOut
-    } else {
-        WorkerAnswer::Unknown
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_late_answer_is_gone_an_unknown_one_invalid() {
-        use WorkerAnswer as A;
-        // (in flight, timed out) -> what the answer meets, and whether the
-        // timed-out ids were looked at.
-        let table = [
-            ((true, false), A::InFlight, false),
-            ((true, true), A::InFlight, false),
-            ((false, true), A::TimedOut, true),
-            ((false, false), A::Unknown, true),
-        ];
-        for ((in_flight, timed_out), want, looked) in table {
-            let mut asked = false;
-            let got = on_worker_answer(in_flight, || {
-                asked = true;
-                timed_out
-            });
-            assert_eq!(got, want, "in flight {in_flight}, timed out {timed_out}");
-            assert_eq!(
-                asked, looked,
-                "in flight {in_flight}, timed out {timed_out}"
-            );
-        }
-    }
 
     #[test]
     fn a_worker_s_poll_against_k_slots() {
@@ -175,8 +132,19 @@ mod tests {
 
     #[test]
     fn a_deadline_fails_one_invoke_or_resets() {
-        assert_eq!(on_invoke_deadline(false), InvokeDeadline::FailAndReset);
-        assert_eq!(on_invoke_deadline(true), InvokeDeadline::FailEachExpired);
+        assert_eq!(
+            on_invoke_deadline(false, true),
+            InvokeDeadline::FailAndReset
+        );
+        assert_eq!(on_invoke_deadline(false, false), InvokeDeadline::Nothing);
+        assert_eq!(
+            on_invoke_deadline(true, true),
+            InvokeDeadline::FailEachExpired
+        );
+        assert_eq!(
+            on_invoke_deadline(true, false),
+            InvokeDeadline::FailEachExpired
+        );
         assert_eq!(on_waiting_deadline(false), WaitingExpired::Head);
         assert_eq!(on_waiting_deadline(true), WaitingExpired::EachPast);
     }
