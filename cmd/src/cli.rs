@@ -1,5 +1,6 @@
 //! The command line, compatible with aws-lambda-rie's.
 
+use crate::durations::{parse_drain_flag, parse_idle_timeout, MAX_SECONDS};
 use clap::Parser;
 
 /// rapid: runs a Lambda function's runtime the way Lambda does, and serves
@@ -193,14 +194,14 @@ pub struct Cli {
     /// starts failing, for the orchestrator to stop sending them; then new
     /// ones are refused with 503 (seconds or a duration; default 5s when
     /// PORT is set, else 0).
-    #[arg(long, value_name = "DURATION", value_parser = crate::drain::parse_drain_flag, env = "RAPID_DRAIN_DELAY")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_drain_flag, env = "RAPID_DRAIN_DELAY")]
     pub drain_delay: Option<std::time::Duration>,
 
     /// On SIGTERM, how long invokes in flight may take to finish once new
     /// ones are refused, before Lambda's shutdown (default: the function
     /// timeout when PORT is set, else 0). Both drain flags 0: the shutdown
     /// starts at once.
-    #[arg(long, value_name = "DURATION", value_parser = crate::drain::parse_drain_flag, env = "RAPID_DRAIN_TIMEOUT")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_drain_flag, env = "RAPID_DRAIN_TIMEOUT")]
     pub drain_timeout: Option<std::time::Duration>,
 
     /// Serve rapid's metrics (Prometheus / OpenMetrics text, GET /metrics)
@@ -273,12 +274,6 @@ pub struct Cli {
     pub command: Vec<String>,
 }
 
-/// The longest of rapid's own timeouts (`--init-timeout`,
-/// `--request-header-timeout`, `--idle-timeout`), in seconds: a day. A
-/// longer one is refused at start (it means "never", which `--idle-timeout
-/// 0` says).
-pub const MAX_SECONDS: u64 = 86_400;
-
 /// What `--no-timeouts` makes the invoke and init deadlines: a day, long
 /// past any debugging session, and within every clock rapid keeps.
 pub const SUSPENDED_DEADLINE: std::time::Duration = std::time::Duration::from_secs(86_400);
@@ -288,28 +283,6 @@ fn parse_scale(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(f) if (0.0001..=1000.0).contains(&f) => Ok(f),
         _ => Err(format!("{value:?} is not a factor from 0.0001 to 1000")),
-    }
-}
-
-/// `--idle-timeout`: a duration (see [`parse_duration`]) of at most
-/// [`MAX_SECONDS`].
-fn parse_idle_timeout(value: &str) -> Result<std::time::Duration, String> {
-    let duration = parse_duration(value)?;
-    if duration > std::time::Duration::from_secs(MAX_SECONDS) {
-        return Err(format!(
-            "{value:?} is longer than a day ({MAX_SECONDS} seconds), the longest idle timeout; 0 means never"
-        ));
-    }
-    Ok(duration)
-}
-
-/// A duration: plain seconds ("600") or with a unit ("10m", "500ms").
-pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
-    match value.trim().parse::<u64>() {
-        Ok(seconds) => Ok(std::time::Duration::from_secs(seconds)),
-        Err(_) => humantime::parse_duration(value.trim()).map_err(|err| {
-            format!("{value:?} is not a duration (seconds, or like 90s, 10m, 500ms): {err}")
-        }),
     }
 }
 

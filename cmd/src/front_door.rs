@@ -2,20 +2,22 @@
 //! (curl, the AWS SDKs), spec §2.
 
 use crate::body::{DoorBody, Framing};
-pub use crate::invoke_headers::{decode_client_context, parse_headers, InvokeHeaders};
+pub use crate::door::FrontDoor;
+pub use crate::invoke_error::InvokeError;
+pub use crate::invoke_headers::{
+    decode_client_context, parse_headers, InvocationType, InvokeHeaders,
+};
 use crate::invoke_http::{raw_response, EXECUTED_VERSION, REQUEST_ID};
 pub use crate::invoke_http::{
     CLIENT_CONTEXT_LIMIT, EVENT_REQUEST_LIMIT, REQUEST_LIMIT, SANDBOX_HEADER,
 };
 use crate::run::{acquire, run_leased, run_sync, Slot};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use interop::contract::{InitContext, InvokeContext, SandboxContext};
 use interop::{Invoke, InvokeBody, InvokeOutcome};
-use rapid::Sandbox;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 use wire::{read_limited, LimitedBody};
 
 /// How many accepted `Event` invokes may wait for (or run in) the runtime.
@@ -26,184 +28,7 @@ pub const DEFAULT_MAX_QUEUED: usize = 1000;
 
 const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 
-// Header names of every invoke, parsed once.
-pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 const STREAM_PREFIX: &str = "/2021-11-15/functions/";
-
-/// What the front door needs besides the sandbox.
-pub struct FrontDoor {
-    /// The first sandbox (the control API's).
-    pub sandbox: Sandbox,
-    /// With `--max-sandboxes` above 1: where invokes take a sandbox from.
-    pub pool: Option<rapid::Pool>,
-    /// What the control API holds between calls.
-    pub control: crate::control::Controls,
-    pub function_version: String,
-    /// One permit per accepted `Event` invoke the runtime has not answered.
-    pub queued_events: Arc<Semaphore>,
-    /// One permit per synchronous invoke not answered yet: the one running
-    /// and those waiting (`--max-queued`).
-    pub queued_invokes: Arc<Semaphore>,
-    /// The `/test/*` control API is served (`--test-api`).
-    pub test_api: bool,
-    /// Notified when the control API asked rapid to exit.
-    pub stop: Arc<tokio::sync::Notify>,
-    /// The platform events so far, for the control API's `eventLog`.
-    pub event_log: telemetry::EventLog,
-    /// The invokes in flight, to give memory back after a burst.
-    pub bursts: Arc<crate::bursts::Bursts>,
-    /// With multi-concurrency: how long an invoke may wait for a free slot
-    /// in the pool (its timeout, counted from its acceptance); past it, it
-    /// is answered as timed out. A slot stays taken while its worker is
-    /// still inside a timed-out invoke, possibly for ever.
-    pub slot_wait: Option<std::time::Duration>,
-    /// What the readiness probe answers (`probes.rs`).
-    pub readiness: Arc<crate::probes::Readiness>,
-    /// With `--metrics-address`: what invokes are counted in.
-    pub metrics: Option<Arc<crate::metrics::Metrics>>,
-}
-
-impl FrontDoor {
-    /// The function version invokes run.
-    pub fn version(&self) -> std::borrow::Cow<'_, str> {
-        if self.test_api {
-            self.control.version(&self.function_version).into()
-        } else {
-            self.function_version.as_str().into()
-        }
-    }
-}
-
-/// The control API reaches the front door's sandboxes and state through
-/// its own trait, so that it never names the front door.
-impl crate::control::Door for FrontDoor {
-    fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
-    }
-
-    fn pool(&self) -> Option<&rapid::Pool> {
-        self.pool.as_ref()
-    }
-
-    fn controls(&self) -> &crate::control::Controls {
-        &self.control
-    }
-
-    fn version(&self) -> std::borrow::Cow<'_, str> {
-        FrontDoor::version(self)
-    }
-
-    fn event_log(&self) -> &telemetry::EventLog {
-        &self.event_log
-    }
-
-    fn stop(&self) {
-        self.stop.notify_one();
-    }
-}
-
-/// Why the front door refused an invoke.
-#[derive(Debug, thiserror::Error)]
-pub enum InvokeError {
-    #[error("Could not parse request body into json: {0}")]
-    NotJson(String),
-    #[error("Request must be smaller than {limit} bytes for the InvokeFunction operation")]
-    TooLarge { limit: u64 },
-    #[error("Client context must be a valid Base64-encoded JSON object.")]
-    ClientContext,
-    #[error("Client context must be at most {limit} bytes of base64, got {size} bytes.")]
-    ClientContextTooLarge { size: usize, limit: usize },
-    #[error("1 validation error detected: Value '{value}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [{allowed}]")]
-    InvocationType {
-        value: String,
-        allowed: &'static str,
-    },
-    #[error("1 validation error detected: Value '{value}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]")]
-    LogType { value: String },
-    #[error("The value of the {name} header is not valid UTF-8")]
-    HeaderNotUtf8 { name: &'static str },
-    #[error("Rate Exceeded.")]
-    Throttled,
-    #[error("Unknown operation {method} {path}")]
-    UnknownOperation { method: String, path: String },
-    #[error("The execution environment has shut down")]
-    Gone,
-    #[error("could not read the request body")]
-    BodyRead,
-}
-
-impl InvokeError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            InvokeError::NotJson(_)
-            | InvokeError::ClientContext
-            | InvokeError::ClientContextTooLarge { .. }
-            | InvokeError::InvocationType { .. }
-            | InvokeError::LogType { .. }
-            | InvokeError::HeaderNotUtf8 { .. }
-            | InvokeError::BodyRead => StatusCode::BAD_REQUEST,
-            InvokeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            InvokeError::Throttled => StatusCode::TOO_MANY_REQUESTS,
-            InvokeError::UnknownOperation { .. } => StatusCode::NOT_FOUND,
-            InvokeError::Gone => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    pub fn error_type(&self) -> &'static str {
-        match self {
-            InvokeError::NotJson(_)
-            | InvokeError::ClientContext
-            | InvokeError::ClientContextTooLarge { .. }
-            | InvokeError::BodyRead => "InvalidRequestContentException",
-            InvokeError::TooLarge { .. } => "RequestTooLargeException",
-            InvokeError::InvocationType { .. }
-            | InvokeError::LogType { .. }
-            | InvokeError::HeaderNotUtf8 { .. } => "InvalidParameterValueException",
-            InvokeError::Throttled => "TooManyRequestsException",
-            InvokeError::UnknownOperation { .. } => "UnknownOperationException",
-            InvokeError::Gone => "ServiceException",
-        }
-    }
-
-    pub(crate) fn response(&self) -> Response<DoorBody> {
-        let kind = match self {
-            InvokeError::Gone => "Service",
-            _ => "User",
-        };
-        let mut body = serde_json::json!({ "Type": kind, "message": self.to_string() });
-        if let InvokeError::Throttled = self {
-            // Lambda's throttle answer (spec §11).
-            body["Reason"] = "ConcurrentInvocationLimitExceeded".into();
-        }
-        let mut response = Response::new(DoorBody::full(Bytes::from(body.to_string())));
-        *response.status_mut() = self.status();
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(
-            HeaderName::from_static("x-amzn-errortype"),
-            HeaderValue::from_static(self.error_type()),
-        );
-        response
-    }
-}
-
-/// `X-Amz-Invocation-Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvocationType {
-    RequestResponse,
-    Event,
-    DryRun,
-}
-
-impl InvocationType {
-    /// The largest payload an invoke of this type may carry.
-    pub fn body_limit(self) -> u64 {
-        match self {
-            InvocationType::Event => EVENT_REQUEST_LIMIT,
-            _ => REQUEST_LIMIT,
-        }
-    }
-}
 
 /// What one connection may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,15 +5,34 @@
 //! id), shared by the front door and its fuzz target.
 
 use crate::body::{FailedEnd, Framing};
-use crate::front_door::{InvocationType, InvokeError, TRACE_ID};
-use crate::invoke_http::{new_trace_id, CLIENT_CONTEXT_LIMIT};
+use crate::invoke_error::InvokeError;
+use crate::invoke_http::{new_trace_id, CLIENT_CONTEXT_LIMIT, EVENT_REQUEST_LIMIT, REQUEST_LIMIT};
 use base64::Engine as _;
 use http::HeaderName;
 
+pub(crate) const TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 const INVOCATION_TYPE: HeaderName = HeaderName::from_static("x-amz-invocation-type");
 const CLIENT_CONTEXT: HeaderName = HeaderName::from_static("x-amz-client-context");
 const LOG_TYPE: HeaderName = HeaderName::from_static("x-amz-log-type");
 const TENANT_ID: HeaderName = HeaderName::from_static("x-amz-tenant-id");
+
+/// `X-Amz-Invocation-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+impl InvocationType {
+    /// The largest payload an invoke of this type may carry.
+    pub fn body_limit(self) -> u64 {
+        match self {
+            InvocationType::Event => EVENT_REQUEST_LIMIT,
+            _ => REQUEST_LIMIT,
+        }
+    }
+}
 
 /// What an invoke's request headers say (spec §2).
 #[derive(Debug)]

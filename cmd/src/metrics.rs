@@ -20,7 +20,6 @@
 //! the function's name as `faas_name` (OpenTelemetry's `faas.name`), all
 //! in one registry ([`Families`]), one exposition.
 
-use crate::front_door::FrontDoor;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
@@ -219,9 +218,9 @@ impl Families {
 
     /// The exposition of every function's metrics, their gauges read from
     /// their front doors now.
-    fn render<'a>(&self, doors: impl Iterator<Item = &'a FrontDoor>) -> String {
+    fn render<'a, D: Scraped + 'a>(&self, doors: impl Iterator<Item = &'a D>) -> String {
         for door in doors {
-            if let Some(metrics) = &door.metrics {
+            if let Some(metrics) = door.metrics() {
                 metrics.update(door);
             }
         }
@@ -230,6 +229,20 @@ impl Families {
         let _ = encode(&mut text, &self.registry);
         text
     }
+}
+
+/// What a scrape reads of one function's front door now (the front door
+/// implements it, so that metrics never names the front door, which
+/// counts its invokes here).
+pub trait Scraped {
+    /// Its metrics, when they are on.
+    fn metrics(&self) -> Option<&Arc<Metrics>>;
+    /// The synchronous invokes' permits not taken.
+    fn available_permits(&self) -> usize;
+    /// What its readiness probe answers.
+    fn readiness(&self) -> crate::probes::State;
+    /// With `--max-sandboxes` above 1: its pool.
+    fn pool(&self) -> Option<&rapid::Pool>;
 }
 
 /// The metrics of one function.
@@ -349,17 +362,15 @@ impl Metrics {
     }
 
     /// Its gauges, read from `door` now.
-    fn update(&self, door: &FrontDoor) {
-        let taken = self
-            .permits
-            .saturating_sub(door.queued_invokes.available_permits());
+    fn update(&self, door: &impl Scraped) {
+        let taken = self.permits.saturating_sub(door.available_permits());
         self.in_flight.set(taken as i64);
         self.queued.set(taken.saturating_sub(self.running) as i64);
-        let readiness = door.readiness.state();
+        let readiness = door.readiness();
         self.ready
             .set(i64::from(readiness == crate::probes::State::Ready));
         let running = taken.min(self.running);
-        let counts = match &door.pool {
+        let counts = match door.pool() {
             Some(pool) => {
                 let mut counts = [0; 4];
                 for slot in pool.slots() {
@@ -409,7 +420,7 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 
 /// Serves `GET /metrics` for the functions of `doors` (one, or each of
 /// many with its `faas_name`); anything else is 404.
-pub fn answer<B>(doors: &[Arc<FrontDoor>], req: &Request<B>) -> Response<Full<Bytes>> {
+pub fn answer<B, D: Scraped>(doors: &[Arc<D>], req: &Request<B>) -> Response<Full<Bytes>> {
     if req.uri().path() != "/metrics" || req.method() != Method::GET {
         let mut response = Response::new(Full::new(Bytes::from_static(
             b"rapid serves its metrics at GET /metrics\n",
@@ -419,7 +430,7 @@ pub fn answer<B>(doors: &[Arc<FrontDoor>], req: &Request<B>) -> Response<Full<By
     }
     let Some(families) = doors
         .iter()
-        .find_map(|door| door.metrics.as_ref().map(|m| m.families().clone()))
+        .find_map(|door| door.metrics().map(|m| m.families().clone()))
     else {
         return Response::new(Full::default());
     };

@@ -4,7 +4,8 @@
 //! invoke's timeout. Used by the Invoke API's RequestResponse and Event
 //! invokes and by web traffic.
 
-use crate::front_door::{FrontDoor, InvokeError};
+use crate::door::FrontDoor;
+use crate::invoke_error::InvokeError;
 use crate::metrics::{Metrics, Outcome};
 use interop::contract::{InitContext, InvokeContext, SandboxContext};
 use interop::{Invoke, InvokeOutcome};

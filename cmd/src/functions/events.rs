@@ -9,7 +9,7 @@
 //! `--async-destinations-file` (else logged). At shutdown every event not
 //! yet delivered is written out the same way, never dropped silently.
 
-use super::routes::{split_function_name, Functions};
+use super::{split_function_name, Entry};
 use bytes::Bytes;
 use interop::{Invoke, InvokeBody};
 use serde_json::{json, Value};
@@ -25,6 +25,18 @@ const RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::from_sec
 
 /// The most a throttled event waits between tries.
 const MAX_THROTTLE_DELAY: Duration = Duration::from_secs(300);
+
+/// The set of functions an event runs in and a destination may name
+/// (`routes::Functions`, which holds the set's `Events`: this file never
+/// names it).
+pub trait Targets: Send + Sync + 'static {
+    /// The function named `name` exactly.
+    fn entry(&self, name: &str) -> Option<&Entry>;
+    /// The ARN of the function `name`.
+    fn arn_of(&self, name: &str) -> String;
+    /// Where the set's `Event` invokes go.
+    fn events(&self) -> Option<&Arc<Events>>;
+}
 
 /// Where records go that no function of this rapid takes.
 pub struct Events {
@@ -79,7 +91,7 @@ impl Events {
     /// the set) as Lambda runs an asynchronous invoke.
     pub fn accept(
         self: &Arc<Self>,
-        functions: &Arc<Functions>,
+        functions: &Arc<impl Targets>,
         name: String,
         request_id: String,
         payload: Bytes,
@@ -108,7 +120,7 @@ impl Events {
 
     async fn deliver(
         &self,
-        functions: &Arc<Functions>,
+        functions: &Arc<impl Targets>,
         name: &str,
         request_id: &str,
         payload: Bytes,
@@ -189,7 +201,7 @@ impl Events {
 
     /// The record to `destination`: a function of this rapid, else the
     /// destinations file, else the log.
-    fn send(&self, functions: &Arc<Functions>, destination: &str, record: Value) {
+    fn send(&self, functions: &Arc<impl Targets>, destination: &str, record: Value) {
         let (name, _) = split_function_name(destination);
         let names_a_function = destination.contains(":function:") || !destination.contains(':');
         if let (true, Some(entry), Some(events)) =

@@ -45,6 +45,27 @@ pub struct FunctionSpec {
     pub url_invoke_mode: Option<String>,
 }
 
+/// One function of the set with what serves it.
+pub struct Entry {
+    pub spec: FunctionSpec,
+    pub door: std::sync::Arc<crate::front_door::FrontDoor>,
+    pub web: std::sync::Arc<crate::web::Web>,
+}
+
+/// `FunctionName` as boto3 gives it: `name`, `account:function:name` or
+/// `arn:partition:lambda:region:account:function:name`, each optionally
+/// `:qualifier`. The name and the qualifier.
+pub fn split_function_name(given: &str) -> (&str, Option<&str>) {
+    let parts: Vec<&str> = given.split(':').collect();
+    let (name, qualifier) = match parts.as_slice() {
+        ["arn", _, "lambda", _, _, "function", name, rest @ ..] => (*name, rest.first()),
+        [_, "function", name, rest @ ..] => (*name, rest.first()),
+        [name, rest @ ..] => (*name, rest.first()),
+        [] => ("", None),
+    };
+    (name, qualifier.copied())
+}
+
 /// `EventInvokeConfig`: what happens to a failed `Event` invoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventInvoke {

@@ -5,11 +5,11 @@
 //! A request is sent on to its function's own front door; an unknown
 //! function is Lambda's `404 ResourceNotFoundException`.
 
-use super::events::Events;
-use super::{FunctionSpec, ACCOUNT_ID};
+use super::events::{Events, Targets};
+use super::{split_function_name, Entry, FunctionSpec, ACCOUNT_ID};
 use crate::body::DoorBody;
 use crate::front_door::{self, Access, FrontDoor};
-use crate::web::{self, Mount, Web};
+use crate::web::{self, Mount};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
@@ -20,13 +20,6 @@ use std::sync::Arc;
 const FUNCTIONS: &str = "/2015-03-31/functions";
 const STREAM_FUNCTIONS: &str = "/2021-11-15/functions/";
 const LATEST: &str = "$LATEST";
-
-/// One function of the set with what serves it.
-pub struct Entry {
-    pub spec: FunctionSpec,
-    pub door: Arc<FrontDoor>,
-    pub web: Arc<Web>,
-}
 
 /// Every function of the set, by name.
 pub struct Functions {
@@ -68,20 +61,6 @@ impl Functions {
             supervisor,
             cap,
         })
-    }
-
-    /// The function named `name` exactly.
-    pub fn entry(&self, name: &str) -> Option<&Entry> {
-        self.entries.get(name)
-    }
-
-    pub fn events(&self) -> Option<&Arc<Events>> {
-        self.events.as_ref()
-    }
-
-    /// The ARN of the function `name`.
-    pub fn arn_of(&self, name: &str) -> String {
-        self.arn(name)
     }
 
     /// Every function's front door, by name.
@@ -152,6 +131,21 @@ impl Functions {
             config["Runtime"] = "provided.al2023".into();
         }
         config
+    }
+}
+
+/// Events run in the functions of the set, and name them as destinations.
+impl Targets for Functions {
+    fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.get(name)
+    }
+
+    fn arn_of(&self, name: &str) -> String {
+        self.arn(name)
+    }
+
+    fn events(&self) -> Option<&Arc<Events>> {
+        self.events.as_ref()
     }
 }
 
@@ -370,20 +364,6 @@ fn json_response(status: StatusCode, body: &Value) -> Response<DoorBody> {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
-}
-
-/// `FunctionName` as boto3 gives it: `name`, `account:function:name` or
-/// `arn:partition:lambda:region:account:function:name`, each optionally
-/// `:qualifier`. The name and the qualifier.
-pub fn split_function_name(given: &str) -> (&str, Option<&str>) {
-    let parts: Vec<&str> = given.split(':').collect();
-    let (name, qualifier) = match parts.as_slice() {
-        ["arn", _, "lambda", _, _, "function", name, rest @ ..] => (*name, rest.first()),
-        [_, "function", name, rest @ ..] => (*name, rest.first()),
-        [name, rest @ ..] => (*name, rest.first()),
-        [] => ("", None),
-    };
-    (name, qualifier.copied())
 }
 
 /// The value of `key` in a query string, percent-decoded.

@@ -3,7 +3,7 @@
 //! have called `next`. A failed init fails the invoke waiting for it, tears
 //! the sandbox down, and is retried on the next invoke.
 
-use super::phase::Phase as EnginePhase;
+use super::phase::{InitPhase, Phase as EnginePhase};
 use super::{invalid_state, is_foreign, Engine, Runtime, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
@@ -18,16 +18,6 @@ use telemetry::events::{
     InitializationType, Status,
 };
 use telemetry::{InvokeStatus, PlatformEvent};
-
-pub(super) struct InitPhase {
-    pub(super) deadline: Instant,
-    started: Instant,
-    /// `init` for the first try, `invoke` for a retry inside an invoke.
-    phase: Phase,
-    kind: InitializationType,
-    /// `platform.initRuntimeDone` was emitted (the runtime's first `next`).
-    runtime_done: bool,
-}
 
 impl Engine {
     /// Starts the extensions and, when none has to register first, the runtime.

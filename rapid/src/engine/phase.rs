@@ -5,13 +5,11 @@
 //! a teardown, cannot be written. `lifecycle::Phase` is its name, what the
 //! tables take.
 
-use super::init::InitPhase;
 use super::invocations::Invocations;
-use super::restore::RestorePhase;
-use super::teardown::Teardown;
 use crate::lifecycle;
-use interop::contract::ShutdownSuccess;
-use std::time::Duration;
+use interop::contract::{ShutdownReason, ShutdownSuccess};
+use std::time::{Duration, Instant};
+use telemetry::events::{InitPhase as InitKind, InitializationType};
 use tokio::sync::oneshot;
 
 // The large variant is the common one (serving invokes one at a time):
@@ -32,6 +30,38 @@ pub(super) enum Phase {
     Resetting(Teardown),
     /// A shutdown was asked.
     ShuttingDown(Shutdown),
+}
+
+/// An init under way (`init.rs` carries it out).
+pub(super) struct InitPhase {
+    pub(super) deadline: Instant,
+    pub(super) started: Instant,
+    /// `init` for the first try, `invoke` for a retry inside an invoke.
+    pub(super) phase: InitKind,
+    pub(super) kind: InitializationType,
+    /// `platform.initRuntimeDone` was emitted (the runtime's first `next`).
+    pub(super) runtime_done: bool,
+}
+
+/// A restore under way: the runtime runs its after-restore hooks
+/// (`restore.rs`).
+pub(super) struct RestorePhase {
+    pub(super) started: Instant,
+    pub(super) deadline: Instant,
+    pub(super) timeout: Duration,
+}
+
+/// A teardown under way: why, and its stages as `lifecycle::teardown`
+/// decides them (`teardown.rs` carries them out).
+pub(super) struct Teardown {
+    pub(super) reason: ShutdownReason,
+    pub(super) stages: lifecycle::teardown::Teardown,
+}
+
+impl Teardown {
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.stages.next_deadline()
+    }
 }
 
 /// A shutdown asked: who waits for it, its budget, its teardown.

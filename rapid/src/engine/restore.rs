@@ -19,7 +19,7 @@
 //! environment), then those of the last restore, to whoever sends the token
 //! this generation's processes got.
 
-use super::phase::Phase;
+use super::phase::{Phase, RestorePhase};
 use super::{invalid_state, is_foreign, Engine, FOREIGN_RUNTIME};
 use crate::lifecycle::deadlines::after;
 use crate::lifecycle::teardown;
@@ -50,13 +50,6 @@ const STATIC_CREDENTIALS_VALIDITY: Duration = Duration::from_secs(3600);
 pub use interop::contract::RestoreFailed;
 
 pub(super) type RestoreDone = oneshot::Sender<Result<Duration, RestoreFailed>>;
-
-/// A restore under way: the runtime runs its after-restore hooks.
-pub(super) struct RestorePhase {
-    started: Instant,
-    pub(super) deadline: Instant,
-    timeout: Duration,
-}
 
 /// The credentials served to this generation's processes, and their token.
 pub(super) struct CredentialStore {

@@ -3,23 +3,12 @@
 //! the budget for extensions, then SIGKILL); this file does what it says.
 //! Invokes queue meanwhile.
 
-use super::phase::Phase;
+use super::phase::{Phase, Teardown};
 use super::{epoch_ms_at, Engine};
 use crate::lifecycle::teardown::{self, Action, Begin, Input, TeardownAsked};
 use interop::contract::ShutdownReason;
 use nix::sys::signal::Signal;
 use std::time::Instant;
-
-pub(super) struct Teardown {
-    reason: ShutdownReason,
-    stages: teardown::Teardown,
-}
-
-impl Teardown {
-    pub(super) fn next_deadline(&self) -> Option<Instant> {
-        self.stages.next_deadline()
-    }
-}
 
 impl Engine {
     pub(super) fn begin_teardown(&mut self, reason: ShutdownReason) {
