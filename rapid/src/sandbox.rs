@@ -3,7 +3,9 @@
 //! through it. Every call is a message to the engine task.
 
 use crate::config::FunctionConfig;
-use crate::engine::{Engine, ExtReply, Message, Reply, RestoreFailed};
+use crate::engine::{
+    Engine, ExtReply, ExtensionMessage, Message, Reply, RestoreFailed, RuntimeMessage,
+};
 use crate::generation::{CurrentGeneration, Generations};
 use crate::supervisor::{Caller, Supervisor};
 use bytes::Bytes;
@@ -156,21 +158,21 @@ impl Sandbox {
             .map_err(|_| PhaseRefused::ShuttingDown)
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Message) -> Result<T, ApiError> {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> RuntimeMessage) -> Result<T, ApiError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(make(reply))
+            .send(Message::Runtime(make(reply)))
             .map_err(|_| ApiError::ShuttingDown)?;
         rx.await.map_err(|_| ApiError::ShuttingDown)?
     }
 
     async fn ask_ext<T>(
         &self,
-        make: impl FnOnce(ExtReply<T>) -> Message,
+        make: impl FnOnce(ExtReply<T>) -> ExtensionMessage,
     ) -> Result<T, ExtensionApiError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(make(reply))
+            .send(Message::Extension(make(reply)))
             .map_err(|_| ExtensionApiError::ShuttingDown)?;
         rx.await.map_err(|_| ExtensionApiError::ShuttingDown)?
     }
@@ -340,7 +342,7 @@ impl ExtensionsEngine for Sandbox {
         request: RegistrationRequest,
     ) -> Result<Registration, ExtensionApiError> {
         let caller = self.caller;
-        self.ask_ext(|reply| Message::Register {
+        self.ask_ext(|reply| ExtensionMessage::Register {
             request,
             caller,
             reply,
@@ -349,7 +351,7 @@ impl ExtensionsEngine for Sandbox {
     }
 
     async fn next(&self, id: uuid::Uuid) -> Result<ExtensionEvent, ExtensionApiError> {
-        self.ask_ext(|reply| Message::ExtensionNext { id, reply })
+        self.ask_ext(|reply| ExtensionMessage::Next { id, reply })
             .await
     }
 
@@ -358,7 +360,7 @@ impl ExtensionsEngine for Sandbox {
         id: uuid::Uuid,
         error_type: String,
     ) -> Result<(), ExtensionApiError> {
-        self.ask_ext(|reply| Message::ExtensionInitError {
+        self.ask_ext(|reply| ExtensionMessage::InitError {
             id,
             error_type,
             reply,
@@ -371,7 +373,7 @@ impl ExtensionsEngine for Sandbox {
         id: uuid::Uuid,
         error_type: String,
     ) -> Result<(), ExtensionApiError> {
-        self.ask_ext(|reply| Message::ExtensionExitError {
+        self.ask_ext(|reply| ExtensionMessage::ExitError {
             id,
             error_type,
             reply,
@@ -421,7 +423,9 @@ impl SubscriptionsEngine for Sandbox {
 impl RuntimeEngine for Sandbox {
     async fn next(&self) -> Result<RuntimeEvent, ApiError> {
         let caller = self.caller;
-        let dispatched = self.ask(|reply| Message::Next { caller, reply }).await?;
+        let dispatched = self
+            .ask(|reply| RuntimeMessage::Next { caller, reply })
+            .await?;
         Ok(dispatched.event)
     }
 
@@ -431,7 +435,7 @@ impl RuntimeEngine for Sandbox {
         body: Bytes,
         content_type: Option<String>,
     ) -> Result<(), ApiError> {
-        self.ask(|reply| Message::Response {
+        self.ask(|reply| RuntimeMessage::Response {
             request_id,
             body,
             content_type,
@@ -446,7 +450,7 @@ impl RuntimeEngine for Sandbox {
         content_type: Option<String>,
         length: u64,
     ) -> Option<StreamSink> {
-        self.ask(|reply| Message::ForwardStart {
+        self.ask(|reply| RuntimeMessage::ForwardStart {
             request_id,
             content_type,
             length,
@@ -457,7 +461,7 @@ impl RuntimeEngine for Sandbox {
     }
 
     async fn forwarded(&self, request_id: String, size: u64) -> Result<(), ApiError> {
-        self.ask(|reply| Message::Forwarded {
+        self.ask(|reply| RuntimeMessage::Forwarded {
             request_id,
             size,
             reply,
@@ -470,7 +474,7 @@ impl RuntimeEngine for Sandbox {
         request_id: String,
         content_type: Option<String>,
     ) -> Result<StreamSink, ApiError> {
-        self.ask(|reply| Message::StreamStart {
+        self.ask(|reply| RuntimeMessage::StreamStart {
             request_id,
             content_type,
             reply,
@@ -479,7 +483,7 @@ impl RuntimeEngine for Sandbox {
     }
 
     async fn end_stream(&self, request_id: String, end: StreamEnd) -> Result<(), ApiError> {
-        self.ask(|reply| Message::StreamEnd {
+        self.ask(|reply| RuntimeMessage::StreamEnd {
             request_id,
             end,
             reply,
@@ -488,7 +492,7 @@ impl RuntimeEngine for Sandbox {
     }
 
     async fn error(&self, request_id: String, error: RuntimeError) -> Result<(), ApiError> {
-        self.ask(|reply| Message::Error {
+        self.ask(|reply| RuntimeMessage::Error {
             request_id,
             error,
             reply,
@@ -498,7 +502,7 @@ impl RuntimeEngine for Sandbox {
 
     async fn init_error(&self, report: RuntimeErrorReport) -> Result<(), ApiError> {
         let caller = self.caller;
-        self.ask(|reply| Message::InitError {
+        self.ask(|reply| RuntimeMessage::InitError {
             report,
             caller,
             reply,
@@ -508,17 +512,17 @@ impl RuntimeEngine for Sandbox {
 
     async fn restore_next(&self) -> Result<(), ApiError> {
         let caller = self.caller;
-        self.ask(|reply| Message::RestoreNext { caller, reply })
+        self.ask(|reply| RuntimeMessage::RestoreNext { caller, reply })
             .await
     }
 
     async fn restore_error(&self, report: RuntimeErrorReport) -> Result<(), ApiError> {
-        self.ask(|reply| Message::RestoreError { report, reply })
+        self.ask(|reply| RuntimeMessage::RestoreError { report, reply })
             .await
     }
 
     async fn credentials(&self, authorization: Option<String>) -> Result<Credentials, ApiError> {
-        self.ask(|reply| Message::Credentials {
+        self.ask(|reply| RuntimeMessage::Credentials {
             token: authorization,
             reply,
         })

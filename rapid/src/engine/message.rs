@@ -45,6 +45,37 @@ pub(crate) enum Message {
     },
     /// Tell `reply` how the init under way (or the last one) ended.
     AwaitInit(InitDone),
+    /// A call of the Runtime API (`runtime_api::RuntimeEngine`).
+    Runtime(RuntimeMessage),
+    /// A call of the Extensions API (`extensions_api::ExtensionsEngine`).
+    Extension(ExtensionMessage),
+    Exited(ProcessExit),
+    Shutdown {
+        /// The budget of the shutdown, when the caller sets one (else
+        /// Lambda's, spec §4).
+        budget: Option<std::time::Duration>,
+        /// Told when the shutdown is over, with the first fatal error.
+        done: oneshot::Sender<ShutdownSuccess>,
+    },
+    InternalState(oneshot::Sender<interop::state::InternalState>),
+    /// Reset the sandbox (the control API): extensions get SHUTDOWN with
+    /// `reason`, every process is killed, the next invoke starts a new one.
+    /// An invoke or an init under way is cut short by it.
+    Reset {
+        reason: ResetReason,
+        done: oneshot::Sender<Result<ResetSuccess, PhaseRefused>>,
+    },
+    /// Restore the sandbox (init caching): answered with how long the
+    /// runtime's after-restore hooks took.
+    Restore {
+        /// Boxed: messages are moved whole, and this one is rare and large.
+        request: Box<RestoreRequest>,
+        done: super::restore::RestoreDone,
+    },
+}
+
+/// A call of the Runtime API, as `Sandbox`'s `RuntimeEngine` sends it.
+pub(crate) enum RuntimeMessage {
     Next {
         /// Who asked: only the runtime of this generation may end its init.
         caller: Option<Caller>,
@@ -90,41 +121,6 @@ pub(crate) enum Message {
         caller: Option<Caller>,
         reply: Reply<()>,
     },
-    Register {
-        request: RegistrationRequest,
-        caller: Option<Caller>,
-        reply: ExtReply<Registration>,
-    },
-    ExtensionNext {
-        id: uuid::Uuid,
-        reply: ExtReply<ExtensionEvent>,
-    },
-    ExtensionInitError {
-        id: uuid::Uuid,
-        error_type: String,
-        reply: ExtReply<()>,
-    },
-    ExtensionExitError {
-        id: uuid::Uuid,
-        error_type: String,
-        reply: ExtReply<()>,
-    },
-    Exited(ProcessExit),
-    Shutdown {
-        /// The budget of the shutdown, when the caller sets one (else
-        /// Lambda's, spec §4).
-        budget: Option<std::time::Duration>,
-        /// Told when the shutdown is over, with the first fatal error.
-        done: oneshot::Sender<ShutdownSuccess>,
-    },
-    InternalState(oneshot::Sender<interop::state::InternalState>),
-    /// Reset the sandbox (the control API): extensions get SHUTDOWN with
-    /// `reason`, every process is killed, the next invoke starts a new one.
-    /// An invoke or an init under way is cut short by it.
-    Reset {
-        reason: ResetReason,
-        done: oneshot::Sender<Result<ResetSuccess, PhaseRefused>>,
-    },
     /// The runtime's `restore/next` (init caching).
     RestoreNext {
         caller: Option<Caller>,
@@ -135,18 +131,46 @@ pub(crate) enum Message {
         report: RuntimeErrorReport,
         reply: Reply<()>,
     },
-    /// Restore the sandbox (init caching): answered with how long the
-    /// runtime's after-restore hooks took.
-    Restore {
-        /// Boxed: messages are moved whole, and this one is rare and large.
-        request: Box<RestoreRequest>,
-        done: super::restore::RestoreDone,
-    },
     /// `GET /2021-04-23/credentials` with its `Authorization` header.
     Credentials {
         token: Option<String>,
         reply: Reply<Credentials>,
     },
+}
+
+/// A call of the Extensions API, as `Sandbox`'s `ExtensionsEngine` sends it.
+pub(crate) enum ExtensionMessage {
+    Register {
+        request: RegistrationRequest,
+        caller: Option<Caller>,
+        reply: ExtReply<Registration>,
+    },
+    Next {
+        id: uuid::Uuid,
+        reply: ExtReply<ExtensionEvent>,
+    },
+    InitError {
+        id: uuid::Uuid,
+        error_type: String,
+        reply: ExtReply<()>,
+    },
+    ExitError {
+        id: uuid::Uuid,
+        error_type: String,
+        reply: ExtReply<()>,
+    },
+}
+
+impl From<RuntimeMessage> for Message {
+    fn from(message: RuntimeMessage) -> Message {
+        Message::Runtime(message)
+    }
+}
+
+impl From<ExtensionMessage> for Message {
+    fn from(message: ExtensionMessage) -> Message {
+        Message::Extension(message)
+    }
 }
 
 impl Message {
@@ -156,25 +180,43 @@ impl Message {
             Message::Invoke { .. } => Call::Invoke,
             Message::Init { .. } => Call::Init,
             Message::AwaitInit(_) => Call::AwaitInit,
-            Message::Next { .. } => Call::RuntimeNext,
-            Message::Response { .. }
-            | Message::ForwardStart { .. }
-            | Message::Forwarded { .. }
-            | Message::StreamStart { .. }
-            | Message::StreamEnd { .. }
-            | Message::Error { .. } => Call::Answer,
-            Message::InitError { .. } => Call::InitError,
-            Message::Register { .. } => Call::Register,
-            Message::ExtensionNext { .. }
-            | Message::ExtensionInitError { .. }
-            | Message::ExtensionExitError { .. } => Call::ExtensionCall,
+            Message::Runtime(message) => message.call(),
+            Message::Extension(message) => message.call(),
             Message::Exited(_) => Call::Exited,
             Message::Shutdown { .. } => Call::Shutdown,
             Message::InternalState(_) => Call::InternalState,
             Message::Reset { .. } => Call::Reset,
-            Message::RestoreNext { .. } | Message::RestoreError { .. } => Call::RuntimeRestoreCall,
             Message::Restore { .. } => Call::Restore,
-            Message::Credentials { .. } => Call::Credentials,
+        }
+    }
+}
+
+impl RuntimeMessage {
+    fn call(&self) -> Call {
+        match self {
+            RuntimeMessage::Next { .. } => Call::RuntimeNext,
+            RuntimeMessage::Response { .. }
+            | RuntimeMessage::ForwardStart { .. }
+            | RuntimeMessage::Forwarded { .. }
+            | RuntimeMessage::StreamStart { .. }
+            | RuntimeMessage::StreamEnd { .. }
+            | RuntimeMessage::Error { .. } => Call::Answer,
+            RuntimeMessage::InitError { .. } => Call::InitError,
+            RuntimeMessage::RestoreNext { .. } | RuntimeMessage::RestoreError { .. } => {
+                Call::RuntimeRestoreCall
+            }
+            RuntimeMessage::Credentials { .. } => Call::Credentials,
+        }
+    }
+}
+
+impl ExtensionMessage {
+    fn call(&self) -> Call {
+        match self {
+            ExtensionMessage::Register { .. } => Call::Register,
+            ExtensionMessage::Next { .. }
+            | ExtensionMessage::InitError { .. }
+            | ExtensionMessage::ExitError { .. } => Call::ExtensionCall,
         }
     }
 }
@@ -202,30 +244,8 @@ pub(super) fn refuse(message: Message) {
         Message::AwaitInit(reply) => {
             let _ = reply.send(Err(PhaseRefused::ShuttingDown));
         }
-        Message::Next { reply, .. } => {
-            let _ = reply.send(Err(ApiError::ShuttingDown));
-        }
-        Message::StreamStart { reply, .. } | Message::ForwardStart { reply, .. } => {
-            let _ = reply.send(Err(ApiError::ShuttingDown));
-        }
-        Message::Response { reply, .. }
-        | Message::Forwarded { reply, .. }
-        | Message::StreamEnd { reply, .. }
-        | Message::Error { reply, .. }
-        | Message::InitError { reply, .. }
-        | Message::RestoreNext { reply, .. }
-        | Message::RestoreError { reply, .. } => {
-            let _ = reply.send(Err(ApiError::ShuttingDown));
-        }
-        Message::Register { reply, .. } => {
-            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
-        }
-        Message::ExtensionNext { reply, .. } => {
-            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
-        }
-        Message::ExtensionInitError { reply, .. } | Message::ExtensionExitError { reply, .. } => {
-            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
-        }
+        Message::Runtime(message) => refuse_runtime(message),
+        Message::Extension(message) => refuse_extension(message),
         Message::InternalState(reply) => {
             let _ = reply.send(interop::state::InternalState::default());
         }
@@ -235,14 +255,52 @@ pub(super) fn refuse(message: Message) {
         Message::Restore { done, .. } => {
             let _ = done.send(Err(super::RestoreFailed::ShuttingDown));
         }
-        Message::Credentials { reply, .. } => {
-            let _ = reply.send(Err(ApiError::ShuttingDown));
-        }
         // Never refused (`on_call`): a further shutdown waits for the end.
         Message::Shutdown { done, .. } => {
             let _ = done.send(ShutdownSuccess::default());
         }
         Message::Exited(_) => {}
+    }
+}
+
+/// A Runtime API call refused: the runtime is told the environment shuts
+/// down, whatever it asked.
+fn refuse_runtime(message: RuntimeMessage) {
+    match message {
+        RuntimeMessage::Next { reply, .. } => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
+        }
+        RuntimeMessage::StreamStart { reply, .. } | RuntimeMessage::ForwardStart { reply, .. } => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
+        }
+        RuntimeMessage::Credentials { reply, .. } => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
+        }
+        RuntimeMessage::Response { reply, .. }
+        | RuntimeMessage::Forwarded { reply, .. }
+        | RuntimeMessage::StreamEnd { reply, .. }
+        | RuntimeMessage::Error { reply, .. }
+        | RuntimeMessage::InitError { reply, .. }
+        | RuntimeMessage::RestoreNext { reply, .. }
+        | RuntimeMessage::RestoreError { reply, .. } => {
+            let _ = reply.send(Err(ApiError::ShuttingDown));
+        }
+    }
+}
+
+/// An Extensions API call refused: the extension is told the environment
+/// shuts down.
+fn refuse_extension(message: ExtensionMessage) {
+    match message {
+        ExtensionMessage::Register { reply, .. } => {
+            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
+        }
+        ExtensionMessage::Next { reply, .. } => {
+            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
+        }
+        ExtensionMessage::InitError { reply, .. } | ExtensionMessage::ExitError { reply, .. } => {
+            let _ = reply.send(Err(ExtensionApiError::ShuttingDown));
+        }
     }
 }
 

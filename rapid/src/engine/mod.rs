@@ -6,9 +6,9 @@
 //! out. Nothing else holds lifecycle state, and nothing here blocks on I/O
 //! other than reading `/proc`.
 //!
-//! Here: the engine's state, its loop, `handle` (one arm per message) and
-//! `drive` (whatever may start now). The stored phase with its data is
-//! `phase`; the topics: `init` (starting extensions and the runtime, the
+//! Here: the engine's state, its loop and `drive` (whatever may start
+//! now). `dispatch` has `handle` (each message to its method); the stored
+//! phase with its data is `phase`; the topics: `init` (starting extensions and the runtime, the
 //! init gate), `invoke` (dispatch, the runtime's `next` and answers,
 //! completion), `current` (the invoke in progress), `report` (END / REPORT
 //! and the failures that end invokes), `concurrent` (multi-concurrency),
@@ -20,6 +20,7 @@
 mod clock;
 mod concurrent;
 mod current;
+mod dispatch;
 mod disruption;
 mod extensions;
 mod freeze;
@@ -38,18 +39,20 @@ mod teardown;
 use crate::config::FunctionConfig;
 use crate::generation::Generations;
 use crate::lifecycle::deadlines::{self, after};
-use crate::lifecycle::{self, Admit, AwaitInit, InitAsked, Start, View};
+use crate::lifecycle::{self, Admit, Start, View};
 use crate::supervisor::Processes;
 use clock::far_future;
 use extensions::Extensions;
 use interop::contract::{
-    InitFailure, InitRequest, InitSuccess, PhaseRefused, ResetSuccess, ResponseMetrics,
-    ShutdownReason, ShutdownSuccess,
+    InitFailure, InitSuccess, PhaseRefused, ResetSuccess, ResponseMetrics, ShutdownReason,
+    ShutdownSuccess,
 };
 use interop::{ErrorType, Invoke, InvokeOutcome};
 use invocations::Invocations;
 use message::{refuse, reply_shutdown, shutdown_failure};
-pub(crate) use message::{Dispatched, Done, ExtReply, InitDone, Message, Reply};
+pub(crate) use message::{
+    Dispatched, Done, ExtReply, ExtensionMessage, InitDone, Message, Reply, RuntimeMessage,
+};
 use phase::Phase;
 pub use restore::RestoreFailed;
 use runtime::{is_foreign, Runtime, FOREIGN_RUNTIME};
@@ -206,147 +209,6 @@ impl Engine {
         };
         for waiter in waiting {
             let _ = waiter.send(done.clone());
-        }
-    }
-
-    fn handle(&mut self, message: Message) {
-        if lifecycle::on_call(self.phase(), message.call()) == Admit::ShuttingDown {
-            refuse(message);
-            return;
-        }
-        match message {
-            Message::Invoke {
-                invoke,
-                reply,
-                done,
-            } => {
-                let deadline = self.slot_wait_deadline(invoke.accepted);
-                self.queue.push_back(Queued {
-                    invoke,
-                    reply,
-                    done,
-                    deadline,
-                });
-                self.drive();
-            }
-            Message::Init { request, reply } => {
-                let started = self.init_now(request.map(|r| *r));
-                if let Some(reply) = reply {
-                    let _ = reply.send(started);
-                }
-            }
-            Message::AwaitInit(reply) => match lifecycle::on_await_init(self.phase()) {
-                AwaitInit::Wait => self.init_waiters.push(reply),
-                AwaitInit::LastOutcome => {
-                    let _ = reply.send(self.last_init.clone().ok_or(PhaseRefused::NotInitialized));
-                }
-            },
-            Message::Next { caller, reply } => self.on_next(caller, reply),
-            Message::Response {
-                request_id,
-                body,
-                content_type,
-                reply,
-            } => {
-                let _ = reply.send(self.on_response(&request_id, body, content_type));
-            }
-            Message::ForwardStart {
-                request_id,
-                content_type,
-                length,
-                reply,
-            } => {
-                let _ = reply.send(self.start_forward(&request_id, content_type, length));
-            }
-            Message::Forwarded {
-                request_id,
-                size,
-                reply,
-            } => {
-                let _ = reply.send(self.on_forwarded(&request_id, size));
-            }
-            Message::StreamStart {
-                request_id,
-                content_type,
-                reply,
-            } => {
-                let _ = reply.send(self.start_stream(&request_id, content_type));
-            }
-            Message::StreamEnd {
-                request_id,
-                end,
-                reply,
-            } => {
-                let _ = reply.send(self.end_stream(&request_id, end));
-            }
-            Message::Error {
-                request_id,
-                error,
-                reply,
-            } => {
-                let _ = reply.send(self.on_error(&request_id, error.into_function_error()));
-            }
-            Message::InitError {
-                report,
-                caller,
-                reply,
-            } => {
-                let _ = reply.send(self.on_init_error(report, caller));
-            }
-            Message::Register {
-                request,
-                caller,
-                reply,
-            } => {
-                let _ = reply.send(self.on_register(request, caller));
-            }
-            Message::ExtensionNext { id, reply } => self.on_extension_next(id, reply),
-            Message::ExtensionInitError {
-                id,
-                error_type,
-                reply,
-            } => {
-                let _ = reply.send(self.on_extension_init_error(id, &error_type));
-            }
-            Message::ExtensionExitError {
-                id,
-                error_type,
-                reply,
-            } => {
-                let _ = reply.send(self.on_extension_exit_error(id, &error_type));
-            }
-            Message::Exited(exit) => self.on_exit(exit),
-            Message::Shutdown { budget, done } => self.begin_shutdown(Some(done), budget),
-            Message::InternalState(reply) => {
-                let _ = reply.send(self.internal_state());
-            }
-            Message::Reset { reason, done } => self.reset(reason, done),
-            Message::RestoreNext { caller, reply } => self.on_restore_next(caller, reply),
-            Message::RestoreError { report, reply } => {
-                let _ = reply.send(self.on_restore_error(report));
-            }
-            Message::Restore { request, done } => self.on_restore_request(*request, done),
-            Message::Credentials { token, reply } => {
-                let _ = reply.send(self.on_credentials(token));
-            }
-        }
-    }
-
-    /// Starts an init now, with what `request` says about the function.
-    /// Without a request (`--eager-init`) an init already done or under way
-    /// is fine; with one, the caller meant a new init and is told.
-    fn init_now(&mut self, request: Option<InitRequest>) -> Result<(), PhaseRefused> {
-        match lifecycle::on_init_asked(self.phase(), request.is_some()) {
-            InitAsked::ShuttingDown => Err(PhaseRefused::ShuttingDown),
-            InitAsked::AlreadyInitialized => Err(PhaseRefused::AlreadyInitialized),
-            InitAsked::Nothing => Ok(()),
-            InitAsked::Start => {
-                if let Some(request) = request {
-                    self.cfg = Arc::new(self.cfg.with_init(&request));
-                }
-                self.start_init(None);
-                Ok(())
-            }
         }
     }
 

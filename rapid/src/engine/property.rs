@@ -13,7 +13,7 @@
 //! late answer to a timed-out invoke is refused and a timeout resets
 //! nothing (the runtime that held the invoke lives on).
 
-use super::{Engine, Message};
+use super::{Engine, ExtensionMessage, Message, RuntimeMessage};
 use crate::config::{Bootstrap, FunctionConfig};
 use crate::generation::Generations;
 use crate::supervisor::sim::Simulated;
@@ -177,8 +177,8 @@ struct Harness {
 }
 
 impl Harness {
-    fn send(&mut self, message: Message) {
-        if self.tx.send(message).is_err() && !self.shutting_down {
+    fn send(&mut self, message: impl Into<Message>) {
+        if self.tx.send(message.into()).is_err() && !self.shutting_down {
             self.broken
                 .push("the engine stopped before the shutdown".into());
         }
@@ -469,7 +469,7 @@ impl Harness {
                 if let Some(pid) = self.runtime_pid() {
                     let (reply, rx) = oneshot::channel();
                     self.polls.push((pid, rx));
-                    self.send(Message::Next {
+                    self.send(RuntimeMessage::Next {
                         caller: None,
                         reply,
                     });
@@ -494,7 +494,7 @@ impl Harness {
                     self.late_answers.push((request_id.clone(), rx));
                 }
                 let message = match op {
-                    Op::RespondWithError => Message::Error {
+                    Op::RespondWithError => RuntimeMessage::Error {
                         request_id,
                         error: RuntimeError::Reported(RuntimeErrorReport {
                             error_type: ErrorType::RuntimeUnknown,
@@ -502,7 +502,7 @@ impl Harness {
                         }),
                         reply,
                     },
-                    _ => Message::Response {
+                    _ => RuntimeMessage::Response {
                         request_id,
                         body: Bytes::from_static(b"{\"ok\":true}"),
                         content_type: None,
@@ -514,7 +514,7 @@ impl Harness {
             Op::InitError => {
                 if self.runtime_pid().is_some() {
                     let (reply, _rx) = oneshot::channel();
-                    self.send(Message::InitError {
+                    self.send(RuntimeMessage::InitError {
                         report: RuntimeErrorReport {
                             error_type: ErrorType::RuntimeUnknown,
                             body: Bytes::from_static(b"{}"),
@@ -539,7 +539,7 @@ impl Harness {
                     events.push(EventKind::Shutdown);
                 }
                 let (reply, rx) = oneshot::channel();
-                self.send(Message::Register {
+                self.send(ExtensionMessage::Register {
                     request: RegistrationRequest {
                         name,
                         events,
@@ -555,7 +555,7 @@ impl Harness {
                 if let (Some(id), Some(_)) = (self.extensions[ext].id, self.acting_extension(ext)) {
                     let (reply, rx) = oneshot::channel();
                     self.extensions[ext].polls.push(rx);
-                    self.send(Message::ExtensionNext { id, reply });
+                    self.send(ExtensionMessage::Next { id, reply });
                 }
             }
             Op::ExtensionCrash { ext } => {
@@ -566,7 +566,7 @@ impl Harness {
             Op::ExtensionInitError { ext } => {
                 if let (Some(id), Some(_)) = (self.extensions[ext].id, self.acting_extension(ext)) {
                     let (reply, _rx) = oneshot::channel();
-                    self.send(Message::ExtensionInitError {
+                    self.send(ExtensionMessage::InitError {
                         id,
                         error_type: "Extension.Broken".into(),
                         reply,
@@ -627,7 +627,7 @@ impl Harness {
                 };
                 self.answered_last = Some(request_id.clone());
                 let (reply, _rx) = oneshot::channel();
-                self.send(Message::StreamStart {
+                self.send(RuntimeMessage::StreamStart {
                     request_id: request_id.clone(),
                     content_type: None,
                     reply,
@@ -641,7 +641,7 @@ impl Harness {
                     Ok(())
                 };
                 let (reply, _rx) = oneshot::channel();
-                self.send(Message::StreamEnd {
+                self.send(RuntimeMessage::StreamEnd {
                     request_id,
                     end: StreamEnd {
                         size: 2,
@@ -655,7 +655,7 @@ impl Harness {
                 if let Some(pid) = self.runtime_pid() {
                     let (reply, rx) = oneshot::channel();
                     self.restore_polls.push((pid, rx));
-                    self.send(Message::RestoreNext {
+                    self.send(RuntimeMessage::RestoreNext {
                         caller: None,
                         reply,
                     });
@@ -664,7 +664,7 @@ impl Harness {
             Op::RestoreError => {
                 if self.runtime_pid().is_some() {
                     let (reply, _rx) = oneshot::channel();
-                    self.send(Message::RestoreError {
+                    self.send(RuntimeMessage::RestoreError {
                         report: RuntimeErrorReport {
                             error_type: ErrorType::RuntimeUnknown,
                             body: Bytes::from_static(b"{}"),
@@ -688,7 +688,7 @@ impl Harness {
                 if let (Some(pid), Some(id)) = (self.runtime_pid(), self.answered_last.clone()) {
                     let (reply, _rx) = oneshot::channel();
                     let _ = pid;
-                    self.send(Message::Response {
+                    self.send(RuntimeMessage::Response {
                         request_id: id,
                         body: Bytes::from_static(b"{}"),
                         content_type: None,
