@@ -13,10 +13,13 @@
 mod cap;
 mod capped;
 mod release;
+mod slot;
 
 pub use cap::Cap;
 use cap::Capped;
 use release::{release, release_as, retire, Waiting, Warmth};
+pub use slot::SlotView;
+use slot::{Slot, State};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -64,98 +67,10 @@ pub enum PoolError {
     Starting { index: usize },
 }
 
-impl<S: Pooled> Slot<S> {
-    fn empty() -> Slot<S> {
-        Slot {
-            member: None,
-            leases: 0,
-            released: 0,
-            stale: false,
-            counted: false,
-            served: 0,
-            last_used: None,
-        }
-    }
-
-    /// It holds a unit of the cap and runs no invoke.
-    fn idle_counted(&self) -> bool {
-        self.counted && self.member.is_some() && self.leases == 0 && !self.stale
-    }
-
-    /// It holds no unit and runs no invoke: the first sandbox, given to
-    /// the pool and not yet invoked.
-    fn uncounted_idle(&self) -> bool {
-        !self.counted && self.member.is_some() && self.leases == 0
-    }
-}
-
 enum Choice<S: Pooled> {
     Idle(Result<Lease<S>, PoolError>),
     Start(usize),
     Wait(Waiting<S>),
-}
-
-struct Slot<S> {
-    member: Option<Member<S>>,
-    /// The invokes it holds (a start under way counts as one): at most one,
-    /// or K with multi-concurrency.
-    leases: usize,
-    /// When it was last released idle, on the pool's own count of
-    /// releases (0: never).
-    released: u64,
-    /// Retire it once its invokes are done (`Pool::retire_all` found it
-    /// busy).
-    stale: bool,
-    /// It holds a unit of the cap (`--max-environments`): from the start
-    /// of its sandbox (or, for the first sandbox, given and not started
-    /// eagerly, from its first invoke) until it is retired.
-    counted: bool,
-    /// Invokes its sandbox served (releases after use).
-    served: u64,
-    /// When its sandbox was last released after an invoke.
-    last_used: Option<std::time::Instant>,
-}
-
-/// What the control API shows of one slot of a pool.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlotView {
-    pub index: usize,
-    /// `busy`, `idle` or `starting`.
-    pub state: &'static str,
-    pub invokes_served: u64,
-    pub last_used: Option<std::time::Instant>,
-    /// Whose processes are its own: [`crate::Supervisor::pids_of`] lists
-    /// them.
-    pub processes_owner: Option<u64>,
-}
-
-struct State<S> {
-    slots: Vec<Slot<S>>,
-    /// Invokes waiting for a sandbox, first come first served.
-    waiters: VecDeque<oneshot::Sender<usize>>,
-    /// Releases so far: the clock of `Slot::released`.
-    releases: u64,
-    closed: bool,
-    /// Sandboxes retired while the pool runs, shutting down: awaited by
-    /// `shutdown`.
-    retiring: Vec<JoinHandle<()>>,
-}
-
-impl<S> State<S> {
-    /// The sandbox with room for one more invoke released last: the
-    /// warmest, as Lambda prefers the most recently used environment; the
-    /// others then stay idle long enough for `--idle-timeout` to retire
-    /// them. With multi-concurrency the fullest one with room comes first,
-    /// so another starts only when every one holds K.
-    fn warmest_with_room(&self, per_sandbox: usize) -> Option<usize> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.leases < per_sandbox && s.member.is_some())
-            // Among never used ones, the lowest index.
-            .max_by_key(|(index, s)| (s.leases, s.released, std::cmp::Reverse(*index)))
-            .map(|(index, _)| index)
-    }
 }
 
 struct Shared<S> {
