@@ -47,7 +47,7 @@ impl FreezerCgroup {
         let parent = unified_root()
             .ok_or(CgroupError::NoUnifiedHierarchy)?
             .join(own_path.trim_start_matches('/'));
-        super::cgroup::remove_stale(&parent);
+        super::cgroup_owner::remove_stale(&parent);
         let dir = parent.join(name);
         // It exists already when it is the sandbox's memory cgroup (v2).
         match std::fs::create_dir(&dir) {

@@ -3,6 +3,7 @@
 
 mod allocator;
 mod cgroup;
+mod cgroup_owner;
 mod freezer;
 mod limits;
 mod owners;

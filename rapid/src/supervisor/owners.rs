@@ -215,7 +215,7 @@ impl Processes {
     /// `limit` bytes, in a memory cgroup of its own; why not, when rapid
     /// cannot make one.
     pub fn cap_memory(&mut self, limit: u64) -> Result<(), CgroupError> {
-        let name = super::cgroup::name(self.sandbox);
+        let name = super::cgroup_owner::name(self.sandbox);
         let cgroup = super::cgroup::MemoryCgroup::create(&name, limit)?;
         tracing::debug!(cgroup = %cgroup.dir().display(), limit, "memory capped");
         self.memory = Some((cgroup, limit));
@@ -227,7 +227,8 @@ impl Processes {
     /// rapid cannot make a freezer cgroup (the sandbox is then frozen with
     /// SIGSTOP / SIGCONT to its process groups).
     pub fn freeze_by_cgroup(&mut self) -> Result<(), CgroupError> {
-        let cgroup = super::freezer::FreezerCgroup::create(&super::cgroup::name(self.sandbox))?;
+        let cgroup =
+            super::freezer::FreezerCgroup::create(&super::cgroup_owner::name(self.sandbox))?;
         tracing::debug!(cgroup = %cgroup.dir().display(), "frozen by cgroup");
         self.freezer = Some(cgroup);
         Ok(())
