@@ -11,6 +11,11 @@
 //! follow — goes to the exact check in the front door, which says what is
 //! wrong, so what is refused and the message a caller gets do not depend
 //! on this pass.
+//!
+//! The pass itself is [`crate::JsonCheck`] (`json_check.rs`), which keeps
+//! its place between chunks so that a body can be checked frame by frame
+//! as it arrives; [`surely_json`] feeds it one chunk. The byte scan it
+//! uses on string content is here.
 
 /// Nesting this pass follows; deeper payloads get the exact check.
 pub const MAX_JSON_DEPTH: usize = 100;
