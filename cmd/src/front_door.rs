@@ -18,7 +18,7 @@ use http::{Method, Request, Response, StatusCode};
 use interop::contract::{InitContext, InvokeContext, SandboxContext};
 use interop::{Invoke, InvokeBody, InvokeOutcome};
 use std::sync::Arc;
-use wire::{read_limited, LimitedBody};
+use wire::{read_limited_seeing, LimitedBody};
 
 /// How many accepted `Event` invokes may wait for (or run in) the runtime.
 pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 100;
@@ -201,7 +201,12 @@ pub async fn read_payload<B>(body: B, limit: u64) -> Result<Bytes, InvokeError>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
-    match read_limited(body, limit).await {
+    // The JSON check runs on each frame as it arrives, so it is done when
+    // the last one is; what it does not show valid (a blank payload, an
+    // error, deep nesting) gets the exact check on the whole.
+    let mut check = wire::JsonCheck::new();
+    match read_limited_seeing(body, limit, |frame| check.feed(frame)).await {
+        Ok(LimitedBody::Complete(payload)) if check.surely_json() => Ok(payload),
         Ok(LimitedBody::Complete(payload)) => json_payload(payload),
         Ok(LimitedBody::TooLarge { .. }) => Err(InvokeError::TooLarge { limit }),
         Err(_) => Err(InvokeError::BodyRead),

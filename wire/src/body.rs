@@ -64,7 +64,21 @@ fn keep_spare(body: &Bytes) {
 }
 
 /// Reads `body` keeping at most `limit` bytes in memory.
-pub async fn read_limited<B>(mut body: B, limit: u64) -> Result<LimitedBody, B::Error>
+pub async fn read_limited<B>(body: B, limit: u64) -> Result<LimitedBody, B::Error>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    read_limited_seeing(body, limit, |_| {}).await
+}
+
+/// [`read_limited`], showing `see` each frame it keeps as it arrives (a
+/// check that runs while the body streams in, such as
+/// [`crate::JsonCheck`]); frames past the limit are not shown.
+pub async fn read_limited_seeing<B>(
+    mut body: B,
+    limit: u64,
+    mut see: impl FnMut(&[u8]),
+) -> Result<LimitedBody, B::Error>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
 {
@@ -86,6 +100,7 @@ where
         if size > limit {
             continue;
         }
+        see(&data);
         // The common case is a single frame: keep it without copying.
         match first.take() {
             None if kept.is_empty() => first = Some(data),

@@ -11,258 +11,28 @@
 //! follow — goes to the exact check in the front door, which says what is
 //! wrong, so what is refused and the message a caller gets do not depend
 //! on this pass.
+//!
+//! The pass itself is [`crate::JsonCheck`] (`json_check.rs`), which keeps
+//! its place between chunks so that a body can be checked frame by frame
+//! as it arrives; [`surely_json`] feeds it one chunk. The byte scan it
+//! uses on string content is here.
 
 /// Nesting this pass follows; deeper payloads get the exact check.
 pub const MAX_JSON_DEPTH: usize = 100;
 
 /// Whether `bytes` is surely one JSON value (with surrounding whitespace).
-/// `false` means "not shown valid here", not "invalid".
+/// `false` means "not shown valid here", not "invalid". A payload arriving
+/// in chunks is checked as they come with [`crate::JsonCheck`], which this
+/// is one chunk of.
 pub fn surely_json(bytes: &[u8]) -> bool {
-    Checker {
-        bytes,
-        at: 0,
-        utf8_checked: false,
-    }
-    .document()
-}
-
-struct Checker<'a> {
-    bytes: &'a [u8],
-    at: usize,
-    /// The whole payload was found to be UTF-8 (done once, at the first
-    /// byte past ASCII): from then on such bytes are plain string content.
-    utf8_checked: bool,
-}
-
-/// What comes after a value inside a container.
-enum Next {
-    Value,
-    Close,
-}
-
-impl Checker<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
-    fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
-            self.at += 1;
-        }
-    }
-
-    /// The whole document: a value, then nothing but whitespace.
-    fn document(mut self) -> bool {
-        // Bit n says whether the container at depth n + 1 is an object.
-        let mut objects: u128 = 0;
-        let mut depth = 0;
-        'value: loop {
-            self.skip_whitespace();
-            match self.peek() {
-                Some(open @ (b'{' | b'[')) => {
-                    self.at += 1;
-                    depth += 1;
-                    if depth > MAX_JSON_DEPTH {
-                        return false;
-                    }
-                    let object = open == b'{';
-                    objects = (objects & !(1 << (depth - 1))) | (u128::from(object) << (depth - 1));
-                    self.skip_whitespace();
-                    match self.peek() {
-                        Some(b'}') if object => self.at += 1,
-                        Some(b']') if !object => self.at += 1,
-                        _ if object => {
-                            if !self.key() {
-                                return false;
-                            }
-                            continue 'value;
-                        }
-                        _ => continue 'value,
-                    }
-                    depth -= 1;
-                }
-                Some(b'"') => {
-                    self.at += 1;
-                    if !self.string() {
-                        return false;
-                    }
-                }
-                Some(b't') => {
-                    if !self.literal(b"true") {
-                        return false;
-                    }
-                }
-                Some(b'f') => {
-                    if !self.literal(b"false") {
-                        return false;
-                    }
-                }
-                Some(b'n') => {
-                    if !self.literal(b"null") {
-                        return false;
-                    }
-                }
-                Some(b'-' | b'0'..=b'9') => {
-                    if !self.number() {
-                        return false;
-                    }
-                }
-                _ => return false,
-            }
-            // After a value: close containers until one goes on.
-            loop {
-                self.skip_whitespace();
-                if depth == 0 {
-                    return self.at == self.bytes.len();
-                }
-                let object = objects & (1 << (depth - 1)) != 0;
-                let next = match (self.peek(), object) {
-                    (Some(b','), _) => Next::Value,
-                    (Some(b'}'), true) | (Some(b']'), false) => Next::Close,
-                    _ => return false,
-                };
-                self.at += 1;
-                match next {
-                    Next::Value if object => {
-                        self.skip_whitespace();
-                        if !self.key() {
-                            return false;
-                        }
-                        continue 'value;
-                    }
-                    Next::Value => continue 'value,
-                    Next::Close => depth -= 1,
-                }
-            }
-        }
-    }
-
-    /// An object's key and its colon (whitespace before the key skipped).
-    fn key(&mut self) -> bool {
-        if self.peek() != Some(b'"') {
-            return false;
-        }
-        self.at += 1;
-        if !self.string() {
-            return false;
-        }
-        self.skip_whitespace();
-        if self.peek() != Some(b':') {
-            return false;
-        }
-        self.at += 1;
-        true
-    }
-
-    fn literal(&mut self, word: &[u8]) -> bool {
-        if self.bytes[self.at..].starts_with(word) {
-            self.at += word.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn digits(&mut self) -> usize {
-        let start = self.at;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.at += 1;
-        }
-        self.at - start
-    }
-
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
-    fn number(&mut self) -> bool {
-        if self.peek() == Some(b'-') {
-            self.at += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.at += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return false,
-        }
-        if self.peek() == Some(b'.') {
-            self.at += 1;
-            if self.digits() == 0 {
-                return false;
-            }
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.at += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.at += 1;
-            }
-            if self.digits() == 0 {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// A string's content and closing quote (the opening one was read).
-    fn string(&mut self) -> bool {
-        loop {
-            let rest = &self.bytes[self.at..];
-            let Some(end) = memchr::memchr2(b'"', b'\\', rest) else {
-                return false;
-            };
-            if !self.plain(&rest[..end]) {
-                return false;
-            }
-            let quote = rest[end] == b'"';
-            self.at += end + 1;
-            if quote {
-                return true;
-            }
-            if !self.escape() {
-                return false;
-            }
-        }
-    }
-
-    /// Whether `span` (string content with no quote or backslash) has no
-    /// control character and, past ASCII, only UTF-8 (checked once for the
-    /// whole payload, at the first such byte).
-    fn plain(&mut self, span: &[u8]) -> bool {
-        let (control, non_ascii) = scan(span);
-        if control {
-            return false;
-        }
-        if non_ascii && !self.utf8_checked {
-            if std::str::from_utf8(self.bytes).is_err() {
-                return false;
-            }
-            self.utf8_checked = true;
-        }
-        true
-    }
-
-    /// What follows a backslash.
-    fn escape(&mut self) -> bool {
-        match self.peek() {
-            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                self.at += 1;
-                true
-            }
-            Some(b'u') => {
-                let hex = self.bytes.get(self.at + 1..self.at + 5);
-                if hex.is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)) {
-                    self.at += 5;
-                    true
-                } else {
-                    false
-                }
-            }
-            _ => false,
-        }
-    }
+    let mut check = crate::JsonCheck::new();
+    check.feed(bytes);
+    check.surely_json()
 }
 
 /// Whether `bytes` holds a control character (below 0x20), and a byte
 /// past ASCII.
-fn scan(bytes: &[u8]) -> (bool, bool) {
+pub(crate) fn scan(bytes: &[u8]) -> (bool, bool) {
     const LOW: u64 = u64::from_ne_bytes([0x20; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     // Four words at a time. In ASCII text a byte below 0x20 is one whose
@@ -319,17 +89,17 @@ fn scan_exact(bytes: &[u8]) -> (bool, bool) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// What the front door's exact check accepts: UTF-8 that serde_json
     /// reads whole.
-    fn exact(bytes: &[u8]) -> bool {
+    pub(crate) fn exact(bytes: &[u8]) -> bool {
         std::str::from_utf8(bytes)
             .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
     }
 
-    const VALID: &[&str] = &[
+    pub(crate) const VALID: &[&str] = &[
         r#"{}"#,
         r#"[]"#,
         r#" { "a" : [ 1 , -2.5e+3 , 0.0 , 1E9 , -0 , true , false , null ] } "#,
@@ -343,7 +113,7 @@ mod tests {
         "1e999",
     ];
 
-    const INVALID: &[&str] = &[
+    pub(crate) const INVALID: &[&str] = &[
         "",
         "{",
         "{\"a\":}",

@@ -11,8 +11,10 @@
 mod answer;
 mod body;
 mod json;
+mod json_check;
 pub mod names;
 
 pub use answer::{accepted, insert_header, insert_named, json};
-pub use body::{drain_allowance, read_limited, LimitedBody};
+pub use body::{drain_allowance, read_limited, read_limited_seeing, LimitedBody};
 pub use json::{surely_json, MAX_JSON_DEPTH};
+pub use json_check::JsonCheck;

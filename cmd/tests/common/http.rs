@@ -442,6 +442,25 @@ impl Kept {
         read_response(&self.stream, method)
     }
 
+    /// POSTs a chunked body to `path`, each of `chunks` written on its own
+    /// as one HTTP chunk (so the server reads it as many frames), and
+    /// reads the whole response.
+    pub fn post_chunked<'a>(
+        &mut self,
+        path: &str,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> std::io::Result<Resp> {
+        let head =
+            format!("POST {path} HTTP/1.1\r\nHost: rapid\r\nTransfer-Encoding: chunked\r\n\r\n");
+        self.send(head.as_bytes())?;
+        for chunk in chunks {
+            let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+            self.send(&framed)?;
+        }
+        self.send(b"0\r\n\r\n")?;
+        read_response(&self.stream, "POST")
+    }
+
     /// Writes `bytes` as they are (a request head, part of a body, a chunk).
     pub fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes)?;

@@ -1,0 +1,25 @@
+//! The front door's JSON check fed in chunks (`wire::JsonCheck`): split
+//! anywhere, it gives the answer it gives whole, and what it shows valid
+//! serde_json reads whole as UTF-8.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // The first byte says where to cut: every `step` bytes.
+    let Some((&cut, doc)) = data.split_first() else {
+        return;
+    };
+    let step = usize::from(cut).max(1);
+    let mut check = wire::JsonCheck::new();
+    for chunk in doc.chunks(step) {
+        check.feed(chunk);
+    }
+    let chunked = check.surely_json();
+    assert_eq!(chunked, wire::surely_json(doc), "cut every {step}");
+    if chunked {
+        let text = std::str::from_utf8(doc).expect("UTF-8");
+        serde_json::from_str::<serde_json::Value>(text).expect("JSON");
+    }
+});
