@@ -12,6 +12,7 @@
 mod answer;
 mod event;
 mod event_v1;
+mod in_place;
 mod prelude;
 
 pub use answer::{
