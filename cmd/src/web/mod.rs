@@ -218,7 +218,7 @@ fn function_path(path: &str, mount: Mount) -> Option<String> {
 /// trace header when the caller sent none); returns the trace id.
 fn lambda_headers(headers: &mut http::HeaderMap, peer: Option<Peer>) -> String {
     if let Some(peer) = peer {
-        let ip = peer.remote.ip().to_canonical().to_string();
+        let ip = http_events::address_text(peer.remote.ip());
         let forwarded = match headers.get(&FORWARDED_FOR).map(|v| v.to_str()) {
             Some(Ok(earlier)) => format!("{earlier}, {ip}"),
             _ => ip,
