@@ -14,7 +14,8 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
-use std::borrow::Cow;
+
+use crate::{in_place, PayloadVersion};
 
 /// The body of the answer to a failed invoke (a function error, a timeout,
 /// a crash, a result that is not a valid answer).
@@ -73,8 +74,8 @@ pub fn failure() -> Answer {
 
 /// The answer for a function's result `result` (payload format 2.0).
 pub fn answer_v2(result: &Bytes) -> Result<Answer, AnswerError> {
-    match common_answer(result) {
-        Some(answer) => answer,
+    match in_place::answer(result, PayloadVersion::V2) {
+        Some(answer) => Ok(answer),
         None => answer_v2_by_value(result),
     }
 }
@@ -93,102 +94,19 @@ fn answer_v2_by_value(result: &Bytes) -> Result<Answer, AnswerError> {
     })
 }
 
-/// A full answer's fields, read without copying its body: a body without
-/// escapes (base64 has none) is borrowed from the result, then decoded
-/// once. Any field of another shape fails this reading, and the result is
-/// read again as a `Value`, which says precisely what is wrong.
-#[derive(serde::Deserialize)]
-struct Fields<'a> {
-    #[serde(rename = "statusCode", default, deserialize_with = "present")]
-    status_code: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    headers: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    cookies: Option<Value>,
-    #[serde(default, borrow, deserialize_with = "borrowed_text")]
-    body: Option<Cow<'a, str>>,
-    #[serde(rename = "isBase64Encoded", default)]
-    is_base64_encoded: Option<Value>,
-}
-
-/// A string or null, borrowed from the input when it has no escapes
-/// (serde borrows a `Cow` field, but not one inside an `Option`).
-fn borrowed_text<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Cow<'de, str>>, D::Error> {
-    struct Text;
-    impl<'de> serde::de::Visitor<'de> for Text {
-        type Value = Option<Cow<'de, str>>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a string or null")
-        }
-
-        fn visit_borrowed_str<E: serde::de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Borrowed(text)))
-        }
-
-        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(text.to_owned())))
-        }
-
-        fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(text)))
-        }
-
-        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-    d.deserialize_any(Text)
-}
-
-/// A field that is there, even as null (absent is `None` by `default`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    serde::Deserialize::deserialize(d).map(Some)
-}
-
-/// The answer for the common result, an object with `statusCode` and a
-/// string body; `None` for anything else.
-fn common_answer(result: &[u8]) -> Option<Result<Answer, AnswerError>> {
-    // An object only: serde would also read a struct from an array.
-    if result.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    let fields: Fields<'_> = serde_json::from_slice(result).ok()?;
-    let status = fields.status_code?;
-    let mut head_fields = Map::new();
-    head_fields.insert("statusCode".into(), status);
-    for (name, value) in [("headers", fields.headers), ("cookies", fields.cookies)] {
-        if let Some(value) = value {
-            head_fields.insert(name.into(), value);
-        }
-    }
-    let encoded = fields.is_base64_encoded == Some(Value::Bool(true));
-    Some(head(&head_fields).and_then(|(status, headers)| {
-        let body = match fields.body {
-            None => Bytes::new(),
-            Some(text) if encoded => base64::engine::general_purpose::STANDARD
-                .decode(text.as_bytes())
-                .map(Bytes::from)
-                .map_err(|err| AnswerError::Base64 {
-                    reason: err.to_string(),
-                })?,
-            Some(text) => Bytes::from(text.into_owned()),
-        };
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
-    }))
-}
-
 /// The answer for a function's result `result` (payload format 1.0, the
 /// REST API's): an object with `statusCode`, `headers` and
 /// `multiValueHeaders` (whose values replace those of `headers` for the
 /// same name), `body`, `isBase64Encoded`; anything else is no answer.
 pub fn answer_v1(result: &Bytes) -> Result<Answer, AnswerError> {
+    match in_place::answer(result, PayloadVersion::V1) {
+        Some(answer) => Ok(answer),
+        None => answer_v1_by_value(result),
+    }
+}
+
+/// [`answer_v1`] for any result, read as a `Value`.
+fn answer_v1_by_value(result: &Bytes) -> Result<Answer, AnswerError> {
     let fields = match json(result)? {
         Value::Object(fields) if fields.contains_key("statusCode") => fields,
         other => {
@@ -365,7 +283,7 @@ fn header_value(name: &str, value: &Value) -> Result<Option<String>, AnswerError
 /// answer itself (as Lambda's front end does), so a function's
 /// `content-length` that disagrees with its body, or a `transfer-encoding`,
 /// can never corrupt the HTTP stream.
-const CONNECTION_HEADERS: [&str; 7] = [
+pub(crate) const CONNECTION_HEADERS: [&str; 7] = [
     "connection",
     "content-length",
     "keep-alive",
@@ -408,30 +326,153 @@ fn kind(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
-    /// The fast reading of the common shape answers exactly as the
+    /// Both readings of `result` under `version`: in place when it
+    /// handles it, and as a `Value`.
+    fn readings(
+        result: &str,
+        version: PayloadVersion,
+    ) -> (Option<Answer>, Result<Answer, AnswerError>) {
+        let bytes = Bytes::from(result.to_owned());
+        let by_value = match version {
+            PayloadVersion::V2 => answer_v2_by_value(&bytes),
+            PayloadVersion::V1 => answer_v1_by_value(&bytes),
+        };
+        (in_place::answer(&bytes, version), by_value)
+    }
+
+    /// The reading in place of the common shapes answers exactly as the
     /// reading of any result does.
     #[test]
     fn both_readings_agree() {
         let results = [
             r#"{"statusCode":200,"body":"aGk=","isBase64Encoded":true}"#,
-            r#"{"statusCode":201,"headers":{"a":"1","b":2},"cookies":["c=1","d=2"],"body":"x\"y\n"}"#,
+            r#"{"statusCode":201,"headers":{"a":"1","b":2,"c":-3,"d":false,"e":null},"cookies":["c=1","d=2"],"body":"x\"y\n"}"#,
             r#"{"statusCode":302,"headers":{"location":"/"},"body":null}"#,
             r#"{"statusCode":204}"#,
-            r#"{"statusCode":"204"}"#,
-            r#"{"statusCode":null}"#,
-            r#"{"statusCode":200,"body":"***","isBase64Encoded":true}"#,
-            r#"{"statusCode":200,"cookies":"a=1"}"#,
+            r#"  {"statusCode":200,"headers":null,"cookies":null,"multiValueHeaders":null}"#,
+            r#"{"statusCode":200,"headers":{"content-type":"application/json"},"multiValueHeaders":{"content-type":["application/json"]},"body":"{}","isBase64Encoded":false,"cookies":[]}"#,
+            r#"{"statusCode":200,"headers":{"a":"1","connection":"close"},"multiValueHeaders":{"a":["2","3"],"B":[4,true,null]}}"#,
             r#"{"statusCode":200,"isBase64Encoded":"yes","body":"aGk="}"#,
-            r#"  {"statusCode":200,"headers":null,"cookies":null}"#,
+            r#"{"statusCode":200,"isBase64Encoded":{"a":[1]},"body":"aGk="}"#,
+            r#"{"message":"hi","headers":{}}"#,
         ];
         for result in results {
-            let bytes = Bytes::from(result);
-            let fast = common_answer(&bytes).expect("the common shape");
-            assert_eq!(fast, answer_v2_by_value(&bytes), "{result}");
+            for version in [PayloadVersion::V2, PayloadVersion::V1] {
+                let (in_place, by_value) = readings(result, version);
+                if version == PayloadVersion::V1 && !result.contains("statusCode") {
+                    assert!(in_place.is_none(), "{result}");
+                    continue;
+                }
+                let in_place = in_place.unwrap_or_else(|| panic!("read in place: {result}"));
+                assert_eq!(Ok(in_place), by_value, "{result} ({version:?})");
+            }
         }
-        for other in [r#"[200]"#, r#""x""#, r#"{"body":{"a":1},"statusCode":200}"#] {
-            assert!(common_answer(other.as_bytes()).is_none(), "{other}");
+    }
+
+    /// What the reading in place does not handle, it leaves to the
+    /// `Value`: every error, floats, two spellings of one header, a
+    /// field or a header given twice.
+    #[test]
+    fn the_reading_in_place_gives_up_on_the_rest() {
+        for result in [
+            r#"[200]"#,
+            r#""x""#,
+            r#"{"statusCode":"204"}"#,
+            r#"{"statusCode":null}"#,
+            r#"{"statusCode":200.0}"#,
+            r#"{"statusCode":101}"#,
+            r#"{"statusCode":200,"body":{"a":1}}"#,
+            r#"{"statusCode":200,"body":"***","isBase64Encoded":true}"#,
+            r#"{"statusCode":200,"cookies":"a=1"}"#,
+            r#"{"statusCode":200,"headers":{"a":1.5}}"#,
+            r#"{"statusCode":200,"headers":{"a":{"b":1}}}"#,
+            r#"{"statusCode":200,"headers":{"bad name":"x"}}"#,
+            r#"{"statusCode":200,"headers":{"a":"x\u0001"}}"#,
+            r#"{"statusCode":200,"headers":{"A":"1","a":"2"}}"#,
+            r#"{"statusCode":200,"headers":{"a":"1","a":null}}"#,
+            r#"{"statusCode":200,"statusCode":201}"#,
+            r#"{"statusCode":200} x"#,
+        ] {
+            for version in [PayloadVersion::V2, PayloadVersion::V1] {
+                let (in_place, _) = readings(result, version);
+                assert!(in_place.is_none(), "{result} ({version:?})");
+            }
+        }
+        let (in_place, _) = readings(
+            r#"{"statusCode":200,"multiValueHeaders":{"A":["1"],"a":["2"]}}"#,
+            PayloadVersion::V1,
+        );
+        assert!(in_place.is_none());
+        // The answers the `Value` gives them, where the golden tests do
+        // not say: the last of a name given twice, both spellings joined.
+        let (_, answer) = readings(
+            r#"{"statusCode":200,"headers":{"a":"1","a":null,"B":"2","b":"3"}}"#,
+            PayloadVersion::V2,
+        );
+        let headers = answer.expect("an answer").headers;
+        assert!(headers.get("a").is_none());
+        assert_eq!(headers.get_all("b").iter().count(), 2);
+        let (_, answer) = readings(
+            r#"{"statusCode":200,"headers":{"a":1.5}}"#,
+            PayloadVersion::V2,
+        );
+        assert_eq!(answer.expect("an answer").headers["a"], "1.5");
+    }
+
+    /// A JSON value a function might put in a header, a cookie or a body.
+    fn odd_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => "[ -~]{0,8}".prop_map(Value::from),
+            1 => Just(Value::Null),
+            1 => any::<bool>().prop_map(Value::from),
+            1 => any::<i64>().prop_map(Value::from),
+            1 => any::<u64>().prop_map(Value::from),
+            1 => (-1e6f64..1e6).prop_map(Value::from),
+            1 => "[ -~\\t\\u{1}é\"]{0,8}".prop_map(Value::from),
+            1 => Just(serde_json::json!({"a": [1]})),
+            1 => Just(serde_json::json!(["x"])),
+        ]
+    }
+
+    proptest! {
+        /// Any answer-shaped result, with odd values anywhere: where the
+        /// reading in place gives an answer, it is the `Value`'s.
+        #[test]
+        fn the_reading_in_place_is_the_value_s(
+            status in prop_oneof![1 => Just(None), 4 => (150u64..650).prop_map(Some)],
+            headers in prop::collection::vec(("[a-cA-C-]{1,3}|a b", odd_value()), 0..5),
+            multi in prop::collection::vec(("[a-cA-C]{1,2}", prop::collection::vec(odd_value(), 0..3)), 0..3),
+            cookies in prop::collection::vec(odd_value(), 0..3),
+            body in odd_value(),
+            encoded in odd_value(),
+        ) {
+            let mut text = String::from("{");
+            if let Some(status) = status {
+                text.push_str(&format!(r#""statusCode":{status},"#));
+            }
+            let members = |members: Vec<(String, String)>| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .map(|(name, value)| format!("{}:{value}", Value::from(name)))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            };
+            text.push_str(r#""headers":"#);
+            text.push_str(&members(headers.into_iter().map(|(n, v)| (n, v.to_string())).collect()));
+            text.push_str(r#","multiValueHeaders":"#);
+            text.push_str(&members(multi.into_iter().map(|(n, v)| (n, Value::from(v).to_string())).collect()));
+            text.push_str(&format!(
+                r#","cookies":{},"body":{body},"isBase64Encoded":{encoded}}}"#,
+                Value::from(cookies)
+            ));
+            for version in [PayloadVersion::V2, PayloadVersion::V1] {
+                let (in_place, by_value) = readings(&text, version);
+                if let Some(in_place) = in_place {
+                    prop_assert_eq!(Ok(in_place), by_value, "{} ({:?})", text, version);
+                }
+            }
         }
     }
 }

@@ -12,13 +12,14 @@
 mod answer;
 mod event;
 mod event_v1;
+mod in_place;
 mod prelude;
 
 pub use answer::{
     answer_v1, answer_v2, failure, failure_v1, streamed_head, Answer, AnswerError,
     INTERNAL_SERVER_ERROR,
 };
-pub use event::{event_v2, is_text, HttpRequest, RequestContext};
+pub use event::{address_text, event_v2, is_text, HttpRequest, RequestContext};
 pub use event_v1::event_v1;
 pub use prelude::{PreludeScan, PreludeSplit, MAX_PRELUDE, PRELUDE_DELIMITER};
 

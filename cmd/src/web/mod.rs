@@ -162,7 +162,7 @@ where
         body,
         source_ip: peer.map_or(std::net::Ipv4Addr::LOCALHOST.into(), |p| p.remote.ip()),
     };
-    let request_id = interop::ids::new_uuid().hyphenated().to_string();
+    let request_id = new_request_id();
     let payload = web.version.event(
         &request,
         &RequestContext {
@@ -217,13 +217,19 @@ fn function_path(path: &str, mount: Mount) -> Option<String> {
 /// The headers Lambda adds to a function URL request (`x-forwarded-*`, a
 /// trace header when the caller sent none); returns the trace id.
 fn lambda_headers(headers: &mut http::HeaderMap, peer: Option<Peer>) -> String {
+    // hyper sized the map for the request's own headers: grown once for
+    // the four added, not twice.
+    headers.reserve(4);
     if let Some(peer) = peer {
-        let ip = peer.remote.ip().to_canonical().to_string();
+        let ip = http_events::address_text(peer.remote.ip());
         let forwarded = match headers.get(&FORWARDED_FOR).map(|v| v.to_str()) {
             Some(Ok(earlier)) => format!("{earlier}, {ip}"),
             _ => ip,
         };
-        wire::insert_named(headers, FORWARDED_FOR, &forwarded);
+        // The string's own buffer, not a copy.
+        if let Ok(forwarded) = HeaderValue::from_maybe_shared(Bytes::from(forwarded)) {
+            headers.insert(FORWARDED_FOR, forwarded);
+        }
         headers.insert(FORWARDED_PORT, HeaderValue::from(peer.local.port()));
     }
     // rapid serves plain HTTP: a framework that builds absolute URLs
@@ -239,6 +245,15 @@ fn lambda_headers(headers: &mut http::HeaderMap, peer: Option<Peer>) -> String {
         .unwrap_or_else(crate::invoke_http::new_trace_id);
     wire::insert_named(headers, TRACE_ID, &trace_id);
     trace_id
+}
+
+/// A new request id, written without the formatter.
+fn new_request_id() -> String {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    interop::ids::new_uuid()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 /// Runs `invoke` as the front door runs a RequestResponse invoke (the
