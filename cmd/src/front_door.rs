@@ -7,7 +7,7 @@ pub use crate::invoke_error::InvokeError;
 pub use crate::invoke_headers::{
     decode_client_context, parse_headers, InvocationType, InvokeHeaders,
 };
-use crate::invoke_http::{raw_response, EXECUTED_VERSION, REQUEST_ID};
+use crate::invoke_http::{new_request_id, raw_response, EXECUTED_VERSION, REQUEST_ID};
 pub use crate::invoke_http::{
     CLIENT_CONTEXT_LIMIT, EVENT_REQUEST_LIMIT, REQUEST_LIMIT, SANDBOX_HEADER,
 };
@@ -279,29 +279,10 @@ fn empty(status: StatusCode, request_id: &str) -> Response<DoorBody> {
     response
 }
 
-/// A new request id: a random UUID, hyphenated, lower case (without the
-/// formatting machinery: one per invoke).
-fn new_request_id() -> String {
-    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    interop::ids::new_uuid()
-        .hyphenated()
-        .encode_lower(&mut text)
-        .to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::Engine as _;
-
-    #[test]
-    fn request_ids_are_hyphenated_lower_case_uuids() {
-        let id = new_request_id();
-        let parsed = uuid::Uuid::parse_str(&id).unwrap();
-        assert_eq!(parsed.hyphenated().to_string(), id);
-        assert_eq!(id.len(), 36);
-        assert_ne!(new_request_id(), id);
-    }
 
     #[test]
     fn the_control_api_is_for_callers_on_loopback() {

@@ -96,6 +96,16 @@ pub(crate) async fn raw_response(
     response
 }
 
+/// A new request id: a random UUID, hyphenated, lower case (without the
+/// formatting machinery: one per invoke).
+pub(crate) fn new_request_id() -> String {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    interop::ids::new_uuid()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
+}
+
 /// `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`
 pub(crate) fn new_trace_id() -> String {
     // By hand rather than with `format!`: one per invoke without a trace
@@ -142,6 +152,15 @@ pub(crate) fn new_trace_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_hyphenated_lower_case_uuids() {
+        let id = new_request_id();
+        let parsed = uuid::Uuid::parse_str(&id).unwrap();
+        assert_eq!(parsed.hyphenated().to_string(), id);
+        assert_eq!(id.len(), 36);
+        assert_ne!(new_request_id(), id);
+    }
 
     #[test]
     fn trace_id_shape() {

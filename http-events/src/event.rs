@@ -313,7 +313,9 @@ pub fn is_text(content_type: &str) -> bool {
 
 /// `time` (`12/Mar/2020:19:03:58 +0000`) and `timeEpoch` (milliseconds).
 pub(crate) fn times(at: SystemTime) -> (String, u64) {
-    let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let since = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
     let epoch = u64::try_from(since.as_millis()).unwrap_or(u64::MAX);
     (lambda_time(at, since.as_secs()), epoch)
 }

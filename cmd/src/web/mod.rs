@@ -10,7 +10,7 @@ mod reply;
 
 use crate::body::{DoorBody, FailedEnd};
 use crate::front_door::{FrontDoor, InvokeError};
-use crate::invoke_http::{REQUEST_LIMIT, SANDBOX_HEADER};
+use crate::invoke_http::{new_request_id, REQUEST_LIMIT, SANDBOX_HEADER};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
@@ -245,15 +245,6 @@ fn lambda_headers(headers: &mut http::HeaderMap, peer: Option<Peer>) -> String {
         .unwrap_or_else(crate::invoke_http::new_trace_id);
     wire::insert_named(headers, TRACE_ID, &trace_id);
     trace_id
-}
-
-/// A new request id, written without the formatter.
-fn new_request_id() -> String {
-    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    interop::ids::new_uuid()
-        .hyphenated()
-        .encode_lower(&mut text)
-        .to_owned()
 }
 
 /// Runs `invoke` as the front door runs a RequestResponse invoke (the
