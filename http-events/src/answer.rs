@@ -15,7 +15,9 @@ use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
-use crate::{in_place, PayloadVersion};
+use crate::PayloadVersion;
+
+mod in_place;
 
 /// The body of the answer to a failed invoke (a function error, a timeout,
 /// a crash, a result that is not a valid answer).

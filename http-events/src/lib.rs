@@ -12,7 +12,6 @@
 mod answer;
 mod event;
 mod event_v1;
-mod in_place;
 mod prelude;
 
 pub use answer::{

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::answer::{Answer, CONNECTION_HEADERS};
+use super::{Answer, CONNECTION_HEADERS};
 use crate::PayloadVersion;
 
 /// The answer for `result` under payload format `version`, when this
