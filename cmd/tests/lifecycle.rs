@@ -12,7 +12,11 @@ use common::*;
 
 const READY: &str = "scripted runtime ready";
 
-fn ready_count(rapid: &Rapid) -> usize {
+/// How many times the scripted runtime said it was ready, once it said so
+/// `at_least` times: its lines reach rapid's stdout through the log pipe,
+/// so after the invoke that needed them, not before.
+fn ready_count(rapid: &Rapid, at_least: usize) -> usize {
+    rapid.wait_for_stdout_n(|l| l == READY, at_least, WAIT);
     rapid.count_stdout(|l| l == READY)
 }
 
@@ -43,7 +47,7 @@ fn eager_init_starts_the_runtime_before_any_invoke() {
         "first invoke after init carries Init Duration: {}",
         report.line
     );
-    assert_eq!(ready_count(&rapid), 1);
+    assert_eq!(ready_count(&rapid, 1), 1);
 }
 
 #[test]
@@ -71,7 +75,7 @@ fn crash_fails_the_invoke_with_exit_error_then_recovers() {
         first_pid, second_pid,
         "a new runtime serves after the crash"
     );
-    assert_eq!(ready_count(&rapid), 2, "the runtime was started again");
+    assert_eq!(ready_count(&rapid, 2), 2, "the runtime was started again");
     assert!(process_is_gone(first_pid));
 }
 
@@ -276,7 +280,7 @@ fn runtime_exiting_after_its_response_is_restarted_for_the_next_invoke() {
     rapid.wait_for_stdout(|l| l == "exiting after response", WAIT);
     let new_pid = echo_pid(&rapid);
     assert_ne!(old_pid, new_pid);
-    assert_eq!(ready_count(&rapid), 2);
+    assert_eq!(ready_count(&rapid, 2), 2);
 }
 
 #[test]
