@@ -65,6 +65,7 @@ fn a_large_response_arrives_byte_exact_with_the_headers_of_one_read_whole() {
         header_names(&small),
         "the same headers"
     );
+    rapid.wait_for_stdout_n(|l| l == "big response status: 202", 2, WAIT);
     assert_eq!(
         rapid.count_stdout(|l| l == "big response status: 202"),
         2,

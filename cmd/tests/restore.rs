@@ -112,6 +112,7 @@ fn a_restore_error_is_scrubbed_and_the_next_invoke_starts_a_new_sandbox() {
         assert_success(&resp);
         let report = rapid.wait_for_report(&request_id(&resp));
         report.number("Restore Duration", "ms");
+        rapid.wait_for_stdout_n(|l| l == "scripted runtime ready", 2, WAIT);
         assert_eq!(
             rapid.count_stdout(|l| l == "scripted runtime ready"),
             2,
