@@ -207,7 +207,7 @@ where
     let mut check = wire::JsonCheck::new();
     match read_limited_seeing(body, limit, |frame| check.feed(frame)).await {
         Ok(LimitedBody::Complete(payload)) if check.surely_json() => Ok(payload),
-        Ok(LimitedBody::Complete(payload)) => json_payload(payload),
+        Ok(LimitedBody::Complete(payload)) => exact_json_payload(payload),
         Ok(LimitedBody::TooLarge { .. }) => Err(InvokeError::TooLarge { limit }),
         Err(_) => Err(InvokeError::BodyRead),
     }
@@ -216,14 +216,20 @@ where
 /// The payload the runtime gets: the caller's JSON as it was sent, or `{}`
 /// for a blank one.
 pub fn json_payload(payload: Bytes) -> Result<Bytes, InvokeError> {
+    // One pass at memory speed for what is surely JSON; anything else gets
+    // the exact check, which says what is wrong.
+    if wire::surely_json(&payload) {
+        return Ok(payload);
+    }
+    exact_json_payload(payload)
+}
+
+/// [`json_payload`] for a payload `wire::JsonCheck` did not show valid:
+/// a blank one, or serde_json's exact check.
+fn exact_json_payload(payload: Bytes) -> Result<Bytes, InvokeError> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         // Lambda hands an empty invoke to the function as an empty object.
         return Ok(Bytes::from_static(b"{}"));
-    }
-    // One pass at memory speed for what is surely JSON; anything else gets
-    // the exact check below, which says what is wrong.
-    if wire::surely_json(&payload) {
-        return Ok(payload);
     }
     // JSON is UTF-8. serde_json skips the bytes of a string it ignores
     // without checking them, so the encoding is checked first: a runtime
